@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Module parameters: out-of-range values make the load fail with
+ * -EINVAL; accepted values show in /sys/module/mmsb/parameters.
+ * Each test reloads mmsb.ko (/mmsb/mmsb.ko in the test guest) and leaves
+ * it loaded with defaults.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#define MODULE_PATH "/mmsb/mmsb.ko"
+
+static int load(const char *params)
+{
+	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(__NR_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload(void)
+{
+	return syscall(__NR_delete_module, "mmsb", O_NONBLOCK) ? -errno : 0;
+}
+
+static int param(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/module/mmsb/parameters/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+FIXTURE(modparams) {
+	int unused;
+};
+
+FIXTURE_VARIANT(modparams) {
+	const char *params;
+	int expected;
+};
+
+FIXTURE_VARIANT_ADD(modparams, ring_size_zero) { "ring_size=0", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, ring_size_huge) { "ring_size=4294967295", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, ring_size_not_a_number) { "ring_size=lots", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, budget_too_small) { "tick_budget_us=1", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, page_size_zero) { "max_page_size=0", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, gc_threshold_101) { "gc_threshold=101", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, gc_batch_zero) { "gc_batch_pages=0", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, workers_too_many) { "workers=100000", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, mem_limit_zero) { "mem_limit_mb=0", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, accepted) { "ring_size=1000 tick_us=0 workers=2", 0 };
+
+FIXTURE_SETUP(modparams)
+{
+	int ret = unload();
+
+	ASSERT_TRUE(ret == 0 || ret == -ENOENT) TH_LOG("unload: %d", ret);
+}
+
+FIXTURE_TEARDOWN(modparams)
+{
+	unload();
+	EXPECT_EQ(0, load(""));
+}
+
+TEST_F(modparams, load)
+{
+	char buf[64];
+
+	ASSERT_EQ(variant->expected, load(variant->params));
+	if (variant->expected) {
+		/* Nothing of a refused load may stay behind. */
+		EXPECT_EQ(-ENOENT, param("ring_size", buf, sizeof(buf)));
+		return;
+	}
+	ASSERT_EQ(0, param("ring_size", buf, sizeof(buf)));
+	EXPECT_STREQ("1000\n", buf);
+	ASSERT_EQ(0, param("tick_us", buf, sizeof(buf)));
+	EXPECT_STREQ("0\n", buf);
+	ASSERT_EQ(0, param("workers", buf, sizeof(buf)));
+	EXPECT_STREQ("2\n", buf);
+	EXPECT_EQ(0, access("/dev/mmsb", R_OK | W_OK));
+}
+
+TEST_HARNESS_MAIN

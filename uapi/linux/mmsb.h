@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mmsb - Memory-Mapped State Bus: the user-space ABI of /dev/mmsb.
+ *
+ * Pages of state live in kernel memory and are mapped read-only into any
+ * number of processes.  Pages change only through deltas submitted by
+ * ioctl or io_uring passthrough; a periodic tick applies them in the
+ * order the kernel accepted them and bumps each changed page's epoch.
+ *
+ * Rules of this header: fixed-width fields only, pointers carried as
+ * __u64, explicit padding, and every pad/reserved field must be zero on
+ * input (-EINVAL otherwise) so it can take a meaning later.  Unknown
+ * flag bits are refused with -EINVAL.  Query MMSB_IOC_VERSION for the
+ * features a kernel offers.
+ */
+#ifndef _UAPI_LINUX_MMSB_H
+#define _UAPI_LINUX_MMSB_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MMSB_DEVICE_PATH	"/dev/mmsb"
+
+/* Bumped only for an incompatible change; additions use feature bits. */
+#define MMSB_ABI_VERSION	1
+
+/* 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst */
+#define MMSB_IOC_MAGIC		0xB9
+
+/* Feature bits reported by MMSB_IOC_VERSION. */
+#define MMSB_FEAT_PAGES		(1ULL << 0)	/* create/free/info/list/mmap */
+#define MMSB_FEAT_DELTAS	(1ULL << 1)	/* SUBMIT, WAIT, STATS, poll */
+#define MMSB_FEAT_URING		(1ULL << 2)	/* IORING_OP_URING_CMD */
+#define MMSB_FEAT_GRAPH		(1ULL << 3)	/* edges and propagation */
+#define MMSB_FEAT_GC		(1ULL << 4)	/* evictable pages, monitor */
+
+/**
+ * struct mmsb_version - ABI version and features (MMSB_IOC_VERSION)
+ * @abi_version: out: MMSB_ABI_VERSION of the running module
+ * @pad: out: zero
+ * @features: out: MMSB_FEAT_* bits this module implements
+ * @reserved: out: zero
+ */
+struct mmsb_version {
+	__u32 abi_version;
+	__u32 pad;
+	__u64 features;
+	__u64 reserved[2];
+};
+
+/*
+ * Pages
+ *
+ * A page is @size bytes of data preceded, in its mapping, by a
+ * struct mmsb_page_header.  Map it with
+ *	mmap(NULL, MMSB_PAGE_MAP_SIZE(size), PROT_READ, MAP_SHARED, fd, offset)
+ * where offset is the mmap_offset given by MMSB_IOC_PAGE_CREATE or
+ * MMSB_IOC_PAGE_INFO.  Writable mappings are refused (-EPERM), as is a
+ * later mprotect(PROT_WRITE) (-EACCES).
+ */
+
+/* Page flags (struct mmsb_page_create.flags). */
+#define MMSB_PAGE_EVICTABLE	(1U << 0)	/* GC may reclaim it when cold */
+#define MMSB_PAGE_FLAGS_ALL	MMSB_PAGE_EVICTABLE
+
+/* Mode used when struct mmsb_page_create.mode is 0. */
+#define MMSB_PAGE_MODE_DEFAULT	0600
+
+/**
+ * struct mmsb_page_create - create a page (MMSB_IOC_PAGE_CREATE)
+ * @size: in: data bytes, 1 to the module parameter max_page_size
+ * @mode: in: permission bits (0777 at most) checked like SysV shm: read
+ *	allows mapping and waiting, write allows deltas and edges.
+ *	0 selects MMSB_PAGE_MODE_DEFAULT.
+ * @flags: in: MMSB_PAGE_* flags
+ * @id: out: page id, never reused while the module stays loaded
+ * @mmap_offset: out: the offset to pass to mmap()
+ * @reserved: in: zero
+ *
+ * The owner is the caller's fsuid/fsgid.  Data starts zeroed, at epoch 0.
+ */
+struct mmsb_page_create {
+	__u64 size;
+	__u32 mode;
+	__u32 flags;
+	__u64 id;
+	__u64 mmap_offset;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_page_info - describe a page (MMSB_IOC_PAGE_INFO)
+ * @id: in: page id
+ * @size: out: data bytes
+ * @epoch: out: current epoch
+ * @last_delta_id: out: id of the last delta applied to the page
+ * @mmap_offset: out: offset to pass to mmap()
+ * @map_size: out: bytes to map (header and data, page aligned)
+ * @uid: out: owner
+ * @gid: out: owner group
+ * @mode: out: permission bits
+ * @flags: out: MMSB_PAGE_* flags
+ * @reserved: out: zero
+ */
+struct mmsb_page_info {
+	__u64 id;
+	__u64 size;
+	__u64 epoch;
+	__u64 last_delta_id;
+	__u64 mmap_offset;
+	__u64 map_size;
+	__u32 uid;
+	__u32 gid;
+	__u32 mode;
+	__u32 flags;
+	__u64 reserved[4];
+};
+
+/**
+ * struct mmsb_page_list - list live page ids (MMSB_IOC_PAGE_LIST)
+ * @start_id: in: list ids >= start_id, ascending
+ * @ids: in: user pointer to an array of @max __u64
+ * @max: in: capacity of @ids, 1 to MMSB_PAGE_LIST_MAX
+ * @count: out: ids written
+ * @next_id: out: start_id for the next call, 0 when the listing is done
+ * @reserved: in: zero
+ */
+struct mmsb_page_list {
+	__u64 start_id;
+	__u64 ids;
+	__u32 max;
+	__u32 count;
+	__u64 next_id;
+	__u64 reserved[2];
+};
+
+#define MMSB_PAGE_LIST_MAX	4096
+
+/* struct mmsb_page_header.flags */
+#define MMSB_HDR_LIVE		(1U << 0)	/* cleared once the page is freed */
+
+/**
+ * struct mmsb_page_header - the first bytes of every page mapping
+ * @seq: sequence counter: odd while the kernel writes the page
+ * @flags: MMSB_HDR_* flags
+ * @epoch: page epoch; rises by one for every tick that changed the page
+ * @size: data bytes
+ * @last_delta_id: id of the last delta applied
+ * @id: page id
+ * @reserved: zero
+ *
+ * Readers never lock.  Use the seqlock protocol of mmsb_read_begin() /
+ * mmsb_read_retry() below: read @seq, and if it is odd, wait; copy what
+ * you need; accept the copy only if @seq is unchanged afterwards.
+ */
+struct mmsb_page_header {
+	__u32 seq;
+	__u32 flags;
+	__u64 epoch;
+	__u64 size;
+	__u64 last_delta_id;
+	__u64 id;
+	__u64 reserved[3];
+};
+
+/* Data follows the header at this offset in the mapping. */
+#define MMSB_PAGE_DATA_OFFSET	64
+#define MMSB_PAGE_MAP_SIZE(size, pagesz) \
+	((((size) + MMSB_PAGE_DATA_OFFSET) + (pagesz) - 1) & ~((__u64)(pagesz) - 1))
+
+/*
+ * Deltas
+ *
+ * A delta changes the window [offset, offset + len) of one page's data:
+ *  DENSE:  payload holds len bytes, all of them written.
+ *  MASKED: payload holds len bytes; mask holds len bits (bit i of byte
+ *	    i / 8, LSB first): only bytes whose bit is set are written.
+ *  SPARSE: mask as for MASKED; payload holds only the set bytes, in order
+ *	    (payload_len == number of set bits).
+ */
+#define MMSB_DELTA_DENSE	0
+#define MMSB_DELTA_MASKED	1
+#define MMSB_DELTA_SPARSE	2
+
+/**
+ * struct mmsb_delta - one delta of a submission
+ * @page_id: in: target page
+ * @expected_epoch: in: 0 = apply at any epoch; otherwise the delta is
+ *	rejected with -ESTALE unless the page is at this epoch when applied
+ * @offset: in: window start in the page data
+ * @len: in: window length, 1 to the page size
+ * @payload: in: user pointer to the payload bytes
+ * @payload_len: in: payload bytes (len, or the mask's set bits for SPARSE)
+ * @mask: in: user pointer to (len + 7) / 8 mask bytes; 0 for DENSE
+ * @encoding: in: MMSB_DELTA_*
+ * @flags: in: zero (no flags defined yet)
+ * @delta_id: out: id the kernel gave the delta, 0 if it was refused
+ * @status: out: 0 once accepted (and applied, for SYNC); -errno otherwise
+ * @pad: in: zero
+ * @epoch: out: page epoch after the delta was applied (SYNC only)
+ */
+struct mmsb_delta {
+	__u64 page_id;
+	__u64 expected_epoch;
+	__u64 offset;
+	__u64 len;
+	__u64 payload;
+	__u64 payload_len;
+	__u64 mask;
+	__u32 encoding;
+	__u32 flags;
+	__u64 delta_id;
+	__s32 status;
+	__u32 pad;
+	__u64 epoch;
+};
+
+/* struct mmsb_submit.flags */
+#define MMSB_SUBMIT_SYNC	(1U << 0)	/* return once applied and visible */
+#define MMSB_SUBMIT_FLAGS_ALL	MMSB_SUBMIT_SYNC
+
+#define MMSB_SUBMIT_MAX		4096	/* deltas in one submission */
+
+/**
+ * struct mmsb_submit - submit a batch of deltas (MMSB_IOC_SUBMIT)
+ * @deltas: in: user pointer to @count struct mmsb_delta
+ * @count: in: 1 to MMSB_SUBMIT_MAX
+ * @flags: in: MMSB_SUBMIT_* flags
+ * @accepted: out: deltas validated and queued
+ * @applied: out: deltas applied (SYNC only)
+ * @reserved: in: zero
+ *
+ * Each delta gets its own @status: a refused delta is not applied at all
+ * and does not stop the others.  With O_NONBLOCK a full ring ends the
+ * call with -EAGAIN once @accepted deltas went in.
+ */
+struct mmsb_submit {
+	__u64 deltas;
+	__u32 count;
+	__u32 flags;
+	__u32 accepted;
+	__u32 applied;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_wait - wait for a page epoch (MMSB_IOC_WAIT)
+ * @page_id: in: page to wait on (read permission needed)
+ * @epoch: in: return once the page's epoch is >= this
+ * @timeout_ns: in: relative timeout; 0 polls once, U64_MAX waits forever
+ * @cur_epoch: out: the page's epoch on return
+ * @reserved: in: zero
+ *
+ * Returns 0, -ETIMEDOUT, -EINTR, or -EIDRM if the page was freed.
+ */
+struct mmsb_wait {
+	__u64 page_id;
+	__u64 epoch;
+	__u64 timeout_ns;
+	__u64 cur_epoch;
+	__u64 reserved[2];
+};
+
+/* Edge kinds (struct mmsb_edge.kind). */
+#define MMSB_EDGE_PASSTHROUGH	0	/* copy changed bytes of from into to */
+#define MMSB_EDGE_NOTIFY	1	/* mark to changed and wake its waiters */
+
+/**
+ * struct mmsb_edge - add or delete a dependency (MMSB_IOC_EDGE_ADD/DEL)
+ * @from: in: source page (write permission needed)
+ * @to: in: dependent page (write permission needed)
+ * @kind: in: MMSB_EDGE_*
+ * @flags: in: zero
+ * @reserved: in: zero
+ *
+ * Refused: a self edge or one closing a cycle (-ELOOP), a duplicate
+ * (-EEXIST), too many edges (-ENOSPC).
+ */
+struct mmsb_edge {
+	__u64 from;
+	__u64 to;
+	__u32 kind;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_tick_metrics - figures of one tick (times in nanoseconds)
+ * @tick: tick number
+ * @processed: deltas applied
+ * @rejected: deltas refused at apply time (page gone)
+ * @conflicts: deltas refused for a stale expected epoch
+ * @pages_changed: pages whose epoch moved
+ * @propagated: pages changed through edges
+ * @ring_depth: deltas left in the ring after the tick
+ * @apply_ns: draining and applying deltas (the seed's "propagation")
+ * @graph_ns: graph validation
+ * @propagate_ns: propagation along edges
+ * @gc_ns: incremental GC
+ * @total_ns: whole tick
+ * @gc_invoked: 1 if GC ran
+ * @graph_has_cycle: 1 if validation found a cycle (an invariant failure)
+ * @overrun: 1 if the tick went past its budget
+ * @pad: zero
+ * @gc_reclaimed_pages: pages reclaimed by GC
+ * @gc_reclaimed_bytes: bytes reclaimed by GC
+ * @reserved: zero
+ */
+struct mmsb_tick_metrics {
+	__u64 tick;
+	__u64 processed;
+	__u64 rejected;
+	__u64 conflicts;
+	__u64 pages_changed;
+	__u64 propagated;
+	__u64 ring_depth;
+	__u64 apply_ns;
+	__u64 graph_ns;
+	__u64 propagate_ns;
+	__u64 gc_ns;
+	__u64 total_ns;
+	__u32 gc_invoked;
+	__u32 graph_has_cycle;
+	__u32 overrun;
+	__u32 pad;
+	__u64 gc_reclaimed_pages;
+	__u64 gc_reclaimed_bytes;
+	__u64 reserved[4];
+};
+
+/**
+ * struct mmsb_stats - module statistics (MMSB_IOC_STATS)
+ * @size: in: sizeof(struct mmsb_stats) as the caller knows it; the
+ *	kernel fills at most that many bytes and stores its own size here,
+ *	so old and new programs interoperate
+ * @pad: in: zero
+ * @last: out: the last completed tick
+ * @ticks: out: ticks since load
+ * @submitted: out: deltas accepted since load
+ * @processed: out: deltas applied since load
+ * @rejected: out: deltas refused (validation and apply) since load
+ * @conflicts: out: deltas refused for a stale epoch since load
+ * @overruns: out: ticks past their budget since load
+ * @ring_depth: out: deltas queued now
+ * @ring_capacity: out: ring slots
+ * @pages: out: live pages
+ * @page_bytes: out: bytes held for page data and headers
+ * @delta_bytes: out: bytes held for queued deltas
+ * @graph_bytes: out: bytes held for the graph
+ * @mem_bytes: out: all bytes mmsb holds
+ * @mem_limit: out: the memory limit in bytes
+ * @edges: out: edges in the graph
+ * @gc_runs: out: ticks in which GC ran
+ * @gc_reclaimed_pages: out: pages reclaimed since load
+ * @gc_reclaimed_bytes: out: bytes reclaimed since load
+ * @reserved: out: zero
+ */
+struct mmsb_stats {
+	__u32 size;
+	__u32 pad;
+	struct mmsb_tick_metrics last;
+	__u64 ticks;
+	__u64 submitted;
+	__u64 processed;
+	__u64 rejected;
+	__u64 conflicts;
+	__u64 overruns;
+	__u64 ring_depth;
+	__u64 ring_capacity;
+	__u64 pages;
+	__u64 page_bytes;
+	__u64 delta_bytes;
+	__u64 graph_bytes;
+	__u64 mem_bytes;
+	__u64 mem_limit;
+	__u64 edges;
+	__u64 gc_runs;
+	__u64 gc_reclaimed_pages;
+	__u64 gc_reclaimed_bytes;
+	__u64 reserved[8];
+};
+
+#define MMSB_IOC_VERSION	_IOR(MMSB_IOC_MAGIC, 0x00, struct mmsb_version)
+#define MMSB_IOC_PAGE_CREATE	_IOWR(MMSB_IOC_MAGIC, 0x01, struct mmsb_page_create)
+#define MMSB_IOC_PAGE_FREE	_IOW(MMSB_IOC_MAGIC, 0x02, __u64)
+#define MMSB_IOC_PAGE_INFO	_IOWR(MMSB_IOC_MAGIC, 0x03, struct mmsb_page_info)
+#define MMSB_IOC_PAGE_LIST	_IOWR(MMSB_IOC_MAGIC, 0x04, struct mmsb_page_list)
+#define MMSB_IOC_SUBMIT		_IOWR(MMSB_IOC_MAGIC, 0x10, struct mmsb_submit)
+#define MMSB_IOC_WAIT		_IOWR(MMSB_IOC_MAGIC, 0x11, struct mmsb_wait)
+#define MMSB_IOC_FLUSH		_IO(MMSB_IOC_MAGIC, 0x12)
+#define MMSB_IOC_SUBSCRIBE	_IOW(MMSB_IOC_MAGIC, 0x13, __u64)
+#define MMSB_IOC_STATS		_IOWR(MMSB_IOC_MAGIC, 0x14, struct mmsb_stats)
+#define MMSB_IOC_EDGE_ADD	_IOW(MMSB_IOC_MAGIC, 0x20, struct mmsb_edge)
+#define MMSB_IOC_EDGE_DEL	_IOW(MMSB_IOC_MAGIC, 0x21, struct mmsb_edge)
+
+/* io_uring passthrough: sqe->cmd_op values; the command area carries
+ * struct mmsb_submit or struct mmsb_wait (both fit a 64-byte SQE).
+ */
+#define MMSB_URING_SUBMIT	0x10
+#define MMSB_URING_WAIT		0x11
+
+/*
+ * The read protocol, for C readers of a mapping.  @hdr points at the
+ * start of the mapping.  Typical use:
+ *
+ *	do {
+ *		seq = mmsb_read_begin(hdr);
+ *		memcpy(buf, (const char *)hdr + MMSB_PAGE_DATA_OFFSET, n);
+ *	} while (mmsb_read_retry(hdr, seq));
+ */
+#ifndef __KERNEL__
+static inline __u32 mmsb_read_begin(const struct mmsb_page_header *hdr)
+{
+	__u32 seq;
+
+	/* Pairs with the kernel's release store that makes seq even. */
+	do
+		seq = __atomic_load_n(&hdr->seq, __ATOMIC_ACQUIRE);
+	while (seq & 1);
+	return seq;
+}
+
+static inline int mmsb_read_retry(const struct mmsb_page_header *hdr,
+				  __u32 seq)
+{
+	/* Order the data loads before the second look at seq. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&hdr->seq, __ATOMIC_RELAXED) != seq;
+}
+#endif
+
+#endif /* _UAPI_LINUX_MMSB_H */
