@@ -6,16 +6,18 @@
 #ifndef _MMSB_MAIN_H
 #define _MMSB_MAIN_H
 
+#include <linux/sizes.h>
+
 #include <linux/mmsb.h>
 
 /* Features this build implements (struct mmsb_version.features). */
 #define MMSB_FEATURES		0ULL
 
 /* Upper bounds of the module parameters. */
-#define MMSB_RING_SIZE_MAX	(1U << 22)
+#define MMSB_RING_SIZE_MAX	SZ_4M
 #define MMSB_WORKERS_MAX	64
-#define MMSB_PAGE_SIZE_MAX	(1UL << 30)
-#define MMSB_MEM_LIMIT_MB_MAX	(1U << 20)
-#define MMSB_EDGES_MAX		(1U << 24)
+#define MMSB_PAGE_SIZE_MAX	SZ_1G
+#define MMSB_MEM_LIMIT_MB_MAX	SZ_1M
+#define MMSB_EDGES_MAX		SZ_16M
 
 #endif /* _MMSB_MAIN_H */

@@ -78,7 +78,7 @@ build_module() {
 	local name=$1 dir
 	shift
 	kernel_env "$name"
-	dir=$MMSB_ROOT/build/$name
+	dir=$MMSB_ROOT/build/${BUILD_TAG:-$name}
 	mkdir -p "$dir"
 	# cp -a keeps mtimes, so kbuild rebuilds only what changed.
 	cp -a "$MMSB_ROOT/Kbuild" "$MMSB_ROOT/kmod" "$MMSB_ROOT/uapi" "$dir/"

@@ -20,7 +20,7 @@ import tempfile
 SPLATS = re.compile(
     r"BUG:|WARNING:|KASAN|UBSAN|possible circular locking|INFO: task|"
     r"Oops|general protection fault|Call Trace|Kernel panic|"
-    r"unreferenced object|suspected memory leak|lockdep|"
+    r"unreferenced object|suspected memory leak|"
     r"RCU stall|soft lockup|hard LOCKUP")
 GUEST = re.compile(r"mmsb-guest: (MMSB-\S+)(?: (\S+))?(?: (\S+))?")
 TAP = re.compile(r"^(not ok|ok) \d+ (.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$")

@@ -16,6 +16,7 @@
 #ifndef _UAPI_LINUX_MMSB_H
 #define _UAPI_LINUX_MMSB_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -28,11 +29,11 @@
 #define MMSB_IOC_MAGIC		0xB9
 
 /* Feature bits reported by MMSB_IOC_VERSION. */
-#define MMSB_FEAT_PAGES		(1ULL << 0)	/* create/free/info/list/mmap */
-#define MMSB_FEAT_DELTAS	(1ULL << 1)	/* SUBMIT, WAIT, STATS, poll */
-#define MMSB_FEAT_URING		(1ULL << 2)	/* IORING_OP_URING_CMD */
-#define MMSB_FEAT_GRAPH		(1ULL << 3)	/* edges and propagation */
-#define MMSB_FEAT_GC		(1ULL << 4)	/* evictable pages, monitor */
+#define MMSB_FEAT_PAGES		_BITULL(0)	/* create/free/info/list/mmap */
+#define MMSB_FEAT_DELTAS	_BITULL(1)	/* SUBMIT, WAIT, STATS, poll */
+#define MMSB_FEAT_URING		_BITULL(2)	/* IORING_OP_URING_CMD */
+#define MMSB_FEAT_GRAPH		_BITULL(3)	/* edges and propagation */
+#define MMSB_FEAT_GC		_BITULL(4)	/* evictable pages, monitor */
 
 /**
  * struct mmsb_version - ABI version and features (MMSB_IOC_VERSION)
@@ -53,14 +54,15 @@ struct mmsb_version {
  *
  * A page is @size bytes of data preceded, in its mapping, by a
  * struct mmsb_page_header.  Map it with
- *	mmap(NULL, MMSB_PAGE_MAP_SIZE(size), PROT_READ, MAP_SHARED, fd, offset)
+ *	mmap(NULL, mmsb_page_map_size(size, pagesz), PROT_READ, MAP_SHARED,
+ *	     fd, offset)
  * where offset is the mmap_offset given by MMSB_IOC_PAGE_CREATE or
  * MMSB_IOC_PAGE_INFO.  Writable mappings are refused (-EPERM), as is a
  * later mprotect(PROT_WRITE) (-EACCES).
  */
 
 /* Page flags (struct mmsb_page_create.flags). */
-#define MMSB_PAGE_EVICTABLE	(1U << 0)	/* GC may reclaim it when cold */
+#define MMSB_PAGE_EVICTABLE	_BITUL(0)	/* GC may reclaim it when cold */
 #define MMSB_PAGE_FLAGS_ALL	MMSB_PAGE_EVICTABLE
 
 /* Mode used when struct mmsb_page_create.mode is 0. */
@@ -137,7 +139,7 @@ struct mmsb_page_list {
 #define MMSB_PAGE_LIST_MAX	4096
 
 /* struct mmsb_page_header.flags */
-#define MMSB_HDR_LIVE		(1U << 0)	/* cleared once the page is freed */
+#define MMSB_HDR_LIVE		_BITUL(0)	/* cleared once the page is freed */
 
 /**
  * struct mmsb_page_header - the first bytes of every page mapping
@@ -165,8 +167,12 @@ struct mmsb_page_header {
 
 /* Data follows the header at this offset in the mapping. */
 #define MMSB_PAGE_DATA_OFFSET	64
-#define MMSB_PAGE_MAP_SIZE(size, pagesz) \
-	((((size) + MMSB_PAGE_DATA_OFFSET) + (pagesz) - 1) & ~((__u64)(pagesz) - 1))
+
+/* Bytes to mmap for a page of @size data bytes, @pagesz = sysconf(_SC_PAGESIZE). */
+static inline __u64 mmsb_page_map_size(__u64 size, __u64 pagesz)
+{
+	return (size + MMSB_PAGE_DATA_OFFSET + pagesz - 1) & ~(pagesz - 1);
+}
 
 /*
  * Deltas
@@ -216,7 +222,7 @@ struct mmsb_delta {
 };
 
 /* struct mmsb_submit.flags */
-#define MMSB_SUBMIT_SYNC	(1U << 0)	/* return once applied and visible */
+#define MMSB_SUBMIT_SYNC	_BITUL(0)	/* return once applied and visible */
 #define MMSB_SUBMIT_FLAGS_ALL	MMSB_SUBMIT_SYNC
 
 #define MMSB_SUBMIT_MAX		4096	/* deltas in one submission */
