@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb deltas: the kernel form of a submitted delta, its validation and
+ * its application to page data, and the batch a SYNC submission (or an
+ * io_uring command) waits on.
+ *
+ * A delta is one allocation: struct mmsb_kdelta, then @len bytes of
+ * payload laid out at window positions, then for MASKED deltas the
+ * bitmap.  SPARSE deltas are expanded to MASKED at submission, so the
+ * apply path knows two forms only.  A queued delta holds a reference on
+ * its page until it is applied or dropped.
+ */
+#ifndef _MMSB_DELTA_H
+#define _MMSB_DELTA_H
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/cred.h>
+#include <linux/refcount.h>
+#include <linux/types.h>
+
+#include <linux/mmsb.h>
+
+struct mmsb_page;
+struct mmsb_page_table;
+struct mmsb_batch;
+
+/**
+ * struct mmsb_kdelta - a validated delta, owned by the ring then the tick
+ * @page: target page; the delta holds a reference on it
+ * @tick_next: next delta of the same page in this tick, in ring order;
+ *	written and read only by the orchestrator and then the one worker
+ *	that applies the page
+ * @batch: batch to report the outcome to, or NULL (not SYNC)
+ * @id: delta id, unique while the module is loaded
+ * @expected_epoch: 0 = any, else the epoch the page must be at
+ * @offset: window start in the page data
+ * @len: window length, >= 1; @offset + @len <= page size
+ * @bytes: size of this allocation, counted in the queued delta bytes
+ * @index: position in @batch
+ * @status: outcome, set by the worker that handled it
+ * @mask: NULL for DENSE, else (@len + 7) / 8 bytes of bitmap (bit i of
+ *	byte i / 8, LSB first); bits past @len are zero
+ * @data: @len payload bytes at window positions (only the masked ones
+ *	matter for MASKED)
+ */
+struct mmsb_kdelta {
+	struct mmsb_page *page;
+	struct mmsb_kdelta *tick_next;
+	struct mmsb_batch *batch;
+	u64 id;
+	u64 expected_epoch;
+	size_t offset;
+	size_t len;
+	size_t bytes;
+	u32 index;
+	s32 status;
+	u8 *mask;
+	u8 data[];
+};
+
+/**
+ * struct mmsb_delta_result - outcome of one delta of a batch
+ * @epoch: page epoch after the tick that handled the delta
+ * @status: 0 applied, -ESTALE conflict, -EIDRM page freed
+ */
+struct mmsb_delta_result {
+	u64 epoch;
+	s32 status;
+};
+
+/**
+ * struct mmsb_batch - deltas of one submission whose outcome is awaited
+ * @ref: one reference for the submitter, one while deltas are pending
+ * @pending: deltas queued and not yet handled
+ * @count: entries of @res
+ * @done: called once, by the tick, when the last pending delta was
+ *	handled (after its result is stored); the default completes
+ *	@completion.  io_uring completes its CQE from here.
+ * @priv: for @done
+ * @completion: what a SYNC submitter waits on
+ * @res: one result per delta of the submission
+ */
+struct mmsb_batch {
+	refcount_t ref;
+	atomic_t pending;
+	u32 count;
+	void (*done)(struct mmsb_batch *batch);
+	void *priv;
+	struct completion completion;
+	struct mmsb_delta_result res[];
+};
+
+/**
+ * struct mmsb_delta_ctx - shared state of submission
+ * @pages: page table, for lookups and the memory limit
+ * @next_id: last delta id handed out
+ * @bytes: bytes held by queued deltas
+ * @submitted: deltas accepted since load
+ * @rejected: deltas refused at validation since load
+ */
+struct mmsb_delta_ctx {
+	struct mmsb_page_table *pages;
+	atomic64_t next_id;
+	atomic64_t bytes;
+	atomic64_t submitted;
+	atomic64_t rejected;
+};
+
+void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
+			 struct mmsb_page_table *pages);
+
+int mmsb_delta_check(const struct mmsb_delta *ud);
+int mmsb_delta_create(struct mmsb_delta_ctx *ctx, const struct mmsb_delta *ud,
+		      const struct cred *cred, bool admin,
+		      struct mmsb_kdelta **out);
+int mmsb_delta_create_kernel(struct mmsb_delta_ctx *ctx,
+			     const struct mmsb_delta *ud,
+			     const struct cred *cred, bool admin,
+			     struct mmsb_kdelta **out);
+void mmsb_delta_free(struct mmsb_delta_ctx *ctx, struct mmsb_kdelta *kd);
+void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data);
+void mmsb_delta_done(struct mmsb_kdelta *kd, int status, u64 epoch);
+
+struct mmsb_batch *mmsb_batch_alloc(u32 count);
+void mmsb_batch_put(struct mmsb_batch *batch);
+void mmsb_batch_add(struct mmsb_batch *batch, struct mmsb_kdelta *kd,
+		    u32 index);
+void mmsb_batch_arm(struct mmsb_batch *batch);
+
+#endif /* _MMSB_DELTA_H */
