@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb engine: worker kthreads that apply a tick's deltas page by page.
+ *
+ * A job is the list of pages the orchestrator partitioned.  Threads
+ * (the workers and the orchestrator itself) claim pages with one atomic
+ * increment each, so a page is applied by exactly one thread and a
+ * slow page does not hold up the others.  Within a page the deltas
+ * apply in ring order inside one write section: readers of the mapping
+ * see the page before the tick or after it, never in between, and the
+ * bytes are those of applying the deltas one by one (later wins).
+ *
+ * Epoch and conflict rules, per page and tick:
+ *  - the epoch rises by one in the first tick chunk that changes the
+ *    page, and not again in that tick (@page->tick_changed);
+ *  - a delta with expected_epoch E != 0 applies only if the page is at
+ *    E and no earlier delta of this tick changed it, else -ESTALE: of
+ *    several writers racing with the same E exactly one wins;
+ *  - a delta whose page was freed meanwhile is dropped with -EIDRM.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/kthread.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <kunit/visibility.h>
+
+#include "delta.h"
+#include "engine.h"
+#include "page.h"
+
+/*
+ * Jobs smaller than this are applied by the orchestrator alone: waking
+ * a kthread costs more than applying a few deltas.
+ */
+#define MMSB_ENGINE_INLINE_MAX	32
+
+/**
+ * mmsb_engine_apply_page() - apply the deltas linked on one page
+ * @deltas: where the deltas are released
+ * @page: the page; its deltas are linked from @page->tick_first
+ * @tick: the current tick number (never 0)
+ * @stats: counters to add to
+ *
+ * Reports each delta to its batch and frees it.  The page must not be
+ * used by the caller afterwards: the last delta may hold its last
+ * reference.
+ *
+ * Context: process context, the only thread touching @page's tick
+ * fields and data in this tick.
+ */
+void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
+			    struct mmsb_page *page, u64 tick,
+			    struct mmsb_engine_stats *stats)
+{
+	struct mmsb_kdelta *kd, *next, *first = page->tick_first;
+	bool moved = page->tick_changed == tick;
+	bool live = READ_ONCE(page->live);
+	bool writing = false;
+	u64 epoch = page->epoch;
+	u64 last_id = page->last_delta_id;
+
+	page->tick_first = NULL;
+	page->tick_last = NULL;
+
+	for (kd = first; kd; kd = kd->tick_next) {
+		if (!live) {
+			kd->status = -EIDRM;
+			stats->rejected++;
+			continue;
+		}
+		if (kd->expected_epoch &&
+		    (moved || writing || kd->expected_epoch != epoch)) {
+			kd->status = -ESTALE;
+			stats->conflicts++;
+			continue;
+		}
+		if (!writing) {
+			mmsb_page_write_begin(page);
+			writing = true;
+		}
+		mmsb_delta_apply(kd, page->data);
+		last_id = kd->id;
+		kd->status = 0;
+		stats->processed++;
+	}
+
+	if (writing) {
+		if (!moved) {
+			epoch++;
+			page->tick_changed = tick;
+			stats->pages_changed++;
+		}
+		mmsb_page_write_end(page, epoch, last_id);
+		/*
+		 * wq_has_sleeper() starts with smp_mb(): orders the epoch
+		 * store in mmsb_page_write_end() before the look at the
+		 * queue; pairs with the barrier in set_current_state() of
+		 * the waiters, who check the epoch after queueing.
+		 */
+		if (wq_has_sleeper(&page->waitq))
+			wake_up_all(&page->waitq);
+	}
+
+	for (kd = first; kd; kd = next) {
+		next = kd->tick_next;
+		mmsb_delta_done(kd, kd->status, epoch);
+		mmsb_delta_free(deltas, kd);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_apply_page);
+
+/* Claim pages of the current job until there are none left. */
+static void mmsb_engine_work(struct mmsb_engine *eng,
+			     struct mmsb_engine_stats *stats)
+{
+	unsigned int i;
+
+	while ((i = atomic_fetch_inc(&eng->next)) < eng->nr_pages)
+		mmsb_engine_apply_page(eng->deltas, eng->pages[i], eng->tick,
+				       stats);
+}
+
+static int mmsb_worker_fn(void *arg)
+{
+	struct mmsb_worker *w = arg;
+	struct mmsb_engine *eng = w->engine;
+
+	for (;;) {
+		/*
+		 * smp_load_acquire() pairs with the smp_store_release() of
+		 * @gen in mmsb_engine_run(): the job fields written before
+		 * it are visible once we see the new generation.
+		 */
+		wait_event_idle(eng->wq, smp_load_acquire(&eng->gen) != w->seen ||
+				kthread_should_stop());
+		if (kthread_should_stop())
+			break;
+		w->seen = eng->gen;
+		mmsb_engine_work(eng, &w->stats);
+		/* Fully ordered: our stats are visible to the waiter. */
+		if (atomic_dec_and_test(&eng->active))
+			complete(&eng->done);
+	}
+	return 0;
+}
+
+static void mmsb_engine_add(struct mmsb_engine_stats *to,
+			    const struct mmsb_engine_stats *from)
+{
+	to->processed += from->processed;
+	to->rejected += from->rejected;
+	to->conflicts += from->conflicts;
+	to->pages_changed += from->pages_changed;
+}
+
+/**
+ * mmsb_engine_run() - apply one partitioned chunk of a tick and wait
+ * @eng: the engine
+ * @pages: pages with their deltas linked from ->tick_first, ring order
+ * @nr_pages: entries of @pages
+ * @nr_deltas: deltas linked on them, to decide whether to wake workers
+ * @tick: tick number, the same for every chunk of one tick
+ * @stats: counters to add to
+ *
+ * Context: the orchestrator only (one job at a time); sleeps.
+ */
+void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
+		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
+		     struct mmsb_engine_stats *stats)
+{
+	bool pool = eng->nr_workers && nr_pages > 1 &&
+		    nr_deltas >= MMSB_ENGINE_INLINE_MAX;
+	unsigned int i;
+
+	eng->pages = pages;
+	eng->nr_pages = nr_pages;
+	eng->tick = tick;
+	atomic_set(&eng->next, 0);
+	if (pool) {
+		for (i = 0; i < eng->nr_workers; i++)
+			memset(&eng->workers[i].stats, 0,
+			       sizeof(eng->workers[i].stats));
+		atomic_set(&eng->active, eng->nr_workers);
+		reinit_completion(&eng->done);
+		/* Pairs with smp_load_acquire() in mmsb_worker_fn(). */
+		smp_store_release(&eng->gen, eng->gen + 1);
+		wake_up_all(&eng->wq);
+	}
+	mmsb_engine_work(eng, stats);
+	if (!pool)
+		return;
+	wait_for_completion(&eng->done);
+	for (i = 0; i < eng->nr_workers; i++)
+		mmsb_engine_add(stats, &eng->workers[i].stats);
+}
+
+/**
+ * mmsb_engine_init() - start the worker pool
+ * @eng: the engine
+ * @deltas: where applied deltas are released
+ * @nr_workers: kthreads to start (0: the orchestrator applies alone)
+ *
+ * Return: 0, -ENOMEM, or the error of kthread_run().
+ */
+int mmsb_engine_init(struct mmsb_engine *eng, struct mmsb_delta_ctx *deltas,
+		     unsigned int nr_workers)
+{
+	struct task_struct *task;
+	unsigned int i;
+	int ret;
+
+	memset(eng, 0, sizeof(*eng));
+	eng->deltas = deltas;
+	init_waitqueue_head(&eng->wq);
+	init_completion(&eng->done);
+	eng->workers = kcalloc(nr_workers, sizeof(*eng->workers), GFP_KERNEL);
+	if (nr_workers && !eng->workers)
+		return -ENOMEM;
+	for (i = 0; i < nr_workers; i++) {
+		eng->workers[i].engine = eng;
+		task = kthread_run(mmsb_worker_fn, &eng->workers[i],
+				   "mmsb-worker/%u", i);
+		if (IS_ERR(task)) {
+			ret = PTR_ERR(task);
+			goto stop_workers;
+		}
+		eng->workers[i].task = task;
+		eng->nr_workers++;
+	}
+	return 0;
+
+stop_workers:
+	mmsb_engine_destroy(eng);
+	return ret;
+}
+
+/**
+ * mmsb_engine_destroy() - stop the workers
+ * @eng: the engine; no job may be running
+ */
+void mmsb_engine_destroy(struct mmsb_engine *eng)
+{
+	unsigned int i;
+
+	for (i = 0; i < eng->nr_workers; i++)
+		kthread_stop(eng->workers[i].task);
+	kfree(eng->workers);
+	eng->workers = NULL;
+	eng->nr_workers = 0;
+}
