@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb tick: the delta queue, the hrtimer that paces ticks and the
+ * orchestrator kthread that runs them (drain, partition by page, apply
+ * on the engine, then the graph, propagation and GC hooks, metrics).
+ */
+#ifndef _MMSB_TICK_H
+#define _MMSB_TICK_H
+
+#include <linux/atomic.h>
+#include <linux/hrtimer.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include <linux/mmsb.h>
+
+#include "queue.h"
+
+struct mmsb_delta_ctx;
+struct mmsb_engine;
+struct mmsb_kdelta;
+struct mmsb_page;
+
+/**
+ * struct mmsb_tick_config - tick parameters, from the module parameters
+ * @ring_size: delta ring slots
+ * @period_us: tick period, 0 = ticks only on demand
+ * @budget_us: a tick longer than this is an overrun and stops draining
+ * @batch_max: deltas one tick drains at most
+ */
+struct mmsb_tick_config {
+	unsigned long ring_size;
+	unsigned int period_us;
+	unsigned int budget_us;
+	unsigned int batch_max;
+};
+
+/**
+ * struct mmsb_tick_totals - counters since load
+ * @ticks: ticks that handled deltas
+ * @processed: deltas applied
+ * @rejected: deltas dropped at apply time (page freed)
+ * @conflicts: deltas refused for a stale expected epoch
+ * @overruns: ticks past their budget
+ */
+struct mmsb_tick_totals {
+	u64 ticks;
+	u64 processed;
+	u64 rejected;
+	u64 conflicts;
+	u64 overruns;
+};
+
+/**
+ * struct mmsb_tick - the tick machinery
+ * @queue: deltas accepted and not yet handled (ring of struct mmsb_kdelta)
+ * @engine: applies the deltas
+ * @deltas: submission state (delta release)
+ * @period: tick period, 0 = on demand
+ * @budget_ns: tick budget
+ * @batch_max: deltas per tick at most
+ * @chunk: deltas drained and applied at once (budget checked between)
+ * @timer: paces ticks; only wakes the orchestrator
+ * @idle: the timer is stopped because the queue was empty; whoever
+ *	clears it (xchg) restarts the timer
+ * @kick: a tick is wanted; set by the timer and by requests
+ * @wq: the orchestrator sleeps here
+ * @task: the orchestrator kthread
+ * @requested: tick requests so far (flush, SYNC, full ring)
+ * @completed: @requested as read at the start of the last tick
+ * @done_wq: flushers wait here for @completed to pass their request
+ * @items: drain buffer, @chunk entries
+ * @pages: partition buffer, @chunk entries
+ * @tick_no: number of the last tick that handled deltas
+ * @lock: protects @last and @totals against STATS readers
+ * @last: metrics of the last tick that handled deltas
+ * @totals: counters since load
+ */
+struct mmsb_tick {
+	struct mmsb_queue queue;
+	struct mmsb_engine *engine;
+	struct mmsb_delta_ctx *deltas;
+	ktime_t period;
+	u64 budget_ns;
+	unsigned int batch_max;
+	unsigned int chunk;
+
+	struct hrtimer timer;
+	bool idle;
+	bool kick;
+	wait_queue_head_t wq;
+	struct task_struct *task;
+	atomic64_t requested;
+	u64 completed;
+	wait_queue_head_t done_wq;
+
+	void **items;
+	struct mmsb_page **pages;
+	u64 tick_no;
+
+	spinlock_t lock;
+	struct mmsb_tick_metrics last;
+	struct mmsb_tick_totals totals;
+};
+
+int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
+		   struct mmsb_engine *engine, struct mmsb_delta_ctx *deltas);
+void mmsb_tick_destroy(struct mmsb_tick *t);
+
+int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
+		      unsigned int n, bool nonblock, unsigned int *pushed);
+u64 mmsb_tick_request(struct mmsb_tick *t);
+int mmsb_tick_flush(struct mmsb_tick *t);
+void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
+			  struct mmsb_tick_totals *totals,
+			  u64 *ring_depth, u64 *ring_capacity);
+
+unsigned int mmsb_tick_partition(struct mmsb_kdelta **items, unsigned int n,
+				 struct mmsb_page **pages);
+
+#endif /* _MMSB_TICK_H */
