@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb delta entry points, called from main.c's dispatcher.
+ *
+ * SUBMIT copies the user's array of struct mmsb_delta once, validates
+ * every delta from that private copy (delta.c), queues the good ones in
+ * order and writes each delta's status and id back.  A SYNC submission
+ * also waits, on a struct mmsb_batch, until its deltas were handled by
+ * a tick, and reports each one's outcome and the page's new epoch.
+ *
+ * Queued deltas belong to the tick, not to the file: closing the file
+ * does not drop them, and unloading the module applies them first.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include "delta.h"
+#include "engine.h"
+#include "main.h"
+#include "page.h"
+#include "submit.h"
+#include "tick.h"
+
+/**
+ * struct mmsb_sub - a page a file subscribed to
+ * @page: the page, held
+ * @seen: its epoch when last reported by read()
+ */
+struct mmsb_sub {
+	struct mmsb_page *page;
+	u64 seen;
+};
+
+/**
+ * mmsb_deltas_init() - start the submission state, engine and tick
+ * @dev: the device; its page table is set up
+ * @cfg: parameters
+ *
+ * Return: 0 or a negative errno.
+ */
+int mmsb_deltas_init(struct mmsb_dev *dev, const struct mmsb_deltas_config *cfg)
+{
+	int ret;
+
+	mmsb_delta_ctx_init(&dev->deltas, &dev->pages);
+	ret = mmsb_engine_init(&dev->engine, &dev->deltas, cfg->workers);
+	if (ret)
+		return ret;
+	ret = mmsb_tick_init(&dev->tick, &cfg->tick, &dev->engine,
+			     &dev->deltas);
+	if (ret)
+		goto destroy_engine;
+	return 0;
+
+destroy_engine:
+	mmsb_engine_destroy(&dev->engine);
+	return ret;
+}
+
+/**
+ * mmsb_deltas_exit() - apply every queued delta, then stop and free
+ * @dev: the device; no file is open
+ */
+void mmsb_deltas_exit(struct mmsb_dev *dev)
+{
+	mmsb_tick_destroy(&dev->tick);
+	mmsb_engine_destroy(&dev->engine);
+	WARN(atomic64_read(&dev->deltas.bytes), "mmsb: %lld delta bytes leaked\n",
+	     (long long)atomic64_read(&dev->deltas.bytes));
+}
+
+/**
+ * mmsb_deltas_stats() - the delta and tick fields of MMSB_IOC_STATS
+ * @dev: the device
+ * @st: filled in; mem_bytes gets the queued delta bytes added
+ */
+void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
+{
+	struct mmsb_tick_totals tot;
+
+	mmsb_tick_read_stats(&dev->tick, &st->last, &tot, &st->ring_depth,
+			     &st->ring_capacity);
+	st->ticks = tot.ticks;
+	st->submitted = atomic64_read(&dev->deltas.submitted);
+	st->processed = tot.processed;
+	st->rejected = tot.rejected + atomic64_read(&dev->deltas.rejected);
+	st->conflicts = tot.conflicts;
+	st->overruns = tot.overruns;
+	st->delta_bytes = atomic64_read(&dev->deltas.bytes);
+	st->mem_bytes += st->delta_bytes;
+}
+
+/* SYNC: wait for the batch, then report each queued delta's outcome. */
+static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
+			    struct mmsb_delta *ud, struct mmsb_submit *sub)
+{
+	u32 i;
+
+	mmsb_tick_request(&dev->tick);
+	/*
+	 * Interrupted, the deltas still apply (the batch lives on through
+	 * the tick's reference); the caller learns only that they were
+	 * accepted.  -EINTR, not a restart: a restarted SUBMIT would queue
+	 * them twice.
+	 */
+	if (wait_for_completion_interruptible(&batch->completion))
+		return -EINTR;
+	for (i = 0; i < sub->count; i++) {
+		if (!ud[i].delta_id)
+			continue;
+		ud[i].status = batch->res[i].status;
+		ud[i].epoch = batch->res[i].epoch;
+		if (!ud[i].status)
+			sub->applied++;
+	}
+	return 0;
+}
+
+/**
+ * mmsb_submit() - validate and queue a batch of deltas
+ * @dev: the device
+ * @mf: the submitting file (credentials)
+ * @sub: a checked copy of the user's struct mmsb_submit; @accepted and
+ *	@applied are set here
+ * @nonblock: a full ring ends the call with -EAGAIN
+ *
+ * The user's delta array is read once and written back once, with each
+ * delta's status, id and (SYNC) epoch.
+ *
+ * Context: process context, sleeps.
+ * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
+ * @sub->accepted deltas went in, -EFAULT, or -ENOMEM.
+ */
+int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
+		struct mmsb_submit *sub, bool nonblock)
+{
+	struct mmsb_delta_ctx *ctx = &dev->deltas;
+	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
+	struct mmsb_batch *batch = NULL;
+	struct mmsb_kdelta **kds, *kd;
+	struct mmsb_delta *ud;
+	u32 n = sub->count, i, nk = 0, pushed = 0, refused = 0;
+	u64 base_id;
+	int ret;
+
+	sub->accepted = 0;
+	sub->applied = 0;
+	ud = kvmalloc_array(n, sizeof(*ud), GFP_KERNEL);
+	kds = kvmalloc_array(n, sizeof(*kds), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!ud || !kds)
+		goto free;
+	ret = -EFAULT;
+	if (copy_from_user(ud, uptr, array_size(n, sizeof(*ud))))
+		goto free;
+	if (sub->flags & MMSB_SUBMIT_SYNC) {
+		ret = -ENOMEM;
+		batch = mmsb_batch_alloc(n);
+		if (!batch)
+			goto free;
+	}
+
+	/* One atomic for the batch: ids base_id + 1 .. base_id + n. */
+	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	for (i = 0; i < n; i++) {
+		ud[i].delta_id = 0;
+		ud[i].epoch = 0;
+		ud[i].status = mmsb_delta_create(ctx, &ud[i], mf->cred,
+						 mf->admin, &kd);
+		if (ud[i].status) {
+			refused++;
+			continue;
+		}
+		kd->id = base_id + i + 1;
+		kd->index = i;
+		if (batch)
+			mmsb_batch_add(batch, kd, i);
+		ud[i].delta_id = kd->id;
+		kds[nk++] = kd;
+	}
+
+	ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
+	/* Deltas that did not go in: report why and let them go. */
+	for (i = pushed; i < nk; i++) {
+		kd = kds[i];
+		ud[kd->index].status = ret;
+		ud[kd->index].delta_id = 0;
+		mmsb_delta_done(kd, ret, 0);
+		mmsb_delta_free(ctx, kd);
+	}
+	atomic64_add(pushed, &ctx->submitted);
+	atomic64_add(refused, &ctx->rejected);
+	sub->accepted = pushed;
+
+	if (batch) {
+		mmsb_batch_arm(batch);
+		if (pushed) {
+			int wret = mmsb_submit_wait(dev, batch, ud, sub);
+
+			if (wret)
+				ret = wret;
+		}
+	}
+	if (copy_to_user(uptr, ud, array_size(n, sizeof(*ud))))
+		ret = -EFAULT;
+free:
+	if (batch)
+		mmsb_batch_put(batch);
+	kvfree(kds);
+	kvfree(ud);
+	return ret;
+}
+
+/**
+ * mmsb_ioctl_submit() - MMSB_IOC_SUBMIT
+ * @file: the mmsb file
+ * @uarg: user pointer to struct mmsb_submit
+ *
+ * Return: see mmsb_submit(); -EINVAL for unknown flags, reserved fields
+ * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX.
+ */
+long mmsb_ioctl_submit(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_submit sub;
+	int ret;
+
+	if (copy_from_user(&sub, uarg, sizeof(sub)))
+		return -EFAULT;
+	if ((sub.flags & ~MMSB_SUBMIT_FLAGS_ALL) ||
+	    memchr_inv(sub.reserved, 0, sizeof(sub.reserved)) ||
+	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
+		return -EINVAL;
+	ret = mmsb_submit(mf->dev, mf, &sub, file->f_flags & O_NONBLOCK);
+	if (copy_to_user(uarg, &sub, sizeof(sub)))
+		return -EFAULT;
+	return ret;
+}
+
+/* The condition MMSB_IOC_WAIT sleeps on. */
+static bool mmsb_wait_done(struct mmsb_page *page, u64 epoch)
+{
+	return READ_ONCE(page->epoch) >= epoch || !READ_ONCE(page->live);
+}
+
+/**
+ * mmsb_ioctl_wait() - MMSB_IOC_WAIT
+ * @file: the mmsb file
+ * @uarg: user pointer to struct mmsb_wait
+ *
+ * Return: 0 once the page reached the epoch, -ETIMEDOUT, -EINTR, -EIDRM
+ * if the page was freed first, -ENOENT, -EACCES, -EINVAL, -EFAULT.
+ */
+long mmsb_ioctl_wait(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page *page;
+	struct mmsb_wait w;
+	long ret;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	if (memchr_inv(w.reserved, 0, sizeof(w.reserved)))
+		return -EINVAL;
+	page = mmsb_page_get(&mf->dev->pages, w.page_id);
+	if (!page)
+		return -ENOENT;
+	ret = mmsb_page_permission(page, mf->cred, mf->admin, MMSB_MAY_READ);
+	if (ret)
+		goto put_page;
+
+	/* The engine's wq_has_sleeper() pairs with the waiter's barrier. */
+	if (!w.timeout_ns)
+		ret = 0;
+	else if (w.timeout_ns >= KTIME_MAX)
+		ret = wait_event_interruptible(page->waitq,
+					       mmsb_wait_done(page, w.epoch));
+	else
+		ret = wait_event_interruptible_hrtimeout(page->waitq,
+					mmsb_wait_done(page, w.epoch),
+					ns_to_ktime(w.timeout_ns));
+	w.cur_epoch = READ_ONCE(page->epoch);
+	if (w.cur_epoch >= w.epoch)
+		ret = 0;
+	else if (!READ_ONCE(page->live))
+		ret = -EIDRM;
+	else if (ret == -ERESTARTSYS)
+		ret = -EINTR;
+	else
+		ret = -ETIMEDOUT;
+	if (copy_to_user(uarg, &w, sizeof(w)))
+		ret = -EFAULT;
+put_page:
+	mmsb_page_put(page);
+	return ret;
+}
+
+/**
+ * mmsb_ioctl_flush() - MMSB_IOC_FLUSH: run a tick and wait for it
+ * @file: the mmsb file
+ * @uarg: unused
+ *
+ * Return: 0 or -ERESTARTSYS.
+ */
+long mmsb_ioctl_flush(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+
+	return mmsb_tick_flush(&mf->dev->tick);
+}
+
+/**
+ * mmsb_ioctl_subscribe() - MMSB_IOC_SUBSCRIBE: report a page's changes
+ * @file: the mmsb file
+ * @uarg: user pointer to the __u64 page id
+ *
+ * Return: 0, -ENOENT, -EACCES (read permission), -EEXIST if already
+ * subscribed, -ENOMEM, -EFAULT.
+ */
+long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page *page;
+	struct mmsb_sub *sub;
+	u64 id;
+	int ret;
+
+	if (get_user(id, (u64 __user *)uarg))
+		return -EFAULT;
+	page = mmsb_page_get(&mf->dev->pages, id);
+	if (!page)
+		return -ENOENT;
+	ret = mmsb_page_permission(page, mf->cred, mf->admin, MMSB_MAY_READ);
+	if (ret)
+		goto put_page;
+	ret = -ENOMEM;
+	sub = kmalloc(sizeof(*sub), GFP_KERNEL);
+	if (!sub)
+		goto put_page;
+	sub->page = page;
+	sub->seen = READ_ONCE(page->epoch);
+	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL);
+	if (ret) {
+		kfree(sub);
+		ret = ret == -EBUSY ? -EEXIST : ret;
+		goto put_page;
+	}
+	return 0;
+
+put_page:
+	mmsb_page_put(page);
+	return ret;
+}
+
+/**
+ * mmsb_events_init() - no subscriptions yet
+ * @mf: a new file
+ */
+void mmsb_events_init(struct mmsb_file *mf)
+{
+	xa_init(&mf->subs);
+	mutex_init(&mf->subs_lock);
+}
+
+/**
+ * mmsb_events_release() - drop a closing file's subscriptions
+ * @mf: the file
+ */
+void mmsb_events_release(struct mmsb_file *mf)
+{
+	struct mmsb_sub *sub;
+	unsigned long id;
+
+	xa_for_each(&mf->subs, id, sub) {
+		mmsb_page_put(sub->page);
+		kfree(sub);
+	}
+	xa_destroy(&mf->subs);
+	mutex_destroy(&mf->subs_lock);
+}
+
+/**
+ * mmsb_events_read() - read() on the fd: subscribed pages that changed
+ * @file: the mmsb file
+ * @buf: user buffer for struct mmsb_event records
+ * @count: its size; at least one record
+ * @ppos: unused
+ *
+ * Return: bytes of whole records, -EAGAIN when nothing changed (poll
+ * for EPOLLIN), -EINVAL for a buffer below one record, -EFAULT.
+ */
+ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
+			 loff_t *ppos)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_event ev;
+	struct mmsb_sub *sub;
+	unsigned long id;
+	size_t done = 0;
+	ssize_t ret = -EAGAIN;
+
+	if (count < sizeof(ev))
+		return -EINVAL;
+	mutex_lock(&mf->subs_lock);
+	xa_for_each(&mf->subs, id, sub) {
+		u64 epoch = READ_ONCE(sub->page->epoch);
+
+		if (epoch == sub->seen)
+			continue;
+		if (count - done < sizeof(ev))
+			break;
+		ev.page_id = id;
+		ev.epoch = epoch;
+		if (copy_to_user(buf + done, &ev, sizeof(ev))) {
+			ret = -EFAULT;
+			break;
+		}
+		/* Read locklessly by poll(). */
+		WRITE_ONCE(sub->seen, epoch);
+		done += sizeof(ev);
+	}
+	mutex_unlock(&mf->subs_lock);
+	return done ? done : ret;
+}
+
+/**
+ * mmsb_events_poll() - poll() on the fd
+ * @file: the mmsb file
+ * @pt: poll table
+ *
+ * Return: EPOLLIN | EPOLLRDNORM while a subscribed page has an unread
+ * change.
+ */
+__poll_t mmsb_events_poll(struct file *file, poll_table *pt)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_sub *sub;
+	unsigned long id;
+	__poll_t mask = 0;
+
+	xa_for_each(&mf->subs, id, sub)
+		poll_wait(file, &sub->page->waitq, pt);
+	/*
+	 * Orders our queueing before the epoch loads; pairs with the
+	 * smp_mb() of wq_has_sleeper() in the engine, after its epoch
+	 * store: either we see the new epoch or it sees us queued.
+	 */
+	smp_mb();
+	xa_for_each(&mf->subs, id, sub)
+		if (READ_ONCE(sub->page->epoch) != READ_ONCE(sub->seen))
+			mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}

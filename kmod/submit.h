@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb delta entry points: the SUBMIT, WAIT, FLUSH and SUBSCRIBE ioctls,
+ * read() and poll() of page events, and the set-up of the delta
+ * machinery (submission state, engine, tick).  Part of the top layer
+ * with main.c, which dispatches to it.
+ */
+#ifndef _MMSB_SUBMIT_H
+#define _MMSB_SUBMIT_H
+
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/types.h>
+
+#include "tick.h"
+
+struct mmsb_dev;
+struct mmsb_file;
+
+/**
+ * struct mmsb_deltas_config - parameters of the delta machinery
+ * @workers: apply kthreads
+ * @tick: queue and tick parameters
+ */
+struct mmsb_deltas_config {
+	unsigned int workers;
+	struct mmsb_tick_config tick;
+};
+
+int mmsb_deltas_init(struct mmsb_dev *dev,
+		     const struct mmsb_deltas_config *cfg);
+void mmsb_deltas_exit(struct mmsb_dev *dev);
+void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st);
+
+int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
+		struct mmsb_submit *sub, bool nonblock);
+
+long mmsb_ioctl_submit(struct file *file, void __user *uarg);
+long mmsb_ioctl_wait(struct file *file, void __user *uarg);
+long mmsb_ioctl_flush(struct file *file, void __user *uarg);
+long mmsb_ioctl_subscribe(struct file *file, void __user *uarg);
+
+void mmsb_events_init(struct mmsb_file *mf);
+void mmsb_events_release(struct mmsb_file *mf);
+ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
+			 loff_t *ppos);
+__poll_t mmsb_events_poll(struct file *file, poll_table *pt);
+
+#endif /* _MMSB_SUBMIT_H */
