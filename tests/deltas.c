@@ -1,0 +1,723 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Deltas: SUBMIT validation (the exact errno of every bad case), the
+ * encodings, SYNC visibility, epochs and conflicts, WAIT, poll/read
+ * events, STATS, and the concurrent model test: 8 processes x 100,000
+ * deltas over 64 shared pages, checked byte for byte against a model
+ * computed in user space, with torn-read and conflict races.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libmmsb.h"
+
+#define PAGE_BYTES	4096
+#define NR_PAGES	64
+
+static int create(int fd, __u64 size, __u32 mode, __u64 *id)
+{
+	struct mmsb_page_create pc;
+	int ret = mmsb_page_create(fd, size, mode, 0, &pc);
+
+	*id = pc.id;
+	return ret;
+}
+
+/* Submit one delta; returns the ioctl's result, the status in @d. */
+static int submit1(int fd, struct mmsb_delta *d, __u32 flags)
+{
+	return mmsb_submit(fd, d, 1, flags, NULL);
+}
+
+static void *shared_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static __u64 rnd(__u64 *s)
+{
+	/* xorshift64: a reproducible stream per seed. */
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Wait for all children; returns how many failed. */
+static int reap(int n)
+{
+	int status, bad = 0;
+
+	while (n--) {
+		if (wait(&status) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			bad++;
+	}
+	return bad;
+}
+
+FIXTURE(deltas) {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	const __u8 *data;
+};
+
+FIXTURE_SETUP(deltas)
+{
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, create(self->fd, PAGE_BYTES, 0, &self->page));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->page, &self->hdr));
+	self->data = (const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET;
+}
+
+FIXTURE_TEARDOWN(deltas)
+{
+	mmsb_page_unmap(self->hdr);
+	close(self->fd);
+}
+
+TEST_F(deltas, sync_visible_on_return)
+{
+	char buf[64];
+	struct mmsb_delta d;
+	__u32 accepted;
+
+	memset(buf, 0x5a, sizeof(buf));
+	mmsb_delta_dense(&d, self->page, 100, buf, sizeof(buf));
+	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, &accepted));
+	EXPECT_EQ(1, accepted);
+	EXPECT_EQ(0, d.status);
+	EXPECT_NE(0, d.delta_id);
+	EXPECT_EQ(1, d.epoch);
+	/* No flush, no wait: the mapping already shows it. */
+	EXPECT_EQ(0, memcmp(self->data + 100, buf, sizeof(buf)));
+	EXPECT_EQ(0, self->data[99]);
+	EXPECT_EQ(0, self->data[164]);
+	EXPECT_EQ(1, self->hdr->epoch);
+	EXPECT_EQ(d.delta_id, self->hdr->last_delta_id);
+	EXPECT_EQ(0, self->hdr->seq & 1);
+}
+
+TEST_F(deltas, flush_applies_queued)
+{
+	char buf[8] = "flushed";
+	struct mmsb_delta d;
+
+	mmsb_delta_dense(&d, self->page, 0, buf, sizeof(buf));
+	ASSERT_EQ(0, submit1(self->fd, &d, 0));
+	EXPECT_EQ(0, d.status);
+	EXPECT_NE(0, d.delta_id);
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	EXPECT_EQ(0, memcmp(self->data, buf, sizeof(buf)));
+	EXPECT_EQ(1, self->hdr->epoch);
+}
+
+/* The timer ticks on its own (tick_us default 1000). */
+TEST_F(deltas, timer_applies_queued)
+{
+	char buf[4] = "tik";
+	struct mmsb_delta d;
+	__u64 cur;
+
+	mmsb_delta_dense(&d, self->page, 8, buf, sizeof(buf));
+	ASSERT_EQ(0, submit1(self->fd, &d, 0));
+	ASSERT_EQ(0, mmsb_wait(self->fd, self->page, 1, 5000000000ULL, &cur));
+	EXPECT_EQ(1, cur);
+	EXPECT_EQ(0, memcmp(self->data + 8, buf, sizeof(buf)));
+}
+
+TEST_F(deltas, masked_and_sparse)
+{
+	__u8 payload[16], sparse[16], mask[2] = { 0xa5, 0x01 };
+	__u8 expect[PAGE_BYTES] = { 0 };
+	struct mmsb_delta d[3];
+	int i, n = 0;
+
+	for (i = 0; i < 16; i++)
+		payload[i] = 0x10 + i;
+	/* MASKED: window 10..19, bits 0,2,5,7,8 set. */
+	mmsb_delta_dense(&d[0], self->page, 10, payload, 10);
+	d[0].encoding = MMSB_DELTA_MASKED;
+	d[0].mask = (__u64)(uintptr_t)mask;
+	for (i = 0; i < 10; i++)
+		if (mask[i / 8] & (1 << (i % 8)))
+			expect[10 + i] = payload[i];
+	/* SPARSE: same mask at 200, payload only the 5 set bytes. */
+	for (i = 0; i < 10; i++)
+		if (mask[i / 8] & (1 << (i % 8))) {
+			sparse[n] = 0xe0 + n;
+			expect[200 + i] = sparse[n++];
+		}
+	mmsb_delta_dense(&d[1], self->page, 200, sparse, 10);
+	d[1].encoding = MMSB_DELTA_SPARSE;
+	d[1].mask = (__u64)(uintptr_t)mask;
+	d[1].payload_len = n;
+	/* A later DENSE delta wins over the MASKED one where they meet. */
+	mmsb_delta_dense(&d[2], self->page, 17, payload, 2);
+	expect[17] = payload[0];
+	expect[18] = payload[1];
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 3, MMSB_SUBMIT_SYNC, NULL));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, d[i].status);
+	EXPECT_EQ(0, memcmp(self->data, expect, PAGE_BYTES));
+	/* Three deltas, one tick: one epoch step. */
+	EXPECT_EQ(1, self->hdr->epoch);
+}
+
+struct bad_case {
+	const char *name;
+	int err;
+};
+
+/*
+ * Every refusal of a single delta, in one batch with good deltas around
+ * them: each gets its own errno, nothing of it is applied, and the good
+ * ones are.
+ */
+TEST_F(deltas, validation_table)
+{
+	static __u8 buf[PAGE_BYTES], zero[PAGE_BYTES];
+	__u8 mask_tail[1] = { 0x0f };	/* bits past len 2 */
+	__u8 mask3[1] = { 0x07 };
+	struct mmsb_delta d[32], good;
+	const char *names[32];
+	int err[32], n = 0, i;
+	__u64 missing = self->page + 1000;
+
+#define BAD(e, why) do { names[n] = why; err[n] = e; n++; } while (0)
+	memset(buf, 0x77, sizeof(buf));
+	mmsb_delta_dense(&good, self->page, 0, buf, 1);
+
+	d[n] = good; d[n].encoding = 3;			BAD(EINVAL, "encoding");
+	d[n] = good; d[n].flags = 1;			BAD(EINVAL, "flags");
+	d[n] = good; d[n].pad = 1;			BAD(EINVAL, "pad");
+	d[n] = good; d[n].len = 0; d[n].payload_len = 0; BAD(EINVAL, "len 0");
+	d[n] = good; d[n].mask = (__u64)(uintptr_t)mask3; BAD(EINVAL, "dense+mask");
+	d[n] = good; d[n].encoding = MMSB_DELTA_MASKED;	BAD(EINVAL, "masked no mask");
+	d[n] = good; d[n].encoding = MMSB_DELTA_SPARSE;	BAD(EINVAL, "sparse no mask");
+	d[n] = good; d[n].encoding = MMSB_DELTA_MASKED; d[n].len = 2;
+	d[n].payload_len = 2; d[n].mask = (__u64)(uintptr_t)mask_tail;
+							BAD(EINVAL, "mask past len");
+	d[n] = good; d[n].page_id = missing;		BAD(ENOENT, "no page");
+	d[n] = good; d[n].page_id = 0;			BAD(ENOENT, "page 0");
+	d[n] = good; d[n].offset = PAGE_BYTES;		BAD(ERANGE, "offset at end");
+	d[n] = good; d[n].offset = PAGE_BYTES - 1; d[n].len = 2;
+	d[n].payload_len = 2;				BAD(ERANGE, "window past end");
+	d[n] = good; d[n].offset = UINT64_MAX; d[n].len = 2;
+	d[n].payload_len = 2;				BAD(ERANGE, "offset wraps");
+	d[n] = good; d[n].len = PAGE_BYTES + 1;
+	d[n].payload_len = PAGE_BYTES + 1;		BAD(ERANGE, "len > page");
+	d[n] = good; d[n].len = UINT64_MAX; d[n].payload_len = UINT64_MAX;
+							BAD(ERANGE, "len huge");
+	d[n] = good; d[n].payload_len = 2;		BAD(EMSGSIZE, "dense payload_len");
+	d[n] = good; d[n].encoding = MMSB_DELTA_MASKED; d[n].len = 3;
+	d[n].payload_len = 2; d[n].mask = (__u64)(uintptr_t)mask3;
+							BAD(EMSGSIZE, "masked payload_len");
+	d[n] = good; d[n].encoding = MMSB_DELTA_SPARSE; d[n].len = 3;
+	d[n].payload_len = 2; d[n].mask = (__u64)(uintptr_t)mask3;
+							BAD(EMSGSIZE, "sparse popcount");
+	d[n] = good; d[n].encoding = MMSB_DELTA_SPARSE; d[n].len = 3;
+	d[n].payload_len = 4; d[n].mask = (__u64)(uintptr_t)mask3;
+							BAD(EMSGSIZE, "sparse payload > len");
+	d[n] = good; d[n].payload = 8;			BAD(EFAULT, "payload pointer");
+	d[n] = good; d[n].encoding = MMSB_DELTA_MASKED; d[n].mask = 8;
+							BAD(EFAULT, "mask pointer");
+	d[n] = good; d[n].encoding = MMSB_DELTA_SPARSE; d[n].len = 3;
+	d[n].payload_len = 3; d[n].mask = (__u64)(uintptr_t)mask3;
+	d[n].payload = 16;				BAD(EFAULT, "sparse payload pointer");
+	/* The good ones, at both ends and in the middle. */
+	d[n] = good; d[n].offset = 1;			BAD(0, "good 1");
+	memmove(&d[1], &d[0], n * sizeof(d[0]));
+	memmove(&names[1], &names[0], n * sizeof(names[0]));
+	memmove(&err[1], &err[0], n * sizeof(err[0]));
+	d[0] = good; names[0] = "good 0"; err[0] = 0; n++;
+#undef BAD
+
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, n, MMSB_SUBMIT_SYNC, NULL));
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(-err[i], d[i].status) TH_LOG("case %s", names[i]);
+		if (err[i])
+			EXPECT_EQ(0, d[i].delta_id) TH_LOG("case %s", names[i]);
+	}
+	/* Only the two good deltas wrote: bytes 0 and 1. */
+	EXPECT_EQ(0x77, self->data[0]);
+	EXPECT_EQ(0x77, self->data[1]);
+	EXPECT_EQ(0, memcmp(self->data + 2, zero, PAGE_BYTES - 2));
+	EXPECT_EQ(1, self->hdr->epoch);
+}
+
+TEST_F(deltas, submit_refusals)
+{
+	struct mmsb_delta d;
+	struct mmsb_submit s = { 0 };
+	char c = 1;
+
+	mmsb_delta_dense(&d, self->page, 0, &c, 1);
+	s.deltas = (__u64)(uintptr_t)&d;
+	s.count = 1;
+	s.flags = 2;
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.flags = 0;
+	s.reserved[1] = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.reserved[1] = 0;
+	s.count = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.count = MMSB_SUBMIT_MAX + 1;
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.count = 1;
+	s.deltas = 8;
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, &s));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* A process without write permission gets -EACCES for that delta. */
+TEST_F(deltas, no_write_permission)
+{
+	__u64 ro;
+	pid_t pid;
+
+	ASSERT_EQ(0, create(self->fd, 64, 0644, &ro));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct mmsb_delta d;
+		char c = 1;
+		int fd;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		fd = mmsb_open();
+		if (fd < 0)
+			_exit(3);
+		mmsb_delta_dense(&d, ro, 0, &c, 1);
+		if (submit1(fd, &d, MMSB_SUBMIT_SYNC) || d.status != -EACCES)
+			_exit(4);
+		_exit(0);
+	}
+	EXPECT_EQ(0, reap(1));
+}
+
+TEST_F(deltas, epochs_and_conflicts)
+{
+	struct mmsb_delta d[3];
+	char c = 1;
+
+	/* Expected epoch 0 applies at any epoch. */
+	mmsb_delta_dense(&d[0], self->page, 0, &c, 1);
+	ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	ASSERT_EQ(0, d[0].status);
+	ASSERT_EQ(1, d[0].epoch);
+	/* The current epoch: applies, one step. */
+	mmsb_delta_dense(&d[0], self->page, 0, &c, 1);
+	d[0].expected_epoch = 1;
+	ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	EXPECT_EQ(0, d[0].status);
+	EXPECT_EQ(2, d[0].epoch);
+	/* A stale epoch: conflict, not applied. */
+	c = 2;
+	mmsb_delta_dense(&d[0], self->page, 0, &c, 1);
+	d[0].expected_epoch = 1;
+	ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	EXPECT_EQ(-ESTALE, d[0].status);
+	EXPECT_EQ(2, d[0].epoch);
+	EXPECT_EQ(1, self->data[0]);
+	/* Two with the same expected epoch in one batch: the first wins. */
+	mmsb_delta_dense(&d[0], self->page, 0, &c, 1);
+	d[0].expected_epoch = 2;
+	d[1] = d[0];
+	d[1].offset = 1;
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC, NULL));
+	EXPECT_EQ(0, d[0].status);
+	EXPECT_EQ(-ESTALE, d[1].status);
+	EXPECT_EQ(3, d[0].epoch);
+	EXPECT_EQ(2, self->data[0]);
+	EXPECT_EQ(0, self->data[1]);
+	/* An earlier change in the same tick makes a matching epoch stale. */
+	mmsb_delta_dense(&d[0], self->page, 4, &c, 1);
+	d[1] = d[0];
+	d[1].expected_epoch = 3;
+	d[1].offset = 5;
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC, NULL));
+	EXPECT_EQ(0, d[0].status);
+	EXPECT_EQ(-ESTALE, d[1].status);
+	EXPECT_EQ(4, self->hdr->epoch);
+}
+
+TEST_F(deltas, wait)
+{
+	struct mmsb_wait w = { 0 };
+	struct mmsb_delta d;
+	__u64 cur = 99, other;
+	char c = 1;
+	pid_t pid;
+
+	EXPECT_EQ(0, mmsb_wait(self->fd, self->page, 0, 0, &cur));
+	EXPECT_EQ(0, cur);
+	EXPECT_EQ(-ETIMEDOUT, mmsb_wait(self->fd, self->page, 1, 0, &cur));
+	EXPECT_EQ(-ETIMEDOUT, mmsb_wait(self->fd, self->page, 1, 20000000, &cur));
+	EXPECT_EQ(-ENOENT, mmsb_wait(self->fd, self->page + 1000, 1, 0, NULL));
+	w.page_id = self->page;
+	w.reserved[0] = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_WAIT, &w));
+	EXPECT_EQ(EINVAL, errno);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		usleep(50000);
+		mmsb_delta_dense(&d, self->page, 0, &c, 1);
+		_exit(submit1(self->fd, &d, 0) ? 1 : 0);
+	}
+	EXPECT_EQ(0, mmsb_wait(self->fd, self->page, 1, UINT64_MAX, &cur));
+	EXPECT_EQ(1, cur);
+	EXPECT_EQ(0, reap(1));
+
+	/* Freed while waiting: -EIDRM. */
+	ASSERT_EQ(0, create(self->fd, 64, 0, &other));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		usleep(50000);
+		_exit(mmsb_page_free(self->fd, other) ? 1 : 0);
+	}
+	EXPECT_EQ(-EIDRM, mmsb_wait(self->fd, other, 1, 5000000000ULL, NULL));
+	EXPECT_EQ(0, reap(1));
+}
+
+TEST_F(deltas, poll_and_events)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	struct mmsb_event ev[4];
+	struct mmsb_delta d;
+	__u64 id = self->page;
+	char c = 1;
+
+	EXPECT_EQ(-ENOENT, mmsb_subscribe(self->fd, self->page + 1000));
+	ASSERT_EQ(0, mmsb_subscribe(self->fd, self->page));
+	EXPECT_EQ(-EEXIST, mmsb_subscribe(self->fd, self->page));
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	EXPECT_EQ(-EAGAIN, mmsb_read_events(self->fd, ev, 4));
+	EXPECT_EQ(-1, read(self->fd, ev, sizeof(ev[0]) - 1));
+	EXPECT_EQ(EINVAL, errno);
+
+	mmsb_delta_dense(&d, self->page, 0, &c, 1);
+	ASSERT_EQ(0, submit1(self->fd, &d, 0));
+	/* Woken by the tick, not by the submission. */
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	ASSERT_EQ(1, mmsb_read_events(self->fd, ev, 4));
+	EXPECT_EQ(id, ev[0].page_id);
+	EXPECT_EQ(1, ev[0].epoch);
+	/* Read marks it read. */
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	EXPECT_EQ(-EAGAIN, mmsb_read_events(self->fd, ev, 4));
+}
+
+TEST_F(deltas, stats)
+{
+	struct mmsb_stats a, b;
+	struct mmsb_delta d[2];
+	char c = 1;
+
+	ASSERT_EQ(0, mmsb_stats(self->fd, &a));
+	mmsb_delta_dense(&d[0], self->page, 0, &c, 1);
+	mmsb_delta_dense(&d[1], self->page, 0, &c, 1);
+	d[1].expected_epoch = 77;
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC, NULL));
+	d[0].len = 0;
+	ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &b));
+	EXPECT_EQ(sizeof(b), b.size);
+	EXPECT_EQ(a.submitted + 2, b.submitted);
+	EXPECT_EQ(a.processed + 1, b.processed);
+	EXPECT_EQ(a.conflicts + 1, b.conflicts);
+	EXPECT_EQ(a.rejected + 1, b.rejected);
+	EXPECT_LT(a.ticks, b.ticks);
+	EXPECT_GE(b.last.tick, 1);
+	EXPECT_GE(b.last.total_ns, b.last.apply_ns);
+	EXPECT_EQ(0, b.delta_bytes);
+	EXPECT_EQ(0, b.ring_depth);
+	EXPECT_GE(b.ring_capacity, 2);
+}
+
+/*
+ * The model test.  Process p owns bytes [p * 512, p * 512 + 512) of
+ * every page, so the final pages do not depend on how the processes
+ * interleave; within its region each process's deltas must apply in
+ * its submission order, exactly once.
+ */
+#define MODEL_PROCS	8
+#define MODEL_DELTAS	100000
+#define MODEL_BATCH	250
+#define REGION		(PAGE_BYTES / MODEL_PROCS)
+
+static int model_child(int fd, const __u64 *pages, int p, __u64 *ids)
+{
+	static __u8 model[NR_PAGES][REGION];
+	static __u8 payload[MODEL_BATCH][32], mask[MODEL_BATCH][4];
+	static struct mmsb_delta d[MODEL_BATCH];
+	__u64 seed = 0x9e3779b97f4a7c15ULL * (p + 1);
+	int done = 0, i, j, k;
+
+	while (done < MODEL_DELTAS) {
+		for (i = 0; i < MODEL_BATCH; i++) {
+			int pg = rnd(&seed) % NR_PAGES;
+			int off = rnd(&seed) % REGION;
+			int len = 1 + rnd(&seed) % 32;
+			int enc = rnd(&seed) % 3, n = 0;
+
+			if (off + len > REGION)
+				len = REGION - off;
+			memset(mask[i], 0, sizeof(mask[i]));
+			for (j = 0; j < len; j++) {
+				__u8 v = rnd(&seed);
+				int set = enc == MMSB_DELTA_DENSE ||
+					  (rnd(&seed) & 1);
+
+				if (!set)
+					continue;
+				mask[i][j / 8] |= 1 << (j % 8);
+				model[pg][off + j] = v;
+				payload[i][enc == MMSB_DELTA_SPARSE ? n : j] = v;
+				n++;
+			}
+			mmsb_delta_dense(&d[i], pages[pg], p * REGION + off,
+					 payload[i], len);
+			d[i].encoding = enc;
+			if (enc != MMSB_DELTA_DENSE)
+				d[i].mask = (__u64)(uintptr_t)mask[i];
+			if (enc == MMSB_DELTA_SPARSE)
+				d[i].payload_len = n;
+		}
+		done += MODEL_BATCH;
+		/* The last batch is SYNC: everything before it is applied. */
+		if (mmsb_submit(fd, d, MODEL_BATCH,
+				done == MODEL_DELTAS ? MMSB_SUBMIT_SYNC : 0,
+				NULL))
+			return 10;
+		for (i = 0; i < MODEL_BATCH; i++) {
+			if (d[i].status || !d[i].delta_id)
+				return 11;
+			*ids++ = d[i].delta_id;
+		}
+	}
+	for (k = 0; k < NR_PAGES; k++) {
+		const struct mmsb_page_header *hdr;
+		__u8 buf[REGION];
+
+		if (mmsb_page_map(fd, pages[k], &hdr))
+			return 12;
+		if (mmsb_page_read(hdr, p * REGION, buf, REGION, NULL))
+			return 13;
+		mmsb_page_unmap(hdr);
+		if (memcmp(buf, model[k], REGION))
+			return 14;
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+TEST_F(deltas, model_8x100000)
+{
+	size_t nids = (size_t)MODEL_PROCS * MODEL_DELTAS;
+	struct mmsb_stats a, b;
+	__u64 pages[NR_PAGES], *ids;
+	int p, k;
+
+	for (k = 0; k < NR_PAGES; k++)
+		ASSERT_EQ(0, create(self->fd, PAGE_BYTES, 0, &pages[k]));
+	ids = shared_alloc(nids * sizeof(*ids));
+	ASSERT_NE(NULL, ids);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &a));
+	for (p = 0; p < MODEL_PROCS; p++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			int fd = mmsb_open();
+
+			_exit(fd < 0 ? 9 : model_child(fd, pages, p,
+						       ids + (size_t)p * MODEL_DELTAS));
+		}
+	}
+	ASSERT_EQ(0, reap(MODEL_PROCS));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &b));
+	/* Each delta accepted once and applied once, nothing refused. */
+	EXPECT_EQ(nids, b.submitted - a.submitted);
+	EXPECT_EQ(nids, b.processed - a.processed);
+	EXPECT_EQ(a.rejected, b.rejected);
+	EXPECT_EQ(a.conflicts, b.conflicts);
+	EXPECT_EQ(0, b.ring_depth);
+	qsort(ids, nids, sizeof(*ids), cmp_u64);
+	for (k = 1; k < (int)nids; k++)
+		if (ids[k] == ids[k - 1])
+			break;
+	EXPECT_EQ(nids, k) TH_LOG("duplicate delta id %llu",
+				  (unsigned long long)ids[k]);
+	for (k = 0; k < NR_PAGES; k++) {
+		struct mmsb_page_info info;
+
+		ASSERT_EQ(0, mmsb_page_info(self->fd, pages[k], &info));
+		EXPECT_GE(info.epoch, 1);
+		EXPECT_NE(0, info.last_delta_id);
+	}
+	munmap(ids, nids * sizeof(*ids));
+}
+
+/*
+ * Torn reads: every delta writes one 64-bit value over the whole page;
+ * readers copy it with the header protocol and check all words equal.
+ */
+#define TORN_READERS	2
+#define TORN_DELTAS	3000
+
+TEST_F(deltas, no_torn_reads)
+{
+	static __u64 val[16][PAGE_BYTES / 8];
+	volatile int *stop = shared_alloc(4096);
+	int r, i, j;
+
+	ASSERT_NE(NULL, stop);
+	for (r = 0; r < TORN_READERS; r++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			static __u64 buf[PAGE_BYTES / 8];
+			__u64 last = 0, changes = 0, reads = 0;
+
+			while (!*stop || reads < 10) {
+				mmsb_page_read(self->hdr, 0, buf, PAGE_BYTES,
+					       NULL);
+				reads++;
+				for (i = 1; i < PAGE_BYTES / 8; i++)
+					if (buf[i] != buf[0])
+						_exit(20);
+				if (buf[0] != last)
+					changes++;
+				last = buf[0];
+			}
+			_exit(changes > 1 ? 0 : 21);
+		}
+	}
+	for (i = 0; i < TORN_DELTAS; i += 16) {
+		struct mmsb_delta d[16];
+
+		for (j = 0; j < 16; j++) {
+			for (r = 0; r < PAGE_BYTES / 8; r++)
+				val[j][r] = i + j + 1;
+			mmsb_delta_dense(&d[j], self->page, 0, val[j],
+					 PAGE_BYTES);
+		}
+		ASSERT_EQ(0, mmsb_submit(self->fd, d, 16,
+					 (i / 16) % 8 ? 0 : MMSB_SUBMIT_SYNC,
+					 NULL));
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	*stop = 1;
+	EXPECT_EQ(0, reap(TORN_READERS));
+}
+
+/*
+ * N processes race, round after round, to change a page at the epoch
+ * they all read: exactly one wins each round, the others get -ESTALE.
+ */
+#define RACERS		4
+#define ROUNDS		30
+
+struct race {
+	pthread_barrier_t barrier;
+	int wins[ROUNDS];
+	int stale[ROUNDS];
+	int other;
+};
+
+TEST_F(deltas, conflicts_one_winner)
+{
+	struct race *race = shared_alloc(sizeof(*race));
+	pthread_barrierattr_t attr;
+	struct mmsb_stats a, b;
+	int p, r;
+
+	ASSERT_NE(NULL, race);
+	pthread_barrierattr_init(&attr);
+	pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	ASSERT_EQ(0, pthread_barrier_init(&race->barrier, &attr, RACERS));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &a));
+	for (p = 0; p < RACERS; p++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			int fd = mmsb_open();
+
+			for (r = 0; r < ROUNDS; r++) {
+				struct mmsb_page_info info;
+				struct mmsb_delta d;
+				char c = p;
+
+				pthread_barrier_wait(&race->barrier);
+				mmsb_page_info(fd, self->page, &info);
+				pthread_barrier_wait(&race->barrier);
+				mmsb_delta_dense(&d, self->page, 0, &c, 1);
+				d.expected_epoch = info.epoch ? info.epoch : 0;
+				if (!info.epoch) {
+					/* Epoch 0 means "any": start at 1. */
+					d.expected_epoch = 0;
+				}
+				submit1(fd, &d, MMSB_SUBMIT_SYNC);
+				if (!d.status)
+					__atomic_add_fetch(&race->wins[r], 1,
+							   __ATOMIC_SEQ_CST);
+				else if (d.status == -ESTALE)
+					__atomic_add_fetch(&race->stale[r], 1,
+							   __ATOMIC_SEQ_CST);
+				else
+					__atomic_add_fetch(&race->other, 1,
+							   __ATOMIC_SEQ_CST);
+				pthread_barrier_wait(&race->barrier);
+			}
+			_exit(0);
+		}
+	}
+	ASSERT_EQ(0, reap(RACERS));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &b));
+	EXPECT_EQ(0, race->other);
+	/* Round 0 starts at epoch 0 ("any"): everybody applies. */
+	EXPECT_EQ(RACERS, race->wins[0]);
+	for (r = 1; r < ROUNDS; r++) {
+		EXPECT_EQ(1, race->wins[r]) TH_LOG("round %d", r);
+		EXPECT_EQ(RACERS - 1, race->stale[r]) TH_LOG("round %d", r);
+	}
+	EXPECT_EQ((ROUNDS - 1) * (RACERS - 1), b.conflicts - a.conflicts);
+}
+
+TEST_HARNESS_MAIN
