@@ -75,6 +75,62 @@ static int mmsb_delta_copy(void *dst, u64 src, size_t len, bool kernel)
 	return copy_from_user(dst, u64_to_user_ptr(src), len) ? -EFAULT : 0;
 }
 
+/* Bytes a delta of this form takes in a block. */
+static size_t mmsb_delta_need(u64 len, u32 encoding)
+{
+	u64 mask_len = encoding == MMSB_DELTA_DENSE ? 0 : BITS_TO_BYTES(len);
+
+	return ALIGN(sizeof(struct mmsb_kdelta) + len + mask_len, 8);
+}
+
+/**
+ * mmsb_delta_size_hint() - block bytes a delta will likely need
+ * @ud: the user's delta, not validated
+ *
+ * Return: 0 for deltas that would get a block of their own or that are
+ * malformed, else the bytes mmsb_delta_create() will carve.
+ */
+size_t mmsb_delta_size_hint(const struct mmsb_delta *ud)
+{
+	if (!ud->len || ud->len > MMSB_DBLOCK_MAX)
+		return 0;
+	return mmsb_delta_need(ud->len, ud->encoding);
+}
+
+/**
+ * mmsb_dalloc_init() - start handing out delta memory
+ * @da: the allocator
+ * @ctx: submission state
+ * @hint: sum of mmsb_delta_size_hint() over the submission, so a
+ *	submission of one small delta does not take a whole block
+ */
+void mmsb_dalloc_init(struct mmsb_dalloc *da, struct mmsb_delta_ctx *ctx,
+		      size_t hint)
+{
+	da->ctx = ctx;
+	da->cur = NULL;
+	da->hint = hint;
+}
+
+static void mmsb_dblock_put(struct mmsb_delta_ctx *ctx, struct mmsb_dblock *b)
+{
+	if (!atomic_dec_and_test(&b->refs))
+		return;
+	atomic64_sub(b->size, &ctx->bytes);
+	kvfree(b);
+}
+
+/**
+ * mmsb_dalloc_finish() - the submission is done creating deltas
+ * @da: the allocator; the block in use lives on with its deltas
+ */
+void mmsb_dalloc_finish(struct mmsb_dalloc *da)
+{
+	if (da->cur)
+		mmsb_dblock_put(da->ctx, da->cur);
+	da->cur = NULL;
+}
+
 /* Charge @bytes against the memory limit shared with the pages. */
 static int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)
 {
@@ -115,6 +171,59 @@ static size_t mmsb_delta_popcount(const u8 *mask, size_t n)
 }
 
 /* Bits of the mask set past len, in its last byte, are refused. */
+static struct mmsb_dblock *mmsb_dblock_new(struct mmsb_delta_ctx *ctx,
+					   size_t size)
+{
+	struct mmsb_dblock *b;
+
+	size = struct_size(b, mem, size);
+	if (mmsb_delta_charge(ctx, size))
+		return ERR_PTR(-ENOMEM);
+	b = kvmalloc(size, GFP_KERNEL);
+	if (!b) {
+		atomic64_sub(size, &ctx->bytes);
+		return ERR_PTR(-ENOMEM);
+	}
+	atomic_set(&b->refs, 1);
+	b->size = size;
+	b->used = 0;
+	return b;
+}
+
+/*
+ * Memory for one delta of @need bytes (a multiple of 8), taken from the
+ * current block, a new shared block, or a block of its own.  The delta
+ * holds a reference on the block it got.
+ */
+static struct mmsb_kdelta *mmsb_dalloc(struct mmsb_dalloc *da, size_t need)
+{
+	struct mmsb_dblock *b = da->cur;
+	struct mmsb_kdelta *kd;
+
+	da->hint -= min(da->hint, need);
+	if (!b || b->size - sizeof(*b) - b->used < need) {
+		if (need > MMSB_DBLOCK_MAX / 4) {
+			b = mmsb_dblock_new(da->ctx, need);
+			if (IS_ERR(b))
+				return ERR_CAST(b);
+			kd = (struct mmsb_kdelta *)b->mem;
+			kd->block = b;
+			return kd;
+		}
+		b = mmsb_dblock_new(da->ctx, clamp_t(size_t, da->hint + need,
+						     need, MMSB_DBLOCK_MAX));
+		if (IS_ERR(b))
+			return ERR_CAST(b);
+		mmsb_dalloc_finish(da);
+		da->cur = b;
+	}
+	kd = (struct mmsb_kdelta *)(b->mem + b->used);
+	b->used += need;
+	atomic_inc(&b->refs);
+	kd->block = b;
+	return kd;
+}
+
 static bool mmsb_delta_mask_tail_clear(const u8 *mask, size_t len)
 {
 	if (len % 8 == 0)
@@ -122,14 +231,15 @@ static bool mmsb_delta_mask_tail_clear(const u8 *mask, size_t len)
 	return !(mask[len / 8] & ~(u8)GENMASK(len % 8 - 1, 0));
 }
 
-static int __mmsb_delta_create(struct mmsb_delta_ctx *ctx,
+static int __mmsb_delta_create(struct mmsb_dalloc *da,
 			       const struct mmsb_delta *ud,
 			       const struct cred *cred, bool admin, bool kernel,
 			       struct mmsb_kdelta **out)
 {
+	struct mmsb_delta_ctx *ctx = da->ctx;
 	struct mmsb_page *page;
 	struct mmsb_kdelta *kd;
-	size_t mask_len = 0, bytes, plen;
+	size_t mask_len = 0, plen;
 	u64 end;
 	int ret;
 
@@ -156,15 +266,12 @@ static int __mmsb_delta_create(struct mmsb_delta_ctx *ctx,
 		goto put_page;
 	plen = ud->payload_len;
 
-	/* Cannot overflow: len and mask_len are bounded by the page size. */
-	bytes = struct_size(kd, data, ud->len + mask_len);
-	ret = mmsb_delta_charge(ctx, bytes);
-	if (ret)
+	/* Cannot overflow: len is bounded by the page size. */
+	kd = mmsb_dalloc(da, mmsb_delta_need(ud->len, ud->encoding));
+	if (IS_ERR(kd)) {
+		ret = PTR_ERR(kd);
 		goto put_page;
-	ret = -ENOMEM;
-	kd = kvmalloc(bytes, GFP_KERNEL);
-	if (!kd)
-		goto uncharge;
+	}
 	kd->page = page;
 	kd->tick_next = NULL;
 	kd->batch = NULL;
@@ -172,7 +279,6 @@ static int __mmsb_delta_create(struct mmsb_delta_ctx *ctx,
 	kd->expected_epoch = ud->expected_epoch;
 	kd->offset = ud->offset;
 	kd->len = ud->len;
-	kd->bytes = bytes;
 	kd->index = 0;
 	kd->status = 0;
 	kd->mask = mask_len ? kd->data + kd->len : NULL;
@@ -203,9 +309,8 @@ static int __mmsb_delta_create(struct mmsb_delta_ctx *ctx,
 	return 0;
 
 free_delta:
-	kvfree(kd);
-uncharge:
-	atomic64_sub(bytes, &ctx->bytes);
+	/* Its bytes stay unused in the block until the block goes. */
+	mmsb_dblock_put(ctx, kd->block);
 put_page:
 	mmsb_page_put(page);
 	return ret;
@@ -213,7 +318,7 @@ put_page:
 
 /**
  * mmsb_delta_create() - validate a user delta and copy it in
- * @ctx: submission state
+ * @da: the submission's delta memory
  * @ud: a private copy of the user's struct mmsb_delta
  * @cred: the submitting file's credentials
  * @admin: the file was opened with CAP_SYS_ADMIN
@@ -222,16 +327,16 @@ put_page:
  * Context: process context; reads user memory, may sleep.
  * Return: 0 or a negative errno from the table at the top of this file.
  */
-int mmsb_delta_create(struct mmsb_delta_ctx *ctx, const struct mmsb_delta *ud,
+int mmsb_delta_create(struct mmsb_dalloc *da, const struct mmsb_delta *ud,
 		      const struct cred *cred, bool admin,
 		      struct mmsb_kdelta **out)
 {
-	return __mmsb_delta_create(ctx, ud, cred, admin, false, out);
+	return __mmsb_delta_create(da, ud, cred, admin, false, out);
 }
 
 /**
  * mmsb_delta_create_kernel() - mmsb_delta_create() for kernel buffers
- * @ctx: submission state
+ * @da: the submission's delta memory
  * @ud: a delta whose payload and mask are kernel addresses
  * @cred: credentials to check the page access with
  * @admin: bypass the page's mode
@@ -241,12 +346,12 @@ int mmsb_delta_create(struct mmsb_delta_ctx *ctx, const struct mmsb_delta *ud,
  *
  * Return: as mmsb_delta_create().
  */
-int mmsb_delta_create_kernel(struct mmsb_delta_ctx *ctx,
+int mmsb_delta_create_kernel(struct mmsb_dalloc *da,
 			     const struct mmsb_delta *ud,
 			     const struct cred *cred, bool admin,
 			     struct mmsb_kdelta **out)
 {
-	return __mmsb_delta_create(ctx, ud, cred, admin, true, out);
+	return __mmsb_delta_create(da, ud, cred, admin, true, out);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_create_kernel);
 
@@ -257,9 +362,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_create_kernel);
  */
 void mmsb_delta_free(struct mmsb_delta_ctx *ctx, struct mmsb_kdelta *kd)
 {
-	atomic64_sub(kd->bytes, &ctx->bytes);
 	mmsb_page_put(kd->page);
-	kvfree(kd);
+	mmsb_dblock_put(ctx, kd->block);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_free);
 

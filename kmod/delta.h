@@ -4,11 +4,16 @@
  * its application to page data, and the batch a SYNC submission (or an
  * io_uring command) waits on.
  *
- * A delta is one allocation: struct mmsb_kdelta, then @len bytes of
- * payload laid out at window positions, then for MASKED deltas the
- * bitmap.  SPARSE deltas are expanded to MASKED at submission, so the
- * apply path knows two forms only.  A queued delta holds a reference on
- * its page until it is applied or dropped.
+ * A delta is one contiguous piece of memory: struct mmsb_kdelta, then
+ * @len bytes of payload laid out at window positions, then for MASKED
+ * deltas the bitmap.  SPARSE deltas are expanded to MASKED at
+ * submission, so the apply path knows two forms only.  A queued delta
+ * holds a reference on its page until it is applied or dropped.
+ *
+ * The deltas of one submission are carved out of shared blocks (struct
+ * mmsb_dblock), up to MMSB_DBLOCK_MAX bytes each, freed with their last
+ * delta: one allocation per few hundred small deltas instead of one per
+ * delta.  A delta too big for a block gets a block of its own.
  */
 #ifndef _MMSB_DELTA_H
 #define _MMSB_DELTA_H
@@ -25,6 +30,35 @@ struct mmsb_page;
 struct mmsb_page_table;
 struct mmsb_batch;
 
+/* Largest shared delta block; bigger deltas get a block of their own. */
+#define MMSB_DBLOCK_MAX		(64 * 1024)
+
+/**
+ * struct mmsb_dblock - memory shared by the deltas of a submission
+ * @refs: deltas carved from it, plus one while the allocator uses it
+ * @size: bytes of the allocation, charged to the memory limit
+ * @used: bytes handed out so far (allocator only)
+ * @mem: the deltas
+ */
+struct mmsb_dblock {
+	atomic_t refs;
+	size_t size;
+	size_t used;
+	u8 mem[] __aligned(8);
+};
+
+/**
+ * struct mmsb_dalloc - hands out delta memory during one submission
+ * @ctx: the submission state the blocks are charged to
+ * @cur: the block being filled, or NULL
+ * @hint: bytes the rest of the submission is expected to need
+ */
+struct mmsb_dalloc {
+	struct mmsb_delta_ctx *ctx;
+	struct mmsb_dblock *cur;
+	size_t hint;
+};
+
 /**
  * struct mmsb_kdelta - a validated delta, owned by the ring then the tick
  * @page: target page; the delta holds a reference on it
@@ -36,7 +70,7 @@ struct mmsb_batch;
  * @expected_epoch: 0 = any, else the epoch the page must be at
  * @offset: window start in the page data
  * @len: window length, >= 1; @offset + @len <= page size
- * @bytes: size of this allocation, counted in the queued delta bytes
+ * @block: the memory the delta lives in
  * @index: position in @batch
  * @status: outcome, set by the worker that handled it
  * @mask: NULL for DENSE, else (@len + 7) / 8 bytes of bitmap (bit i of
@@ -52,7 +86,7 @@ struct mmsb_kdelta {
 	u64 expected_epoch;
 	size_t offset;
 	size_t len;
-	size_t bytes;
+	struct mmsb_dblock *block;
 	u32 index;
 	s32 status;
 	u8 *mask;
@@ -111,10 +145,14 @@ void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 			 struct mmsb_page_table *pages);
 
 int mmsb_delta_check(const struct mmsb_delta *ud);
-int mmsb_delta_create(struct mmsb_delta_ctx *ctx, const struct mmsb_delta *ud,
+size_t mmsb_delta_size_hint(const struct mmsb_delta *ud);
+void mmsb_dalloc_init(struct mmsb_dalloc *da, struct mmsb_delta_ctx *ctx,
+		      size_t hint);
+void mmsb_dalloc_finish(struct mmsb_dalloc *da);
+int mmsb_delta_create(struct mmsb_dalloc *da, const struct mmsb_delta *ud,
 		      const struct cred *cred, bool admin,
 		      struct mmsb_kdelta **out);
-int mmsb_delta_create_kernel(struct mmsb_delta_ctx *ctx,
+int mmsb_delta_create_kernel(struct mmsb_dalloc *da,
 			     const struct mmsb_delta *ud,
 			     const struct cred *cred, bool admin,
 			     struct mmsb_kdelta **out);

@@ -148,6 +148,8 @@ int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
 	struct mmsb_batch *batch = NULL;
 	struct mmsb_kdelta **kds, *kd;
+	struct mmsb_dalloc da;
+	size_t hint = 0;
 	struct mmsb_delta *ud;
 	u32 n = sub->count, i, nk = 0, pushed = 0, refused = 0;
 	u64 base_id;
@@ -172,10 +174,13 @@ int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 
 	/* One atomic for the batch: ids base_id + 1 .. base_id + n. */
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	for (i = 0; i < n; i++)
+		hint += mmsb_delta_size_hint(&ud[i]);
+	mmsb_dalloc_init(&da, ctx, hint);
 	for (i = 0; i < n; i++) {
 		ud[i].delta_id = 0;
 		ud[i].epoch = 0;
-		ud[i].status = mmsb_delta_create(ctx, &ud[i], mf->cred,
+		ud[i].status = mmsb_delta_create(&da, &ud[i], mf->cred,
 						 mf->admin, &kd);
 		if (ud[i].status) {
 			refused++;
@@ -188,6 +193,7 @@ int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 		ud[i].delta_id = kd->id;
 		kds[nk++] = kd;
 	}
+	mmsb_dalloc_finish(&da);
 
 	ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
 	/* Deltas that did not go in: report why and let them go. */

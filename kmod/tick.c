@@ -229,11 +229,17 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	struct mmsb_tick_metrics m = { 0 };
 	struct mmsb_engine_stats es = { 0 };
 	u64 start = ktime_get_ns(), now = start;
-	unsigned int total = 0, n, nr_pages;
+	unsigned int total = 0, n, nr_pages, limit;
 
-	while (total < t->batch_max) {
+	/*
+	 * A tick takes what was queued when it started (batch_max at
+	 * most): deltas arriving meanwhile wait for the next tick, so a
+	 * steady stream of producers cannot stretch one tick to its budget.
+	 */
+	limit = min_t(unsigned long, t->batch_max, mmsb_queue_len(&t->queue));
+	while (total < limit) {
 		n = mmsb_queue_drain_batch(&t->queue, t->items,
-					   min(t->chunk, t->batch_max - total));
+					   min(t->chunk, limit - total));
 		if (!n)
 			break;
 		if (!total)

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -473,15 +474,23 @@ TEST_F(deltas, stats)
 #define MODEL_BATCH	250
 #define REGION		(PAGE_BYTES / MODEL_PROCS)
 
+/* MODEL_DELTAS, or fewer for a quick look (env MMSB_MODEL_DELTAS). */
+static int model_deltas(void)
+{
+	const char *e = getenv("MMSB_MODEL_DELTAS");
+
+	return e ? atoi(e) / MODEL_BATCH * MODEL_BATCH : MODEL_DELTAS;
+}
+
 static int model_child(int fd, const __u64 *pages, int p, __u64 *ids)
 {
 	static __u8 model[NR_PAGES][REGION];
 	static __u8 payload[MODEL_BATCH][32], mask[MODEL_BATCH][4];
 	static struct mmsb_delta d[MODEL_BATCH];
 	__u64 seed = 0x9e3779b97f4a7c15ULL * (p + 1);
-	int done = 0, i, j, k;
+	int done = 0, i, j, k, total = model_deltas();
 
-	while (done < MODEL_DELTAS) {
+	while (done < total) {
 		for (i = 0; i < MODEL_BATCH; i++) {
 			int pg = rnd(&seed) % NR_PAGES;
 			int off = rnd(&seed) % REGION;
@@ -514,7 +523,7 @@ static int model_child(int fd, const __u64 *pages, int p, __u64 *ids)
 		done += MODEL_BATCH;
 		/* The last batch is SYNC: everything before it is applied. */
 		if (mmsb_submit(fd, d, MODEL_BATCH,
-				done == MODEL_DELTAS ? MMSB_SUBMIT_SYNC : 0,
+				done == total ? MMSB_SUBMIT_SYNC : 0,
 				NULL))
 			return 10;
 		for (i = 0; i < MODEL_BATCH; i++) {
@@ -545,11 +554,21 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-TEST_F(deltas, model_8x100000)
+static double now_s(void)
 {
-	size_t nids = (size_t)MODEL_PROCS * MODEL_DELTAS;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* About 30 s on the KASAN debug kernel under TCG. */
+TEST_F_TIMEOUT(deltas, model_8x100000, 300)
+{
+	size_t nids = (size_t)MODEL_PROCS * model_deltas();
 	struct mmsb_stats a, b;
 	__u64 pages[NR_PAGES], *ids;
+	double t0;
 	int p, k;
 
 	for (k = 0; k < NR_PAGES; k++)
@@ -565,11 +584,17 @@ TEST_F(deltas, model_8x100000)
 			int fd = mmsb_open();
 
 			_exit(fd < 0 ? 9 : model_child(fd, pages, p,
-						       ids + (size_t)p * MODEL_DELTAS));
+						       ids + (size_t)p * model_deltas()));
 		}
 	}
+	t0 = now_s();
 	ASSERT_EQ(0, reap(MODEL_PROCS));
+	t0 = now_s() - t0;
 	ASSERT_EQ(0, mmsb_stats(self->fd, &b));
+	TH_LOG("%zu deltas in %.1f s (%.0f/s), %llu ticks, %llu overruns",
+	       nids, t0, nids / t0,
+	       (unsigned long long)(b.ticks - a.ticks),
+	       (unsigned long long)(b.overruns - a.overruns));
 	/* Each delta accepted once and applied once, nothing refused. */
 	EXPECT_EQ(nids, b.submitted - a.submitted);
 	EXPECT_EQ(nids, b.processed - a.processed);
