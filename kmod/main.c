@@ -9,10 +9,13 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include <linux/mmsb.h>
@@ -69,6 +72,8 @@ static unsigned int max_edges = 65536;
 module_param(max_edges, uint, 0444);
 MODULE_PARM_DESC(max_edges, "Edges in the dependency graph at most (default 65536)");
 
+static struct mmsb_dev mmsb_dev;
+
 struct mmsb_param_bound {
 	const char *name;
 	unsigned long value;
@@ -115,6 +120,134 @@ static long mmsb_ioctl_version(struct file *file, void __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page_create pc;
+	struct mmsb_page *page;
+
+	if (copy_from_user(&pc, uarg, sizeof(pc)))
+		return -EFAULT;
+	/* Bounds before narrowing to size_t and umode_t. */
+	if (memchr_inv(pc.reserved, 0, sizeof(pc.reserved)) ||
+	    pc.size > MMSB_PAGE_SIZE_MAX || pc.mode > 0777)
+		return -EINVAL;
+	page = mmsb_page_create(&mmsb_dev.pages, pc.size, pc.mode, pc.flags,
+				mf->cred);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	pc.id = page->id;
+	pc.mmap_offset = mmsb_page_mmap_offset(page);
+	mmsb_page_put(page);
+	if (copy_to_user(uarg, &pc, sizeof(pc))) {
+		/* Nobody learnt the id: do not leave an orphan behind. */
+		mmsb_page_free(&mmsb_dev.pages, pc.id, mf->cred, true);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long mmsb_ioctl_page_free(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	u64 id;
+
+	if (get_user(id, (u64 __user *)uarg))
+		return -EFAULT;
+	return mmsb_page_free(&mmsb_dev.pages, id, mf->cred, mf->admin);
+}
+
+/* Needs read permission: size, owner and epoch are the page's business. */
+static long mmsb_ioctl_page_info(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct user_namespace *ns = mf->cred->user_ns;
+	struct mmsb_page_info info;
+	struct mmsb_page *page;
+	int ret;
+
+	if (copy_from_user(&info, uarg, sizeof(info)))
+		return -EFAULT;
+	page = mmsb_page_get(&mmsb_dev.pages, info.id);
+	if (!page)
+		return -ENOENT;
+	ret = mmsb_page_permission(page, mf->cred, mf->admin, MMSB_MAY_READ);
+	if (ret) {
+		mmsb_page_put(page);
+		return ret;
+	}
+	info = (struct mmsb_page_info) {
+		.id = page->id,
+		.size = page->size,
+		.epoch = READ_ONCE(page->epoch),
+		.last_delta_id = READ_ONCE(page->last_delta_id),
+		.mmap_offset = mmsb_page_mmap_offset(page),
+		.map_size = page->map_size,
+		.uid = from_kuid_munged(ns, page->uid),
+		.gid = from_kgid_munged(ns, page->gid),
+		.mode = page->mode,
+		.flags = page->flags,
+	};
+	mmsb_page_put(page);
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+/* Lists every live id, readable or not: ids are not secrets. */
+static long mmsb_ioctl_page_list(struct file *file, void __user *uarg)
+{
+	struct mmsb_page_list pl;
+	u64 *ids;
+	long ret = 0;
+	int n;
+
+	if (copy_from_user(&pl, uarg, sizeof(pl)))
+		return -EFAULT;
+	if (memchr_inv(pl.reserved, 0, sizeof(pl.reserved)) ||
+	    !pl.max || pl.max > MMSB_PAGE_LIST_MAX)
+		return -EINVAL;
+	ids = kvmalloc_array(pl.max, sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	n = mmsb_page_list(&mmsb_dev.pages, pl.start_id, ids, pl.max,
+			   &pl.next_id);
+	pl.count = n;
+	if (copy_to_user(u64_to_user_ptr(pl.ids), ids, n * sizeof(*ids)) ||
+	    copy_to_user(uarg, &pl, sizeof(pl)))
+		ret = -EFAULT;
+	kvfree(ids);
+	return ret;
+}
+
+/* The figures of MMSB_IOC_STATS; fields not filled here stay zero. */
+static void mmsb_stats_fill(struct mmsb_stats *st)
+{
+	st->pages = mmsb_page_table_pages(&mmsb_dev.pages);
+	st->page_bytes = mmsb_page_table_bytes(&mmsb_dev.pages);
+	st->mem_bytes = st->page_bytes;
+	st->mem_limit = mmsb_dev.pages.limit;
+}
+
+/*
+ * struct mmsb_stats starts with its size: copy out no more than the
+ * caller knows of, and tell it how much the kernel has.
+ */
+static long mmsb_ioctl_stats(struct file *file, void __user *uarg)
+{
+	struct mmsb_stats st = { };
+	u32 size;
+
+	/* @size and @pad: the part every version of the struct has. */
+	if (copy_from_user(&st, uarg, offsetofend(struct mmsb_stats, pad)))
+		return -EFAULT;
+	size = st.size;
+	if (size < offsetofend(struct mmsb_stats, pad) || st.pad)
+		return -EINVAL;
+	mmsb_stats_fill(&st);
+	st.size = sizeof(st);
+	return copy_to_user(uarg, &st, min_t(size_t, size, sizeof(st))) ?
+		-EFAULT : 0;
+}
+
 /*
  * One handler per command.  The command number encodes the argument's
  * size and direction, so a caller built against a different struct
@@ -127,6 +260,11 @@ struct mmsb_ioctl_desc {
 
 static const struct mmsb_ioctl_desc mmsb_ioctls[] = {
 	{ MMSB_IOC_VERSION, mmsb_ioctl_version },
+	{ MMSB_IOC_PAGE_CREATE, mmsb_ioctl_page_create },
+	{ MMSB_IOC_PAGE_FREE, mmsb_ioctl_page_free },
+	{ MMSB_IOC_PAGE_INFO, mmsb_ioctl_page_info },
+	{ MMSB_IOC_PAGE_LIST, mmsb_ioctl_page_list },
+	{ MMSB_IOC_STATS, mmsb_ioctl_stats },
 };
 
 static long mmsb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -139,13 +277,34 @@ static long mmsb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return -ENOTTY;
 }
 
+static int mmsb_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mmsb_file *mf = file->private_data;
+
+	return mmsb_page_mmap(&mmsb_dev.pages, vma, mf->cred, mf->admin);
+}
+
+/*
+ * Privilege is decided here, once: the opener's credentials and
+ * CAP_SYS_ADMIN then govern every call made through the file, whoever
+ * the file is passed to.
+ */
 static int mmsb_open(struct inode *inode, struct file *file)
 {
+	struct mmsb_file *mf;
+
+	mf = kzalloc(sizeof(*mf), GFP_KERNEL);
+	if (!mf)
+		return -ENOMEM;
+	mf->cred = file->f_cred;
+	mf->admin = capable(CAP_SYS_ADMIN);
+	file->private_data = mf;
 	return 0;
 }
 
 static int mmsb_release(struct inode *inode, struct file *file)
 {
+	kfree(file->private_data);
 	return 0;
 }
 
@@ -155,6 +314,7 @@ static const struct file_operations mmsb_fops = {
 	.release	= mmsb_release,
 	.unlocked_ioctl	= mmsb_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= mmsb_mmap,
 	.llseek		= noop_llseek,
 };
 
@@ -173,17 +333,27 @@ static int __init mmsb_init(void)
 	if (ret)
 		return ret;
 
+	ret = mmsb_page_table_init(&mmsb_dev.pages, (u64)mem_limit_mb << 20,
+				   max_page_size);
+	if (ret)
+		return ret;
+
 	ret = misc_register(&mmsb_misc);
 	if (ret) {
 		pr_err("cannot register /dev/mmsb: %d\n", ret);
-		return ret;
+		goto err_pages;
 	}
 	return 0;
+
+err_pages:
+	mmsb_page_table_destroy(&mmsb_dev.pages);
+	return ret;
 }
 
 static void __exit mmsb_exit(void)
 {
 	misc_deregister(&mmsb_misc);
+	mmsb_page_table_destroy(&mmsb_dev.pages);
 }
 
 module_init(mmsb_init);

@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb pages: creation, lookup, lifetime, access checks, mapping, and
+ * the write section that keeps readers of a mapping from seeing a torn
+ * page.  See page.h for the lifetime rules.
+ *
+ * Locking: the table is an xarray; its own lock (xa_lock) serialises
+ * insert and erase, lookups run under RCU and take a reference with
+ * refcount_inc_not_zero(), and struct mmsb_page is freed with
+ * kfree_rcu() so a lookup that lost the race with the last put still
+ * reads valid memory.  Nothing here touches user memory.
+ */
+#include <linux/atomic.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <kunit/visibility.h>
+
+#include "compat.h"
+#include "page.h"
+
+/**
+ * mmsb_page_table_init() - set up an empty page table
+ * @t: the table
+ * @limit: bytes all pages together may hold (mem_limit_mb)
+ * @max_size: largest page in data bytes (max_page_size)
+ *
+ * Return: 0.
+ */
+int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
+			 size_t max_size)
+{
+	xa_init(&t->xa);
+	atomic64_set(&t->next_id, 0);
+	atomic64_set(&t->pages, 0);
+	atomic64_set(&t->bytes, 0);
+	t->limit = limit;
+	t->max_size = max_size;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_init);
+
+/* Take the table's reference away: the page is freed from now on. */
+static void mmsb_page_unpublish(struct mmsb_page_table *t,
+				struct mmsb_page *page)
+{
+	/* A reader of the mapping sees the flag without the seqcount. */
+	WRITE_ONCE(page->hdr->flags, page->hdr->flags & ~MMSB_HDR_LIVE);
+	wake_up_all(&page->waitq);
+	atomic64_dec(&t->pages);
+	mmsb_page_put(page);
+}
+
+/**
+ * mmsb_page_table_destroy() - free every page left in a table
+ * @t: the table
+ *
+ * Runs at module exit, when no file is open, so no mapping remains; the
+ * callers of mmsb_page_get() (queued deltas) must be gone too.  Any
+ * byte still charged afterwards is a leaked reference.
+ */
+void mmsb_page_table_destroy(struct mmsb_page_table *t)
+{
+	struct mmsb_page *page;
+	unsigned long id;
+
+	xa_for_each(&t->xa, id, page) {
+		xa_lock(&t->xa);
+		__xa_erase(&t->xa, id);
+		WRITE_ONCE(page->live, false);
+		xa_unlock(&t->xa);
+		mmsb_page_unpublish(t, page);
+	}
+	xa_destroy(&t->xa);
+	WARN(atomic64_read(&t->bytes), "mmsb: %lld page bytes leaked\n",
+	     (long long)atomic64_read(&t->bytes));
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_destroy);
+
+/* Reserve @bytes of the table's limit; never goes past it, even racing. */
+static int mmsb_page_charge(struct mmsb_page_table *t, u64 bytes)
+{
+	s64 old = atomic64_read(&t->bytes);
+
+	do {
+		if (bytes > t->limit || (u64)old > t->limit - bytes)
+			return -ENOMEM;
+	} while (!atomic64_try_cmpxchg(&t->bytes, &old, old + bytes));
+	return 0;
+}
+
+/**
+ * mmsb_page_create() - create a zeroed page and publish its id
+ * @t: the table
+ * @size: data bytes, 1 to the table's max_size
+ * @mode: permission bits, 0777 at most; 0 means MMSB_PAGE_MODE_DEFAULT
+ * @flags: MMSB_PAGE_* flags
+ * @cred: creator; the owner becomes its fsuid/fsgid
+ *
+ * The page is in the table (visible to mmsb_page_get()) on return.
+ *
+ * Return: the page with one reference for the caller, who drops it
+ * with mmsb_page_put(); ERR_PTR(-EINVAL) for a bad size, mode or flag,
+ * -ENOMEM over the table's limit or out of memory, -ENOSPC once the
+ * ids are used up.
+ */
+struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
+				   umode_t mode, u32 flags,
+				   const struct cred *cred)
+{
+	struct mmsb_page *page;
+	size_t map_size;
+	u64 id;
+	int ret;
+
+	if (!size || size > t->max_size || mode & ~0777 ||
+	    flags & ~MMSB_PAGE_FLAGS_ALL)
+		return ERR_PTR(-EINVAL);
+	/* max_size is at most MMSB_PAGE_SIZE_MAX (1 GiB): cannot wrap. */
+	map_size = PAGE_ALIGN(size + MMSB_PAGE_DATA_OFFSET);
+
+	ret = mmsb_page_charge(t, map_size);
+	if (ret)
+		return ERR_PTR(ret);
+
+	ret = -ENOMEM;
+	page = kzalloc(sizeof(*page), GFP_KERNEL);
+	if (!page)
+		goto err_uncharge;
+	/* Zeroed, and VM_USERMAP so remap_vmalloc_range() accepts it. */
+	page->hdr = vmalloc_user(map_size);
+	if (!page->hdr)
+		goto err_free_page;
+
+	ret = -ENOSPC;
+	id = atomic64_inc_return(&t->next_id);
+	if (id > MMSB_PAGE_ID_MAX)
+		goto err_vfree;
+
+	page->id = id;
+	/* One reference for the table, one for the caller. */
+	refcount_set(&page->ref, 2);
+	page->size = size;
+	page->map_size = map_size;
+	page->data = (u8 *)page->hdr + MMSB_PAGE_DATA_OFFSET;
+	page->uid = cred->fsuid;
+	page->gid = cred->fsgid;
+	page->mode = mode ? mode : MMSB_PAGE_MODE_DEFAULT;
+	page->flags = flags;
+	page->live = true;
+	init_waitqueue_head(&page->waitq);
+	page->table = t;
+	page->hdr->flags = MMSB_HDR_LIVE;
+	page->hdr->size = size;
+	page->hdr->id = id;
+
+	/* Publishes the initialised page (xa_insert stores with release). */
+	ret = xa_insert(&t->xa, id, page, GFP_KERNEL);
+	if (ret)
+		goto err_vfree;
+	atomic64_inc(&t->pages);
+	return page;
+
+err_vfree:
+	vfree(page->hdr);
+err_free_page:
+	kfree(page);
+err_uncharge:
+	atomic64_sub(map_size, &t->bytes);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_create);
+
+/**
+ * mmsb_page_free() - take a page's id out of the table
+ * @t: the table
+ * @id: page id
+ * @cred: caller, who must own the page
+ * @admin: the caller had CAP_SYS_ADMIN when it opened the device
+ *
+ * The id is gone when this returns: later lookups fail and the page's
+ * waiters are woken to see it dead.  The memory stays until the last
+ * mapping and reference are gone.
+ *
+ * Return: 0, -ENOENT if no page has @id (or it was freed already),
+ * -EPERM if @cred does not own it and @admin is false.
+ */
+int mmsb_page_free(struct mmsb_page_table *t, u64 id,
+		   const struct cred *cred, bool admin)
+{
+	struct mmsb_page *page;
+	bool removed = false;
+
+	page = mmsb_page_get(t, id);
+	if (!page)
+		return -ENOENT;
+	if (!admin && !uid_eq(cred->fsuid, page->uid)) {
+		mmsb_page_put(page);
+		return -EPERM;
+	}
+
+	/* Of two racing frees, only the one that erases drops the ref. */
+	xa_lock(&t->xa);
+	if (xa_load(&t->xa, id) == page) {
+		__xa_erase(&t->xa, id);
+		WRITE_ONCE(page->live, false);
+		removed = true;
+	}
+	xa_unlock(&t->xa);
+
+	if (removed)
+		mmsb_page_unpublish(t, page);
+	mmsb_page_put(page);
+	return removed ? 0 : -ENOENT;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_free);
+
+/**
+ * mmsb_page_list() - list live page ids in ascending order
+ * @t: the table
+ * @start: first id to consider
+ * @ids: room for @max ids
+ * @max: capacity of @ids, at least 1
+ * @next: set to the id to start the next call at, 0 if none is left
+ *
+ * Pages created or freed during the call may or may not be listed.
+ *
+ * Return: the number of ids stored.
+ */
+int mmsb_page_list(struct mmsb_page_table *t, u64 start, u64 *ids,
+		   unsigned int max, u64 *next)
+{
+	struct mmsb_page *page;
+	unsigned long id;
+	unsigned int n = 0;
+
+	*next = 0;
+	if (start > MMSB_PAGE_ID_MAX)
+		return 0;
+	xa_for_each_start(&t->xa, id, page, start) {
+		if (n == max) {
+			*next = id;
+			break;
+		}
+		ids[n++] = id;
+	}
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_list);
+
+/**
+ * mmsb_page_get() - look a page up by id and take a reference
+ * @t: the table
+ * @id: page id
+ *
+ * Callable from any context (RCU inside).  A page freed while the
+ * caller holds it stays valid but its @live turns false; callers that
+ * care (waits) check it.
+ *
+ * Return: the page, or NULL if no page has @id.
+ */
+struct mmsb_page *mmsb_page_get(struct mmsb_page_table *t, u64 id)
+{
+	struct mmsb_page *page;
+
+	if (id > MMSB_PAGE_ID_MAX)
+		return NULL;
+	rcu_read_lock();
+	page = xa_load(&t->xa, id);
+	/* Zero means the last put ran: kfree_rcu() keeps @page readable. */
+	if (page && !refcount_inc_not_zero(&page->ref))
+		page = NULL;
+	rcu_read_unlock();
+	return page;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_get);
+
+/**
+ * mmsb_page_put() - drop a reference; the last one frees the page
+ * @page: the page, or NULL
+ *
+ * May sleep (vfree()) in process context; see page.h.
+ */
+void mmsb_page_put(struct mmsb_page *page)
+{
+	struct mmsb_page_table *t;
+
+	might_sleep_if(!in_interrupt());
+	if (!page || !refcount_dec_and_test(&page->ref))
+		return;
+	t = page->table;
+	vfree(page->hdr);
+	/* Uncharged only now, so the figures show memory really held. */
+	atomic64_sub(page->map_size, &t->bytes);
+	kfree_rcu(page, rcu);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_put);
+
+/* Is @gid the fsgid or a supplementary group of @cred? */
+static bool mmsb_cred_in_group(const struct cred *cred, kgid_t gid)
+{
+	const struct group_info *gi = cred->group_info;
+	unsigned int lo = 0, hi;
+
+	if (gid_eq(cred->fsgid, gid))
+		return true;
+	/* groups_search() is not exported; group_info is kept sorted. */
+	hi = gi ? gi->ngroups : 0;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (gid_eq(gi->gid[mid], gid))
+			return true;
+		if (gid_gt(gid, gi->gid[mid]))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/**
+ * mmsb_page_permission() - may @cred access @page?
+ * @page: the page
+ * @cred: the caller's credentials (the opener's, file->f_cred)
+ * @admin: the caller had CAP_SYS_ADMIN at open: always allowed
+ * @may: MMSB_MAY_READ and/or MMSB_MAY_WRITE
+ *
+ * Like SysV ipcperms(): the owner bits if @cred's fsuid owns the page,
+ * else the group bits if it is in the page's group, else the other bits.
+ *
+ * Return: 0 or -EACCES.
+ */
+int mmsb_page_permission(const struct mmsb_page *page,
+			 const struct cred *cred, bool admin, int may)
+{
+	umode_t mode = page->mode;
+
+	if (admin)
+		return 0;
+	if (uid_eq(cred->fsuid, page->uid))
+		mode >>= 6;
+	else if (mmsb_cred_in_group(cred, page->gid))
+		mode >>= 3;
+	return (may & ~mode & 07) ? -EACCES : 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_permission);
+
+/*
+ * Every VMA of a page holds a reference: open runs for the copy made
+ * by fork and for each half of a split or moved VMA, close for each
+ * VMA that goes away, so the memory outlives the last one.
+ */
+static void mmsb_page_vm_open(struct vm_area_struct *vma)
+{
+	mmsb_page_hold(vma->vm_private_data);
+}
+
+static void mmsb_page_vm_close(struct vm_area_struct *vma)
+{
+	mmsb_page_put(vma->vm_private_data);
+}
+
+/*
+ * The pages are inserted at mmap time; this only runs after the user
+ * zapped them (madvise(MADV_DONTNEED)) and maps them back.
+ */
+static vm_fault_t mmsb_page_vm_fault(struct vm_fault *vmf)
+{
+	struct mmsb_page *page = vmf->vma->vm_private_data;
+	unsigned long idx = vmf->pgoff - page->id;
+	struct page *pg;
+
+	if (idx >= page->map_size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	pg = vmalloc_to_page((u8 *)page->hdr + (idx << PAGE_SHIFT));
+	get_page(pg);
+	vmf->page = pg;
+	return 0;
+}
+
+static const struct vm_operations_struct mmsb_page_vm_ops = {
+	.open	= mmsb_page_vm_open,
+	.close	= mmsb_page_vm_close,
+	.fault	= mmsb_page_vm_fault,
+};
+
+/**
+ * mmsb_page_mmap() - map a page read-only (the ->mmap of /dev/mmsb)
+ * @t: the table
+ * @vma: the new mapping; vm_pgoff is the page id
+ * @cred: the caller's credentials (needs read permission)
+ * @admin: the caller had CAP_SYS_ADMIN at open
+ *
+ * The mapping must start at the page's mmap offset and may be shorter
+ * than map_size, never longer.  Shared or private, it can never become
+ * writable: VM_MAYWRITE is cleared, so mprotect(PROT_WRITE) fails.
+ *
+ * Return: 0, -EPERM for a writable mapping, -ENOENT for an offset that
+ * is no live page's, -EACCES without read permission, -EINVAL for a
+ * mapping longer than the page, or remap_vmalloc_range()'s error.
+ */
+int mmsb_page_mmap(struct mmsb_page_table *t, struct vm_area_struct *vma,
+		   const struct cred *cred, bool admin)
+{
+	struct mmsb_page *page;
+	int ret;
+
+	/* Only deltas change a page; a private COW copy would lie too. */
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+
+	page = mmsb_page_get(t, vma->vm_pgoff);
+	if (!page)
+		return -ENOENT;
+	ret = -ENOENT;
+	if (!READ_ONCE(page->live))
+		goto err_put;
+	ret = mmsb_page_permission(page, cred, admin, MMSB_MAY_READ);
+	if (ret)
+		goto err_put;
+	ret = -EINVAL;
+	if (vma->vm_end - vma->vm_start > page->map_size)
+		goto err_put;
+
+	vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	ret = remap_vmalloc_range(vma, page->hdr, 0);
+	if (ret)
+		goto err_put;
+	/* The lookup's reference now belongs to the VMA. */
+	vma->vm_private_data = page;
+	vma->vm_ops = &mmsb_page_vm_ops;
+	return 0;
+
+err_put:
+	mmsb_page_put(page);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_mmap);
+
+/**
+ * mmsb_page_write_begin() - open a page's write section
+ * @page: the page, held by the caller
+ *
+ * Makes the header's sequence counter odd, so readers of the mapping
+ * retry until mmsb_page_write_end().  One writer at a time per page:
+ * the tick guarantees it (one page = one worker per tick).
+ */
+void mmsb_page_write_begin(struct mmsb_page *page)
+{
+	struct mmsb_page_header *hdr = page->hdr;
+	u32 seq = READ_ONCE(hdr->seq);
+
+	WARN_ON_ONCE(seq & 1);
+	WRITE_ONCE(hdr->seq, seq + 1);
+	/*
+	 * Odd seq before any data store.  Pairs with the acquire fence in
+	 * mmsb_read_retry() (uapi): a reader that saw a new data byte sees
+	 * seq changed on its second look.
+	 */
+	smp_wmb();
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_begin);
+
+/**
+ * mmsb_page_write_end() - close a page's write section
+ * @page: the page, held by the caller
+ * @epoch: the page's epoch from now on, never below the current one
+ * @last_delta_id: id of the last delta applied
+ *
+ * Publishes @epoch and @last_delta_id in the page and its header and
+ * makes the sequence counter even again.  Waking waiters is the
+ * caller's business (once per tick, not per write).
+ */
+void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
+			 u64 last_delta_id)
+{
+	struct mmsb_page_header *hdr = page->hdr;
+	u32 seq = READ_ONCE(hdr->seq);
+
+	WARN_ON_ONCE(!(seq & 1));
+	WARN_ON_ONCE(epoch < page->epoch);
+	WRITE_ONCE(page->epoch, epoch);
+	WRITE_ONCE(page->last_delta_id, last_delta_id);
+	WRITE_ONCE(hdr->epoch, epoch);
+	WRITE_ONCE(hdr->last_delta_id, last_delta_id);
+	/*
+	 * Data and header before the even seq.  Pairs with the acquire
+	 * load in mmsb_read_begin() (uapi): a reader that sees this seq
+	 * sees everything written in the section.
+	 */
+	smp_store_release(&hdr->seq, seq + 1);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb pages: kernel memory mapped read-only into user space.
+ *
+ * A page is one vmalloc_user() area: a struct mmsb_page_header, then
+ * the data at MMSB_PAGE_DATA_OFFSET, rounded up to whole PAGE_SIZE
+ * frames so it can be mapped.  The struct mmsb_page around it is the
+ * kernel's own view and is never mapped.
+ *
+ * Lifetime: a page is reference counted.  The page table holds one
+ * reference from create to free; every mapping (VMA), every queued delta
+ * and every lookup in progress holds one more.  MMSB_IOC_PAGE_FREE takes
+ * the id out of the table at once, so later lookups fail with -ENOENT;
+ * the memory goes with the last reference.
+ *
+ * Contexts: every function here may sleep except mmsb_page_hold(),
+ * mmsb_page_get() and the write section.  mmsb_page_put() frees the
+ * memory when it drops the last reference, so it must not be called
+ * with a spinlock held or preemption disabled in process context (it
+ * says so with might_sleep()); from interrupt context it is fine, as
+ * vfree() defers the work there.
+ */
+#ifndef _MMSB_PAGE_H
+#define _MMSB_PAGE_H
+
+#include <linux/cred.h>
+#include <linux/minmax.h>
+#include <linux/mm_types.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include <linux/mmsb.h>
+
+struct mmsb_page_table;
+struct mmsb_kdelta;
+
+/**
+ * struct mmsb_page - one page of state
+ * @id: page id, never reused while the module is loaded
+ * @ref: references, see the file comment
+ * @size: data bytes
+ * @map_size: bytes of the mapping (header and data, page aligned)
+ * @hdr: the header at the start of @hdr's vmalloc area, seen by readers
+ * @data: @size bytes of data right after the header
+ * @uid: owner
+ * @gid: owner group
+ * @mode: permission bits (0777 at most)
+ * @flags: MMSB_PAGE_* flags given at create
+ * @epoch: current epoch; written only by the tick (under the page's
+ *	write section), read anywhere with READ_ONCE()
+ * @last_delta_id: id of the last delta applied, written like @epoch
+ * @live: cleared (under the table lock) when the page is freed
+ * @waitq: MMSB_IOC_WAIT, poll and io_uring waiters for an epoch change
+ * @rcu: frees the struct after lockless lookups are done with it
+ * @table: the table the page's bytes are charged to
+ * @tick_first: first delta of the current tick chunk (tick.c)
+ * @tick_last: last delta of the current tick chunk (tick.c)
+ * @tick_changed: number of the last tick that moved @epoch (engine.c)
+ *
+ * The tick_* fields belong to the tick: the orchestrator links deltas
+ * onto the page, then the one worker that applies it reads and clears
+ * them; no other code touches them.
+ *
+ * The tick owns the page's contents: one thread at a time changes @data
+ * between mmsb_page_write_begin() and mmsb_page_write_end().
+ */
+struct mmsb_page {
+	u64 id;
+	refcount_t ref;
+	size_t size;
+	size_t map_size;
+	struct mmsb_page_header *hdr;
+	u8 *data;
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+	u32 flags;
+	u64 epoch;
+	u64 last_delta_id;
+	bool live;
+	wait_queue_head_t waitq;
+	struct rcu_head rcu;
+	struct mmsb_page_table *table;
+	struct mmsb_kdelta *tick_first;
+	struct mmsb_kdelta *tick_last;
+	u64 tick_changed;
+};
+
+/**
+ * struct mmsb_page_table - all pages of the device
+ * @xa: id -> struct mmsb_page, lookups under RCU
+ * @next_id: last id handed out (ids start at 1)
+ * @pages: live pages
+ * @bytes: bytes held by pages, live or waiting for their last reference
+ * @limit: bytes @bytes may reach
+ * @max_size: largest page, bytes
+ */
+struct mmsb_page_table {
+	struct xarray xa;
+	atomic64_t next_id;
+	atomic64_t pages;
+	atomic64_t bytes;
+	u64 limit;
+	size_t max_size;
+};
+
+/* Access wanted, as for inode permissions. */
+#define MMSB_MAY_READ	0x4
+#define MMSB_MAY_WRITE	0x2
+
+/*
+ * Largest page id: its mmap offset (id << PAGE_SHIFT) must fit a
+ * positive off_t, and the id must fit an xarray index.  Creating more
+ * pages than this fails with -ENOSPC (ids are never reused).
+ */
+#define MMSB_PAGE_ID_MAX \
+	((u64)min_t(u64, ULONG_MAX, (1ULL << (63 - PAGE_SHIFT)) - 1))
+
+int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
+			 size_t max_size);
+void mmsb_page_table_destroy(struct mmsb_page_table *t);
+
+struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
+				   umode_t mode, u32 flags,
+				   const struct cred *cred);
+int mmsb_page_free(struct mmsb_page_table *t, u64 id,
+		   const struct cred *cred, bool admin);
+
+int mmsb_page_list(struct mmsb_page_table *t, u64 start, u64 *ids,
+		   unsigned int max, u64 *next);
+
+struct mmsb_page *mmsb_page_get(struct mmsb_page_table *t, u64 id);
+void mmsb_page_put(struct mmsb_page *page);
+
+int mmsb_page_permission(const struct mmsb_page *page,
+			 const struct cred *cred, bool admin, int may);
+
+int mmsb_page_mmap(struct mmsb_page_table *t, struct vm_area_struct *vma,
+		   const struct cred *cred, bool admin);
+
+/* mmap offset of a page: the id in units of PAGE_SIZE. */
+static inline u64 mmsb_page_mmap_offset(const struct mmsb_page *page)
+{
+	return page->id << PAGE_SHIFT;
+}
+
+/* Take one more reference on a page the caller already holds. */
+static inline struct mmsb_page *mmsb_page_hold(struct mmsb_page *page)
+{
+	refcount_inc(&page->ref);
+	return page;
+}
+
+void mmsb_page_write_begin(struct mmsb_page *page);
+void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
+			 u64 last_delta_id);
+
+/* Live pages of @t. */
+static inline u64 mmsb_page_table_pages(struct mmsb_page_table *t)
+{
+	return atomic64_read(&t->pages);
+}
+
+/* Bytes held by pages of @t, including freed pages still referenced. */
+static inline u64 mmsb_page_table_bytes(struct mmsb_page_table *t)
+{
+	return atomic64_read(&t->bytes);
+}
+
+#endif /* _MMSB_PAGE_H */
