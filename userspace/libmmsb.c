@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1 OR MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "libmmsb.h"
 
@@ -22,4 +25,92 @@ int mmsb_version(int fd, struct mmsb_version *v)
 {
 	memset(v, 0, sizeof(*v));
 	return mmsb_ioctl(fd, MMSB_IOC_VERSION, v);
+}
+
+int mmsb_page_create(int fd, __u64 size, __u32 mode, __u32 flags,
+		     struct mmsb_page_create *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = size;
+	out->mode = mode;
+	out->flags = flags;
+	return mmsb_ioctl(fd, MMSB_IOC_PAGE_CREATE, out);
+}
+
+int mmsb_page_free(int fd, __u64 id)
+{
+	return mmsb_ioctl(fd, MMSB_IOC_PAGE_FREE, &id);
+}
+
+int mmsb_page_info(int fd, __u64 id, struct mmsb_page_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->id = id;
+	return mmsb_ioctl(fd, MMSB_IOC_PAGE_INFO, info);
+}
+
+int mmsb_page_list(int fd, __u64 start, __u64 *ids, __u32 max, __u64 *next)
+{
+	struct mmsb_page_list l = {
+		.start_id = start,
+		.ids = (__u64)(uintptr_t)ids,
+		.max = max,
+	};
+	int ret = mmsb_ioctl(fd, MMSB_IOC_PAGE_LIST, &l);
+
+	if (ret)
+		return ret;
+	*next = l.next_id;
+	return l.count;
+}
+
+int mmsb_page_map(int fd, __u64 id, const struct mmsb_page_header **hdr)
+{
+	struct mmsb_page_info info;
+	void *p;
+	int ret;
+
+	ret = mmsb_page_info(fd, id, &info);
+	if (ret)
+		return ret;
+	p = mmap(NULL, info.map_size, PROT_READ, MAP_SHARED, fd,
+		 info.mmap_offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	*hdr = p;
+	return 0;
+}
+
+int mmsb_page_unmap(const struct mmsb_page_header *hdr)
+{
+	__u64 len = mmsb_page_map_size(hdr->size, sysconf(_SC_PAGESIZE));
+
+	return munmap((void *)hdr, len) ? -errno : 0;
+}
+
+int mmsb_page_read(const struct mmsb_page_header *hdr, __u64 off, void *buf,
+		   __u64 len, __u64 *epoch)
+{
+	const char *data = (const char *)hdr + MMSB_PAGE_DATA_OFFSET;
+	__u64 ep;
+	__u32 seq;
+
+	/* hdr->size never changes: no need to read it under the seqlock. */
+	if (off > hdr->size || len > hdr->size - off)
+		return -EINVAL;
+	do {
+		seq = mmsb_read_begin(hdr);
+		memcpy(buf, data + off, len);
+		ep = __atomic_load_n(&hdr->epoch, __ATOMIC_RELAXED);
+	} while (mmsb_read_retry(hdr, seq));
+	if (epoch)
+		*epoch = ep;
+	return 0;
+}
+
+int mmsb_stats(int fd, struct mmsb_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->size = sizeof(*s);
+	return mmsb_ioctl(fd, MMSB_IOC_STATS, s);
 }

@@ -17,4 +17,42 @@ int mmsb_open(void);
 /* Fill @v from MMSB_IOC_VERSION. */
 int mmsb_version(int fd, struct mmsb_version *v);
 
+/*
+ * Pages.  A mapped page is handled through its header, the first bytes
+ * of the mapping; the data follow at MMSB_PAGE_DATA_OFFSET.
+ */
+
+/* Create a page; @out receives the id and mmap offset. */
+int mmsb_page_create(int fd, __u64 size, __u32 mode, __u32 flags,
+		     struct mmsb_page_create *out);
+
+/* Free page @id (the memory goes once its last mapping is gone). */
+int mmsb_page_free(int fd, __u64 id);
+
+/* Fill @info for page @id. */
+int mmsb_page_info(int fd, __u64 id, struct mmsb_page_info *info);
+
+/*
+ * Store up to @max live ids >= @start in @ids; *@next is where to go on,
+ * 0 when done.  Returns the number of ids stored.
+ */
+int mmsb_page_list(int fd, __u64 start, __u64 *ids, __u32 max, __u64 *next);
+
+/* Map all of page @id read-only; *@hdr points at its header. */
+int mmsb_page_map(int fd, __u64 id, const struct mmsb_page_header **hdr);
+
+/* Undo mmsb_page_map(). */
+int mmsb_page_unmap(const struct mmsb_page_header *hdr);
+
+/*
+ * Copy @len data bytes at @off of a mapped page into @buf, never torn
+ * (seqlock protocol of the uapi header); *@epoch, if not NULL, gets the
+ * epoch the copy belongs to.
+ */
+int mmsb_page_read(const struct mmsb_page_header *hdr, __u64 off, void *buf,
+		   __u64 len, __u64 *epoch);
+
+/* Fill @s from MMSB_IOC_STATS. */
+int mmsb_stats(int fd, struct mmsb_stats *s);
+
 #endif /* LIBMMSB_H */

@@ -2,7 +2,9 @@
 /*
  * mmsbctl - inspect and drive /dev/mmsb from the command line.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "libmmsb.h"
@@ -35,12 +37,109 @@ static int cmd_version(int fd, int argc, char **argv)
 	return 0;
 }
 
+/* Parse a whole unsigned number (0x and 0 prefixes allowed). */
+static int parse_u64(const char *s, int base, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, base);
+	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
+}
+
+/* create SIZE [MODE] [evictable] */
+static int cmd_create(int fd, int argc, char **argv)
+{
+	struct mmsb_page_create pc;
+	unsigned long long size, mode = 0;
+	__u32 flags = 0;
+	int ret;
+
+	if (argc < 2 || argc > 4 || parse_u64(argv[1], 0, &size) ||
+	    (argc > 2 && parse_u64(argv[2], 8, &mode)))
+		return -EINVAL;
+	if (argc > 3) {
+		if (strcmp(argv[3], "evictable"))
+			return -EINVAL;
+		flags |= MMSB_PAGE_EVICTABLE;
+	}
+	ret = mmsb_page_create(fd, size, mode, flags, &pc);
+	if (ret)
+		return ret;
+	printf("%llu\n", (unsigned long long)pc.id);
+	return 0;
+}
+
+/* free ID... */
+static int cmd_free(int fd, int argc, char **argv)
+{
+	unsigned long long id;
+	int i, ret;
+
+	if (argc < 2)
+		return -EINVAL;
+	for (i = 1; i < argc; i++) {
+		if (parse_u64(argv[i], 0, &id))
+			return -EINVAL;
+		ret = mmsb_page_free(fd, id);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* info ID */
+static int cmd_info(int fd, int argc, char **argv)
+{
+	struct mmsb_page_info in;
+	unsigned long long id;
+	int ret;
+
+	if (argc != 2 || parse_u64(argv[1], 0, &id))
+		return -EINVAL;
+	ret = mmsb_page_info(fd, id, &in);
+	if (ret)
+		return ret;
+	printf("id %llu\nsize %llu\nepoch %llu\nlast_delta_id %llu\n"
+	       "mmap_offset 0x%llx\nmap_size %llu\nuid %u\ngid %u\n"
+	       "mode 0%o\nflags%s\n",
+	       (unsigned long long)in.id, (unsigned long long)in.size,
+	       (unsigned long long)in.epoch,
+	       (unsigned long long)in.last_delta_id,
+	       (unsigned long long)in.mmap_offset,
+	       (unsigned long long)in.map_size, in.uid, in.gid, in.mode,
+	       in.flags & MMSB_PAGE_EVICTABLE ? " evictable" : "");
+	return 0;
+}
+
+/* list: one live id a line, ascending */
+static int cmd_list(int fd, int argc, char **argv)
+{
+	__u64 ids[256], next = 0;
+	int i, n;
+
+	if (argc != 1)
+		return -EINVAL;
+	do {
+		n = mmsb_page_list(fd, next, ids, 256, &next);
+		if (n < 0)
+			return n;
+		for (i = 0; i < n; i++)
+			printf("%llu\n", (unsigned long long)ids[i]);
+	} while (next);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int fd, int argc, char **argv);
 	const char *help;
 } cmds[] = {
 	{ "version", cmd_version, "ABI version and features" },
+	{ "create", cmd_create, "SIZE [MODE] [evictable]: new page, prints its id" },
+	{ "free", cmd_free, "ID...: free pages" },
+	{ "info", cmd_info, "ID: describe a page" },
+	{ "list", cmd_list, "ids of all live pages" },
 };
 
 static void usage(void)
