@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pages: create, info, list, stats, the mmap rules and access control,
+ * with the exact errno of every refusal.  Lifetimes (free while mapped,
+ * fork, limits, many cycles) are in page_lifetime.c.
+ */
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "kselftest_harness.h"
+#include "pages.h"
+
+FIXTURE(pages) {
+	int fd;
+	long pgsz;
+};
+
+FIXTURE_SETUP(pages)
+{
+	struct mmsb_version v;
+
+	self->pgsz = page_size();
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0) TH_LOG("open %s: %d", MMSB_DEVICE_PATH, self->fd);
+	ASSERT_EQ(0, mmsb_version(self->fd, &v));
+	if (!(v.features & MMSB_FEAT_PAGES))
+		SKIP(return, "no MMSB_FEAT_PAGES");
+	free_all(self->fd);
+}
+
+FIXTURE_TEARDOWN(pages)
+{
+	free_all(self->fd);
+	close(self->fd);
+}
+
+TEST_F(pages, create_info_map)
+{
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	struct mmsb_page_info in;
+	struct mmsb_stats st;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 100, 0, 0, &pc));
+	ASSERT_GT(pc.id, 0);
+	EXPECT_EQ(pc.id * self->pgsz, pc.mmap_offset);
+	EXPECT_EQ(0, pc.reserved[0] | pc.reserved[1]);
+
+	memset(&in, 0xa5, sizeof(in));
+	in.id = pc.id;
+	ASSERT_EQ(0, ioctl_err(self->fd, MMSB_IOC_PAGE_INFO, &in));
+	EXPECT_EQ(pc.id, in.id);
+	EXPECT_EQ(100, in.size);
+	EXPECT_EQ(0, in.epoch);
+	EXPECT_EQ(0, in.last_delta_id);
+	EXPECT_EQ(pc.mmap_offset, in.mmap_offset);
+	EXPECT_EQ(self->pgsz, in.map_size);
+	EXPECT_EQ(getuid(), in.uid);
+	EXPECT_EQ(getgid(), in.gid);
+	EXPECT_EQ(MMSB_PAGE_MODE_DEFAULT, in.mode);
+	EXPECT_EQ(0, in.flags);
+	EXPECT_TRUE(all_zero(in.reserved, sizeof(in.reserved)));
+
+	ASSERT_EQ(0, map_page(self->fd, &pc, &hdr));
+	EXPECT_EQ(0, hdr->seq);
+	EXPECT_EQ(MMSB_HDR_LIVE, hdr->flags);
+	EXPECT_EQ(0, hdr->epoch);
+	EXPECT_EQ(100, hdr->size);
+	EXPECT_EQ(0, hdr->last_delta_id);
+	EXPECT_EQ(pc.id, hdr->id);
+	EXPECT_TRUE(all_zero(hdr->reserved, sizeof(hdr->reserved)));
+	/* Data, and the slack up to the end of the mapping, start zeroed. */
+	EXPECT_TRUE(all_zero((const char *)hdr + MMSB_PAGE_DATA_OFFSET,
+			     self->pgsz - MMSB_PAGE_DATA_OFFSET));
+
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(sizeof(st), st.size);
+	EXPECT_EQ(1, st.pages);
+	EXPECT_EQ(self->pgsz, st.page_bytes);
+	EXPECT_EQ(self->pgsz, st.mem_bytes);
+	EXPECT_EQ(1024ULL << 20, st.mem_limit);
+
+	ASSERT_EQ(0, mmsb_page_unmap(hdr));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
+}
+
+TEST_F(pages, mode_and_flags_kept)
+{
+	struct mmsb_page_create pc;
+	struct mmsb_page_info in;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0444, MMSB_PAGE_EVICTABLE,
+				      &pc));
+	ASSERT_EQ(0, mmsb_page_info(self->fd, pc.id, &in));
+	EXPECT_EQ(0444, in.mode);
+	EXPECT_EQ(MMSB_PAGE_EVICTABLE, in.flags);
+}
+
+TEST_F(pages, ids_never_reused)
+{
+	struct mmsb_page_create a, b;
+	struct mmsb_page_info in;
+	void *p;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0, 0, &a));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, a.id));
+	/* The id is gone at once, for every call. */
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, a.id, &in));
+	EXPECT_EQ(-ENOENT, mmsb_page_free(self->fd, a.id));
+	EXPECT_EQ(-ENOENT, map(self->fd, a.mmap_offset, self->pgsz, PROT_READ,
+			       MAP_SHARED, &p));
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0, 0, &b));
+		ASSERT_GT(b.id, a.id);
+		ASSERT_EQ(0, mmsb_page_free(self->fd, b.id));
+		a = b;
+	}
+}
+
+/* Sizes at the edges: the mapping is header + data, page aligned. */
+FIXTURE(sizes) {
+	int fd;
+};
+
+FIXTURE_VARIANT(sizes) {
+	__u64 size;
+};
+
+FIXTURE_VARIANT_ADD(sizes, one_byte) { 1 };
+FIXTURE_VARIANT_ADD(sizes, fills_a_frame) { 4096 - MMSB_PAGE_DATA_OFFSET };
+FIXTURE_VARIANT_ADD(sizes, one_past_a_frame) { 4096 - MMSB_PAGE_DATA_OFFSET + 1 };
+FIXTURE_VARIANT_ADD(sizes, max_page_size) { MAX_PAGE_SIZE };
+
+FIXTURE_SETUP(sizes)
+{
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(sizes)
+{
+	free_all(self->fd);
+	close(self->fd);
+}
+
+TEST_F(sizes, create_map)
+{
+	__u64 len = mmsb_page_map_size(variant->size, page_size());
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	struct mmsb_page_info in;
+	__u64 pages, bytes;
+	void *p;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, variant->size, 0, 0, &pc));
+	ASSERT_EQ(0, mmsb_page_info(self->fd, pc.id, &in));
+	EXPECT_EQ(variant->size, in.size);
+	EXPECT_EQ(len, in.map_size);
+	ASSERT_EQ(0, held(self->fd, &pages, &bytes));
+	EXPECT_EQ(len, bytes);
+
+	EXPECT_EQ(-EINVAL, map(self->fd, pc.mmap_offset, len + page_size(),
+			       PROT_READ, MAP_SHARED, &p));
+	ASSERT_EQ(0, map_page(self->fd, &pc, &hdr));
+	EXPECT_EQ(variant->size, hdr->size);
+	EXPECT_TRUE(all_zero((const char *)hdr + MMSB_PAGE_DATA_OFFSET,
+			     len - MMSB_PAGE_DATA_OFFSET));
+	ASSERT_EQ(0, mmsb_page_unmap(hdr));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
+	ASSERT_EQ(0, held(self->fd, &pages, &bytes));
+	EXPECT_EQ(0, pages);
+	EXPECT_EQ(0, bytes);
+}
+
+/* Every bad field of MMSB_IOC_PAGE_CREATE, and nothing is left behind. */
+FIXTURE(create_inval) {
+	int fd;
+};
+
+FIXTURE_VARIANT(create_inval) {
+	__u64 size;
+	__u32 mode;
+	__u32 flags;
+	__u64 reserved;
+};
+
+FIXTURE_VARIANT_ADD(create_inval, size_zero) { 0, 0, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, size_max_plus_one) { MAX_PAGE_SIZE + 1, 0, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, size_4g) { 1ULL << 32, 0, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, size_huge) { ~0ULL, 0, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, unknown_flag) { 1, 0, 1U << 1, 0 };
+FIXTURE_VARIANT_ADD(create_inval, high_flag) { 1, 0, 1U << 31, 0 };
+FIXTURE_VARIANT_ADD(create_inval, mode_sticky) { 1, 01000, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, mode_huge) { 1, ~0U, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, mode_wraps_u16) { 1, 0x10000 | 0600, 0, 0 };
+FIXTURE_VARIANT_ADD(create_inval, reserved) { 1, 0, 0, 1 };
+
+FIXTURE_SETUP(create_inval)
+{
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(create_inval)
+{
+	close(self->fd);
+}
+
+TEST_F(create_inval, refused)
+{
+	struct mmsb_page_create pc = {
+		.size = variant->size,
+		.mode = variant->mode,
+		.flags = variant->flags,
+	};
+	__u64 pages, bytes;
+
+	pc.reserved[1] = variant->reserved;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_PAGE_CREATE, &pc));
+	ASSERT_EQ(0, held(self->fd, &pages, &bytes));
+	EXPECT_EQ(0, pages);
+	EXPECT_EQ(0, bytes);
+}
+
+TEST_F(pages, bad_pointers)
+{
+	struct mmsb_page_list l = { .ids = 8, .max = 1 };
+	struct mmsb_page_create *ro, pc;
+	void *bad = (void *)8;
+	__u64 pages, bytes;
+
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_PAGE_CREATE, bad));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_PAGE_FREE, bad));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_PAGE_INFO, bad));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_PAGE_LIST, bad));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_STATS, bad));
+
+	/* Readable but not writable: the page is made, the id cannot be
+	 * returned, so it must be undone.
+	 */
+	ro = mmap(NULL, self->pgsz, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ro->size = 1;
+	ASSERT_EQ(0, mprotect(ro, self->pgsz, PROT_READ));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_PAGE_CREATE, ro));
+	ASSERT_EQ(0, held(self->fd, &pages, &bytes));
+	EXPECT_EQ(0, pages);
+	EXPECT_EQ(0, bytes);
+	munmap(ro, self->pgsz);
+
+	/* A bad ids array, once there is an id to store. */
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0, 0, &pc));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_PAGE_LIST, &l));
+}
+
+TEST_F(pages, bad_ids)
+{
+	struct mmsb_page_info in;
+
+	EXPECT_EQ(-ENOENT, mmsb_page_free(self->fd, 0));
+	EXPECT_EQ(-ENOENT, mmsb_page_free(self->fd, ~0ULL));
+	EXPECT_EQ(-ENOENT, mmsb_page_free(self->fd, 1ULL << 40));
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, 0, &in));
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, ~0ULL, &in));
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, 123456789, &in));
+}
+
+TEST_F(pages, list_and_stats_inval)
+{
+	__u64 ids[4];
+	struct mmsb_page_list l = { .ids = (uintptr_t)ids, .max = 0 };
+	struct mmsb_stats st = { 0 };
+
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_PAGE_LIST, &l));
+	l.max = MMSB_PAGE_LIST_MAX + 1;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_PAGE_LIST, &l));
+	l.max = 4;
+	l.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_PAGE_LIST, &l));
+
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_STATS, &st));
+	st.size = 7;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_STATS, &st));
+	st.size = sizeof(st);
+	st.pad = 1;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_STATS, &st));
+}
+
+/* Listing in pages of 3 gives every live id once, ascending. */
+TEST_F(pages, list_paged)
+{
+	__u64 made[10], got[16], ids[3], next = 0;
+	struct mmsb_page_create pc;
+	int i, n, total = 0;
+
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0, 0, &pc));
+		made[i] = pc.id;
+	}
+	do {
+		n = mmsb_page_list(self->fd, next, ids, 3, &next);
+		ASSERT_GE(n, 0);
+		ASSERT_LE(total + n, 10);
+		memcpy(got + total, ids, n * sizeof(ids[0]));
+		total += n;
+		ASSERT_TRUE(n == 3 || !next);
+	} while (next);
+	ASSERT_EQ(10, total);
+	for (i = 0; i < 10; i++)
+		EXPECT_EQ(made[i], got[i]);
+
+	/* Freed ids drop out; start_id skips the smaller ones. */
+	for (i = 0; i < 10; i += 2)
+		ASSERT_EQ(0, mmsb_page_free(self->fd, made[i]));
+	n = mmsb_page_list(self->fd, made[4], got, 16, &next);
+	ASSERT_EQ(3, n);
+	EXPECT_EQ(made[5], got[0]);
+	EXPECT_EQ(made[9], got[2]);
+	EXPECT_EQ(0, next);
+	EXPECT_EQ(0, mmsb_page_list(self->fd, made[9] + 1, got, 16, &next));
+	EXPECT_EQ(0, mmsb_page_list(self->fd, ~0ULL, got, 16, &next));
+	EXPECT_EQ(0, next);
+}
+
+/* The kernel writes no more of struct mmsb_stats than the caller has. */
+TEST_F(pages, stats_size_protocol)
+{
+	union {
+		struct mmsb_stats st;
+		unsigned char raw[sizeof(struct mmsb_stats) + 64];
+	} u;
+	size_t i;
+
+	memset(&u, 0xa5, sizeof(u));
+	u.st.size = 8;
+	u.st.pad = 0;
+	ASSERT_EQ(0, ioctl_err(self->fd, MMSB_IOC_STATS, &u));
+	EXPECT_EQ(sizeof(struct mmsb_stats), u.st.size);
+	for (i = 8; i < sizeof(u); i++)
+		ASSERT_EQ(0xa5, u.raw[i]) TH_LOG("byte %zu written", i);
+
+	memset(&u, 0xa5, sizeof(u));
+	u.st.size = sizeof(u);
+	u.st.pad = 0;
+	ASSERT_EQ(0, ioctl_err(self->fd, MMSB_IOC_STATS, &u));
+	EXPECT_EQ(sizeof(struct mmsb_stats), u.st.size);
+	EXPECT_EQ(0, u.st.pages);
+	for (i = sizeof(struct mmsb_stats); i < sizeof(u); i++)
+		ASSERT_EQ(0xa5, u.raw[i]) TH_LOG("byte %zu written", i);
+}
+
+/* Only read-only mappings, of exactly one page, from its offset. */
+TEST_F(pages, mmap_refusals)
+{
+	struct mmsb_page_create pc;
+	size_t len;
+	char *p;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 3 * self->pgsz, 0, 0, &pc));
+	len = mmsb_page_map_size(pc.size, self->pgsz);
+	ASSERT_EQ(4 * self->pgsz, len);
+
+	EXPECT_EQ(-EPERM, map(self->fd, pc.mmap_offset, len,
+			      PROT_READ | PROT_WRITE, MAP_SHARED, (void **)&p));
+	EXPECT_EQ(-EPERM, map(self->fd, pc.mmap_offset, len, PROT_WRITE,
+			      MAP_SHARED, (void **)&p));
+	EXPECT_EQ(-EPERM, map(self->fd, pc.mmap_offset, len,
+			      PROT_READ | PROT_WRITE, MAP_PRIVATE, (void **)&p));
+	EXPECT_EQ(-EINVAL, map(self->fd, pc.mmap_offset, len + self->pgsz,
+			       PROT_READ, MAP_SHARED, (void **)&p));
+	EXPECT_EQ(-ENOENT, map(self->fd, 0, self->pgsz, PROT_READ, MAP_SHARED,
+			       (void **)&p));
+	/* Offsets inside a page's area name other (here unknown) ids. */
+	EXPECT_EQ(-ENOENT, map(self->fd, pc.mmap_offset + self->pgsz,
+			       self->pgsz, PROT_READ, MAP_SHARED, (void **)&p));
+	EXPECT_EQ(-ENOENT, map(self->fd, (pc.id + 1000) * self->pgsz,
+			       self->pgsz, PROT_READ, MAP_SHARED, (void **)&p));
+	EXPECT_EQ(-EINVAL, map(self->fd, pc.mmap_offset + 1, self->pgsz,
+			       PROT_READ, MAP_SHARED, (void **)&p));
+
+	/* Shared: can never become writable, nor grow. */
+	ASSERT_EQ(0, map(self->fd, pc.mmap_offset, len, PROT_READ, MAP_SHARED,
+			 (void **)&p));
+	EXPECT_EQ(-1, mprotect(p, len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, mremap(p, len, len + self->pgsz, MREMAP_MAYMOVE));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0, munmap(p, len));
+
+	/* Private read-only is fine, but stays read-only too. */
+	ASSERT_EQ(0, map(self->fd, pc.mmap_offset, len, PROT_READ, MAP_PRIVATE,
+			 (void **)&p));
+	EXPECT_EQ(pc.id, ((struct mmsb_page_header *)p)->id);
+	EXPECT_EQ(-1, mprotect(p, len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, munmap(p, len));
+
+	/* A shorter mapping is fine: just the header frame. */
+	ASSERT_EQ(0, map(self->fd, pc.mmap_offset, self->pgsz, PROT_READ,
+			 MAP_SHARED, (void **)&p));
+	EXPECT_EQ(pc.id, ((struct mmsb_page_header *)p)->id);
+	EXPECT_EQ(0, munmap(p, self->pgsz));
+}
+
+/* A store through the mapping faults: the page is not writable at all. */
+TEST_F(pages, store_faults)
+{
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	pid_t pid;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 64, 0, 0, &pc));
+	ASSERT_EQ(0, map_page(self->fd, &pc, &hdr));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		*(volatile char *)((char *)hdr + MMSB_PAGE_DATA_OFFSET) = 1;
+		_exit(0);
+	}
+	EXPECT_EQ(256 + SIGSEGV, wait_child(pid));
+	EXPECT_EQ(0, hdr->seq);
+	EXPECT_EQ(0, ((const char *)hdr)[MMSB_PAGE_DATA_OFFSET]);
+}
+
+/* After MADV_DONTNEED the frames fault back in, same page. */
+TEST_F(pages, refault_after_dontneed)
+{
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	size_t len;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 2 * self->pgsz, 0, 0, &pc));
+	len = mmsb_page_map_size(pc.size, self->pgsz);
+	ASSERT_EQ(0, map_page(self->fd, &pc, &hdr));
+	ASSERT_EQ(0, madvise((void *)hdr, len, MADV_DONTNEED));
+	EXPECT_EQ(pc.id, hdr->id);
+	EXPECT_EQ(MMSB_HDR_LIVE, hdr->flags);
+	EXPECT_EQ(0, ((const char *)hdr)[len - 1]);
+	EXPECT_EQ(0, mmsb_page_unmap(hdr));
+}
+
+/*
+ * Another uid (1000, group 1000) on a page root owns (uid 0, gid 0):
+ * the mode decides reading; writing maps and freeing never work.
+ */
+FIXTURE(other_uid) {
+	int fd;
+	struct mmsb_page_create pc;
+};
+
+FIXTURE_VARIANT(other_uid) {
+	__u32 mode;
+	int in_group;	/* the child also has gid 0 as a supplementary group */
+	int read_errno;	/* expected result of info and mmap(PROT_READ) */
+};
+
+FIXTURE_VARIANT_ADD(other_uid, mode_0600) { 0600, 0, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0644) { 0644, 0, 0 };
+FIXTURE_VARIANT_ADD(other_uid, mode_0604) { 0604, 0, 0 };
+FIXTURE_VARIANT_ADD(other_uid, mode_0640_not_in_group) { 0640, 0, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0640_in_group) { 0640, 1, 0 };
+FIXTURE_VARIANT_ADD(other_uid, mode_0604_in_group) { 0604, 1, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0666) { 0666, 0, 0 };
+
+FIXTURE_SETUP(other_uid)
+{
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 100, variant->mode, 0,
+				      &self->pc));
+}
+
+FIXTURE_TEARDOWN(other_uid)
+{
+	free_all(self->fd);
+	close(self->fd);
+}
+
+/* Runs as uid 1000; returns the number of the first failed check. */
+static int other_uid_child(const struct mmsb_page_create *pc,
+			   const FIXTURE_VARIANT(other_uid) *variant)
+{
+	gid_t groups[1] = { 0 };
+	struct mmsb_page_create own;
+	struct mmsb_page_info in;
+	__u64 ids[1], next;
+	void *p;
+	int fd, ret;
+
+	if (setgroups(variant->in_group, groups) || setresgid(1000, 1000, 1000) ||
+	    setresuid(1000, 1000, 1000))
+		return 1;
+	fd = mmsb_open();
+	if (fd < 0)
+		return 2;
+	if (mmsb_page_info(fd, pc->id, &in) != variant->read_errno)
+		return 3;
+	ret = map(fd, pc->mmap_offset, getpagesize(), PROT_READ, MAP_SHARED, &p);
+	if (ret != variant->read_errno)
+		return 4;
+	if (!ret && (((struct mmsb_page_header *)p)->id != pc->id ||
+		     munmap(p, getpagesize())))
+		return 5;
+	if (map(fd, pc->mmap_offset, getpagesize(), PROT_READ | PROT_WRITE,
+		MAP_SHARED, &p) != -EPERM)
+		return 6;
+	if (mmsb_page_free(fd, pc->id) != -EPERM)
+		return 7;
+	/* Ids are listed whatever the mode. */
+	if (mmsb_page_list(fd, pc->id, ids, 1, &next) != 1 || ids[0] != pc->id)
+		return 8;
+	/* Its own page: owned by 1000:1000, freed by it. */
+	if (mmsb_page_create(fd, 1, 0, 0, &own) ||
+	    mmsb_page_info(fd, own.id, &in) || in.uid != 1000 ||
+	    in.gid != 1000 || in.mode != 0600 || mmsb_page_free(fd, own.id))
+		return 9;
+	return 0;
+}
+
+TEST_F(other_uid, access)
+{
+	struct mmsb_page_info in;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(other_uid_child(&self->pc, variant));
+	EXPECT_EQ(0, wait_child(pid)) TH_LOG("child check failed");
+	/* The page survived the attempts. */
+	EXPECT_EQ(0, mmsb_page_info(self->fd, self->pc.id, &in));
+}
+
+/* The opener's credentials count, not the caller's: an fd opened as
+ * root keeps root's rights after a setuid.
+ */
+TEST_F(other_uid, opener_credentials)
+{
+	struct mmsb_page_info in;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(1);
+		_exit(mmsb_page_info(self->fd, self->pc.id, &in) ? 2 : 0);
+	}
+	EXPECT_EQ(0, wait_child(pid));
+}
+
+TEST_HARNESS_MAIN

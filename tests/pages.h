@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the page tests (pages.c, page_lifetime.c).  Every
+ * helper returns 0 or -errno, like libmmsb.
+ */
+#ifndef MMSB_TESTS_PAGES_H
+#define MMSB_TESTS_PAGES_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "libmmsb.h"
+
+#define MODULE_PATH	"/mmsb/mmsb.ko"
+#define MAX_PAGE_SIZE	(16ULL << 20)	/* the max_page_size default */
+
+static inline long page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/* mmap() that returns -errno; *p is the mapping on success. */
+static inline int map(int fd, __u64 off, size_t len, int prot, int flags,
+		      void **p)
+{
+	*p = mmap(NULL, len, prot, flags, fd, off);
+	return *p == MAP_FAILED ? -errno : 0;
+}
+
+/* Map page @pc read-only and shared, all of it. */
+static inline int map_page(int fd, const struct mmsb_page_create *pc,
+			   const struct mmsb_page_header **hdr)
+{
+	void *p;
+	int ret = map(fd, pc->mmap_offset,
+		      mmsb_page_map_size(pc->size, page_size()), PROT_READ,
+		      MAP_SHARED, &p);
+
+	*hdr = p;
+	return ret;
+}
+
+static inline int ioctl_err(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/* Pages and page bytes the module holds now. */
+static inline int held(int fd, __u64 *pages, __u64 *bytes)
+{
+	struct mmsb_stats s;
+	int ret = mmsb_stats(fd, &s);
+
+	*pages = s.pages;
+	*bytes = s.page_bytes;
+	return ret;
+}
+
+/* Free every live page: leaves the module clean for the next test. */
+static inline void free_all(int fd)
+{
+	__u64 ids[64], next = 0;
+	int i, n;
+
+	do {
+		n = mmsb_page_list(fd, next, ids, 64, &next);
+		for (i = 0; i < n; i++)
+			mmsb_page_free(fd, ids[i]);
+	} while (n > 0 && next);
+}
+
+/* Are all @len bytes at @p zero? */
+static inline int all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	return !len || (!c[0] && !memcmp(c, c + 1, len - 1));
+}
+
+/* Wait for child @pid; its exit status, or 256 + signal if killed. */
+static inline int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
+}
+
+static inline int module_load(const char *params)
+{
+	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(__NR_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline int module_unload(void)
+{
+	return syscall(__NR_delete_module, "mmsb", O_NONBLOCK) ? -errno : 0;
+}
+
+#endif /* MMSB_TESTS_PAGES_H */
