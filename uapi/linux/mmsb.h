@@ -57,8 +57,27 @@ struct mmsb_version {
  *	mmap(NULL, mmsb_page_map_size(size, pagesz), PROT_READ, MAP_SHARED,
  *	     fd, offset)
  * where offset is the mmap_offset given by MMSB_IOC_PAGE_CREATE or
- * MMSB_IOC_PAGE_INFO.  Writable mappings are refused (-EPERM), as is a
- * later mprotect(PROT_WRITE) (-EACCES).
+ * MMSB_IOC_PAGE_INFO (the id times the system page size: an offset
+ * inside a page's mapping names another id).  Writable mappings, shared
+ * or private, are refused (-EPERM), as is a later mprotect(PROT_WRITE)
+ * (-EACCES) or mremap() growth (-EFAULT).  An offset that is no live
+ * page's gives -ENOENT, a length past map_size -EINVAL, a page the
+ * opener may not read -EACCES.  Shorter mappings, MAP_PRIVATE read-only
+ * mappings and fork() are fine.
+ *
+ * Lifetime: MMSB_IOC_PAGE_FREE (owner or CAP_SYS_ADMIN, else -EPERM)
+ * removes the id at once: every later call on it gets -ENOENT and the
+ * header's MMSB_HDR_LIVE flag clears.  Existing mappings stay readable;
+ * the memory (and its bytes in MMSB_IOC_STATS) is released with the
+ * last of them.  Ids are never reused while the module stays loaded.
+ *
+ * Access is checked against the credentials of whoever opened the file
+ * (fsuid, fsgid, groups), like SysV IPC: the owner's bits, else the
+ * group's, else the others'; CAP_SYS_ADMIN at open time bypasses the
+ * check.  MMSB_IOC_PAGE_INFO needs read permission; MMSB_IOC_PAGE_LIST
+ * shows every live id.  Pages count against the module parameter
+ * mem_limit_mb by their mapping size: a create past it fails with
+ * -ENOMEM.
  */
 
 /* Page flags (struct mmsb_page_create.flags). */
