@@ -47,6 +47,7 @@ void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 	atomic64_set(&ctx->submitted, 0);
 	atomic64_set(&ctx->rejected, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_ctx_init);
 
 /**
  * mmsb_delta_check() - the checks that need neither page nor user memory
@@ -60,7 +61,8 @@ int mmsb_delta_check(const struct mmsb_delta *ud)
 		return -EINVAL;
 	if (!ud->len)
 		return -EINVAL;
-	if ((ud->encoding == MMSB_DELTA_DENSE) != !ud->mask)
+	/* A mask exactly for MASKED and SPARSE. */
+	if (ud->encoding == MMSB_DELTA_DENSE ? ud->mask : !ud->mask)
 		return -EINVAL;
 	return 0;
 }
@@ -111,6 +113,7 @@ void mmsb_dalloc_init(struct mmsb_dalloc *da, struct mmsb_delta_ctx *ctx,
 	da->cur = NULL;
 	da->hint = hint;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_dalloc_init);
 
 static void mmsb_dblock_put(struct mmsb_delta_ctx *ctx, struct mmsb_dblock *b)
 {
@@ -130,6 +133,7 @@ void mmsb_dalloc_finish(struct mmsb_dalloc *da)
 		mmsb_dblock_put(da->ctx, da->cur);
 	da->cur = NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_dalloc_finish);
 
 /* Charge @bytes against the memory limit shared with the pages. */
 static int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)

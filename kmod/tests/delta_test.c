@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite mmsb_delta: validation (every refusal), masked and sparse
+ * encodings, per-page apply in one write section equal to applying the
+ * deltas one by one (randomised), partitioning by page, and the epoch /
+ * conflict rules of the engine.  Pages come from a private page table;
+ * deltas are built from kernel buffers (mmsb_delta_create_kernel()).
+ */
+#include <linux/cred.h>
+#include <linux/prandom.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <kunit/test.h>
+
+#include "delta.h"
+#include "engine.h"
+#include "page.h"
+#include "tick.h"
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+
+#define PG_SIZE		256
+
+struct dt {
+	struct mmsb_page_table table;
+	struct mmsb_delta_ctx ctx;
+	struct mmsb_dalloc da;
+	struct mmsb_page *page[4];
+	u8 payload[PG_SIZE];
+	u8 mask[PG_SIZE / 8];
+};
+
+static int dt_init(struct kunit *test)
+{
+	struct dt *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_ASSERT_EQ(test, mmsb_page_table_init(&t->table, 64 << 20,
+						   1 << 20), 0);
+	mmsb_delta_ctx_init(&t->ctx, &t->table);
+	mmsb_dalloc_init(&t->da, &t->ctx, 0);
+	for (i = 0; i < ARRAY_SIZE(t->page); i++) {
+		t->page[i] = mmsb_page_create(&t->table, PG_SIZE, 0600, 0,
+					      current_cred());
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t->page[i]));
+	}
+	for (i = 0; i < PG_SIZE; i++)
+		t->payload[i] = i + 1;
+	test->priv = t;
+	return 0;
+}
+
+static void dt_exit(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	int i;
+
+	mmsb_dalloc_finish(&t->da);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&t->ctx.bytes), 0);
+	for (i = 0; i < ARRAY_SIZE(t->page); i++)
+		mmsb_page_put(t->page[i]);
+	mmsb_page_table_destroy(&t->table);
+}
+
+static struct mmsb_delta dt_dense(struct dt *t, int pg, u64 off, u64 len)
+{
+	return (struct mmsb_delta) {
+		.page_id = t->page[pg]->id,
+		.offset = off,
+		.len = len,
+		.payload = (u64)(uintptr_t)t->payload,
+		.payload_len = len,
+		.encoding = MMSB_DELTA_DENSE,
+	};
+}
+
+static struct mmsb_kdelta *dt_create(struct kunit *test,
+				     const struct mmsb_delta *ud)
+{
+	struct dt *t = test->priv;
+	struct mmsb_kdelta *kd = NULL;
+
+	KUNIT_ASSERT_EQ(test, mmsb_delta_create_kernel(&t->da, ud,
+						       current_cred(), false,
+						       &kd), 0);
+	return kd;
+}
+
+/* One refusal per case; the errno is the case's whole contract. */
+struct bad_case {
+	const char *name;
+	int err;
+	void (*make)(struct dt *t, struct mmsb_delta *d);
+};
+
+static void bad_encoding(struct dt *t, struct mmsb_delta *d) { d->encoding = 3; }
+static void bad_flags(struct dt *t, struct mmsb_delta *d) { d->flags = 1; }
+static void bad_pad(struct dt *t, struct mmsb_delta *d) { d->pad = 1; }
+static void bad_len0(struct dt *t, struct mmsb_delta *d)
+{
+	d->len = 0;
+}
+
+static void bad_dense_mask(struct dt *t, struct mmsb_delta *d)
+{
+	d->mask = (u64)(uintptr_t)t->mask;
+}
+
+static void bad_masked_nomask(struct dt *t, struct mmsb_delta *d)
+{
+	d->encoding = MMSB_DELTA_MASKED;
+}
+
+static void bad_mask_tail(struct dt *t, struct mmsb_delta *d)
+{
+	d->encoding = MMSB_DELTA_MASKED;
+	d->mask = (u64)(uintptr_t)t->mask;
+	d->len = 3;
+	d->payload_len = 3;
+	t->mask[0] = 0x08;
+}
+
+static void bad_page(struct dt *t, struct mmsb_delta *d)
+{
+	d->page_id = 0;
+}
+
+static void bad_window(struct dt *t, struct mmsb_delta *d)
+{
+	d->offset = PG_SIZE - 1;
+}
+
+static void bad_wrap(struct dt *t, struct mmsb_delta *d) { d->offset = U64_MAX; }
+static void bad_dense_size(struct dt *t, struct mmsb_delta *d)
+{
+	d->payload_len = 1;
+}
+
+static void bad_sparse_size(struct dt *t, struct mmsb_delta *d)
+{
+	d->encoding = MMSB_DELTA_SPARSE;
+	d->mask = (u64)(uintptr_t)t->mask;
+	d->len = 8;
+	t->mask[0] = 0x03;
+	d->payload_len = 3;
+}
+
+static const struct bad_case bad_cases[] = {
+	{ "encoding unknown", -EINVAL, bad_encoding },
+	{ "flags", -EINVAL, bad_flags },
+	{ "pad", -EINVAL, bad_pad },
+	{ "len 0", -EINVAL, bad_len0 },
+	{ "dense with mask", -EINVAL, bad_dense_mask },
+	{ "masked without mask", -EINVAL, bad_masked_nomask },
+	{ "mask bits past len", -EINVAL, bad_mask_tail },
+	{ "no such page", -ENOENT, bad_page },
+	{ "window past the page", -ERANGE, bad_window },
+	{ "offset wraps", -ERANGE, bad_wrap },
+	{ "dense payload_len", -EMSGSIZE, bad_dense_size },
+	{ "sparse popcount", -EMSGSIZE, bad_sparse_size },
+};
+
+static void bad_case_desc(const struct bad_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(bad, bad_cases, bad_case_desc);
+
+static void mmsb_delta_test_validation(struct kunit *test)
+{
+	const struct bad_case *c = test->param_value;
+	struct dt *t = test->priv;
+	struct mmsb_delta d = dt_dense(t, 0, 0, 2);
+	struct mmsb_kdelta *kd = NULL;
+
+	c->make(t, &d);
+	KUNIT_EXPECT_EQ_MSG(test, mmsb_delta_create_kernel(&t->da, &d,
+							   current_cred(),
+							   false, &kd),
+			    c->err, "case %s", c->name);
+	KUNIT_EXPECT_NULL(test, kd);
+	/* Nothing of a refused delta is held once its block goes. */
+	mmsb_dalloc_finish(&t->da);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&t->ctx.bytes), 0);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
+}
+
+/* A page mode without write for the owner: -EACCES. */
+static void mmsb_delta_test_permission(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	struct mmsb_delta d = dt_dense(t, 0, 0, 1);
+	struct mmsb_kdelta *kd = NULL;
+
+	t->page[0]->mode = 0400;
+	KUNIT_EXPECT_EQ(test, mmsb_delta_create_kernel(&t->da, &d,
+						       current_cred(), false,
+						       &kd), -EACCES);
+	/* Admin (CAP_SYS_ADMIN at open) overrides the mode. */
+	KUNIT_EXPECT_EQ(test, mmsb_delta_create_kernel(&t->da, &d,
+						       current_cred(), true,
+						       &kd), 0);
+	mmsb_delta_free(&t->ctx, kd);
+	t->page[0]->mode = 0600;
+}
+
+/*
+ * MASKED and SPARSE with the same mask write the same bytes:
+ *   mask   1 0 1 1 0 0 0 1 | 1
+ *   page   p0 . p2 p3 . . . p7 | p8     (MASKED: payload at positions)
+ *   sparse s0 . s1 s2 . . . s3 | s4     (SPARSE: only the set bytes)
+ */
+static void mmsb_delta_test_masked_sparse(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	struct mmsb_delta d = dt_dense(t, 0, 10, 9);
+	u8 expect[9] = { 1, 0, 3, 4, 0, 0, 0, 8, 9 };
+	u8 sparse_expect[9] = { 1, 0, 2, 3, 0, 0, 0, 4, 5 };
+	u8 buf[PG_SIZE] = { 0 };
+	struct mmsb_kdelta *kd;
+
+	t->mask[0] = 0x8d;
+	t->mask[1] = 0x01;
+	d.encoding = MMSB_DELTA_MASKED;
+	d.mask = (u64)(uintptr_t)t->mask;
+	kd = dt_create(test, &d);
+	mmsb_delta_apply(kd, buf);
+	KUNIT_EXPECT_MEMEQ(test, buf + 10, expect, 9);
+	KUNIT_EXPECT_EQ(test, buf[9], 0);
+	KUNIT_EXPECT_EQ(test, buf[19], 0);
+	mmsb_delta_free(&t->ctx, kd);
+
+	memset(buf, 0, sizeof(buf));
+	d.encoding = MMSB_DELTA_SPARSE;
+	d.payload_len = 5;
+	kd = dt_create(test, &d);
+	mmsb_delta_apply(kd, buf);
+	KUNIT_EXPECT_MEMEQ(test, buf + 10, sparse_expect, 9);
+	mmsb_delta_free(&t->ctx, kd);
+}
+
+/* Deltas of pages A B A C B A: each page's list keeps ring order. */
+static void mmsb_delta_test_partition(struct kunit *test)
+{
+	static const int pg[] = { 0, 1, 0, 2, 1, 0 };
+	struct dt *t = test->priv;
+	struct mmsb_kdelta *kd[ARRAY_SIZE(pg)], *it;
+	struct mmsb_page *pages[ARRAY_SIZE(pg)];
+	unsigned int n, i;
+	struct mmsb_delta d;
+
+	for (i = 0; i < ARRAY_SIZE(pg); i++) {
+		d = dt_dense(t, pg[i], i, 1);
+		kd[i] = dt_create(test, &d);
+	}
+	n = mmsb_tick_partition(kd, ARRAY_SIZE(pg), pages);
+	KUNIT_ASSERT_EQ(test, n, 3);
+	KUNIT_EXPECT_PTR_EQ(test, pages[0], t->page[0]);
+	KUNIT_EXPECT_PTR_EQ(test, pages[1], t->page[1]);
+	KUNIT_EXPECT_PTR_EQ(test, pages[2], t->page[2]);
+	it = t->page[0]->tick_first;
+	KUNIT_EXPECT_PTR_EQ(test, it, kd[0]);
+	KUNIT_EXPECT_PTR_EQ(test, it->tick_next, kd[2]);
+	KUNIT_EXPECT_PTR_EQ(test, it->tick_next->tick_next, kd[5]);
+	KUNIT_EXPECT_NULL(test, kd[5]->tick_next);
+	KUNIT_EXPECT_PTR_EQ(test, t->page[1]->tick_first, kd[1]);
+	KUNIT_EXPECT_PTR_EQ(test, kd[1]->tick_next, kd[4]);
+	KUNIT_EXPECT_PTR_EQ(test, t->page[2]->tick_first, kd[3]);
+	for (i = 0; i < n; i++) {
+		struct mmsb_engine_stats st = { 0 };
+
+		mmsb_engine_apply_page(&t->ctx, pages[i], 1, &st);
+		KUNIT_EXPECT_NULL(test, pages[i]->tick_first);
+	}
+}
+
+/*
+ * Randomised: the engine applying a page's deltas in one section gives
+ * the bytes of applying them one by one, for every encoding.
+ */
+static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	struct mmsb_kdelta *kd[32];
+	struct mmsb_page *pages[1];
+	u8 *model = kunit_kzalloc(test, PG_SIZE, GFP_KERNEL);
+	struct rnd_state rs;
+	int round, i, j;
+
+	KUNIT_ASSERT_NOT_NULL(test, model);
+	prandom_seed_state(&rs, 42);
+	for (round = 0; round < 50; round++) {
+		struct mmsb_engine_stats st = { 0 };
+
+		for (i = 0; i < ARRAY_SIZE(kd); i++) {
+			u32 off = prandom_u32_state(&rs) % PG_SIZE;
+			u32 len = 1 + prandom_u32_state(&rs) % (PG_SIZE - off);
+			struct mmsb_delta d = dt_dense(t, 0, off, len);
+			u32 enc = prandom_u32_state(&rs) % 3, set = 0;
+
+			for (j = 0; j < PG_SIZE; j++)
+				t->payload[j] = prandom_u32_state(&rs);
+			memset(t->mask, 0, sizeof(t->mask));
+			for (j = 0; j < len; j++)
+				if (prandom_u32_state(&rs) & 1) {
+					t->mask[j / 8] |= BIT(j % 8);
+					set++;
+				}
+			if (enc != MMSB_DELTA_DENSE) {
+				d.encoding = enc;
+				d.mask = (u64)(uintptr_t)t->mask;
+			}
+			if (enc == MMSB_DELTA_SPARSE) {
+				if (!set)
+					d.encoding = MMSB_DELTA_MASKED;
+				else
+					d.payload_len = set;
+			}
+			kd[i] = dt_create(test, &d);
+			kd[i]->id = round * 100 + i + 1;
+			mmsb_delta_apply(kd[i], model);
+		}
+		mmsb_tick_partition(kd, ARRAY_SIZE(kd), pages);
+		mmsb_engine_apply_page(&t->ctx, t->page[0], round + 1, &st);
+		KUNIT_ASSERT_MEMEQ(test, t->page[0]->data, model, PG_SIZE);
+		KUNIT_EXPECT_EQ(test, st.processed, ARRAY_SIZE(kd));
+		KUNIT_EXPECT_EQ(test, t->page[0]->epoch, round + 1);
+		KUNIT_EXPECT_EQ(test, t->page[0]->last_delta_id,
+				round * 100 + ARRAY_SIZE(kd));
+	}
+}
+
+/*
+ * Epochs: page at epoch 0.  Tick 1: [any, any, any] -> epoch 1.
+ * Tick 2: [E=5 stale, E=1 applies, E=1 stale: changed this tick]
+ * -> epoch 2; a second chunk of tick 2: [any] applies, no second step.
+ */
+static void mmsb_delta_test_epochs(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	struct mmsb_page *page = t->page[0], *pages[1];
+	struct mmsb_engine_stats st = { 0 };
+	struct mmsb_kdelta *kd[3];
+	struct mmsb_delta d;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		d = dt_dense(t, 0, i, 1);
+		kd[i] = dt_create(test, &d);
+	}
+	mmsb_tick_partition(kd, 3, pages);
+	mmsb_engine_apply_page(&t->ctx, page, 1, &st);
+	KUNIT_EXPECT_EQ(test, st.processed, 3);
+	KUNIT_EXPECT_EQ(test, st.conflicts, 0);
+	KUNIT_EXPECT_EQ(test, page->epoch, 1);
+
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < 3; i++) {
+		d = dt_dense(t, 0, i, 1);
+		d.expected_epoch = i ? 1 : 5;
+		kd[i] = dt_create(test, &d);
+	}
+	mmsb_tick_partition(kd, 3, pages);
+	mmsb_engine_apply_page(&t->ctx, page, 2, &st);
+	KUNIT_EXPECT_EQ(test, st.processed, 1);
+	KUNIT_EXPECT_EQ(test, st.conflicts, 2);
+	KUNIT_EXPECT_EQ(test, st.pages_changed, 1);
+	KUNIT_EXPECT_EQ(test, page->epoch, 2);
+
+	memset(&st, 0, sizeof(st));
+	d = dt_dense(t, 0, 0, 1);
+	kd[0] = dt_create(test, &d);
+	mmsb_tick_partition(kd, 1, pages);
+	mmsb_engine_apply_page(&t->ctx, page, 2, &st);
+	KUNIT_EXPECT_EQ(test, st.processed, 1);
+	KUNIT_EXPECT_EQ(test, st.pages_changed, 0);
+	KUNIT_EXPECT_EQ(test, page->epoch, 2);
+}
+
+/* A delta whose page was freed after submission: dropped, -EIDRM. */
+static void mmsb_delta_test_freed_page(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	struct mmsb_engine_stats st = { 0 };
+	struct mmsb_batch *batch = mmsb_batch_alloc(1);
+	struct mmsb_page *pages[1];
+	struct mmsb_kdelta *kd;
+	struct mmsb_delta d = dt_dense(t, 3, 0, 4);
+
+	KUNIT_ASSERT_NOT_NULL(test, batch);
+	kd = dt_create(test, &d);
+	mmsb_batch_add(batch, kd, 0);
+	mmsb_batch_arm(batch);
+	KUNIT_ASSERT_EQ(test, mmsb_page_free(&t->table, t->page[3]->id,
+					     current_cred(), true), 0);
+	mmsb_tick_partition(&kd, 1, pages);
+	mmsb_engine_apply_page(&t->ctx, pages[0], 1, &st);
+	KUNIT_EXPECT_EQ(test, st.rejected, 1);
+	KUNIT_EXPECT_TRUE(test, completion_done(&batch->completion));
+	KUNIT_EXPECT_EQ(test, batch->res[0].status, -EIDRM);
+	KUNIT_EXPECT_EQ(test, t->page[3]->epoch, 0);
+	mmsb_batch_put(batch);
+}
+
+static struct kunit_case mmsb_delta_cases[] = {
+	KUNIT_CASE_PARAM(mmsb_delta_test_validation, bad_gen_params),
+	KUNIT_CASE(mmsb_delta_test_permission),
+	KUNIT_CASE(mmsb_delta_test_masked_sparse),
+	KUNIT_CASE(mmsb_delta_test_partition),
+	KUNIT_CASE(mmsb_delta_test_merge_equals_sequential),
+	KUNIT_CASE(mmsb_delta_test_epochs),
+	KUNIT_CASE(mmsb_delta_test_freed_page),
+	{}
+};
+
+static struct kunit_suite mmsb_delta_suite = {
+	.name = "mmsb_delta",
+	.init = dt_init,
+	.exit = dt_exit,
+	.test_cases = mmsb_delta_cases,
+};
+
+kunit_test_suite(mmsb_delta_suite);
