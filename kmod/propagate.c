@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb propagation: the edge operations and the tick's walk along edges.
+ * See propagate.h for the model and the lock order.
+ *
+ * One tick, as tick.c drives it:
+ *
+ *	mmsb_prop_begin()	g->lock; topological order; records on
+ *	per chunk: engine fills @chunk, mmsb_prop_collect() files each
+ *		changed page that has dependents under its topo index
+ *	mmsb_prop_run()		walk the touched indexes in ascending order
+ *	mmsb_prop_validate()	the invariant check (refreshes the order)
+ *	mmsb_prop_end()		g->lock released
+ *
+ * The walk (graph.h's recipe): for touched index i, first apply what
+ * reached it (all incoming edges of the tick in one write section),
+ * then, if the page changed, queue a work item on each dependent j and
+ * mark j touched.  Edges go from lower to higher indexes, so j > i is
+ * visited later in the same pass.  No allocation: the arrays are sized
+ * when edges are added.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/bitops.h>
+#include <linux/errno.h>
+#include <linux/ktime.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <kunit/visibility.h>
+
+#include "page.h"
+#include "propagate.h"
+
+#define MMSB_PROP_NONE		UINT_MAX
+
+/*
+ * struct mmsb_prop_node - tick state of one graph node (by topo index)
+ * @dirty: bytes of the page changed in this tick (deltas and edges)
+ * @page: the page, held from first use until the end of the walk
+ * @work: first pending work item (incoming edge), or MMSB_PROP_NONE
+ * @changed: the page changed in this tick, its dependents follow
+ * @looked_up: @page was looked up (it may still be NULL: freed)
+ */
+struct mmsb_prop_node {
+	struct mmsb_dirty dirty;
+	struct mmsb_page *page;
+	unsigned int work;
+	bool changed;
+	bool looked_up;
+};
+
+/*
+ * struct mmsb_prop_work - an edge whose source changed in this tick
+ * @edge: the edge
+ * @next: next work item of the same dependent, or MMSB_PROP_NONE
+ */
+struct mmsb_prop_work {
+	const struct mmsb_graph_edge *edge;
+	unsigned int next;
+};
+
+/**
+ * mmsb_dirty_add() - add bytes [@start, @end) to a page's changed ranges
+ * @d: the ranges
+ * @start: first byte
+ * @end: one past the last byte, > @start, at most U32_MAX
+ *
+ * Keeps @d sorted, merging overlapping and adjacent ranges; when all
+ * MMSB_DIRTY_RANGES slots are used, the new range joins its nearest
+ * neighbour.  O(MMSB_DIRTY_RANGES).
+ */
+void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
+{
+	u32 s = start, e = end;
+	unsigned int i, j;
+
+	for (i = 0; i < d->nr && d->r[i].end < s; i++)
+		;
+	for (j = i; j < d->nr && d->r[j].start <= e; j++) {
+		s = min(s, d->r[j].start);
+		e = max(e, d->r[j].end);
+	}
+	if (j > i) {
+		/* Ranges i .. j - 1 touch the new one: one range now. */
+		d->r[i].start = s;
+		d->r[i].end = e;
+		memmove(&d->r[i + 1], &d->r[j], (d->nr - j) * sizeof(d->r[0]));
+		d->nr -= j - i - 1;
+		return;
+	}
+	if (d->nr == MMSB_DIRTY_RANGES) {
+		/* Full: grow the neighbour with the smaller gap. */
+		if (i == d->nr || (i && s - d->r[i - 1].end <=
+					d->r[i].start - e))
+			d->r[i - 1].end = e;
+		else
+			d->r[i].start = s;
+		return;
+	}
+	memmove(&d->r[i + 1], &d->r[i], (d->nr - i) * sizeof(d->r[0]));
+	d->r[i].start = s;
+	d->r[i].end = e;
+	d->nr++;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_dirty_add);
+
+/**
+ * mmsb_prop_init() - set up propagation
+ * @p: the state
+ * @graph: an initialised graph
+ * @pages: the page table
+ * @chunk_cap: pages of one tick chunk at most (the engine's records)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
+		   struct mmsb_page_table *pages, unsigned int chunk_cap)
+{
+	memset(p, 0, sizeof(*p));
+	p->graph = graph;
+	p->pages = pages;
+	p->chunk = kvcalloc(chunk_cap, sizeof(*p->chunk), GFP_KERNEL);
+	if (!p->chunk)
+		return -ENOMEM;
+	p->chunk_cap = chunk_cap;
+	return 0;
+}
+
+/**
+ * mmsb_prop_destroy() - free propagation state
+ * @p: the state; no tick runs any more
+ */
+void mmsb_prop_destroy(struct mmsb_prop *p)
+{
+	kvfree(p->chunk);
+	kvfree(p->nodes);
+	kvfree(p->touched);
+	kvfree(p->work);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Size the per-tick arrays for the graph as it is now. */
+static int mmsb_prop_reserve(struct mmsb_prop *p)
+{
+	size_t nodes = mmsb_graph_nr_nodes(p->graph);
+	size_t edges = mmsb_graph_nr_edges(p->graph);
+	struct mmsb_prop_node *nn;
+	struct mmsb_prop_work *nw;
+	unsigned long *bm;
+	size_t cap;
+
+	lockdep_assert_held(&p->graph->lock);
+	if (nodes > p->cap) {
+		cap = max3(nodes, 2 * p->cap, (size_t)64);
+		nn = kvcalloc(cap, sizeof(*nn), GFP_KERNEL);
+		bm = kvcalloc(BITS_TO_LONGS(cap), sizeof(*bm), GFP_KERNEL);
+		if (!nn || !bm) {
+			kvfree(nn);
+			kvfree(bm);
+			return -ENOMEM;
+		}
+		/* No tick runs: it would hold g->lock.  Nothing to copy. */
+		kvfree(p->nodes);
+		kvfree(p->touched);
+		p->nodes = nn;
+		p->touched = bm;
+		p->cap = cap;
+	}
+	if (edges > p->work_cap) {
+		cap = max3(edges, 2 * p->work_cap, (size_t)64);
+		nw = kvcalloc(cap, sizeof(*nw), GFP_KERNEL);
+		if (!nw)
+			return -ENOMEM;
+		kvfree(p->work);
+		p->work = nw;
+		p->work_cap = cap;
+	}
+	return 0;
+}
+
+/**
+ * mmsb_prop_add_edge() - add the dependency @from -> @to
+ * @p: the state
+ * @from: source page, held by the caller, access checked
+ * @to: dependent page, held by the caller, access checked
+ * @kind: edge kind
+ *
+ * The pages must still be live under g->lock: the page-free path
+ * clears ->live before it takes g->lock to remove the page's edges, so
+ * an edge is never left behind to a freed page.
+ *
+ * Context: process context, sleeps; takes g->lock.
+ * Return: 0; -ENOENT if a page was freed; else as mmsb_graph_add_edge().
+ */
+int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
+		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind)
+{
+	struct mmsb_graph *g = p->graph;
+	int ret;
+
+	mutex_lock(&g->lock);
+	if (!READ_ONCE(from->live) || !READ_ONCE(to->live)) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	ret = mmsb_graph_add_edge(g, from->id, to->id, kind);
+	if (ret)
+		goto unlock;
+	ret = mmsb_prop_reserve(p);
+	if (ret)
+		mmsb_graph_remove_edge(g, from->id, to->id, kind);
+unlock:
+	mutex_unlock(&g->lock);
+	return ret;
+}
+
+/**
+ * mmsb_prop_del_edge() - remove the dependency @from -> @to
+ * @p: the state
+ * @from: source page id
+ * @to: dependent page id
+ * @kind: the edge's kind
+ *
+ * Context: process context, sleeps; takes g->lock.
+ * Return: as mmsb_graph_remove_edge().
+ */
+int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
+		       enum mmsb_graph_edge_kind kind)
+{
+	int ret;
+
+	mutex_lock(&p->graph->lock);
+	ret = mmsb_graph_remove_edge(p->graph, from, to, kind);
+	mutex_unlock(&p->graph->lock);
+	return ret;
+}
+
+/**
+ * mmsb_prop_remove_page() - drop the edges of a freed page
+ * @p: the state
+ * @id: the page, already out of the page table
+ *
+ * Context: process context, sleeps; takes g->lock.
+ */
+void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id)
+{
+	mutex_lock(&p->graph->lock);
+	mmsb_graph_remove_node(p->graph, id);
+	mutex_unlock(&p->graph->lock);
+}
+
+/**
+ * mmsb_prop_stats() - figures for MMSB_IOC_STATS
+ * @p: the state
+ * @edges: out: edges in the graph
+ * @bytes: out: bytes held by the graph and propagation
+ *
+ * Context: process context, sleeps; takes g->lock.
+ */
+void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes)
+{
+	mutex_lock(&p->graph->lock);
+	*edges = mmsb_graph_nr_edges(p->graph);
+	*bytes = mmsb_graph_bytes(p->graph) +
+		 p->cap * sizeof(*p->nodes) +
+		 BITS_TO_LONGS(p->cap) * sizeof(*p->touched) +
+		 p->work_cap * sizeof(*p->work) +
+		 p->chunk_cap * sizeof(*p->chunk);
+	mutex_unlock(&p->graph->lock);
+}
+
+/**
+ * mmsb_prop_begin() - start a tick: take g->lock, fix the order
+ * @p: the state
+ *
+ * The lock is held until mmsb_prop_end(), so the order and the topo
+ * indexes stay valid through the whole tick.
+ *
+ * Context: the orchestrator, process context.
+ * Return: the records the engine fills for each chunk
+ * (@p->chunk_cap entries), or NULL when the graph has no edge and there
+ * is nothing to record.
+ */
+struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p)
+{
+	const struct mmsb_graph_node *const *order;
+	size_t n;
+
+	mutex_lock(&p->graph->lock);
+	p->active = false;
+	p->nr_work = 0;
+	if (!mmsb_graph_nr_edges(p->graph))
+		return NULL;
+	order = mmsb_graph_topo(p->graph, &n);
+	/* A cycle cannot be added; validation reports it if it was. */
+	if (IS_ERR_OR_NULL(order))
+		return NULL;
+	p->order = order;
+	p->nr = n;
+	bitmap_zero(p->touched, n);
+	p->active = true;
+	return p->chunk;
+}
+
+static void mmsb_prop_node_init(struct mmsb_prop_node *pn)
+{
+	pn->dirty.nr = 0;
+	pn->page = NULL;
+	pn->work = MMSB_PROP_NONE;
+	pn->changed = false;
+	pn->looked_up = false;
+}
+
+/* Mark index @i touched, initialising its state the first time. */
+static struct mmsb_prop_node *mmsb_prop_touch(struct mmsb_prop *p, size_t i)
+{
+	struct mmsb_prop_node *pn = &p->nodes[i];
+
+	if (!__test_and_set_bit(i, p->touched))
+		mmsb_prop_node_init(pn);
+	return pn;
+}
+
+/**
+ * mmsb_prop_collect() - take the engine's records of one chunk
+ * @p: the state, after mmsb_prop_begin() returned records
+ * @nr: records filled (the chunk's pages)
+ *
+ * Files the changed ranges of every page that has dependents; other
+ * pages cost one xarray lookup.
+ */
+void mmsb_prop_collect(struct mmsb_prop *p, unsigned int nr)
+{
+	const struct mmsb_graph_node *node;
+	struct mmsb_prop_node *pn;
+	const struct mmsb_dirty *d;
+	unsigned int k, r;
+
+	lockdep_assert_held(&p->graph->lock);
+	for (k = 0; k < nr; k++) {
+		d = &p->chunk[k];
+		if (!d->nr)
+			continue;
+		node = mmsb_graph_lookup(p->graph, d->id);
+		if (!node || list_empty(&node->out))
+			continue;
+		pn = mmsb_prop_touch(p, node->topo_index);
+		pn->changed = true;
+		for (r = 0; r < d->nr; r++)
+			mmsb_dirty_add(&pn->dirty, d->r[r].start, d->r[r].end);
+	}
+}
+
+/* The page at index @i, looked up once per tick; NULL if freed. */
+static struct mmsb_page *mmsb_prop_page(struct mmsb_prop *p, size_t i)
+{
+	struct mmsb_prop_node *pn = &p->nodes[i];
+
+	if (!pn->looked_up) {
+		pn->looked_up = true;
+		pn->page = mmsb_page_get(p->pages, p->order[i]->id);
+		if (pn->page && !READ_ONCE(pn->page->live)) {
+			mmsb_page_put(pn->page);
+			pn->page = NULL;
+		}
+	}
+	return pn->page;
+}
+
+/* Bytes the source of @e changed that fit a dependent of @size. */
+static bool mmsb_prop_has_bytes(struct mmsb_prop *p,
+				const struct mmsb_graph_edge *e, size_t size)
+{
+	const struct mmsb_prop_node *src = &p->nodes[e->from->topo_index];
+
+	return src->page && src->dirty.nr && src->dirty.r[0].start < size;
+}
+
+/*
+ * Apply every edge that reached index @i in this tick, in one write
+ * section: copy the PASSTHROUGH ranges, raise the epoch once per tick,
+ * wake the waiters.
+ */
+static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
+			    struct mmsb_tick_metrics *m)
+{
+	struct mmsb_prop_node *pn = &p->nodes[i];
+	const struct mmsb_prop_node *sn;
+	const struct mmsb_graph_edge *e;
+	struct mmsb_page *dst, *src;
+	bool change = false;
+	unsigned int w, r;
+	size_t start, end;
+	u64 epoch;
+
+	dst = mmsb_prop_page(p, i);
+	if (!dst)
+		return;
+	for (w = pn->work; w != MMSB_PROP_NONE && !change; w = p->work[w].next) {
+		e = p->work[w].edge;
+		change = e->kind == MMSB_GRAPH_NOTIFY ||
+			 mmsb_prop_has_bytes(p, e, dst->size);
+	}
+	if (!change)
+		return;
+
+	mmsb_page_write_begin(dst);
+	for (w = pn->work; w != MMSB_PROP_NONE; w = p->work[w].next) {
+		e = p->work[w].edge;
+		if (e->kind != MMSB_GRAPH_PASSTHROUGH)
+			continue;
+		sn = &p->nodes[e->from->topo_index];
+		src = sn->page;
+		if (!src)
+			continue;
+		/* The source's ranges lie within its own size. */
+		for (r = 0; r < sn->dirty.nr; r++) {
+			start = sn->dirty.r[r].start;
+			end = min_t(size_t, sn->dirty.r[r].end, dst->size);
+			if (start >= end)
+				break;
+			memcpy(dst->data + start, src->data + start,
+			       end - start);
+			mmsb_dirty_add(&pn->dirty, start, end);
+		}
+	}
+	epoch = dst->epoch;
+	if (dst->tick_changed != tick) {
+		epoch++;
+		dst->tick_changed = tick;
+		m->pages_changed++;
+	}
+	mmsb_page_write_end(dst, epoch, dst->last_delta_id);
+	/* As in the engine: wq_has_sleeper()'s smp_mb() orders the epoch. */
+	if (wq_has_sleeper(&dst->waitq))
+		wake_up_all(&dst->waitq);
+	pn->changed = true;
+	m->propagated++;
+}
+
+/* Index @i changed: queue its edges on its dependents. */
+static void mmsb_prop_push(struct mmsb_prop *p, size_t i)
+{
+	const struct mmsb_prop_node *pn = &p->nodes[i];
+	struct mmsb_graph_edge *e;
+	struct mmsb_prop_node *dn;
+	unsigned int w;
+
+	/* The source's bytes are needed by its PASSTHROUGH dependents. */
+	if (pn->dirty.nr && !mmsb_prop_page(p, i))
+		return;
+	mmsb_graph_for_each_out(e, p->order[i]) {
+		if (e->kind == MMSB_GRAPH_PASSTHROUGH && !pn->dirty.nr)
+			continue;
+		/* Each edge is queued at most once a tick: work_cap >= edges. */
+		if (WARN_ON_ONCE(p->nr_work >= p->work_cap))
+			return;
+		dn = mmsb_prop_touch(p, e->to->topo_index);
+		w = p->nr_work++;
+		p->work[w].edge = e;
+		p->work[w].next = dn->work;
+		dn->work = w;
+	}
+}
+
+/**
+ * mmsb_prop_run() - propagate this tick's changes along the edges
+ * @p: the state, between mmsb_prop_begin() and mmsb_prop_end()
+ * @tick: the tick number (the once-per-tick epoch rule)
+ * @m: metrics: @propagated and @pages_changed are added to
+ *
+ * Context: the orchestrator, after every chunk was applied.
+ * Return: nanoseconds spent.
+ */
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_tick_metrics *m)
+{
+	u64 start = ktime_get_ns();
+	size_t i;
+
+	lockdep_assert_held(&p->graph->lock);
+	if (!p->active)
+		return 0;
+	/* for_each_set_bit() rereads the bitmap: bits set ahead are seen. */
+	for_each_set_bit(i, p->touched, p->nr) {
+		if (p->nodes[i].work != MMSB_PROP_NONE)
+			mmsb_prop_apply(p, i, tick, m);
+		if (p->nodes[i].changed)
+			mmsb_prop_push(p, i);
+	}
+	for_each_set_bit(i, p->touched, p->nr)
+		mmsb_page_put(p->nodes[i].page);
+	return ktime_get_ns() - start;
+}
+
+/**
+ * mmsb_prop_validate() - the per-tick invariant check of the graph
+ * @p: the state, between mmsb_prop_begin() and mmsb_prop_end()
+ * @m: metrics: @graph_has_cycle is set
+ *
+ * Validates the whole graph, O(V + E), which also refreshes the
+ * topological order for the next tick.
+ *
+ * Return: nanoseconds spent.
+ */
+u64 mmsb_prop_validate(struct mmsb_prop *p, struct mmsb_tick_metrics *m)
+{
+	struct mmsb_graph_report r;
+
+	lockdep_assert_held(&p->graph->lock);
+	mmsb_graph_validate(p->graph, &r, NULL, 0);
+	m->graph_has_cycle = r.has_cycle;
+	if (r.has_cycle)
+		pr_err_ratelimited("invariant failure: the graph has a cycle of %zu pages\n",
+				   r.cycle_len);
+	return r.duration_ns;
+}
+
+/**
+ * mmsb_prop_end() - end a tick: release g->lock
+ * @p: the state
+ */
+void mmsb_prop_end(struct mmsb_prop *p)
+{
+	p->active = false;
+	mutex_unlock(&p->graph->lock);
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb propagation: edges between pages and what a tick does along them.
+ *
+ * The engine records, for each page it changed, the byte ranges its
+ * deltas wrote (struct mmsb_dirty, a few sorted ranges).  The tick hands
+ * those to propagate.c, which walks the dependency graph (graph.c) in
+ * topological order and, along each edge from a changed page:
+ *  - PASSTHROUGH copies the changed ranges of the source into the same
+ *    offsets of the dependent, clipped to its size; the dependent's
+ *    changed ranges are then those it received, so only changed bytes
+ *    travel down a chain, never whole pages;
+ *  - NOTIFY marks the dependent changed (no bytes) and wakes its waiters.
+ * Every page a tick changes this way gets its epoch raised once for the
+ * tick, however many paths reach it, and all of its incoming edges are
+ * applied in one write section, so readers never see half of a tick.
+ *
+ * Lock order: the tick takes the graph's lock (g->lock) when it starts
+ * draining and holds it through apply, propagation and validation; the
+ * engine workers and propagation open page write sections under it.
+ * Nothing that holds a page write section, nor anything a tick waits
+ * for, may take g->lock.  The edge ioctls and the page-free path take
+ * g->lock alone and never wait for a tick while holding it.
+ */
+#ifndef _MMSB_PROPAGATE_H
+#define _MMSB_PROPAGATE_H
+
+#include <linux/types.h>
+
+#include "graph.h"
+
+struct mmsb_page;
+struct mmsb_page_table;
+struct mmsb_tick_metrics;
+
+/*
+ * Ranges kept per page and tick.  Past that many disjoint ranges the two
+ * closest are merged, so the bytes between them travel too (they are
+ * the source's current bytes, so a dependent that mirrors its source
+ * stays equal to it).
+ */
+#define MMSB_DIRTY_RANGES	4
+
+/**
+ * struct mmsb_dirty_range - bytes [@start, @end) of a page
+ * @start: first byte
+ * @end: one past the last byte
+ */
+struct mmsb_dirty_range {
+	u32 start;
+	u32 end;
+};
+
+/**
+ * struct mmsb_dirty - the bytes of one page changed in one tick
+ * @id: page id
+ * @nr: ranges used in @r (0: nothing changed)
+ * @r: disjoint, non-adjacent ranges, ascending
+ */
+struct mmsb_dirty {
+	u64 id;
+	unsigned int nr;
+	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES];
+};
+
+struct mmsb_prop_node;
+struct mmsb_prop_work;
+
+/**
+ * struct mmsb_prop - propagation state (one per device)
+ * @graph: the dependency graph
+ * @pages: the page table, to look pages up by id
+ * @chunk: per-chunk records the engine fills, @chunk_cap entries
+ * @chunk_cap: pages of one tick chunk at most
+ * @nodes: per-tick state by topological index, @cap entries
+ * @work: pending edge applications, @work_cap entries
+ * @touched: bitmap over topological index: pages changed or reached
+ * @cap: nodes @nodes and @touched can hold (>= graph nodes)
+ * @work_cap: entries of @work (>= graph edges)
+ * @order: the topological order of this tick
+ * @nr: nodes in @order
+ * @nr_work: entries of @work used in this tick
+ * @active: this tick records and propagates (the graph has edges)
+ *
+ * Everything from @nodes on is protected by @graph->lock; @chunk is
+ * written by the engine while the tick holds that lock.
+ */
+struct mmsb_prop {
+	struct mmsb_graph *graph;
+	struct mmsb_page_table *pages;
+	struct mmsb_dirty *chunk;
+	unsigned int chunk_cap;
+
+	struct mmsb_prop_node *nodes;
+	struct mmsb_prop_work *work;
+	unsigned long *touched;
+	size_t cap;
+	size_t work_cap;
+	const struct mmsb_graph_node *const *order;
+	size_t nr;
+	size_t nr_work;
+	bool active;
+};
+
+void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end);
+
+int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
+		   struct mmsb_page_table *pages, unsigned int chunk_cap);
+void mmsb_prop_destroy(struct mmsb_prop *p);
+
+int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
+		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind);
+int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
+		       enum mmsb_graph_edge_kind kind);
+void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id);
+void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
+
+struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p);
+void mmsb_prop_collect(struct mmsb_prop *p, unsigned int nr);
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick,
+		  struct mmsb_tick_metrics *m);
+u64 mmsb_prop_validate(struct mmsb_prop *p, struct mmsb_tick_metrics *m);
+void mmsb_prop_end(struct mmsb_prop *p);
+
+#endif /* _MMSB_PROPAGATE_H */
