@@ -418,11 +418,48 @@ struct mmsb_stats {
 #define MMSB_IOC_EDGE_ADD	_IOW(MMSB_IOC_MAGIC, 0x20, struct mmsb_edge)
 #define MMSB_IOC_EDGE_DEL	_IOW(MMSB_IOC_MAGIC, 0x21, struct mmsb_edge)
 
-/* io_uring passthrough: sqe->cmd_op values; the command area carries
- * struct mmsb_submit or struct mmsb_wait (both fit a 64-byte SQE).
+/*
+ * io_uring passthrough (IORING_OP_URING_CMD on an open /dev/mmsb):
+ * sqe->cmd_op is MMSB_URING_*, and the command area (sqe->cmd, 16 bytes
+ * in a 64-byte SQE) carries the descriptor below.  In an SQE128 ring the
+ * other 64 bytes of the area must be zero.  The CQE is posted only once
+ * the command is done: for SUBMIT, once every accepted delta was applied
+ * (or refused) and is visible in the mappings.  Rings set up with
+ * IORING_SETUP_IOPOLL are refused (-EOPNOTSUPP).
  */
 #define MMSB_URING_SUBMIT	0x10
 #define MMSB_URING_WAIT		0x11
+
+/**
+ * struct mmsb_uring_submit - MMSB_URING_SUBMIT descriptor
+ * @deltas: in: user pointer to @count struct mmsb_delta
+ * @count: in: 1 to MMSB_SUBMIT_MAX (-EINVAL for 0, -E2BIG above)
+ * @flags: in: MMSB_SUBMIT_* flags; SYNC is implied
+ *
+ * The first fields of struct mmsb_submit, with the same meaning.  Each
+ * delta gets its own status, id and epoch written back, as for a SYNC
+ * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL,
+ * -E2BIG, -EFAULT, -ENOMEM with nothing queued.
+ */
+struct mmsb_uring_submit {
+	__u64 deltas;
+	__u32 count;
+	__u32 flags;
+};
+
+/**
+ * struct mmsb_uring_wait - MMSB_URING_WAIT descriptor
+ * @page_id: in: page to wait on (read permission needed)
+ * @epoch: in: complete once the page's epoch is >= this
+ *
+ * cqe->res is 0, -EIDRM if the page was freed first, -ETIMEDOUT after
+ * the module parameter uring_wait_ms, -ECANCELED if the ring or the
+ * submitter went away, or -ENOENT, -EACCES at submission.
+ */
+struct mmsb_uring_wait {
+	__u64 page_id;
+	__u64 epoch;
+};
 
 /*
  * The read protocol, for C readers of a mapping.  @hdr points at the

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb io_uring passthrough (IORING_OP_URING_CMD on /dev/mmsb).
+ *
+ * MMSB_URING_SUBMIT validates and queues deltas like a SYNC
+ * MMSB_IOC_SUBMIT, but does not wait: the command returns -EIOCBQUEUED
+ * and its struct mmsb_batch completes it.  The tick calls the batch's
+ * done() from a worker kthread, which is not the submitter, so done()
+ * only queues task work; the task-work callback runs in the submitter,
+ * in its mm, writes each delta's status back and posts the CQE.  A CQE
+ * therefore means "applied and visible", never just "queued".
+ *
+ * MMSB_URING_WAIT hangs an entry with its own wake function on the
+ * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
+ * engine's wake-up after an epoch change completes it, again through
+ * task work.  Four things may end a WAIT: that wake-up, its timer
+ * (uring_wait_ms, and on 6.1 a poll of the submitter's PF_EXITING),
+ * io_uring's cancel hook (6.7+: ring torn down, task exiting), or the
+ * check at issue.  The first to claim the request queues the task work;
+ * the others do nothing, so every path is idempotent.  A reference held
+ * by the issuing thread keeps the request alive until it has finished
+ * setting up, since with IOSQE_ASYNC that thread is an io-wq worker that
+ * runs beside the submitter's task work.
+ *
+ * SUBMIT is never marked cancelable: its deltas are in the ring, and a
+ * tick completes it within one tick period whatever happens to the ring
+ * or the task.  A command holds a reference on the file, so the module
+ * cannot go while one is in flight.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/errno.h>
+#include <linux/hrtimer.h>
+#include <linux/moduleparam.h>
+#include <linux/overflow.h>
+#include <linux/refcount.h>
+#include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "compat.h"
+#include "delta.h"
+#include "main.h"
+#include "page.h"
+#include "tick.h"
+#include "uring.h"
+
+/* Longest WAIT, in ms; below the 5 minutes after which 6.1 warns about
+ * a ring whose teardown waits on requests.
+ */
+#define MMSB_URING_WAIT_MS_MAX		240000U
+/* How often a WAIT looks at its submitter where io_uring cannot cancel. */
+#define MMSB_URING_EXIT_POLL_NS		(100 * NSEC_PER_MSEC)
+
+static unsigned int uring_wait_ms = 30000;
+
+static int mmsb_uring_wait_ms_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(val, 0, &ms);
+	if (ret)
+		return ret;
+	if (!ms || ms > MMSB_URING_WAIT_MS_MAX)
+		return -EINVAL;
+	*(unsigned int *)kp->arg = ms;
+	return 0;
+}
+
+static const struct kernel_param_ops mmsb_uring_wait_ms_ops = {
+	.set = mmsb_uring_wait_ms_set,
+	.get = param_get_uint,
+};
+module_param_cb(uring_wait_ms, &mmsb_uring_wait_ms_ops, &uring_wait_ms, 0644);
+MODULE_PARM_DESC(uring_wait_ms,
+		 "io_uring WAIT completes with -ETIMEDOUT after this many ms (1-240000, default 30000)");
+
+/* io_uring commands issued and not completed; read-only, for tests. */
+static atomic_t mmsb_uring_inflight = ATOMIC_INIT(0);
+
+static int mmsb_uring_inflight_set(const char *val,
+				   const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static int mmsb_uring_inflight_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&mmsb_uring_inflight));
+}
+
+static const struct kernel_param_ops mmsb_uring_inflight_ops = {
+	.set = mmsb_uring_inflight_set,
+	.get = mmsb_uring_inflight_get,
+};
+module_param_cb(uring_inflight, &mmsb_uring_inflight_ops, NULL, 0444);
+MODULE_PARM_DESC(uring_inflight,
+		 "io_uring commands in flight (read-only counter)");
+
+/* The request lives behind a pointer in the command's pdu. */
+static void mmsb_uring_set_req(struct io_uring_cmd *ioucmd, void *req)
+{
+	BUILD_BUG_ON(sizeof(req) > sizeof_field(struct io_uring_cmd, pdu));
+	memcpy(ioucmd->pdu, &req, sizeof(req));
+}
+
+static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
+{
+	void *req;
+
+	memcpy(&req, ioucmd->pdu, sizeof(req));
+	return req;
+}
+
+/**
+ * struct mmsb_uring_sub - an MMSB_URING_SUBMIT in flight
+ * @batch: reports the deltas' outcome; we hold the submitter's reference
+ * @uptr: the user's delta array, written back at completion
+ * @ud: our copy of it, with status and id of every delta filled in
+ * @count: deltas in @ud
+ */
+struct mmsb_uring_sub {
+	struct mmsb_batch *batch;
+	struct mmsb_delta __user *uptr;
+	struct mmsb_delta *ud;
+	u32 count;
+};
+
+static void mmsb_uring_sub_free(struct mmsb_uring_sub *s)
+{
+	if (s->batch)
+		mmsb_batch_put(s->batch);
+	kvfree(s->ud);
+	kfree(s);
+}
+
+/*
+ * Task work, in the submitter: report each delta and post the CQE.  The
+ * batch's completion (atomic_dec_and_test() in delta.c, then the task
+ * work queueing) orders the results before our reads.
+ */
+static void mmsb_uring_submit_tw(struct io_uring_cmd *ioucmd,
+				 unsigned int issue_flags)
+{
+	struct mmsb_uring_sub *s = mmsb_uring_req(ioucmd);
+	struct mmsb_batch *batch = s->batch;
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; i < s->count; i++) {
+		if (!s->ud[i].delta_id)
+			continue;	/* refused: status set at issue */
+		s->ud[i].status = batch->res[i].status;
+		s->ud[i].epoch = batch->res[i].epoch;
+		if (!s->ud[i].status)
+			ret++;
+	}
+	/*
+	 * An exiting submitter, or io_uring's fallback kworker when the
+	 * task is gone, has no array to write to: the CQE is all it gets.
+	 */
+	if (!(current->flags & (PF_EXITING | PF_KTHREAD)) &&
+	    copy_to_user(s->uptr, s->ud, array_size(s->count, sizeof(*s->ud))))
+		ret = -EFAULT;
+	mmsb_uring_sub_free(s);
+	atomic_dec(&mmsb_uring_inflight);
+	mmsb_uring_cmd_done(ioucmd, ret, issue_flags);
+}
+
+/* The batch's done(): called once, by the tick (or the issuer). */
+static void mmsb_uring_batch_done(struct mmsb_batch *batch)
+{
+	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
+}
+
+/* Room for @n more deltas in the ring, as a snapshot. */
+static bool mmsb_uring_room(struct mmsb_tick *t, u32 n)
+{
+	const struct mmsb_ring *r = &t->queue.ring;
+
+	return mmsb_ring_len(r) + n <= mmsb_ring_capacity(r);
+}
+
+/* Validate and queue; the same steps as mmsb_submit() without the wait. */
+static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
+			     struct mmsb_file *mf,
+			     const struct mmsb_uring_submit *d,
+			     unsigned int issue_flags)
+{
+	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
+	struct mmsb_dev *dev = mf->dev;
+	struct mmsb_delta_ctx *ctx = &dev->deltas;
+	u32 n = d->count, i, nk = 0, pushed = 0, refused = 0;
+	struct mmsb_kdelta **kds, *kd;
+	struct mmsb_uring_sub *s;
+	struct mmsb_dalloc da;
+	size_t hint = 0;
+	u64 base_id;
+	int ret;
+
+	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n)
+		return -EINVAL;
+	if (n > MMSB_SUBMIT_MAX)
+		return -E2BIG;
+	/*
+	 * Issued inline by io_uring_enter(), we must not sleep on a full
+	 * ring, and a command cut in two cannot be retried.  Without room
+	 * for all of it, -EAGAIN before anything is done: io_uring issues
+	 * it again from io-wq, where waiting for room is fine.
+	 */
+	if (nonblock && !mmsb_uring_room(&dev->tick, n))
+		return -EAGAIN;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	s->uptr = u64_to_user_ptr(d->deltas);
+	s->count = n;
+	kds = kvmalloc_array(n, sizeof(*kds), GFP_KERNEL);
+	s->ud = kvmalloc_array(n, sizeof(*s->ud), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!kds || !s->ud)
+		goto free;
+	ret = -EFAULT;
+	if (copy_from_user(s->ud, s->uptr, array_size(n, sizeof(*s->ud))))
+		goto free;
+	/* Last: a batch, once allocated, goes only through its arming. */
+	ret = -ENOMEM;
+	s->batch = mmsb_batch_alloc(n);
+	if (!s->batch)
+		goto free;
+	s->batch->done = mmsb_uring_batch_done;
+	s->batch->priv = ioucmd;
+
+	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	for (i = 0; i < n; i++)
+		hint += mmsb_delta_size_hint(&s->ud[i]);
+	mmsb_dalloc_init(&da, ctx, hint);
+	for (i = 0; i < n; i++) {
+		s->ud[i].delta_id = 0;
+		s->ud[i].epoch = 0;
+		s->ud[i].status = mmsb_delta_create(&da, &s->ud[i], mf->cred,
+						    mf->admin, &kd);
+		if (s->ud[i].status) {
+			refused++;
+			continue;
+		}
+		kd->id = base_id + i + 1;
+		mmsb_batch_add(s->batch, kd, i);
+		s->ud[i].delta_id = kd->id;
+		kds[nk++] = kd;
+	}
+	mmsb_dalloc_finish(&da);
+
+	/*
+	 * Inline, a racing submitter may still fill the ring after our
+	 * look: what does not fit is refused with -EAGAIN, per delta, as
+	 * for an O_NONBLOCK ioctl.
+	 */
+	ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
+	for (i = pushed; i < nk; i++) {
+		kd = kds[i];
+		s->ud[kd->index].status = ret;
+		s->ud[kd->index].delta_id = 0;
+		mmsb_delta_done(kd, ret, 0);
+		mmsb_delta_free(ctx, kd);
+	}
+	kvfree(kds);
+	atomic64_add(pushed, &ctx->submitted);
+	atomic64_add(refused, &ctx->rejected);
+	if (pushed)
+		mmsb_tick_request(&dev->tick);
+
+	mmsb_uring_set_req(ioucmd, s);
+	atomic_inc(&mmsb_uring_inflight);
+	/* From here the batch may complete at once: @s is the task work's. */
+	mmsb_batch_arm(s->batch);
+	return -EIOCBQUEUED;
+
+free:
+	kvfree(kds);
+	mmsb_uring_sub_free(s);
+	return ret;
+}
+
+/**
+ * struct mmsb_uring_wait_req - an MMSB_URING_WAIT in flight
+ * @ioucmd: the command
+ * @page: the page waited on, held
+ * @task: the submitter, held, where io_uring cannot cancel (else NULL)
+ * @epoch: the epoch waited for
+ * @deadline: when to give up with -ETIMEDOUT
+ * @wqe: our entry on @page->waitq
+ * @timer: the deadline (and on 6.1 the exit poll)
+ * @claimed: set by the one path that completes the request
+ * @ref: one for the issuing thread, one for the task work
+ * @res: the CQE result, written by the claimer
+ */
+struct mmsb_uring_wait_req {
+	struct io_uring_cmd *ioucmd;
+	struct mmsb_page *page;
+	struct task_struct *task;
+	u64 epoch;
+	ktime_t deadline;
+	struct wait_queue_entry wqe;
+	struct hrtimer timer;
+	atomic_t claimed;
+	refcount_t ref;
+	int res;
+};
+
+/* 0 or -EIDRM once the wait is over, 1 while it is not. */
+static int mmsb_uring_wait_check(struct mmsb_page *page, u64 epoch)
+{
+	if (READ_ONCE(page->epoch) >= epoch)
+		return 0;
+	if (!READ_ONCE(page->live))
+		return -EIDRM;
+	return 1;
+}
+
+/*
+ * The last reference: unhook from the waitqueue and the timer (after
+ * which neither can reach @w), then post the CQE.  io_uring_cmd_done()
+ * takes the command off io_uring's cancel list under the ring lock that
+ * the cancel hook runs under, so no cancel call can still look at @w
+ * when it is freed.
+ */
+static void mmsb_uring_wait_put(struct mmsb_uring_wait_req *w,
+				unsigned int issue_flags)
+{
+	struct io_uring_cmd *ioucmd = w->ioucmd;
+
+	if (!refcount_dec_and_test(&w->ref))
+		return;
+	hrtimer_cancel(&w->timer);
+	remove_wait_queue(&w->page->waitq, &w->wqe);
+	mmsb_page_put(w->page);
+	if (w->task)
+		put_task_struct(w->task);
+	mmsb_uring_cmd_done(ioucmd, w->res, issue_flags);
+	kfree(w);
+	atomic_dec(&mmsb_uring_inflight);
+}
+
+static void mmsb_uring_wait_tw(struct io_uring_cmd *ioucmd,
+			       unsigned int issue_flags)
+{
+	mmsb_uring_wait_put(mmsb_uring_req(ioucmd), issue_flags);
+}
+
+/*
+ * Complete with @res unless another path did.  Any context: the wake
+ * function, a timer, the cancel hook, the issuer.
+ */
+static void mmsb_uring_wait_finish(struct mmsb_uring_wait_req *w, int res)
+{
+	if (atomic_cmpxchg(&w->claimed, 0, 1))
+		return;
+	w->res = res;
+	io_uring_cmd_complete_in_task(w->ioucmd, mmsb_uring_wait_tw);
+}
+
+/* Under @page->waitq's lock, after an epoch change or a free. */
+static int mmsb_uring_wait_wake(struct wait_queue_entry *wqe,
+				unsigned int mode, int sync, void *key)
+{
+	struct mmsb_uring_wait_req *w =
+		container_of(wqe, struct mmsb_uring_wait_req, wqe);
+	int ret = mmsb_uring_wait_check(w->page, w->epoch);
+
+	if (ret <= 0)
+		mmsb_uring_wait_finish(w, ret);
+	return 0;
+}
+
+static enum hrtimer_restart mmsb_uring_wait_timer(struct hrtimer *timer)
+{
+	struct mmsb_uring_wait_req *w =
+		container_of(timer, struct mmsb_uring_wait_req, timer);
+
+	if (atomic_read(&w->claimed))
+		return HRTIMER_NORESTART;
+	if (ktime_compare(ktime_get(), w->deadline) >= 0) {
+		mmsb_uring_wait_finish(w, -ETIMEDOUT);
+		return HRTIMER_NORESTART;
+	}
+	/* Armed before the deadline only without the cancel hook (6.1). */
+	if (!w->task || (READ_ONCE(w->task->flags) & PF_EXITING)) {
+		mmsb_uring_wait_finish(w, -ECANCELED);
+		return HRTIMER_NORESTART;
+	}
+	hrtimer_forward_now(timer, ns_to_ktime(MMSB_URING_EXIT_POLL_NS));
+	return HRTIMER_RESTART;
+}
+
+/* IO_URING_F_CANCEL (6.7+): only WAITs are marked cancelable. */
+static int mmsb_uring_wait_cancel(struct io_uring_cmd *ioucmd)
+{
+	mmsb_uring_wait_finish(mmsb_uring_req(ioucmd), -ECANCELED);
+	return 0;
+}
+
+static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
+			   const struct mmsb_uring_wait *d,
+			   unsigned int issue_flags)
+{
+	struct mmsb_uring_wait_req *w;
+	struct mmsb_page *page;
+	ktime_t first;
+	int ret;
+
+	page = mmsb_page_get(&mf->dev->pages, d->page_id);
+	if (!page)
+		return -ENOENT;
+	ret = mmsb_page_permission(page, mf->cred, mf->admin, MMSB_MAY_READ);
+	if (ret)
+		goto put_page;
+	ret = mmsb_uring_wait_check(page, d->epoch);
+	if (ret <= 0)
+		goto put_page;
+	ret = -ENOMEM;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		goto put_page;
+
+	w->ioucmd = ioucmd;
+	w->page = page;
+	w->epoch = d->epoch;
+	w->deadline = ktime_add_ms(ktime_get(), uring_wait_ms);
+	refcount_set(&w->ref, 2);
+	init_waitqueue_func_entry(&w->wqe, mmsb_uring_wait_wake);
+	hrtimer_init(&w->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	w->timer.function = mmsb_uring_wait_timer;
+	first = w->deadline;
+	if (!MMSB_URING_HAS_CANCEL) {
+		w->task = mmsb_uring_cmd_task(ioucmd);
+		get_task_struct(w->task);
+		first = ktime_add_ns(ktime_get(), MMSB_URING_EXIT_POLL_NS);
+	}
+	mmsb_uring_set_req(ioucmd, w);
+	atomic_inc(&mmsb_uring_inflight);
+
+	io_uring_cmd_mark_cancelable(ioucmd, issue_flags);
+	add_wait_queue(&page->waitq, &w->wqe);
+	hrtimer_start(&w->timer, first, HRTIMER_MODE_ABS_SOFT);
+	/*
+	 * Orders our queueing before the epoch load; pairs with the
+	 * smp_mb() of wq_has_sleeper() in the engine after its epoch
+	 * store: either it sees us queued or we see the new epoch.
+	 */
+	smp_mb();
+	ret = mmsb_uring_wait_check(page, w->epoch);
+	if (ret <= 0)
+		mmsb_uring_wait_finish(w, ret);
+	mmsb_uring_wait_put(w, issue_flags);
+	return -EIOCBQUEUED;
+
+put_page:
+	mmsb_page_put(page);
+	return ret;
+}
+
+/**
+ * mmsb_uring_cmd() - the ->uring_cmd file operation
+ * @ioucmd: the command; ->cmd_op is MMSB_URING_*
+ * @issue_flags: io_uring's IO_URING_F_* flags
+ *
+ * The command area may be the submission queue itself, which user space
+ * can rewrite under us: each field is read once into a local, and only
+ * the copy is validated and used.
+ *
+ * Context: process context (the submitter, an io-wq worker or the
+ * SQPOLL thread); with IO_URING_F_NONBLOCK it does not wait for room.
+ * Return: -EIOCBQUEUED once queued (the CQE follows), else the CQE's
+ * result: 0 for a WAIT already satisfied, -EINVAL (unknown cmd_op or
+ * flags, count 0, SQE128 tail not zero), -E2BIG, -EFAULT, -ENOMEM,
+ * -ENOENT, -EACCES, -EIDRM, or -EAGAIN for io_uring to retry from io-wq.
+ */
+int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	struct mmsb_file *mf = ioucmd->file->private_data;
+	const u8 *area;
+
+	if (issue_flags & IO_URING_F_CANCEL)
+		return mmsb_uring_wait_cancel(ioucmd);
+
+	area = mmsb_uring_cmd_area(ioucmd);
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_submit) != 16);
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_wait) != 16);
+	/* 80 bytes of area in an SQE128 ring: the last 64 are reserved. */
+	if ((issue_flags & IO_URING_F_SQE128) && memchr_inv(area + 16, 0, 64))
+		return -EINVAL;
+
+	switch (ioucmd->cmd_op) {
+	case MMSB_URING_SUBMIT: {
+		const struct mmsb_uring_submit *u = (const void *)area;
+		struct mmsb_uring_submit sub = {
+			.deltas = READ_ONCE(u->deltas),
+			.count = READ_ONCE(u->count),
+			.flags = READ_ONCE(u->flags),
+		};
+
+		return mmsb_uring_submit(ioucmd, mf, &sub, issue_flags);
+	}
+	case MMSB_URING_WAIT: {
+		const struct mmsb_uring_wait *u = (const void *)area;
+		struct mmsb_uring_wait wait = {
+			.page_id = READ_ONCE(u->page_id),
+			.epoch = READ_ONCE(u->epoch),
+		};
+
+		return mmsb_uring_wait(ioucmd, mf, &wait, issue_flags);
+	}
+	default:
+		return -EINVAL;
+	}
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb io_uring passthrough: the ->uring_cmd file operation of /dev/mmsb
+ * (MMSB_URING_SUBMIT and MMSB_URING_WAIT).  Part of the top layer with
+ * main.c, which only installs it.
+ */
+#ifndef _MMSB_URING_H
+#define _MMSB_URING_H
+
+struct io_uring_cmd;
+
+int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+
+#endif /* _MMSB_URING_H */

@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring passthrough: SUBMIT (CQE = applied and visible, per-delta
+ * status written back), SQE128 rings, WAIT (reached, already reached,
+ * page freed), bad SQEs (exact errno, nothing applied), a ring torn down
+ * and a process killed with commands in flight (nothing left in flight,
+ * then the harness unloads the module), and the concurrent model test:
+ * 4 processes x 100,000 deltas with up to 256 commands in flight each.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libmmsb.h"
+#include "libmmsb_uring.h"
+
+#define PAGE_BYTES	4096
+#define PARAM_DIR	"/sys/module/mmsb/parameters/"
+
+static long read_param(const char *name)
+{
+	char path[128], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtol(buf, NULL, 10);
+}
+
+static int write_param(const char *name, long val)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fprintf(f, "%ld\n", val) < 0 ? -EIO : 0;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+/* Wait up to @ms for every io_uring command of the module to be gone. */
+static long inflight_settles(int ms)
+{
+	long n;
+
+	while ((n = read_param("uring_inflight")) > 0 && ms > 0) {
+		usleep(10000);
+		ms -= 10;
+	}
+	return n;
+}
+
+/* Submit one prepared SQE and reap its CQE; returns cqe->res. */
+static int one_cqe(struct io_uring *ring, __u64 *user_data)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_submit_and_wait(ring, 1);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	if (user_data)
+		*user_data = cqe->user_data;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+static __u64 page_epoch(int fd, __u64 id)
+{
+	struct mmsb_page_info info;
+
+	return mmsb_page_info(fd, id, &info) ? ~0ULL : info.epoch;
+}
+
+FIXTURE(uring) {
+	int fd;
+	struct io_uring ring;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	const __u8 *data;
+};
+
+FIXTURE_SETUP(uring)
+{
+	struct mmsb_page_create pc;
+	int ret;
+
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+	ret = mmsb_uring_init(self->fd, &self->ring, 256, 0);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring unavailable (%d)", ret);
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(mmsb_page_create(self->fd, PAGE_BYTES, 0, 0, &pc), 0);
+	self->page = pc.id;
+	ASSERT_EQ(mmsb_page_map(self->fd, self->page, &self->hdr), 0);
+	self->data = (const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET;
+}
+
+FIXTURE_TEARDOWN(uring)
+{
+	io_uring_queue_exit(&self->ring);
+	close(self->fd);
+}
+
+TEST_F(uring, feature_bit)
+{
+	struct mmsb_version v;
+
+	ASSERT_EQ(mmsb_version(self->fd, &v), 0);
+	EXPECT_TRUE(v.features & MMSB_FEAT_URING);
+}
+
+/* CQE means applied: the data and epoch are there when it arrives. */
+TEST_F(uring, submit_applied_on_cqe)
+{
+	struct mmsb_delta d[2];
+	char a[8] = "abcdefg", b[8] = "1234567";
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+	mmsb_delta_dense(&d[0], self->page, 0, a, sizeof(a));
+	mmsb_delta_dense(&d[1], self->page, 100, b, sizeof(b));
+	mmsb_uring_prep_submit(sqe, self->fd, d, 2, 0);
+	ASSERT_EQ(one_cqe(&self->ring, NULL), 2);
+	EXPECT_EQ(d[0].status, 0);
+	EXPECT_EQ(d[1].status, 0);
+	EXPECT_NE(d[0].delta_id, 0);
+	EXPECT_EQ(d[1].delta_id, d[0].delta_id + 1);
+	EXPECT_EQ(d[0].epoch, 1);
+	EXPECT_EQ(memcmp(self->data, a, sizeof(a)), 0);
+	EXPECT_EQ(memcmp(self->data + 100, b, sizeof(b)), 0);
+	EXPECT_EQ(self->hdr->epoch, 1);
+}
+
+/* A refused delta gets its status; the others still apply. */
+TEST_F(uring, submit_per_delta_status)
+{
+	struct mmsb_delta d[3];
+	char x[4] = "xyz";
+
+	mmsb_delta_dense(&d[0], self->page, 0, x, sizeof(x));
+	mmsb_delta_dense(&d[1], self->page + 1000000, 0, x, sizeof(x));
+	mmsb_delta_dense(&d[2], self->page, PAGE_BYTES, x, sizeof(x));
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, d, 3,
+			       MMSB_SUBMIT_SYNC);
+	ASSERT_EQ(one_cqe(&self->ring, NULL), 1);
+	EXPECT_EQ(d[0].status, 0);
+	EXPECT_EQ(d[1].status, -ENOENT);
+	EXPECT_EQ(d[1].delta_id, 0);
+	EXPECT_EQ(d[2].status, -ERANGE);
+	EXPECT_EQ(memcmp(self->data, x, sizeof(x)), 0);
+}
+
+/* SQE128 rings: the descriptor as in a 64-byte SQE, the tail zero. */
+TEST_F(uring, sqe128)
+{
+	struct io_uring big;
+	struct io_uring_sqe *sqe;
+	struct mmsb_delta d;
+	char x[4] = "big";
+
+	ASSERT_EQ(io_uring_queue_init(8, &big, IORING_SETUP_SQE128), 0);
+	mmsb_delta_dense(&d, self->page, 8, x, sizeof(x));
+	sqe = io_uring_get_sqe(&big);
+	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+	memset(sqe->cmd + 16, 0, 64);
+	EXPECT_EQ(one_cqe(&big, NULL), 1);
+	EXPECT_EQ(memcmp(self->data + 8, x, sizeof(x)), 0);
+
+	sqe = io_uring_get_sqe(&big);
+	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+	memset(sqe->cmd + 16, 0, 64);
+	sqe->cmd[79] = 1;
+	EXPECT_EQ(one_cqe(&big, NULL), -EINVAL);
+	EXPECT_EQ(page_epoch(self->fd, self->page), 1);
+	io_uring_queue_exit(&big);
+}
+
+/* Bad SQEs complete with the exact errno, and nothing is applied. */
+TEST_F(uring, bad_sqes)
+{
+	struct mmsb_delta d;
+	struct mmsb_stats before, after;
+	struct io_uring_sqe *sqe;
+	char x[4] = "bad";
+
+	mmsb_delta_dense(&d, self->page, 0, x, sizeof(x));
+	before.size = sizeof(before);
+	before.pad = 0;
+	ASSERT_EQ(mmsb_stats(self->fd, &before), 0);
+
+	sqe = io_uring_get_sqe(&self->ring);
+	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+	sqe->cmd_op = 0x7f;
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
+
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd,
+			       (struct mmsb_delta *)16, 1, 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EFAULT);
+
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd,
+			       (struct mmsb_delta *)-4096L, 1, 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EFAULT);
+
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
+			       0, 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
+
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
+			       MMSB_SUBMIT_MAX + 1, 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -E2BIG);
+
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
+			       0xffffffffu, 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -E2BIG);
+
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
+			       1, 0x80);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
+
+	mmsb_uring_prep_wait(io_uring_get_sqe(&self->ring), self->fd,
+			     self->page + 1000000, 1);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -ENOENT);
+
+	after.size = sizeof(after);
+	after.pad = 0;
+	ASSERT_EQ(mmsb_stats(self->fd, &after), 0);
+	EXPECT_EQ(after.submitted, before.submitted);
+	EXPECT_EQ(page_epoch(self->fd, self->page), 0);
+	EXPECT_EQ(self->data[0], 0);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+/* WAIT: pending until the epoch comes; at once if already there. */
+TEST_F(uring, wait_epoch)
+{
+	struct io_uring_cqe *cqe;
+	struct mmsb_delta d;
+	char x[4] = "wai";
+	__u64 ud = 0;
+
+	mmsb_uring_prep_wait(io_uring_get_sqe(&self->ring), self->fd,
+			     self->page, 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), 0);
+
+	mmsb_uring_prep_wait(io_uring_get_sqe(&self->ring), self->fd,
+			     self->page, 2);
+	ASSERT_EQ(io_uring_submit(&self->ring), 1);
+	usleep(20000);
+	EXPECT_EQ(io_uring_peek_cqe(&self->ring, &cqe), -EAGAIN);
+
+	mmsb_delta_dense(&d, self->page, 0, x, sizeof(x));
+	ASSERT_EQ(mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL), 0);
+	usleep(20000);
+	EXPECT_EQ(io_uring_peek_cqe(&self->ring, &cqe), -EAGAIN);
+
+	/* The second epoch, through io_uring too. */
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
+			       1, 0);
+	ASSERT_EQ(io_uring_submit(&self->ring), 1);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(io_uring_wait_cqe(&self->ring, &cqe), 0);
+		ud |= 1ULL << (cqe->res == 1);
+		EXPECT_TRUE(cqe->res == 0 || cqe->res == 1);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	EXPECT_EQ(ud, 3);
+	EXPECT_EQ(page_epoch(self->fd, self->page), 2);
+}
+
+/* Freeing the page ends its WAITs with -EIDRM. */
+TEST_F(uring, wait_page_freed)
+{
+	mmsb_uring_prep_wait(io_uring_get_sqe(&self->ring), self->fd,
+			     self->page, 5);
+	ASSERT_EQ(io_uring_submit(&self->ring), 1);
+	usleep(10000);
+	ASSERT_EQ(mmsb_page_free(self->fd, self->page), 0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EIDRM);
+}
+
+/* A ring torn down with WAITs in flight leaves nothing behind. */
+TEST_F(uring, ring_teardown)
+{
+	long old = read_param("uring_wait_ms");
+	struct io_uring r;
+	int i;
+
+	ASSERT_GT(old, 0);
+	/* 6.1 cannot cancel: a short bound makes the test quick there. */
+	ASSERT_EQ(write_param("uring_wait_ms", 1000), 0);
+	ASSERT_EQ(io_uring_queue_init(64, &r, 0), 0);
+	for (i = 0; i < 32; i++)
+		mmsb_uring_prep_wait(io_uring_get_sqe(&r), self->fd,
+				     self->page, 1000 + i);
+	ASSERT_EQ(io_uring_submit(&r), 32);
+	usleep(10000);
+	EXPECT_EQ(read_param("uring_inflight"), 32);
+	io_uring_queue_exit(&r);
+	EXPECT_EQ(inflight_settles(5000), 0);
+	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
+}
+
+/* kill -9 with WAITs and SUBMITs in flight: all of them end. */
+TEST_F(uring, killed_in_flight)
+{
+	int pfd[2], status;
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(pipe(pfd), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		static struct mmsb_delta d[128][8];
+		static char buf[64];
+		struct io_uring r;
+		int i, j;
+
+		if (io_uring_queue_init(256, &r, 0))
+			_exit(1);
+		for (i = 0; i < 128; i++) {
+			mmsb_uring_prep_wait(io_uring_get_sqe(&r), self->fd,
+					     self->page, 1000000 + i);
+			for (j = 0; j < 8; j++)
+				mmsb_delta_dense(&d[i][j], self->page,
+						 (i * 8 + j) % 64 * 64, buf,
+						 sizeof(buf));
+			mmsb_uring_prep_submit(io_uring_get_sqe(&r), self->fd,
+					       d[i], 8, 0);
+		}
+		if (io_uring_submit(&r) != 256)
+			_exit(2);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	ASSERT_EQ(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(inflight_settles(5000), 0);
+	ASSERT_EQ(mmsb_flush(self->fd), 0);
+}
+
+/*
+ * The model test.  Process p owns 4 pages; command slot k (of 256 in
+ * flight) owns 64 bytes of them, written by 4 DENSE deltas of 16 bytes.
+ * A slot is reused only after its CQE, so the last content written to
+ * it is what the page must hold.
+ */
+#define MODEL_PROCS	4
+#define MODEL_DELTAS	100000
+#define MODEL_DEPTH	256
+#define MODEL_PER_CMD	4
+#define MODEL_PAGES	4	/* per process */
+
+static int model_child(int fd, const __u64 *pages, unsigned int p)
+{
+	static struct mmsb_delta d[MODEL_DEPTH][MODEL_PER_CMD];
+	static __u8 buf[MODEL_DEPTH][MODEL_PER_CMD][16];
+	static __u8 model[MODEL_PAGES][PAGE_BYTES];
+	unsigned int cmds = MODEL_DELTAS / MODEL_PER_CMD, sent = 0, done = 0;
+	unsigned int free_slots[MODEL_DEPTH], nfree = MODEL_DEPTH, k, j, i;
+	__u64 seed = 0x9e3779b97f4a7c15ULL * (p + 1);
+	struct io_uring r;
+
+	if (io_uring_queue_init(MODEL_DEPTH, &r, 0))
+		return 1;
+	for (k = 0; k < MODEL_DEPTH; k++)
+		free_slots[k] = k;
+	while (done < cmds) {
+		struct io_uring_sqe *sqe;
+		struct io_uring_cqe *cqe;
+		unsigned int head, seen = 0;
+
+		while (nfree && sent < cmds) {
+			k = free_slots[--nfree];
+			for (j = 0; j < MODEL_PER_CMD; j++) {
+				__u64 off = (k % 64) * 64 + j * 16;
+
+				for (i = 0; i < 16; i++) {
+					seed ^= seed << 13;
+					seed ^= seed >> 7;
+					seed ^= seed << 17;
+					buf[k][j][i] = seed;
+				}
+				mmsb_delta_dense(&d[k][j], pages[k / 64], off,
+						 buf[k][j], 16);
+				memcpy(&model[k / 64][off], buf[k][j], 16);
+			}
+			sqe = io_uring_get_sqe(&r);
+			mmsb_uring_prep_submit(sqe, fd, d[k], MODEL_PER_CMD, 0);
+			io_uring_sqe_set_data64(sqe, k);
+			sent++;
+		}
+		if (io_uring_submit_and_wait(&r, 1) < 0)
+			return 2;
+		io_uring_for_each_cqe(&r, head, cqe) {
+			k = cqe->user_data;
+			if (cqe->res != MODEL_PER_CMD)
+				return 3;
+			for (j = 0; j < MODEL_PER_CMD; j++)
+				if (d[k][j].status)
+					return 4;
+			free_slots[nfree++] = k;
+			seen++;
+		}
+		io_uring_cq_advance(&r, seen);
+		done += seen;
+	}
+	io_uring_queue_exit(&r);
+	for (k = 0; k < MODEL_PAGES; k++) {
+		const struct mmsb_page_header *hdr;
+		static __u8 got[PAGE_BYTES];
+
+		if (mmsb_page_map(fd, pages[k], &hdr))
+			return 5;
+		if (mmsb_page_read(hdr, 0, got, PAGE_BYTES, NULL))
+			return 6;
+		if (memcmp(got, model[k], PAGE_BYTES))
+			return 7;
+		mmsb_page_unmap(hdr);
+	}
+	return 0;
+}
+
+TEST_F(uring, model_4x100k)
+{
+	__u64 pages[MODEL_PROCS][MODEL_PAGES];
+	struct mmsb_page_create pc;
+	int p, k, status, bad = 0;
+
+	for (p = 0; p < MODEL_PROCS; p++)
+		for (k = 0; k < MODEL_PAGES; k++) {
+			ASSERT_EQ(mmsb_page_create(self->fd, PAGE_BYTES, 0, 0,
+						   &pc), 0);
+			pages[p][k] = pc.id;
+		}
+	for (p = 0; p < MODEL_PROCS; p++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			_exit(model_child(self->fd, pages[p], p));
+	}
+	for (p = 0; p < MODEL_PROCS; p++) {
+		ASSERT_GT(wait(&status), 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			TH_LOG("child status %#x", status);
+			bad++;
+		}
+	}
+	EXPECT_EQ(bad, 0);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+TEST_HARNESS_MAIN
