@@ -11,6 +11,7 @@
  * reads valid memory.  Nothing here touches user memory.
  */
 #include <linux/atomic.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -36,9 +37,86 @@ int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 	atomic64_set(&t->bytes, 0);
 	t->limit = limit;
 	t->max_size = max_size;
+	atomic64_set(&t->structs, 0);
+	init_llist_head(&t->reclaim);
+	atomic64_set(&t->reclaim_pending, 0);
+	mutex_init(&t->reclaim_lock);
+	t->backlog = NULL;
+	t->notify = NULL;
+	t->notify_arg = NULL;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_init);
+
+/**
+ * mmsb_page_table_set_reclaim() - defer freeing to mmsb_page_reclaim()
+ * @t: the table, before any page is created
+ * @notify: called from mmsb_page_put(), in any context, when the reclaim
+ *	list turns non-empty; must not sleep
+ * @arg: for @notify
+ */
+void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
+				 void (*notify)(void *arg), void *arg)
+{
+	t->notify_arg = arg;
+	t->notify = notify;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_set_reclaim);
+
+/* Free a page nobody references any more. */
+static void mmsb_page_release(struct mmsb_page_table *t,
+			      struct mmsb_page *page)
+{
+	vfree(page->hdr);
+	/* Uncharged only now, so the figures show memory really held. */
+	atomic64_sub(page->map_size, &t->bytes);
+	atomic64_dec(&t->structs);
+	kfree_rcu(page, rcu);
+}
+
+/**
+ * mmsb_page_reclaim() - free pages whose last reference is gone
+ * @t: the table
+ * @max: pages to free at most
+ * @deadline_ns: stop once ktime_get_ns() passes this, 0 = no deadline;
+ *	at least one page is freed if any is pending
+ * @bytes: out: bytes freed, or NULL
+ *
+ * Oldest first.  Producers (mmsb_page_put()) never wait for this: they
+ * push onto a lock-free list; the consumers take turns on a mutex.
+ *
+ * Context: process context, sleeps (vfree()).
+ * Return: pages freed.
+ */
+unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
+			       u64 deadline_ns, u64 *bytes)
+{
+	struct mmsb_page *page;
+	unsigned int n = 0;
+	u64 freed = 0;
+
+	mutex_lock(&t->reclaim_lock);
+	if (!t->backlog)
+		/* llist_del_all() hands out newest first. */
+		t->backlog = llist_reverse_order(llist_del_all(&t->reclaim));
+	while (n < max && t->backlog) {
+		page = llist_entry(t->backlog, struct mmsb_page, reclaim);
+		t->backlog = t->backlog->next;
+		freed += page->map_size;
+		mmsb_page_release(t, page);
+		n++;
+		if (!t->backlog && n < max)
+			t->backlog = llist_reverse_order(llist_del_all(&t->reclaim));
+		if (deadline_ns && ktime_get_ns() >= deadline_ns)
+			break;
+	}
+	atomic64_sub(n, &t->reclaim_pending);
+	mutex_unlock(&t->reclaim_lock);
+	if (bytes)
+		*bytes = freed;
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_reclaim);
 
 /* Take the table's reference away: the page is freed from now on. */
 static void mmsb_page_unpublish(struct mmsb_page_table *t,
@@ -72,6 +150,8 @@ void mmsb_page_table_destroy(struct mmsb_page_table *t)
 		mmsb_page_unpublish(t, page);
 	}
 	xa_destroy(&t->xa);
+	mmsb_page_reclaim(t, UINT_MAX, 0, NULL);
+	mutex_destroy(&t->reclaim_lock);
 	WARN(atomic64_read(&t->bytes), "mmsb: %lld page bytes leaked\n",
 	     (long long)atomic64_read(&t->bytes));
 }
@@ -87,6 +167,20 @@ static int mmsb_page_charge(struct mmsb_page_table *t, u64 bytes)
 			return -ENOMEM;
 	} while (!atomic64_try_cmpxchg(&t->bytes, &old, old + bytes));
 	return 0;
+}
+
+/*
+ * Charge, reclaiming directly what waits for the GC when the limit is
+ * reached: memory nobody references must not fail a create.
+ */
+static int mmsb_page_charge_reclaim(struct mmsb_page_table *t, u64 bytes)
+{
+	int ret;
+
+	while ((ret = mmsb_page_charge(t, bytes)) &&
+	       mmsb_page_reclaim_pending(t))
+		mmsb_page_reclaim(t, 32, 0, NULL);
+	return ret;
 }
 
 /**
@@ -119,7 +213,7 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	/* max_size is at most MMSB_PAGE_SIZE_MAX (1 GiB): cannot wrap. */
 	map_size = PAGE_ALIGN(size + MMSB_PAGE_DATA_OFFSET);
 
-	ret = mmsb_page_charge(t, map_size);
+	ret = mmsb_page_charge_reclaim(t, map_size);
 	if (ret)
 		return ERR_PTR(ret);
 
@@ -127,6 +221,7 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	page = kzalloc(sizeof(*page), GFP_KERNEL);
 	if (!page)
 		goto err_uncharge;
+	atomic64_inc(&t->structs);
 	/* Zeroed, and VM_USERMAP so remap_vmalloc_range() accepts it. */
 	page->hdr = vmalloc_user(map_size);
 	if (!page->hdr)
@@ -158,12 +253,16 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	ret = xa_insert(&t->xa, id, page, GFP_KERNEL);
 	if (ret)
 		goto err_vfree;
+	/* Fails only if the id is gone again: a racing free. */
+	if (flags & MMSB_PAGE_EVICTABLE)
+		xa_set_mark(&t->xa, id, MMSB_PAGE_XA_EVICTABLE);
 	atomic64_inc(&t->pages);
 	return page;
 
 err_vfree:
 	vfree(page->hdr);
 err_free_page:
+	atomic64_dec(&t->structs);
 	kfree(page);
 err_uncharge:
 	atomic64_sub(map_size, &t->bytes);
@@ -276,23 +375,34 @@ struct mmsb_page *mmsb_page_get(struct mmsb_page_table *t, u64 id)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_get);
 
 /**
- * mmsb_page_put() - drop a reference; the last one frees the page
+ * mmsb_page_put() - drop a reference; the last one releases the page
  * @page: the page, or NULL
  *
- * May sleep (vfree()) in process context; see page.h.
+ * With a reclaim hook the page goes onto the reclaim list (any context,
+ * never sleeps); without one it is freed at once, which may sleep
+ * (vfree()) in process context.  See page.h.
  */
 void mmsb_page_put(struct mmsb_page *page)
 {
 	struct mmsb_page_table *t;
 
-	might_sleep_if(!in_interrupt());
-	if (!page || !refcount_dec_and_test(&page->ref))
+	if (!page)
 		return;
 	t = page->table;
-	vfree(page->hdr);
-	/* Uncharged only now, so the figures show memory really held. */
-	atomic64_sub(page->map_size, &t->bytes);
-	kfree_rcu(page, rcu);
+	might_sleep_if(!t->notify && !in_interrupt());
+	if (!refcount_dec_and_test(&page->ref))
+		return;
+	if (!t->notify) {
+		mmsb_page_release(t, page);
+		return;
+	}
+	/*
+	 * Counted before the push: the consumer that takes the page off
+	 * the list subtracts it, so the count never goes negative.
+	 */
+	atomic64_inc(&t->reclaim_pending);
+	if (llist_add(&page->reclaim, &t->reclaim))
+		t->notify(t->notify_arg);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_put);
 

@@ -13,19 +13,29 @@
  * the id out of the table at once, so later lookups fail with -ENOENT;
  * the memory goes with the last reference.
  *
+ * Reclaim: in a table with a reclaim hook (mmsb_page_table_set_reclaim(),
+ * what the device does) the last put only moves the page onto the
+ * table's reclaim list, a lock-free llist, and calls the hook; the
+ * monitor's GC frees it later from the tick, a bounded batch per tick
+ * (mmsb_page_reclaim()), and a create that hits the limit reclaims
+ * directly what it needs.  Its bytes stay charged until then.  Without
+ * a hook (tables used alone, as in KUnit) the last put frees at once.
+ *
  * Contexts: every function here may sleep except mmsb_page_hold(),
  * mmsb_page_get() and the write section.  mmsb_page_put() frees the
- * memory when it drops the last reference, so it must not be called
- * with a spinlock held or preemption disabled in process context (it
- * says so with might_sleep()); from interrupt context it is fine, as
- * vfree() defers the work there.
+ * memory when it drops the last reference of a table without a reclaim
+ * hook, so there it must not be called with a spinlock held or
+ * preemption disabled in process context (it says so with
+ * might_sleep()); with a hook it never sleeps.
  */
 #ifndef _MMSB_PAGE_H
 #define _MMSB_PAGE_H
 
 #include <linux/cred.h>
+#include <linux/llist.h>
 #include <linux/minmax.h>
 #include <linux/mm_types.h>
+#include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
@@ -60,6 +70,10 @@ struct mmsb_kdelta;
  * @tick_first: first delta of the current tick chunk (tick.c)
  * @tick_last: last delta of the current tick chunk (tick.c)
  * @tick_changed: number of the last tick that moved @epoch (engine.c)
+ * @reclaim: entry on the table's reclaim list after the last put
+ * @gc_epoch: @epoch when the monitor last looked (monitor.c only)
+ * @gc_stamp: monitor run that first saw @gc_epoch, 0 = never looked
+ *	(monitor.c only)
  *
  * The tick_* fields belong to the tick: the orchestrator links deltas
  * onto the page, then the one worker that applies it reads and clears
@@ -88,6 +102,9 @@ struct mmsb_page {
 	struct mmsb_kdelta *tick_first;
 	struct mmsb_kdelta *tick_last;
 	u64 tick_changed;
+	struct llist_node reclaim;
+	u64 gc_epoch;
+	u64 gc_stamp;
 };
 
 /**
@@ -98,6 +115,17 @@ struct mmsb_page {
  * @bytes: bytes held by pages, live or waiting for their last reference
  * @limit: bytes @bytes may reach
  * @max_size: largest page, bytes
+ * @structs: struct mmsb_page allocated, live or waiting to be freed
+ * @reclaim: pages whose last reference is gone, pushed by any context
+ * @reclaim_pending: pages on @reclaim and @backlog
+ * @reclaim_lock: serialises the consumers of @reclaim (GC, direct
+ *	reclaim of a create, table destroy) and protects @backlog
+ * @backlog: pages taken off @reclaim and not yet freed, oldest first
+ * @notify: reclaim hook, called when @reclaim turns non-empty, or NULL
+ * @notify_arg: for @notify
+ *
+ * Evictable pages carry MMSB_PAGE_XA_EVICTABLE in @xa, so the monitor
+ * walks them without looking at the others.
  */
 struct mmsb_page_table {
 	struct xarray xa;
@@ -106,7 +134,17 @@ struct mmsb_page_table {
 	atomic64_t bytes;
 	u64 limit;
 	size_t max_size;
+	atomic64_t structs;
+	struct llist_head reclaim;
+	atomic64_t reclaim_pending;
+	struct mutex reclaim_lock;	/* consumers of @reclaim, @backlog */
+	struct llist_node *backlog;
+	void (*notify)(void *arg);
+	void *notify_arg;
 };
+
+/* xarray mark of the pages created with MMSB_PAGE_EVICTABLE. */
+#define MMSB_PAGE_XA_EVICTABLE	XA_MARK_1
 
 /* Access wanted, as for inode permissions. */
 #define MMSB_MAY_READ	0x4
@@ -123,6 +161,10 @@ struct mmsb_page_table {
 int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 			 size_t max_size);
 void mmsb_page_table_destroy(struct mmsb_page_table *t);
+void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
+				 void (*notify)(void *arg), void *arg);
+unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
+			       u64 deadline_ns, u64 *bytes);
 
 struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 				   umode_t mode, u32 flags,
@@ -169,6 +211,18 @@ static inline u64 mmsb_page_table_pages(struct mmsb_page_table *t)
 static inline u64 mmsb_page_table_bytes(struct mmsb_page_table *t)
 {
 	return atomic64_read(&t->bytes);
+}
+
+/* Pages whose last reference is gone and whose memory is still held. */
+static inline u64 mmsb_page_reclaim_pending(struct mmsb_page_table *t)
+{
+	return atomic64_read(&t->reclaim_pending);
+}
+
+/* struct mmsb_page allocated in @t, live or not. */
+static inline u64 mmsb_page_table_structs(struct mmsb_page_table *t)
+{
+	return atomic64_read(&t->structs);
 }
 
 #endif /* _MMSB_PAGE_H */

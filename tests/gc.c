@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The memory monitor and GC: freed pages come back once unmapped, within
+ * a bounded number of GC runs; cold evictable pages go under pressure
+ * and no other page ever does; GC stays within the tick budget; the
+ * kernel memory per page, measured from /proc/meminfo; debugfs.
+ *
+ * Each test reloads mmsb.ko with its own parameters and leaves it
+ * loaded with the defaults.  Figures are printed as "# gc: ..." lines.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "pages.h"
+
+#define SMALL		64	/* data bytes of the small pages */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int reload(const char *params)
+{
+	int ret = module_unload();
+
+	if (ret && ret != -ENOENT)
+		return ret;
+	return module_load(params);
+}
+
+/* A field of /proc/meminfo, bytes. */
+static long long meminfo(const char *key)
+{
+	char line[256];
+	long long kb = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			kb = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb * 1024;
+}
+
+/* Poll STATS until @cond holds or @ms pass; 0 or -ETIMEDOUT. */
+#define WAIT_STATS(fd, st, cond, ms) ({					\
+	long __end = now_ms() + (ms);					\
+	int __ret = -ETIMEDOUT;						\
+	while (!mmsb_stats(fd, &(st)) && now_ms() < __end) {		\
+		if (cond) {						\
+			__ret = 0;					\
+			break;						\
+		}							\
+		usleep(1000);						\
+	}								\
+	__ret; })
+
+FIXTURE(gc) {
+	int fd;
+	long pgsz;
+	__u64 *ids;
+	const struct mmsb_page_header **maps;
+	unsigned int n;
+};
+
+FIXTURE_SETUP(gc)
+{
+	self->fd = -1;
+	self->pgsz = page_size();
+	self->ids = NULL;
+	self->maps = NULL;
+	self->n = 0;
+}
+
+FIXTURE_TEARDOWN(gc)
+{
+	unsigned int i;
+
+	if (self->maps)
+		for (i = 0; i < self->n; i++)
+			if (self->maps[i])
+				mmsb_page_unmap(self->maps[i]);
+	free(self->maps);
+	free(self->ids);
+	if (self->fd >= 0)
+		close(self->fd);
+	/* Unload frees what is left; the defaults for whoever comes next. */
+	EXPECT_EQ(0, reload(""));
+}
+
+static void open_with(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(gc) *self, const char *params,
+		      unsigned int max_pages)
+{
+	ASSERT_EQ(0, reload(params)) TH_LOG("insmod mmsb.ko %s", params);
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+	self->ids = calloc(max_pages, sizeof(*self->ids));
+	self->maps = calloc(max_pages, sizeof(*self->maps));
+	ASSERT_TRUE(self->ids && self->maps);
+	/* Touched now, so their pages do not show in later figures. */
+	memset(self->ids, 0, max_pages * sizeof(*self->ids));
+	memset(self->maps, 0, max_pages * sizeof(*self->maps));
+}
+
+/* Create @n pages of @size bytes with @flags, ids from self->ids[n]. */
+static int create_n(FIXTURE_DATA(gc) *self, unsigned int n, __u64 size,
+		    __u32 flags)
+{
+	struct mmsb_page_create pc;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = mmsb_page_create(self->fd, size, 0, flags, &pc);
+		if (ret)
+			return ret;
+		self->ids[self->n++] = pc.id;
+	}
+	return 0;
+}
+
+/*
+ * 10,000 pages freed while this process maps them: the bytes stay until
+ * the unmap, then come back within ceil(10000 / 32) GC runs (+ slack
+ * for runs that found nothing yet), and nothing else is left over.
+ */
+TEST_F(gc, freed_while_mapped_returns_to_baseline)
+{
+	const unsigned int n = 10000, batch = 32;
+	struct mmsb_stats base, st;
+	__u64 runs, pending;
+	unsigned int i;
+
+	open_with(_metadata, self, "", n);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &base));
+	ASSERT_EQ(0, create_n(self, n, SMALL, 0));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mmsb_page_map(self->fd, self->ids[i],
+					   &self->maps[i]));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mmsb_page_free(self->fd, self->ids[i]));
+
+	/* Freed but mapped: ids gone, memory held, nothing to reclaim. */
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(0, st.pages);
+	EXPECT_EQ((__u64)n * self->pgsz, st.page_bytes);
+	EXPECT_EQ(0, st.gc_pending);
+	EXPECT_EQ(0, self->maps[0]->flags & MMSB_HDR_LIVE);
+
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, mmsb_page_unmap(self->maps[i]));
+		self->maps[i] = NULL;
+	}
+	/* GC ran meanwhile; what is left takes ceil(pending / 32) runs. */
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	runs = st.gc_runs;
+	pending = st.gc_pending;
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st, !st.page_bytes, 60000))
+		TH_LOG("page_bytes %llu, pending %llu",
+		       (unsigned long long)st.page_bytes,
+		       (unsigned long long)st.gc_pending);
+	EXPECT_EQ(0, st.gc_pending);
+	EXPECT_EQ(base.page_meta_bytes, st.page_meta_bytes);
+	EXPECT_EQ(base.mem_bytes, st.mem_bytes);
+	EXPECT_EQ((__u64)n, st.gc_reclaimed_pages - base.gc_reclaimed_pages);
+	EXPECT_EQ((__u64)n * self->pgsz,
+		  st.gc_reclaimed_bytes - base.gc_reclaimed_bytes);
+	/* A run may start before the last unmap's page is on the list. */
+	EXPECT_LE(st.gc_runs - runs, (pending + batch - 1) / batch + 1);
+	/* The seed's target for a GC pause is 3 ms: printed, see below. */
+	ksft_print_msg("gc: %u pages reclaimed in %llu runs (%llu after the "
+		       "unmap for %llu pages), longest run %llu ns\n", n,
+		       (unsigned long long)(st.gc_runs - base.gc_runs),
+		       (unsigned long long)(st.gc_runs - runs),
+		       (unsigned long long)pending,
+		       (unsigned long long)st.gc_max_ns);
+}
+
+/*
+ * Limit 8 MiB (2048 frames), threshold 50%: 1024 plain pages fill half,
+ * 1024 evictable ones the rest.  Cold after 3 runs, the evictable pages
+ * go (as MMSB_IOC_PAGE_FREE: id, LIVE flag, edges, waiters) until usage
+ * is back to 50%, which is all of them; no plain page goes.
+ */
+TEST_F(gc, evictable_cold_pages_go_others_never)
+{
+	const unsigned int half = 1024;
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_info info;
+	struct mmsb_stats st;
+	__u64 victim, plain;
+	unsigned int i;
+	pid_t child;
+
+	open_with(_metadata, self, "mem_limit_mb=8 gc_threshold=50", 2 * half);
+	/*
+	 * Set up while usage is low: the first evictable page is mapped,
+	 * has an edge to a plain page and a waiter.
+	 */
+	ASSERT_EQ(0, create_n(self, 1, SMALL, MMSB_PAGE_EVICTABLE));
+	victim = self->ids[0];
+	ASSERT_EQ(0, create_n(self, 1, SMALL, 0));
+	plain = self->ids[1];
+	ASSERT_EQ(0, mmsb_page_map(self->fd, victim, &hdr));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, victim, plain,
+				   MMSB_EDGE_PASSTHROUGH));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(-mmsb_wait(self->fd, victim, 1, 60ULL * 1000000000,
+				 NULL));
+	usleep(20000);
+	ASSERT_EQ(0, create_n(self, half - 1, SMALL, 0));
+	ASSERT_EQ(0, create_n(self, half - 1, SMALL, MMSB_PAGE_EVICTABLE));
+
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st, st.gc_evicted == half, 30000))
+		TH_LOG("evicted %llu", (unsigned long long)st.gc_evicted);
+	/* Waiting, or (slow start) looking the page up too late. */
+	i = wait_child(child);
+	EXPECT_TRUE(i == EIDRM || i == ENOENT) TH_LOG("waiter: %u", i);
+	EXPECT_EQ(half, st.pages);
+	EXPECT_EQ(0, st.edges);
+	EXPECT_EQ(0, hdr->flags & MMSB_HDR_LIVE);
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, victim, &info));
+	ASSERT_EQ(0, mmsb_page_info(self->fd, plain, &info));
+	for (i = 2; i < half + 1; i++)
+		ASSERT_EQ(0, mmsb_page_info(self->fd, self->ids[i], &info));
+	/* The mapped victim's frame stays until the unmap. */
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st,
+				st.page_bytes == (half + 1ULL) * self->pgsz,
+				30000));
+	ASSERT_EQ(0, mmsb_page_unmap(hdr));
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st,
+				st.page_bytes == (__u64)half * self->pgsz,
+				30000));
+	/* More runs change nothing: 50% is not over 50%. */
+	usleep(50000);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(half, st.pages);
+	EXPECT_EQ(half, st.gc_evicted);
+}
+
+/* Usage at 98% of the limit, nothing evictable: nothing ever goes. */
+TEST_F(gc, plain_pages_never_evicted)
+{
+	struct mmsb_delta d;
+	struct mmsb_stats st;
+	int i;
+
+	open_with(_metadata, self, "mem_limit_mb=4 gc_threshold=10 cold_age=1",
+		  1024);
+	ASSERT_EQ(0, create_n(self, 1000, SMALL, 0));
+	/* Ticks with deltas, so the monitor runs, under pressure. */
+	for (i = 0; i < 10; i++) {
+		mmsb_delta_dense(&d, self->ids[0], 0, "x", 1);
+		ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC,
+					 NULL));
+		usleep(5000);
+	}
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_LE(10, st.gc_runs);
+	EXPECT_EQ(1000, st.pages);
+	EXPECT_EQ(0, st.gc_evicted);
+	EXPECT_EQ(1000ULL * self->pgsz, st.page_bytes);
+}
+
+/*
+ * No batch limit to speak of, a 2 ms budget: freeing thousands of pages
+ * at once is spread over runs that each stop at the budget.
+ */
+TEST_F(gc, runs_stay_within_budget)
+{
+	const unsigned int n = 5000;
+	const __u64 budget_ns = 2000000;
+	struct mmsb_stats st;
+	unsigned int i;
+
+	open_with(_metadata, self,
+		  "gc_batch_pages=65536 tick_budget_us=2000", n);
+	ASSERT_EQ(0, create_n(self, n, SMALL, 0));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mmsb_page_free(self->fd, self->ids[i]));
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st, !st.page_bytes, 60000));
+	/* The budget, not the batch, split the work. */
+	EXPECT_LT(1, st.gc_runs);
+	/*
+	 * A run checks the clock after every page it frees, so it ends
+	 * one vfree() past the budget at most, in CPU terms.  Runs are
+	 * timed in wall time, though, and the orchestrator shares the
+	 * vCPUs with vmalloc's purge worker, RCU and this test (and, under
+	 * TCG, the host's load), hence the slack.
+	 */
+	EXPECT_LT(st.gc_max_ns, budget_ns + 5000000);
+	ksft_print_msg("gc: budget 2 ms: %u pages in %llu runs, longest %llu ns\n",
+		       n, (unsigned long long)st.gc_runs,
+		       (unsigned long long)st.gc_max_ns);
+}
+
+/*
+ * Kernel memory per small page: as many 64-byte pages as fit in the
+ * limit (or in 30 s), MemFree before and after.  Beyond the data each
+ * page costs its 4 KiB frame (header + data rounded up: the price of
+ * mapping each page on its own) plus bookkeeping, which must stay
+ * under 1 KiB.
+ */
+TEST_F(gc, overhead_per_page)
+{
+	long long free0, slab0, vm0, free1, slab1, vm1, avail;
+	unsigned int max, n;
+	struct mmsb_stats st;
+	char params[64];
+	long end;
+	int ret = 0;
+
+	avail = meminfo("MemAvailable");
+	ASSERT_LT(0, avail);
+	/* Half of what is available, 1 GiB at most, in 4.5 KiB pages. */
+	max = (unsigned int)(avail / 2 / 4608);
+	if (max > 262144)
+		max = 262144;
+	snprintf(params, sizeof(params), "mem_limit_mb=%u",
+		 (unsigned int)(((unsigned long long)max * self->pgsz) >> 20));
+	open_with(_metadata, self, params, max);
+
+	free0 = meminfo("MemFree");
+	slab0 = meminfo("Slab");
+	vm0 = meminfo("VmallocUsed");
+	end = now_ms() + 20000;
+	while (self->n < max && now_ms() < end) {
+		ret = create_n(self, 256 < max - self->n ? 256 : max - self->n,
+			       SMALL, 0);
+		if (ret)
+			break;
+	}
+	EXPECT_TRUE(!ret || ret == -ENOMEM) TH_LOG("create: %d", ret);
+	n = self->n;
+	free1 = meminfo("MemFree");
+	slab1 = meminfo("Slab");
+	vm1 = meminfo("VmallocUsed");
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	ASSERT_LT(1000, n);
+
+	ksft_print_msg("gc: %u pages of %d bytes: %lld bytes per page "
+		       "(frames %lld, slab %lld), kernel's estimate of "
+		       "bookkeeping %llu\n", n, SMALL, (free0 - free1) / n,
+		       (vm1 - vm0) / n, (slab1 - slab0) / n,
+		       (unsigned long long)(st.page_meta_bytes / n));
+	/* The frame is all of the mapping; bookkeeping beyond it < 1 KiB. */
+	EXPECT_TRUE((vm1 - vm0) / n >= self->pgsz - 8 &&
+		    (vm1 - vm0) / n <= self->pgsz + 64);
+	EXPECT_LT((free0 - free1) / n - self->pgsz, 1024);
+	EXPECT_LT(st.page_meta_bytes / n, 1024);
+}
+
+TEST_F(gc, debugfs_shows_stats_pages_graph)
+{
+	char buf[4096], want[64];
+	FILE *f;
+	size_t len;
+
+	open_with(_metadata, self, "", 2);
+	if (access("/sys/kernel/debug/mmsb/stats", R_OK))
+		SKIP(return, "no debugfs at /sys/kernel/debug");
+	ASSERT_EQ(0, create_n(self, 2, SMALL, MMSB_PAGE_EVICTABLE));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->ids[0], self->ids[1],
+				   MMSB_EDGE_NOTIFY));
+
+	f = fopen("/sys/kernel/debug/mmsb/stats", "r");
+	ASSERT_NE(NULL, f);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	EXPECT_EQ(0, strncmp(buf, "pages: 2\n", 9)) TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, "\nmem_bytes: "));
+	EXPECT_NE(NULL, strstr(buf, "\ngc_runs: "));
+
+	f = fopen("/sys/kernel/debug/mmsb/pages", "r");
+	ASSERT_NE(NULL, f);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "\n%llu %d 0 ",
+		 (unsigned long long)self->ids[1], SMALL);
+	EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, " 0600 0x1 1 1\n")) TH_LOG("%s", buf);
+
+	f = fopen("/sys/kernel/debug/mmsb/graph", "r");
+	ASSERT_NE(NULL, f);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "%llu -> %llu notify\n",
+		 (unsigned long long)self->ids[0],
+		 (unsigned long long)self->ids[1]);
+	EXPECT_STREQ(want, buf);
+}
+
+TEST_HARNESS_MAIN
