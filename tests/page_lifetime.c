@@ -23,6 +23,7 @@ FIXTURE_SETUP(life)
 	self->fd = mmsb_open();
 	ASSERT_GE(self->fd, 0) TH_LOG("open %s: %d", MMSB_DEVICE_PATH, self->fd);
 	free_all(self->fd);
+	EXPECT_HELD(self->fd, 0, 0);
 }
 
 FIXTURE_TEARDOWN(life)
@@ -30,13 +31,6 @@ FIXTURE_TEARDOWN(life)
 	free_all(self->fd);
 	close(self->fd);
 }
-
-#define EXPECT_HELD(fd, want_pages, want_bytes) do {			\
-	__u64 _p, _b;							\
-	ASSERT_EQ(0, held(fd, &_p, &_b));				\
-	EXPECT_EQ((__u64)(want_pages), _p);				\
-	EXPECT_EQ((__u64)(want_bytes), _b);				\
-} while (0)
 
 /* Physical frame behind @addr (root sees PFNs in pagemap), 0 if none. */
 static __u64 pfn_of(const void *addr)

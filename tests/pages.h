@@ -63,6 +63,37 @@ static inline int held(int fd, __u64 *pages, __u64 *bytes)
 	return ret;
 }
 
+/*
+ * Wait up to 10 s until the module holds @want_pages pages and
+ * @want_bytes bytes; *@pages and *@bytes get the last figures.  The
+ * memory of a page whose last reference went may be released later, by
+ * the GC in a tick: MMSB_IOC_FLUSH (where there is one) runs a tick now.
+ */
+static inline int settle(int fd, __u64 want_pages, __u64 want_bytes,
+			 __u64 *pages, __u64 *bytes)
+{
+	int i, ret;
+
+	for (i = 0; i < 10000; i++) {
+		ret = held(fd, pages, bytes);
+		if (ret || (*pages == want_pages && *bytes == want_bytes))
+			return ret;
+		ioctl(fd, MMSB_IOC_FLUSH);
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Expect the module to hold these figures (at once or after a reclaim). */
+#define EXPECT_HELD(fd, want_pages, want_bytes) do {			\
+	__u64 _p, _b;							\
+	EXPECT_EQ(0, settle(fd, want_pages, want_bytes, &_p, &_b))	\
+		TH_LOG("holding %llu pages, %llu bytes",		\
+		       (unsigned long long)_p, (unsigned long long)_b);	\
+	EXPECT_EQ((__u64)(want_pages), _p);				\
+	EXPECT_EQ((__u64)(want_bytes), _b);				\
+} while (0)
+
 /* Free every live page: leaves the module clean for the next test. */
 static inline void free_all(int fd)
 {
