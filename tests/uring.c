@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -368,16 +369,16 @@ TEST_F(uring, killed_in_flight)
 }
 
 /*
- * The model test.  Process p owns 4 pages; command slot k (of 256 in
- * flight) owns 64 bytes of them, written by 4 DENSE deltas of 16 bytes.
+ * The model test.  Process p owns 16 pages; command slot k (of 256 in
+ * flight) owns 256 bytes of them, written by 16 DENSE deltas of 16 bytes.
  * A slot is reused only after its CQE, so the last content written to
  * it is what the page must hold.
  */
 #define MODEL_PROCS	4
 #define MODEL_DELTAS	100000
 #define MODEL_DEPTH	256
-#define MODEL_PER_CMD	4
-#define MODEL_PAGES	4	/* per process */
+#define MODEL_PER_CMD	16
+#define MODEL_PAGES	16	/* per process */
 
 static int model_child(int fd, const __u64 *pages, unsigned int p)
 {
@@ -401,7 +402,7 @@ static int model_child(int fd, const __u64 *pages, unsigned int p)
 		while (nfree && sent < cmds) {
 			k = free_slots[--nfree];
 			for (j = 0; j < MODEL_PER_CMD; j++) {
-				__u64 off = (k % 64) * 64 + j * 16;
+				__u64 off = (k % 16) * 256 + j * 16;
 
 				for (i = 0; i < 16; i++) {
 					seed ^= seed << 13;
@@ -409,9 +410,9 @@ static int model_child(int fd, const __u64 *pages, unsigned int p)
 					seed ^= seed << 17;
 					buf[k][j][i] = seed;
 				}
-				mmsb_delta_dense(&d[k][j], pages[k / 64], off,
+				mmsb_delta_dense(&d[k][j], pages[k / 16], off,
 						 buf[k][j], 16);
-				memcpy(&model[k / 64][off], buf[k][j], 16);
+				memcpy(&model[k / 16][off], buf[k][j], 16);
 			}
 			sqe = io_uring_get_sqe(&r);
 			mmsb_uring_prep_submit(sqe, fd, d[k], MODEL_PER_CMD, 0);
@@ -449,7 +450,8 @@ static int model_child(int fd, const __u64 *pages, unsigned int p)
 	return 0;
 }
 
-TEST_F(uring, model_4x100k)
+/* Slow kernels (KASAN, lockdep) need more than the default 30 s. */
+TEST_F_TIMEOUT(uring, model_4x100k, 280)
 {
 	__u64 pages[MODEL_PROCS][MODEL_PAGES];
 	struct mmsb_page_create pc;
@@ -465,8 +467,11 @@ TEST_F(uring, model_4x100k)
 		pid_t pid = fork();
 
 		ASSERT_GE(pid, 0);
-		if (!pid)
+		if (!pid) {
+			/* Do not outlive a timed-out test: rmmod follows. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			_exit(model_child(self->fd, pages[p], p));
+		}
 	}
 	for (p = 0; p < MODEL_PROCS; p++) {
 		ASSERT_GT(wait(&status), 0);
