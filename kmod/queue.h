@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb propagation queue: the MPMC ring plus a has-work flag for the
+ * tick and a waitqueue on which producers sleep while the ring is full.
+ */
+#ifndef _MMSB_QUEUE_H
+#define _MMSB_QUEUE_H
+
+#include <linux/cache.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "ring.h"
+
+/**
+ * struct mmsb_queue - propagation queue
+ * @ring: the items; its own three cache lines (see struct mmsb_ring).
+ * @has_work: set by producers after a push, cleared by a consumer that
+ *	found the ring empty; read by the tick to decide whether to drain.
+ * @space_wq: producers blocked on a full ring; consumers wake it after
+ *	taking items.
+ *
+ * @has_work and @space_wq share a fourth line: producers read @has_work
+ * on every push and consumers look at @space_wq on every pop, but both
+ * are written only on transitions (empty -> work, full -> sleep), so in
+ * the fast path the line stays shared and clean in every cache.
+ */
+struct mmsb_queue {
+	struct mmsb_ring ring;
+
+	bool has_work ____cacheline_aligned_in_smp;
+	wait_queue_head_t space_wq;
+};
+
+int mmsb_queue_init(struct mmsb_queue *q, unsigned long capacity);
+void mmsb_queue_destroy(struct mmsb_queue *q, void (*destroy)(void *item));
+
+int mmsb_queue_push(struct mmsb_queue *q, void *item, bool nonblock);
+unsigned int mmsb_queue_push_batch(struct mmsb_queue *q, void * const *items,
+				   unsigned int n);
+void *mmsb_queue_pop(struct mmsb_queue *q);
+unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
+				    unsigned int max);
+
+bool mmsb_queue_has_work(const struct mmsb_queue *q);
+unsigned long mmsb_queue_len(const struct mmsb_queue *q);
+
+#endif /* _MMSB_QUEUE_H */
