@@ -62,6 +62,18 @@ def read(path):
         return []
 
 
+def boot_splats(console):
+    """Splat lines printed before the guest's /init began, when no mmsb
+    code had run yet."""
+    found = []
+    for line in console:
+        if GUEST.search(line):
+            break
+        if SPLATS.search(line):
+            found.append(line.strip())
+    return found
+
+
 def check_console(rep, console):
     """Every splat line fails the run; name the step that was running."""
     step = "boot"
@@ -171,11 +183,19 @@ def main():
     ap.add_argument("--seconds", type=int, default=0)
     ap.add_argument("--kunit-parser")
     ap.add_argument("--results")
+    ap.add_argument("--retry-boot-splat", action="store_true",
+                    help="exit 75, recording nothing, if the kernel "
+                    "complained before mmsb was loaded")
     args = ap.parse_args()
 
-    rep = Report(args.kernel, args.results)
     console = read(args.console)
     output = read(args.output)
+    if args.retry_boot_splat and boot_splats(console):
+        for line in boot_splats(console)[:5]:
+            print(f"# {args.kernel}: splat before mmsb was loaded: {line}")
+        return 75
+
+    rep = Report(args.kernel, args.results)
 
     if args.job == "tests":
         check_tests(rep, output)
