@@ -28,7 +28,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 USER_HDRS := uapi/linux/mmsb.h $(wildcard userspace/*.h)
 
-.PHONY: all module userspace tests run check kunit lint clean \
+.PHONY: all module userspace tests run check kunit bench lint clean \
 	test-6.1 test-6.12 test-debug
 
 all: module
@@ -67,6 +67,11 @@ check:
 
 kunit:
 	scripts/qemu-run debug kunit
+
+# Figures, printed not asserted; add QEMU_EXTRA="-icount shift=0,sleep=off"
+# for repeatable ones.
+bench:
+	scripts/qemu-run 6.12 bench
 
 test-6.1 test-6.12 test-debug:
 	scripts/qemu-run $(@:test-%=%) tests

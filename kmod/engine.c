@@ -29,6 +29,7 @@
 #include "delta.h"
 #include "engine.h"
 #include "page.h"
+#include "propagate.h"
 
 /*
  * Jobs smaller than this are applied by the orchestrator alone: waking
@@ -36,23 +37,11 @@
  */
 #define MMSB_ENGINE_INLINE_MAX	32
 
-/**
- * mmsb_engine_apply_page() - apply the deltas linked on one page
- * @deltas: where the deltas are released
- * @page: the page; its deltas are linked from @page->tick_first
- * @tick: the current tick number (never 0)
- * @stats: counters to add to
- *
- * Reports each delta to its batch and frees it.  The page must not be
- * used by the caller afterwards: the last delta may hold its last
- * reference.
- *
- * Context: process context, the only thread touching @page's tick
- * fields and data in this tick.
- */
-void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
-			    struct mmsb_page *page, u64 tick,
-			    struct mmsb_engine_stats *stats)
+/* As mmsb_engine_apply_page(); notes changed ranges in @dirty if set. */
+static void mmsb_engine_apply(struct mmsb_delta_ctx *deltas,
+			      struct mmsb_page *page, u64 tick,
+			      struct mmsb_dirty *dirty,
+			      struct mmsb_engine_stats *stats)
 {
 	struct mmsb_kdelta *kd, *next, *first = page->tick_first;
 	bool moved = page->tick_changed == tick;
@@ -63,6 +52,10 @@ void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
 
 	page->tick_first = NULL;
 	page->tick_last = NULL;
+	if (dirty) {
+		dirty->id = page->id;
+		dirty->nr = 0;
+	}
 
 	for (kd = first; kd; kd = kd->tick_next) {
 		if (!live) {
@@ -81,6 +74,9 @@ void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
 			writing = true;
 		}
 		mmsb_delta_apply(kd, page->data);
+		/* A MASKED delta counts its whole window: coarse, cheap. */
+		if (dirty)
+			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);
 		last_id = kd->id;
 		kd->status = 0;
 		stats->processed++;
@@ -109,6 +105,27 @@ void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
 		mmsb_delta_free(deltas, kd);
 	}
 }
+
+/**
+ * mmsb_engine_apply_page() - apply the deltas linked on one page
+ * @deltas: where the deltas are released
+ * @page: the page; its deltas are linked from @page->tick_first
+ * @tick: the current tick number (never 0)
+ * @stats: counters to add to
+ *
+ * Reports each delta to its batch and frees it.  The page must not be
+ * used by the caller afterwards: the last delta may hold its last
+ * reference.
+ *
+ * Context: process context, the only thread touching @page's tick
+ * fields and data in this tick.
+ */
+void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
+			    struct mmsb_page *page, u64 tick,
+			    struct mmsb_engine_stats *stats)
+{
+	mmsb_engine_apply(deltas, page, tick, NULL, stats);
+}
 EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_apply_page);
 
 /* Claim pages of the current job until there are none left. */
@@ -118,8 +135,8 @@ static void mmsb_engine_work(struct mmsb_engine *eng,
 	unsigned int i;
 
 	while ((i = atomic_fetch_inc(&eng->next)) < eng->nr_pages)
-		mmsb_engine_apply_page(eng->deltas, eng->pages[i], eng->tick,
-				       stats);
+		mmsb_engine_apply(eng->deltas, eng->pages[i], eng->tick,
+				  eng->dirty ? &eng->dirty[i] : NULL, stats);
 }
 
 static int mmsb_worker_fn(void *arg)
@@ -162,13 +179,15 @@ static void mmsb_engine_add(struct mmsb_engine_stats *to,
  * @nr_pages: entries of @pages
  * @nr_deltas: deltas linked on them, to decide whether to wake workers
  * @tick: tick number, the same for every chunk of one tick
+ * @dirty: NULL, or @nr_pages records: record i gets the id of pages[i]
+ *	and the byte ranges its deltas changed (none if no delta applied)
  * @stats: counters to add to
  *
  * Context: the orchestrator only (one job at a time); sleeps.
  */
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
-		     struct mmsb_engine_stats *stats)
+		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats)
 {
 	bool pool = eng->nr_workers && nr_pages > 1 &&
 		    nr_deltas >= MMSB_ENGINE_INLINE_MAX;
@@ -177,6 +196,7 @@ void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 	eng->pages = pages;
 	eng->nr_pages = nr_pages;
 	eng->tick = tick;
+	eng->dirty = dirty;
 	atomic_set(&eng->next, 0);
 	if (pool) {
 		for (i = 0; i < eng->nr_workers; i++)

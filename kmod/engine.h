@@ -16,6 +16,7 @@
 #include <linux/wait.h>
 
 struct mmsb_delta_ctx;
+struct mmsb_dirty;
 struct mmsb_page;
 
 /**
@@ -56,6 +57,8 @@ struct mmsb_worker {
  * @pages: the job: pages with deltas linked on them
  * @nr_pages: entries of @pages
  * @tick: tick number of the job (for the once-per-tick epoch rule)
+ * @dirty: NULL, or one record per entry of @pages, where the thread
+ *	applying a page notes the byte ranges it changed (propagate.h)
  * @next: next index of @pages to claim
  * @active: workers still running the job
  * @done: completed by the last worker to finish
@@ -73,6 +76,7 @@ struct mmsb_engine {
 	struct mmsb_page **pages;
 	unsigned int nr_pages;
 	u64 tick;
+	struct mmsb_dirty *dirty;
 	atomic_t next ____cacheline_aligned_in_smp;
 	atomic_t active;
 	struct completion done;
@@ -83,7 +87,7 @@ int mmsb_engine_init(struct mmsb_engine *eng, struct mmsb_delta_ctx *deltas,
 void mmsb_engine_destroy(struct mmsb_engine *eng);
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
-		     struct mmsb_engine_stats *stats);
+		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats);
 void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
 			    struct mmsb_page *page, u64 tick,
 			    struct mmsb_engine_stats *stats);

@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cpumask.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -20,7 +21,10 @@
 
 #include <linux/mmsb.h>
 
+#include "debugfs.h"
 #include "main.h"
+#include "submit.h"
+#include "uring.h"
 
 /*
  * Module parameters.  Read-only once loaded (0444): the components size
@@ -134,6 +138,13 @@ static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
 		return -EINVAL;
 	page = mmsb_page_create(&mmsb_dev.pages, pc.size, pc.mode, pc.flags,
 				mf->cred);
+	/*
+	 * Usage may have crossed the GC threshold: an idle tick must run to
+	 * age and evict cold evictable pages (a failed create too, so a
+	 * retry finds room).
+	 */
+	if (mmsb_monitor_has_work(&mmsb_dev.monitor))
+		mmsb_tick_kick(&mmsb_dev.tick);
 	if (IS_ERR(page))
 		return PTR_ERR(page);
 	pc.id = page->id;
@@ -152,9 +163,15 @@ static long mmsb_ioctl_page_free(struct file *file, void __user *uarg)
 	struct mmsb_file *mf = file->private_data;
 	u64 id;
 
+	int ret;
+
 	if (get_user(id, (u64 __user *)uarg))
 		return -EFAULT;
-	return mmsb_page_free(&mmsb_dev.pages, id, mf->cred, mf->admin);
+	ret = mmsb_page_free(&mmsb_dev.pages, id, mf->cred, mf->admin);
+	/* After ->live is cleared: no edge to the page can be added now. */
+	if (!ret)
+		mmsb_prop_remove_page(&mmsb_dev.prop, id);
+	return ret;
 }
 
 /* Needs read permission: size, owner and epoch are the page's business. */
@@ -218,13 +235,135 @@ static long mmsb_ioctl_page_list(struct file *file, void __user *uarg)
 	return ret;
 }
 
-/* The figures of MMSB_IOC_STATS; fields not filled here stay zero. */
-static void mmsb_stats_fill(struct mmsb_stats *st)
+/*
+ * Edges: both pages must exist and be writable through this file.  A
+ * page with neither right is reported as missing only if it is, so the
+ * errno says which check failed.
+ */
+static long mmsb_edge_copy_in(struct file *file, void __user *uarg,
+			      struct mmsb_edge *ue,
+			      enum mmsb_graph_edge_kind *kind)
 {
-	st->pages = mmsb_page_table_pages(&mmsb_dev.pages);
-	st->page_bytes = mmsb_page_table_bytes(&mmsb_dev.pages);
-	st->mem_bytes = st->page_bytes;
-	st->mem_limit = mmsb_dev.pages.limit;
+	if (copy_from_user(ue, uarg, sizeof(*ue)))
+		return -EFAULT;
+	if (ue->flags || memchr_inv(ue->reserved, 0, sizeof(ue->reserved)))
+		return -EINVAL;
+	switch (ue->kind) {
+	case MMSB_EDGE_PASSTHROUGH:
+		*kind = MMSB_GRAPH_PASSTHROUGH;
+		return 0;
+	case MMSB_EDGE_NOTIFY:
+		*kind = MMSB_GRAPH_NOTIFY;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int mmsb_edge_get_page(struct file *file, u64 id,
+			      struct mmsb_page **out)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page *page;
+	int ret;
+
+	page = mmsb_page_get(&mmsb_dev.pages, id);
+	if (!page)
+		return -ENOENT;
+	ret = mmsb_page_permission(page, mf->cred, mf->admin, MMSB_MAY_WRITE);
+	if (ret) {
+		mmsb_page_put(page);
+		return ret;
+	}
+	*out = page;
+	return 0;
+}
+
+/* Look up and check both ends; on success the caller puts both. */
+static int mmsb_edge_get_pages(struct file *file, const struct mmsb_edge *ue,
+			       struct mmsb_page **from, struct mmsb_page **to)
+{
+	int ret;
+
+	ret = mmsb_edge_get_page(file, ue->from, from);
+	if (ret)
+		return ret;
+	ret = mmsb_edge_get_page(file, ue->to, to);
+	if (ret)
+		mmsb_page_put(*from);
+	return ret;
+}
+
+static long mmsb_ioctl_edge_add(struct file *file, void __user *uarg)
+{
+	enum mmsb_graph_edge_kind kind;
+	struct mmsb_page *from, *to;
+	struct mmsb_edge ue;
+	long ret;
+
+	ret = mmsb_edge_copy_in(file, uarg, &ue, &kind);
+	if (ret)
+		return ret;
+	/* A self edge needs no lookup to be refused. */
+	if (ue.from == ue.to)
+		return -ELOOP;
+	ret = mmsb_edge_get_pages(file, &ue, &from, &to);
+	if (ret)
+		return ret;
+	ret = mmsb_prop_add_edge(&mmsb_dev.prop, from, to, kind);
+	mmsb_page_put(to);
+	mmsb_page_put(from);
+	return ret;
+}
+
+static long mmsb_ioctl_edge_del(struct file *file, void __user *uarg)
+{
+	enum mmsb_graph_edge_kind kind;
+	struct mmsb_page *from, *to;
+	struct mmsb_edge ue;
+	long ret;
+
+	ret = mmsb_edge_copy_in(file, uarg, &ue, &kind);
+	if (ret)
+		return ret;
+	ret = mmsb_edge_get_pages(file, &ue, &from, &to);
+	if (ret)
+		return ret;
+	mmsb_page_put(to);
+	mmsb_page_put(from);
+	/* A page freed meanwhile took its edges along: -ENOENT either way. */
+	return mmsb_prop_del_edge(&mmsb_dev.prop, ue.from, ue.to, kind);
+}
+
+/**
+ * mmsb_stats_fill() - the figures of MMSB_IOC_STATS
+ * @dev: the device
+ * @st: filled in; fields not filled here stay as they are (zero)
+ *
+ * Context: process context, sleeps (takes the graph's lock).
+ */
+void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st)
+{
+	struct mmsb_monitor_totals gc;
+
+	st->pages = mmsb_page_table_pages(&dev->pages);
+	st->page_bytes = mmsb_page_table_bytes(&dev->pages);
+	st->page_meta_bytes = mmsb_monitor_meta_bytes(&dev->monitor);
+	st->mem_bytes = st->page_bytes + st->page_meta_bytes;
+	st->mem_limit = dev->pages.limit;
+	mmsb_deltas_stats(dev, st);
+	mmsb_prop_stats(&dev->prop, &st->edges, &st->graph_bytes);
+	st->mem_bytes += st->graph_bytes;
+	/* The ring's slots and the tick's drain and partition buffers. */
+	st->ring_bytes = st->ring_capacity * sizeof(struct mmsb_ring_slot) +
+			 2 * dev->tick.chunk * sizeof(void *);
+	st->mem_bytes += st->ring_bytes;
+	mmsb_monitor_read(&dev->monitor, NULL, &gc);
+	st->gc_runs = gc.runs;
+	st->gc_reclaimed_pages = gc.reclaimed_pages;
+	st->gc_reclaimed_bytes = gc.reclaimed_bytes;
+	st->gc_evicted = gc.evicted;
+	st->gc_max_ns = gc.max_ns;
+	st->gc_pending = mmsb_page_reclaim_pending(&dev->pages);
 }
 
 /*
@@ -242,7 +381,7 @@ static long mmsb_ioctl_stats(struct file *file, void __user *uarg)
 	size = st.size;
 	if (size < offsetofend(struct mmsb_stats, pad) || st.pad)
 		return -EINVAL;
-	mmsb_stats_fill(&st);
+	mmsb_stats_fill(&mmsb_dev, &st);
 	st.size = sizeof(st);
 	return copy_to_user(uarg, &st, min_t(size_t, size, sizeof(st))) ?
 		-EFAULT : 0;
@@ -251,29 +390,44 @@ static long mmsb_ioctl_stats(struct file *file, void __user *uarg)
 /*
  * One handler per command.  The command number encodes the argument's
  * size and direction, so a caller built against a different struct
- * layout gets -ENOTTY rather than a misread argument.
+ * layout gets -ENOTTY rather than a misread argument -- except where the
+ * argument starts with its own size (@sized: MMSB_IOC_STATS), so that
+ * programs built against an older or newer struct still work.
  */
 struct mmsb_ioctl_desc {
 	unsigned int cmd;
+	bool sized;
 	long (*fn)(struct file *file, void __user *uarg);
 };
 
+#define MMSB_IOC_NOSIZE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
 static const struct mmsb_ioctl_desc mmsb_ioctls[] = {
-	{ MMSB_IOC_VERSION, mmsb_ioctl_version },
-	{ MMSB_IOC_PAGE_CREATE, mmsb_ioctl_page_create },
-	{ MMSB_IOC_PAGE_FREE, mmsb_ioctl_page_free },
-	{ MMSB_IOC_PAGE_INFO, mmsb_ioctl_page_info },
-	{ MMSB_IOC_PAGE_LIST, mmsb_ioctl_page_list },
-	{ MMSB_IOC_STATS, mmsb_ioctl_stats },
+	{ .cmd = MMSB_IOC_VERSION, .fn = mmsb_ioctl_version },
+	{ .cmd = MMSB_IOC_PAGE_CREATE, .fn = mmsb_ioctl_page_create },
+	{ .cmd = MMSB_IOC_PAGE_FREE, .fn = mmsb_ioctl_page_free },
+	{ .cmd = MMSB_IOC_PAGE_INFO, .fn = mmsb_ioctl_page_info },
+	{ .cmd = MMSB_IOC_PAGE_LIST, .fn = mmsb_ioctl_page_list },
+	{ .cmd = MMSB_IOC_STATS, .sized = true, .fn = mmsb_ioctl_stats },
+	{ .cmd = MMSB_IOC_SUBMIT, .fn = mmsb_ioctl_submit },
+	{ .cmd = MMSB_IOC_WAIT, .fn = mmsb_ioctl_wait },
+	{ .cmd = MMSB_IOC_FLUSH, .fn = mmsb_ioctl_flush },
+	{ .cmd = MMSB_IOC_SUBSCRIBE, .fn = mmsb_ioctl_subscribe },
+	{ .cmd = MMSB_IOC_EDGE_ADD, .fn = mmsb_ioctl_edge_add },
+	{ .cmd = MMSB_IOC_EDGE_DEL, .fn = mmsb_ioctl_edge_del },
 };
 
 static long mmsb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(mmsb_ioctls); i++)
-		if (mmsb_ioctls[i].cmd == cmd)
-			return mmsb_ioctls[i].fn(file, (void __user *)arg);
+	for (i = 0; i < ARRAY_SIZE(mmsb_ioctls); i++) {
+		const struct mmsb_ioctl_desc *d = &mmsb_ioctls[i];
+
+		if (d->cmd == cmd || (d->sized && MMSB_IOC_NOSIZE(d->cmd) ==
+					      MMSB_IOC_NOSIZE(cmd)))
+			return d->fn(file, (void __user *)arg);
+	}
 	return -ENOTTY;
 }
 
@@ -298,12 +452,16 @@ static int mmsb_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mf->cred = file->f_cred;
 	mf->admin = capable(CAP_SYS_ADMIN);
+	mf->dev = &mmsb_dev;
+	mmsb_events_init(mf);
 	file->private_data = mf;
 	return 0;
 }
 
 static int mmsb_release(struct inode *inode, struct file *file)
 {
+	/* Queued deltas stay queued: they belong to the tick now. */
+	mmsb_events_release(file->private_data);
 	kfree(file->private_data);
 	return 0;
 }
@@ -315,6 +473,9 @@ static const struct file_operations mmsb_fops = {
 	.unlocked_ioctl	= mmsb_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= mmsb_mmap,
+	.read		= mmsb_events_read,
+	.poll		= mmsb_events_poll,
+	.uring_cmd	= mmsb_uring_cmd,
 	.llseek		= noop_llseek,
 };
 
@@ -325,8 +486,42 @@ static struct miscdevice mmsb_misc = {
 	.mode	= 0666,
 };
 
+/* A page's last reference is gone: its memory waits for a GC tick. */
+static void mmsb_gc_notify(void *arg)
+{
+	mmsb_tick_kick(arg);
+}
+
+/* GC evicted a page: drop its edges, as MMSB_IOC_PAGE_FREE does. */
+static void mmsb_gc_evicted(void *arg, u64 id)
+{
+	mmsb_prop_remove_page(arg, id);
+}
+
 static int __init mmsb_init(void)
 {
+	struct mmsb_monitor_config mcfg = {
+		.limit = (u64)mem_limit_mb << 20,
+		.threshold = gc_threshold,
+		.batch_pages = gc_batch_pages,
+		.cold_age = cold_age,
+		/* Ageing needs looks; 8 per page GC may take is plenty. */
+		.scan_pages = max(gc_batch_pages * 8, 256U),
+		.delta_bytes = &mmsb_dev.deltas.bytes,
+		.evicted = mmsb_gc_evicted,
+		.arg = &mmsb_dev.prop,
+	};
+	struct mmsb_deltas_config dcfg = {
+		.workers = workers ? workers : num_online_cpus(),
+		.tick = {
+			.ring_size = ring_size,
+			.period_us = tick_us,
+			.budget_us = tick_budget_us,
+			.batch_max = batch_max,
+			.prop = &mmsb_dev.prop,
+			.mon = &mmsb_dev.monitor,
+		},
+	};
 	int ret;
 
 	ret = mmsb_check_params();
@@ -337,22 +532,52 @@ static int __init mmsb_init(void)
 				   max_page_size);
 	if (ret)
 		return ret;
+	mmsb_monitor_init(&mmsb_dev.monitor, &mmsb_dev.pages, &mcfg);
+
+	mmsb_graph_init(&mmsb_dev.graph, max_edges);
+	ret = mmsb_prop_init(&mmsb_dev.prop, &mmsb_dev.graph, &mmsb_dev.pages,
+			     min(batch_max, MMSB_TICK_CHUNK));
+	if (ret)
+		goto err_graph;
+
+	ret = mmsb_deltas_init(&mmsb_dev, &dcfg);
+	if (ret)
+		goto err_prop;
+	/* From now on the tick frees pages (page.h, "Reclaim"). */
+	mmsb_page_table_set_reclaim(&mmsb_dev.pages, mmsb_gc_notify,
+				    &mmsb_dev.tick);
 
 	ret = misc_register(&mmsb_misc);
 	if (ret) {
 		pr_err("cannot register /dev/mmsb: %d\n", ret);
-		goto err_pages;
+		goto err_deltas;
 	}
+	/* Diagnostics only: mmsb works without debugfs. */
+	mmsb_debugfs_init(&mmsb_dev);
 	return 0;
 
-err_pages:
+err_deltas:
+	mmsb_deltas_exit(&mmsb_dev);
+	mmsb_page_table_set_reclaim(&mmsb_dev.pages, NULL, NULL);
+err_prop:
+	mmsb_prop_destroy(&mmsb_dev.prop);
+err_graph:
+	mmsb_graph_destroy(&mmsb_dev.graph);
 	mmsb_page_table_destroy(&mmsb_dev.pages);
 	return ret;
 }
 
 static void __exit mmsb_exit(void)
 {
+	mmsb_debugfs_exit();
 	misc_deregister(&mmsb_misc);
+	/* Queued deltas hold page references: apply them first. */
+	mmsb_deltas_exit(&mmsb_dev);
+	/* No tick to kick: the table destroy frees what is left. */
+	mmsb_page_table_set_reclaim(&mmsb_dev.pages, NULL, NULL);
+	/* The tick, which propagates, is gone. */
+	mmsb_prop_destroy(&mmsb_dev.prop);
+	mmsb_graph_destroy(&mmsb_dev.graph);
 	mmsb_page_table_destroy(&mmsb_dev.pages);
 }
 

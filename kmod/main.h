@@ -7,17 +7,27 @@
 #define _MMSB_MAIN_H
 
 #include <linux/cred.h>
+#include <linux/mutex.h>
 #include <linux/sizes.h>
+#include <linux/xarray.h>
 
 #include <linux/mmsb.h>
 
+#include "delta.h"
+#include "engine.h"
+#include "graph.h"
+#include "monitor.h"
 #include "page.h"
+#include "propagate.h"
+#include "tick.h"
 
 /* Features this build implements (struct mmsb_version.features). */
-#define MMSB_FEATURES		MMSB_FEAT_PAGES
+#define MMSB_FEATURES		(MMSB_FEAT_PAGES | MMSB_FEAT_DELTAS | \
+				 MMSB_FEAT_GRAPH | MMSB_FEAT_URING | \
+				 MMSB_FEAT_GC)
 
 /* Upper bounds of the module parameters. */
-#define MMSB_RING_SIZE_MAX	SZ_4M
+#define MMSB_RING_SIZE_MAX	MMSB_RING_MAX_CAPACITY	/* ring.h */
 #define MMSB_WORKERS_MAX	64
 #define MMSB_PAGE_SIZE_MAX	SZ_1G
 #define MMSB_MEM_LIMIT_MB_MAX	SZ_1M
@@ -26,9 +36,21 @@
 /**
  * struct mmsb_dev - the state behind /dev/mmsb (one instance, in main.c)
  * @pages: every page, by id
+ * @deltas: delta submission state
+ * @engine: the apply workers
+ * @tick: the delta queue and the tick
+ * @graph: page dependencies (edges)
+ * @prop: propagation along @graph, driven by @tick
+ * @monitor: memory accounting and GC, run by @tick
  */
 struct mmsb_dev {
 	struct mmsb_page_table pages;
+	struct mmsb_delta_ctx deltas;
+	struct mmsb_engine engine;
+	struct mmsb_tick tick;
+	struct mmsb_graph graph;
+	struct mmsb_prop prop;
+	struct mmsb_monitor monitor;
 };
 
 /**
@@ -36,10 +58,18 @@ struct mmsb_dev {
  * @cred: the opener's credentials (file->f_cred, pinned by the file),
  *	used for every access check made through this file
  * @admin: the opener had CAP_SYS_ADMIN at open: overrides page modes
+ * @dev: the device
+ * @subs: subscribed pages, page id -> struct mmsb_sub (submit.c)
+ * @subs_lock: serialises read() of events
  */
 struct mmsb_file {
 	const struct cred *cred;
 	bool admin;
+	struct mmsb_dev *dev;
+	struct xarray subs;
+	struct mutex subs_lock;	/* serialises read() of events */
 };
+
+void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st);
 
 #endif /* _MMSB_MAIN_H */

@@ -104,9 +104,10 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
 static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 			    struct mmsb_delta *ud, struct mmsb_submit *sub)
 {
+	u64 target;
 	u32 i;
 
-	mmsb_tick_request(&dev->tick);
+	target = mmsb_tick_request(&dev->tick);
 	/*
 	 * Interrupted, the deltas still apply (the batch lives on through
 	 * the tick's reference); the caller learns only that they were
@@ -115,6 +116,12 @@ static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 	 */
 	if (wait_for_completion_interruptible(&batch->completion))
 		return -EINTR;
+	/*
+	 * The batch completes during the apply; propagation along edges
+	 * comes later in the same tick, which serves @target at the
+	 * latest.  Interrupted here, the results below are still right.
+	 */
+	mmsb_tick_wait(&dev->tick, target);
 	for (i = 0; i < sub->count; i++) {
 		if (!ud[i].delta_id)
 			continue;
@@ -293,8 +300,8 @@ long mmsb_ioctl_wait(struct file *file, void __user *uarg)
 					       mmsb_wait_done(page, w.epoch));
 	else
 		ret = wait_event_interruptible_hrtimeout(page->waitq,
-					mmsb_wait_done(page, w.epoch),
-					ns_to_ktime(w.timeout_ns));
+							 mmsb_wait_done(page, w.epoch),
+							 ns_to_ktime(w.timeout_ns));
 	w.cur_epoch = READ_ONCE(page->epoch);
 	if (w.cur_epoch >= w.epoch)
 		ret = 0;

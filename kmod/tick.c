@@ -38,11 +38,10 @@
 
 #include "delta.h"
 #include "engine.h"
+#include "monitor.h"
 #include "page.h"
+#include "propagate.h"
 #include "tick.h"
-
-/* Deltas drained and applied at once; the budget is checked between. */
-#define MMSB_TICK_CHUNK		4096U
 
 /* Restart the timer if it was stopped for idleness. */
 static void mmsb_tick_wake_timer(struct mmsb_tick *t)
@@ -99,6 +98,19 @@ u64 mmsb_tick_request(struct mmsb_tick *t)
 }
 
 /**
+ * mmsb_tick_kick() - have the orchestrator run a tick soon
+ * @t: the tick
+ *
+ * For work other than deltas (GC): no request is counted, so no flusher
+ * is served by it.  Any context.
+ */
+void mmsb_tick_kick(struct mmsb_tick *t)
+{
+	WRITE_ONCE(t->kick, true);
+	wake_up(&t->wq);
+}
+
+/**
  * mmsb_tick_flush() - run a tick now and wait until it completed
  * @t: the tick
  *
@@ -108,11 +120,29 @@ u64 mmsb_tick_request(struct mmsb_tick *t)
  */
 int mmsb_tick_flush(struct mmsb_tick *t)
 {
-	u64 target = mmsb_tick_request(t);
+	return mmsb_tick_wait(t, mmsb_tick_request(t));
+}
 
+static bool mmsb_tick_served(struct mmsb_tick *t, u64 target)
+{
 	/* Pairs with smp_store_release() of @completed in mmsb_tick_run(). */
+	return smp_load_acquire(&t->completed) >= target;
+}
+
+/**
+ * mmsb_tick_wait() - wait until the tick serving a request completed
+ * @t: the tick
+ * @target: what mmsb_tick_request() returned
+ *
+ * That tick ran to its end, propagation included.
+ *
+ * Context: process context, sleeps.
+ * Return: 0 or -ERESTARTSYS when a signal came first.
+ */
+int mmsb_tick_wait(struct mmsb_tick *t, u64 target)
+{
 	return wait_event_interruptible(t->done_wq,
-					smp_load_acquire(&t->completed) >= target);
+					mmsb_tick_served(t, target));
 }
 
 /**
@@ -187,23 +217,33 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);
 
 /*
  * Hook points for the later stages of a tick.  Each returns the
- * nanoseconds it spent; until graph.c, propagate.c and monitor.c are
- * wired in they do nothing.
+ * nanoseconds it spent; GC is the memory monitor (monitor.c), run after
+ * the graph's lock is dropped, since evicting a page takes it.
+ * The graph's lock, taken by mmsb_prop_begin() when the tick started
+ * draining, is held through propagation and validation (propagate.h).
  */
 static u64 mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_metrics *m)
 {
-	return 0;
+	return t->prop ? mmsb_prop_run(t->prop, t->tick_no, m) : 0;
 }
 
 static u64 mmsb_tick_validate_graph(struct mmsb_tick *t,
 				    struct mmsb_tick_metrics *m)
 {
-	return 0;
+	u64 ns;
+
+	if (!t->prop)
+		return 0;
+	ns = mmsb_prop_validate(t->prop, m);
+	mmsb_prop_end(t->prop);
+	return ns;
 }
 
-static u64 mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_metrics *m)
+/* GC gets what is left of the tick's budget, counted from @start. */
+static u64 mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_metrics *m,
+			u64 start)
 {
-	return 0;
+	return t->mon ? mmsb_monitor_run(t->mon, start + t->budget_ns, m) : 0;
 }
 
 static void mmsb_tick_publish(struct mmsb_tick *t,
@@ -220,6 +260,24 @@ static void mmsb_tick_publish(struct mmsb_tick *t,
 }
 
 /*
+ * GC has work left and no delta is queued.  Periodic ticks: keep the
+ * timer running, so GC gets a tick per period (bounded batches).  On
+ * demand only: go on at once while pages wait to be freed (finite
+ * work); pages that only need ageing wait for the next demanded tick.
+ * Never restarts the timer once mmsb_tick_destroy() began.
+ */
+static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
+{
+	if (kthread_should_stop())
+		return false;
+	if (t->period) {
+		mmsb_tick_wake_timer(t);
+		return false;
+	}
+	return mmsb_monitor_reclaim_pending(t->mon);
+}
+
+/*
  * One tick.  Returns true when another should follow at once: work is
  * left and either ticks are on demand only or a request came meanwhile.
  */
@@ -230,6 +288,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	struct mmsb_engine_stats es = { 0 };
 	u64 start = ktime_get_ns(), now = start;
 	unsigned int total = 0, n, nr_pages, limit;
+	struct mmsb_dirty *dirty = NULL;
 
 	/*
 	 * A tick takes what was queued when it started (batch_max at
@@ -242,13 +301,18 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 					   min(t->chunk, limit - total));
 		if (!n)
 			break;
-		if (!total)
+		if (!total) {
 			t->tick_no++;
+			if (t->prop)
+				dirty = mmsb_prop_begin(t->prop);
+		}
 		total += n;
 		nr_pages = mmsb_tick_partition((struct mmsb_kdelta **)t->items,
 					       n, t->pages);
 		mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
-				&es);
+				dirty, &es);
+		if (dirty)
+			mmsb_prop_collect(t->prop, nr_pages);
 		now = ktime_get_ns();
 		if (now - start > t->budget_ns) {
 			m.overrun = 1;
@@ -268,10 +332,13 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 						 m.apply_ns);
 		m.propagate_ns = mmsb_tick_propagate(t, &m);
 		m.graph_ns = mmsb_tick_validate_graph(t, &m);
-		m.gc_ns = mmsb_tick_gc(t, &m);
+		m.gc_ns = mmsb_tick_gc(t, &m, start);
 		m.ring_depth = mmsb_queue_len(&t->queue);
 		m.total_ns = ktime_get_ns() - start;
 		mmsb_tick_publish(t, &m);
+	} else if (t->mon && mmsb_monitor_has_work(t->mon)) {
+		/* GC alone is no tick with deltas: counted by the monitor. */
+		mmsb_tick_gc(t, &m, start);
 	}
 
 	/* Pairs with smp_load_acquire() in mmsb_tick_flush(). */
@@ -279,6 +346,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	wake_up_all(&t->done_wq);
 
 	if (!mmsb_queue_has_work(&t->queue)) {
+		if (t->mon && mmsb_monitor_has_work(t->mon))
+			return mmsb_tick_keep_gc(t);
 		mmsb_tick_maybe_idle(t);
 		return false;
 	}
@@ -323,6 +392,8 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 
 	t->engine = engine;
 	t->deltas = deltas;
+	t->prop = cfg->prop;
+	t->mon = cfg->mon;
 	t->period = ns_to_ktime((u64)cfg->period_us * NSEC_PER_USEC);
 	t->budget_ns = (u64)cfg->budget_us * NSEC_PER_USEC;
 	t->batch_max = cfg->batch_max;
@@ -375,6 +446,8 @@ void mmsb_tick_destroy(struct mmsb_tick *t)
 	WRITE_ONCE(t->idle, true);
 	hrtimer_cancel(&t->timer);
 	kthread_stop(t->task);
+	/* The orchestrator may have restarted it before it saw the stop. */
+	hrtimer_cancel(&t->timer);
 	mmsb_queue_destroy(&t->queue, NULL);
 	kvfree(t->pages);
 	kvfree(t->items);

@@ -20,7 +20,12 @@
 struct mmsb_delta_ctx;
 struct mmsb_engine;
 struct mmsb_kdelta;
+struct mmsb_monitor;
 struct mmsb_page;
+struct mmsb_prop;
+
+/* Deltas drained and applied at once; the budget is checked between. */
+#define MMSB_TICK_CHUNK		4096U
 
 /**
  * struct mmsb_tick_config - tick parameters, from the module parameters
@@ -28,12 +33,17 @@ struct mmsb_page;
  * @period_us: tick period, 0 = ticks only on demand
  * @budget_us: a tick longer than this is an overrun and stops draining
  * @batch_max: deltas one tick drains at most
+ * @prop: propagation along edges, or NULL; its records must hold
+ *	min(@batch_max, MMSB_TICK_CHUNK) pages
+ * @mon: memory monitor run at the end of each tick (GC), or NULL
  */
 struct mmsb_tick_config {
 	unsigned long ring_size;
 	unsigned int period_us;
 	unsigned int budget_us;
 	unsigned int batch_max;
+	struct mmsb_prop *prop;
+	struct mmsb_monitor *mon;
 };
 
 /**
@@ -57,6 +67,8 @@ struct mmsb_tick_totals {
  * @queue: deltas accepted and not yet handled (ring of struct mmsb_kdelta)
  * @engine: applies the deltas
  * @deltas: submission state (delta release)
+ * @prop: propagation and graph validation, or NULL
+ * @mon: the memory monitor (GC), or NULL
  * @period: tick period, 0 = on demand
  * @budget_ns: tick budget
  * @batch_max: deltas per tick at most
@@ -81,6 +93,8 @@ struct mmsb_tick {
 	struct mmsb_queue queue;
 	struct mmsb_engine *engine;
 	struct mmsb_delta_ctx *deltas;
+	struct mmsb_prop *prop;
+	struct mmsb_monitor *mon;
 	ktime_t period;
 	u64 budget_ns;
 	unsigned int batch_max;
@@ -99,7 +113,7 @@ struct mmsb_tick {
 	struct mmsb_page **pages;
 	u64 tick_no;
 
-	spinlock_t lock;
+	spinlock_t lock;	/* @last and @totals vs STATS readers */
 	struct mmsb_tick_metrics last;
 	struct mmsb_tick_totals totals;
 };
@@ -111,7 +125,9 @@ void mmsb_tick_destroy(struct mmsb_tick *t);
 int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
 		      unsigned int n, bool nonblock, unsigned int *pushed);
 u64 mmsb_tick_request(struct mmsb_tick *t);
+void mmsb_tick_kick(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
+int mmsb_tick_wait(struct mmsb_tick *t, u64 target);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);

@@ -114,3 +114,75 @@ int mmsb_stats(int fd, struct mmsb_stats *s)
 	s->size = sizeof(*s);
 	return mmsb_ioctl(fd, MMSB_IOC_STATS, s);
 }
+
+void mmsb_delta_dense(struct mmsb_delta *d, __u64 page, __u64 off,
+		      const void *buf, __u64 len)
+{
+	memset(d, 0, sizeof(*d));
+	d->page_id = page;
+	d->offset = off;
+	d->len = len;
+	d->payload = (__u64)(uintptr_t)buf;
+	d->payload_len = len;
+	d->encoding = MMSB_DELTA_DENSE;
+}
+
+int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
+		__u32 *accepted)
+{
+	struct mmsb_submit s = {
+		.deltas = (__u64)(uintptr_t)deltas,
+		.count = count,
+		.flags = flags,
+	};
+	int ret = mmsb_ioctl(fd, MMSB_IOC_SUBMIT, &s);
+
+	if (accepted)
+		*accepted = s.accepted;
+	return ret;
+}
+
+int mmsb_wait(int fd, __u64 page, __u64 epoch, __u64 timeout_ns, __u64 *cur)
+{
+	struct mmsb_wait w = {
+		.page_id = page,
+		.epoch = epoch,
+		.timeout_ns = timeout_ns,
+	};
+	int ret = mmsb_ioctl(fd, MMSB_IOC_WAIT, &w);
+
+	if (cur)
+		*cur = w.cur_epoch;
+	return ret;
+}
+
+int mmsb_flush(int fd)
+{
+	return ioctl(fd, MMSB_IOC_FLUSH) < 0 ? -errno : 0;
+}
+
+int mmsb_subscribe(int fd, __u64 page)
+{
+	return mmsb_ioctl(fd, MMSB_IOC_SUBSCRIBE, &page);
+}
+
+int mmsb_edge_add(int fd, __u64 from, __u64 to, __u32 kind)
+{
+	struct mmsb_edge e = { .from = from, .to = to, .kind = kind };
+
+	return mmsb_ioctl(fd, MMSB_IOC_EDGE_ADD, &e);
+}
+
+int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind)
+{
+	struct mmsb_edge e = { .from = from, .to = to, .kind = kind };
+
+	return mmsb_ioctl(fd, MMSB_IOC_EDGE_DEL, &e);
+}
+
+int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max)
+{
+	ssize_t n = read(fd, ev, (size_t)max * sizeof(*ev));
+
+	return n < 0 ? -errno : (int)(n / sizeof(*ev));
+}

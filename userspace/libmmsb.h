@@ -55,4 +55,46 @@ int mmsb_page_read(const struct mmsb_page_header *hdr, __u64 off, void *buf,
 /* Fill @s from MMSB_IOC_STATS. */
 int mmsb_stats(int fd, struct mmsb_stats *s);
 
+/*
+ * Deltas.  mmsb_delta_dense() fills @d for a DENSE delta writing @len
+ * bytes of @buf at @off of page @page (expected epoch 0).
+ */
+void mmsb_delta_dense(struct mmsb_delta *d, __u64 page, __u64 off,
+		      const void *buf, __u64 len);
+
+/*
+ * Submit @count deltas (MMSB_IOC_SUBMIT); each gets its own status and
+ * id.  *@accepted (if not NULL) gets how many were queued, also when
+ * the call fails with -EAGAIN (O_NONBLOCK, ring full) or -EINTR.
+ * @flags: MMSB_SUBMIT_SYNC waits until they are applied.
+ */
+int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
+		__u32 *accepted);
+
+/*
+ * Wait until page @page reaches @epoch (MMSB_IOC_WAIT); @timeout_ns 0
+ * polls, UINT64_MAX waits forever.  *@cur (if not NULL) gets the epoch.
+ */
+int mmsb_wait(int fd, __u64 page, __u64 epoch, __u64 timeout_ns, __u64 *cur);
+
+/* Run a tick now and wait for it (MMSB_IOC_FLUSH). */
+int mmsb_flush(int fd);
+
+/* Report changes of page @page on this fd (poll/read). */
+int mmsb_subscribe(int fd, __u64 page);
+
+/*
+ * Read up to @max events of subscribed pages that changed; returns how
+ * many, or -EAGAIN when none (wait with poll()).
+ */
+int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max);
+
+/*
+ * Add or delete the dependency @from -> @to of @kind (MMSB_EDGE_*); both
+ * pages must be writable.  Errors: -ELOOP (self edge or cycle), -EEXIST,
+ * -ENOSPC (max_edges), -ENOENT, -EACCES, -EINVAL.
+ */
+int mmsb_edge_add(int fd, __u64 from, __u64 to, __u32 kind);
+int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind);
+
 #endif /* LIBMMSB_H */

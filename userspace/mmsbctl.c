@@ -130,6 +130,28 @@ static int cmd_list(int fd, int argc, char **argv)
 	return 0;
 }
 
+/* edge add|del FROM TO [passthrough|notify] */
+static int cmd_edge(int fd, int argc, char **argv)
+{
+	unsigned long long from, to;
+	__u32 kind = MMSB_EDGE_PASSTHROUGH;
+
+	if (argc < 4 || argc > 5 || parse_u64(argv[2], 0, &from) ||
+	    parse_u64(argv[3], 0, &to))
+		return -EINVAL;
+	if (argc == 5) {
+		if (!strcmp(argv[4], "notify"))
+			kind = MMSB_EDGE_NOTIFY;
+		else if (strcmp(argv[4], "passthrough"))
+			return -EINVAL;
+	}
+	if (!strcmp(argv[1], "add"))
+		return mmsb_edge_add(fd, from, to, kind);
+	if (!strcmp(argv[1], "del"))
+		return mmsb_edge_del(fd, from, to, kind);
+	return -EINVAL;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int fd, int argc, char **argv);
@@ -140,6 +162,7 @@ static const struct {
 	{ "free", cmd_free, "ID...: free pages" },
 	{ "info", cmd_info, "ID: describe a page" },
 	{ "list", cmd_list, "ids of all live pages" },
+	{ "edge", cmd_edge, "add|del FROM TO [passthrough|notify]: dependency" },
 };
 
 static void usage(void)

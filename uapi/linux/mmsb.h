@@ -68,8 +68,16 @@ struct mmsb_version {
  * Lifetime: MMSB_IOC_PAGE_FREE (owner or CAP_SYS_ADMIN, else -EPERM)
  * removes the id at once: every later call on it gets -ENOENT and the
  * header's MMSB_HDR_LIVE flag clears.  Existing mappings stay readable;
- * the memory (and its bytes in MMSB_IOC_STATS) is released with the
- * last of them.  Ids are never reused while the module stays loaded.
+ * once the last of them is gone the memory (and its bytes in
+ * MMSB_IOC_STATS) is released by GC within a few ticks, gc_batch_pages
+ * pages per tick, or at once by a create that needs the room.  Ids are
+ * never reused while the module stays loaded.
+ *
+ * A page created with MMSB_PAGE_EVICTABLE may be freed by GC, exactly
+ * like MMSB_IOC_PAGE_FREE (waiters get -EIDRM, edges go), when its
+ * epoch did not move for cold_age GC runs while mmsb uses more than
+ * gc_threshold percent of mem_limit_mb.  Other pages are never freed
+ * behind their owner's back.
  *
  * Access is checked against the credentials of whoever opened the file
  * (fsuid, fsgid, groups), like SysV IPC: the owner's bits, else the
@@ -286,6 +294,23 @@ struct mmsb_wait {
 	__u64 reserved[2];
 };
 
+/**
+ * struct mmsb_event - a subscribed page changed (read() on the fd)
+ * @page_id: the page
+ * @epoch: its epoch when read
+ *
+ * MMSB_IOC_SUBSCRIBE (read permission needed) adds a page to the file's
+ * subscriptions.  poll() reports EPOLLIN while a subscribed page's
+ * epoch differs from the one last read; read() returns one event per
+ * such page (whole events only, count >= sizeof(struct mmsb_event)),
+ * marks them read, and fails with -EAGAIN when there is none: wait
+ * with poll/epoll.
+ */
+struct mmsb_event {
+	__u64 page_id;
+	__u64 epoch;
+};
+
 /* Edge kinds (struct mmsb_edge.kind). */
 #define MMSB_EDGE_PASSTHROUGH	0	/* copy changed bytes of from into to */
 #define MMSB_EDGE_NOTIFY	1	/* mark to changed and wake its waiters */
@@ -329,6 +354,7 @@ struct mmsb_edge {
  * @pad: zero
  * @gc_reclaimed_pages: pages reclaimed by GC
  * @gc_reclaimed_bytes: bytes reclaimed by GC
+ * @throughput: deltas applied per second of @apply_ns
  * @reserved: zero
  */
 struct mmsb_tick_metrics {
@@ -350,7 +376,8 @@ struct mmsb_tick_metrics {
 	__u32 pad;
 	__u64 gc_reclaimed_pages;
 	__u64 gc_reclaimed_bytes;
-	__u64 reserved[4];
+	__u64 throughput;
+	__u64 reserved[3];
 };
 
 /**
@@ -378,7 +405,17 @@ struct mmsb_tick_metrics {
  * @gc_runs: out: ticks in which GC ran
  * @gc_reclaimed_pages: out: pages reclaimed since load
  * @gc_reclaimed_bytes: out: bytes reclaimed since load
+ * @ring_bytes: out: bytes of the delta ring and the tick's buffers
+ * @page_meta_bytes: out: kernel bookkeeping of the pages beyond
+ *	@page_bytes (struct per page, vmalloc's own records), estimated
+ * @gc_evicted: out: evictable pages GC evicted since load
+ * @gc_pending: out: freed pages whose memory GC has yet to release
+ * @gc_max_ns: out: longest GC run since load
  * @reserved: out: zero
+ *
+ * @mem_bytes is the sum of @page_bytes, @page_meta_bytes, @delta_bytes,
+ * @graph_bytes and @ring_bytes.  The memory limit (and gc_threshold)
+ * applies to @page_bytes + @delta_bytes.
  */
 struct mmsb_stats {
 	__u32 size;
@@ -402,7 +439,12 @@ struct mmsb_stats {
 	__u64 gc_runs;
 	__u64 gc_reclaimed_pages;
 	__u64 gc_reclaimed_bytes;
-	__u64 reserved[8];
+	__u64 ring_bytes;
+	__u64 page_meta_bytes;
+	__u64 gc_evicted;
+	__u64 gc_pending;
+	__u64 gc_max_ns;
+	__u64 reserved[3];
 };
 
 #define MMSB_IOC_VERSION	_IOR(MMSB_IOC_MAGIC, 0x00, struct mmsb_version)
