@@ -59,6 +59,28 @@ TEST_F(device, unknown_ioctl)
 	EXPECT_EQ(ENOTTY, errno);
 }
 
+/*
+ * MMSB_IOC_STATS carries its own size: a program built against a shorter
+ * (older) struct mmsb_stats gets what fits, and the kernel's size.
+ */
+TEST_F(device, stats_older_struct)
+{
+	struct {
+		__u32 size;
+		__u32 pad;
+		__u64 tick;
+		__u64 canary;
+	} old = { .size = 16, .canary = 0x5a5a5a5a5a5a5a5aULL };
+
+	ASSERT_EQ(0, ioctl(self->fd, _IOWR(MMSB_IOC_MAGIC, 0x14, old), &old));
+	EXPECT_EQ(sizeof(struct mmsb_stats), old.size);
+	EXPECT_EQ(0x5a5a5a5a5a5a5a5aULL, old.canary);
+
+	old.size = 4;
+	ASSERT_EQ(-1, ioctl(self->fd, _IOWR(MMSB_IOC_MAGIC, 0x14, old), &old));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_F(device, reopen_many)
 {
 	int i, fd;
