@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "libmmsb.h"
 
 #define NR_PAGES	64
@@ -25,24 +26,6 @@
 #define DELTA_BYTES	64
 #define MAX_BATCH	256
 #define TICK_RUNS	200
-
-static __u64 seed = 0x2545f4914f6cdd1dULL;
-
-static __u64 rnd(void)
-{
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "libmmsb.h"
 #include "libmmsb_uring.h"
 
@@ -25,26 +26,9 @@
 #define DELTA_BYTES	64
 #define MAX_DEPTH	128
 
-static __u64 seed = 0x2545f4914f6cdd1dULL;
 static __u64 pages[NR_PAGES];
 static __u8 payload[MAX_DEPTH][DELTA_BYTES];
 static struct mmsb_delta d[MAX_DEPTH];
-
-static __u64 rnd(void)
-{
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A fresh random delta in slot @i. */
 static void fill(unsigned int i)
