@@ -236,8 +236,12 @@ TEST_F_TIMEOUT(gc, evictable_cold_pages_go_others_never, 120)
 	ASSERT_EQ(0, create_n(self, half - 1, SMALL, 0));
 	ASSERT_EQ(0, create_n(self, half - 1, SMALL, MMSB_PAGE_EVICTABLE));
 
-	ASSERT_EQ(0, WAIT_STATS(self->fd, st, st.gc_evicted == half, 30000))
-		TH_LOG("evicted %llu", (unsigned long long)st.gc_evicted);
+	/* STATS fields are not one snapshot: wait for both to settle. */
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st, st.gc_evicted == half &&
+				st.pages == half, 30000))
+		TH_LOG("evicted %llu, pages %llu",
+		       (unsigned long long)st.gc_evicted,
+		       (unsigned long long)st.pages);
 	/* Waiting, or (slow start) looking the page up too late. */
 	i = wait_child(child);
 	EXPECT_TRUE(i == EIDRM || i == ENOENT) TH_LOG("waiter: %u", i);
