@@ -12,25 +12,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-
-#define MODULE_PATH "/mmsb/mmsb.ko"
-
-static int load(const char *params)
-{
-	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(__NR_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int unload(void)
-{
-	return syscall(__NR_delete_module, "mmsb", O_NONBLOCK) ? -errno : 0;
-}
+#include "pages.h"
 
 static int param(const char *name, char *buf, size_t len)
 {
@@ -72,22 +54,22 @@ FIXTURE_VARIANT_ADD(modparams, accepted) { "ring_size=1000 tick_us=0 workers=2",
 
 FIXTURE_SETUP(modparams)
 {
-	int ret = unload();
+	int ret = module_unload();
 
 	ASSERT_TRUE(ret == 0 || ret == -ENOENT) TH_LOG("unload: %d", ret);
 }
 
 FIXTURE_TEARDOWN(modparams)
 {
-	unload();
-	EXPECT_EQ(0, load(""));
+	module_unload();
+	EXPECT_EQ(0, module_load(""));
 }
 
 TEST_F(modparams, load)
 {
 	char buf[64];
 
-	ASSERT_EQ(variant->expected, load(variant->params));
+	ASSERT_EQ(variant->expected, module_load(variant->params));
 	if (variant->expected) {
 		/* Nothing of a refused load may stay behind. */
 		EXPECT_EQ(-ENOENT, param("ring_size", buf, sizeof(buf)));
