@@ -224,6 +224,23 @@ unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_drain_batch);
 
 /**
+ * mmsb_queue_recheck() - clear a stale has-work hint, then read it
+ * @q: the queue
+ *
+ * For the consumer after it took what it saw: a drain that took exactly
+ * the items there were does not notice the ring is empty, and would
+ * leave the hint set with nothing queued.
+ *
+ * Return: the has-work flag, true whenever an item is queued.
+ */
+bool mmsb_queue_recheck(struct mmsb_queue *q)
+{
+	mmsb_queue_check_empty(q);
+	return READ_ONCE(q->has_work);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_recheck);
+
+/**
  * mmsb_queue_has_work() - whether the tick should drain
  * @q: the queue
  *

@@ -104,10 +104,9 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
 static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 			    struct mmsb_delta *ud, struct mmsb_submit *sub)
 {
-	u64 target;
 	u32 i;
 
-	target = mmsb_tick_request(&dev->tick);
+	mmsb_tick_request(&dev->tick);
 	/*
 	 * Interrupted, the deltas still apply (the batch lives on through
 	 * the tick's reference); the caller learns only that they were
@@ -118,10 +117,10 @@ static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 		return -EINTR;
 	/*
 	 * The batch completes during the apply; propagation along edges
-	 * comes later in the same tick, which serves @target at the
-	 * latest.  Interrupted here, the results below are still right.
+	 * comes later in the same tick.  Interrupted here, the results
+	 * below are still right.
 	 */
-	mmsb_tick_wait(&dev->tick, target);
+	mmsb_tick_wait_applied(&dev->tick);
 	for (i = 0; i < sub->count; i++) {
 		if (!ud[i].delta_id)
 			continue;

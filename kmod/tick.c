@@ -21,7 +21,7 @@
  *   orchestrator                      producer
  *   WRITE_ONCE(idle, true)            push (tail), smp_mb() in the queue
  *   smp_mb()                          READ_ONCE(idle): xchg, restart
- *   queue has work? restart timer
+ *   ring not empty? restart timer
  *
  * so either the producer sees @idle and restarts the timer, or the
  * orchestrator sees the delta and does.
@@ -71,12 +71,13 @@ static void mmsb_tick_maybe_idle(struct mmsb_tick *t)
 		return;
 	WRITE_ONCE(t->idle, true);
 	/*
-	 * Orders the store of @idle before the look at the queue; pairs
-	 * with the smp_mb() after a push in mmsb_queue_mark_work(), which
-	 * precedes the producer's READ_ONCE(@idle).
+	 * Orders the store of @idle before the look at the ring's tail;
+	 * pairs with the smp_mb() between a producer's claim of the tail
+	 * (mmsb_queue_mark_work()) and its READ_ONCE(@idle).  The ring, not
+	 * the has-work hint: the producer sets the hint after its barrier.
 	 */
 	smp_mb();
-	if (mmsb_queue_has_work(&t->queue))
+	if (mmsb_queue_len(&t->queue))
 		mmsb_tick_wake_timer(t);
 }
 
@@ -110,6 +111,18 @@ void mmsb_tick_kick(struct mmsb_tick *t)
 	wake_up(&t->wq);
 }
 
+static bool mmsb_tick_served(struct mmsb_tick *t, u64 request)
+{
+	/* Pairs with smp_store_release() of @completed in mmsb_tick_run(). */
+	return smp_load_acquire(&t->completed) >= request;
+}
+
+static bool mmsb_tick_finished(struct mmsb_tick *t, u64 tick_no)
+{
+	/* Pairs with smp_store_release() of @finished in mmsb_tick_run(). */
+	return smp_load_acquire(&t->finished) >= tick_no;
+}
+
 /**
  * mmsb_tick_flush() - run a tick now and wait until it completed
  * @t: the tick
@@ -120,29 +133,34 @@ void mmsb_tick_kick(struct mmsb_tick *t)
  */
 int mmsb_tick_flush(struct mmsb_tick *t)
 {
-	return mmsb_tick_wait(t, mmsb_tick_request(t));
-}
+	u64 target = mmsb_tick_request(t);
 
-static bool mmsb_tick_served(struct mmsb_tick *t, u64 target)
-{
-	/* Pairs with smp_store_release() of @completed in mmsb_tick_run(). */
-	return smp_load_acquire(&t->completed) >= target;
+	return wait_event_interruptible(t->done_wq,
+					mmsb_tick_served(t, target));
 }
 
 /**
- * mmsb_tick_wait() - wait until the tick serving a request completed
+ * mmsb_tick_wait_applied() - wait for the end of the tick that applied
+ *	a delta
  * @t: the tick
- * @target: what mmsb_tick_request() returned
  *
- * That tick ran to its end, propagation included.
+ * For a submitter whose deltas were applied (its batch completed): the
+ * tick that applied the last of them is the one running now or an
+ * earlier one, however many ticks they waited in the ring, so once the
+ * tick numbered as now has ended, their propagation has too.
  *
  * Context: process context, sleeps.
  * Return: 0 or -ERESTARTSYS when a signal came first.
  */
-int mmsb_tick_wait(struct mmsb_tick *t, u64 target)
+int mmsb_tick_wait_applied(struct mmsb_tick *t)
 {
-	return wait_event_interruptible(t->done_wq,
-					mmsb_tick_served(t, target));
+	/*
+	 * The batch's completion is ordered after the orchestrator's
+	 * increment of @tick_no for the tick that completed it.
+	 */
+	u64 no = READ_ONCE(t->tick_no);
+
+	return wait_event_interruptible(t->done_wq, mmsb_tick_finished(t, no));
 }
 
 /**
@@ -302,7 +320,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		if (!n)
 			break;
 		if (!total) {
-			t->tick_no++;
+			/* Read locklessly by mmsb_tick_wait_applied(). */
+			WRITE_ONCE(t->tick_no, t->tick_no + 1);
 			if (t->prop)
 				dirty = mmsb_prop_begin(t->prop);
 		}
@@ -341,11 +360,13 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		mmsb_tick_gc(t, &m, start);
 	}
 
-	/* Pairs with smp_load_acquire() in mmsb_tick_flush(). */
+	/* What this tick did is visible to mmsb_tick_served() ... */
 	smp_store_release(&t->completed, start_req);
+	/* ... and to mmsb_tick_finished(). */
+	smp_store_release(&t->finished, t->tick_no);
 	wake_up_all(&t->done_wq);
 
-	if (!mmsb_queue_has_work(&t->queue)) {
+	if (!mmsb_queue_recheck(&t->queue)) {
 		if (t->mon && mmsb_monitor_has_work(t->mon))
 			return mmsb_tick_keep_gc(t);
 		mmsb_tick_maybe_idle(t);
@@ -405,6 +426,7 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	atomic64_set(&t->requested, 0);
 	t->completed = 0;
 	t->tick_no = 0;
+	t->finished = 0;
 	spin_lock_init(&t->lock);
 	memset(&t->last, 0, sizeof(t->last));
 	memset(&t->totals, 0, sizeof(t->totals));
