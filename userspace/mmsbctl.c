@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mmsbctl - inspect and drive /dev/mmsb from the command line.
+ *
+ * Exit status: 0 on success, 1 when a command fails (bad argument, or
+ * an error from libmmsb or the kernel, printed with strerror), 2 for a
+ * missing or unknown command.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "libmmsb.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const struct {
 	unsigned long long bit;
@@ -30,7 +39,7 @@ static int cmd_version(int fd, int argc, char **argv)
 	if (ret)
 		return ret;
 	printf("mmsb ABI %u, features:", v.abi_version);
-	for (i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(features); i++)
 		if (v.features & features[i].bit)
 			printf(" %s", features[i].name);
 	printf("%s\n", v.features ? "" : " none");
@@ -152,6 +161,182 @@ static int cmd_edge(int fd, int argc, char **argv)
 	return -EINVAL;
 }
 
+static int hex_nibble(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0' :
+	       tolower((unsigned char)c) - 'a' + 10;
+}
+
+/* Decode @s, two hex digits a byte, into a malloc()ed *@buf. */
+static int parse_hex(const char *s, __u8 **buf, size_t *len)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n % 2)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+	*buf = malloc(n / 2);
+	if (!*buf)
+		return -ENOMEM;
+	for (i = 0; i < n / 2; i++)
+		(*buf)[i] = hex_nibble(s[2 * i]) << 4 | hex_nibble(s[2 * i + 1]);
+	*len = n / 2;
+	return 0;
+}
+
+/* submit ID OFFSET HEX [sync] [epoch=N] */
+static int cmd_submit(int fd, int argc, char **argv)
+{
+	unsigned long long id, off, epoch = 0;
+	struct mmsb_delta d;
+	__u32 flags = 0;
+	int i, ret, epoch_set = 0;
+	size_t len;
+	__u8 *buf;
+
+	if (argc < 4 || argc > 6 || parse_u64(argv[1], 0, &id) ||
+	    parse_u64(argv[2], 0, &off))
+		return -EINVAL;
+	for (i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "sync") && !flags)
+			flags = MMSB_SUBMIT_SYNC;
+		else if (strncmp(argv[i], "epoch=", 6) || epoch_set++ ||
+			 parse_u64(argv[i] + 6, 0, &epoch))
+			return -EINVAL;
+	}
+	ret = parse_hex(argv[3], &buf, &len);
+	if (ret)
+		return ret;
+	mmsb_delta_dense(&d, id, off, buf, len);
+	d.expected_epoch = epoch;
+	ret = mmsb_submit(fd, &d, 1, flags, NULL);
+	free(buf);
+	if (ret)
+		return ret;
+	printf("delta_id %llu status %d epoch %llu\n",
+	       (unsigned long long)d.delta_id, d.status,
+	       (unsigned long long)d.epoch);
+	/* One delta: its refusal is the command's failure. */
+	return d.status;
+}
+
+/* wait ID EPOCH [TIMEOUT_MS] */
+static int cmd_wait(int fd, int argc, char **argv)
+{
+	unsigned long long id, epoch, ms;
+	__u64 ns = UINT64_MAX, cur;
+	int ret;
+
+	if (argc < 3 || argc > 4 || parse_u64(argv[1], 0, &id) ||
+	    parse_u64(argv[2], 0, &epoch) ||
+	    (argc > 3 && parse_u64(argv[3], 0, &ms)))
+		return -EINVAL;
+	/* A timeout too long for nanoseconds is as good as forever. */
+	if (argc > 3 && ms < UINT64_MAX / 1000000)
+		ns = ms * 1000000;
+	ret = mmsb_wait(fd, id, epoch, ns, &cur);
+	if (ret)
+		return ret;
+	printf("%llu\n", (unsigned long long)cur);
+	return 0;
+}
+
+#define STAT(f) { #f, offsetof(struct mmsb_stats, f), \
+		  sizeof(((struct mmsb_stats *)0)->f) }
+
+/* Named after the uapi fields; pad and reserved are left out. */
+static const struct {
+	const char *name;
+	size_t off, size;
+} stat_fields[] = {
+	STAT(size),
+	STAT(last.tick), STAT(last.processed), STAT(last.rejected),
+	STAT(last.conflicts), STAT(last.pages_changed), STAT(last.propagated),
+	STAT(last.ring_depth), STAT(last.apply_ns), STAT(last.graph_ns),
+	STAT(last.propagate_ns), STAT(last.gc_ns), STAT(last.total_ns),
+	STAT(last.gc_invoked), STAT(last.graph_has_cycle), STAT(last.overrun),
+	STAT(last.gc_reclaimed_pages), STAT(last.gc_reclaimed_bytes),
+	STAT(last.throughput),
+	STAT(ticks), STAT(submitted), STAT(processed), STAT(rejected),
+	STAT(conflicts), STAT(overruns), STAT(ring_depth), STAT(ring_capacity),
+	STAT(pages), STAT(page_bytes), STAT(delta_bytes), STAT(graph_bytes),
+	STAT(mem_bytes), STAT(mem_limit), STAT(edges), STAT(gc_runs),
+	STAT(gc_reclaimed_pages), STAT(gc_reclaimed_bytes), STAT(ring_bytes),
+	STAT(page_meta_bytes), STAT(gc_evicted), STAT(gc_pending),
+	STAT(gc_max_ns),
+};
+
+/* stats: one "name value" line per field of struct mmsb_stats */
+static int cmd_stats(int fd, int argc, char **argv)
+{
+	struct mmsb_stats st;
+	__u32 v32;
+	__u64 v;
+	size_t i;
+	int ret;
+
+	if (argc != 1)
+		return -EINVAL;
+	ret = mmsb_stats(fd, &st);
+	if (ret)
+		return ret;
+	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
+		const char *p = (const char *)&st + stat_fields[i].off;
+
+		/* An older module does not fill what it does not know. */
+		if (stat_fields[i].off + stat_fields[i].size > st.size)
+			continue;
+		if (stat_fields[i].size == sizeof(v32)) {
+			memcpy(&v32, p, sizeof(v32));
+			v = v32;
+		} else {
+			memcpy(&v, p, sizeof(v));
+		}
+		printf("%s %llu\n", stat_fields[i].name, (unsigned long long)v);
+	}
+	return 0;
+}
+
+/* read ID [OFFSET LEN]: the bytes as hex on one line */
+static int cmd_read(int fd, int argc, char **argv)
+{
+	const struct mmsb_page_header *hdr;
+	unsigned long long id, off = 0, len;
+	__u64 i;
+	__u8 *buf;
+	int ret;
+
+	if ((argc != 2 && argc != 4) || parse_u64(argv[1], 0, &id) ||
+	    (argc == 4 && (parse_u64(argv[2], 0, &off) ||
+			   parse_u64(argv[3], 0, &len))))
+		return -EINVAL;
+	ret = mmsb_page_map(fd, id, &hdr);
+	if (ret)
+		return ret;
+	if (argc == 2)
+		len = hdr->size;
+	/* Checked before malloc(): a huge LEN is -EINVAL, not -ENOMEM. */
+	ret = -EINVAL;
+	if (off > hdr->size || len > hdr->size - off)
+		goto unmap;
+	ret = -ENOMEM;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		goto unmap;
+	ret = mmsb_page_read(hdr, off, buf, len, NULL);
+	if (!ret) {
+		for (i = 0; i < len; i++)
+			printf("%02x", buf[i]);
+		putchar('\n');
+	}
+	free(buf);
+unmap:
+	mmsb_page_unmap(hdr);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int fd, int argc, char **argv);
@@ -163,6 +348,11 @@ static const struct {
 	{ "info", cmd_info, "ID: describe a page" },
 	{ "list", cmd_list, "ids of all live pages" },
 	{ "edge", cmd_edge, "add|del FROM TO [passthrough|notify]: dependency" },
+	{ "submit", cmd_submit,
+	  "ID OFFSET HEX [sync] [epoch=N]: one dense delta, prints its outcome" },
+	{ "wait", cmd_wait, "ID EPOCH [TIMEOUT_MS]: wait for an epoch, prints it" },
+	{ "read", cmd_read, "ID [OFFSET LEN]: page data as hex" },
+	{ "stats", cmd_stats, "module statistics, one \"name value\" a line" },
 };
 
 static void usage(void)
@@ -170,7 +360,7 @@ static void usage(void)
 	size_t i;
 
 	fprintf(stderr, "usage: mmsbctl COMMAND [ARGS]\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		fprintf(stderr, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
 
@@ -183,7 +373,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;
 		fd = mmsb_open();

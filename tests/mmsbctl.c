@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsbctl: the command-line tool run as a program (from $PATH, /bin in
+ * the guest), its output and exit status checked against what libmmsb
+ * sees of the same pages: create, submit (async, SYNC, stale expected
+ * epoch), read, wait, stats, and the documented failures -- exit 1 for
+ * bad arguments and kernel errors, 2 for an unknown command.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libmmsb.h"
+
+#define PAGE_BYTES	64
+#define MAX_ARGS	8
+
+struct run {
+	int code;		/* exit status, -1 if it did not exit */
+	char out[4096];		/* stdout, NUL terminated */
+	char err[4096];		/* stderr, NUL terminated */
+};
+
+/* Read @fd to EOF into @buf, NUL terminated, dropping what does not fit. */
+static void slurp(int fd, char *buf, size_t size)
+{
+	char sink[256], *p;
+	size_t n = 0, room;
+	ssize_t r;
+
+	for (;;) {
+		p = n < size - 1 ? buf + n : sink;
+		room = n < size - 1 ? size - 1 - n : sizeof(sink);
+		r = read(fd, p, room);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (p != sink)
+			n += r;
+	}
+	buf[n] = '\0';
+	close(fd);
+}
+
+/*
+ * Run "mmsbctl ARGS..." (NULL-terminated) and capture its output.  The
+ * outputs are small, so draining stdout before stderr cannot block the
+ * child.
+ */
+static int mmsbctl(struct run *r, ...)
+{
+	char *argv[MAX_ARGS + 2] = { "mmsbctl" };
+	int out[2], err[2], status, n = 1;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, r);
+	while (n <= MAX_ARGS && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	if (pipe(out) || pipe(err))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		execvp("mmsbctl", argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	slurp(out[0], r->out, sizeof(r->out));
+	slurp(err[0], r->err, sizeof(r->err));
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return r->code;
+}
+
+/* What "mmsbctl submit" printed: "delta_id N status S epoch E". */
+struct outcome {
+	unsigned long long delta_id, epoch;
+	int status;
+};
+
+static int parse_outcome(const char *out, struct outcome *o)
+{
+	int n = sscanf(out, "delta_id %llu status %d epoch %llu",
+		       &o->delta_id, &o->status, &o->epoch);
+
+	return n == 3 ? 0 : -1;
+}
+
+/* The value of "NAME VALUE" line @name in @out, or -1 if absent. */
+static long long stat_value(const char *out, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = out;
+
+	while (p && *p) {
+		if (!strncmp(p, name, len) && p[len] == ' ')
+			return strtoll(p + len + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+FIXTURE(mmsbctl) {
+	int fd;
+	__u64 page;
+	char id[24];
+	const struct mmsb_page_header *hdr;
+	const __u8 *data;
+	struct run r;
+};
+
+/* Every test starts from a 64-byte page that mmsbctl created. */
+FIXTURE_SETUP(mmsbctl)
+{
+	struct mmsb_page_info info;
+	char *end;
+
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, mmsbctl(&self->r, "create", "64", NULL));
+	self->page = strtoull(self->r.out, &end, 10);
+	ASSERT_STREQ("\n", end);
+	ASSERT_NE(0, self->page);
+	snprintf(self->id, sizeof(self->id), "%llu",
+		 (unsigned long long)self->page);
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->page, &info));
+	ASSERT_EQ(PAGE_BYTES, info.size);
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->page, &self->hdr));
+	self->data = (const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET;
+}
+
+FIXTURE_TEARDOWN(mmsbctl)
+{
+	if (self->hdr)
+		mmsb_page_unmap(self->hdr);
+	if (self->page)
+		mmsb_page_free(self->fd, self->page);
+	close(self->fd);
+}
+
+/* SYNC submit, then read back through mmsbctl and the mapping; wait. */
+TEST_F(mmsbctl, submit_sync_read_wait)
+{
+	static const __u8 want[] = { 0xa1, 0xb2, 0xc3 };
+	struct outcome o;
+	struct run *r = &self->r;
+	char whole[2 * PAGE_BYTES + 2];
+
+	ASSERT_EQ(0, mmsbctl(r, "submit", self->id, "3", "a1b2c3", "sync",
+			     NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_NE(0, o.delta_id);
+	EXPECT_EQ(0, o.status);
+	EXPECT_EQ(1, o.epoch);
+	/* SYNC: the mapping shows it on return, nothing else changed. */
+	EXPECT_EQ(0, memcmp(self->data + 3, want, sizeof(want)));
+	EXPECT_EQ(0, self->data[2]);
+	EXPECT_EQ(0, self->data[6]);
+	EXPECT_EQ(1, self->hdr->epoch);
+	EXPECT_EQ(o.delta_id, self->hdr->last_delta_id);
+
+	ASSERT_EQ(0, mmsbctl(r, "read", self->id, "3", "3", NULL));
+	EXPECT_STREQ("a1b2c3\n", r->out);
+	/* Without OFFSET LEN: the whole page. */
+	memset(whole, '0', sizeof(whole));
+	memcpy(whole + 6, "a1b2c3", 6);
+	whole[2 * PAGE_BYTES] = '\n';
+	whole[2 * PAGE_BYTES + 1] = '\0';
+	ASSERT_EQ(0, mmsbctl(r, "read", self->id, NULL));
+	EXPECT_STREQ(whole, r->out);
+	/* The last byte of the page is a valid window. */
+	ASSERT_EQ(0, mmsbctl(r, "read", self->id, "63", "1", NULL));
+	EXPECT_STREQ("00\n", r->out);
+
+	ASSERT_EQ(0, mmsbctl(r, "wait", self->id, "1", "0", NULL));
+	EXPECT_STREQ("1\n", r->out);
+	EXPECT_EQ(1, mmsbctl(r, "wait", self->id, "2", "10", NULL));
+	EXPECT_STREQ("", r->out);
+	EXPECT_NE(NULL, strstr(r->err, strerror(ETIMEDOUT)));
+}
+
+/* Without sync the tick applies it later; wait without a timeout. */
+TEST_F(mmsbctl, submit_async_wait_forever)
+{
+	struct outcome o;
+	struct run *r = &self->r;
+
+	ASSERT_EQ(0, mmsbctl(r, "submit", self->id, "0x10", "FFee", NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_NE(0, o.delta_id);
+	EXPECT_EQ(0, o.status);
+	EXPECT_EQ(0, o.epoch);
+	ASSERT_EQ(0, mmsbctl(r, "wait", self->id, "1", NULL));
+	EXPECT_STREQ("1\n", r->out);
+	EXPECT_EQ(0xff, self->data[16]);
+	EXPECT_EQ(0xee, self->data[17]);
+	EXPECT_EQ(o.delta_id, self->hdr->last_delta_id);
+}
+
+/* A stale expected epoch: refused at apply time, exit 1, page intact. */
+TEST_F(mmsbctl, submit_stale_epoch)
+{
+	struct outcome o;
+	struct mmsb_stats st;
+	struct run *r = &self->r;
+	__u64 conflicts;
+
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	conflicts = st.conflicts;
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "0", "aa", "sync",
+			     "epoch=5", NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_EQ(-ESTALE, o.status);
+	EXPECT_NE(NULL, strstr(r->err, strerror(ESTALE)));
+	EXPECT_EQ(0, self->data[0]);
+	EXPECT_EQ(0, self->hdr->epoch);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(conflicts + 1, st.conflicts);
+
+	/* The right epoch goes through; the options come in any order. */
+	EXPECT_EQ(0, mmsbctl(r, "submit", self->id, "0", "aa", "sync", NULL));
+	EXPECT_EQ(0, mmsbctl(r, "submit", self->id, "0", "bb", "epoch=1",
+			     "sync", NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_EQ(0, o.status);
+	EXPECT_EQ(2, o.epoch);
+	EXPECT_EQ(0xbb, self->data[0]);
+}
+
+/* stats: every uapi field by name, the same figures as MMSB_IOC_STATS. */
+TEST_F(mmsbctl, stats_match_ioctl)
+{
+	static const char * const names[] = {
+		"size", "last.tick", "last.processed", "last.total_ns",
+		"last.gc_invoked", "last.throughput", "ticks", "submitted",
+		"processed", "rejected", "conflicts", "ring_capacity", "pages",
+		"mem_limit", "edges", "gc_max_ns",
+	};
+	struct mmsb_stats st;
+	struct run *r = &self->r;
+	const char *p;
+	int lines = 0;
+	size_t i;
+
+	ASSERT_EQ(0, mmsbctl(r, "submit", self->id, "0", "01", "sync", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "stats", NULL));
+	/* Nothing else submits: these two cannot move in between. */
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_GE(stat_value(r->out, "submitted"), 1);
+	EXPECT_GE(stat_value(r->out, "processed"), 1);
+	EXPECT_EQ(st.submitted, stat_value(r->out, "submitted"));
+	EXPECT_EQ(st.processed, stat_value(r->out, "processed"));
+	EXPECT_EQ(st.ring_capacity, stat_value(r->out, "ring_capacity"));
+	EXPECT_EQ(st.mem_limit, stat_value(r->out, "mem_limit"));
+	EXPECT_EQ(sizeof(st), stat_value(r->out, "size"));
+	EXPECT_GE(stat_value(r->out, "pages"), 1);
+	/* EXPECT_*() TH_LOG() is two statements: braces. */
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		EXPECT_LE(0, stat_value(r->out, names[i]))
+			TH_LOG("no \"%s\" line", names[i]);
+	}
+	/* Every line is "name value": all fields but pad and reserved. */
+	for (p = r->out; *p; p = strchr(p, '\n') + 1, lines++) {
+		char name[64];
+		unsigned long long v;
+
+		ASSERT_EQ(2, sscanf(p, "%63s %llu", name, &v));
+		ASSERT_NE(NULL, strchr(p, '\n'));
+	}
+	EXPECT_EQ(42, lines);
+}
+
+/* Bad input: nothing reaches the page, exit 1; unknown command: 2. */
+TEST_F(mmsbctl, bad_input)
+{
+	static const char * const bad_hex[] = { "abc", "zz", "", "0x00", "a b " };
+	static const char * const new_cmds[] = { "submit", "wait", "read", "stats" };
+	struct mmsb_page_create pc;
+	struct run *r = &self->r;
+	char gone[24];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad_hex); i++) {
+		EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "0", bad_hex[i],
+				     NULL))
+			TH_LOG("hex \"%s\"", bad_hex[i]);
+		EXPECT_NE(NULL, strstr(r->err, strerror(EINVAL)));
+		EXPECT_STREQ("", r->out);
+	}
+	/* Windows past the page: the kernel refuses them (-ERANGE). */
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "64", "00", "sync", NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(ERANGE)));
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "63", "0000", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "18446744073709551615",
+			     "00", NULL));
+	/* Arguments a known command cannot take. */
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "0", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "0", "00", "async", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "0", "00", "sync", "sync",
+			     NULL));
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "0", "00", "epoch=",
+			     NULL));
+	EXPECT_EQ(1, mmsbctl(r, "submit", self->id, "-1", "00", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "wait", self->id, NULL));
+	EXPECT_EQ(1, mmsbctl(r, "wait", self->id, "1", "x", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "stats", "all", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "read", self->id, "0", NULL));
+	/* read windows past the page, including OFFSET + LEN overflowing. */
+	EXPECT_EQ(1, mmsbctl(r, "read", self->id, "64", "1", NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(EINVAL)));
+	EXPECT_EQ(1, mmsbctl(r, "read", self->id, "65", "0", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "read", self->id, "0", "65", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "read", self->id, "1",
+			     "18446744073709551615", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "read", self->id, "18446744073709551615",
+			     "2", NULL));
+	EXPECT_STREQ("", r->out);
+	/* None of it changed the page. */
+	EXPECT_EQ(0, self->hdr->epoch);
+	EXPECT_EQ(0, self->hdr->last_delta_id);
+
+	/* A page that is gone (ids are never reused): -ENOENT everywhere. */
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 8, 0, 0, &pc));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
+	snprintf(gone, sizeof(gone), "%llu", (unsigned long long)pc.id);
+	EXPECT_EQ(1, mmsbctl(r, "submit", gone, "0", "00", "sync", NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(ENOENT)));
+	EXPECT_EQ(1, mmsbctl(r, "read", gone, NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(ENOENT)));
+	EXPECT_EQ(1, mmsbctl(r, "wait", gone, "1", "0", NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(ENOENT)));
+
+	/* Usage errors: exit 2, and the usage lists the commands. */
+	EXPECT_EQ(2, mmsbctl(r, "frobnicate", NULL));
+	EXPECT_EQ(2, mmsbctl(r, NULL));
+	for (i = 0; i < ARRAY_SIZE(new_cmds); i++) {
+		EXPECT_NE(NULL, strstr(r->err, new_cmds[i]))
+			TH_LOG("usage lacks %s", new_cmds[i]);
+	}
+}
+
+TEST_HARNESS_MAIN
