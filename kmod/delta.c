@@ -409,6 +409,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_apply);
 /**
  * mmsb_batch_alloc() - a batch for @count deltas
  * @count: deltas in the submission
+ * @pdu_size: bytes for the owner after the results (mmsb_batch_pdu()),
+ *	not zeroed, freed with the batch: one allocation per submission
  *
  * The batch starts with two references (the submitter's and the one
  * pending deltas hold) and a pending bias of one, dropped by
@@ -417,13 +419,21 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_apply);
  *
  * Return: the batch or NULL.
  */
-struct mmsb_batch *mmsb_batch_alloc(u32 count)
+struct mmsb_batch *mmsb_batch_alloc(u32 count, size_t pdu_size)
 {
 	struct mmsb_batch *batch;
+	size_t size = size_add(mmsb_batch_pdu_offset(count), pdu_size);
 
-	batch = kvzalloc(struct_size(batch, res, count), GFP_KERNEL);
+	/*
+	 * Not zeroed: a result is written before it is read, and the owner
+	 * fills its bytes (for one small delta, zeroing would cost more
+	 * than all the rest).
+	 */
+	batch = kvmalloc(size, GFP_KERNEL);
 	if (!batch)
 		return NULL;
+	batch->done = NULL;
+	batch->priv = NULL;
 	refcount_set(&batch->ref, 2);
 	atomic_set(&batch->pending, 1);
 	batch->count = count;

@@ -21,6 +21,7 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
+#include <linux/overflow.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 
@@ -160,7 +161,27 @@ void mmsb_delta_free(struct mmsb_delta_ctx *ctx, struct mmsb_kdelta *kd);
 void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data);
 void mmsb_delta_done(struct mmsb_kdelta *kd, int status, u64 epoch);
 
-struct mmsb_batch *mmsb_batch_alloc(u32 count);
+/*
+ * Where the owner's bytes start: right after the results, so 8-byte
+ * aligned like them.  Saturates, as struct_size() does.
+ */
+static inline size_t mmsb_batch_pdu_offset(u32 count)
+{
+	return struct_size_t(struct mmsb_batch, res, count);
+}
+
+/**
+ * mmsb_batch_pdu() - the owner's bytes of a batch
+ * @batch: a batch from mmsb_batch_alloc()
+ *
+ * Return: the @pdu_size bytes asked for.
+ */
+static inline void *mmsb_batch_pdu(struct mmsb_batch *batch)
+{
+	return (u8 *)batch + mmsb_batch_pdu_offset(batch->count);
+}
+
+struct mmsb_batch *mmsb_batch_alloc(u32 count, size_t pdu_size);
 void mmsb_batch_put(struct mmsb_batch *batch);
 void mmsb_batch_add(struct mmsb_batch *batch, struct mmsb_kdelta *kd,
 		    u32 index);

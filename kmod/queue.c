@@ -256,6 +256,18 @@ bool mmsb_queue_has_work(const struct mmsb_queue *q)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_has_work);
 
 /**
+ * mmsb_queue_room() - number of free slots, a snapshot
+ * @q: the queue
+ *
+ * Return: capacity minus mmsb_queue_len().
+ */
+unsigned long mmsb_queue_room(const struct mmsb_queue *q)
+{
+	return mmsb_ring_capacity(&q->ring) - mmsb_ring_len(&q->ring);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_room);
+
+/**
  * mmsb_queue_len() - number of queued items, a snapshot
  * @q: the queue
  *

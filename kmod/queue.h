@@ -45,5 +45,6 @@ unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
 bool mmsb_queue_has_work(const struct mmsb_queue *q);
 bool mmsb_queue_recheck(struct mmsb_queue *q);
 unsigned long mmsb_queue_len(const struct mmsb_queue *q);
+unsigned long mmsb_queue_room(const struct mmsb_queue *q);
 
 #endif /* _MMSB_QUEUE_H */

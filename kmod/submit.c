@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb delta entry points, called from main.c's dispatcher.
+ * mmsb delta entry points, called from main.c's dispatcher, and the
+ * submission path they share with io_uring (uring.c).
  *
  * SUBMIT copies the user's array of struct mmsb_delta once, validates
  * every delta from that private copy (delta.c), queues the good ones in
@@ -106,7 +107,7 @@ static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 {
 	u32 i;
 
-	mmsb_tick_request(&dev->tick);
+	mmsb_tick_kick(&dev->tick);
 	/*
 	 * Interrupted, the deltas still apply (the batch lives on through
 	 * the tick's reference); the caller learns only that they were
@@ -132,8 +133,96 @@ static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 	return 0;
 }
 
+/* Deltas created, then queued, at once: a stack array, no allocation. */
+#define MMSB_SUBMIT_CHUNK	32
+
+/* Hand back deltas that did not go in, with the reason in their status. */
+static void mmsb_submit_refuse(struct mmsb_delta_ctx *ctx,
+			       struct mmsb_delta *ud, struct mmsb_kdelta **kds,
+			       unsigned int n, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		ud[kds[i]->index].status = err;
+		ud[kds[i]->index].delta_id = 0;
+		mmsb_delta_done(kds[i], err, 0);
+		mmsb_delta_free(ctx, kds[i]);
+	}
+}
+
 /**
- * mmsb_submit() - validate and queue a batch of deltas
+ * mmsb_submit_deltas() - validate deltas and queue the good ones, in order
+ * @dev: the device
+ * @mf: the submitting file (credentials)
+ * @ud: @n deltas copied from user space, validated from this copy only;
+ *	each gets its status and id (0 when it was not queued)
+ * @n: 1 to %MMSB_SUBMIT_MAX
+ * @batch: NULL, or the batch every queued delta reports to
+ * @nonblock: a full ring stops the submission instead of waiting
+ * @accepted: out: deltas queued
+ *
+ * The one submission path of the SUBMIT ioctl and of io_uring.  Deltas
+ * are created and queued in chunks; once the ring stopped the
+ * submission, the deltas not queued carry its error as their status.
+ *
+ * Context: process context; sleeps unless @nonblock.
+ * Return: 0 (each delta has its own status), or -EAGAIN or -EINTR once
+ * @accepted deltas went in.
+ */
+int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
+		       struct mmsb_delta *ud, u32 n, struct mmsb_batch *batch,
+		       bool nonblock, u32 *accepted)
+{
+	struct mmsb_kdelta *kds[MMSB_SUBMIT_CHUNK], *kd;
+	struct mmsb_delta_ctx *ctx = &dev->deltas;
+	u32 i, nk, pushed, queued = 0, refused = 0;
+	struct mmsb_dalloc da;
+	size_t hint = 0;
+	u64 base_id;
+	int ret = 0;
+
+	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
+	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	for (i = 0; i < n; i++)
+		hint += mmsb_delta_size_hint(&ud[i]);
+	mmsb_dalloc_init(&da, ctx, hint);
+	for (i = 0; i < n && !ret; ) {
+		for (nk = 0; i < n && nk < MMSB_SUBMIT_CHUNK; i++) {
+			ud[i].delta_id = 0;
+			ud[i].epoch = 0;
+			ud[i].status = mmsb_delta_create(&da, &ud[i], mf->cred,
+							 mf->admin, &kd);
+			if (ud[i].status) {
+				refused++;
+				continue;
+			}
+			kd->id = base_id + i + 1;
+			kd->index = i;
+			if (batch)
+				mmsb_batch_add(batch, kd, i);
+			ud[i].delta_id = kd->id;
+			kds[nk++] = kd;
+		}
+		ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
+		queued += pushed;
+		mmsb_submit_refuse(ctx, ud, kds + pushed, nk - pushed, ret);
+	}
+	mmsb_dalloc_finish(&da);
+	/* The ring stopped us: what was not looked at is refused alike. */
+	for (; i < n; i++) {
+		ud[i].delta_id = 0;
+		ud[i].epoch = 0;
+		ud[i].status = ret;
+	}
+	atomic64_add(queued, &ctx->submitted);
+	atomic64_add(refused, &ctx->rejected);
+	*accepted = queued;
+	return ret;
+}
+
+/**
+ * mmsb_submit() - MMSB_IOC_SUBMIT on a checked copy of its argument
  * @dev: the device
  * @mf: the submitting file (credentials)
  * @sub: a checked copy of the user's struct mmsb_submit; @accepted and
@@ -147,76 +236,35 @@ static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
  * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
  * @sub->accepted deltas went in, -EFAULT, or -ENOMEM.
  */
-int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
-		struct mmsb_submit *sub, bool nonblock)
+static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
+		       struct mmsb_submit *sub, bool nonblock)
 {
-	struct mmsb_delta_ctx *ctx = &dev->deltas;
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
 	struct mmsb_batch *batch = NULL;
-	struct mmsb_kdelta **kds, *kd;
-	struct mmsb_dalloc da;
-	size_t hint = 0;
 	struct mmsb_delta *ud;
-	u32 n = sub->count, i, nk = 0, pushed = 0, refused = 0;
-	u64 base_id;
+	u32 n = sub->count;
 	int ret;
 
 	sub->accepted = 0;
 	sub->applied = 0;
 	ud = kvmalloc_array(n, sizeof(*ud), GFP_KERNEL);
-	kds = kvmalloc_array(n, sizeof(*kds), GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!ud || !kds)
-		goto free;
+	if (!ud)
+		return -ENOMEM;
 	ret = -EFAULT;
 	if (copy_from_user(ud, uptr, array_size(n, sizeof(*ud))))
 		goto free;
 	if (sub->flags & MMSB_SUBMIT_SYNC) {
 		ret = -ENOMEM;
-		batch = mmsb_batch_alloc(n);
+		batch = mmsb_batch_alloc(n, 0);
 		if (!batch)
 			goto free;
 	}
 
-	/* One atomic for the batch: ids base_id + 1 .. base_id + n. */
-	base_id = atomic64_add_return(n, &ctx->next_id) - n;
-	for (i = 0; i < n; i++)
-		hint += mmsb_delta_size_hint(&ud[i]);
-	mmsb_dalloc_init(&da, ctx, hint);
-	for (i = 0; i < n; i++) {
-		ud[i].delta_id = 0;
-		ud[i].epoch = 0;
-		ud[i].status = mmsb_delta_create(&da, &ud[i], mf->cred,
-						 mf->admin, &kd);
-		if (ud[i].status) {
-			refused++;
-			continue;
-		}
-		kd->id = base_id + i + 1;
-		kd->index = i;
-		if (batch)
-			mmsb_batch_add(batch, kd, i);
-		ud[i].delta_id = kd->id;
-		kds[nk++] = kd;
-	}
-	mmsb_dalloc_finish(&da);
-
-	ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
-	/* Deltas that did not go in: report why and let them go. */
-	for (i = pushed; i < nk; i++) {
-		kd = kds[i];
-		ud[kd->index].status = ret;
-		ud[kd->index].delta_id = 0;
-		mmsb_delta_done(kd, ret, 0);
-		mmsb_delta_free(ctx, kd);
-	}
-	atomic64_add(pushed, &ctx->submitted);
-	atomic64_add(refused, &ctx->rejected);
-	sub->accepted = pushed;
-
+	ret = mmsb_submit_deltas(dev, mf, ud, n, batch, nonblock,
+				 &sub->accepted);
 	if (batch) {
 		mmsb_batch_arm(batch);
-		if (pushed) {
+		if (sub->accepted) {
 			int wret = mmsb_submit_wait(dev, batch, ud, sub);
 
 			if (wret)
@@ -228,7 +276,6 @@ int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 free:
 	if (batch)
 		mmsb_batch_put(batch);
-	kvfree(kds);
 	kvfree(ud);
 	return ret;
 }

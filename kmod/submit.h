@@ -3,7 +3,8 @@
  * mmsb delta entry points: the SUBMIT, WAIT, FLUSH and SUBSCRIBE ioctls,
  * read() and poll() of page events, and the set-up of the delta
  * machinery (submission state, engine, tick).  Part of the top layer
- * with main.c, which dispatches to it.
+ * with main.c, which dispatches to it; uring.c shares its submission
+ * path, mmsb_submit_deltas().
  */
 #ifndef _MMSB_SUBMIT_H
 #define _MMSB_SUBMIT_H
@@ -14,6 +15,7 @@
 
 #include "tick.h"
 
+struct mmsb_batch;
 struct mmsb_dev;
 struct mmsb_file;
 
@@ -32,8 +34,9 @@ int mmsb_deltas_init(struct mmsb_dev *dev,
 void mmsb_deltas_exit(struct mmsb_dev *dev);
 void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st);
 
-int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
-		struct mmsb_submit *sub, bool nonblock);
+int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
+		       struct mmsb_delta *ud, u32 n, struct mmsb_batch *batch,
+		       bool nonblock, u32 *accepted);
 
 long mmsb_ioctl_submit(struct file *file, void __user *uarg);
 long mmsb_ioctl_wait(struct file *file, void __user *uarg);

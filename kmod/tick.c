@@ -82,31 +82,23 @@ static void mmsb_tick_maybe_idle(struct mmsb_tick *t)
 }
 
 /**
- * mmsb_tick_request() - ask for a tick now
- * @t: the tick
- *
- * Return: the request's number; the tick that serves it completes with
- * @t->completed >= that number.
- */
-u64 mmsb_tick_request(struct mmsb_tick *t)
-{
-	/* Fully ordered: the orchestrator that sees @kick sees the count. */
-	u64 target = atomic64_inc_return(&t->requested);
-
-	WRITE_ONCE(t->kick, true);
-	wake_up(&t->wq);
-	return target;
-}
-
-/**
  * mmsb_tick_kick() - have the orchestrator run a tick soon
  * @t: the tick
  *
- * For work other than deltas (GC): no request is counted, so no flusher
- * is served by it.  Any context.
+ * For the caller's work already done (deltas queued, GC state).  Cheap
+ * while a kick is pending, as under a stream of io_uring commands.
+ * Any context.
  */
 void mmsb_tick_kick(struct mmsb_tick *t)
 {
+	/*
+	 * Orders the caller's work before the look at @kick; pairs with
+	 * the xchg() in mmsb_tick_fn(), after which the orchestrator looks
+	 * at that work.  So a kick it has not taken yet covers ours.
+	 */
+	smp_mb();
+	if (READ_ONCE(t->kick))
+		return;
 	WRITE_ONCE(t->kick, true);
 	wake_up(&t->wq);
 }
@@ -133,7 +125,10 @@ static bool mmsb_tick_finished(struct mmsb_tick *t, u64 tick_no)
  */
 int mmsb_tick_flush(struct mmsb_tick *t)
 {
-	u64 target = mmsb_tick_request(t);
+	/* Fully ordered: a tick that takes our kick counts our request. */
+	u64 target = atomic64_inc_return(&t->requested);
+
+	mmsb_tick_kick(t);
 
 	return wait_event_interruptible(t->done_wq,
 					mmsb_tick_served(t, target));
@@ -185,7 +180,7 @@ int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
 
 	done = mmsb_queue_push_batch(&t->queue, items, n);
 	while (done < n) {
-		mmsb_tick_request(t);
+		mmsb_tick_kick(t);
 		ret = mmsb_queue_push(&t->queue, items[done], nonblock);
 		if (ret)
 			break;
@@ -198,6 +193,17 @@ int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
 	if (done)
 		mmsb_tick_wake_timer(t);
 	return ret;
+}
+
+/**
+ * mmsb_tick_room() - free ring slots, a snapshot
+ * @t: the tick
+ *
+ * Return: how many deltas would fit now, if nobody else pushed.
+ */
+unsigned long mmsb_tick_room(struct mmsb_tick *t)
+{
+	return mmsb_queue_room(&t->queue);
 }
 
 /**
@@ -372,7 +378,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		mmsb_tick_maybe_idle(t);
 		return false;
 	}
-	return !t->period || atomic64_read(&t->requested) != start_req;
+	/* Periodic ticks leave the rest to the timer, or to a new kick. */
+	return !t->period;
 }
 
 static int mmsb_tick_fn(void *arg)

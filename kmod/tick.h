@@ -76,10 +76,10 @@ struct mmsb_tick_totals {
  * @timer: paces ticks; only wakes the orchestrator
  * @idle: the timer is stopped because the queue was empty; whoever
  *	clears it (xchg) restarts the timer
- * @kick: a tick is wanted; set by the timer and by requests
+ * @kick: a tick is wanted; set by the timer and by mmsb_tick_kick()
  * @wq: the orchestrator sleeps here
  * @task: the orchestrator kthread
- * @requested: tick requests so far (flush, SYNC, full ring)
+ * @requested: flushes so far
  * @completed: @requested as read at the start of the last tick
  * @done_wq: flushers wait here for @completed to pass their request,
  *	SYNC submitters for @finished to reach their tick
@@ -127,7 +127,7 @@ void mmsb_tick_destroy(struct mmsb_tick *t);
 
 int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
 		      unsigned int n, bool nonblock, unsigned int *pushed);
-u64 mmsb_tick_request(struct mmsb_tick *t);
+unsigned long mmsb_tick_room(struct mmsb_tick *t);
 void mmsb_tick_kick(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
 int mmsb_tick_wait_applied(struct mmsb_tick *t);

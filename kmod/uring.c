@@ -47,6 +47,7 @@
 #include "delta.h"
 #include "main.h"
 #include "page.h"
+#include "submit.h"
 #include "tick.h"
 #include "uring.h"
 
@@ -121,25 +122,18 @@ static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
 
 /**
  * struct mmsb_uring_sub - an MMSB_URING_SUBMIT in flight
- * @batch: reports the deltas' outcome; we hold the submitter's reference
  * @uptr: the user's delta array, written back at completion
- * @ud: our copy of it, with status and id of every delta filled in
  * @count: deltas in @ud
+ * @ud: our copy of it, with status and id of every delta filled in
+ *
+ * Lives in its batch (mmsb_batch_pdu()), whose submitter reference the
+ * command holds: one allocation a command.
  */
 struct mmsb_uring_sub {
-	struct mmsb_batch *batch;
 	struct mmsb_delta __user *uptr;
-	struct mmsb_delta *ud;
 	u32 count;
+	struct mmsb_delta ud[];
 };
-
-static void mmsb_uring_sub_free(struct mmsb_uring_sub *s)
-{
-	if (s->batch)
-		mmsb_batch_put(s->batch);
-	kvfree(s->ud);
-	kfree(s);
-}
 
 /*
  * Task work, in the submitter: report each delta and post the CQE.  The
@@ -149,8 +143,8 @@ static void mmsb_uring_sub_free(struct mmsb_uring_sub *s)
 static void mmsb_uring_submit_tw(struct io_uring_cmd *ioucmd,
 				 unsigned int issue_flags)
 {
-	struct mmsb_uring_sub *s = mmsb_uring_req(ioucmd);
-	struct mmsb_batch *batch = s->batch;
+	struct mmsb_batch *batch = mmsb_uring_req(ioucmd);
+	struct mmsb_uring_sub *s = mmsb_batch_pdu(batch);
 	int ret = 0;
 	u32 i;
 
@@ -169,7 +163,7 @@ static void mmsb_uring_submit_tw(struct io_uring_cmd *ioucmd,
 	if (!(current->flags & (PF_EXITING | PF_KTHREAD)) &&
 	    copy_to_user(s->uptr, s->ud, array_size(s->count, sizeof(*s->ud))))
 		ret = -EFAULT;
-	mmsb_uring_sub_free(s);
+	mmsb_batch_put(batch);
 	atomic_dec(&mmsb_uring_inflight);
 	mmsb_uring_cmd_done(ioucmd, ret, issue_flags);
 }
@@ -180,15 +174,7 @@ static void mmsb_uring_batch_done(struct mmsb_batch *batch)
 	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
 }
 
-/* Room for @n more deltas in the ring, as a snapshot. */
-static bool mmsb_uring_room(struct mmsb_tick *t, u32 n)
-{
-	const struct mmsb_ring *r = &t->queue.ring;
-
-	return mmsb_ring_len(r) + n <= mmsb_ring_capacity(r);
-}
-
-/* Validate and queue; the same steps as mmsb_submit() without the wait. */
+/* Copy in, validate and queue: mmsb_submit_deltas() without the wait. */
 static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     struct mmsb_file *mf,
 			     const struct mmsb_uring_submit *d,
@@ -196,14 +182,9 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 {
 	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
 	struct mmsb_dev *dev = mf->dev;
-	struct mmsb_delta_ctx *ctx = &dev->deltas;
-	u32 n = d->count, i, nk = 0, pushed = 0, refused = 0;
-	struct mmsb_kdelta **kds, *kd;
 	struct mmsb_uring_sub *s;
-	struct mmsb_dalloc da;
-	size_t hint = 0;
-	u64 base_id;
-	int ret;
+	struct mmsb_batch *batch;
+	u32 n = d->count, accepted;
 
 	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n)
 		return -EINVAL;
@@ -215,79 +196,38 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * for all of it, -EAGAIN before anything is done: io_uring issues
 	 * it again from io-wq, where waiting for room is fine.
 	 */
-	if (nonblock && !mmsb_uring_room(&dev->tick, n))
+	if (nonblock && mmsb_tick_room(&dev->tick) < n)
 		return -EAGAIN;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
-	if (!s)
+	batch = mmsb_batch_alloc(n, struct_size(s, ud, n));
+	if (!batch)
 		return -ENOMEM;
+	s = mmsb_batch_pdu(batch);
 	s->uptr = u64_to_user_ptr(d->deltas);
 	s->count = n;
-	kds = kvmalloc_array(n, sizeof(*kds), GFP_KERNEL);
-	s->ud = kvmalloc_array(n, sizeof(*s->ud), GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!kds || !s->ud)
-		goto free;
-	ret = -EFAULT;
-	if (copy_from_user(s->ud, s->uptr, array_size(n, sizeof(*s->ud))))
-		goto free;
-	/* Last: a batch, once allocated, goes only through its arming. */
-	ret = -ENOMEM;
-	s->batch = mmsb_batch_alloc(n);
-	if (!s->batch)
-		goto free;
-	s->batch->done = mmsb_uring_batch_done;
-	s->batch->priv = ioucmd;
-
-	base_id = atomic64_add_return(n, &ctx->next_id) - n;
-	for (i = 0; i < n; i++)
-		hint += mmsb_delta_size_hint(&s->ud[i]);
-	mmsb_dalloc_init(&da, ctx, hint);
-	for (i = 0; i < n; i++) {
-		s->ud[i].delta_id = 0;
-		s->ud[i].epoch = 0;
-		s->ud[i].status = mmsb_delta_create(&da, &s->ud[i], mf->cred,
-						    mf->admin, &kd);
-		if (s->ud[i].status) {
-			refused++;
-			continue;
-		}
-		kd->id = base_id + i + 1;
-		mmsb_batch_add(s->batch, kd, i);
-		s->ud[i].delta_id = kd->id;
-		kds[nk++] = kd;
+	if (copy_from_user(s->ud, s->uptr, array_size(n, sizeof(*s->ud)))) {
+		/* Nothing queued and no done(): arming just completes it. */
+		mmsb_batch_arm(batch);
+		mmsb_batch_put(batch);
+		return -EFAULT;
 	}
-	mmsb_dalloc_finish(&da);
+	batch->done = mmsb_uring_batch_done;
+	batch->priv = ioucmd;
 
 	/*
 	 * Inline, a racing submitter may still fill the ring after our
 	 * look: what does not fit is refused with -EAGAIN, per delta, as
 	 * for an O_NONBLOCK ioctl.
 	 */
-	ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
-	for (i = pushed; i < nk; i++) {
-		kd = kds[i];
-		s->ud[kd->index].status = ret;
-		s->ud[kd->index].delta_id = 0;
-		mmsb_delta_done(kd, ret, 0);
-		mmsb_delta_free(ctx, kd);
-	}
-	kvfree(kds);
-	atomic64_add(pushed, &ctx->submitted);
-	atomic64_add(refused, &ctx->rejected);
-	if (pushed)
-		mmsb_tick_request(&dev->tick);
+	mmsb_submit_deltas(dev, mf, s->ud, n, batch, nonblock, &accepted);
+	if (accepted)
+		mmsb_tick_kick(&dev->tick);
 
-	mmsb_uring_set_req(ioucmd, s);
+	mmsb_uring_set_req(ioucmd, batch);
 	atomic_inc(&mmsb_uring_inflight);
-	/* From here the batch may complete at once: @s is the task work's. */
-	mmsb_batch_arm(s->batch);
+	/* From here the batch may complete at once: it is the task work's. */
+	mmsb_batch_arm(batch);
 	return -EIOCBQUEUED;
-
-free:
-	kvfree(kds);
-	mmsb_uring_sub_free(s);
-	return ret;
 }
 
 /**

@@ -384,7 +384,7 @@ static void mmsb_delta_test_freed_page(struct kunit *test)
 {
 	struct dt *t = test->priv;
 	struct mmsb_engine_stats st = { 0 };
-	struct mmsb_batch *batch = mmsb_batch_alloc(1);
+	struct mmsb_batch *batch = mmsb_batch_alloc(1, 0);
 	struct mmsb_page *pages[1];
 	struct mmsb_kdelta *kd;
 	struct mmsb_delta d = dt_dense(t, 3, 0, 4);
