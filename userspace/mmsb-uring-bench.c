@@ -6,7 +6,10 @@
  * and visible to the submitter:
  *   ioctl-sync B   MMSB_IOC_SUBMIT with SYNC, B deltas per call
  *   ioctl+flush B  MMSB_IOC_SUBMIT of B deltas, one FLUSH at the end
- *   uring QD       one delta per MMSB_URING_SUBMIT, QD commands in flight
+ *   uring QD xC    C deltas per MMSB_URING_SUBMIT, QD commands in flight
+ *                  (C = 1 and C = URING_WIDE)
+ * The io_uring ring is SINGLE_ISSUER | DEFER_TASKRUN: completions run
+ * when the benchmark waits for them, not as interrupts of its work.
  *
  *   mmsb-uring-bench [-n DELTAS]
  */
@@ -25,10 +28,11 @@
 #define PAGE_BYTES	4096
 #define DELTA_BYTES	64
 #define MAX_DEPTH	128
+#define URING_WIDE	16	/* deltas per command, second uring column */
 
 static __u64 pages[NR_PAGES];
-static __u8 payload[MAX_DEPTH][DELTA_BYTES];
-static struct mmsb_delta d[MAX_DEPTH];
+static __u8 payload[MAX_DEPTH * URING_WIDE][DELTA_BYTES];
+static struct mmsb_delta d[MAX_DEPTH * URING_WIDE];
 
 /* A fresh random delta in slot @i. */
 static void fill(unsigned int i)
@@ -71,10 +75,11 @@ static int run_ioctl(int fd, unsigned int n, unsigned int batch, int sync,
 	return 0;
 }
 
+/* @n deltas, @width per command, @depth commands in flight. */
 static int run_uring(int fd, struct io_uring *ring, unsigned int n,
-		     unsigned int depth, double *rate)
+		     unsigned int depth, unsigned int width, double *rate)
 {
-	unsigned int sent = 0, done = 0, slots[MAX_DEPTH], nfree = depth, i;
+	unsigned int sent = 0, done = 0, slots[MAX_DEPTH], nfree = depth, i, k;
 	double t0 = now();
 
 	for (i = 0; i < depth; i++)
@@ -88,22 +93,23 @@ static int run_uring(int fd, struct io_uring *ring, unsigned int n,
 			struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
 			i = slots[--nfree];
-			fill(i);
-			mmsb_uring_prep_submit(sqe, fd, &d[i], 1, 0);
+			for (k = 0; k < width; k++)
+				fill(i * width + k);
+			mmsb_uring_prep_submit(sqe, fd, &d[i * width], width, 0);
 			io_uring_sqe_set_data64(sqe, i);
-			sent++;
+			sent += width;
 		}
 		ret = io_uring_submit_and_wait(ring, 1);
 		if (ret < 0)
 			return ret;
 		io_uring_for_each_cqe(ring, head, cqe) {
-			if (cqe->res != 1)
+			if (cqe->res != (int)width)
 				return cqe->res < 0 ? cqe->res : -EIO;
 			slots[nfree++] = cqe->user_data;
 			seen++;
 		}
 		io_uring_cq_advance(ring, seen);
-		done += seen;
+		done += seen * width;
 	}
 	*rate = n / (now() - t0);
 	return 0;
@@ -112,7 +118,7 @@ static int run_uring(int fd, struct io_uring *ring, unsigned int n,
 int main(int argc, char **argv)
 {
 	static const unsigned int sizes[] = { 1, 16, 128 };
-	double sync_rate[3], flush_rate[3], uring_rate[3];
+	double sync_rate[3], flush_rate[3], uring_rate[3], wide_rate[3];
 	unsigned int n = 20000, i;
 	struct mmsb_page_create pc;
 	struct io_uring ring;
@@ -125,6 +131,8 @@ int main(int argc, char **argv)
 		}
 		n = strtoul(optarg, NULL, 0);
 	}
+	/* Whole commands of URING_WIDE deltas. */
+	n -= n % URING_WIDE;
 	fd = mmsb_open();
 	if (fd < 0) {
 		fprintf(stderr, "open: %s\n", strerror(-fd));
@@ -138,7 +146,9 @@ int main(int argc, char **argv)
 		}
 		pages[i] = pc.id;
 	}
-	ret = mmsb_uring_init(fd, &ring, MAX_DEPTH, 0);
+	ret = mmsb_uring_init(fd, &ring, MAX_DEPTH,
+			      IORING_SETUP_SINGLE_ISSUER |
+			      IORING_SETUP_DEFER_TASKRUN);
 	if (ret) {
 		fprintf(stderr, "io_uring: %s\n", strerror(-ret));
 		return 1;
@@ -146,7 +156,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++) {
 		ret = run_ioctl(fd, n, sizes[i], 1, &sync_rate[i]) ?:
 		      run_ioctl(fd, n, sizes[i], 0, &flush_rate[i]) ?:
-		      run_uring(fd, &ring, n, sizes[i], &uring_rate[i]);
+		      run_uring(fd, &ring, n, sizes[i], 1, &uring_rate[i]) ?:
+		      run_uring(fd, &ring, n, sizes[i], URING_WIDE,
+				&wide_rate[i]);
 		if (ret) {
 			fprintf(stderr, "run %u: %s\n", sizes[i], strerror(-ret));
 			return 1;
@@ -154,11 +166,12 @@ int main(int argc, char **argv)
 	}
 	printf("mmsb-uring-bench: %u deltas of %d bytes per run, deltas/s\n",
 	       n, DELTA_BYTES);
-	printf("%-6s %14s %14s %14s\n", "B/QD", "ioctl-sync", "ioctl+flush",
-	       "uring");
+	printf("%-6s %12s %12s %12s %12s\n", "B/QD", "ioctl-sync",
+	       "ioctl+flush", "uring x1", "uring x16");
 	for (i = 0; i < 3; i++)
-		printf("%-6u %14.0f %14.0f %14.0f\n", sizes[i], sync_rate[i],
-		       flush_rate[i], uring_rate[i]);
+		printf("%-6u %12.0f %12.0f %12.0f %12.0f\n", sizes[i],
+		       sync_rate[i], flush_rate[i], uring_rate[i],
+		       wide_rate[i]);
 	io_uring_queue_exit(&ring);
 	close(fd);
 	return 0;
