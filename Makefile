@@ -73,6 +73,11 @@ kunit:
 bench:
 	scripts/qemu-run 6.12 bench
 
+# io_uring against the ioctl (mmsb-uring-bench), same conventions.
+.PHONY: bench-uring
+bench-uring:
+	scripts/qemu-run 6.12 uring-bench
+
 test-6.1 test-6.12 test-debug:
 	scripts/qemu-run $(@:test-%=%) tests
 
