@@ -382,11 +382,26 @@ TEST_F_TIMEOUT(gc, overhead_per_page, 120)
 	EXPECT_LT(st.page_meta_bytes / n, 1024);
 }
 
+/* Read debugfs file mmsb/@name into @buf, NUL-terminated; 0 or -errno. */
+static int read_debugfs(const char *name, char *buf, size_t size)
+{
+	char path[64];
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mmsb/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	len = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	return 0;
+}
+
 TEST_F(gc, debugfs_shows_stats_pages_graph)
 {
 	char buf[4096], want[64];
-	FILE *f;
-	size_t len;
 
 	open_with(_metadata, self, "", 2);
 	if (access("/sys/kernel/debug/mmsb/stats", R_OK))
@@ -395,30 +410,18 @@ TEST_F(gc, debugfs_shows_stats_pages_graph)
 	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->ids[0], self->ids[1],
 				   MMSB_EDGE_NOTIFY));
 
-	f = fopen("/sys/kernel/debug/mmsb/stats", "r");
-	ASSERT_NE(NULL, f);
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
+	ASSERT_EQ(0, read_debugfs("stats", buf, sizeof(buf)));
 	EXPECT_EQ(0, strncmp(buf, "pages: 2\n", 9)) TH_LOG("%s", buf);
 	EXPECT_NE(NULL, strstr(buf, "\nmem_bytes: "));
 	EXPECT_NE(NULL, strstr(buf, "\ngc_runs: "));
 
-	f = fopen("/sys/kernel/debug/mmsb/pages", "r");
-	ASSERT_NE(NULL, f);
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
+	ASSERT_EQ(0, read_debugfs("pages", buf, sizeof(buf)));
 	snprintf(want, sizeof(want), "\n%llu %d 0 ",
 		 (unsigned long long)self->ids[1], SMALL);
 	EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("%s", buf);
 	EXPECT_NE(NULL, strstr(buf, " 0600 0x1 1 1\n")) TH_LOG("%s", buf);
 
-	f = fopen("/sys/kernel/debug/mmsb/graph", "r");
-	ASSERT_NE(NULL, f);
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
+	ASSERT_EQ(0, read_debugfs("graph", buf, sizeof(buf)));
 	snprintf(want, sizeof(want), "%llu -> %llu notify\n",
 		 (unsigned long long)self->ids[0],
 		 (unsigned long long)self->ids[1]);
