@@ -6,7 +6,8 @@
  * full: a ring of two slots, so almost every delta of a large batch
  * finds it full.  O_NONBLOCK must end the call with -EAGAIN after saying
  * which deltas went in, a blocking call must wait for room and queue all
- * of them, and a SYNC call must see all of them applied.
+ * of them, and a SYNC call must see all of them applied; so must one
+ * io_uring command of as many deltas.
  *
  * backlog: one delta per tick, so a SYNC delta queued behind others is
  * applied many ticks after it asked for one.  It must still return only
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "libmmsb_uring.h"
 #include "pages.h"
 
 #define DATA_BYTES	4096
@@ -44,11 +46,35 @@ FIXTURE(full) {
 FIXTURE_VARIANT(full) {
 	int open_flags;
 	__u32 submit_flags;
+	bool uring;
 };
 
-FIXTURE_VARIANT_ADD(full, nonblock) { O_NONBLOCK, 0 };
-FIXTURE_VARIANT_ADD(full, blocking) { 0, 0 };
-FIXTURE_VARIANT_ADD(full, sync) { 0, MMSB_SUBMIT_SYNC };
+FIXTURE_VARIANT_ADD(full, nonblock) { O_NONBLOCK, 0, false };
+FIXTURE_VARIANT_ADD(full, blocking) { 0, 0, false };
+FIXTURE_VARIANT_ADD(full, sync) { 0, MMSB_SUBMIT_SYNC, false };
+/* No room inline: io_uring reissues it from io-wq, which waits. */
+FIXTURE_VARIANT_ADD(full, uring) { 0, 0, true };
+
+/* One MMSB_URING_SUBMIT of @count deltas; its CQE's result. */
+static int uring_submit_all(int fd, struct mmsb_delta *d, __u32 count)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	int ret;
+
+	ret = mmsb_uring_init(fd, &ring, 4, 0);
+	if (ret)
+		return ret;
+	ret = mmsb_uring_submit(&ring, fd, d, count, 1);
+	if (!ret)
+		ret = io_uring_wait_cqe(&ring, &cqe);
+	if (!ret) {
+		ret = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return ret;
+}
 
 FIXTURE_SETUP(full)
 {
@@ -90,8 +116,15 @@ TEST_F(full, batch)
 	__u64 epoch = 0;
 	int ret;
 
-	ret = mmsb_submit(self->fd, self->d, COUNT, variant->submit_flags,
-			  &accepted);
+	if (variant->uring) {
+		ret = uring_submit_all(self->fd, self->d, COUNT);
+		ASSERT_EQ(COUNT, ret);
+		ret = 0;
+		accepted = COUNT;
+	} else {
+		ret = mmsb_submit(self->fd, self->d, COUNT,
+				  variant->submit_flags, &accepted);
+	}
 	if (variant->open_flags & O_NONBLOCK) {
 		ASSERT_EQ(-EAGAIN, ret);
 		/* A full ring asks for a tick, so more than two go in. */
@@ -114,7 +147,7 @@ TEST_F(full, batch)
 			ASSERT_EQ(0, self->d[i].delta_id);
 		}
 	}
-	if (variant->submit_flags & MMSB_SUBMIT_SYNC) {
+	if ((variant->submit_flags & MMSB_SUBMIT_SYNC) || variant->uring) {
 		/* Many ticks applied them: each reports its own epoch. */
 		ASSERT_LE(1, self->d[0].epoch);
 		ASSERT_LE(self->d[0].epoch, self->d[COUNT - 1].epoch);
