@@ -290,6 +290,24 @@ TEST_F(mmsbctl, stats_match_ioctl)
 	EXPECT_EQ(42, lines);
 }
 
+/* stats INTERVAL_MS COUNT: COUNT whole blocks, a blank line apart. */
+TEST_F(mmsbctl, stats_live)
+{
+	struct run *r = &self->r;
+	const char *p;
+	int blocks = 0, gaps = 0;
+
+	ASSERT_EQ(0, mmsbctl(r, "stats", "10", "3", NULL));
+	for (p = r->out; (p = strstr(p, "ticks ")); p++)
+		blocks += p == r->out || p[-1] == '\n';
+	for (p = r->out; (p = strstr(p, "\n\n")); p++)
+		gaps++;
+	EXPECT_EQ(3, blocks) TH_LOG("%s", r->out);
+	EXPECT_EQ(2, gaps);
+	/* An interval of 0 would spin. */
+	EXPECT_EQ(1, mmsbctl(r, "stats", "0", NULL));
+}
+
 /* Bad input: nothing reaches the page, exit 1; unknown command: 2. */
 TEST_F(mmsbctl, bad_input)
 {

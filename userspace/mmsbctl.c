@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "libmmsb.h"
 
@@ -268,8 +269,8 @@ static const struct {
 	STAT(gc_max_ns),
 };
 
-/* stats: one "name value" line per field of struct mmsb_stats */
-static int cmd_stats(int fd, int argc, char **argv)
+/* One "name value" line per field of struct mmsb_stats. */
+static int print_stats(int fd)
 {
 	struct mmsb_stats st;
 	__u32 v32;
@@ -277,8 +278,6 @@ static int cmd_stats(int fd, int argc, char **argv)
 	size_t i;
 	int ret;
 
-	if (argc != 1)
-		return -EINVAL;
 	ret = mmsb_stats(fd, &st);
 	if (ret)
 		return ret;
@@ -295,6 +294,37 @@ static int cmd_stats(int fd, int argc, char **argv)
 			memcpy(&v, p, sizeof(v));
 		}
 		printf("%s %llu\n", stat_fields[i].name, (unsigned long long)v);
+	}
+	return 0;
+}
+
+/*
+ * stats [INTERVAL_MS [COUNT]]: the statistics once, or live: every
+ * INTERVAL_MS, COUNT times (0 or none: until killed), blank-line apart.
+ */
+static int cmd_stats(int fd, int argc, char **argv)
+{
+	unsigned long long ms = 0, count = 1, i;
+	struct timespec ts;
+	int ret;
+
+	if (argc > 3 || (argc > 1 && parse_u64(argv[1], 0, &ms)) ||
+	    (argc > 2 && parse_u64(argv[2], 0, &count)) ||
+	    (argc > 1 && !ms))
+		return -EINVAL;
+	if (argc == 2)
+		count = 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000;
+	for (i = 0; !count || i < count; i++) {
+		if (i) {
+			printf("\n");
+			nanosleep(&ts, NULL);
+		}
+		ret = print_stats(fd);
+		if (ret)
+			return ret;
+		fflush(stdout);
 	}
 	return 0;
 }
@@ -352,7 +382,8 @@ static const struct {
 	  "ID OFFSET HEX [sync] [epoch=N]: one dense delta, prints its outcome" },
 	{ "wait", cmd_wait, "ID EPOCH [TIMEOUT_MS]: wait for an epoch, prints it" },
 	{ "read", cmd_read, "ID [OFFSET LEN]: page data as hex" },
-	{ "stats", cmd_stats, "module statistics, one \"name value\" a line" },
+	{ "stats", cmd_stats,
+	  "[INTERVAL_MS [COUNT]]: statistics, \"name value\" lines; live" },
 };
 
 static void usage(void)
