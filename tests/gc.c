@@ -178,7 +178,14 @@ TEST_F_TIMEOUT(gc, freed_while_mapped_returns_to_baseline, 300)
 	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
 	runs = st.gc_runs;
 	pending = st.gc_pending;
-	ASSERT_EQ(0, WAIT_STATS(self->fd, st, !st.page_bytes, 60000))
+	/*
+	 * STATS reads its fields one by one: a run's last pages may show
+	 * as released before the run's counters do, so wait for all three.
+	 */
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st, !st.page_bytes &&
+				!st.gc_pending &&
+				st.gc_reclaimed_pages - base.gc_reclaimed_pages == n,
+				60000))
 		TH_LOG("page_bytes %llu, pending %llu",
 		       (unsigned long long)st.page_bytes,
 		       (unsigned long long)st.gc_pending);
