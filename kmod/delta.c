@@ -46,6 +46,7 @@ void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 	atomic64_set(&ctx->bytes, 0);
 	atomic64_set(&ctx->submitted, 0);
 	atomic64_set(&ctx->rejected, 0);
+	init_llist_head(&ctx->ended);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_ctx_init);
 
@@ -408,6 +409,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_apply);
 
 /**
  * mmsb_batch_alloc() - a batch for @count deltas
+ * @ctx: submission state; the batch ends through @ctx->ended
  * @count: deltas in the submission
  * @pdu_size: bytes for the owner after the results (mmsb_batch_pdu()),
  *	not zeroed, freed with the batch: one allocation per submission
@@ -419,7 +421,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_apply);
  *
  * Return: the batch or NULL.
  */
-struct mmsb_batch *mmsb_batch_alloc(u32 count, size_t pdu_size)
+struct mmsb_batch *mmsb_batch_alloc(struct mmsb_delta_ctx *ctx, u32 count,
+				    size_t pdu_size)
 {
 	struct mmsb_batch *batch;
 	size_t size = size_add(mmsb_batch_pdu_offset(count), pdu_size);
@@ -432,6 +435,7 @@ struct mmsb_batch *mmsb_batch_alloc(u32 count, size_t pdu_size)
 	batch = kvmalloc(size, GFP_KERNEL);
 	if (!batch)
 		return NULL;
+	batch->ctx = ctx;
 	batch->done = NULL;
 	batch->priv = NULL;
 	refcount_set(&batch->ref, 2);
@@ -453,20 +457,22 @@ void mmsb_batch_put(struct mmsb_batch *batch)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_put);
 
-static void mmsb_batch_dec(struct mmsb_batch *batch)
+/*
+ * Every delta was handled: the batch waits, with the pending deltas'
+ * reference, for the end of the tick, when their propagation is done
+ * too.  Returns true then.
+ */
+static bool mmsb_batch_dec(struct mmsb_batch *batch)
 {
 	if (!atomic_dec_and_test(&batch->pending))
-		return;
+		return false;
 	/*
-	 * atomic_dec_and_test() is fully ordered: every result stored by
-	 * the other deltas' handlers is visible to done() and, through
-	 * complete()/wait_for_completion(), to the submitter.
+	 * atomic_dec_and_test() and llist_add() are fully ordered: every
+	 * result the other deltas' handlers stored is visible to whoever
+	 * takes the batch off the list.
 	 */
-	if (batch->done)
-		batch->done(batch);
-	else
-		complete(&batch->completion);
-	mmsb_batch_put(batch);
+	llist_add(&batch->end_node, &batch->ctx->ended);
+	return true;
 }
 
 /**
@@ -486,13 +492,28 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_add);
 
 /**
  * mmsb_batch_arm() - the submitter queued every delta it will
- * @batch: the batch; completes now if all its deltas were handled
+ * @batch: the batch
+ *
+ * Return: true when every delta was handled already: the batch now
+ * waits for a tick's end, and the caller must see that one runs
+ * (mmsb_tick_kick()).
  */
-void mmsb_batch_arm(struct mmsb_batch *batch)
+bool mmsb_batch_arm(struct mmsb_batch *batch)
 {
-	mmsb_batch_dec(batch);
+	return mmsb_batch_dec(batch);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_arm);
+
+/**
+ * mmsb_batch_abandon() - free a batch that none of its deltas reached
+ * @batch: not armed; every delta added was reported refused
+ */
+void mmsb_batch_abandon(struct mmsb_batch *batch)
+{
+	WARN_ON_ONCE(atomic_read(&batch->pending) != 1);
+	kvfree(batch);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_abandon);
 
 /**
  * mmsb_delta_done() - report a delta's outcome to its batch, if any
@@ -512,3 +533,27 @@ void mmsb_delta_done(struct mmsb_kdelta *kd, int status, u64 epoch)
 	mmsb_batch_dec(batch);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_done);
+
+/**
+ * mmsb_delta_end_batches() - complete the batches whose deltas were handled
+ * @ctx: submission state
+ *
+ * Called by the tick at its end, after propagation, so that a batch
+ * completes when all it changed, along edges too, is visible.  Each
+ * batch's done() runs here, in the orchestrator, oldest first.
+ */
+void mmsb_delta_end_batches(struct mmsb_delta_ctx *ctx)
+{
+	struct llist_node *list = llist_del_all(&ctx->ended);
+	struct mmsb_batch *batch, *next;
+
+	llist_for_each_entry_safe(batch, next, llist_reverse_order(list),
+				  end_node) {
+		if (batch->done)
+			batch->done(batch);
+		else
+			complete(&batch->completion);
+		mmsb_batch_put(batch);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_end_batches);

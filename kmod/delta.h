@@ -21,6 +21,7 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
+#include <linux/llist.h>
 #include <linux/overflow.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
@@ -107,11 +108,14 @@ struct mmsb_delta_result {
 /**
  * struct mmsb_batch - deltas of one submission whose outcome is awaited
  * @ref: one reference for the submitter, one while deltas are pending
+ *	or the batch waits on @ctx->ended
  * @pending: deltas queued and not yet handled
  * @count: entries of @res
- * @done: called once, by the tick, when the last pending delta was
- *	handled (after its result is stored); the default completes
- *	@completion.  io_uring completes its CQE from here.
+ * @ctx: where the batch waits for the end of its tick
+ * @end_node: on @ctx->ended once its last delta was handled
+ * @done: called once, at the end of the tick that handled the last
+ *	delta (mmsb_delta_end_batches(), after propagation); the default
+ *	completes @completion.  io_uring completes its CQE from here.
  * @priv: for @done
  * @completion: what a SYNC submitter waits on
  * @res: one result per delta of the submission
@@ -120,6 +124,8 @@ struct mmsb_batch {
 	refcount_t ref;
 	atomic_t pending;
 	u32 count;
+	struct mmsb_delta_ctx *ctx;
+	struct llist_node end_node;
 	void (*done)(struct mmsb_batch *batch);
 	void *priv;
 	struct completion completion;
@@ -133,6 +139,8 @@ struct mmsb_batch {
  * @bytes: bytes held by queued deltas
  * @submitted: deltas accepted since load
  * @rejected: deltas refused at validation since load
+ * @ended: batches whose deltas were all handled, for the end of the
+ *	tick (mmsb_delta_end_batches())
  */
 struct mmsb_delta_ctx {
 	struct mmsb_page_table *pages;
@@ -140,6 +148,7 @@ struct mmsb_delta_ctx {
 	atomic64_t bytes;
 	atomic64_t submitted;
 	atomic64_t rejected;
+	struct llist_head ended;
 };
 
 void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
@@ -181,10 +190,13 @@ static inline void *mmsb_batch_pdu(struct mmsb_batch *batch)
 	return (u8 *)batch + mmsb_batch_pdu_offset(batch->count);
 }
 
-struct mmsb_batch *mmsb_batch_alloc(u32 count, size_t pdu_size);
+struct mmsb_batch *mmsb_batch_alloc(struct mmsb_delta_ctx *ctx, u32 count,
+				    size_t pdu_size);
 void mmsb_batch_put(struct mmsb_batch *batch);
 void mmsb_batch_add(struct mmsb_batch *batch, struct mmsb_kdelta *kd,
 		    u32 index);
-void mmsb_batch_arm(struct mmsb_batch *batch);
+bool mmsb_batch_arm(struct mmsb_batch *batch);
+void mmsb_batch_abandon(struct mmsb_batch *batch);
+void mmsb_delta_end_batches(struct mmsb_delta_ctx *ctx);
 
 #endif /* _MMSB_DELTA_H */

@@ -76,6 +76,7 @@ void mmsb_deltas_exit(struct mmsb_dev *dev)
 {
 	mmsb_tick_destroy(&dev->tick);
 	mmsb_engine_destroy(&dev->engine);
+	WARN_ON(!llist_empty(&dev->deltas.ended));
 	WARN(atomic64_read(&dev->deltas.bytes), "mmsb: %lld delta bytes leaked\n",
 	     (long long)atomic64_read(&dev->deltas.bytes));
 }
@@ -101,13 +102,15 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
 	st->mem_bytes += st->delta_bytes;
 }
 
-/* SYNC: wait for the batch, then report each queued delta's outcome. */
-static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
-			    struct mmsb_delta *ud, struct mmsb_submit *sub)
+/*
+ * SYNC: wait for the batch, which completes at the end of the tick that
+ * handled its last delta, then report each queued delta's outcome.
+ */
+static int mmsb_submit_wait(struct mmsb_batch *batch, struct mmsb_delta *ud,
+			    struct mmsb_submit *sub)
 {
 	u32 i;
 
-	mmsb_tick_kick(&dev->tick);
 	/*
 	 * Interrupted, the deltas still apply (the batch lives on through
 	 * the tick's reference); the caller learns only that they were
@@ -116,12 +119,6 @@ static int mmsb_submit_wait(struct mmsb_dev *dev, struct mmsb_batch *batch,
 	 */
 	if (wait_for_completion_interruptible(&batch->completion))
 		return -EINTR;
-	/*
-	 * The batch completes during the apply; propagation along edges
-	 * comes later in the same tick.  Interrupted here, the results
-	 * below are still right.
-	 */
-	mmsb_tick_wait_applied(&dev->tick);
 	for (i = 0; i < sub->count; i++) {
 		if (!ud[i].delta_id)
 			continue;
@@ -243,7 +240,7 @@ static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 	struct mmsb_batch *batch = NULL;
 	struct mmsb_delta *ud;
 	u32 n = sub->count;
-	int ret;
+	int ret, wret;
 
 	sub->accepted = 0;
 	sub->applied = 0;
@@ -255,27 +252,27 @@ static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 		goto free;
 	if (sub->flags & MMSB_SUBMIT_SYNC) {
 		ret = -ENOMEM;
-		batch = mmsb_batch_alloc(n, 0);
+		batch = mmsb_batch_alloc(&dev->deltas, n, 0);
 		if (!batch)
 			goto free;
 	}
 
 	ret = mmsb_submit_deltas(dev, mf, ud, n, batch, nonblock,
 				 &sub->accepted);
-	if (batch) {
+	if (batch && !sub->accepted) {
+		mmsb_batch_abandon(batch);
+	} else if (batch) {
+		/* A tick now: SYNC waits for one, and a batch armed late too. */
 		mmsb_batch_arm(batch);
-		if (sub->accepted) {
-			int wret = mmsb_submit_wait(dev, batch, ud, sub);
-
-			if (wret)
-				ret = wret;
-		}
+		mmsb_tick_kick(&dev->tick);
+		wret = mmsb_submit_wait(batch, ud, sub);
+		if (wret)
+			ret = wret;
+		mmsb_batch_put(batch);
 	}
 	if (copy_to_user(uptr, ud, array_size(n, sizeof(*ud))))
 		ret = -EFAULT;
 free:
-	if (batch)
-		mmsb_batch_put(batch);
 	kvfree(ud);
 	return ret;
 }

@@ -8,7 +8,7 @@
  *   drain up to @chunk deltas -> partition by page -> engine (workers)
  *   ... repeated until batch_max deltas or the budget is spent
  *   -> graph validation -> propagation -> GC (hooks) -> metrics
- *   -> wake flushers
+ *   -> complete the batches whose deltas were handled -> wake flushers
  *
  * A tick that goes past its budget counts an overrun and leaves what is
  * still queued for the next tick.  Ticks that find the queue empty are
@@ -109,12 +109,6 @@ static bool mmsb_tick_served(struct mmsb_tick *t, u64 request)
 	return smp_load_acquire(&t->completed) >= request;
 }
 
-static bool mmsb_tick_finished(struct mmsb_tick *t, u64 tick_no)
-{
-	/* Pairs with smp_store_release() of @finished in mmsb_tick_run(). */
-	return smp_load_acquire(&t->finished) >= tick_no;
-}
-
 /**
  * mmsb_tick_flush() - run a tick now and wait until it completed
  * @t: the tick
@@ -129,33 +123,8 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 	u64 target = atomic64_inc_return(&t->requested);
 
 	mmsb_tick_kick(t);
-
 	return wait_event_interruptible(t->done_wq,
 					mmsb_tick_served(t, target));
-}
-
-/**
- * mmsb_tick_wait_applied() - wait for the end of the tick that applied
- *	a delta
- * @t: the tick
- *
- * For a submitter whose deltas were applied (its batch completed): the
- * tick that applied the last of them is the one running now or an
- * earlier one, however many ticks they waited in the ring, so once the
- * tick numbered as now has ended, their propagation has too.
- *
- * Context: process context, sleeps.
- * Return: 0 or -ERESTARTSYS when a signal came first.
- */
-int mmsb_tick_wait_applied(struct mmsb_tick *t)
-{
-	/*
-	 * The batch's completion is ordered after the orchestrator's
-	 * increment of @tick_no for the tick that completed it.
-	 */
-	u64 no = READ_ONCE(t->tick_no);
-
-	return wait_event_interruptible(t->done_wq, mmsb_tick_finished(t, no));
 }
 
 /**
@@ -326,8 +295,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		if (!n)
 			break;
 		if (!total) {
-			/* Read locklessly by mmsb_tick_wait_applied(). */
-			WRITE_ONCE(t->tick_no, t->tick_no + 1);
+			t->tick_no++;
 			if (t->prop)
 				dirty = mmsb_prop_begin(t->prop);
 		}
@@ -366,10 +334,15 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		mmsb_tick_gc(t, &m, start);
 	}
 
-	/* What this tick did is visible to mmsb_tick_served() ... */
+	/*
+	 * Batches whose last delta this tick (or an earlier one, for a
+	 * batch its submitter armed late) handled: all they changed is
+	 * visible now, propagation included.
+	 */
+	mmsb_delta_end_batches(t->deltas);
+
+	/* Pairs with smp_load_acquire() in mmsb_tick_served(). */
 	smp_store_release(&t->completed, start_req);
-	/* ... and to mmsb_tick_finished(). */
-	smp_store_release(&t->finished, t->tick_no);
 	wake_up_all(&t->done_wq);
 
 	if (!mmsb_queue_recheck(&t->queue)) {
@@ -401,6 +374,7 @@ static int mmsb_tick_fn(void *arg)
 	/* Unload: every queued delta is applied before we go. */
 	while (mmsb_queue_len(&t->queue))
 		mmsb_tick_run(t);
+	mmsb_delta_end_batches(t->deltas);
 	return 0;
 }
 
@@ -433,7 +407,6 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	atomic64_set(&t->requested, 0);
 	t->completed = 0;
 	t->tick_no = 0;
-	t->finished = 0;
 	spin_lock_init(&t->lock);
 	memset(&t->last, 0, sizeof(t->last));
 	memset(&t->totals, 0, sizeof(t->totals));

@@ -81,12 +81,10 @@ struct mmsb_tick_totals {
  * @task: the orchestrator kthread
  * @requested: flushes so far
  * @completed: @requested as read at the start of the last tick
- * @done_wq: flushers wait here for @completed to pass their request,
- *	SYNC submitters for @finished to reach their tick
+ * @done_wq: flushers wait here for @completed to pass their request
  * @items: drain buffer, @chunk entries
  * @pages: partition buffer, @chunk entries
  * @tick_no: number of the last tick that handled deltas
- * @finished: @tick_no as it was at the end of the last tick
  * @lock: protects @last and @totals against STATS readers
  * @last: metrics of the last tick that handled deltas
  * @totals: counters since load
@@ -114,7 +112,6 @@ struct mmsb_tick {
 	void **items;
 	struct mmsb_page **pages;
 	u64 tick_no;
-	u64 finished;
 
 	spinlock_t lock;	/* @last and @totals vs STATS readers */
 	struct mmsb_tick_metrics last;
@@ -130,7 +127,6 @@ int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
 unsigned long mmsb_tick_room(struct mmsb_tick *t);
 void mmsb_tick_kick(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
-int mmsb_tick_wait_applied(struct mmsb_tick *t);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);

@@ -3,12 +3,14 @@
  * mmsb io_uring passthrough (IORING_OP_URING_CMD on /dev/mmsb).
  *
  * MMSB_URING_SUBMIT validates and queues deltas like a SYNC
- * MMSB_IOC_SUBMIT, but does not wait: the command returns -EIOCBQUEUED
- * and its struct mmsb_batch completes it.  The tick calls the batch's
- * done() from a worker kthread, which is not the submitter, so done()
- * only queues task work; the task-work callback runs in the submitter,
- * in its mm, writes each delta's status back and posts the CQE.  A CQE
- * therefore means "applied and visible", never just "queued".
+ * MMSB_IOC_SUBMIT (mmsb_submit_deltas()), but does not wait: the command
+ * returns -EIOCBQUEUED and its struct mmsb_batch completes it.  The tick
+ * calls the batch's done() at the end of the tick that handled its last
+ * delta, after propagation, from the orchestrator kthread, which is not
+ * the submitter, so done() only queues task work; the task-work callback
+ * runs in the submitter, in its mm, writes each delta's status back and
+ * posts the CQE.  A CQE therefore means "applied, propagated and
+ * visible", as the return of a SYNC ioctl does, never just "queued".
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
@@ -31,6 +33,8 @@
 
 #include <linux/atomic.h>
 #include <linux/errno.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
@@ -168,7 +172,7 @@ static void mmsb_uring_submit_tw(struct io_uring_cmd *ioucmd,
 	mmsb_uring_cmd_done(ioucmd, ret, issue_flags);
 }
 
-/* The batch's done(): called once, by the tick (or the issuer). */
+/* The batch's done(): called once, at the end of the tick. */
 static void mmsb_uring_batch_done(struct mmsb_batch *batch)
 {
 	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
@@ -181,10 +185,12 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     unsigned int issue_flags)
 {
 	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
+	struct file *file = ioucmd->file;
 	struct mmsb_dev *dev = mf->dev;
 	struct mmsb_uring_sub *s;
 	struct mmsb_batch *batch;
 	u32 n = d->count, accepted;
+	int ret;
 
 	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n)
 		return -EINVAL;
@@ -199,18 +205,15 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	if (nonblock && mmsb_tick_room(&dev->tick) < n)
 		return -EAGAIN;
 
-	batch = mmsb_batch_alloc(n, struct_size(s, ud, n));
+	batch = mmsb_batch_alloc(&dev->deltas, n, struct_size(s, ud, n));
 	if (!batch)
 		return -ENOMEM;
 	s = mmsb_batch_pdu(batch);
 	s->uptr = u64_to_user_ptr(d->deltas);
 	s->count = n;
-	if (copy_from_user(s->ud, s->uptr, array_size(n, sizeof(*s->ud)))) {
-		/* Nothing queued and no done(): arming just completes it. */
-		mmsb_batch_arm(batch);
-		mmsb_batch_put(batch);
-		return -EFAULT;
-	}
+	ret = -EFAULT;
+	if (copy_from_user(s->ud, s->uptr, array_size(n, sizeof(*s->ud))))
+		goto abandon;
 	batch->done = mmsb_uring_batch_done;
 	batch->priv = ioucmd;
 
@@ -220,14 +223,32 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * for an O_NONBLOCK ioctl.
 	 */
 	mmsb_submit_deltas(dev, mf, s->ud, n, batch, nonblock, &accepted);
-	if (accepted)
-		mmsb_tick_kick(&dev->tick);
+	if (!accepted) {
+		/* Every delta refused: the CQE says 0, at once. */
+		ret = 0;
+		if (copy_to_user(s->uptr, s->ud, array_size(n, sizeof(*s->ud))))
+			ret = -EFAULT;
+		goto abandon;
+	}
 
 	mmsb_uring_set_req(ioucmd, batch);
 	atomic_inc(&mmsb_uring_inflight);
-	/* From here the batch may complete at once: it is the task work's. */
+	/*
+	 * From arming on, the batch may complete at any time and with it
+	 * the command, which holds the file and so the module: hold the
+	 * file ourselves while we still run here.  Arming late (the tick
+	 * handled every delta already), the batch needs a tick's end to
+	 * complete: the kick sees to that, and asks for the tick anyway.
+	 */
+	get_file(file);
 	mmsb_batch_arm(batch);
+	mmsb_tick_kick(&dev->tick);
+	fput(file);
 	return -EIOCBQUEUED;
+
+abandon:
+	mmsb_batch_abandon(batch);
+	return ret;
 }
 
 /**

@@ -10,8 +10,9 @@
  * io_uring command of as many deltas.
  *
  * backlog: one delta per tick, so a SYNC delta queued behind others is
- * applied many ticks after it asked for one.  It must still return only
- * after its tick propagated it along an edge.
+ * applied many ticks after it asked for one.  It must still return (and
+ * an io_uring command post its CQE) only after its tick propagated it
+ * along edges.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -213,7 +214,13 @@ FIXTURE_TEARDOWN(backlog)
 	EXPECT_EQ(0, reload(""));
 }
 
-TEST_F(backlog, sync_returns_after_propagation)
+/*
+ * ROUNDS times: BACKLOG ticks' worth of deltas on C, then one delta on A,
+ * through a SYNC ioctl or an io_uring command; on return (or CQE) A's
+ * byte must already be in every dependent B.
+ */
+static void sync_after_backlog(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(backlog) *self, bool uring)
 {
 	struct mmsb_delta d[BACKLOG], sd;
 	__u8 v[BACKLOG], got;
@@ -221,7 +228,6 @@ TEST_F(backlog, sync_returns_after_propagation)
 	int i, j, r;
 
 	for (r = 1; r <= ROUNDS; r++) {
-		/* BACKLOG ticks' worth of deltas on C, then one on A. */
 		for (i = 0; i < BACKLOG; i++) {
 			v[i] = r;
 			mmsb_delta_dense(&d[i], self->c, i, &v[i], 1);
@@ -229,8 +235,13 @@ TEST_F(backlog, sync_returns_after_propagation)
 		ASSERT_EQ(0, mmsb_submit(self->fd, d, BACKLOG, 0, NULL));
 		got = r;
 		mmsb_delta_dense(&sd, self->a, 7, &got, 1);
-		ASSERT_EQ(0, mmsb_submit(self->fd, &sd, 1, MMSB_SUBMIT_SYNC,
-					 NULL));
+		/* ASSERT_*() is more than one statement: braces. */
+		if (uring) {
+			ASSERT_EQ(1, uring_submit_all(self->fd, &sd, 1));
+		} else {
+			ASSERT_EQ(0, mmsb_submit(self->fd, &sd, 1,
+						 MMSB_SUBMIT_SYNC, NULL));
+		}
 		ASSERT_EQ(0, sd.status);
 		ASSERT_EQ((__u64)r, sd.epoch);
 
@@ -244,6 +255,16 @@ TEST_F(backlog, sync_returns_after_propagation)
 			ASSERT_EQ((__u64)r, epoch);
 		}
 	}
+}
+
+TEST_F(backlog, sync_returns_after_propagation)
+{
+	sync_after_backlog(_metadata, self, false);
+}
+
+TEST_F(backlog, uring_cqe_after_propagation)
+{
+	sync_after_backlog(_metadata, self, true);
 }
 
 TEST_HARNESS_MAIN

@@ -384,7 +384,7 @@ static void mmsb_delta_test_freed_page(struct kunit *test)
 {
 	struct dt *t = test->priv;
 	struct mmsb_engine_stats st = { 0 };
-	struct mmsb_batch *batch = mmsb_batch_alloc(1, 0);
+	struct mmsb_batch *batch = mmsb_batch_alloc(&t->ctx, 1, 0);
 	struct mmsb_page *pages[1];
 	struct mmsb_kdelta *kd;
 	struct mmsb_delta d = dt_dense(t, 3, 0, 4);
@@ -392,12 +392,15 @@ static void mmsb_delta_test_freed_page(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, batch);
 	kd = dt_create(test, &d);
 	mmsb_batch_add(batch, kd, 0);
-	mmsb_batch_arm(batch);
+	KUNIT_EXPECT_FALSE(test, mmsb_batch_arm(batch));
 	KUNIT_ASSERT_EQ(test, mmsb_page_free(&t->table, t->page[3]->id,
 					     current_cred(), true), 0);
 	mmsb_tick_partition(&kd, 1, pages);
 	mmsb_engine_apply_page(&t->ctx, pages[0], 1, &st);
 	KUNIT_EXPECT_EQ(test, st.rejected, 1);
+	/* Handled, but complete only at the end of the tick. */
+	KUNIT_EXPECT_FALSE(test, completion_done(&batch->completion));
+	mmsb_delta_end_batches(&t->ctx);
 	KUNIT_EXPECT_TRUE(test, completion_done(&batch->completion));
 	KUNIT_EXPECT_EQ(test, batch->res[0].status, -EIDRM);
 	KUNIT_EXPECT_EQ(test, t->page[3]->epoch, 0);
