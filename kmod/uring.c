@@ -222,8 +222,12 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * look: what does not fit is refused with -EAGAIN, per delta, as
 	 * for an O_NONBLOCK ioctl.
 	 */
-	mmsb_submit_deltas(dev, mf, s->ud, n, batch, nonblock, &accepted);
+	ret = mmsb_submit_deltas(dev, mf, s->ud, n, batch, nonblock,
+				 &accepted);
 	if (!accepted) {
+		/* Nothing queued: a retry from io-wq is as good as new. */
+		if (ret == -EAGAIN && nonblock)
+			goto abandon;
 		/* Every delta refused: the CQE says 0, at once. */
 		ret = 0;
 		if (copy_to_user(s->uptr, s->ud, array_size(n, sizeof(*s->ud))))
