@@ -141,8 +141,9 @@ struct mmsb_uring_sub {
 
 /*
  * Task work, in the submitter: report each delta and post the CQE.  The
- * batch's completion (atomic_dec_and_test() in delta.c, then the task
- * work queueing) orders the results before our reads.
+ * batch's completion (atomic_dec_and_test() and llist_add() in delta.c,
+ * the tick's llist_del_all(), then the task work queueing) orders the
+ * results before our reads.
  */
 static void mmsb_uring_submit_tw(struct io_uring_cmd *ioucmd,
 				 unsigned int issue_flags)

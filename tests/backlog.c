@@ -59,20 +59,13 @@ FIXTURE_VARIANT_ADD(full, uring) { 0, 0, true };
 /* One MMSB_URING_SUBMIT of @count deltas; its CQE's result. */
 static int uring_submit_all(int fd, struct mmsb_delta *d, __u32 count)
 {
-	struct io_uring_cqe *cqe;
 	struct io_uring ring;
 	int ret;
 
 	ret = mmsb_uring_init(fd, &ring, 4, 0);
 	if (ret)
 		return ret;
-	ret = mmsb_uring_submit(&ring, fd, d, count, 1);
-	if (!ret)
-		ret = io_uring_wait_cqe(&ring, &cqe);
-	if (!ret) {
-		ret = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
+	ret = mmsb_submit_applied(fd, &ring, d, count);
 	io_uring_queue_exit(&ring);
 	return ret;
 }

@@ -2,7 +2,8 @@
 /*
  * libmmsb io_uring helpers: deltas and waits through IORING_OP_URING_CMD,
  * many in flight, each CQE posted once its command is done (for SUBMIT:
- * every delta applied and visible).  Built on liburing.
+ * every delta applied, propagated along edges and visible, as on return
+ * of a SYNC ioctl).  Built on liburing.
  *
  * io_uring may be unavailable (kernel.io_uring_disabled, a seccomp
  * profile, a kernel without MMSB_FEAT_URING): mmsb_uring_init() then
