@@ -460,19 +460,18 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_put);
 /*
  * Every delta was handled: the batch waits, with the pending deltas'
  * reference, for the end of the tick, when their propagation is done
- * too.  Returns true then.
+ * too.
  */
-static bool mmsb_batch_dec(struct mmsb_batch *batch)
+static void mmsb_batch_dec(struct mmsb_batch *batch)
 {
 	if (!atomic_dec_and_test(&batch->pending))
-		return false;
+		return;
 	/*
 	 * atomic_dec_and_test() and llist_add() are fully ordered: every
 	 * result the other deltas' handlers stored is visible to whoever
 	 * takes the batch off the list.
 	 */
 	llist_add(&batch->end_node, &batch->ctx->ended);
-	return true;
 }
 
 /**
@@ -494,13 +493,12 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_add);
  * mmsb_batch_arm() - the submitter queued every delta it will
  * @batch: the batch
  *
- * Return: true when every delta was handled already: the batch now
- * waits for a tick's end, and the caller must see that one runs
- * (mmsb_tick_kick()).
+ * If every delta was handled already, the batch now waits for a tick's
+ * end: the caller must see that one runs (mmsb_submit_arm() kicks it).
  */
-bool mmsb_batch_arm(struct mmsb_batch *batch)
+void mmsb_batch_arm(struct mmsb_batch *batch)
 {
-	return mmsb_batch_dec(batch);
+	mmsb_batch_dec(batch);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_arm);
 

@@ -195,7 +195,7 @@ struct mmsb_batch *mmsb_batch_alloc(struct mmsb_delta_ctx *ctx, u32 count,
 void mmsb_batch_put(struct mmsb_batch *batch);
 void mmsb_batch_add(struct mmsb_batch *batch, struct mmsb_kdelta *kd,
 		    u32 index);
-bool mmsb_batch_arm(struct mmsb_batch *batch);
+void mmsb_batch_arm(struct mmsb_batch *batch);
 void mmsb_batch_abandon(struct mmsb_batch *batch);
 void mmsb_delta_end_batches(struct mmsb_delta_ctx *ctx);
 

@@ -219,6 +219,22 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 }
 
 /**
+ * mmsb_submit_arm() - arm a submission's batch and ask for a tick
+ * @dev: the device
+ * @batch: the batch; at least one of its deltas was queued
+ *
+ * Every submitter with a batch calls this once its deltas are queued.
+ * The tick is wanted anyway (the submitter waits for the batch), and
+ * must run if the batch's deltas were all handled before the arming,
+ * since the batch then waits for a tick's end.
+ */
+void mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch)
+{
+	mmsb_batch_arm(batch);
+	mmsb_tick_kick(&dev->tick);
+}
+
+/**
  * mmsb_submit() - MMSB_IOC_SUBMIT on a checked copy of its argument
  * @dev: the device
  * @mf: the submitting file (credentials)
@@ -262,9 +278,7 @@ static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 	if (batch && !sub->accepted) {
 		mmsb_batch_abandon(batch);
 	} else if (batch) {
-		/* A tick now: SYNC waits for one, and a batch armed late too. */
-		mmsb_batch_arm(batch);
-		mmsb_tick_kick(&dev->tick);
+		mmsb_submit_arm(dev, batch);
 		wret = mmsb_submit_wait(batch, ud, sub);
 		if (wret)
 			ret = wret;

@@ -37,6 +37,7 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st);
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_delta *ud, u32 n, struct mmsb_batch *batch,
 		       bool nonblock, u32 *accepted);
+void mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch);
 
 long mmsb_ioctl_submit(struct file *file, void __user *uarg);
 long mmsb_ioctl_wait(struct file *file, void __user *uarg);

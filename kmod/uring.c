@@ -241,13 +241,10 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	/*
 	 * From arming on, the batch may complete at any time and with it
 	 * the command, which holds the file and so the module: hold the
-	 * file ourselves while we still run here.  Arming late (the tick
-	 * handled every delta already), the batch needs a tick's end to
-	 * complete: the kick sees to that, and asks for the tick anyway.
+	 * file ourselves while we still run here.
 	 */
 	get_file(file);
-	mmsb_batch_arm(batch);
-	mmsb_tick_kick(&dev->tick);
+	mmsb_submit_arm(dev, batch);
 	fput(file);
 	return -EIOCBQUEUED;
 
