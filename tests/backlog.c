@@ -26,16 +26,6 @@
 #define DATA_BYTES	4096
 #define COUNT		MMSB_SUBMIT_MAX
 
-/* Reload mmsb with @params; a mapping or an open file would hold it. */
-static int reload(const char *params)
-{
-	int ret = module_unload();
-
-	if (ret && ret != -ENOENT)
-		return ret;
-	return module_load(params);
-}
-
 FIXTURE(full) {
 	int fd;
 	__u64 page;
@@ -75,7 +65,7 @@ FIXTURE_SETUP(full)
 	struct mmsb_page_create pc;
 	int i;
 
-	ASSERT_EQ(0, reload("ring_size=2 tick_us=0"));
+	ASSERT_EQ(0, module_reload("ring_size=2 tick_us=0"));
 	self->fd = open("/dev/mmsb", O_RDWR | O_CLOEXEC | variant->open_flags);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, mmsb_page_create(self->fd, DATA_BYTES, 0600, 0, &pc));
@@ -100,7 +90,7 @@ FIXTURE_TEARDOWN(full)
 	/* A mapping or an open file holds the module. */
 	mmsb_page_unmap(self->hdr);
 	close(self->fd);
-	EXPECT_EQ(0, reload(""));
+	EXPECT_EQ(0, module_reload(""));
 }
 
 TEST_F(full, batch)
@@ -179,7 +169,7 @@ FIXTURE_SETUP(backlog)
 	__u64 b;
 	int j;
 
-	ASSERT_EQ(0, reload("tick_us=0 batch_max=1"));
+	ASSERT_EQ(0, module_reload("tick_us=0 batch_max=1"));
 	self->fd = mmsb_open();
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, create(self->fd, 64, &self->a));
@@ -204,7 +194,7 @@ FIXTURE_TEARDOWN(backlog)
 	if (self->ha)
 		mmsb_page_unmap(self->ha);
 	close(self->fd);
-	EXPECT_EQ(0, reload(""));
+	EXPECT_EQ(0, module_reload(""));
 }
 
 /*

@@ -36,15 +36,6 @@ static int debug_kernel(void)
 	return !access("/sys/kernel/debug/kmemleak", F_OK);
 }
 
-static int reload(const char *params)
-{
-	int ret = module_unload();
-
-	if (ret && ret != -ENOENT)
-		return ret;
-	return module_load(params);
-}
-
 /* A field of /proc/meminfo, bytes. */
 static long long meminfo(const char *key)
 {
@@ -107,14 +98,14 @@ FIXTURE_TEARDOWN(gc)
 	if (self->fd >= 0)
 		close(self->fd);
 	/* Unload frees what is left; the defaults for whoever comes next. */
-	EXPECT_EQ(0, reload(""));
+	EXPECT_EQ(0, module_reload(""));
 }
 
 static void open_with(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(gc) *self, const char *params,
 		      unsigned int max_pages)
 {
-	ASSERT_EQ(0, reload(params)) TH_LOG("insmod mmsb.ko %s", params);
+	ASSERT_EQ(0, module_reload(params)) TH_LOG("insmod mmsb.ko %s", params);
 	self->fd = mmsb_open();
 	ASSERT_LE(0, self->fd);
 	self->ids = calloc(max_pages, sizeof(*self->ids));

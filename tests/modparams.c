@@ -61,8 +61,7 @@ FIXTURE_SETUP(modparams)
 
 FIXTURE_TEARDOWN(modparams)
 {
-	module_unload();
-	EXPECT_EQ(0, module_load(""));
+	EXPECT_EQ(0, module_reload(""));
 }
 
 TEST_F(modparams, load)

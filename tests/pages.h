@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the page tests (pages.c, page_lifetime.c).  Every
+ * Helpers shared by the test programs (pages, modules, children).  Every
  * helper returns 0 or -errno, like libmmsb.
  */
 #ifndef MMSB_TESTS_PAGES_H
@@ -140,6 +140,16 @@ static inline int module_load(const char *params)
 static inline int module_unload(void)
 {
 	return syscall(__NR_delete_module, "mmsb", O_NONBLOCK) ? -errno : 0;
+}
+
+/* Load mmsb afresh with @params; a mapping or an open file holds it. */
+static inline int module_reload(const char *params)
+{
+	int ret = module_unload();
+
+	if (ret && ret != -ENOENT)
+		return ret;
+	return module_load(params);
 }
 
 #endif /* MMSB_TESTS_PAGES_H */
