@@ -1,202 +1,155 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb deltas: the kernel form of a submitted delta, its validation and
- * its application to page data, and the batch a SYNC submission (or an
- * io_uring command) waits on.
+ * mmsb deltas: the kernel form of a submitted delta, its validation, its
+ * copy into a chunk (batch.h) and its application to page data.
  *
- * A delta is one contiguous piece of memory: struct mmsb_kdelta, then
- * @len bytes of payload laid out at window positions, then for MASKED
- * deltas the bitmap.  SPARSE deltas are expanded to MASKED at
- * submission, so the apply path knows two forms only.  A queued delta
- * holds a reference on its page until it is applied or dropped.
+ * A delta is a record in a chunk: struct mmsb_kdelta, then @len bytes of
+ * payload laid out at window positions, then for MASKED deltas the
+ * bitmap.  SPARSE deltas are expanded to MASKED as they are copied in,
+ * so the apply path knows two forms only.  The chunk holds the page
+ * reference and the memory; the record holds neither.
  *
- * The deltas of one submission are carved out of shared blocks (struct
- * mmsb_dblock), up to MMSB_DBLOCK_MAX bytes each, freed with their last
- * delta: one allocation per few hundred small deltas instead of one per
- * delta.  A delta too big for a block gets a block of its own.
+ * A submission writes its records through a struct mmsb_builder, which
+ * opens chunks as needed; when the open one is full, mmsb_delta_add()
+ * says so and the caller hands it on (to the tick's queue) and asks
+ * again.
  */
 #ifndef _MMSB_DELTA_H
 #define _MMSB_DELTA_H
 
-#include <linux/atomic.h>
-#include <linux/completion.h>
 #include <linux/cred.h>
-#include <linux/llist.h>
-#include <linux/overflow.h>
-#include <linux/refcount.h>
 #include <linux/types.h>
 
 #include <linux/mmsb.h>
 
+#include "batch.h"
+
 struct mmsb_page;
 struct mmsb_page_table;
-struct mmsb_batch;
-
-/* Largest shared delta block; bigger deltas get a block of their own. */
-#define MMSB_DBLOCK_MAX		(64 * 1024)
 
 /**
- * struct mmsb_dblock - memory shared by the deltas of a submission
- * @refs: deltas carved from it, plus one while the allocator uses it
- * @size: bytes of the allocation, charged to the memory limit
- * @used: bytes handed out so far (allocator only)
- * @mem: the deltas
- */
-struct mmsb_dblock {
-	atomic_t refs;
-	size_t size;
-	size_t used;
-	u8 mem[] __aligned(8);
-};
-
-/**
- * struct mmsb_dalloc - hands out delta memory during one submission
- * @ctx: the submission state the blocks are charged to
- * @cur: the block being filled, or NULL
- * @hint: bytes the rest of the submission is expected to need
- */
-struct mmsb_dalloc {
-	struct mmsb_delta_ctx *ctx;
-	struct mmsb_dblock *cur;
-	size_t hint;
-};
-
-/**
- * struct mmsb_kdelta - a validated delta, owned by the ring then the tick
- * @page: target page; the delta holds a reference on it
+ * struct mmsb_kdelta - a validated delta, a record in a chunk
+ * @page: target page, held by the record's chunk
  * @tick_next: next delta of the same page in this tick, in ring order;
- *	written and read only by the orchestrator and then the one worker
- *	that applies the page
- * @batch: batch to report the outcome to, or NULL (not SYNC)
+ *	written and read only by the tick and the one thread that applies
+ *	the page
  * @id: delta id, unique while the module is loaded
  * @expected_epoch: 0 = any, else the epoch the page must be at
+ * @epoch: out: the page's epoch after the tick that handled the delta
  * @offset: window start in the page data
- * @len: window length, >= 1; @offset + @len <= page size
- * @block: the memory the delta lives in
- * @index: position in @batch
- * @status: outcome, set by the worker that handled it
- * @mask: NULL for DENSE, else (@len + 7) / 8 bytes of bitmap (bit i of
- *	byte i / 8, LSB first); bits past @len are zero
- * @data: @len payload bytes at window positions (only the masked ones
- *	matter for MASKED)
+ * @len: window length, >= 1; @offset + @len <= page size (<= 1 GiB)
+ * @index: position in the submission
+ * @status: out: 0 applied, -ESTALE conflict, -EIDRM page freed
+ * @size: bytes of the record, a multiple of 8
+ * @masked: a bitmap of (@len + 7) / 8 bytes follows the payload (bit i
+ *	of byte i / 8, LSB first; bits past @len are zero)
+ * @data: @len payload bytes at window positions (for MASKED only the
+ *	masked ones matter)
  */
 struct mmsb_kdelta {
 	struct mmsb_page *page;
 	struct mmsb_kdelta *tick_next;
-	struct mmsb_batch *batch;
 	u64 id;
 	u64 expected_epoch;
-	size_t offset;
-	size_t len;
-	struct mmsb_dblock *block;
+	u64 epoch;
+	u32 offset;
+	u32 len;
 	u32 index;
 	s32 status;
-	u8 *mask;
+	u32 size;
+	u32 masked;
 	u8 data[];
 };
 
+static inline const u8 *mmsb_kdelta_mask(const struct mmsb_kdelta *kd)
+{
+	return kd->masked ? kd->data + kd->len : NULL;
+}
+
 /**
- * struct mmsb_delta_result - outcome of one delta of a batch
- * @epoch: page epoch after the tick that handled the delta
- * @status: 0 applied, -ESTALE conflict, -EIDRM page freed
+ * struct mmsb_delta_desc - the input fields of a struct mmsb_delta, read
+ * once from the caller into this private copy
  */
-struct mmsb_delta_result {
-	u64 epoch;
-	s32 status;
+struct mmsb_delta_desc {
+	u64 page_id;
+	u64 expected_epoch;
+	u64 offset;
+	u64 len;
+	u64 payload;
+	u64 payload_len;
+	u64 mask;
+	u32 encoding;
+	u32 flags;
+	u32 pad;
+};
+
+/* Pages a builder keeps looked up: a direct-mapped cache by id hash. */
+#define MMSB_BUILDER_PAGES_SHIFT	6
+
+/**
+ * struct mmsb_builder_slot - a page the builder holds for its submission
+ * @page: the page, permission checked, with a reference of the builder's
+ * @seq: the number of the last chunk that took a reference on it
+ */
+struct mmsb_builder_slot {
+	struct mmsb_page *page;
+	u32 seq;
 };
 
 /**
- * struct mmsb_batch - deltas of one submission whose outcome is awaited
- * @ref: one reference for the submitter, one while deltas are pending
- *	or the batch waits on @ctx->ended
- * @pending: deltas queued and not yet handled
- * @count: entries of @res
- * @ctx: where the batch waits for the end of its tick
- * @end_node: on @ctx->ended once its last delta was handled
- * @done: called once, at the end of the tick that handled the last
- *	delta (mmsb_delta_end_batches(), after propagation); the default
- *	completes @completion.  io_uring completes its CQE from here.
- * @priv: for @done
- * @completion: what a SYNC submitter waits on
- * @res: one result per delta of the submission
+ * struct mmsb_builder - writes one submission's records into chunks
+ * @ctx: submission state (pool, limit, page table)
+ * @cred: the submitter's credentials, for the page permission
+ * @admin: the submitter bypasses page modes
+ * @kernel: payload and mask pointers are kernel addresses (KUnit)
+ * @max_records: records per chunk at most (the ring's capacity)
+ * @left: deltas of the submission not added yet, this one included
+ *	(the caller keeps it), for the size of the next chunk
+ * @cur: the chunk being filled, or NULL
+ * @batch: NULL, or the batch every chunk reports to (set on the first
+ *	chunk when @want_batch)
+ * @want_batch: the submission is awaited
+ * @seq: the number of the open chunk (from 1)
+ * @valid: bit h set: @pages[h] holds a page
+ * @pages: the pages looked up, so each distinct page of a submission
+ *	is looked up, permission checked and referenced once (unless two
+ *	collide), and once more per chunk that addresses it
  */
-struct mmsb_batch {
-	refcount_t ref;
-	atomic_t pending;
-	u32 count;
+struct mmsb_builder {
 	struct mmsb_delta_ctx *ctx;
-	struct llist_node end_node;
-	void (*done)(struct mmsb_batch *batch);
-	void *priv;
-	struct completion completion;
-	struct mmsb_delta_result res[];
+	const struct cred *cred;
+	bool admin;
+	bool kernel;
+	bool want_batch;
+	u32 max_records;
+	u32 left;
+	struct mmsb_chunk *cur;
+	struct mmsb_batch *batch;
+	u32 seq;
+	u64 valid;
+	struct mmsb_builder_slot pages[1 << MMSB_BUILDER_PAGES_SHIFT];
 };
 
-/**
- * struct mmsb_delta_ctx - shared state of submission
- * @pages: page table, for lookups and the memory limit
- * @next_id: last delta id handed out
- * @bytes: bytes held by queued deltas
- * @submitted: deltas accepted since load
- * @rejected: deltas refused at validation since load
- * @ended: batches whose deltas were all handled, for the end of the
- *	tick (mmsb_delta_end_batches())
- */
-struct mmsb_delta_ctx {
-	struct mmsb_page_table *pages;
-	atomic64_t next_id;
-	atomic64_t bytes;
-	atomic64_t submitted;
-	atomic64_t rejected;
-	struct llist_head ended;
-};
+/* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
+#define MMSB_DELTA_FULL		1
 
-void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
-			 struct mmsb_page_table *pages);
-
-int mmsb_delta_check(const struct mmsb_delta *ud);
-size_t mmsb_delta_size_hint(const struct mmsb_delta *ud);
-void mmsb_dalloc_init(struct mmsb_dalloc *da, struct mmsb_delta_ctx *ctx,
-		      size_t hint);
-void mmsb_dalloc_finish(struct mmsb_dalloc *da);
-int mmsb_delta_create(struct mmsb_dalloc *da, const struct mmsb_delta *ud,
-		      const struct cred *cred, bool admin,
-		      struct mmsb_kdelta **out);
-int mmsb_delta_create_kernel(struct mmsb_dalloc *da,
-			     const struct mmsb_delta *ud,
-			     const struct cred *cred, bool admin,
-			     struct mmsb_kdelta **out);
-void mmsb_delta_free(struct mmsb_delta_ctx *ctx, struct mmsb_kdelta *kd);
+int mmsb_delta_check(const struct mmsb_delta_desc *d);
+int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
+		   u64 id, u32 index);
+void mmsb_builder_close(struct mmsb_builder *b);
+void mmsb_builder_finish(struct mmsb_builder *b);
 void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data);
-void mmsb_delta_done(struct mmsb_kdelta *kd, int status, u64 epoch);
 
-/*
- * Where the owner's bytes start: right after the results, so 8-byte
- * aligned like them.  Saturates, as struct_size() does.
- */
-static inline size_t mmsb_batch_pdu_offset(u32 count)
+/* The record after @kd in its chunk. */
+static inline struct mmsb_kdelta *mmsb_kdelta_next(struct mmsb_kdelta *kd)
 {
-	return struct_size_t(struct mmsb_batch, res, count);
+	return (struct mmsb_kdelta *)((u8 *)kd + kd->size);
 }
 
-/**
- * mmsb_batch_pdu() - the owner's bytes of a batch
- * @batch: a batch from mmsb_batch_alloc()
- *
- * Return: the @pdu_size bytes asked for.
- */
-static inline void *mmsb_batch_pdu(struct mmsb_batch *batch)
+/* The first record of a chunk. */
+static inline struct mmsb_kdelta *mmsb_chunk_first(struct mmsb_chunk *c)
 {
-	return (u8 *)batch + mmsb_batch_pdu_offset(batch->count);
+	return (struct mmsb_kdelta *)c->mem;
 }
-
-struct mmsb_batch *mmsb_batch_alloc(struct mmsb_delta_ctx *ctx, u32 count,
-				    size_t pdu_size);
-void mmsb_batch_put(struct mmsb_batch *batch);
-void mmsb_batch_add(struct mmsb_batch *batch, struct mmsb_kdelta *kd,
-		    u32 index);
-void mmsb_batch_arm(struct mmsb_batch *batch);
-void mmsb_batch_abandon(struct mmsb_batch *batch);
-void mmsb_delta_end_batches(struct mmsb_delta_ctx *ctx);
 
 #endif /* _MMSB_DELTA_H */

@@ -32,18 +32,21 @@
 #include "propagate.h"
 
 /*
- * Jobs smaller than this are applied by the orchestrator alone: waking
- * a kthread costs more than applying a few deltas.
+ * Jobs smaller than this are applied by the thread running the tick
+ * alone.  Waking the pool costs a wake-up and two context switches per
+ * worker and the wait for the slowest: about 10,000 guest instructions
+ * for two workers in the profile (shared/perf-notes.md: ~2,400 per
+ * switch), what applying some 80 64-byte deltas costs (~120 each).
+ * Below 256 deltas the pool cannot win even with perfect sharing.
  */
-#define MMSB_ENGINE_INLINE_MAX	32
+#define MMSB_ENGINE_INLINE_MAX	256
 
 /* As mmsb_engine_apply_page(); notes changed ranges in @dirty if set. */
-static void mmsb_engine_apply(struct mmsb_delta_ctx *deltas,
-			      struct mmsb_page *page, u64 tick,
+static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			      struct mmsb_dirty *dirty,
 			      struct mmsb_engine_stats *stats)
 {
-	struct mmsb_kdelta *kd, *next, *first = page->tick_first;
+	struct mmsb_kdelta *kd, *first = page->tick_first;
 	bool moved = page->tick_changed == tick;
 	bool live = READ_ONCE(page->live);
 	bool writing = false;
@@ -99,32 +102,26 @@ static void mmsb_engine_apply(struct mmsb_delta_ctx *deltas,
 			wake_up_all(&page->waitq);
 	}
 
-	for (kd = first; kd; kd = next) {
-		next = kd->tick_next;
-		mmsb_delta_done(kd, kd->status, epoch);
-		mmsb_delta_free(deltas, kd);
-	}
+	/* The records keep the outcome until their batch reports it. */
+	for (kd = first; kd; kd = kd->tick_next)
+		kd->epoch = epoch;
 }
 
 /**
  * mmsb_engine_apply_page() - apply the deltas linked on one page
- * @deltas: where the deltas are released
  * @page: the page; its deltas are linked from @page->tick_first
  * @tick: the current tick number (never 0)
  * @stats: counters to add to
  *
- * Reports each delta to its batch and frees it.  The page must not be
- * used by the caller afterwards: the last delta may hold its last
- * reference.
+ * Stores each delta's status and the page's new epoch in the delta.
  *
  * Context: process context, the only thread touching @page's tick
  * fields and data in this tick.
  */
-void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
-			    struct mmsb_page *page, u64 tick,
+void mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 			    struct mmsb_engine_stats *stats)
 {
-	mmsb_engine_apply(deltas, page, tick, NULL, stats);
+	mmsb_engine_apply(page, tick, NULL, stats);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_apply_page);
 
@@ -135,7 +132,7 @@ static void mmsb_engine_work(struct mmsb_engine *eng,
 	unsigned int i;
 
 	while ((i = atomic_fetch_inc(&eng->next)) < eng->nr_pages)
-		mmsb_engine_apply(eng->deltas, eng->pages[i], eng->tick,
+		mmsb_engine_apply(eng->pages[i], eng->tick,
 				  eng->dirty ? &eng->dirty[i] : NULL, stats);
 }
 
@@ -219,20 +216,17 @@ void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 /**
  * mmsb_engine_init() - start the worker pool
  * @eng: the engine
- * @deltas: where applied deltas are released
  * @nr_workers: kthreads to start (0: the orchestrator applies alone)
  *
  * Return: 0, -ENOMEM, or the error of kthread_run().
  */
-int mmsb_engine_init(struct mmsb_engine *eng, struct mmsb_delta_ctx *deltas,
-		     unsigned int nr_workers)
+int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers)
 {
 	struct task_struct *task;
 	unsigned int i;
 	int ret;
 
 	memset(eng, 0, sizeof(*eng));
-	eng->deltas = deltas;
 	init_waitqueue_head(&eng->wq);
 	init_completion(&eng->done);
 	eng->workers = kcalloc(nr_workers, sizeof(*eng->workers), GFP_KERNEL);

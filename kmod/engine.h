@@ -15,7 +15,6 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
-struct mmsb_delta_ctx;
 struct mmsb_dirty;
 struct mmsb_page;
 
@@ -49,7 +48,6 @@ struct mmsb_worker {
 
 /**
  * struct mmsb_engine - the worker pool and the job it runs
- * @deltas: where applied deltas are released
  * @nr_workers: kthreads in @workers
  * @workers: the pool
  * @wq: workers sleep here between jobs
@@ -67,7 +65,6 @@ struct mmsb_worker {
  * are written while no worker reads them.
  */
 struct mmsb_engine {
-	struct mmsb_delta_ctx *deltas;
 	unsigned int nr_workers;
 	struct mmsb_worker *workers;
 	wait_queue_head_t wq;
@@ -82,14 +79,12 @@ struct mmsb_engine {
 	struct completion done;
 };
 
-int mmsb_engine_init(struct mmsb_engine *eng, struct mmsb_delta_ctx *deltas,
-		     unsigned int nr_workers);
+int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers);
 void mmsb_engine_destroy(struct mmsb_engine *eng);
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
 		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats);
-void mmsb_engine_apply_page(struct mmsb_delta_ctx *deltas,
-			    struct mmsb_page *page, u64 tick,
+void mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 			    struct mmsb_engine_stats *stats);
 
 #endif /* _MMSB_ENGINE_H */

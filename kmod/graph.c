@@ -244,7 +244,8 @@ static void mmsb_graph_edge_del(struct mmsb_graph *g, struct mmsb_graph_edge *e)
 	list_del(&e->in_link);
 	e->from->nr_out--;
 	e->to->nr_in--;
-	g->nr_edges--;
+	/* Read without the lock by mmsb_graph_has_edges(). */
+	WRITE_ONCE(g->nr_edges, g->nr_edges - 1);
 	kfree(e);
 }
 
@@ -321,7 +322,7 @@ static int mmsb_graph_insert(struct mmsb_graph *g, u64 from_id, u64 to_id,
 	from->nr_out++;
 	list_add_tail(&e->in_link, &to->in);
 	to->nr_in++;
-	g->nr_edges++;
+	WRITE_ONCE(g->nr_edges, g->nr_edges + 1);
 	g->generation++;
 	return 0;
 

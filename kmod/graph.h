@@ -191,6 +191,19 @@ static inline unsigned int mmsb_graph_nr_edges(const struct mmsb_graph *g)
 }
 
 /**
+ * mmsb_graph_has_edges - whether the graph has an edge, without the lock
+ * @g: the graph
+ *
+ * A snapshot: an edge added or removed meanwhile may or may not count.
+ *
+ * Return: true if it has one.
+ */
+static inline bool mmsb_graph_has_edges(const struct mmsb_graph *g)
+{
+	return READ_ONCE(g->nr_edges);
+}
+
+/**
  * mmsb_graph_nr_nodes - number of pages with at least one edge
  * @g: the graph; caller holds g->lock
  *

@@ -353,9 +353,13 @@ void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st)
 	mmsb_deltas_stats(dev, st);
 	mmsb_prop_stats(&dev->prop, &st->edges, &st->graph_bytes);
 	st->mem_bytes += st->graph_bytes;
-	/* The ring's slots and the tick's drain and partition buffers. */
+	/*
+	 * The ring's slots, the tick's partition buffer and the free chunks
+	 * kept for reuse (batch.h).
+	 */
 	st->ring_bytes = st->ring_capacity * sizeof(struct mmsb_ring_slot) +
-			 2 * dev->tick.chunk * sizeof(void *);
+			 dev->tick.chunk * sizeof(void *) +
+			 mmsb_delta_ctx_pool_bytes(&dev->deltas);
 	st->mem_bytes += st->ring_bytes;
 	mmsb_monitor_read(&dev->monitor, NULL, &gc);
 	st->gc_runs = gc.runs;

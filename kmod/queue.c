@@ -28,6 +28,7 @@
  */
 
 #include <linux/errno.h>
+#include <linux/minmax.h>
 #include <linux/sched.h>
 #include <linux/wait.h>
 #include <kunit/visibility.h>
@@ -51,6 +52,7 @@ int mmsb_queue_init(struct mmsb_queue *q, unsigned long capacity)
 		return ret;
 	q->has_work = false;
 	init_waitqueue_head(&q->space_wq);
+	atomic_long_set(&q->reserved, 0);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_init);
@@ -239,6 +241,99 @@ bool mmsb_queue_recheck(struct mmsb_queue *q)
 	return READ_ONCE(q->has_work);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_recheck);
+
+/*
+ * Reservations: the queue counts what its items carry (mmsb's deltas,
+ * several per item) rather than items.  A producer reserves room for
+ * the units of an item before it pushes it, the consumer releases them
+ * as it takes the units out, after the pop.  Items in the ring never
+ * outnumber reserved units, so with a single consumer a push after a
+ * reservation always finds its slot free: the item @capacity positions
+ * before ours was popped completely, or ours and the @capacity - 1
+ * between would all be reserved, one too many.
+ */
+
+/**
+ * mmsb_queue_reserve() - reserve room for @n units, without waiting
+ * @q: the queue
+ * @n: units, 1 to the ring's capacity
+ * @partial: take less than @n when that is all there is
+ *
+ * Return: units reserved (@n, or fewer with @partial), or 0.
+ */
+long mmsb_queue_reserve(struct mmsb_queue *q, unsigned long n, bool partial)
+{
+	unsigned long cap = mmsb_ring_capacity(&q->ring), room, take;
+	long cur = atomic_long_read(&q->reserved);
+
+	do {
+		room = cap - cur;
+		if (!room || (!partial && room < n))
+			return 0;
+		take = min(room, n);
+	} while (!atomic_long_try_cmpxchg(&q->reserved, &cur, cur + take));
+	return take;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserve);
+
+/**
+ * mmsb_queue_reserve_wait() - reserve room for @n units, waiting for it
+ * @q: the queue
+ * @n: units, 1 to the ring's capacity
+ *
+ * Context: process context, sleeps.
+ * Return: 0 once reserved, or -EINTR.
+ */
+int mmsb_queue_reserve_wait(struct mmsb_queue *q, unsigned long n)
+{
+	/*
+	 * The condition reserves; it is evaluated after the task is queued
+	 * and its state set, so a release after a failed attempt always
+	 * finds us on the waitqueue.
+	 */
+	if (wait_event_interruptible(q->space_wq, mmsb_queue_reserve(q, n, false)))
+		return -EINTR;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserve_wait);
+
+/**
+ * mmsb_queue_push_reserved() - push an item whose units are reserved
+ * @q: the queue, with a single consumer
+ * @item: the item, not NULL
+ */
+void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item)
+{
+	/* Cannot fail with a single consumer (see above); never spins. */
+	while (WARN_ON_ONCE(mmsb_ring_try_push(&q->ring, item)))
+		cpu_relax();
+	mmsb_queue_mark_work(q);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push_reserved);
+
+/**
+ * mmsb_queue_release() - the consumer took @n reserved units out
+ * @q: the queue
+ * @n: units
+ */
+void mmsb_queue_release(struct mmsb_queue *q, unsigned long n)
+{
+	atomic_long_sub(n, &q->reserved);
+	mmsb_queue_wake_producers(q);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_release);
+
+/**
+ * mmsb_queue_reserved() - units reserved now, a snapshot
+ * @q: the queue
+ *
+ * Return: units pushed or about to be, and not yet taken out.
+ */
+unsigned long mmsb_queue_reserved(const struct mmsb_queue *q)
+{
+	return atomic_long_read(&q->reserved);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserved);
 
 /**
  * mmsb_queue_has_work() - whether the tick should drain

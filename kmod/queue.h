@@ -19,6 +19,8 @@
  *	found the ring empty; read by the tick to decide whether to drain.
  * @space_wq: producers blocked on a full ring; consumers wake it after
  *	taking items.
+ * @reserved: units reserved by producers and not yet released by the
+ *	consumer (mmsb_queue_reserve()), at most the ring's capacity.
  *
  * @has_work and @space_wq share a fourth line: producers read @has_work
  * on every push and consumers look at @space_wq on every pop, but both
@@ -30,6 +32,8 @@ struct mmsb_queue {
 
 	bool has_work ____cacheline_aligned_in_smp;
 	wait_queue_head_t space_wq;
+
+	atomic_long_t reserved ____cacheline_aligned_in_smp;
 };
 
 int mmsb_queue_init(struct mmsb_queue *q, unsigned long capacity);
@@ -41,6 +45,12 @@ unsigned int mmsb_queue_push_batch(struct mmsb_queue *q, void * const *items,
 void *mmsb_queue_pop(struct mmsb_queue *q);
 unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
 				    unsigned int max);
+
+long mmsb_queue_reserve(struct mmsb_queue *q, unsigned long n, bool partial);
+int mmsb_queue_reserve_wait(struct mmsb_queue *q, unsigned long n);
+void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item);
+void mmsb_queue_release(struct mmsb_queue *q, unsigned long n);
+unsigned long mmsb_queue_reserved(const struct mmsb_queue *q);
 
 bool mmsb_queue_has_work(const struct mmsb_queue *q);
 bool mmsb_queue_recheck(struct mmsb_queue *q);

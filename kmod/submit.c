@@ -25,6 +25,7 @@
 #include <linux/wait.h>
 #include <linux/xarray.h>
 
+#include "batch.h"
 #include "delta.h"
 #include "engine.h"
 #include "main.h"
@@ -54,7 +55,7 @@ int mmsb_deltas_init(struct mmsb_dev *dev, const struct mmsb_deltas_config *cfg)
 	int ret;
 
 	mmsb_delta_ctx_init(&dev->deltas, &dev->pages);
-	ret = mmsb_engine_init(&dev->engine, &dev->deltas, cfg->workers);
+	ret = mmsb_engine_init(&dev->engine, cfg->workers);
 	if (ret)
 		return ret;
 	ret = mmsb_tick_init(&dev->tick, &cfg->tick, &dev->engine,
@@ -76,9 +77,7 @@ void mmsb_deltas_exit(struct mmsb_dev *dev)
 {
 	mmsb_tick_destroy(&dev->tick);
 	mmsb_engine_destroy(&dev->engine);
-	WARN_ON(!llist_empty(&dev->deltas.ended));
-	WARN(atomic64_read(&dev->deltas.bytes), "mmsb: %lld delta bytes leaked\n",
-	     (long long)atomic64_read(&dev->deltas.bytes));
+	mmsb_delta_ctx_destroy(&dev->deltas);
 }
 
 /**
@@ -102,136 +101,221 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
 	st->mem_bytes += st->delta_bytes;
 }
 
-/*
- * SYNC: wait for the batch, which completes at the end of the tick that
- * handled its last delta, then report each queued delta's outcome.
+/**
+ * struct mmsb_submission - one submission in progress
+ * @dev: the device
+ * @uptr: the caller's delta array
+ * @b: writes the records into chunks
+ * @nonblock: a full queue stops the submission instead of waiting
+ * @queued: deltas queued so far
+ * @fault: an output could not be written back (-EFAULT) or 0
  */
-static int mmsb_submit_wait(struct mmsb_batch *batch, struct mmsb_delta *ud,
-			    struct mmsb_submit *sub)
-{
-	u32 i;
+struct mmsb_submission {
+	struct mmsb_dev *dev;
+	struct mmsb_delta __user *uptr;
+	struct mmsb_builder b;
+	bool nonblock;
+	u32 queued;
+	int fault;
+};
 
-	/*
-	 * Interrupted, the deltas still apply (the batch lives on through
-	 * the tick's reference); the caller learns only that they were
-	 * accepted.  -EINTR, not a restart: a restarted SUBMIT would queue
-	 * them twice.
-	 */
-	if (wait_for_completion_interruptible(&batch->completion))
-		return -EINTR;
-	for (i = 0; i < sub->count; i++) {
-		if (!ud[i].delta_id)
-			continue;
-		ud[i].status = batch->res[i].status;
-		ud[i].epoch = batch->res[i].epoch;
-		if (!ud[i].status)
-			sub->applied++;
-	}
+/* Read the input fields of the caller's delta, each exactly once. */
+static int mmsb_submit_read(const struct mmsb_delta __user *u,
+			    struct mmsb_delta_desc *d)
+{
+	if (!user_read_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	unsafe_get_user(d->page_id, &u->page_id, efault);
+	unsafe_get_user(d->expected_epoch, &u->expected_epoch, efault);
+	unsafe_get_user(d->offset, &u->offset, efault);
+	unsafe_get_user(d->len, &u->len, efault);
+	unsafe_get_user(d->payload, &u->payload, efault);
+	unsafe_get_user(d->payload_len, &u->payload_len, efault);
+	unsafe_get_user(d->mask, &u->mask, efault);
+	unsafe_get_user(d->encoding, &u->encoding, efault);
+	unsafe_get_user(d->flags, &u->flags, efault);
+	unsafe_get_user(d->pad, &u->pad, efault);
+	user_read_access_end();
 	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
 }
 
-/* Deltas created, then queued, at once: a stack array, no allocation. */
-#define MMSB_SUBMIT_CHUNK	32
-
-/* Hand back deltas that did not go in, with the reason in their status. */
-static void mmsb_submit_refuse(struct mmsb_delta_ctx *ctx,
-			       struct mmsb_delta *ud, struct mmsb_kdelta **kds,
-			       unsigned int n, int err)
+static void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
+			       s32 status)
 {
-	unsigned int i;
+	if (mmsb_delta_put_result(s->uptr + index, id, status, 0))
+		s->fault = -EFAULT;
+}
 
-	for (i = 0; i < n; i++) {
-		ud[kds[i]->index].status = err;
-		ud[kds[i]->index].delta_id = 0;
-		mmsb_delta_done(kds[i], err, 0);
-		mmsb_delta_free(ctx, kds[i]);
+/*
+ * Queue the open chunk.  What the queue has no room for (O_NONBLOCK) or
+ * what a signal kept out is refused, each delta with that errno, which
+ * is returned: the submission stops there.  Deltas not awaited learn
+ * their id now; awaited ones when their batch reports.
+ */
+static int mmsb_submit_push(struct mmsb_submission *s)
+{
+	struct mmsb_delta_ctx *ctx = &s->dev->deltas;
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	int ret = 0;
+	long got;
+	u32 i;
+
+	if (!c || !c->nr) {
+		mmsb_builder_close(&s->b);
+		return 0;
 	}
+	s->b.cur = NULL;
+	got = mmsb_tick_reserve(&s->dev->tick, c->nr, s->nonblock);
+	if (got < 0) {
+		ret = got;
+		got = 0;
+	} else if (got < c->nr) {
+		ret = -EAGAIN;
+	}
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		if (i >= got)
+			mmsb_submit_result(s, kd->index, 0, ret);
+		else if (!c->batch)
+			mmsb_submit_result(s, kd->index, kd->id, 0);
+	}
+	mmsb_chunk_truncate(c, got);
+	if (c->batch)
+		mmsb_batch_add_chunk(c->batch, c);
+	if (!got) {
+		mmsb_chunk_retire(ctx, c);
+		return ret;
+	}
+	/* Counted before the tick can apply them: see STATS in the uapi. */
+	atomic64_add(got, &ctx->submitted);
+	s->queued += got;
+	mmsb_tick_push(&s->dev->tick, c, c->batch);
+	return ret;
 }
 
 /**
  * mmsb_submit_deltas() - validate deltas and queue the good ones, in order
  * @dev: the device
  * @mf: the submitting file (credentials)
- * @ud: @n deltas copied from user space, validated from this copy only;
- *	each gets its status and id (0 when it was not queued)
+ * @uptr: the caller's array of @n struct mmsb_delta; each delta's input
+ *	fields are read once, and its outputs written once: here, or for
+ *	an awaited submission by mmsb_batch_report()
  * @n: 1 to %MMSB_SUBMIT_MAX
- * @batch: NULL, or the batch every queued delta reports to
- * @nonblock: a full ring stops the submission instead of waiting
+ * @awaited: the caller waits for the outcome: a batch is made
+ * @nonblock: a full queue stops the submission instead of waiting
  * @accepted: out: deltas queued
+ * @batch: out: the batch of an awaited submission, or NULL when no
+ *	delta was queued
  *
  * The one submission path of the SUBMIT ioctl and of io_uring.  Deltas
- * are created and queued in chunks; once the ring stopped the
- * submission, the deltas not queued carry its error as their status.
+ * are written into chunks, each queued when full; once the queue
+ * stopped the submission, the deltas not queued carry its error as
+ * their status.
  *
- * Context: process context; sleeps unless @nonblock.
- * Return: 0 (each delta has its own status), or -EAGAIN or -EINTR once
- * @accepted deltas went in.
+ * Context: process context with the caller's mm; sleeps unless
+ * @nonblock.
+ * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
+ * @accepted deltas went in, or -EFAULT if an output could not be
+ * written back.
  */
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
-		       struct mmsb_delta *ud, u32 n, struct mmsb_batch *batch,
-		       bool nonblock, u32 *accepted)
+		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
+		       bool nonblock, u32 *accepted, struct mmsb_batch **batch)
 {
-	struct mmsb_kdelta *kds[MMSB_SUBMIT_CHUNK], *kd;
 	struct mmsb_delta_ctx *ctx = &dev->deltas;
-	u32 i, nk, pushed, queued = 0, refused = 0;
-	struct mmsb_dalloc da;
-	size_t hint = 0;
+	struct mmsb_submission s = {
+		.dev = dev,
+		.uptr = uptr,
+		.b = {
+			.ctx = ctx,
+			.cred = mf->cred,
+			.admin = mf->admin,
+			.want_batch = awaited,
+			.max_records = mmsb_tick_capacity(&dev->tick),
+		},
+		.nonblock = nonblock,
+	};
+	u32 i, refused = 0;
+	int ret, stop = 0;
 	u64 base_id;
-	int ret = 0;
 
 	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;
-	for (i = 0; i < n; i++)
-		hint += mmsb_delta_size_hint(&ud[i]);
-	mmsb_dalloc_init(&da, ctx, hint);
-	for (i = 0; i < n && !ret; ) {
-		for (nk = 0; i < n && nk < MMSB_SUBMIT_CHUNK; i++) {
-			ud[i].delta_id = 0;
-			ud[i].epoch = 0;
-			ud[i].status = mmsb_delta_create(&da, &ud[i], mf->cred,
-							 mf->admin, &kd);
-			if (ud[i].status) {
-				refused++;
-				continue;
-			}
-			kd->id = base_id + i + 1;
-			kd->index = i;
-			if (batch)
-				mmsb_batch_add(batch, kd, i);
-			ud[i].delta_id = kd->id;
-			kds[nk++] = kd;
+	for (i = 0; i < n; i++) {
+		struct mmsb_delta_desc d;
+
+		ret = mmsb_submit_read(uptr + i, &d);
+		s.b.left = n - i;
+		while (!ret) {
+			ret = mmsb_delta_add(&s.b, &d, base_id + i + 1, i);
+			if (ret != MMSB_DELTA_FULL)
+				break;
+			stop = mmsb_submit_push(&s);
+			if (stop)
+				goto stopped;
+			ret = 0;
 		}
-		ret = mmsb_tick_enqueue(&dev->tick, kds, nk, nonblock, &pushed);
-		queued += pushed;
-		mmsb_submit_refuse(ctx, ud, kds + pushed, nk - pushed, ret);
+		if (ret) {
+			refused++;
+			mmsb_submit_result(&s, i, 0, ret);
+		}
 	}
-	mmsb_dalloc_finish(&da);
-	/* The ring stopped us: what was not looked at is refused alike. */
-	for (; i < n; i++) {
-		ud[i].delta_id = 0;
-		ud[i].epoch = 0;
-		ud[i].status = ret;
-	}
-	atomic64_add(queued, &ctx->submitted);
+	stop = mmsb_submit_push(&s);
+stopped:
+	mmsb_builder_finish(&s.b);
+	/* The queue stopped us: what was not looked at is refused alike. */
+	for (; i < n; i++)
+		mmsb_submit_result(&s, i, 0, stop);
 	atomic64_add(refused, &ctx->rejected);
-	*accepted = queued;
-	return ret;
+	*accepted = s.queued;
+	*batch = s.b.batch;
+	if (s.b.batch && !s.queued) {
+		mmsb_batch_abandon(s.b.batch);
+		*batch = NULL;
+	}
+	return stop ? stop : s.fault;
 }
 
 /**
- * mmsb_submit_arm() - arm a submission's batch and ask for a tick
+ * mmsb_submit_arm() - arm a submission's batch and see that it ends
  * @dev: the device
  * @batch: the batch; at least one of its deltas was queued
+ * @done: called at the end of the tick if the batch ends there, or
+ *	NULL to complete @batch->completion
+ * @priv: for @done
  *
- * Every submitter with a batch calls this once its deltas are queued.
- * The tick is wanted anyway (the submitter waits for the batch), and
- * must run if the batch's deltas were all handled before the arming,
- * since the batch then waits for a tick's end.
+ * When no tick runs, the caller runs the ticks itself, in its context,
+ * until its batch ended: no wake-up, no context switch, and @done is
+ * not called (the batch completed).  Otherwise the orchestrator is
+ * kicked and the batch ends in its tick.
+ *
+ * Context: process context, sleeps.
+ * Return: true when the batch ended here.
  */
-void mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch)
+bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
+		     void (*done)(struct mmsb_batch *batch), void *priv)
 {
+	struct mmsb_tick *t = &dev->tick;
+
+	if (mmsb_tick_trylock(t)) {
+		mmsb_batch_arm(batch);
+		mmsb_tick_run_until(t, &batch->completion);
+		return true;
+	}
+	batch->done = done;
+	batch->priv = priv;
 	mmsb_batch_arm(batch);
-	mmsb_tick_kick(&dev->tick);
+	/*
+	 * The tick is wanted anyway, and must run if the batch's deltas
+	 * were all handled before the arming: it then waits for a tick's
+	 * end.
+	 */
+	mmsb_tick_kick(t);
+	return false;
 }
 
 /**
@@ -240,55 +324,40 @@ void mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch)
  * @mf: the submitting file (credentials)
  * @sub: a checked copy of the user's struct mmsb_submit; @accepted and
  *	@applied are set here
- * @nonblock: a full ring ends the call with -EAGAIN
- *
- * The user's delta array is read once and written back once, with each
- * delta's status, id and (SYNC) epoch.
+ * @nonblock: a full queue ends the call with -EAGAIN
  *
  * Context: process context, sleeps.
  * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
- * @sub->accepted deltas went in, -EFAULT, or -ENOMEM.
+ * @sub->accepted deltas went in, or -EFAULT.
  */
 static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_submit *sub, bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
-	struct mmsb_batch *batch = NULL;
-	struct mmsb_delta *ud;
-	u32 n = sub->count;
-	int ret, wret;
+	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
+	struct mmsb_batch *batch;
+	bool ended = true;
+	int ret, rret;
 
-	sub->accepted = 0;
 	sub->applied = 0;
-	ud = kvmalloc_array(n, sizeof(*ud), GFP_KERNEL);
-	if (!ud)
-		return -ENOMEM;
-	ret = -EFAULT;
-	if (copy_from_user(ud, uptr, array_size(n, sizeof(*ud))))
-		goto free;
-	if (sub->flags & MMSB_SUBMIT_SYNC) {
-		ret = -ENOMEM;
-		batch = mmsb_batch_alloc(&dev->deltas, n, 0);
-		if (!batch)
-			goto free;
+	ret = mmsb_submit_deltas(dev, mf, uptr, sub->count, sync, nonblock,
+				 &sub->accepted, &batch);
+	if (!batch)
+		return ret;
+	/*
+	 * Interrupted, the deltas still apply (the batch lives on through
+	 * the tick's reference); the caller learns only that they were
+	 * accepted.  -EINTR, not a restart: a restarted SUBMIT would queue
+	 * them twice.
+	 */
+	if (!mmsb_submit_arm(dev, batch, NULL, NULL) &&
+	    wait_for_completion_interruptible(&batch->completion)) {
+		ended = false;
+		ret = -EINTR;
 	}
-
-	ret = mmsb_submit_deltas(dev, mf, ud, n, batch, nonblock,
-				 &sub->accepted);
-	if (batch && !sub->accepted) {
-		mmsb_batch_abandon(batch);
-	} else if (batch) {
-		mmsb_submit_arm(dev, batch);
-		wret = mmsb_submit_wait(batch, ud, sub);
-		if (wret)
-			ret = wret;
-		mmsb_batch_put(batch);
-	}
-	if (copy_to_user(uptr, ud, array_size(n, sizeof(*ud))))
-		ret = -EFAULT;
-free:
-	kvfree(ud);
-	return ret;
+	rret = mmsb_batch_report(batch, uptr, ended, &sub->applied);
+	mmsb_batch_put(batch);
+	return ret ? ret : rret;
 }
 
 /**

@@ -35,9 +35,10 @@ void mmsb_deltas_exit(struct mmsb_dev *dev);
 void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st);
 
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
-		       struct mmsb_delta *ud, u32 n, struct mmsb_batch *batch,
-		       bool nonblock, u32 *accepted);
-void mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch);
+		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
+		       bool nonblock, u32 *accepted, struct mmsb_batch **batch);
+bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
+		     void (*done)(struct mmsb_batch *batch), void *priv);
 
 long mmsb_ioctl_submit(struct file *file, void __user *uarg);
 long mmsb_ioctl_wait(struct file *file, void __user *uarg);

@@ -28,6 +28,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/completion.h>
 #include <linux/errno.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -36,8 +37,10 @@
 #include <linux/slab.h>
 #include <kunit/visibility.h>
 
+#include "batch.h"
 #include "delta.h"
 #include "engine.h"
+#include "graph.h"
 #include "monitor.h"
 #include "page.h"
 #include "propagate.h"
@@ -128,85 +131,190 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 }
 
 /**
- * mmsb_tick_enqueue() - queue validated deltas in order
+ * mmsb_tick_reserve() - room in the queue for @n deltas
  * @t: the tick
- * @kds: the deltas
- * @n: how many
- * @nonblock: return -EAGAIN rather than wait when the ring is full
- * @pushed: out: how many went in (the first that many of @kds)
+ * @n: deltas, 1 to mmsb_tick_capacity()
+ * @nonblock: take what room there is (maybe less than @n) rather than
+ *	wait for all of it
  *
- * A full ring asks for a tick at once, then waits for room (or not).
+ * A full queue asks for a tick at once.  The deltas are then pushed in
+ * one chunk with mmsb_tick_push().
  *
  * Context: process context if !@nonblock.
- * Return: 0 when all went in, else -EAGAIN or -EINTR.
+ * Return: deltas reserved, or -EAGAIN (@nonblock, no room) or -EINTR.
  */
-int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
-		      unsigned int n, bool nonblock, unsigned int *pushed)
+long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 {
-	void * const *items = (void * const *)kds;
-	unsigned int done;
-	int ret = 0;
+	long got = mmsb_queue_reserve(&t->queue, n, nonblock);
+	int ret;
 
-	done = mmsb_queue_push_batch(&t->queue, items, n);
-	while (done < n) {
-		mmsb_tick_kick(t);
-		ret = mmsb_queue_push(&t->queue, items[done], nonblock);
-		if (ret)
-			break;
-		done++;
-		done += mmsb_queue_push_batch(&t->queue, items + done,
-					      n - done);
-	}
-	*pushed = done;
-	/* The queue's smp_mb() after the push orders it before this read. */
-	if (done)
-		mmsb_tick_wake_timer(t);
-	return ret;
+	if (got)
+		return got;
+	mmsb_tick_kick(t);
+	if (nonblock)
+		return -EAGAIN;
+	ret = mmsb_queue_reserve_wait(&t->queue, n);
+	return ret ? ret : n;
 }
 
 /**
- * mmsb_tick_room() - free ring slots, a snapshot
+ * mmsb_tick_push() - queue a chunk whose deltas are reserved
+ * @t: the tick
+ * @c: the chunk; mmsb_tick_reserve() returned @c->nr or more
+ * @awaited: the submitter will see a tick run, by running it inline or
+ *	kicking the orchestrator (mmsb_tick_trylock()), so the timer
+ *	need not be woken for it
+ *
+ * Context: any.
+ */
+void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited)
+{
+	mmsb_queue_push_reserved(&t->queue, c);
+	if (awaited)
+		return;
+	/*
+	 * Many chunks waiting: a tick now, not at the next period, which
+	 * bounds the chunks (and their memory) a stream of small calls
+	 * keeps queued.
+	 */
+	if (mmsb_queue_len(&t->queue) >= MMSB_TICK_KICK_CHUNKS)
+		mmsb_tick_kick(t);
+	/* The queue's smp_mb() after the push orders it before this read. */
+	mmsb_tick_wake_timer(t);
+}
+
+/**
+ * mmsb_tick_capacity() - deltas the queue holds at most
  * @t: the tick
  *
- * Return: how many deltas would fit now, if nobody else pushed.
+ * Return: the ring's capacity, so also the most one chunk may carry.
  */
-unsigned long mmsb_tick_room(struct mmsb_tick *t)
+u32 mmsb_tick_capacity(struct mmsb_tick *t)
 {
-	return mmsb_queue_room(&t->queue);
+	return mmsb_ring_capacity(&t->queue.ring);
 }
 
 /**
- * mmsb_tick_partition() - link deltas onto their pages, in order
- * @items: drained deltas, in ring order
- * @n: how many
- * @pages: out: each page with deltas once, in order of first appearance
+ * mmsb_tick_room() - deltas the queue has room for, a snapshot
+ * @t: the tick
  *
- * O(n): the per-page list hangs off the page (->tick_first/tick_last),
- * fields that only the orchestrator and then the page's worker touch.
- *
- * Return: number of pages stored in @pages.
+ * Return: how many deltas would fit now, if nobody else queued.
  */
-unsigned int mmsb_tick_partition(struct mmsb_kdelta **items, unsigned int n,
-				 struct mmsb_page **pages)
+u32 mmsb_tick_room(struct mmsb_tick *t)
 {
-	unsigned int i, nr_pages = 0;
+	return mmsb_tick_capacity(t) - mmsb_queue_reserved(&t->queue);
+}
 
-	for (i = 0; i < n; i++) {
-		struct mmsb_kdelta *kd = items[i];
+/**
+ * mmsb_tick_partition() - link a chunk's next deltas onto their pages
+ * @c: the chunk; its records from @c->pos on are taken, in order
+ * @max: records to take at most
+ * @pages: each page with deltas once, in order of first appearance
+ * @nr_pages: in/out: entries of @pages used
+ *
+ * O(n): each page's list, in ring order, hangs off the page
+ * (->tick_first/tick_last), fields that only the tick and then the
+ * page's worker touch.
+ *
+ * Return: records taken.
+ */
+unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
+				 struct mmsb_page **pages,
+				 unsigned int *nr_pages)
+{
+	unsigned int n;
+
+	for (n = 0; n < max && c->taken < c->nr; n++, c->taken++) {
+		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + c->pos);
 		struct mmsb_page *page = kd->page;
 
+		c->pos += kd->size;
 		kd->tick_next = NULL;
 		if (!page->tick_first) {
 			page->tick_first = kd;
-			pages[nr_pages++] = page;
+			pages[(*nr_pages)++] = page;
 		} else {
 			page->tick_last->tick_next = kd;
 		}
 		page->tick_last = kd;
 	}
-	return nr_pages;
+	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);
+
+/**
+ * mmsb_tick_take() - take up to @max queued deltas, linking them per page
+ * @t: the tick, with @t->run_lock held
+ * @max: deltas at most, <= @t->chunk
+ * @nr_pages: out: pages stored in @t->pages, each with its deltas
+ *	linked from ->tick_first in ring order, in order of first delta
+ *
+ * Chunks are popped whole and their records taken in order; a chunk
+ * with records left stays at the end of @t->taken for the next call.
+ * The queue's room for the deltas taken is released at once.
+ *
+ * Return: deltas taken.
+ */
+unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max,
+			    unsigned int *nr_pages)
+{
+	struct mmsb_chunk *c = t->taken_last;
+	unsigned int n = 0, np = 0;
+
+	if (c && c->taken == c->nr)
+		c = NULL;
+	while (n < max) {
+		if (!c) {
+			c = mmsb_queue_pop(&t->queue);
+			if (!c)
+				break;
+			c->next = NULL;
+			if (t->taken_last)
+				t->taken_last->next = c;
+			else
+				t->taken = c;
+			t->taken_last = c;
+		}
+		n += mmsb_tick_partition(c, max - n, t->pages, &np);
+		if (c->taken == c->nr)
+			c = NULL;
+	}
+	if (n)
+		mmsb_queue_release(&t->queue, n);
+	*nr_pages = np;
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_take);
+
+/**
+ * mmsb_tick_retire() - report what was applied, retire finished chunks
+ * @t: the tick, with @t->run_lock held, after the engine applied what
+ *	mmsb_tick_take() took
+ *
+ * Tells each batch how many of its deltas were handled and gives back
+ * the chunks whose every record was taken (page references dropped).
+ */
+void mmsb_tick_retire(struct mmsb_tick *t)
+{
+	struct mmsb_chunk *c = t->taken, *next;
+
+	while (c) {
+		u32 n = c->taken - c->done;
+
+		next = c->next;
+		c->done = c->taken;
+		if (c->batch && n)
+			mmsb_batch_handled(c->batch, n);
+		if (c->done < c->nr)
+			break;
+		mmsb_chunk_retire(t->deltas, c);
+		c = next;
+	}
+	t->taken = c;
+	if (!c)
+		t->taken_last = NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_retire);
 
 /*
  * Hook points for the later stages of a tick.  Each returns the
@@ -217,17 +325,14 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);
  */
 static u64 mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_metrics *m)
 {
-	return t->prop ? mmsb_prop_run(t->prop, t->tick_no, m) : 0;
+	return mmsb_prop_run(t->prop, t->tick_no, m);
 }
 
 static u64 mmsb_tick_validate_graph(struct mmsb_tick *t,
 				    struct mmsb_tick_metrics *m)
 {
-	u64 ns;
+	u64 ns = mmsb_prop_validate(t->prop, m);
 
-	if (!t->prop)
-		return 0;
-	ns = mmsb_prop_validate(t->prop, m);
 	mmsb_prop_end(t->prop);
 	return ns;
 }
@@ -261,7 +366,7 @@ static void mmsb_tick_publish(struct mmsb_tick *t,
  */
 static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
 {
-	if (kthread_should_stop())
+	if (READ_ONCE(t->stopping))
 		return false;
 	if (t->period) {
 		mmsb_tick_wake_timer(t);
@@ -282,30 +387,37 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	u64 start = ktime_get_ns(), now = start;
 	unsigned int total = 0, n, nr_pages, limit;
 	struct mmsb_dirty *dirty = NULL;
+	bool graph = false;
 
 	/*
 	 * A tick takes what was queued when it started (batch_max at
 	 * most): deltas arriving meanwhile wait for the next tick, so a
 	 * steady stream of producers cannot stretch one tick to its budget.
 	 */
-	limit = min_t(unsigned long, t->batch_max, mmsb_queue_len(&t->queue));
+	limit = min_t(unsigned long, t->batch_max,
+		      mmsb_queue_reserved(&t->queue));
 	while (total < limit) {
-		n = mmsb_queue_drain_batch(&t->queue, t->items,
-					   min(t->chunk, limit - total));
+		n = mmsb_tick_take(t, min(t->chunk, limit - total), &nr_pages);
 		if (!n)
 			break;
+		/*
+		 * Without an edge there is nothing to propagate or validate:
+		 * skip the graph and its lock.  An edge added meanwhile
+		 * takes effect from the next tick on, as it would had it
+		 * waited for the lock.
+		 */
 		if (!total) {
 			t->tick_no++;
-			if (t->prop)
+			graph = t->prop && mmsb_graph_has_edges(t->prop->graph);
+			if (graph)
 				dirty = mmsb_prop_begin(t->prop);
 		}
 		total += n;
-		nr_pages = mmsb_tick_partition((struct mmsb_kdelta **)t->items,
-					       n, t->pages);
 		mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
 				dirty, &es);
 		if (dirty)
 			mmsb_prop_collect(t->prop, nr_pages);
+		mmsb_tick_retire(t);
 		now = ktime_get_ns();
 		if (now - start > t->budget_ns) {
 			m.overrun = 1;
@@ -323,10 +435,12 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		if (m.apply_ns)
 			m.throughput = div64_u64(es.processed * NSEC_PER_SEC,
 						 m.apply_ns);
-		m.propagate_ns = mmsb_tick_propagate(t, &m);
-		m.graph_ns = mmsb_tick_validate_graph(t, &m);
+		if (graph) {
+			m.propagate_ns = mmsb_tick_propagate(t, &m);
+			m.graph_ns = mmsb_tick_validate_graph(t, &m);
+		}
 		m.gc_ns = mmsb_tick_gc(t, &m, start);
-		m.ring_depth = mmsb_queue_len(&t->queue);
+		m.ring_depth = mmsb_queue_reserved(&t->queue);
 		m.total_ns = ktime_get_ns() - start;
 		mmsb_tick_publish(t, &m);
 	} else if (t->mon && mmsb_monitor_has_work(t->mon)) {
@@ -339,13 +453,14 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	 * batch its submitter armed late) handled: all they changed is
 	 * visible now, propagation included.
 	 */
-	mmsb_delta_end_batches(t->deltas);
+	mmsb_batch_end_all(t->deltas);
 
 	/* Pairs with smp_load_acquire() in mmsb_tick_served(). */
 	smp_store_release(&t->completed, start_req);
 	wake_up_all(&t->done_wq);
 
-	if (!mmsb_queue_recheck(&t->queue)) {
+	/* A chunk partly taken is work the ring no longer shows. */
+	if (!mmsb_queue_recheck(&t->queue) && !t->taken) {
 		if (t->mon && mmsb_monitor_has_work(t->mon))
 			return mmsb_tick_keep_gc(t);
 		mmsb_tick_maybe_idle(t);
@@ -353,6 +468,55 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	}
 	/* Periodic ticks leave the rest to the timer, or to a new kick. */
 	return !t->period;
+}
+
+/**
+ * mmsb_tick_trylock() - take the right to run ticks, if nobody runs one
+ * @t: the tick
+ *
+ * For a submitter that wants its deltas applied now: when it gets the
+ * lock, it runs the ticks itself with mmsb_tick_run_until(), in its own
+ * context, instead of waking the orchestrator and sleeping.
+ *
+ * Return: true with @t->run_lock held.
+ */
+bool mmsb_tick_trylock(struct mmsb_tick *t)
+{
+	return mutex_trylock(&t->run_lock);
+}
+
+/**
+ * mmsb_tick_run_until() - run ticks until @done, then unlock
+ * @t: the tick, with @t->run_lock held (mmsb_tick_trylock())
+ * @done: completed at the end of a tick (a batch's completion), whose
+ *	deltas are queued
+ *
+ * The same ticks as the orchestrator's: they take what is queued first,
+ * so the order of acceptance holds, and every phase runs.  Work left
+ * when @done completed goes to the orchestrator.
+ *
+ * Context: process context, sleeps.
+ */
+void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
+{
+	bool more;
+
+	do {
+		more = mmsb_tick_run(t);
+	} while (!completion_done(done));
+	mutex_unlock(&t->run_lock);
+	if (more)
+		mmsb_tick_kick(t);
+}
+
+static bool mmsb_tick_run_locked(struct mmsb_tick *t)
+{
+	bool more;
+
+	mutex_lock(&t->run_lock);
+	more = mmsb_tick_run(t);
+	mutex_unlock(&t->run_lock);
+	return more;
 }
 
 static int mmsb_tick_fn(void *arg)
@@ -368,13 +532,15 @@ static int mmsb_tick_fn(void *arg)
 		 */
 		if (!xchg(&t->kick, false))
 			continue;
-		while (mmsb_tick_run(t))
+		while (mmsb_tick_run_locked(t))
 			cond_resched();
 	}
 	/* Unload: every queued delta is applied before we go. */
-	while (mmsb_queue_len(&t->queue))
-		mmsb_tick_run(t);
-	mmsb_delta_end_batches(t->deltas);
+	while (mmsb_queue_reserved(&t->queue))
+		mmsb_tick_run_locked(t);
+	mutex_lock(&t->run_lock);
+	mmsb_batch_end_all(t->deltas);
+	mutex_unlock(&t->run_lock);
 	return 0;
 }
 
@@ -402,6 +568,10 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->chunk = min(cfg->batch_max, MMSB_TICK_CHUNK);
 	t->idle = true;
 	t->kick = false;
+	t->stopping = false;
+	mutex_init(&t->run_lock);
+	t->taken = NULL;
+	t->taken_last = NULL;
 	init_waitqueue_head(&t->wq);
 	init_waitqueue_head(&t->done_wq);
 	atomic64_set(&t->requested, 0);
@@ -417,12 +587,9 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	if (ret)
 		return ret;
 	ret = -ENOMEM;
-	t->items = kvmalloc_array(t->chunk, sizeof(*t->items), GFP_KERNEL);
-	if (!t->items)
-		goto destroy_queue;
 	t->pages = kvmalloc_array(t->chunk, sizeof(*t->pages), GFP_KERNEL);
 	if (!t->pages)
-		goto free_items;
+		goto destroy_queue;
 	t->task = kthread_run(mmsb_tick_fn, t, "mmsb-tick");
 	if (IS_ERR(t->task)) {
 		ret = PTR_ERR(t->task);
@@ -432,8 +599,6 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 
 free_pages:
 	kvfree(t->pages);
-free_items:
-	kvfree(t->items);
 destroy_queue:
 	mmsb_queue_destroy(&t->queue, NULL);
 	return ret;
@@ -445,14 +610,15 @@ destroy_queue:
  */
 void mmsb_tick_destroy(struct mmsb_tick *t)
 {
+	WRITE_ONCE(t->stopping, true);
 	WRITE_ONCE(t->idle, true);
 	hrtimer_cancel(&t->timer);
 	kthread_stop(t->task);
 	/* The orchestrator may have restarted it before it saw the stop. */
 	hrtimer_cancel(&t->timer);
+	WARN_ON(t->taken);
 	mmsb_queue_destroy(&t->queue, NULL);
 	kvfree(t->pages);
-	kvfree(t->items);
 }
 
 /**
@@ -471,6 +637,6 @@ void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 	*last = t->last;
 	*totals = t->totals;
 	spin_unlock(&t->lock);
-	*ring_depth = mmsb_queue_len(&t->queue);
+	*ring_depth = mmsb_queue_reserved(&t->queue);
 	*ring_capacity = mmsb_ring_capacity(&t->queue.ring);
 }

@@ -9,6 +9,7 @@
 
 #include <linux/atomic.h>
 #include <linux/hrtimer.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -17,12 +18,15 @@
 
 #include "queue.h"
 
+struct mmsb_chunk;
 struct mmsb_delta_ctx;
 struct mmsb_engine;
-struct mmsb_kdelta;
 struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
+
+/* Queued chunks that ask for a tick before the period ends. */
+#define MMSB_TICK_KICK_CHUNKS	32U
 
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
@@ -64,7 +68,8 @@ struct mmsb_tick_totals {
 
 /**
  * struct mmsb_tick - the tick machinery
- * @queue: deltas accepted and not yet handled (ring of struct mmsb_kdelta)
+ * @queue: deltas accepted and not yet handled: a ring of struct
+ *	mmsb_chunk, whose reservations count deltas
  * @engine: applies the deltas
  * @deltas: submission state (delta release)
  * @prop: propagation and graph validation, or NULL
@@ -77,12 +82,17 @@ struct mmsb_tick_totals {
  * @idle: the timer is stopped because the queue was empty; whoever
  *	clears it (xchg) restarts the timer
  * @kick: a tick is wanted; set by the timer and by mmsb_tick_kick()
+ * @stopping: mmsb_tick_destroy() began: GC no longer keeps ticks going
  * @wq: the orchestrator sleeps here
  * @task: the orchestrator kthread
  * @requested: flushes so far
  * @completed: @requested as read at the start of the last tick
  * @done_wq: flushers wait here for @completed to pass their request
- * @items: drain buffer, @chunk entries
+ * @run_lock: held by whoever runs a tick: the orchestrator, or a
+ *	submitter that found the tick idle and runs it inline
+ * @taken: chunks the tick took records from and has not retired, in
+ *	ring order (via ->next); only the last may have records left
+ * @taken_last: the last of @taken
  * @pages: partition buffer, @chunk entries
  * @tick_no: number of the last tick that handled deltas
  * @lock: protects @last and @totals against STATS readers
@@ -103,13 +113,16 @@ struct mmsb_tick {
 	struct hrtimer timer;
 	bool idle;
 	bool kick;
+	bool stopping;
 	wait_queue_head_t wq;
 	struct task_struct *task;
 	atomic64_t requested;
 	u64 completed;
 	wait_queue_head_t done_wq;
 
-	void **items;
+	struct mutex run_lock;	/* one tick at a time */
+	struct mmsb_chunk *taken;
+	struct mmsb_chunk *taken_last;
 	struct mmsb_page **pages;
 	u64 tick_no;
 
@@ -122,16 +135,23 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 		   struct mmsb_engine *engine, struct mmsb_delta_ctx *deltas);
 void mmsb_tick_destroy(struct mmsb_tick *t);
 
-int mmsb_tick_enqueue(struct mmsb_tick *t, struct mmsb_kdelta **kds,
-		      unsigned int n, bool nonblock, unsigned int *pushed);
-unsigned long mmsb_tick_room(struct mmsb_tick *t);
+long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock);
+void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited);
+u32 mmsb_tick_capacity(struct mmsb_tick *t);
+u32 mmsb_tick_room(struct mmsb_tick *t);
 void mmsb_tick_kick(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
+bool mmsb_tick_trylock(struct mmsb_tick *t);
+void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);
 
-unsigned int mmsb_tick_partition(struct mmsb_kdelta **items, unsigned int n,
-				 struct mmsb_page **pages);
+unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
+				 struct mmsb_page **pages,
+				 unsigned int *nr_pages);
+unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max,
+			    unsigned int *nr_pages);
+void mmsb_tick_retire(struct mmsb_tick *t);
 
 #endif /* _MMSB_TICK_H */

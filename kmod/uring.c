@@ -48,6 +48,7 @@
 #include <linux/wait.h>
 
 #include "compat.h"
+#include "batch.h"
 #include "delta.h"
 #include "main.h"
 #include "page.h"
@@ -125,71 +126,73 @@ static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
 }
 
 /**
- * struct mmsb_uring_sub - an MMSB_URING_SUBMIT in flight
+ * struct mmsb_uring_sub - an MMSB_URING_SUBMIT in flight, in the pdu
+ * @batch: its batch, whose owner reference the command holds
  * @uptr: the user's delta array, written back at completion
- * @count: deltas in @ud
- * @ud: our copy of it, with status and id of every delta filled in
- *
- * Lives in its batch (mmsb_batch_pdu()), whose submitter reference the
- * command holds: one allocation a command.
  */
 struct mmsb_uring_sub {
+	struct mmsb_batch *batch;
 	struct mmsb_delta __user *uptr;
-	u32 count;
-	struct mmsb_delta ud[];
 };
 
+static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
+{
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_sub) >
+		     sizeof_field(struct io_uring_cmd, pdu));
+	return (struct mmsb_uring_sub *)ioucmd->pdu;
+}
+
 /*
- * Task work, in the submitter: report each delta and post the CQE.  The
- * batch's completion (atomic_dec_and_test() and llist_add() in delta.c,
- * the tick's llist_del_all(), then the task work queueing) orders the
- * results before our reads.
+ * Report each delta and drop the batch: the CQE's result.  An exiting
+ * submitter, or io_uring's fallback kworker when the task is gone, has
+ * no array to write to: the CQE is all it gets.
+ */
+static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
+{
+	bool can_write = !(current->flags & (PF_EXITING | PF_KTHREAD));
+	u32 applied;
+	int ret;
+
+	ret = mmsb_batch_report(s->batch, can_write ? s->uptr : NULL, true,
+				&applied);
+	mmsb_batch_put(s->batch);
+	atomic_dec(&mmsb_uring_inflight);
+	return ret ? ret : applied;
+}
+
+/*
+ * Task work, in the submitter: report and post the CQE.  The batch's
+ * end (atomic_sub_and_test() and llist_add() in batch.c, the tick's
+ * llist_del_all(), then the task work queueing) orders the results
+ * before our reads.
  */
 static void mmsb_uring_submit_tw(struct io_uring_cmd *ioucmd,
 				 unsigned int issue_flags)
 {
-	struct mmsb_batch *batch = mmsb_uring_req(ioucmd);
-	struct mmsb_uring_sub *s = mmsb_batch_pdu(batch);
-	int ret = 0;
-	u32 i;
-
-	for (i = 0; i < s->count; i++) {
-		if (!s->ud[i].delta_id)
-			continue;	/* refused: status set at issue */
-		s->ud[i].status = batch->res[i].status;
-		s->ud[i].epoch = batch->res[i].epoch;
-		if (!s->ud[i].status)
-			ret++;
-	}
-	/*
-	 * An exiting submitter, or io_uring's fallback kworker when the
-	 * task is gone, has no array to write to: the CQE is all it gets.
-	 */
-	if (!(current->flags & (PF_EXITING | PF_KTHREAD)) &&
-	    copy_to_user(s->uptr, s->ud, array_size(s->count, sizeof(*s->ud))))
-		ret = -EFAULT;
-	mmsb_batch_put(batch);
-	atomic_dec(&mmsb_uring_inflight);
-	mmsb_uring_cmd_done(ioucmd, ret, issue_flags);
+	mmsb_uring_cmd_done(ioucmd, mmsb_uring_sub_end(mmsb_uring_sub(ioucmd)),
+			    issue_flags);
 }
 
-/* The batch's done(): called once, at the end of the tick. */
+/* The batch's done(): called once, at the end of another's tick. */
 static void mmsb_uring_batch_done(struct mmsb_batch *batch)
 {
 	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
 }
 
-/* Copy in, validate and queue: mmsb_submit_deltas() without the wait. */
+/*
+ * Validate and queue (mmsb_submit_deltas()), then run the tick here if
+ * none runs and complete at once, else complete from the tick that
+ * ends the batch, through task work.
+ */
 static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     struct mmsb_file *mf,
 			     const struct mmsb_uring_submit *d,
 			     unsigned int issue_flags)
 {
+	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
 	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
 	struct file *file = ioucmd->file;
 	struct mmsb_dev *dev = mf->dev;
-	struct mmsb_uring_sub *s;
-	struct mmsb_batch *batch;
 	u32 n = d->count, accepted;
 	int ret;
 
@@ -199,44 +202,29 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 		return -E2BIG;
 	/*
 	 * Issued inline by io_uring_enter(), we must not sleep on a full
-	 * ring, and a command cut in two cannot be retried.  Without room
+	 * queue, and a command cut in two cannot be retried.  Without room
 	 * for all of it, -EAGAIN before anything is done: io_uring issues
 	 * it again from io-wq, where waiting for room is fine.
 	 */
 	if (nonblock && mmsb_tick_room(&dev->tick) < n)
 		return -EAGAIN;
 
-	batch = mmsb_batch_alloc(&dev->deltas, n, struct_size(s, ud, n));
-	if (!batch)
-		return -ENOMEM;
-	s = mmsb_batch_pdu(batch);
 	s->uptr = u64_to_user_ptr(d->deltas);
-	s->count = n;
-	ret = -EFAULT;
-	if (copy_from_user(s->ud, s->uptr, array_size(n, sizeof(*s->ud))))
-		goto abandon;
-	batch->done = mmsb_uring_batch_done;
-	batch->priv = ioucmd;
-
 	/*
-	 * Inline, a racing submitter may still fill the ring after our
+	 * Inline, a racing submitter may still fill the queue after our
 	 * look: what does not fit is refused with -EAGAIN, per delta, as
 	 * for an O_NONBLOCK ioctl.
 	 */
-	ret = mmsb_submit_deltas(dev, mf, s->ud, n, batch, nonblock,
-				 &accepted);
-	if (!accepted) {
+	ret = mmsb_submit_deltas(dev, mf, s->uptr, n, true, nonblock,
+				 &accepted, &s->batch);
+	if (!s->batch) {
 		/* Nothing queued: a retry from io-wq is as good as new. */
 		if (ret == -EAGAIN && nonblock)
-			goto abandon;
+			return -EAGAIN;
 		/* Every delta refused: the CQE says 0, at once. */
-		ret = 0;
-		if (copy_to_user(s->uptr, s->ud, array_size(n, sizeof(*s->ud))))
-			ret = -EFAULT;
-		goto abandon;
+		return ret == -EFAULT ? -EFAULT : 0;
 	}
 
-	mmsb_uring_set_req(ioucmd, batch);
 	atomic_inc(&mmsb_uring_inflight);
 	/*
 	 * From arming on, the batch may complete at any time and with it
@@ -244,13 +232,15 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * file ourselves while we still run here.
 	 */
 	get_file(file);
-	mmsb_submit_arm(dev, batch);
+	/*
+	 * Ended here: complete from here, no task work.  Through
+	 * io_uring_cmd_done(), not a positive return: 6.1's io-wq path
+	 * posts no CQE for a positive result (ublk completes the same way).
+	 */
+	if (mmsb_submit_arm(dev, s->batch, mmsb_uring_batch_done, ioucmd))
+		mmsb_uring_cmd_done(ioucmd, mmsb_uring_sub_end(s), issue_flags);
 	fput(file);
 	return -EIOCBQUEUED;
-
-abandon:
-	mmsb_batch_abandon(batch);
-	return ret;
 }
 
 /**

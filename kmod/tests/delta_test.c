@@ -2,9 +2,10 @@
 /*
  * KUnit suite mmsb_delta: validation (every refusal), masked and sparse
  * encodings, per-page apply in one write section equal to applying the
- * deltas one by one (randomised), partitioning by page, and the epoch /
- * conflict rules of the engine.  Pages come from a private page table;
- * deltas are built from kernel buffers (mmsb_delta_create_kernel()).
+ * deltas one by one (randomised), partitioning a chunk by page, the
+ * epoch / conflict rules of the engine, and a batch's life.  Pages come
+ * from a private page table; deltas are written by a builder reading
+ * kernel buffers (struct mmsb_builder.kernel).
  */
 #include <linux/cred.h>
 #include <linux/prandom.h>
@@ -12,6 +13,7 @@
 #include <linux/string.h>
 #include <kunit/test.h>
 
+#include "batch.h"
 #include "delta.h"
 #include "engine.h"
 #include "page.h"
@@ -24,11 +26,23 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 struct dt {
 	struct mmsb_page_table table;
 	struct mmsb_delta_ctx ctx;
-	struct mmsb_dalloc da;
+	struct mmsb_builder b;
 	struct mmsb_page *page[4];
 	u8 payload[PG_SIZE];
 	u8 mask[PG_SIZE / 8];
 };
+
+static void dt_builder(struct dt *t, bool admin, bool batch)
+{
+	memset(&t->b, 0, sizeof(t->b));
+	t->b.ctx = &t->ctx;
+	t->b.cred = current_cred();
+	t->b.admin = admin;
+	t->b.kernel = true;
+	t->b.want_batch = batch;
+	t->b.max_records = 4096;
+	t->b.left = 1;
+}
 
 static int dt_init(struct kunit *test)
 {
@@ -39,7 +53,7 @@ static int dt_init(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, mmsb_page_table_init(&t->table, 64 << 20,
 						   1 << 20), 0);
 	mmsb_delta_ctx_init(&t->ctx, &t->table);
-	mmsb_dalloc_init(&t->da, &t->ctx, 0);
+	dt_builder(t, false, false);
 	for (i = 0; i < ARRAY_SIZE(t->page); i++) {
 		t->page[i] = mmsb_page_create(&t->table, PG_SIZE, 0600, 0,
 					      current_cred());
@@ -51,21 +65,50 @@ static int dt_init(struct kunit *test)
 	return 0;
 }
 
+/* Hand the open chunk to the caller, as a submission queues it. */
+static struct mmsb_chunk *dt_take_chunk(struct kunit *test, struct dt *t)
+{
+	struct mmsb_chunk *c = t->b.cur;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	t->b.cur = NULL;
+	return c;
+}
+
+/* The tick's part: partition, apply every page, retire the chunk. */
+static void dt_apply_chunk(struct kunit *test, struct dt *t,
+			   struct mmsb_chunk *c, u64 tick,
+			   struct mmsb_engine_stats *st)
+{
+	struct mmsb_page *pages[ARRAY_SIZE(t->page)];
+	unsigned int i, np = 0;
+
+	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, c->nr, pages, &np),
+			c->nr);
+	for (i = 0; i < np; i++) {
+		mmsb_engine_apply_page(pages[i], tick, st);
+		KUNIT_EXPECT_NULL(test, pages[i]->tick_first);
+	}
+	mmsb_chunk_retire(&t->ctx, c);
+}
+
 static void dt_exit(struct kunit *test)
 {
 	struct dt *t = test->priv;
 	int i;
 
-	mmsb_dalloc_finish(&t->da);
+	mmsb_builder_close(&t->b);
+	mmsb_builder_finish(&t->b);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&t->ctx.bytes), 0);
+	mmsb_delta_ctx_destroy(&t->ctx);
 	for (i = 0; i < ARRAY_SIZE(t->page); i++)
 		mmsb_page_put(t->page[i]);
 	mmsb_page_table_destroy(&t->table);
 }
 
-static struct mmsb_delta dt_dense(struct dt *t, int pg, u64 off, u64 len)
+static struct mmsb_delta_desc dt_dense(struct dt *t, int pg, u64 off, u64 len)
 {
-	return (struct mmsb_delta) {
+	return (struct mmsb_delta_desc) {
 		.page_id = t->page[pg]->id,
 		.offset = off,
 		.len = len,
@@ -75,44 +118,46 @@ static struct mmsb_delta dt_dense(struct dt *t, int pg, u64 off, u64 len)
 	};
 }
 
-static struct mmsb_kdelta *dt_create(struct kunit *test,
-				     const struct mmsb_delta *ud)
+/* Add a delta that must be accepted; returns its record. */
+static struct mmsb_kdelta *dt_add(struct kunit *test,
+				  const struct mmsb_delta_desc *d, u64 id)
 {
 	struct dt *t = test->priv;
-	struct mmsb_kdelta *kd = NULL;
+	struct mmsb_chunk *before = t->b.cur;
+	u32 off = before ? before->used : 0;
 
-	KUNIT_ASSERT_EQ(test, mmsb_delta_create_kernel(&t->da, ud,
-						       current_cred(), false,
-						       &kd), 0);
-	return kd;
+	KUNIT_ASSERT_EQ(test, mmsb_delta_add(&t->b, d, id, 0), 0);
+	if (t->b.cur != before)
+		off = 0;
+	return (struct mmsb_kdelta *)(t->b.cur->mem + off);
 }
 
 /* One refusal per case; the errno is the case's whole contract. */
 struct bad_case {
 	const char *name;
 	int err;
-	void (*make)(struct dt *t, struct mmsb_delta *d);
+	void (*make)(struct dt *t, struct mmsb_delta_desc *d);
 };
 
-static void bad_encoding(struct dt *t, struct mmsb_delta *d) { d->encoding = 3; }
-static void bad_flags(struct dt *t, struct mmsb_delta *d) { d->flags = 1; }
-static void bad_pad(struct dt *t, struct mmsb_delta *d) { d->pad = 1; }
-static void bad_len0(struct dt *t, struct mmsb_delta *d)
+static void bad_encoding(struct dt *t, struct mmsb_delta_desc *d) { d->encoding = 3; }
+static void bad_flags(struct dt *t, struct mmsb_delta_desc *d) { d->flags = 1; }
+static void bad_pad(struct dt *t, struct mmsb_delta_desc *d) { d->pad = 1; }
+static void bad_len0(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->len = 0;
 }
 
-static void bad_dense_mask(struct dt *t, struct mmsb_delta *d)
+static void bad_dense_mask(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->mask = (u64)(uintptr_t)t->mask;
 }
 
-static void bad_masked_nomask(struct dt *t, struct mmsb_delta *d)
+static void bad_masked_nomask(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->encoding = MMSB_DELTA_MASKED;
 }
 
-static void bad_mask_tail(struct dt *t, struct mmsb_delta *d)
+static void bad_mask_tail(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->encoding = MMSB_DELTA_MASKED;
 	d->mask = (u64)(uintptr_t)t->mask;
@@ -121,23 +166,23 @@ static void bad_mask_tail(struct dt *t, struct mmsb_delta *d)
 	t->mask[0] = 0x08;
 }
 
-static void bad_page(struct dt *t, struct mmsb_delta *d)
+static void bad_page(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->page_id = 0;
 }
 
-static void bad_window(struct dt *t, struct mmsb_delta *d)
+static void bad_window(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->offset = PG_SIZE - 1;
 }
 
-static void bad_wrap(struct dt *t, struct mmsb_delta *d) { d->offset = U64_MAX; }
-static void bad_dense_size(struct dt *t, struct mmsb_delta *d)
+static void bad_wrap(struct dt *t, struct mmsb_delta_desc *d) { d->offset = U64_MAX; }
+static void bad_dense_size(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->payload_len = 1;
 }
 
-static void bad_sparse_size(struct dt *t, struct mmsb_delta *d)
+static void bad_sparse_size(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->encoding = MMSB_DELTA_SPARSE;
 	d->mask = (u64)(uintptr_t)t->mask;
@@ -172,17 +217,15 @@ static void mmsb_delta_test_validation(struct kunit *test)
 {
 	const struct bad_case *c = test->param_value;
 	struct dt *t = test->priv;
-	struct mmsb_delta d = dt_dense(t, 0, 0, 2);
-	struct mmsb_kdelta *kd = NULL;
+	struct mmsb_delta_desc d = dt_dense(t, 0, 0, 2);
 
 	c->make(t, &d);
-	KUNIT_EXPECT_EQ_MSG(test, mmsb_delta_create_kernel(&t->da, &d,
-							   current_cred(),
-							   false, &kd),
-			    c->err, "case %s", c->name);
-	KUNIT_EXPECT_NULL(test, kd);
-	/* Nothing of a refused delta is held once its block goes. */
-	mmsb_dalloc_finish(&t->da);
+	KUNIT_EXPECT_EQ_MSG(test, mmsb_delta_add(&t->b, &d, 1, 0), c->err,
+			    "case %s", c->name);
+	/* No record, and nothing held once the chunk and builder go. */
+	KUNIT_EXPECT_TRUE(test, !t->b.cur || !t->b.cur->nr);
+	mmsb_builder_close(&t->b);
+	mmsb_builder_finish(&t->b);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&t->ctx.bytes), 0);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
 }
@@ -191,18 +234,15 @@ static void mmsb_delta_test_validation(struct kunit *test)
 static void mmsb_delta_test_permission(struct kunit *test)
 {
 	struct dt *t = test->priv;
-	struct mmsb_delta d = dt_dense(t, 0, 0, 1);
-	struct mmsb_kdelta *kd = NULL;
+	struct mmsb_delta_desc d = dt_dense(t, 0, 0, 1);
 
 	t->page[0]->mode = 0400;
-	KUNIT_EXPECT_EQ(test, mmsb_delta_create_kernel(&t->da, &d,
-						       current_cred(), false,
-						       &kd), -EACCES);
+	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 1, 0), -EACCES);
+	mmsb_builder_close(&t->b);
+	mmsb_builder_finish(&t->b);
 	/* Admin (CAP_SYS_ADMIN at open) overrides the mode. */
-	KUNIT_EXPECT_EQ(test, mmsb_delta_create_kernel(&t->da, &d,
-						       current_cred(), true,
-						       &kd), 0);
-	mmsb_delta_free(&t->ctx, kd);
+	dt_builder(t, true, false);
+	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 1, 0), 0);
 	t->page[0]->mode = 0600;
 }
 
@@ -215,7 +255,7 @@ static void mmsb_delta_test_permission(struct kunit *test)
 static void mmsb_delta_test_masked_sparse(struct kunit *test)
 {
 	struct dt *t = test->priv;
-	struct mmsb_delta d = dt_dense(t, 0, 10, 9);
+	struct mmsb_delta_desc d = dt_dense(t, 0, 10, 9);
 	u8 expect[9] = { 1, 0, 3, 4, 0, 0, 0, 8, 9 };
 	u8 sparse_expect[9] = { 1, 0, 2, 3, 0, 0, 0, 4, 5 };
 	u8 buf[PG_SIZE] = { 0 };
@@ -225,38 +265,47 @@ static void mmsb_delta_test_masked_sparse(struct kunit *test)
 	t->mask[1] = 0x01;
 	d.encoding = MMSB_DELTA_MASKED;
 	d.mask = (u64)(uintptr_t)t->mask;
-	kd = dt_create(test, &d);
+	kd = dt_add(test, &d, 1);
 	mmsb_delta_apply(kd, buf);
 	KUNIT_EXPECT_MEMEQ(test, buf + 10, expect, 9);
 	KUNIT_EXPECT_EQ(test, buf[9], 0);
 	KUNIT_EXPECT_EQ(test, buf[19], 0);
-	mmsb_delta_free(&t->ctx, kd);
 
 	memset(buf, 0, sizeof(buf));
 	d.encoding = MMSB_DELTA_SPARSE;
 	d.payload_len = 5;
-	kd = dt_create(test, &d);
+	kd = dt_add(test, &d, 2);
 	mmsb_delta_apply(kd, buf);
 	KUNIT_EXPECT_MEMEQ(test, buf + 10, sparse_expect, 9);
-	mmsb_delta_free(&t->ctx, kd);
 }
 
-/* Deltas of pages A B A C B A: each page's list keeps ring order. */
+/*
+ * Deltas of pages A B A C B A in one chunk: each page's list keeps ring
+ * order; the chunk holds each page once (a reference each, on top of
+ * the table's, the test's and the builder's).
+ */
 static void mmsb_delta_test_partition(struct kunit *test)
 {
 	static const int pg[] = { 0, 1, 0, 2, 1, 0 };
 	struct dt *t = test->priv;
 	struct mmsb_kdelta *kd[ARRAY_SIZE(pg)], *it;
 	struct mmsb_page *pages[ARRAY_SIZE(pg)];
-	unsigned int n, i;
-	struct mmsb_delta d;
+	struct mmsb_delta_desc d;
+	struct mmsb_chunk *c;
+	unsigned int i, np = 0;
 
 	for (i = 0; i < ARRAY_SIZE(pg); i++) {
 		d = dt_dense(t, pg[i], i, 1);
-		kd[i] = dt_create(test, &d);
+		kd[i] = dt_add(test, &d, i + 1);
 	}
-	n = mmsb_tick_partition(kd, ARRAY_SIZE(pg), pages);
-	KUNIT_ASSERT_EQ(test, n, 3);
+	c = dt_take_chunk(test, t);
+	KUNIT_EXPECT_EQ(test, c->nr, ARRAY_SIZE(pg));
+	KUNIT_EXPECT_EQ(test, c->nr_pages, 3);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 4);
+	/* Two calls: a chunk is taken in pieces when a tick says so. */
+	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np), 4);
+	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np), 2);
+	KUNIT_ASSERT_EQ(test, np, 3);
 	KUNIT_EXPECT_PTR_EQ(test, pages[0], t->page[0]);
 	KUNIT_EXPECT_PTR_EQ(test, pages[1], t->page[1]);
 	KUNIT_EXPECT_PTR_EQ(test, pages[2], t->page[2]);
@@ -268,12 +317,14 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, t->page[1]->tick_first, kd[1]);
 	KUNIT_EXPECT_PTR_EQ(test, kd[1]->tick_next, kd[4]);
 	KUNIT_EXPECT_PTR_EQ(test, t->page[2]->tick_first, kd[3]);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < np; i++) {
 		struct mmsb_engine_stats st = { 0 };
 
-		mmsb_engine_apply_page(&t->ctx, pages[i], 1, &st);
+		mmsb_engine_apply_page(pages[i], 1, &st);
 		KUNIT_EXPECT_NULL(test, pages[i]->tick_first);
 	}
+	mmsb_chunk_retire(&t->ctx, c);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
 }
 
 /*
@@ -283,8 +334,6 @@ static void mmsb_delta_test_partition(struct kunit *test)
 static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 {
 	struct dt *t = test->priv;
-	struct mmsb_kdelta *kd[32];
-	struct mmsb_page *pages[1];
 	u8 *model = kunit_kzalloc(test, PG_SIZE, GFP_KERNEL);
 	struct rnd_state rs;
 	int round, i, j;
@@ -293,11 +342,12 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 	prandom_seed_state(&rs, 42);
 	for (round = 0; round < 50; round++) {
 		struct mmsb_engine_stats st = { 0 };
+		struct mmsb_kdelta *kd;
 
-		for (i = 0; i < ARRAY_SIZE(kd); i++) {
+		for (i = 0; i < 32; i++) {
 			u32 off = prandom_u32_state(&rs) % PG_SIZE;
 			u32 len = 1 + prandom_u32_state(&rs) % (PG_SIZE - off);
-			struct mmsb_delta d = dt_dense(t, 0, off, len);
+			struct mmsb_delta_desc d = dt_dense(t, 0, off, len);
 			u32 enc = prandom_u32_state(&rs) % 3, set = 0;
 
 			for (j = 0; j < PG_SIZE; j++)
@@ -318,17 +368,16 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 				else
 					d.payload_len = set;
 			}
-			kd[i] = dt_create(test, &d);
-			kd[i]->id = round * 100 + i + 1;
-			mmsb_delta_apply(kd[i], model);
+			t->b.left = 32 - i;
+			kd = dt_add(test, &d, round * 100 + i + 1);
+			mmsb_delta_apply(kd, model);
 		}
-		mmsb_tick_partition(kd, ARRAY_SIZE(kd), pages);
-		mmsb_engine_apply_page(&t->ctx, t->page[0], round + 1, &st);
+		dt_apply_chunk(test, t, dt_take_chunk(test, t), round + 1, &st);
 		KUNIT_ASSERT_MEMEQ(test, t->page[0]->data, model, PG_SIZE);
-		KUNIT_EXPECT_EQ(test, st.processed, ARRAY_SIZE(kd));
+		KUNIT_EXPECT_EQ(test, st.processed, 32);
 		KUNIT_EXPECT_EQ(test, t->page[0]->epoch, round + 1);
 		KUNIT_EXPECT_EQ(test, t->page[0]->last_delta_id,
-				round * 100 + ARRAY_SIZE(kd));
+				round * 100 + 32);
 	}
 }
 
@@ -336,22 +385,24 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
  * Epochs: page at epoch 0.  Tick 1: [any, any, any] -> epoch 1.
  * Tick 2: [E=5 stale, E=1 applies, E=1 stale: changed this tick]
  * -> epoch 2; a second chunk of tick 2: [any] applies, no second step.
+ * Each delta's record carries its status and the epoch after its tick.
  */
 static void mmsb_delta_test_epochs(struct kunit *test)
 {
+	static const int status2[] = { -ESTALE, 0, -ESTALE };
 	struct dt *t = test->priv;
-	struct mmsb_page *page = t->page[0], *pages[1];
+	struct mmsb_page *page = t->page[0];
 	struct mmsb_engine_stats st = { 0 };
 	struct mmsb_kdelta *kd[3];
-	struct mmsb_delta d;
+	struct mmsb_delta_desc d;
+	struct mmsb_chunk *c;
 	int i;
 
 	for (i = 0; i < 3; i++) {
 		d = dt_dense(t, 0, i, 1);
-		kd[i] = dt_create(test, &d);
+		dt_add(test, &d, i + 1);
 	}
-	mmsb_tick_partition(kd, 3, pages);
-	mmsb_engine_apply_page(&t->ctx, page, 1, &st);
+	dt_apply_chunk(test, t, dt_take_chunk(test, t), 1, &st);
 	KUNIT_EXPECT_EQ(test, st.processed, 3);
 	KUNIT_EXPECT_EQ(test, st.conflicts, 0);
 	KUNIT_EXPECT_EQ(test, page->epoch, 1);
@@ -360,52 +411,74 @@ static void mmsb_delta_test_epochs(struct kunit *test)
 	for (i = 0; i < 3; i++) {
 		d = dt_dense(t, 0, i, 1);
 		d.expected_epoch = i ? 1 : 5;
-		kd[i] = dt_create(test, &d);
+		kd[i] = dt_add(test, &d, 10 + i);
 	}
-	mmsb_tick_partition(kd, 3, pages);
-	mmsb_engine_apply_page(&t->ctx, page, 2, &st);
+	c = dt_take_chunk(test, t);
+	/* The records outlive the apply while the batch would hold them. */
+	c->batch = &c->bspace;
+	dt_apply_chunk(test, t, c, 2, &st);
 	KUNIT_EXPECT_EQ(test, st.processed, 1);
 	KUNIT_EXPECT_EQ(test, st.conflicts, 2);
 	KUNIT_EXPECT_EQ(test, st.pages_changed, 1);
 	KUNIT_EXPECT_EQ(test, page->epoch, 2);
+	for (i = 0; i < 3; i++) {
+		KUNIT_EXPECT_EQ(test, kd[i]->status, status2[i]);
+		KUNIT_EXPECT_EQ(test, kd[i]->epoch, 2);
+	}
+	mmsb_chunk_put(&t->ctx, c);
 
 	memset(&st, 0, sizeof(st));
 	d = dt_dense(t, 0, 0, 1);
-	kd[0] = dt_create(test, &d);
-	mmsb_tick_partition(kd, 1, pages);
-	mmsb_engine_apply_page(&t->ctx, page, 2, &st);
+	dt_add(test, &d, 20);
+	dt_apply_chunk(test, t, dt_take_chunk(test, t), 2, &st);
 	KUNIT_EXPECT_EQ(test, st.processed, 1);
 	KUNIT_EXPECT_EQ(test, st.pages_changed, 0);
 	KUNIT_EXPECT_EQ(test, page->epoch, 2);
 }
 
-/* A delta whose page was freed after submission: dropped, -EIDRM. */
+/*
+ * A batch: its delta's page is freed after submission, so the delta is
+ * dropped with -EIDRM.  The batch ends only when the tick says its
+ * deltas were handled and completes only at the end of the tick; its
+ * chunk, with the result, stays until the owner lets go.
+ */
 static void mmsb_delta_test_freed_page(struct kunit *test)
 {
 	struct dt *t = test->priv;
 	struct mmsb_engine_stats st = { 0 };
-	struct mmsb_batch *batch = mmsb_batch_alloc(&t->ctx, 1, 0);
-	struct mmsb_page *pages[1];
+	struct mmsb_delta_desc d = dt_dense(t, 3, 0, 4);
+	struct mmsb_batch *batch;
 	struct mmsb_kdelta *kd;
-	struct mmsb_delta d = dt_dense(t, 3, 0, 4);
+	struct mmsb_chunk *c;
+	u32 applied = 1;
 
-	KUNIT_ASSERT_NOT_NULL(test, batch);
-	kd = dt_create(test, &d);
-	mmsb_batch_add(batch, kd, 0);
+	dt_builder(t, false, true);
+	kd = dt_add(test, &d, 7);
+	c = dt_take_chunk(test, t);
+	batch = t->b.batch;
+	KUNIT_ASSERT_PTR_EQ(test, batch, &c->bspace);
+	mmsb_batch_add_chunk(batch, c);
 	mmsb_batch_arm(batch);
 	/* Its delta is still queued: arming did not end it. */
 	KUNIT_EXPECT_TRUE(test, llist_empty(&t->ctx.ended));
+	mmsb_builder_finish(&t->b);
 	KUNIT_ASSERT_EQ(test, mmsb_page_free(&t->table, t->page[3]->id,
 					     current_cred(), true), 0);
-	mmsb_tick_partition(&kd, 1, pages);
-	mmsb_engine_apply_page(&t->ctx, pages[0], 1, &st);
+	dt_apply_chunk(test, t, c, 1, &st);
 	KUNIT_EXPECT_EQ(test, st.rejected, 1);
+	KUNIT_EXPECT_TRUE(test, llist_empty(&t->ctx.ended));
+	mmsb_batch_handled(batch, 1);
 	/* Handled, but complete only at the end of the tick. */
+	KUNIT_EXPECT_FALSE(test, llist_empty(&t->ctx.ended));
 	KUNIT_EXPECT_FALSE(test, completion_done(&batch->completion));
-	mmsb_delta_end_batches(&t->ctx);
+	mmsb_batch_end_all(&t->ctx);
 	KUNIT_EXPECT_TRUE(test, completion_done(&batch->completion));
-	KUNIT_EXPECT_EQ(test, batch->res[0].status, -EIDRM);
+	KUNIT_EXPECT_EQ(test, kd->status, -EIDRM);
+	KUNIT_EXPECT_EQ(test, kd->id, 7);
 	KUNIT_EXPECT_EQ(test, t->page[3]->epoch, 0);
+	/* Reporting to nobody (the owner is gone) still counts. */
+	KUNIT_EXPECT_EQ(test, mmsb_batch_report(batch, NULL, true, &applied), 0);
+	KUNIT_EXPECT_EQ(test, applied, 0);
 	mmsb_batch_put(batch);
 }
 

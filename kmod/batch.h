@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb batches: the memory queued deltas live in, and the outcome of a
+ * submission that its submitter waits for.  This file and batch.c own
+ * both; submit.c and uring.c fill them, the tick drains and retires them.
+ *
+ * Chunks.  A submission writes its deltas (struct mmsb_kdelta records,
+ * delta.h) one after the other into chunks of MMSB_CHUNK_SIZE bytes
+ * taken from a per-device pool and given back to it after the tick: no
+ * allocation (and, with init_on_alloc, no zeroing) per call once the
+ * pool is warm.  A record too big for a pooled chunk gets a chunk of its
+ * own, freed after its tick.  A chunk is one entry of the delta ring.
+ * Each chunk holds one reference on every distinct page its records
+ * address (@pages), taken with the first record of that page, so a
+ * delta costs no reference count of its own.  A chunk's bytes are
+ * charged to the memory limit from the moment a submission takes it
+ * until it goes back to the pool.
+ *
+ * Batches.  A submission whose outcome is awaited (a SYNC ioctl, every
+ * io_uring command) has a batch.  It lives in the submission's first
+ * chunk, and keeps all the submission's chunks after the tick has
+ * retired them, so the results stay in the records (status, epoch) until
+ * the owner copied them out with mmsb_batch_report(): there is no
+ * separate results array.  The batch completes at the end of the tick
+ * that handled its last delta, after propagation.
+ */
+#ifndef _MMSB_BATCH_H
+#define _MMSB_BATCH_H
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/llist.h>
+#include <linux/refcount.h>
+#include <linux/sizes.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+#include <linux/mmsb.h>
+
+struct mmsb_page;
+struct mmsb_page_table;
+
+/*
+ * Pooled chunks come in two sizes, header included: small ones for
+ * submissions of a few deltas (a 64-byte delta takes 136 bytes), so
+ * that a stream of one-delta calls does not hold 16 KiB per call, and
+ * large ones for the rest.  The pool keeps up to 1 MiB of each free.
+ */
+#define MMSB_CHUNK_SMALL	2048
+#define MMSB_CHUNK_LARGE	(16 * 1024)
+#define MMSB_CHUNK_CLASSES	2
+#define MMSB_CHUNK_CACHE_BYTES	SZ_1M
+
+struct mmsb_batch;
+struct mmsb_delta_ctx;
+
+/**
+ * struct mmsb_batch - a submission whose outcome is awaited
+ * @ref: the owner's reference and the tick's (dropped when it ended)
+ * @pending: deltas queued and not yet handled, plus one until armed
+ * @chunks: the submission's chunks, in order (via ->bnext); the first
+ *	one holds this struct and goes last
+ * @last: the last of @chunks
+ * @ctx: where the batch waits for the end of its tick
+ * @end_node: on @ctx->ended once its last delta was handled
+ * @done: called once at the end of that tick (mmsb_batch_end_all()),
+ *	after propagation; NULL completes @completion
+ * @priv: for @done
+ * @completion: what a waiting owner sleeps on
+ */
+struct mmsb_batch {
+	refcount_t ref;
+	atomic_t pending;
+	struct mmsb_chunk *chunks;
+	struct mmsb_chunk *last;
+	struct mmsb_delta_ctx *ctx;
+	struct llist_node end_node;
+	void (*done)(struct mmsb_batch *batch);
+	void *priv;
+	struct completion completion;
+};
+
+/**
+ * struct mmsb_chunk - queued deltas, one ring entry
+ * @next: the pool's free list, or the tick's list of drained chunks
+ * @bnext: the next chunk of the same batch
+ * @batch: the batch the records report to, or NULL
+ * @size: bytes of @mem
+ * @used: bytes of @mem holding records
+ * @nr: records
+ * @pos: offset in @mem of the next record the tick takes (tick only)
+ * @taken: records the tick took so far (tick only)
+ * @done: records whose outcome the tick reported (tick only)
+ * @nr_pages: pages the chunk holds, listed at the end of @mem
+ * @seq: the chunk's number in its submission (submitter only)
+ * @bspace: the batch, when this is the first chunk of a batch
+ * @mem: the records, back to back, each 8-byte aligned, from the start;
+ *	the held pages from the end (@size is a multiple of 8)
+ */
+struct mmsb_chunk {
+	struct mmsb_chunk *next;
+	struct mmsb_chunk *bnext;
+	struct mmsb_batch *batch;
+	u32 size;
+	u32 used;
+	u32 nr;
+	u32 pos;
+	u32 taken;
+	u32 done;
+	u32 nr_pages;
+	u32 seq;
+	struct mmsb_batch bspace;
+	u8 mem[] __aligned(8);
+};
+
+/* The pages a chunk holds: @c->nr_pages pointers at the end of @mem. */
+static inline struct mmsb_page **mmsb_chunk_pages(struct mmsb_chunk *c)
+{
+	return (struct mmsb_page **)(c->mem + c->size) - c->nr_pages;
+}
+
+/* Bytes of @mem neither records nor the page list use. */
+static inline u32 mmsb_chunk_room(const struct mmsb_chunk *c)
+{
+	return c->size - c->used - c->nr_pages * sizeof(struct mmsb_page *);
+}
+
+/* Record bytes a pooled chunk of @size holds. */
+#define MMSB_CHUNK_MEM(size)	((size) - sizeof(struct mmsb_chunk))
+
+/**
+ * struct mmsb_delta_ctx - submission state of a device
+ * @pages: page table: lookups and the memory limit
+ * @next_id: last delta id handed out
+ * @bytes: bytes of chunks holding queued deltas (charged to the limit)
+ * @submitted: deltas accepted since load
+ * @rejected: deltas refused at validation since load
+ * @ended: batches whose deltas were all handled, for the end of the tick
+ * @pool_lock: protects @pool and @pool_nr
+ * @pool: free chunks by size class (small, large), via ->next
+ * @pool_nr: entries of each list of @pool
+ */
+struct mmsb_delta_ctx {
+	struct mmsb_page_table *pages;
+	atomic64_t next_id;
+	atomic64_t bytes;
+	atomic64_t submitted;
+	atomic64_t rejected;
+	struct llist_head ended;
+	spinlock_t pool_lock;	/* @pool, @pool_nr */
+	struct mmsb_chunk *pool[MMSB_CHUNK_CLASSES];
+	unsigned int pool_nr[MMSB_CHUNK_CLASSES];
+};
+
+void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
+			 struct mmsb_page_table *pages);
+void mmsb_delta_ctx_destroy(struct mmsb_delta_ctx *ctx);
+u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx);
+
+struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
+				  size_t want);
+void mmsb_chunk_truncate(struct mmsb_chunk *c, u32 nr);
+void mmsb_chunk_retire(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c);
+void mmsb_chunk_put(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c);
+
+void mmsb_batch_init(struct mmsb_batch *batch, struct mmsb_delta_ctx *ctx);
+void mmsb_batch_add_chunk(struct mmsb_batch *batch, struct mmsb_chunk *c);
+void mmsb_batch_arm(struct mmsb_batch *batch);
+void mmsb_batch_handled(struct mmsb_batch *batch, u32 n);
+void mmsb_batch_put(struct mmsb_batch *batch);
+void mmsb_batch_abandon(struct mmsb_batch *batch);
+void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx);
+int mmsb_delta_put_result(struct mmsb_delta __user *u, u64 id, s32 status,
+			  u64 epoch);
+int mmsb_batch_report(struct mmsb_batch *batch,
+		      struct mmsb_delta __user *uptr, bool ended,
+		      u32 *applied);
+
+#endif /* _MMSB_BATCH_H */
