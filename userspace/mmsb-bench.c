@@ -18,7 +18,9 @@
  *   guard       the rows the ratio guard of make check needs, as above
  *   tick        the seed's tick benchmark (load mmsb with tick_us=0)
  *   contention  1, 2 and 4 producer processes (run it without icount)
- *   latency     submit-to-visible for a reader polling the mapping
+ *   latency     submit-to-visible for a reader polling the mapping, on
+ *               another CPU (run it without icount)
+ *   latency-self  the same, the writer polling (run it under icount)
  *
  * After every timed run the mapping is compared with a model that
  * applied the same deltas in order ("check" column): a difference makes
@@ -726,12 +728,16 @@ static void contend(const struct row *r, unsigned int procs, long n)
 }
 
 /*
- * Submit-to-visible latency: the writer (CPU 0) takes the time, submits
- * one 64-byte delta whose first 8 bytes are a mark (path and sample
- * number) never written there before; a reader process (CPU 1) that
- * polls those bytes in its mapping (under the seqlock, for mmsb) takes
- * the time it sees the mark.  A random pause of
- * up to 500 us between samples spreads them over the tick period.
+ * Submit-to-visible latency: the writer takes the time and submits one
+ * 64-byte delta whose first 8 bytes are a mark (path and sample number)
+ * never written there before; a reader polling those bytes in its
+ * mapping (under the seqlock, for mmsb) takes the time it sees the mark.
+ * The reader is either a process of its own on CPU 1, the writer being
+ * on CPU 0 (without icount), or the writer itself, polling right after
+ * the submission (under icount, where a second vCPU spinning would take
+ * turns with the others on one host thread and stretch the figures).
+ * A random pause of up to 500 us between samples spreads them over the
+ * tick period.
  */
 enum lat_path { L_IOCTL, L_SYNC, L_URING, L_PWRITE };
 
@@ -772,6 +778,14 @@ static __u64 lat_read(const struct target *t, unsigned int page,
 	return v;
 }
 
+/* Poll until the mark shows; returns the time it did. */
+static __u64 lat_poll(const struct target *t, const struct lat_ctl *ctl)
+{
+	while (lat_read(t, ctl->page, ctl->off) != ctl->mark)
+		;
+	return now_ns();
+}
+
 static void lat_reader(struct lat_ctl *ctl, const struct target *t)
 {
 	__u64 s;
@@ -781,99 +795,114 @@ static void lat_reader(struct lat_ctl *ctl, const struct target *t)
 		while (__atomic_load_n(&ctl->armed, __ATOMIC_ACQUIRE) != s)
 			if (__atomic_load_n(&ctl->stop, __ATOMIC_RELAXED))
 				_exit(0);
-		while (lat_read(t, ctl->page, ctl->off) != ctl->mark)
-			;
-		ctl->t1 = now_ns();
+		ctl->t1 = lat_poll(t, ctl);
 		__atomic_store_n(&ctl->seen, s, __ATOMIC_RELEASE);
 	}
 }
 
-static void latency(enum lat_path path, unsigned int samples)
+static int lat_submit(enum lat_path path, struct target *t,
+		      struct mmsb_delta *d, const __u8 *buf, size_t len,
+		      __u64 user_data)
 {
-	static const char *const keys[] = {
-		[L_IOCTL] = "latency_mmsb_ioctl", [L_SYNC] = "latency_mmsb_sync",
-		[L_URING] = "latency_mmsb_uring", [L_PWRITE] = "latency_pwrite",
+	ssize_t ret;
+
+	switch (path) {
+	case L_IOCTL:
+		return mmsb_submit(t->fd, d, 1, 0, NULL);
+	case L_SYNC:
+		return mmsb_submit(t->fd, d, 1, MMSB_SUBMIT_SYNC, NULL);
+	case L_URING:
+		return mmsb_uring_submit(get_ring(), t->fd, d, 1, user_data);
+	case L_PWRITE:
+		/* For the memfd, @d's page_id is the page's index. */
+		ret = pwrite(t->fd, buf, len, (off_t)d->page_id * BENCH_PAGE +
+			     d->offset);
+		return ret == (ssize_t)len ? 0 : ret < 0 ? -errno : -EIO;
+	}
+	return -EINVAL;
+}
+
+static void latency(enum lat_path path, unsigned int samples, int self)
+{
+	static const char *const names[] = {
+		[L_IOCTL] = "mmsb_ioctl", [L_SYNC] = "mmsb_sync",
+		[L_URING] = "mmsb_uring", [L_PWRITE] = "pwrite",
 	};
-	static const struct row r = {
-		.kind = K_PWRITE, .batch = 1, .depth = 1, .len = 64, .pages = 64,
+	static const char *const labels[] = {
+		[L_IOCTL] = "mmsb ioctl, batch 1, not SYNC",
+		[L_SYNC] = "mmsb ioctl SYNC, batch 1",
+		[L_URING] = "mmsb io_uring, 1 per command, depth 1",
+		[L_PWRITE] = "memfd pwrite",
 	};
-	struct row rr = r;
+	struct row r = {
+		.kind = path == L_PWRITE ? K_PWRITE : K_IOCTL, .batch = 1,
+		.depth = 1, .len = 64, .pages = 64,
+	};
+	char key[64], label[160], tick[32] = "?";
 	struct bench_result res = {
-		.key = keys[path], .section = "latency", .batch = 1,
-		.depth = 1, .payload = 64, .pages = 64, .procs = 1,
-		.deltas = samples, .check = "ok",
+		.key = key, .label = label, .batch = 1, .depth = 1,
+		.payload = 64, .pages = 64, .procs = 1, .deltas = samples,
+		.check = "ok", .section = self ? "latency-self" : "latency",
 	};
-	char label[128], tick[32] = "?";
+	struct target *t = row_target(&r);
 	struct mmsb_delta d;
 	struct lat_ctl *ctl;
-	__u64 *lat, s, mark;
-	struct target *t;
+	__u64 *lat, s;
+	pid_t pid = 0;
 	__u8 buf[64];
-	pid_t pid;
 	FILE *f;
 
-	if (path != L_PWRITE)
-		rr.kind = K_IOCTL;
-	t = row_target(&rr);
 	lat = calloc(samples, sizeof(*lat));
 	ctl = map_shared(sizeof(*ctl), PROT_READ | PROT_WRITE, -1);
 	memset(ctl, 0, sizeof(*ctl));
-	pid = fork();
-	if (pid < 0)
-		die("fork", errno);
-	if (!pid)
-		lat_reader(ctl, t);
-	pin(0);
+	if (!self) {
+		pid = fork();
+		if (pid < 0)
+			die("fork", errno);
+		if (!pid)
+			lat_reader(ctl, t);
+		pin(0);
+	}
 	for (s = 1; s <= samples; s++) {
 		unsigned int i = s % BENCH_POOL, page = work.page[i];
-		unsigned int off = work.off[i];
-		__u64 t0;
+		__u64 t0, t1;
 		int ret;
 
 		/* A mark no earlier sample of any path left there. */
-		mark = (__u64)(path + 1) << 32 | s;
-		memcpy(buf, bench_payload(&work, i), sizeof(buf));
-		memcpy(buf, &mark, sizeof(mark));
+		ctl->mark = (__u64)(path + 1) << 32 | s;
 		ctl->page = page;
-		ctl->off = off;
-		ctl->mark = mark;
+		ctl->off = work.off[i];
+		memcpy(buf, bench_payload(&work, i), sizeof(buf));
+		memcpy(buf, &ctl->mark, sizeof(ctl->mark));
+		mmsb_delta_dense(&d, path == L_PWRITE ? page : t->ids[page],
+				 ctl->off, buf, sizeof(buf));
 		__atomic_store_n(&ctl->armed, s, __ATOMIC_RELEASE);
-		if (path != L_PWRITE)
-			mmsb_delta_dense(&d, t->ids[page], off, buf, sizeof(buf));
 		t0 = now_ns();
-		switch (path) {
-		case L_IOCTL:
-			ret = mmsb_submit(t->fd, &d, 1, 0, NULL);
-			break;
-		case L_SYNC:
-			ret = mmsb_submit(t->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
-			break;
-		case L_URING:
-			ret = mmsb_uring_submit(get_ring(), t->fd, &d, 1, s);
-			break;
-		default:
-			ret = pwrite(t->fd, buf, sizeof(buf),
-				     (off_t)page * BENCH_PAGE + off);
-			ret = ret == sizeof(buf) ? 0 : -errno;
-			break;
-		}
+		ret = lat_submit(path, t, &d, buf, sizeof(buf), s);
 		if (ret)
-			die(keys[path], -ret);
-		while (__atomic_load_n(&ctl->seen, __ATOMIC_ACQUIRE) != s)
-			sched_yield();
-		lat[s - 1] = ctl->t1 - t0;
+			die(names[path], -ret);
+		if (self) {
+			t1 = lat_poll(t, ctl);
+		} else {
+			while (__atomic_load_n(&ctl->seen, __ATOMIC_ACQUIRE) != s)
+				sched_yield();
+			t1 = ctl->t1;
+		}
+		lat[s - 1] = t1 - t0;
 		if (path == L_URING) {
 			struct io_uring_cqe *cqe;
 
 			ret = io_uring_wait_cqe(get_ring(), &cqe);
 			if (ret || cqe->res != 1)
-				die(keys[path], ret ? -ret : EIO);
+				die(names[path], ret ? -ret : EIO);
 			io_uring_cqe_seen(get_ring(), cqe);
 		}
 		usleep(rnd() % 500);
 	}
-	__atomic_store_n(&ctl->stop, 1, __ATOMIC_RELAXED);
-	waitpid(pid, NULL, 0);
+	if (!self) {
+		__atomic_store_n(&ctl->stop, 1, __ATOMIC_RELAXED);
+		waitpid(pid, NULL, 0);
+	}
 
 	f = fopen("/sys/module/mmsb/parameters/tick_us", "r");
 	if (f) {
@@ -882,21 +911,11 @@ static void latency(enum lat_path path, unsigned int samples)
 		tick[strcspn(tick, "\n")] = 0;
 		fclose(f);
 	}
-	switch (path) {
-	case L_IOCTL:
-		snprintf(label, sizeof(label), "mmsb ioctl, batch 1, not SYNC (tick_us %s)", tick);
-		break;
-	case L_SYNC:
-		snprintf(label, sizeof(label), "mmsb ioctl SYNC, batch 1 (tick_us %s)", tick);
-		break;
-	case L_URING:
-		snprintf(label, sizeof(label), "mmsb io_uring, 1 per command, depth 1 (tick_us %s)", tick);
-		break;
-	default:
-		snprintf(label, sizeof(label), "memfd pwrite");
-		break;
-	}
-	res.label = label;
+	snprintf(key, sizeof(key), "latency%s_%s", self ? "_self" : "",
+		 names[path]);
+	snprintf(label, sizeof(label), "%s, %s (tick_us %s)", labels[path],
+		 self ? "the writer polls" : "a reader on another CPU polls",
+		 tick);
 	res.p99 = bench_percentile(lat, samples, 99);
 	res.p50 = bench_percentile(lat, samples, 50);
 	bench_csv(&res);
@@ -984,6 +1003,10 @@ static void seed_tick(void)
 	res.label = "seed tick: propagation along the chain (propagate_ns)";
 	res.ns = st.last.propagate_ns;
 	bench_csv(&res);
+	res.key = "seed_tick_graph";
+	res.label = "seed tick: graph validation (graph_ns)";
+	res.ns = st.last.graph_ns;
+	bench_csv(&res);
 	res.key = "seed_tick_e2e";
 	res.label = "seed tick: submit in 5 calls + FLUSH, wall";
 	res.ns = e2e;
@@ -1033,13 +1056,16 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(s, "latency")) {
 		for (i = L_IOCTL; i <= L_PWRITE; i++)
-			latency(i, 1000);
+			latency(i, 1000, 0);
+	} else if (!strcmp(s, "latency-self")) {
+		for (i = L_IOCTL; i <= L_PWRITE; i++)
+			latency(i, 500, 1);
 	} else {
 		goto usage;
 	}
 	return failed;
 usage:
-	fprintf(stderr, "usage: %s -s peers|mmsb|shape|guard|tick|contention|latency\n",
+	fprintf(stderr, "usage: %s -s peers|mmsb|shape|guard|tick|contention|latency|latency-self\n",
 		argv[0]);
 	return 2;
 }
