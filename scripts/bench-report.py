@@ -133,7 +133,7 @@ def pwrite_key(row):
     return f"pwrite_pages{row['pages']}"
 
 
-def render(rows, floors, out):
+def render(rows, floors, out, host_load):
     by_key = {r["key"]: r for r in rows}
     t = Tables()
 
@@ -182,6 +182,9 @@ def render(rows, floors, out):
     cont = [r for r in rows if r["section"] == "contention"]
     if cont:
         t.heading("Contention (no icount: real TCG time, noisy)")
+        if host_load:
+            t.para(f"Host load average (1 min) before and after each "
+                   f"boot: {host_load}.")
         t.table(["path", "producers", "total deltas/s",
                  "per producer deltas/s"],
                 [[r["label"].rsplit(",", 1)[0], r["procs"],
@@ -324,13 +327,16 @@ def main():
     ap.add_argument("--floors", required=True)
     ap.add_argument("--kernel", default="6.12")
     ap.add_argument("--results")
+    ap.add_argument("--host-load", default="",
+                    help="the host's load during the boots, for the "
+                    "tables measured without icount")
     args = ap.parse_args()
 
     rows, failures = parse(args.logs)
     floors = read_floors(args.floors)
     status = 0
     if args.mode == "render":
-        render(rows, floors, args.out)
+        render(rows, floors, args.out, args.host_load)
     elif guard(rows, floors, args.kernel, args.results):
         status = 1
     for why in failures:
