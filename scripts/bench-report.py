@@ -307,10 +307,10 @@ def guard(rows, floors, kernel, results):
             lines.append(f"not ok - {label} # {num} or {den} not measured")
             bad += 1
         elif value < floor:
-            lines.append(f"not ok - {label} # {value:.3f} < floor {floor}")
+            lines.append(f"not ok - {label} # {value:.4g} < floor {floor}")
             bad += 1
         else:
-            lines.append(f"ok - {label} # {value:.3f} >= floor {floor}")
+            lines.append(f"ok - {label} # {value:.4g} >= floor {floor}")
     for line in lines:
         print(line)
     if results:

@@ -5,8 +5,9 @@
  *  - The work: a pool of BENCH_POOL deltas (page, offset, payload bytes)
  *    made from a fixed seed, so every path of every run writes the same
  *    bytes at the same places.  A run of n deltas takes pool entries
- *    0, 1, ... round robin (n and every batch divide into the pool).
- *  - The two loop templates every measurement goes through: run_calls()
+ *    0, 1, ... round robin; every batch divides the pool, so no batch
+ *    wraps round its end.
+ *  - The two loop templates every throughput row goes through: run_calls()
  *    (one system call or user-space step per batch) and run_ring() (an
  *    io_uring kept at a fixed depth).  Both are inlined with the step
  *    they are given, so the template costs the same on every path.
@@ -94,7 +95,7 @@ static inline const __u8 *bench_payload(const struct bench_work *w,
 	return w->payload + (size_t)i * w->len;
 }
 
-/* Apply deltas 0..@n-1 of @w (round robin) to @pages, one byte array per page. */
+/* Apply deltas 0..@n-1 of @w (round robin) to @pages, an array per page. */
 static inline void bench_model_apply(__u8 *const *pages,
 				     const struct bench_work *w, long n)
 {
@@ -175,7 +176,6 @@ run_ring(struct io_uring *ring, void *ctx, long n, unsigned int depth,
 	return 0;
 }
 
-/* Sort @n values in place and return the @pct-th percentile. */
 static inline int bench_cmp_u64(const void *a, const void *b)
 {
 	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
@@ -183,10 +183,14 @@ static inline int bench_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static inline __u64 bench_percentile(__u64 *v, unsigned int n, unsigned int pct)
+/* Sort @n values in place and return the @pct-th percentile. */
+static inline __u64 bench_percentile(__u64 *v, unsigned int n,
+				     unsigned int pct)
 {
+	unsigned long i = (unsigned long)n * pct / 100;
+
 	qsort(v, n, sizeof(*v), bench_cmp_u64);
-	return v[(unsigned long)n * pct / 100 < n ? (unsigned long)n * pct / 100 : n - 1];
+	return v[i < n ? i : n - 1];
 }
 
 /*

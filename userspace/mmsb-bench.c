@@ -45,6 +45,7 @@
 #include "libmmsb.h"
 #include "libmmsb_uring.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define RING_DEPTH	128	/* deepest io_uring row */
 #define BPF_BATCH_MAX	256	/* largest BPF_MAP_UPDATE_BATCH row */
 #define CONTEND_DIV	4	/* contention runs a quarter per producer */
@@ -359,7 +360,7 @@ static struct target *get_target(enum tkind kind, unsigned int pages,
 		if (t->kind == kind && t->pages == pages && t->vsize == vsize)
 			return t;
 	}
-	if (nr_targets == sizeof(targets) / sizeof(targets[0]))
+	if (nr_targets == ARRAY_SIZE(targets))
 		die("targets", ENOSPC);
 	t = &targets[nr_targets++];
 	t->kind = kind;
@@ -907,7 +908,7 @@ static void latency(enum lat_path path, unsigned int samples, int self)
 	f = fopen("/sys/module/mmsb/parameters/tick_us", "r");
 	if (f) {
 		if (!fgets(tick, sizeof(tick), f))
-			strcpy(tick, "?");
+			snprintf(tick, sizeof(tick), "?");
 		tick[strcspn(tick, "\n")] = 0;
 		fclose(f);
 	}
@@ -1017,7 +1018,7 @@ static void run_section(unsigned int flag, const char *name)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
 		if (rows[i].sections & flag)
 			measure(&rows[i], name, rows[i].n);
 }
@@ -1047,7 +1048,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(s, "tick")) {
 		seed_tick();
 	} else if (!strcmp(s, "contention")) {
-		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(rows); i++) {
 			if (!(rows[i].sections & S_CONTENTION))
 				continue;
 			for (procs = 1; procs <= 4; procs *= 2)
@@ -1065,7 +1066,7 @@ int main(int argc, char **argv)
 	}
 	return failed;
 usage:
-	fprintf(stderr, "usage: %s -s peers|mmsb|shape|guard|tick|contention|latency|latency-self\n",
-		argv[0]);
+	fprintf(stderr, "usage: %s -s peers|mmsb|shape|guard|tick|"
+		"contention|latency|latency-self\n", argv[0]);
 	return 2;
 }
