@@ -6,6 +6,7 @@
 #   make check               every test on every kernel (see README.md)
 # and, for a part of it:
 #   make userspace tests     libmmsb, mmsbctl, mmsb-bench, test programs
+#   make bench               mmsb against its peers in QEMU: build/bench/
 #   make test-6.1 test-6.12 test-debug    integration tests on one kernel
 #   make kunit               KUnit suites on the debug kernel
 #   make lint                checkpatch, W=1 and sparse builds
@@ -68,15 +69,13 @@ check:
 kunit:
 	scripts/qemu-run debug kunit
 
-# Figures, printed not asserted; add QEMU_EXTRA="-icount shift=0,sleep=off"
-# for repeatable ones.
+# mmsb against its peers (scripts/bench): one boot of 6.12 under icount,
+# one without for contention and latency; results.csv, table.md,
+# table.rst and plot.png in build/bench/ (Documentation/performance.rst).
+# make check asserts ratios of it (tests/bench-floors).
 bench:
-	scripts/qemu-run 6.12 bench
-
-# io_uring against the ioctl (mmsb-uring-bench), same conventions.
-.PHONY: bench-uring
-bench-uring:
-	scripts/qemu-run 6.12 uring-bench
+	scripts/setup
+	scripts/bench
 
 test-6.1 test-6.12 test-debug:
 	scripts/qemu-run $(@:test-%=%) tests
