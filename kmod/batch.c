@@ -31,8 +31,9 @@
 #include "delta.h"
 #include "page.h"
 
+/* Sizes of the pooled chunks, ascending; the last is MMSB_CHUNK_LARGE. */
 static const u32 mmsb_chunk_class_size[MMSB_CHUNK_CLASSES] = {
-	MMSB_CHUNK_SMALL, MMSB_CHUNK_LARGE,
+	2048, 4096, MMSB_CHUNK_LARGE,
 };
 
 /* The pool class of a chunk of @size bytes, or -1 for one of its own. */
@@ -128,7 +129,7 @@ static int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)
  * @ctx: submission state; the chunk is charged to its limit
  * @need: bytes of the first record
  * @want: bytes the submission's records are expected to take, for the
- *	choice of size: small when they fit one
+ *	choice of size: the smallest pooled chunk they fit
  *
  * A pooled chunk when @need fits one, else one of its own.  Only the
  * header fields are set: the records are written before they are read.
@@ -145,15 +146,19 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 
 	/* Room for the record and its page. */
 	need += sizeof(struct mmsb_page *);
-	if (max(need, want) <= MMSB_CHUNK_MEM(MMSB_CHUNK_SMALL))
-		size = MMSB_CHUNK_SMALL;
-	else if (need <= MMSB_CHUNK_MEM(MMSB_CHUNK_LARGE))
-		size = MMSB_CHUNK_LARGE;
-	else
+	for (cls = 0; cls < MMSB_CHUNK_CLASSES; cls++)
+		if (max(need, want) <= MMSB_CHUNK_MEM(mmsb_chunk_class_size[cls]))
+			break;
+	if (cls == MMSB_CHUNK_CLASSES && need <= MMSB_CHUNK_MEM(MMSB_CHUNK_LARGE))
+		cls = MMSB_CHUNK_CLASSES - 1;
+	if (cls < MMSB_CHUNK_CLASSES) {
+		size = mmsb_chunk_class_size[cls];
+	} else {
 		size = size_add(sizeof(*c), need);
+		cls = -1;
+	}
 	if (mmsb_delta_charge(ctx, size))
 		return NULL;
-	cls = mmsb_chunk_class(size);
 	if (cls >= 0 && READ_ONCE(ctx->pool[cls])) {
 		spin_lock(&ctx->pool_lock);
 		c = ctx->pool[cls];

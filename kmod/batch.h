@@ -41,14 +41,15 @@ struct mmsb_page;
 struct mmsb_page_table;
 
 /*
- * Pooled chunks come in two sizes, header included: small ones for
- * submissions of a few deltas (a 64-byte delta takes 136 bytes), so
- * that a stream of one-delta calls does not hold 16 KiB per call, and
- * large ones for the rest.  The pool keeps up to 1 MiB of each free.
+ * Pooled chunks come in three sizes, header included, so that a call
+ * of a few deltas does not hold 16 KiB (a 64-byte delta takes 136 bytes
+ * with its page pointer): a submission takes the smallest that holds
+ * it, or the largest.  The pool keeps up to 1 MiB of each size free:
+ * 512, 256 and 64 chunks, more than the queue holds between two ticks
+ * of a stream of calls (an early tick comes at 32 queued chunks).
  */
-#define MMSB_CHUNK_SMALL	2048
+#define MMSB_CHUNK_CLASSES	3
 #define MMSB_CHUNK_LARGE	(16 * 1024)
-#define MMSB_CHUNK_CLASSES	2
 #define MMSB_CHUNK_CACHE_BYTES	SZ_1M
 
 struct mmsb_batch;

@@ -133,6 +133,34 @@ static bool mmsb_delta_mask_tail_clear(const u8 *mask, size_t len)
 	return !(mask[len / 8] & ~(u8)GENMASK(len % 8 - 1, 0));
 }
 
+/**
+ * mmsb_builder_init() - a builder for one submission
+ * @b: the builder (its page cache is left as it is: @b->valid says
+ *	which entries hold a page)
+ * @ctx: submission state
+ * @cred: the submitter's credentials
+ * @admin: the submitter bypasses page modes
+ * @want_batch: the submission is awaited: its chunks get a batch
+ * @max_records: records per chunk at most (the queue's capacity)
+ */
+void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
+		       const struct cred *cred, bool admin, bool want_batch,
+		       u32 max_records)
+{
+	b->ctx = ctx;
+	b->cred = cred;
+	b->admin = admin;
+	b->kernel = false;
+	b->want_batch = want_batch;
+	b->max_records = max_records;
+	b->left = 0;
+	b->cur = NULL;
+	b->batch = NULL;
+	b->seq = 0;
+	b->valid = 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
+
 /*
  * The page @id for a record in chunk @c: looked up and permission checked
  * once per submission (the builder's cache), referenced once per chunk.

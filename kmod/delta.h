@@ -133,6 +133,9 @@ struct mmsb_builder {
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
 #define MMSB_DELTA_FULL		1
 
+void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
+		       const struct cred *cred, bool admin, bool want_batch,
+		       u32 max_records);
 int mmsb_delta_check(const struct mmsb_delta_desc *d);
 int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		   u64 id, u32 index);

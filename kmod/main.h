@@ -9,6 +9,7 @@
 #include <linux/cred.h>
 #include <linux/mutex.h>
 #include <linux/sizes.h>
+#include <linux/types.h>
 #include <linux/xarray.h>
 
 #include <linux/mmsb.h>
@@ -61,6 +62,10 @@ struct mmsb_dev {
  * @dev: the device
  * @subs: subscribed pages, page id -> struct mmsb_sub (submit.c)
  * @subs_lock: serialises read() of events
+ * @tick_task: the task a tick is pending in as task work (uring.c), or
+ *	NULL; io_uring commands it issues rely on that tick
+ * @tick_work: that task work; it holds a reference on @tick_file
+ * @tick_file: the file (for the reference)
  */
 struct mmsb_file {
 	const struct cred *cred;
@@ -68,6 +73,9 @@ struct mmsb_file {
 	struct mmsb_dev *dev;
 	struct xarray subs;
 	struct mutex subs_lock;	/* serialises read() of events */
+	struct task_struct *tick_task;
+	struct callback_head tick_work;
+	struct file *tick_file;
 };
 
 void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st);

@@ -157,6 +157,25 @@ bool mmsb_monitor_has_work(struct mmsb_monitor *mon)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_has_work);
 
+/**
+ * mmsb_monitor_idle() - would a run find nothing to do?
+ * @mon: the monitor
+ *
+ * No page waits to be freed, none is evictable, and usage is under the
+ * threshold: a run would age, evict and reclaim nothing and record no
+ * run, so the tick need not make one.
+ *
+ * Return: true when a run can be skipped.
+ */
+bool mmsb_monitor_idle(struct mmsb_monitor *mon)
+{
+	return !mmsb_monitor_reclaim_pending(mon) &&
+	       !xa_marked(&mon->pages->xa, MMSB_PAGE_XA_EVICTABLE) &&
+	       !mmsb_monitor_over(mmsb_monitor_usage(mon), mon->cfg.limit,
+				  mon->cfg.threshold);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_idle);
+
 /* The next evictable page from *@idx on, referenced, or NULL. */
 static struct mmsb_page *mmsb_monitor_next(struct mmsb_page_table *t,
 					   unsigned long *idx)

@@ -126,6 +126,7 @@ enum mmsb_gc_verdict mmsb_monitor_decide(u32 flags, bool live, u64 age,
 
 u64 mmsb_monitor_usage(struct mmsb_monitor *mon);
 bool mmsb_monitor_has_work(struct mmsb_monitor *mon);
+bool mmsb_monitor_idle(struct mmsb_monitor *mon);
 bool mmsb_monitor_reclaim_pending(struct mmsb_monitor *mon);
 u64 mmsb_monitor_run(struct mmsb_monitor *mon, u64 deadline_ns,
 		     struct mmsb_tick_metrics *m);

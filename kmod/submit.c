@@ -227,21 +227,19 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       bool nonblock, u32 *accepted, struct mmsb_batch **batch)
 {
 	struct mmsb_delta_ctx *ctx = &dev->deltas;
-	struct mmsb_submission s = {
-		.dev = dev,
-		.uptr = uptr,
-		.b = {
-			.ctx = ctx,
-			.cred = mf->cred,
-			.admin = mf->admin,
-			.want_batch = awaited,
-			.max_records = mmsb_tick_capacity(&dev->tick),
-		},
-		.nonblock = nonblock,
-	};
+	struct mmsb_submission s;
 	u32 i, refused = 0;
 	int ret, stop = 0;
 	u64 base_id;
+
+	/* Field by field: the builder's page cache needs no zeroing. */
+	s.dev = dev;
+	s.uptr = uptr;
+	s.nonblock = nonblock;
+	s.queued = 0;
+	s.fault = 0;
+	mmsb_builder_init(&s.b, ctx, mf->cred, mf->admin, awaited,
+			  mmsb_tick_capacity(&dev->tick));
 
 	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;

@@ -337,11 +337,16 @@ static u64 mmsb_tick_validate_graph(struct mmsb_tick *t,
 	return ns;
 }
 
-/* GC gets what is left of the tick's budget, counted from @start. */
+/*
+ * GC gets what is left of the tick's budget, counted from @start; a
+ * monitor with nothing to do is not run (its gc_ns is 0).
+ */
 static u64 mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_metrics *m,
 			u64 start)
 {
-	return t->mon ? mmsb_monitor_run(t->mon, start + t->budget_ns, m) : 0;
+	if (!t->mon || mmsb_monitor_idle(t->mon))
+		return 0;
+	return mmsb_monitor_run(t->mon, start + t->budget_ns, m);
 }
 
 static void mmsb_tick_publish(struct mmsb_tick *t,
@@ -457,7 +462,14 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 
 	/* Pairs with smp_load_acquire() in mmsb_tick_served(). */
 	smp_store_release(&t->completed, start_req);
-	wake_up_all(&t->done_wq);
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the store above
+	 * before the look at the queue; pairs with the barrier in
+	 * set_current_state() of a flusher, who checks @completed after
+	 * queueing.
+	 */
+	if (wq_has_sleeper(&t->done_wq))
+		wake_up_all(&t->done_wq);
 
 	/* A chunk partly taken is work the ring no longer shows. */
 	if (!mmsb_queue_recheck(&t->queue) && !t->taken) {
@@ -506,6 +518,29 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
 	} while (!completion_done(done));
 	mutex_unlock(&t->run_lock);
 	if (more)
+		mmsb_tick_kick(t);
+}
+
+/**
+ * mmsb_tick_run_here() - run a tick in the caller's context if none runs
+ * @t: the tick
+ *
+ * For work queued without waiting for it (a batch of io_uring commands
+ * one task issued): one tick takes it all, up to batch_max.  If a tick
+ * runs already, or work is left, the orchestrator is kicked instead: a
+ * running tick may have taken its deltas before ours were queued.
+ *
+ * Context: process context, sleeps.
+ */
+void mmsb_tick_run_here(struct mmsb_tick *t)
+{
+	bool more = true;
+
+	if (mutex_trylock(&t->run_lock)) {
+		more = mmsb_tick_run(t);
+		mutex_unlock(&t->run_lock);
+	}
+	if (more || mmsb_queue_reserved(&t->queue))
 		mmsb_tick_kick(t);
 }
 

@@ -143,6 +143,7 @@ void mmsb_tick_kick(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
 bool mmsb_tick_trylock(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
+void mmsb_tick_run_here(struct mmsb_tick *t);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);

@@ -44,6 +44,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
@@ -179,10 +180,55 @@ static void mmsb_uring_batch_done(struct mmsb_batch *batch)
 	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
 }
 
+/* The tick task work: run the tick for the commands queued before it. */
+static void mmsb_uring_tick_tw(struct callback_head *cb)
+{
+	struct mmsb_file *mf = container_of(cb, struct mmsb_file, tick_work);
+	struct file *file = mf->tick_file;
+
+	/*
+	 * Fully ordered: a command of ours that saw @tick_task set was
+	 * queued before, so the tick below takes it; one that sees it
+	 * clear queues task work of its own.
+	 */
+	xchg(&mf->tick_task, NULL);
+	mmsb_tick_run_here(&mf->dev->tick);
+	fput(file);
+}
+
 /*
- * Validate and queue (mmsb_submit_deltas()), then run the tick here if
- * none runs and complete at once, else complete from the tick that
- * ends the batch, through task work.
+ * Issued inline by io_uring_enter(), a command does not run a tick of
+ * its own: the task's next task work does, for every command the task
+ * issued until then, so a submission of many commands costs one tick.
+ * It runs before the task returns to user space or sleeps for a
+ * completion.  True when the command may rely on such a tick: ours, or
+ * one already pending in this task; not on one pending in another task,
+ * which may not run for a long time.
+ */
+static bool mmsb_uring_defer_tick(struct mmsb_file *mf, struct file *file)
+{
+	struct task_struct *owner = READ_ONCE(mf->tick_task);
+
+	if (owner)
+		return owner == current;
+	if (cmpxchg(&mf->tick_task, NULL, current))
+		return false;
+	/* The task work holds the file, and so @mf and the module. */
+	mf->tick_file = get_file(file);
+	init_task_work(&mf->tick_work, mmsb_uring_tick_tw);
+	if (!task_work_add(current, &mf->tick_work, TWA_RESUME))
+		return true;
+	/* The task is exiting: no task work runs any more. */
+	WRITE_ONCE(mf->tick_task, NULL);
+	fput(file);
+	return false;
+}
+
+/*
+ * Validate and queue (mmsb_submit_deltas()).  Issued inline, leave the
+ * tick to the task's task work (mmsb_uring_defer_tick()); else run it
+ * here if none runs and complete at once; else complete from the tick
+ * that ends the batch.  Completions from a tick go through task work.
  */
 static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     struct mmsb_file *mf,
@@ -232,13 +278,19 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * file ourselves while we still run here.
 	 */
 	get_file(file);
-	/*
-	 * Ended here: complete from here, no task work.  Through
-	 * io_uring_cmd_done(), not a positive return: 6.1's io-wq path
-	 * posts no CQE for a positive result (ublk completes the same way).
-	 */
-	if (mmsb_submit_arm(dev, s->batch, mmsb_uring_batch_done, ioucmd))
+	if (nonblock && mmsb_uring_defer_tick(mf, file)) {
+		s->batch->done = mmsb_uring_batch_done;
+		s->batch->priv = ioucmd;
+		mmsb_batch_arm(s->batch);
+	} else if (mmsb_submit_arm(dev, s->batch, mmsb_uring_batch_done,
+				   ioucmd)) {
+		/*
+		 * Ended here: complete from here, no task work.  Through
+		 * io_uring_cmd_done(), not a positive return: 6.1's io-wq
+		 * path posts no CQE for one (ublk completes the same way).
+		 */
 		mmsb_uring_cmd_done(ioucmd, mmsb_uring_sub_end(s), issue_flags);
+	}
 	fput(file);
 	return -EIOCBQUEUED;
 }

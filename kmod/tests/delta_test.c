@@ -34,13 +34,8 @@ struct dt {
 
 static void dt_builder(struct dt *t, bool admin, bool batch)
 {
-	memset(&t->b, 0, sizeof(t->b));
-	t->b.ctx = &t->ctx;
-	t->b.cred = current_cred();
-	t->b.admin = admin;
+	mmsb_builder_init(&t->b, &t->ctx, current_cred(), admin, batch, 4096);
 	t->b.kernel = true;
-	t->b.want_batch = batch;
-	t->b.max_records = 4096;
 	t->b.left = 1;
 }
 
