@@ -394,11 +394,13 @@ TEST_F(uring, wait_timeout)
 TEST_F(uring, wait_canceled_with_submitter)
 {
 	struct __kernel_timespec ts = { .tv_sec = 5 };
+	long old = read_param("uring_wait_ms");
 	struct io_uring_cqe *cqe;
 	struct io_uring r;
 	pid_t pid;
 
-	ASSERT_EQ(read_param("uring_wait_ms"), 30000);
+	ASSERT_GT(old, 0);
+	ASSERT_EQ(write_param("uring_wait_ms", 30000), 0);
 	ASSERT_EQ(io_uring_queue_init(8, &r, 0), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -417,6 +419,7 @@ TEST_F(uring, wait_canceled_with_submitter)
 	EXPECT_EQ(inflight_settles(1000), 0);
 	io_uring_queue_exit(&r);
 	EXPECT_EQ(page_epoch(self->fd, self->page), 0);
+	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
 }
 
 /* Without read permission, a WAIT fails at submission with -EACCES. */
