@@ -535,6 +535,7 @@ static int failslab_arm(bool on)
 
 TEST_F(uring, enomem)
 {
+	long old = read_param("uring_wait_ms");
 	struct mmsb_stats before, after;
 	struct io_uring_sqe *sqe;
 	struct mmsb_delta d;
@@ -545,6 +546,9 @@ TEST_F(uring, enomem)
 		SKIP(return, "no failslab (CONFIG_FAILSLAB): -ENOMEM cannot be forced");
 	fail = open("/proc/self/make-it-fail", O_WRONLY);
 	ASSERT_GE(fail, 0);
+	/* A WAIT that went in after all ends soon, as a clear failure. */
+	ASSERT_GT(old, 0);
+	ASSERT_EQ(write_param("uring_wait_ms", 1000), 0);
 	/* Warm up: one command of each kind, done. */
 	mmsb_delta_dense(&d, self->page, 0, x, sizeof(x));
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d, 1, 0);
@@ -575,6 +579,7 @@ TEST_F(uring, enomem)
 	EXPECT_EQ(after.submitted, before.submitted);
 	EXPECT_EQ(page_epoch(self->fd, self->page), 1);
 	EXPECT_EQ(inflight_settles(1000), 0);
+	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
 }
 
 /* kill -9 with WAITs and SUBMITs in flight: all of them end. */
