@@ -179,7 +179,7 @@ static int mmsb_page_charge_reclaim(struct mmsb_page_table *t, u64 bytes)
 
 	while ((ret = mmsb_page_charge(t, bytes)) &&
 	       mmsb_page_reclaim_pending(t))
-		mmsb_page_reclaim(t, 32, 0, NULL);
+		mmsb_page_reclaim(t, MMSB_PAGE_RECLAIM_DIRECT, 0, NULL);
 	return ret;
 }
 

@@ -143,6 +143,12 @@ struct mmsb_page_table {
 	void *notify_arg;
 };
 
+/*
+ * Pages a create that hits the limit frees per step of its direct
+ * reclaim, until its own bytes fit.
+ */
+#define MMSB_PAGE_RECLAIM_DIRECT	32
+
 /* xarray mark of the pages created with MMSB_PAGE_EVICTABLE. */
 #define MMSB_PAGE_XA_EVICTABLE	XA_MARK_1
 

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 
 #include "kselftest_harness.h"
 #include "libmmsb.h"
+#include "pages.h"
 
 #define PAGE_BYTES	4096
 #define NR_PAGES	64
@@ -70,6 +73,33 @@ static int reap(int n)
 	return bad;
 }
 
+/* A module parameter's value, -1 if it cannot be read. */
+static long long param(const char *name)
+{
+	char path[128], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/mmsb/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] ? strtoll(buf, NULL, 10) : -1;
+}
+
+/* The ring's slots: ring_size rounded up to a power of two. */
+static __u64 ring_capacity(void)
+{
+	long long want = param("ring_size");
+	__u64 cap = 1;
+
+	while ((long long)cap < want)
+		cap <<= 1;
+	return cap;
+}
+
 FIXTURE(deltas) {
 	int fd;
 	__u64 page;
@@ -96,12 +126,14 @@ TEST_F(deltas, sync_visible_on_return)
 {
 	char buf[64];
 	struct mmsb_delta d;
-	__u32 accepted;
+	__u32 accepted, applied;
 
 	memset(buf, 0x5a, sizeof(buf));
 	mmsb_delta_dense(&d, self->page, 100, buf, sizeof(buf));
-	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, &accepted));
+	ASSERT_EQ(0, mmsb_submit_counts(self->fd, &d, 1, MMSB_SUBMIT_SYNC,
+					&accepted, &applied));
 	EXPECT_EQ(1, accepted);
+	EXPECT_EQ(1, applied);
 	EXPECT_EQ(0, d.status);
 	EXPECT_NE(0, d.delta_id);
 	EXPECT_EQ(1, d.epoch);
@@ -112,20 +144,6 @@ TEST_F(deltas, sync_visible_on_return)
 	EXPECT_EQ(1, self->hdr->epoch);
 	EXPECT_EQ(d.delta_id, self->hdr->last_delta_id);
 	EXPECT_EQ(0, self->hdr->seq & 1);
-}
-
-TEST_F(deltas, flush_applies_queued)
-{
-	char buf[8] = "flushed";
-	struct mmsb_delta d;
-
-	mmsb_delta_dense(&d, self->page, 0, buf, sizeof(buf));
-	ASSERT_EQ(0, submit1(self->fd, &d, 0));
-	EXPECT_EQ(0, d.status);
-	EXPECT_NE(0, d.delta_id);
-	ASSERT_EQ(0, mmsb_flush(self->fd));
-	EXPECT_EQ(0, memcmp(self->data, buf, sizeof(buf)));
-	EXPECT_EQ(1, self->hdr->epoch);
 }
 
 /* The timer ticks on its own (tick_us default 1000). */
@@ -199,6 +217,7 @@ TEST_F(deltas, validation_table)
 	const char *names[32];
 	int err[32], n = 0, i;
 	__u64 missing = self->page + 1000;
+	__u32 accepted, applied;
 
 #define BAD(e, why) do { names[n] = why; err[n] = e; n++; } while (0)
 	memset(buf, 0x77, sizeof(buf));
@@ -249,7 +268,10 @@ TEST_F(deltas, validation_table)
 	d[0] = good; names[0] = "good 0"; err[0] = 0; n++;
 #undef BAD
 
-	ASSERT_EQ(0, mmsb_submit(self->fd, d, n, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, mmsb_submit_counts(self->fd, d, n, MMSB_SUBMIT_SYNC,
+					&accepted, &applied));
+	EXPECT_EQ(2, accepted);
+	EXPECT_EQ(2, applied);
 	for (i = 0; i < n; i++) {
 		EXPECT_EQ(-err[i], d[i].status) TH_LOG("case %s", names[i]);
 		if (err[i])
@@ -323,6 +345,7 @@ TEST_F(deltas, no_write_permission)
 TEST_F(deltas, epochs_and_conflicts)
 {
 	struct mmsb_delta d[3];
+	__u32 accepted, applied;
 	char c = 1;
 
 	/* Expected epoch 0 applies at any epoch. */
@@ -344,12 +367,18 @@ TEST_F(deltas, epochs_and_conflicts)
 	EXPECT_EQ(-ESTALE, d[0].status);
 	EXPECT_EQ(2, d[0].epoch);
 	EXPECT_EQ(1, self->data[0]);
-	/* Two with the same expected epoch in one batch: the first wins. */
+	/*
+	 * Two with the same expected epoch in one batch: the first wins.
+	 * Both were accepted; only the winner counts as applied.
+	 */
 	mmsb_delta_dense(&d[0], self->page, 0, &c, 1);
 	d[0].expected_epoch = 2;
 	d[1] = d[0];
 	d[1].offset = 1;
-	ASSERT_EQ(0, mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, mmsb_submit_counts(self->fd, d, 2, MMSB_SUBMIT_SYNC,
+					&accepted, &applied));
+	EXPECT_EQ(2, accepted);
+	EXPECT_EQ(1, applied);
 	EXPECT_EQ(0, d[0].status);
 	EXPECT_EQ(-ESTALE, d[1].status);
 	EXPECT_EQ(3, d[0].epoch);
@@ -456,11 +485,13 @@ TEST_F(deltas, stats)
 	EXPECT_EQ(a.conflicts + 1, b.conflicts);
 	EXPECT_EQ(a.rejected + 1, b.rejected);
 	EXPECT_LT(a.ticks, b.ticks);
-	EXPECT_GE(b.last.tick, 1);
+	/* Ticks are numbered from 1; only those with deltas count. */
+	EXPECT_EQ(b.ticks, b.last.tick);
 	EXPECT_GE(b.last.total_ns, b.last.apply_ns);
 	EXPECT_EQ(0, b.delta_bytes);
 	EXPECT_EQ(0, b.ring_depth);
-	EXPECT_GE(b.ring_capacity, 2);
+	/* ring_size, rounded up to a power of two. */
+	EXPECT_EQ(ring_capacity(), b.ring_capacity);
 }
 
 /*
@@ -672,8 +703,11 @@ TEST_F(deltas, no_torn_reads)
 }
 
 /*
- * N processes race, round after round, to change a page at the epoch
- * they all read: exactly one wins each round, the others get -ESTALE.
+ * N processes race, round after round, to change byte 0 of a page at
+ * the epoch they all read: exactly one wins each round, the others get
+ * -ESTALE; the page then holds the winner's byte, one epoch further.
+ * The page starts at epoch 1 (expected epoch 0 means "any"), so every
+ * round is a real race.
  */
 #define RACERS		4
 #define ROUNDS		30
@@ -682,20 +716,34 @@ struct race {
 	pthread_barrier_t barrier;
 	int wins[ROUNDS];
 	int stale[ROUNDS];
+	int winner[ROUNDS];		/* the racer that won */
+	__u64 win_epoch[ROUNDS];	/* the epoch the winner was told */
+	__u8 byte[ROUNDS];		/* byte 0 after the round */
+	__u64 epoch[ROUNDS];		/* the page's epoch after the round */
 	int other;
 };
+
+static __u8 racer_byte(int p)
+{
+	return 0x10 + p;
+}
 
 TEST_F(deltas, conflicts_one_winner)
 {
 	struct race *race = shared_alloc(sizeof(*race));
 	pthread_barrierattr_t attr;
 	struct mmsb_stats a, b;
+	struct mmsb_delta d;
+	__u8 first = 0xff;
 	int p, r;
 
 	ASSERT_NE(NULL, race);
 	pthread_barrierattr_init(&attr);
 	pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
 	ASSERT_EQ(0, pthread_barrier_init(&race->barrier, &attr, RACERS));
+	mmsb_delta_dense(&d, self->page, 0, &first, 1);
+	ASSERT_EQ(0, submit1(self->fd, &d, MMSB_SUBMIT_SYNC));
+	ASSERT_EQ(1, d.epoch);
 	ASSERT_EQ(0, mmsb_stats(self->fd, &a));
 	for (p = 0; p < RACERS; p++) {
 		pid_t pid = fork();
@@ -706,29 +754,34 @@ TEST_F(deltas, conflicts_one_winner)
 
 			for (r = 0; r < ROUNDS; r++) {
 				struct mmsb_page_info info;
-				struct mmsb_delta d;
-				char c = p;
+				__u8 c = racer_byte(p);
 
 				pthread_barrier_wait(&race->barrier);
-				mmsb_page_info(fd, self->page, &info);
+				if (mmsb_page_info(fd, self->page, &info))
+					_exit(1);
 				pthread_barrier_wait(&race->barrier);
 				mmsb_delta_dense(&d, self->page, 0, &c, 1);
-				d.expected_epoch = info.epoch ? info.epoch : 0;
-				if (!info.epoch) {
-					/* Epoch 0 means "any": start at 1. */
-					d.expected_epoch = 0;
-				}
-				submit1(fd, &d, MMSB_SUBMIT_SYNC);
-				if (!d.status)
+				d.expected_epoch = info.epoch;
+				if (submit1(fd, &d, MMSB_SUBMIT_SYNC))
+					_exit(2);
+				if (!d.status) {
 					__atomic_add_fetch(&race->wins[r], 1,
 							   __ATOMIC_SEQ_CST);
-				else if (d.status == -ESTALE)
+					race->winner[r] = p;
+					race->win_epoch[r] = d.epoch;
+				} else if (d.status == -ESTALE) {
 					__atomic_add_fetch(&race->stale[r], 1,
 							   __ATOMIC_SEQ_CST);
-				else
+				} else {
 					__atomic_add_fetch(&race->other, 1,
 							   __ATOMIC_SEQ_CST);
+				}
 				pthread_barrier_wait(&race->barrier);
+				/* Everyone's SYNC returned: the round is over. */
+				if (p == 0 &&
+				    mmsb_page_read(self->hdr, 0, &race->byte[r], 1,
+						   &race->epoch[r]))
+					_exit(3);
 			}
 			_exit(0);
 		}
@@ -736,13 +789,380 @@ TEST_F(deltas, conflicts_one_winner)
 	ASSERT_EQ(0, reap(RACERS));
 	ASSERT_EQ(0, mmsb_stats(self->fd, &b));
 	EXPECT_EQ(0, race->other);
-	/* Round 0 starts at epoch 0 ("any"): everybody applies. */
-	EXPECT_EQ(RACERS, race->wins[0]);
-	for (r = 1; r < ROUNDS; r++) {
+	for (r = 0; r < ROUNDS; r++) {
 		EXPECT_EQ(1, race->wins[r]) TH_LOG("round %d", r);
 		EXPECT_EQ(RACERS - 1, race->stale[r]) TH_LOG("round %d", r);
+		EXPECT_EQ(r + 2, race->win_epoch[r]) TH_LOG("round %d", r);
+		EXPECT_EQ(r + 2, race->epoch[r]) TH_LOG("round %d", r);
+		EXPECT_EQ(racer_byte(race->winner[r]), race->byte[r])
+			TH_LOG("round %d", r);
 	}
-	EXPECT_EQ((ROUNDS - 1) * (RACERS - 1), b.conflicts - a.conflicts);
+	EXPECT_EQ(ROUNDS + 1, self->hdr->epoch);
+	EXPECT_EQ(ROUNDS * (RACERS - 1), b.conflicts - a.conflicts);
+	EXPECT_EQ(ROUNDS, b.processed - a.processed);
+}
+
+/* MMSB_IOC_WAIT ends with -EINTR on a signal, never restarted. */
+static void on_signal(int sig)
+{
+}
+
+TEST_F(deltas, wait_interrupted)
+{
+	static const __u64 timeouts[] = { UINT64_MAX, 60000000000ULL };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(timeouts); i++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			/* SA_RESTART: only -ERESTARTSYS would restart. */
+			struct sigaction sa = {
+				.sa_handler = on_signal,
+				.sa_flags = SA_RESTART,
+			};
+			__u64 cur = 99;
+			int ret;
+
+			if (sigaction(SIGUSR1, &sa, NULL))
+				_exit(100);
+			ret = mmsb_wait(self->fd, self->page, 1, timeouts[i],
+					&cur);
+			_exit(ret == -EINTR && cur != 0 ? 101 : -ret);
+		}
+		ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_WAIT));
+		ASSERT_EQ(0, kill(pid, SIGUSR1));
+		EXPECT_EQ(EINTR, wait_child(pid)) TH_LOG("timeout %llu",
+			(unsigned long long)timeouts[i]);
+	}
+}
+
+/*
+ * read() gives one event per changed page, however often it changed,
+ * in page order, whole events only, as many as the buffer holds; the
+ * rest stay for the next read.
+ */
+TEST_F(deltas, events_one_per_page)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	struct mmsb_event ev[3];
+	struct mmsb_delta d[2];
+	__u64 id[3];
+	char c = 1;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, create(self->fd, 64, 0, &id[i]));
+		ASSERT_EQ(0, mmsb_subscribe(self->fd, id[i]));
+	}
+	/* id[0] twice (epoch 2), then id[1] and id[2] in one tick. */
+	for (i = 0; i < 2; i++) {
+		mmsb_delta_dense(&d[0], id[0], 0, &c, 1);
+		ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	}
+	mmsb_delta_dense(&d[0], id[1], 0, &c, 1);
+	mmsb_delta_dense(&d[1], id[2], 0, &c, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+
+	/* Two and a half events of room: two events. */
+	memset(ev, 0, sizeof(ev));
+	EXPECT_EQ(2 * sizeof(ev[0]),
+		  read(self->fd, ev, 2 * sizeof(ev[0]) + sizeof(ev[0]) / 2));
+	EXPECT_EQ(id[0], ev[0].page_id);
+	EXPECT_EQ(2, ev[0].epoch);
+	EXPECT_EQ(id[1], ev[1].page_id);
+	EXPECT_EQ(1, ev[1].epoch);
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	/* Room for three: the one left. */
+	memset(ev, 0, sizeof(ev));
+	EXPECT_EQ(sizeof(ev[0]), read(self->fd, ev, sizeof(ev)));
+	EXPECT_EQ(id[2], ev[0].page_id);
+	EXPECT_EQ(1, ev[0].epoch);
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	EXPECT_EQ(-EAGAIN, mmsb_read_events(self->fd, ev, 3));
+
+	/* A change after the read is a new event. */
+	mmsb_delta_dense(&d[0], id[1], 0, &c, 1);
+	ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	ASSERT_EQ(1, mmsb_read_events(self->fd, ev, 3));
+	EXPECT_EQ(id[1], ev[0].page_id);
+	EXPECT_EQ(2, ev[0].epoch);
+}
+
+/*
+ * The header's seq is odd while the kernel writes the page: a reader
+ * spinning on it sees an odd value during a large delta, and at rest it
+ * is even, two steps per write section (one per tick that changed the
+ * page).
+ */
+#define SEQ_PAGE	(4 << 20)
+
+struct seq_watch {
+	const struct mmsb_page_header *hdr;
+	volatile int stop;
+	unsigned long odd, looks;
+};
+
+static void *seq_watcher(void *arg)
+{
+	struct seq_watch *w = arg;
+
+	while (!w->stop) {
+		w->odd += __atomic_load_n(&w->hdr->seq, __ATOMIC_ACQUIRE) & 1;
+		w->looks++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(deltas, seq_odd_while_writing, 120)
+{
+	struct seq_watch w = { 0 };
+	struct mmsb_delta d;
+	pthread_t th;
+	__u8 *buf;
+	__u64 id;
+	int i;
+
+	buf = malloc(SEQ_PAGE);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, create(self->fd, SEQ_PAGE, 0, &id));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, id, &w.hdr));
+	ASSERT_EQ(0, pthread_create(&th, NULL, seq_watcher, &w));
+	for (i = 1; i <= 50 && !w.odd; i++) {
+		memset(buf, i, SEQ_PAGE);
+		mmsb_delta_dense(&d, id, 0, buf, SEQ_PAGE);
+		ASSERT_EQ(0, submit1(self->fd, &d, MMSB_SUBMIT_SYNC));
+		ASSERT_EQ(0, d.status);
+	}
+	w.stop = 1;
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_LT(0, w.odd) TH_LOG("%lu looks at seq over %d writes", w.looks,
+				   i - 1);
+	EXPECT_EQ(i - 1, w.hdr->epoch);
+	EXPECT_EQ(2 * w.hdr->epoch, w.hdr->seq);
+	EXPECT_EQ(i - 1, ((const __u8 *)w.hdr)[MMSB_PAGE_DATA_OFFSET + SEQ_PAGE - 1]);
+	mmsb_page_unmap(w.hdr);
+	free(buf);
+}
+
+/*
+ * The tick, seen through STATS: each test loads mmsb with its own
+ * parameters, ticks only on demand (tick_us=0) or once a second (the
+ * test is over long before), so every tick is one a test asked for,
+ * and leaves it loaded with the defaults.
+ */
+FIXTURE(tick) {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	const __u8 *data;
+};
+
+FIXTURE_SETUP(tick)
+{
+	self->fd = -1;
+	self->hdr = NULL;
+}
+
+FIXTURE_TEARDOWN(tick)
+{
+	if (self->hdr)
+		mmsb_page_unmap(self->hdr);
+	if (self->fd >= 0)
+		close(self->fd);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+static void tick_open(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(tick) *self, const char *params)
+{
+	ASSERT_EQ(0, module_reload(params)) TH_LOG("insmod mmsb.ko %s", params);
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, create(self->fd, PAGE_BYTES, 0, &self->page));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->page, &self->hdr));
+	self->data = (const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET;
+}
+
+/* FLUSH, then the tick it ran: the @n-th since load, nothing else. */
+#define FLUSH_TICK(n, st) do {						\
+	ASSERT_EQ(0, mmsb_flush(self->fd));				\
+	ASSERT_EQ(0, mmsb_stats(self->fd, &(st)));			\
+	ASSERT_EQ((__u64)(n), (st).ticks) TH_LOG("another tick ran");	\
+	ASSERT_EQ((__u64)(n), (st).last.tick);				\
+} while (0)
+
+/* The time figures of a tick: its phases run one after the other. */
+#define EXPECT_PHASES(m) do {						\
+	EXPECT_GE((m).total_ns, (m).apply_ns + (m).propagate_ns +	\
+		  (m).graph_ns + (m).gc_ns);				\
+	EXPECT_EQ((m).apply_ns ? (m).processed * 1000000000ULL /	\
+		  (m).apply_ns : 0, (m).throughput);			\
+} while (0)
+
+/* Without a timer, queued deltas wait for MMSB_IOC_FLUSH. */
+TEST_F(tick, flush_applies_queued)
+{
+	char buf[8] = "flushed";
+	struct mmsb_delta d;
+	struct mmsb_stats st;
+	__u32 accepted, applied;
+
+	tick_open(_metadata, self, "tick_us=0");
+	mmsb_delta_dense(&d, self->page, 0, buf, sizeof(buf));
+	ASSERT_EQ(0, mmsb_submit_counts(self->fd, &d, 1, 0, &accepted,
+					&applied));
+	EXPECT_EQ(1, accepted);
+	EXPECT_EQ(0, applied);
+	EXPECT_EQ(0, d.status);
+	EXPECT_NE(0, d.delta_id);
+	/* Twenty periods of the default timer: no tick. */
+	usleep(20000);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(0, st.ticks);
+	EXPECT_EQ(1, st.ring_depth);
+	EXPECT_EQ(0, self->hdr->epoch);
+	EXPECT_EQ(0, self->data[0]);
+	FLUSH_TICK(1, st);
+	EXPECT_EQ(0, st.ring_depth);
+	EXPECT_EQ(0, memcmp(self->data, buf, sizeof(buf)));
+	EXPECT_EQ(1, self->hdr->epoch);
+	EXPECT_EQ(d.delta_id, self->hdr->last_delta_id);
+}
+
+/*
+ * One tick of: 3 deltas applied to one page, 2 stale (expected epoch
+ * 7), 1 to a page freed before the tick.  Its metrics and the totals.
+ */
+TEST_F(tick, metrics_of_one_tick)
+{
+	struct mmsb_stats a, st;
+	struct mmsb_delta d[6];
+	__u64 stale, gone;
+	__u32 accepted;
+	char c = 1;
+	int i;
+
+	tick_open(_metadata, self, "tick_us=0");
+	ASSERT_EQ(0, create(self->fd, 64, 0, &stale));
+	ASSERT_EQ(0, create(self->fd, 64, 0, &gone));
+	for (i = 0; i < 3; i++)
+		mmsb_delta_dense(&d[i], self->page, 8 * i, &c, 1);
+	for (; i < 5; i++) {
+		mmsb_delta_dense(&d[i], stale, i, &c, 1);
+		d[i].expected_epoch = 7;
+	}
+	mmsb_delta_dense(&d[5], gone, 0, &c, 1);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &a));
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 6, 0, &accepted));
+	EXPECT_EQ(6, accepted);
+	ASSERT_EQ(0, mmsb_page_free(self->fd, gone));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(6, st.ring_depth);
+
+	FLUSH_TICK(a.ticks + 1, st);
+	EXPECT_EQ(3, st.last.processed);
+	EXPECT_EQ(2, st.last.conflicts);
+	EXPECT_EQ(1, st.last.rejected);
+	EXPECT_EQ(1, st.last.pages_changed);
+	EXPECT_EQ(0, st.last.propagated);
+	EXPECT_EQ(0, st.last.ring_depth);
+	EXPECT_EQ(0, st.last.overrun);
+	EXPECT_EQ(0, st.last.graph_has_cycle);
+	EXPECT_EQ(0, st.last.pad);
+	EXPECT_TRUE(all_zero(st.last.reserved, sizeof(st.last.reserved)));
+	EXPECT_PHASES(st.last);
+	EXPECT_EQ(a.submitted + 6, st.submitted);
+	EXPECT_EQ(a.processed + 3, st.processed);
+	EXPECT_EQ(a.conflicts + 2, st.conflicts);
+	EXPECT_EQ(a.rejected + 1, st.rejected);
+	EXPECT_EQ(a.overruns, st.overruns);
+	EXPECT_EQ(0, st.ring_depth);
+	EXPECT_EQ(1, self->hdr->epoch);
+}
+
+/*
+ * batch_max=4: a tick takes four deltas and leaves the rest in the
+ * ring (ring_depth), for the next tick.  ring_size=1000 makes a ring of
+ * 1024 slots; ring_bytes is its slots (a sequence number and a pointer
+ * each) and the tick's two buffers of one pointer per delta of a chunk
+ * (here batch_max).
+ */
+TEST_F(tick, ring_depth_and_bytes)
+{
+	static const __u64 depth[] = { 6, 2, 0 };
+	static const __u64 taken[] = { 4, 4, 2 };
+	struct mmsb_delta d[10];
+	struct mmsb_stats st;
+	__u8 v[10];
+	int i;
+
+	tick_open(_metadata, self, "tick_us=1000000 batch_max=4 ring_size=1000");
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(1024, st.ring_capacity);
+	EXPECT_EQ(1024 * 2 * sizeof(void *) + 2 * 4 * sizeof(void *),
+		  st.ring_bytes);
+	EXPECT_EQ(st.page_bytes + st.page_meta_bytes + st.delta_bytes +
+		  st.graph_bytes + st.ring_bytes, st.mem_bytes);
+	for (i = 0; i < 10; i++) {
+		v[i] = 0xa0 + i;
+		mmsb_delta_dense(&d[i], self->page, i, &v[i], 1);
+	}
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, 10, 0, NULL));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(10, st.ring_depth);
+	for (i = 0; i < 3; i++) {
+		FLUSH_TICK(i + 1, st);
+		EXPECT_EQ(taken[i], st.last.processed);
+		EXPECT_EQ(depth[i], st.last.ring_depth);
+		EXPECT_EQ(depth[i], st.ring_depth);
+		EXPECT_EQ(i + 1, self->hdr->epoch);
+		EXPECT_PHASES(st.last);
+	}
+	EXPECT_EQ(0, memcmp(self->data, v, sizeof(v)));
+}
+
+/*
+ * tick_budget_us=100 (the least): a tick checks its budget after each
+ * chunk of 4096 deltas, and applying 4096 deltas takes longer than
+ * that.  So with 4196 queued the first tick stops after one chunk,
+ * counts an overrun, leaves 100 in the ring, and has no time left for
+ * GC (gc_ns 0, not invoked); the next tick takes the rest.
+ */
+TEST_F_TIMEOUT(tick, overrun, 120)
+{
+	const unsigned int chunk = 4096, n = chunk + 100;
+	struct mmsb_delta *d = calloc(n, sizeof(*d));
+	static __u8 buf[64];
+	struct mmsb_stats st;
+	unsigned int i;
+
+	ASSERT_NE(NULL, d);
+	tick_open(_metadata, self, "tick_us=1000000 tick_budget_us=100");
+	for (i = 0; i < n; i++)
+		mmsb_delta_dense(&d[i], self->page, (i * 64) % PAGE_BYTES, buf,
+				 sizeof(buf));
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, MMSB_SUBMIT_MAX, 0, NULL));
+	ASSERT_EQ(0, mmsb_submit(self->fd, d + MMSB_SUBMIT_MAX,
+				 n - MMSB_SUBMIT_MAX, 0, NULL));
+	FLUSH_TICK(1, st);
+	EXPECT_EQ(1, st.last.overrun);
+	EXPECT_EQ(1, st.overruns);
+	EXPECT_EQ(chunk, st.last.processed);
+	EXPECT_EQ(n - chunk, st.last.ring_depth);
+	EXPECT_EQ(n - chunk, st.ring_depth);
+	EXPECT_EQ(0, st.last.gc_invoked);
+	EXPECT_EQ(0, st.last.gc_ns);
+	EXPECT_LT(100000, st.last.apply_ns);
+	EXPECT_PHASES(st.last);
+	FLUSH_TICK(2, st);
+	EXPECT_EQ(n - chunk, st.last.processed);
+	EXPECT_EQ(0, st.ring_depth);
+	EXPECT_EQ(st.overruns, st.last.overrun + 1);
+	EXPECT_EQ(2, self->hdr->epoch);
+	free(d);
 }
 
 TEST_HARNESS_MAIN

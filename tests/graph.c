@@ -2,9 +2,10 @@
 /*
  * Edges and propagation: MMSB_IOC_EDGE_ADD/DEL and their errnos, chain,
  * diamond and NOTIFY propagation visible through the mappings after one
- * SYNC submit, edges dropped with their page, and a 1,000-page graph
- * under continuous submission checked byte for byte against a model.
- * Prints the per-tick validation cost at 1,000 pages ("figure:").
+ * SYNC submit, edges dropped with their page, the edge limit, and a
+ * 1,000-page graph under continuous submission checked byte for byte
+ * against a model, then change by change: which pages each change
+ * reaches, with bytes or only a notification.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "libmmsb.h"
+#include "pages.h"
 
 #define PT	MMSB_EDGE_PASSTHROUGH
 #define NT	MMSB_EDGE_NOTIFY
@@ -99,10 +101,10 @@ TEST_F(graph, chain_one_tick)
 	const __u8 *da = map_data(self->fd, a), *db = map_data(self->fd, b);
 	const __u8 *dc = map_data(self->fd, c);
 	struct mmsb_stats st = { .size = sizeof(st) };
+	__u64 cur, g0, g1[2];
 	__u8 buf[100];
-	__u64 cur;
+	int status, i;
 	pid_t pid;
-	int status;
 
 	ASSERT_TRUE(a && b && c && da && db && dc);
 	ASSERT_EQ(0, mmsb_edge_add(self->fd, a, b, PT));
@@ -113,7 +115,7 @@ TEST_F(graph, chain_one_tick)
 	ASSERT_GE(pid, 0);
 	if (!pid)
 		_exit(mmsb_wait(self->fd, c, 1, 10000000000ULL, &cur) ? 1 : 0);
-	usleep(100000);
+	ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_WAIT));
 
 	memset(buf, 0xab, sizeof(buf));
 	ASSERT_EQ(0, write_sync(self->fd, a, 50, buf, sizeof(buf)));
@@ -133,7 +135,24 @@ TEST_F(graph, chain_one_tick)
 	EXPECT_EQ(2, st.last.propagated);
 	EXPECT_EQ(3, st.last.pages_changed);
 	EXPECT_EQ(0, st.last.graph_has_cycle);
-	EXPECT_GT(st.graph_bytes, 0);
+	/*
+	 * graph_bytes: an edge between two pages already in the graph
+	 * costs the same bytes every time, and deleting it gives them
+	 * back, exactly; they are part of mem_bytes.
+	 */
+	g0 = st.graph_bytes;
+	EXPECT_EQ(st.page_bytes + st.page_meta_bytes + st.delta_bytes +
+		  st.graph_bytes + st.ring_bytes, st.mem_bytes);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, mmsb_edge_add(self->fd, a, c, NT));
+		ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+		g1[i] = st.graph_bytes;
+		ASSERT_EQ(0, mmsb_edge_del(self->fd, a, c, NT));
+		ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+		EXPECT_EQ(g0, st.graph_bytes);
+	}
+	EXPECT_LT(g0, g1[0]);
+	EXPECT_EQ(g1[0], g1[1]);
 
 	/* A change past C's size still reaches B, not C. */
 	ASSERT_EQ(0, write_sync(self->fd, a, 200, buf, 10));
@@ -180,25 +199,44 @@ TEST_F(graph, diamond_one_tick)
 	EXPECT_EQ(2, hdr_of(dc)->epoch);
 }
 
-/* NOTIFY: epoch + 1 and waiters woken, no bytes. */
+/*
+ * NOTIFY: epoch + 1 and waiters woken, no bytes.  A waiter sleeping on
+ * C (two NOTIFY edges down) wakes with C at epoch 1; a subscriber of C
+ * gets its event.
+ */
 TEST_F(graph, notify_one_tick)
 {
 	__u64 a = create(self->fd, 64, 0), b = create(self->fd, 64, 0);
 	__u64 c = create(self->fd, 64, 0);
 	const __u8 *db = map_data(self->fd, b), *dc = map_data(self->fd, c);
 	__u8 buf[8] = "notify!";
+	struct mmsb_event ev;
 	__u64 cur = 0;
+	pid_t pid;
 
 	ASSERT_TRUE(a && b && c && db && dc);
 	ASSERT_EQ(0, mmsb_edge_add(self->fd, a, b, NT));
 	/* Bytes do not travel past a NOTIFY edge; the notification does. */
 	ASSERT_EQ(0, mmsb_edge_add(self->fd, b, c, NT));
+	ASSERT_EQ(0, mmsb_subscribe(self->fd, c));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int ret = mmsb_wait(self->fd, c, 1, 10000000000ULL, &cur);
+
+		_exit(ret ? -ret : cur == 1 ? 0 : 100);
+	}
+	ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_WAIT));
 	ASSERT_EQ(0, write_sync(self->fd, a, 0, buf, sizeof(buf)));
+	EXPECT_EQ(0, wait_child(pid));
 	EXPECT_EQ(0, mmsb_wait(self->fd, b, 1, 0, &cur));
 	EXPECT_EQ(1, cur);
 	EXPECT_EQ(1, hdr_of(dc)->epoch);
 	EXPECT_TRUE(all_eq(db, 64, 0));
 	EXPECT_TRUE(all_eq(dc, 64, 0));
+	ASSERT_EQ(1, mmsb_read_events(self->fd, &ev, 1));
+	EXPECT_EQ(c, ev.page_id);
+	EXPECT_EQ(1, ev.epoch);
 }
 
 TEST_F(graph, errors)
@@ -356,23 +394,59 @@ static void replay(int p, __u8 (*model)[256], const __u32 *size)
 	}
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Is there an edge from -> to (either kind) in the model? */
+static bool model_edge(const __u8 (*adj)[NPAGES / 8], int from, int to)
 {
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
+	return adj[from][to / 8] & (1 << (to % 8));
 }
 
-TEST_F(graph, model_1000_pages)
+static void model_add(__u8 (*adj)[NPAGES / 8], int from, int to)
 {
-	static __u64 ids[NPAGES];
+	adj[from][to / 8] |= 1 << (to % 8);
+}
+
+/*
+ * The pages a change of byte 0 of root @r reaches in one tick: along a
+ * PASSTHROUGH edge from a page that carries bytes the dependent gets
+ * them (and carries them on); along a NOTIFY edge from any changed page
+ * the dependent changes without bytes.  Every edge goes from a lower
+ * index to a higher one, so one pass in index order is a topological
+ * walk.  changed[i]: 0 no, 1 notified only, 2 with bytes.
+ */
+static int model_reach(const __u8 (*adj)[NPAGES / 8], const int *parent,
+		       int r, __u8 *changed)
+{
+	int i, j, n = 0;
+
+	memset(changed, 0, NPAGES);
+	changed[r] = 2;
+	for (i = r; i < NPAGES; i++) {
+		if (!changed[i])
+			continue;
+		n += i != r;
+		for (j = i + 1; j < NPAGES; j++) {
+			if (!model_edge(adj, i, j))
+				continue;
+			if (parent[j] == i && changed[i] == 2)
+				changed[j] = 2;
+			else if (parent[j] != i && !changed[j])
+				changed[j] = 1;
+		}
+	}
+	return n;
+}
+
+TEST_F_TIMEOUT(graph, model_1000_pages, 120)
+{
+	static __u64 ids[NPAGES], epoch[NPAGES];
 	static __u32 size[NPAGES];
 	static int parent[NPAGES];
 	static const __u8 *data[NPAGES];
-	static __u8 model[NPAGES][256];
+	static __u8 model[NPAGES][256], adj[NPAGES][NPAGES / 8];
+	static __u8 changed[NPAGES];
 	struct mmsb_stats st = { .size = sizeof(st) };
-	__u64 s = 42, gns[21], pns[21];
-	int i, p, status, bad = 0, notify = 0;
+	int i, k, p, status, bad = 0, notify = 0;
+	__u64 s = 42;
 	pid_t pids[NPROD];
 	__u8 one = 1;
 	__u64 base;
@@ -386,18 +460,23 @@ TEST_F(graph, model_1000_pages)
 		data[i] = map_data(self->fd, ids[i]);
 		ASSERT_NE(NULL, data[i]);
 		parent[i] = i < NROOTS ? -1 : (int)(rnd(&s) % i);
-		if (parent[i] >= 0)
+		if (parent[i] >= 0) {
 			ASSERT_EQ(0, mmsb_edge_add(self->fd, ids[parent[i]],
 						   ids[i], PT));
+			model_add(adj, parent[i], i);
+		}
 	}
+	/* A second edge between two pages, of either kind: -EEXIST. */
 	for (i = 0; i < NPAGES; i++) {
-		int from = rnd(&s) % NPAGES, to = rnd(&s) % NPAGES, ret;
+		int from = rnd(&s) % NPAGES, to = rnd(&s) % NPAGES;
 
 		if (from >= to)
 			continue;
-		ret = mmsb_edge_add(self->fd, ids[from], ids[to], NT);
-		ASSERT_TRUE(ret == 0 || ret == -EEXIST);
-		notify += !ret;
+		ASSERT_EQ(model_edge(adj, from, to) ? -EEXIST : 0,
+			  mmsb_edge_add(self->fd, ids[from], ids[to], NT))
+			TH_LOG("%d -> %d", from, to);
+		notify += !model_edge(adj, from, to);
+		model_add(adj, from, to);
 	}
 
 	for (p = 0; p < NPROD; p++) {
@@ -432,22 +511,84 @@ TEST_F(graph, model_1000_pages)
 	EXPECT_EQ(base + NPAGES - NROOTS + notify, st.edges);
 	EXPECT_EQ(0, st.last.graph_has_cycle);
 
-	/* The figure: cost of one tick's validation over the whole graph. */
-	for (i = 0; i < 21; i++) {
-		ASSERT_EQ(0, write_sync(self->fd, ids[i % NROOTS], 0, &one, 1));
+	/*
+	 * Change by change: a write to one root changes exactly the pages
+	 * the model reaches, each one epoch further, the ones reached with
+	 * bytes get the byte, and the tick counts them.
+	 */
+	for (k = 0; k < 21; k++) {
+		int r = (k * 37) % NROOTS, n = model_reach(adj, parent, r, changed);
+
+		for (i = 0; i < NPAGES; i++)
+			epoch[i] = hdr_of(data[i])->epoch;
+		ASSERT_EQ(0, write_sync(self->fd, ids[r], 0, &one, 1));
 		ASSERT_EQ(0, mmsb_stats(self->fd, &st));
 		EXPECT_EQ(0, st.last.graph_has_cycle);
-		gns[i] = st.last.graph_ns;
-		pns[i] = st.last.propagate_ns;
+		EXPECT_EQ(n, st.last.propagated) TH_LOG("root %d", r);
+		EXPECT_EQ(n + 1, st.last.pages_changed) TH_LOG("root %d", r);
+		for (i = 0; i < NPAGES; i++) {
+			if (changed[i] == 2)
+				model[i][0] = one;
+			EXPECT_EQ(epoch[i] + !!changed[i], hdr_of(data[i])->epoch)
+				TH_LOG("root %d, page %d", r, i);
+		}
+		one++;
 	}
-	qsort(gns, 21, sizeof(gns[0]), cmp_u64);
-	qsort(pns, 21, sizeof(pns[0]), cmp_u64);
-	ksft_print_msg("figure: graph validation at %d pages, %llu edges: median %llu ns (min %llu, max %llu); propagate median %llu ns\n",
-		       NPAGES, (unsigned long long)st.edges,
-		       (unsigned long long)gns[10], (unsigned long long)gns[0],
-		       (unsigned long long)gns[20], (unsigned long long)pns[10]);
+	for (i = 0, bad = 0; i < NPAGES; i++)
+		bad += !!memcmp(data[i], model[i], size[i]);
+	EXPECT_EQ(0, bad);
 	for (i = 0; i < NPAGES; i++)
 		mmsb_page_unmap(hdr_of(data[i]));
+}
+
+/*
+ * max_edges=2: a third edge is -ENOSPC, through the ioctl, whatever its
+ * kind; deleting one (or freeing a page) makes room again.  The module
+ * is reloaded for it, and with the defaults after.
+ */
+FIXTURE(edge_limit) {
+	int fd;
+};
+
+FIXTURE_SETUP(edge_limit)
+{
+	ASSERT_EQ(0, module_reload("max_edges=2"));
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(edge_limit)
+{
+	close(self->fd);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+TEST_F(edge_limit, enospc)
+{
+	__u64 a = create(self->fd, 64, 0), b = create(self->fd, 64, 0);
+	__u64 c = create(self->fd, 64, 0), d = create(self->fd, 64, 0);
+	struct mmsb_stats st;
+
+	ASSERT_TRUE(a && b && c && d);
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, a, b, PT));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, b, c, NT));
+	EXPECT_EQ(-ENOSPC, mmsb_edge_add(self->fd, c, d, PT));
+	EXPECT_EQ(-ENOSPC, mmsb_edge_add(self->fd, c, d, NT));
+	/* The checks that need no room come first. */
+	EXPECT_EQ(-EEXIST, mmsb_edge_add(self->fd, a, b, NT));
+	EXPECT_EQ(-ELOOP, mmsb_edge_add(self->fd, c, c, PT));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(2, st.edges);
+	ASSERT_EQ(0, mmsb_edge_del(self->fd, a, b, PT));
+	EXPECT_EQ(0, mmsb_edge_add(self->fd, c, d, PT));
+	EXPECT_EQ(-ENOSPC, mmsb_edge_add(self->fd, a, b, PT));
+	/* Freeing c takes both its edges. */
+	ASSERT_EQ(0, mmsb_page_free(self->fd, c));
+	EXPECT_EQ(0, mmsb_edge_add(self->fd, a, b, PT));
+	EXPECT_EQ(0, mmsb_edge_add(self->fd, b, d, NT));
+	EXPECT_EQ(-ENOSPC, mmsb_edge_add(self->fd, a, d, NT));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(2, st.edges);
 }
 
 TEST_HARNESS_MAIN

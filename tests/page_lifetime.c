@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "pages.h"
@@ -223,45 +224,69 @@ TEST_F(life, fork_keeps_mapping)
 	EXPECT_HELD(self->fd, 0, 0);
 }
 
-/* Free racing mmap of the same id: never a crash, never a leak. */
+/*
+ * Free racing mmap of the same id: never a crash, never a leak.  Every
+ * map either fails with -ENOENT (the id is gone) or maps that very
+ * page, readable, and the race goes on until both outcomes were seen a
+ * few times (so it was a race), 1,000 rounds at least.
+ */
 struct race {
 	int fd;
 	volatile __u64 id;
 	volatile int stop;
+	long won, lost, wrong, bad_errno;
 };
 
 static void *race_mapper(void *arg)
 {
 	struct race *r = arg;
-	long n = 0, pgsz = page_size();
+	long pgsz = page_size();
+	__u64 id;
 	void *p;
+	int ret;
 
 	while (!r->stop) {
-		if (!map(r->fd, r->id * pgsz, pgsz, PROT_READ, MAP_SHARED, &p)) {
+		id = r->id;
+		if (!id)
+			continue;
+		ret = map(r->fd, id * pgsz, pgsz, PROT_READ, MAP_SHARED, &p);
+		if (!ret) {
+			r->wrong += ((const struct mmsb_page_header *)p)->id != id;
 			munmap(p, pgsz);
-			n++;
+			r->won++;
+		} else if (ret == -ENOENT) {
+			r->lost++;
+		} else {
+			r->bad_errno++;
 		}
 	}
-	return (void *)n;
+	return NULL;
 }
 
 TEST_F_TIMEOUT(life, free_races_mmap, 60)
 {
 	struct race r = { .fd = self->fd };
 	struct mmsb_page_create pc;
+	long end = 0;
 	pthread_t th;
-	void *mapped;
 	int i;
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, race_mapper, &r));
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < 1000 || r.won < 10 || r.lost < 10; i++) {
 		ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0, 0, &pc));
 		r.id = pc.id;
 		ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
+		if (i == 1000)
+			end = time(NULL) + 30;
+		if (end && time(NULL) > end)
+			break;
 	}
 	r.stop = 1;
-	ASSERT_EQ(0, pthread_join(th, &mapped));
-	TH_LOG("%ld maps won the race", (long)mapped);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_LE(10, r.won) TH_LOG("%ld maps won in %d rounds", r.won, i);
+	EXPECT_LE(10, r.lost) TH_LOG("%ld maps lost in %d rounds", r.lost, i);
+	EXPECT_EQ(0, r.wrong);
+	EXPECT_EQ(0, r.bad_errno);
 	EXPECT_HELD(self->fd, 0, 0);
 }
 

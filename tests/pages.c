@@ -5,6 +5,7 @@
  * fork, limits, many cycles) are in page_lifetime.c.
  */
 #include <grp.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -79,8 +80,11 @@ TEST_F(pages, create_info_map)
 	EXPECT_EQ(sizeof(st), st.size);
 	EXPECT_EQ(1, st.pages);
 	EXPECT_EQ(self->pgsz, st.page_bytes);
-	/* mem_bytes adds what deltas, the graph etc. hold. */
-	EXPECT_GE(st.mem_bytes, st.page_bytes);
+	/* mem_bytes adds what deltas, the graph etc. hold: the exact sum. */
+	EXPECT_EQ(st.page_bytes + st.page_meta_bytes + st.delta_bytes +
+		  st.graph_bytes + st.ring_bytes, st.mem_bytes);
+	EXPECT_EQ(0, st.pad);
+	EXPECT_TRUE(all_zero(st.reserved, sizeof(st.reserved)));
 	EXPECT_EQ(1024ULL << 20, st.mem_limit);
 
 	ASSERT_EQ(0, mmsb_page_unmap(hdr));
@@ -442,34 +446,45 @@ TEST_F(pages, refault_after_dontneed)
 }
 
 /*
- * Another uid (1000, group 1000) on a page root owns (uid 0, gid 0):
- * the mode decides reading; writing maps and freeing never work.
+ * Another uid (1000, group 1000) on pages root owns (uid 0, gid 0): the
+ * mode decides reading (info, mmap, WAIT, SUBSCRIBE) and writing (here
+ * deleting root's edge between two such pages); writable maps and
+ * freeing never work.
  */
 FIXTURE(other_uid) {
 	int fd;
 	struct mmsb_page_create pc;
+	__u64 to;	/* root's edge pc -> to, NOTIFY; same mode */
 };
 
 FIXTURE_VARIANT(other_uid) {
 	__u32 mode;
 	int in_group;	/* the child also has gid 0 as a supplementary group */
-	int read_errno;	/* expected result of info and mmap(PROT_READ) */
+	int read_errno;	/* info, mmap(PROT_READ), WAIT and SUBSCRIBE */
+	int write_errno; /* MMSB_IOC_EDGE_DEL */
 };
 
-FIXTURE_VARIANT_ADD(other_uid, mode_0600) { 0600, 0, -EACCES };
-FIXTURE_VARIANT_ADD(other_uid, mode_0644) { 0644, 0, 0 };
-FIXTURE_VARIANT_ADD(other_uid, mode_0604) { 0604, 0, 0 };
-FIXTURE_VARIANT_ADD(other_uid, mode_0640_not_in_group) { 0640, 0, -EACCES };
-FIXTURE_VARIANT_ADD(other_uid, mode_0640_in_group) { 0640, 1, 0 };
-FIXTURE_VARIANT_ADD(other_uid, mode_0604_in_group) { 0604, 1, -EACCES };
-FIXTURE_VARIANT_ADD(other_uid, mode_0666) { 0666, 0, 0 };
+FIXTURE_VARIANT_ADD(other_uid, mode_0600) { 0600, 0, -EACCES, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0644) { 0644, 0, 0, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0604) { 0604, 0, 0, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0640_not_in_group) { 0640, 0, -EACCES, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0640_in_group) { 0640, 1, 0, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0604_in_group) { 0604, 1, -EACCES, -EACCES };
+FIXTURE_VARIANT_ADD(other_uid, mode_0662) { 0662, 0, -EACCES, 0 };
+FIXTURE_VARIANT_ADD(other_uid, mode_0666) { 0666, 0, 0, 0 };
 
 FIXTURE_SETUP(other_uid)
 {
+	struct mmsb_page_create to;
+
 	self->fd = mmsb_open();
 	ASSERT_GE(self->fd, 0);
 	ASSERT_EQ(0, mmsb_page_create(self->fd, 100, variant->mode, 0,
 				      &self->pc));
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 100, variant->mode, 0, &to));
+	self->to = to.id;
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->pc.id, self->to,
+				   MMSB_EDGE_NOTIFY));
 }
 
 FIXTURE_TEARDOWN(other_uid)
@@ -479,7 +494,7 @@ FIXTURE_TEARDOWN(other_uid)
 }
 
 /* Runs as uid 1000; returns the number of the first failed check. */
-static int other_uid_child(const struct mmsb_page_create *pc,
+static int other_uid_child(const struct mmsb_page_create *pc, __u64 to,
 			   const FIXTURE_VARIANT(other_uid) *variant)
 {
 	gid_t groups[1] = { 0 };
@@ -516,21 +531,36 @@ static int other_uid_child(const struct mmsb_page_create *pc,
 	    mmsb_page_info(fd, own.id, &in) || in.uid != 1000 ||
 	    in.gid != 1000 || in.mode != 0600 || mmsb_page_free(fd, own.id))
 		return 9;
+	/* Waiting and subscribing need read permission. */
+	if (mmsb_wait(fd, pc->id, 0, 0, NULL) != variant->read_errno)
+		return 10;
+	if (mmsb_subscribe(fd, pc->id) != variant->read_errno)
+		return 11;
+	/* Deleting an edge needs write permission on both pages. */
+	if (mmsb_edge_del(fd, pc->id, to, MMSB_EDGE_NOTIFY) !=
+	    variant->write_errno)
+		return 12;
 	return 0;
 }
 
 TEST_F(other_uid, access)
 {
 	struct mmsb_page_info in;
+	struct mmsb_stats st;
 	pid_t pid;
 
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid)
-		_exit(other_uid_child(&self->pc, variant));
+		_exit(other_uid_child(&self->pc, self->to, variant));
 	EXPECT_EQ(0, wait_child(pid)) TH_LOG("child check failed");
-	/* The page survived the attempts. */
+	/* The page survived the attempts; the edge unless writable. */
 	EXPECT_EQ(0, mmsb_page_info(self->fd, self->pc.id, &in));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(variant->write_errno ? 1 : 0, st.edges);
+	EXPECT_EQ(variant->write_errno ? -EEXIST : 0,
+		  mmsb_edge_add(self->fd, self->pc.id, self->to,
+				MMSB_EDGE_NOTIFY));
 }
 
 /* The opener's credentials count, not the caller's: an fd opened as
@@ -549,6 +579,160 @@ TEST_F(other_uid, opener_credentials)
 		_exit(mmsb_page_info(self->fd, self->pc.id, &in) ? 2 : 0);
 	}
 	EXPECT_EQ(0, wait_child(pid));
+}
+
+/*
+ * CAP_SYS_ADMIN, as the opener had it at open(), bypasses the mode of
+ * every page and may free any page.  The capability counts, not uid 0,
+ * and only at open: a page of uid 1000, mode 0600, seen by root with
+ * and without the capability.
+ */
+FIXTURE(admin) {
+	int fd;		/* root's, opened with CAP_SYS_ADMIN */
+	__u64 id;	/* uid 1000's page, mode 0600 */
+	__u64 mine;	/* root's page, mode 0600 */
+};
+
+FIXTURE_SETUP(admin)
+{
+	struct mmsb_page_create pc;
+	int pfd[2];
+	pid_t pid;
+
+	self->fd = mmsb_open();
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 64, 0600, 0, &pc));
+	self->mine = pc.id;
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd;
+
+		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(1);
+		fd = mmsb_open();
+		if (fd < 0 || mmsb_page_create(fd, 64, 0600, 0, &pc))
+			_exit(2);
+		_exit(write(pfd[1], &pc.id, sizeof(pc.id)) == sizeof(pc.id) ?
+		      0 : 3);
+	}
+	ASSERT_EQ(0, wait_child(pid));
+	ASSERT_EQ(sizeof(self->id), read(pfd[0], &self->id, sizeof(self->id)));
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+FIXTURE_TEARDOWN(admin)
+{
+	free_all(self->fd);
+	close(self->fd);
+}
+
+/* Take CAP_SYS_ADMIN out of every set of this process; 0 or -errno. */
+static int drop_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	int i = CAP_TO_INDEX(CAP_SYS_ADMIN);
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[i].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	d[i].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	d[i].inheritable &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/* One delta to @id through @fd: the SUBMIT's error, else its status. */
+static int write_one(int fd, __u64 id)
+{
+	struct mmsb_delta d;
+	char c = 7;
+	int ret;
+
+	mmsb_delta_dense(&d, id, 0, &c, 1);
+	ret = mmsb_submit(fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+	return ret ? ret : d.status;
+}
+
+TEST_F(admin, bypasses_mode_and_frees)
+{
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_info in;
+
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->id, &in));
+	EXPECT_EQ(1000, in.uid);
+	EXPECT_EQ(1000, in.gid);
+	EXPECT_EQ(0600, in.mode);
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->id, &hdr));
+	EXPECT_EQ(self->id, hdr->id);
+	EXPECT_EQ(0, mmsb_wait(self->fd, self->id, 0, 0, NULL));
+	EXPECT_EQ(0, mmsb_subscribe(self->fd, self->id));
+	EXPECT_EQ(0, write_one(self->fd, self->id));
+	EXPECT_EQ(1, hdr->epoch);
+	EXPECT_EQ(0, mmsb_edge_add(self->fd, self->mine, self->id,
+				   MMSB_EDGE_NOTIFY));
+	EXPECT_EQ(0, mmsb_edge_del(self->fd, self->mine, self->id,
+				   MMSB_EDGE_NOTIFY));
+	/* Not the owner, but CAP_SYS_ADMIN: MMSB_IOC_PAGE_FREE works. */
+	EXPECT_EQ(0, mmsb_page_free(self->fd, self->id));
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, self->id, &in));
+	EXPECT_EQ(0, hdr->flags & MMSB_HDR_LIVE);
+	EXPECT_EQ(0, mmsb_page_unmap(hdr));
+}
+
+/* Runs as root without CAP_SYS_ADMIN; the number of the failed check. */
+static int no_admin_child(int admin_fd, __u64 id, __u64 mine)
+{
+	struct mmsb_page_info in;
+	void *p;
+	int fd;
+
+	if (drop_cap_sys_admin())
+		return 1;
+	fd = mmsb_open();
+	if (fd < 0)
+		return 2;
+	/* uid 0 does not own the page: the other bits, none. */
+	if (mmsb_page_info(fd, id, &in) != -EACCES)
+		return 3;
+	if (map(fd, id * getpagesize(), getpagesize(), PROT_READ, MAP_SHARED,
+		&p) != -EACCES)
+		return 4;
+	if (mmsb_wait(fd, id, 0, 0, NULL) != -EACCES)
+		return 5;
+	if (mmsb_subscribe(fd, id) != -EACCES)
+		return 6;
+	if (write_one(fd, id) != -EACCES)
+		return 7;
+	if (mmsb_edge_add(fd, mine, id, MMSB_EDGE_NOTIFY) != -EACCES)
+		return 8;
+	if (mmsb_page_free(fd, id) != -EPERM)
+		return 9;
+	/* Its own page is fine. */
+	if (mmsb_page_info(fd, mine, &in) || write_one(fd, mine))
+		return 10;
+	/* The file opened with the capability keeps it. */
+	if (mmsb_page_info(admin_fd, id, &in) || write_one(admin_fd, id))
+		return 11;
+	return 0;
+}
+
+TEST_F(admin, capability_at_open_not_uid_0)
+{
+	struct mmsb_page_info in;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(no_admin_child(self->fd, self->id, self->mine));
+	EXPECT_EQ(0, wait_child(pid)) TH_LOG("child check failed");
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->id, &in));
+	EXPECT_EQ(1, in.epoch);
 }
 
 TEST_HARNESS_MAIN

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -123,6 +124,45 @@ static inline int wait_child(pid_t pid)
 	if (waitpid(pid, &st, 0) != pid)
 		return -errno;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
+}
+
+/*
+ * Wait up to 10 s until task @pid sleeps in ioctl(@cmd): its
+ * /proc/PID/syscall names the call (and shows it blocked) and its state
+ * is S.  A waiter found so is waiting, not still on its way to the
+ * call.  0 or -ETIMEDOUT.
+ */
+static inline int sleeping_in_ioctl(pid_t pid, unsigned long cmd)
+{
+	char path[64], buf[256], *p;
+	unsigned long nr, fd, arg;
+	int i, n, f;
+
+	for (i = 0; i < 10000; i++, usleep(1000)) {
+		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+		f = open(path, O_RDONLY);
+		n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
+		if (f >= 0)
+			close(f);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (sscanf(buf, "%lu 0x%lx 0x%lx", &nr, &fd, &arg) != 3 ||
+		    nr != SYS_ioctl || arg != cmd)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = open(path, O_RDONLY);
+		n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
+		if (f >= 0)
+			close(f);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 0;
+	}
+	return -ETIMEDOUT;
 }
 
 static inline int module_load(const char *params)

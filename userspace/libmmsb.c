@@ -127,8 +127,8 @@ void mmsb_delta_dense(struct mmsb_delta *d, __u64 page, __u64 off,
 	d->encoding = MMSB_DELTA_DENSE;
 }
 
-int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
-		__u32 *accepted)
+int mmsb_submit_counts(int fd, struct mmsb_delta *deltas, __u32 count,
+		       __u32 flags, __u32 *accepted, __u32 *applied)
 {
 	struct mmsb_submit s = {
 		.deltas = (__u64)(uintptr_t)deltas,
@@ -139,7 +139,15 @@ int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
 
 	if (accepted)
 		*accepted = s.accepted;
+	if (applied)
+		*applied = s.applied;
 	return ret;
+}
+
+int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
+		__u32 *accepted)
+{
+	return mmsb_submit_counts(fd, deltas, count, flags, accepted, NULL);
 }
 
 int mmsb_wait(int fd, __u64 page, __u64 epoch, __u64 timeout_ns, __u64 *cur)

@@ -72,6 +72,15 @@ int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
 		__u32 *accepted);
 
 /*
+ * mmsb_submit() with both counts of struct mmsb_submit: *@accepted and
+ * *@applied (each if not NULL).  @applied is how many deltas a SYNC
+ * submission applied (0 without SYNC, or when it fails with -EINTR: the
+ * deltas still apply, but nobody waits to count them).
+ */
+int mmsb_submit_counts(int fd, struct mmsb_delta *deltas, __u32 count,
+		       __u32 flags, __u32 *accepted, __u32 *applied);
+
+/*
  * Wait until page @page reaches @epoch (MMSB_IOC_WAIT); @timeout_ns 0
  * polls, UINT64_MAX waits forever.  *@cur (if not NULL) gets the epoch.
  */

@@ -86,17 +86,13 @@ int mmsb_submit_applied(int fd, struct io_uring *ring,
 			struct mmsb_delta *deltas, __u32 count)
 {
 	struct io_uring_cqe *cqe;
-	__u32 i, applied = 0;
+	__u32 applied;
 	int ret;
 
 	if (!ring) {
-		ret = mmsb_submit(fd, deltas, count, MMSB_SUBMIT_SYNC, NULL);
-		if (ret)
-			return ret;
-		for (i = 0; i < count; i++)
-			if (deltas[i].delta_id && !deltas[i].status)
-				applied++;
-		return applied;
+		ret = mmsb_submit_counts(fd, deltas, count, MMSB_SUBMIT_SYNC,
+					 NULL, &applied);
+		return ret ? ret : (int)applied;
 	}
 	ret = mmsb_uring_submit(ring, fd, deltas, count, 0);
 	if (ret)

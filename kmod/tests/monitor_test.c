@@ -4,20 +4,24 @@
  * monitor.c): the threshold, cold ageing, the verdict table, and runs
  * over a real page table with deferred reclaim: the batch bound, the
  * reclaim of pages whose last reference went, and that non-evictable
- * pages survive any pressure.
+ * pages survive any pressure, that a run stops at its deadline, and the
+ * bookkeeping bytes it reports.
  *
- * Each case gets a table of LIMIT_FRAMES frames with a reclaim hook
- * that only counts its calls (no tick here: the cases run the monitor
- * themselves), and a monitor with threshold 50%, batch 4, cold_age 3.
+ * Each case gets a table of LIMIT_FRAMES frames (pages of MAX_FRAMES at
+ * most) with a reclaim hook that only counts its calls (no tick here:
+ * the cases run the monitor themselves), and a monitor with threshold
+ * 50%, batch 4, cold_age 3.
  */
 #include <kunit/test.h>
 #include <linux/cred.h>
+#include <linux/ktime.h>
 #include <linux/slab.h>
 
 #include "monitor.h"
 #include "page.h"
 
 #define LIMIT_FRAMES	64
+#define MAX_FRAMES	8
 #define BATCH		4
 #define COLD_AGE	3
 
@@ -28,6 +32,7 @@ struct monitor_ctx {
 	int notified;
 	int evicted_calls;
 	u64 last_evicted;
+	u64 spin_until;		/* evicted hook: busy until ktime_get_ns() */
 };
 
 static void count_notify(void *arg)
@@ -43,6 +48,9 @@ static void count_evicted(void *arg, u64 id)
 
 	c->evicted_calls++;
 	c->last_evicted = id;
+	/* A slow eviction: the run's clock passes its deadline here. */
+	while (c->spin_until && ktime_get_ns() < c->spin_until)
+		cpu_relax();
 }
 
 static int mmsb_monitor_test_init(struct kunit *test)
@@ -59,7 +67,7 @@ static int mmsb_monitor_test_init(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	KUNIT_ASSERT_EQ(test, 0, mmsb_page_table_init(&c->t, cfg.limit,
-						      PAGE_SIZE));
+						      MAX_FRAMES * PAGE_SIZE));
 	mmsb_page_table_set_reclaim(&c->t, count_notify, c);
 	cfg.delta_bytes = &c->delta_bytes;
 	cfg.arg = c;
@@ -214,7 +222,11 @@ static void mmsb_monitor_test_held_page_stays(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t), 0);
 }
 
-/* A create that hits the limit frees what waits for GC and succeeds. */
+/*
+ * A create that hits the limit frees what waits for GC and succeeds:
+ * one step of MMSB_PAGE_RECLAIM_DIRECT pages, oldest first, makes room.
+ *   pending: 64 -> 32,  held: 64 frames -> 32 + the new one
+ */
 static void mmsb_monitor_test_direct_reclaim(struct kunit *test)
 {
 	struct monitor_ctx *c = test->priv;
@@ -226,9 +238,12 @@ static void mmsb_monitor_test_direct_reclaim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), LIMIT_FRAMES);
 	p = mmsb_page_create(&c->t, 1, 0, 0, current_cred());
 	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(p), "mmsb_page_create(): %ld", PTR_ERR(p));
-	KUNIT_EXPECT_LT(test, mmsb_page_reclaim_pending(&c->t), LIMIT_FRAMES);
-	KUNIT_EXPECT_LE(test, mmsb_page_table_bytes(&c->t),
-			LIMIT_FRAMES * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t),
+			LIMIT_FRAMES - MMSB_PAGE_RECLAIM_DIRECT);
+	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t),
+			(LIMIT_FRAMES - MMSB_PAGE_RECLAIM_DIRECT + 1) * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmsb_page_table_structs(&c->t),
+			LIMIT_FRAMES - MMSB_PAGE_RECLAIM_DIRECT + 1);
 	mmsb_page_put(p);
 }
 
@@ -324,14 +339,114 @@ static void mmsb_monitor_test_no_budget(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 1);
 }
 
-/* Bookkeeping per page: at least the struct, at most a few hundred bytes. */
-static void mmsb_monitor_test_overhead(struct kunit *test)
+/*
+ * 40 cold evictable pages (40 of 64 frames, over 50%), batch 4, a run
+ * with a deadline that passes while it evicts the first page:
+ *
+ *   scan:    evict p0 -> deadline passed -> stop    (not p1..p3)
+ *   reclaim: p0 waits for GC, but no time is left   (not freed)
+ *
+ * A run that ignored its deadline would evict BATCH pages and free them.
+ * The next run, without a deadline, goes on where this one stopped.
+ */
+static void mmsb_monitor_test_deadline_stops_run(struct kunit *test)
 {
-	size_t o = mmsb_monitor_page_overhead(PAGE_SIZE);
+	struct monitor_ctx *c = test->priv;
+	struct mmsb_tick_metrics m = { };
+	u64 deadline;
+	int i;
 
-	KUNIT_EXPECT_GE(test, o, sizeof(struct mmsb_page));
-	KUNIT_EXPECT_LT(test, o, 1024);
-	kunit_info(test, "bookkeeping per one-frame page: %zu bytes", o);
+	for (i = 0; i < 40; i++)
+		create(test, MMSB_PAGE_EVICTABLE);
+	for (i = 1; i < COLD_AGE + 1; i++)
+		mmsb_monitor_run(&c->mon, 0, NULL);
+	KUNIT_ASSERT_EQ(test, c->evicted_calls, 0);
+
+	/* Far enough ahead for the run to start before it. */
+	deadline = ktime_get_ns() + 50 * NSEC_PER_MSEC;
+	c->spin_until = deadline;
+	mmsb_monitor_run(&c->mon, deadline, &m);
+	c->spin_until = 0;
+	KUNIT_EXPECT_EQ(test, m.gc_invoked, 1);
+	KUNIT_EXPECT_EQ(test, c->evicted_calls, 1);
+	KUNIT_EXPECT_EQ(test, mmsb_page_table_pages(&c->t), 39);
+	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_pages, 0);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 1);
+	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t), 40 * PAGE_SIZE);
+
+	mmsb_monitor_run(&c->mon, 0, &m);
+	KUNIT_EXPECT_EQ(test, c->evicted_calls, 1 + BATCH);
+	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_pages, BATCH);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 1);
+}
+
+/*
+ * The reclaim loop with a deadline already passed frees exactly one
+ * page (the promise: at least one per run), oldest first; without one,
+ * up to its batch.
+ *   pending: 10 -> 9 -> 5
+ */
+static void mmsb_monitor_test_deadline_stops_reclaim(struct kunit *test)
+{
+	struct monitor_ctx *c = test->priv;
+	u64 ids[10], bytes = 0;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		ids[i] = create(test, 0)->id;
+	for (i = 0; i < 10; i++)
+		KUNIT_ASSERT_EQ(test, 0, mmsb_page_free(&c->t, ids[i],
+							current_cred(), true));
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim(&c->t, UINT_MAX, 1, &bytes), 1);
+	KUNIT_EXPECT_EQ(test, bytes, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 9);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim(&c->t, BATCH, 0, &bytes), BATCH);
+	KUNIT_EXPECT_EQ(test, bytes, BATCH * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 9 - BATCH);
+	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t),
+			(9 - BATCH) * PAGE_SIZE);
+}
+
+/*
+ * page_meta_bytes: per page (live, or freed and waiting for GC) the
+ * fixed bookkeeping, plus 8 bytes of vmalloc's frame array per frame.
+ * Pages of 1, 3 and 5 frames; the 3-frame one freed (still counted),
+ * then reclaimed (gone):
+ *   3 * fixed + 9 * 8  ->  3 * fixed + 9 * 8  ->  2 * fixed + 6 * 8
+ * The fixed part is mmsb_monitor_page_overhead() of a one-frame page
+ * less its one-pointer array (the smallest kmalloc, 8 bytes).
+ */
+static void mmsb_monitor_test_meta_bytes(struct kunit *test)
+{
+	size_t fixed = mmsb_monitor_page_overhead(PAGE_SIZE) - 8;
+	struct monitor_ctx *c = test->priv;
+	struct mmsb_page *p;
+	u64 three;
+
+	KUNIT_EXPECT_EQ(test, mmsb_monitor_meta_bytes(&c->mon), 0);
+	p = mmsb_page_create(&c->t, 1, 0, 0, current_cred());
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	mmsb_page_put(p);
+	p = mmsb_page_create(&c->t, 3 * PAGE_SIZE - MMSB_PAGE_DATA_OFFSET, 0, 0,
+			     current_cred());
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	three = p->id;
+	mmsb_page_put(p);
+	p = mmsb_page_create(&c->t, 5 * PAGE_SIZE - MMSB_PAGE_DATA_OFFSET, 0, 0,
+			     current_cred());
+	KUNIT_ASSERT_FALSE(test, IS_ERR(p));
+	mmsb_page_put(p);
+	KUNIT_EXPECT_EQ(test, mmsb_monitor_meta_bytes(&c->mon), 3 * fixed + 9 * 8);
+	/* The struct of a page is at least the struct itself. */
+	KUNIT_EXPECT_GE(test, fixed, sizeof(struct mmsb_page));
+
+	KUNIT_ASSERT_EQ(test, 0, mmsb_page_free(&c->t, three, current_cred(),
+						true));
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 1);
+	KUNIT_EXPECT_EQ(test, mmsb_monitor_meta_bytes(&c->mon), 3 * fixed + 9 * 8);
+	mmsb_monitor_run(&c->mon, 0, NULL);
+	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 0);
+	KUNIT_EXPECT_EQ(test, mmsb_monitor_meta_bytes(&c->mon), 2 * fixed + 6 * 8);
 }
 
 static struct kunit_case mmsb_monitor_test_cases[] = {
@@ -345,7 +460,9 @@ static struct kunit_case mmsb_monitor_test_cases[] = {
 	KUNIT_CASE(mmsb_monitor_test_never_non_evictable),
 	KUNIT_CASE(mmsb_monitor_test_changing_page_stays),
 	KUNIT_CASE(mmsb_monitor_test_no_budget),
-	KUNIT_CASE(mmsb_monitor_test_overhead),
+	KUNIT_CASE(mmsb_monitor_test_deadline_stops_run),
+	KUNIT_CASE(mmsb_monitor_test_deadline_stops_reclaim),
+	KUNIT_CASE(mmsb_monitor_test_meta_bytes),
 	{}
 };
 

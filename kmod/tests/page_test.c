@@ -373,16 +373,18 @@ static int torn_writer(void *arg)
 
 /*
  * The reader side of the uapi protocol, in kernel terms: every copy it
- * accepts is one epoch's bytes, never a mix.
+ * accepts is one epoch's bytes, never a mix.  The writer must really
+ * have run during the reads: the reader accepted copies of more than
+ * one epoch and had to retry (it met a write section).
  */
 static void mmsb_page_test_torn_reads(struct kunit *test)
 {
 	struct mmsb_page *p = create(test, 2 * PAGE_SIZE, 0);
-	unsigned long torn = 0, retries = 0, reads = 0;
+	unsigned long torn = 0, retries = 0, reads = 0, epochs = 0;
 	unsigned long end = jiffies + msecs_to_jiffies(500);
 	struct task_struct *w;
+	u64 epoch, last = 0;
 	u8 *buf;
-	u64 epoch;
 	u32 seq;
 
 	if (num_online_cpus() < 2)
@@ -410,12 +412,16 @@ static void mmsb_page_test_torn_reads(struct kunit *test)
 		reads++;
 		if (memchr_inv(buf, (u8)epoch, p->size))
 			torn++;
+		epochs += epoch != last;
+		last = epoch;
 		cond_resched();
 	}
 	kthread_stop(w);
-	kunit_info(test, "%lu reads, %lu retries", reads, retries);
 	KUNIT_EXPECT_EQ(test, torn, 0);
 	KUNIT_EXPECT_GT(test, reads, 0);
+	KUNIT_EXPECT_GE_MSG(test, epochs, 2, "%lu reads saw %lu epochs",
+			    reads, epochs);
+	KUNIT_EXPECT_GT_MSG(test, retries, 0, "%lu reads, no retry", reads);
 }
 
 static struct kunit_case mmsb_page_test_cases[] = {
