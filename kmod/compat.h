@@ -81,7 +81,6 @@ static inline void mmsb_uring_cmd_done(struct io_uring_cmd *ioucmd, int ret,
 #ifdef MMSB_NO_URING_CANCEL
 #include <linux/io_uring_types.h>
 
-#define MMSB_URING_HAS_CANCEL	false
 #define IO_URING_F_CANCEL	0
 static inline void io_uring_cmd_mark_cancelable(struct io_uring_cmd *ioucmd,
 						unsigned int issue_flags)
@@ -95,7 +94,6 @@ mmsb_uring_cmd_task(struct io_uring_cmd *ioucmd)
 	return cmd_to_io_kiocb(ioucmd)->task;
 }
 #else
-#define MMSB_URING_HAS_CANCEL	true
 
 static inline struct task_struct *
 mmsb_uring_cmd_task(struct io_uring_cmd *ioucmd)

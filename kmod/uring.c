@@ -16,8 +16,9 @@
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
  * engine's wake-up after an epoch change completes it, again through
  * task work.  Four things may end a WAIT: that wake-up, its timer
- * (uring_wait_ms, and on 6.1 a poll of the submitter's PF_EXITING),
- * io_uring's cancel hook (6.7+: ring torn down, task exiting), or the
+ * (uring_wait_ms, and a poll of the submitter's PF_EXITING: it may
+ * exit while another process holds the ring), io_uring's cancel hook
+ * (6.7+: ring torn down, exec), or the
  * check at issue.  The first to claim the request queues the task work;
  * the others do nothing, so every path is idempotent.  A reference held
  * by the issuing thread keeps the request alive until it has finished
@@ -61,7 +62,7 @@
  * a ring whose teardown waits on requests.
  */
 #define MMSB_URING_WAIT_MS_MAX		240000U
-/* How often a WAIT looks at its submitter where io_uring cannot cancel. */
+/* How often a WAIT looks whether its submitter is exiting. */
 #define MMSB_URING_EXIT_POLL_NS		(100 * NSEC_PER_MSEC)
 
 static unsigned int uring_wait_ms = 30000;
@@ -299,11 +300,11 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
  * struct mmsb_uring_wait_req - an MMSB_URING_WAIT in flight
  * @ioucmd: the command
  * @page: the page waited on, held
- * @task: the submitter, held, where io_uring cannot cancel (else NULL)
+ * @task: the submitter, held
  * @epoch: the epoch waited for
  * @deadline: when to give up with -ETIMEDOUT
  * @wqe: our entry on @page->waitq
- * @timer: the deadline (and on 6.1 the exit poll)
+ * @timer: the deadline and the exit poll
  * @claimed: set by the one path that completes the request
  * @ref: one for the issuing thread, one for the task work
  * @res: the CQE result, written by the claimer
@@ -397,8 +398,7 @@ static enum hrtimer_restart mmsb_uring_wait_timer(struct hrtimer *timer)
 		mmsb_uring_wait_finish(w, -ETIMEDOUT);
 		return HRTIMER_NORESTART;
 	}
-	/* Armed before the deadline only without the cancel hook (6.1). */
-	if (!w->task || (READ_ONCE(w->task->flags) & PF_EXITING)) {
+	if (READ_ONCE(w->task->flags) & PF_EXITING) {
 		mmsb_uring_wait_finish(w, -ECANCELED);
 		return HRTIMER_NORESTART;
 	}
@@ -444,12 +444,14 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 	init_waitqueue_func_entry(&w->wqe, mmsb_uring_wait_wake);
 	hrtimer_init(&w->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	w->timer.function = mmsb_uring_wait_timer;
-	first = w->deadline;
-	if (!MMSB_URING_HAS_CANCEL) {
-		w->task = mmsb_uring_cmd_task(ioucmd);
-		get_task_struct(w->task);
-		first = ktime_add_ns(ktime_get(), MMSB_URING_EXIT_POLL_NS);
-	}
+	/*
+	 * Watch the submitter on every kernel: 6.7+'s cancel hook runs for
+	 * a ring torn down or an exec, not for a submitter that exits while
+	 * another process still holds the ring.
+	 */
+	w->task = mmsb_uring_cmd_task(ioucmd);
+	get_task_struct(w->task);
+	first = ktime_add_ns(ktime_get(), MMSB_URING_EXIT_POLL_NS);
 	mmsb_uring_set_req(ioucmd, w);
 	atomic_inc(&mmsb_uring_inflight);
 
