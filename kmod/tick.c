@@ -20,7 +20,7 @@
  *
  *   orchestrator                      producer
  *   WRITE_ONCE(idle, true)            push (tail), smp_mb() in the queue
- *   smp_mb()                          READ_ONCE(idle): xchg, restart
+ *   smp_mb()                          READ_ONCE(idle): lock, clear, restart
  *   ring not empty? restart timer
  *
  * so either the producer sees @idle and restarts the timer, or the
@@ -49,22 +49,42 @@
 /* Restart the timer if it was stopped for idleness. */
 static void mmsb_tick_wake_timer(struct mmsb_tick *t)
 {
-	if (!t->period)
+	unsigned long flags;
+
+	if (!t->period || !READ_ONCE(t->idle))
 		return;
-	if (READ_ONCE(t->idle) && xchg(&t->idle, false))
+	raw_spin_lock_irqsave(&t->timer_lock, flags);
+	if (t->idle) {
+		WRITE_ONCE(t->idle, false);
 		hrtimer_start(&t->timer, t->period, HRTIMER_MODE_REL);
+	}
+	raw_spin_unlock_irqrestore(&t->timer_lock, flags);
 }
 
 static enum hrtimer_restart mmsb_tick_timer_fn(struct hrtimer *timer)
 {
 	struct mmsb_tick *t = container_of(timer, struct mmsb_tick, timer);
+	enum hrtimer_restart ret = HRTIMER_NORESTART;
+	bool idle;
 
-	if (READ_ONCE(t->idle))
-		return HRTIMER_NORESTART;
-	WRITE_ONCE(t->kick, true);
-	wake_up(&t->wq);
-	hrtimer_forward_now(timer, t->period);
-	return HRTIMER_RESTART;
+	/*
+	 * The orchestrator may have set @idle while we ran and a producer
+	 * restarted the timer since (hrtimer_start() on a running timer
+	 * queues it): then it must not be forwarded.  @timer_lock orders
+	 * our look against that restart.
+	 */
+	raw_spin_lock(&t->timer_lock);
+	idle = t->idle;
+	if (!idle && !hrtimer_is_queued(timer)) {
+		hrtimer_forward_now(timer, t->period);
+		ret = HRTIMER_RESTART;
+	}
+	raw_spin_unlock(&t->timer_lock);
+	if (!idle) {
+		WRITE_ONCE(t->kick, true);
+		wake_up(&t->wq);
+	}
+	return ret;
 }
 
 /* The queue was found empty: stop the timer unless a push raced. */
@@ -604,6 +624,7 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->idle = true;
 	t->kick = false;
 	t->stopping = false;
+	raw_spin_lock_init(&t->timer_lock);
 	mutex_init(&t->run_lock);
 	t->taken = NULL;
 	t->taken_last = NULL;

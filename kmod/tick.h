@@ -80,7 +80,8 @@ struct mmsb_tick_totals {
  * @chunk: deltas drained and applied at once (budget checked between)
  * @timer: paces ticks; only wakes the orchestrator
  * @idle: the timer is stopped because the queue was empty; whoever
- *	clears it (xchg) restarts the timer
+ *	clears it (under @timer_lock) restarts the timer
+ * @timer_lock: orders a restart of the timer against its callback
  * @kick: a tick is wanted; set by the timer and by mmsb_tick_kick()
  * @stopping: mmsb_tick_destroy() began: GC no longer keeps ticks going
  * @wq: the orchestrator sleeps here
@@ -111,6 +112,7 @@ struct mmsb_tick {
 	unsigned int chunk;
 
 	struct hrtimer timer;
+	raw_spinlock_t timer_lock;	/* @idle vs the timer's callback */
 	bool idle;
 	bool kick;
 	bool stopping;
