@@ -1087,8 +1087,10 @@ TEST_F(tick, metrics_of_one_tick)
  * batch_max=4: a tick takes four deltas and leaves the rest in the
  * ring (ring_depth), for the next tick.  ring_size=1000 makes a ring of
  * 1024 slots; ring_bytes is its slots (a sequence number and a pointer
- * each) and the tick's two buffers of one pointer per delta of a chunk
- * (here batch_max).
+ * each), the tick's buffer of one pointer per delta it takes at once
+ * (here batch_max) and the free chunks the pool keeps: none at load,
+ * then the one 2 KiB chunk the ten deltas came in, once the last tick
+ * gave it back.
  */
 TEST_F(tick, ring_depth_and_bytes)
 {
@@ -1102,7 +1104,7 @@ TEST_F(tick, ring_depth_and_bytes)
 	tick_open(_metadata, self, "tick_us=1000000 batch_max=4 ring_size=1000");
 	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
 	EXPECT_EQ(1024, st.ring_capacity);
-	EXPECT_EQ(1024 * 2 * sizeof(void *) + 2 * 4 * sizeof(void *),
+	EXPECT_EQ(1024 * 2 * sizeof(void *) + 4 * sizeof(void *),
 		  st.ring_bytes);
 	EXPECT_EQ(st.page_bytes + st.page_meta_bytes + st.delta_bytes +
 		  st.graph_bytes + st.ring_bytes, st.mem_bytes);
@@ -1122,6 +1124,9 @@ TEST_F(tick, ring_depth_and_bytes)
 		EXPECT_PHASES(st.last);
 	}
 	EXPECT_EQ(0, memcmp(self->data, v, sizeof(v)));
+	EXPECT_EQ(1024 * 2 * sizeof(void *) + 4 * sizeof(void *) + 2048,
+		  st.ring_bytes);
+	EXPECT_EQ(0, st.delta_bytes);
 }
 
 /*
