@@ -45,8 +45,8 @@ struct mmsb_page_table;
  * of a few deltas does not hold 16 KiB (a 64-byte delta takes 136 bytes
  * with its page pointer): a submission takes the smallest that holds
  * it, or the largest.  The pool keeps up to 1 MiB of each size free:
- * 512, 256 and 64 chunks, more than the queue holds between two ticks
- * of a stream of calls (an early tick comes at 32 queued chunks).
+ * 512, 256 and 64 chunks, what a stream of calls queues between two
+ * ticks of 1 ms (the default period) in make bench.
  */
 #define MMSB_CHUNK_CLASSES	3
 #define MMSB_CHUNK_LARGE	(16 * 1024)

@@ -79,6 +79,9 @@ void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 
 	for (i = 0; i < d->nr && d->r[i].end < s; i++)
 		;
+	/* Inside a range already: the common case once ranges merged. */
+	if (i < d->nr && d->r[i].start <= s && e <= d->r[i].end)
+		return;
 	for (j = i; j < d->nr && d->r[j].start <= e; j++) {
 		s = min(s, d->r[j].start);
 		e = max(e, d->r[j].end);

@@ -190,17 +190,9 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited)
 {
 	mmsb_queue_push_reserved(&t->queue, c);
-	if (awaited)
-		return;
-	/*
-	 * Many chunks waiting: a tick now, not at the next period, which
-	 * bounds the chunks (and their memory) a stream of small calls
-	 * keeps queued.  Ticks on demand only (no period) stay so.
-	 */
-	if (t->period && mmsb_queue_len(&t->queue) >= MMSB_TICK_KICK_CHUNKS)
-		mmsb_tick_kick(t);
 	/* The queue's smp_mb() after the push orders it before this read. */
-	mmsb_tick_wake_timer(t);
+	if (!awaited)
+		mmsb_tick_wake_timer(t);
 }
 
 /**

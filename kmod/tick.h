@@ -25,9 +25,6 @@ struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
 
-/* Queued chunks that ask for a tick before the period ends. */
-#define MMSB_TICK_KICK_CHUNKS	32U
-
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
 

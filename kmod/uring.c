@@ -487,9 +487,10 @@ put_page:
  * Context: process context (the submitter, an io-wq worker or the
  * SQPOLL thread); with IO_URING_F_NONBLOCK it does not wait for room.
  * Return: -EIOCBQUEUED once queued (the CQE follows), else the CQE's
- * result: 0 for a WAIT already satisfied, -EINVAL (unknown cmd_op or
- * flags, count 0, SQE128 tail not zero), -E2BIG, -EFAULT, -ENOMEM,
- * -ENOENT, -EACCES, -EIDRM, or -EAGAIN for io_uring to retry from io-wq.
+ * result: 0 for a WAIT already satisfied or a SUBMIT all of whose deltas
+ * were refused, -EINVAL (unknown cmd_op or flags, count 0, SQE128 tail
+ * not zero), -E2BIG, -EFAULT, -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT),
+ * or -EAGAIN for io_uring to retry from io-wq.
  */
 int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {

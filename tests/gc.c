@@ -492,36 +492,47 @@ TEST_F_TIMEOUT(gc, changing_evictable_page_stays, 60)
 
 /*
  * "Or at once by a create that needs the room": the limit (1 MiB, 256
- * frames) full of freed pages that GC frees one a tick, a tick a second.
- * A create of 128 frames cannot wait for that: it frees what it needs
- * itself and succeeds at once, while GC has freed almost nothing.
+ * frames) nearly full of freed pages that GC frees one a tick, a tick a
+ * second.  A create of 128 frames cannot wait for that: it frees what
+ * it needs itself and succeeds at once, while GC has freed almost
+ * nothing.  The pages are held past their free by a queued delta each
+ * (its chunk holds them) and all go to the reclaim list in one tick,
+ * so GC is asked for once: freed one by one, by unmapping, each would
+ * kick a tick of its own.
  */
 TEST_F_TIMEOUT(gc, create_reclaims_at_once, 60)
 {
-	const unsigned int n = 256;
+	const unsigned int n = 240;
 	struct mmsb_page_create pc;
+	struct mmsb_delta *d;
 	struct mmsb_stats st;
+	static __u8 b = 1;
 	unsigned int i;
 
+	d = calloc(n, sizeof(*d));
+	ASSERT_NE(NULL, d);
 	open_with(_metadata, self,
 		  "mem_limit_mb=1 gc_batch_pages=1 tick_us=1000000", n);
 	ASSERT_EQ(0, create_n(self, n, SMALL, 0));
-	ASSERT_EQ(0, map_n(self, n));
+	for (i = 0; i < n; i++)
+		mmsb_delta_dense(&d[i], self->ids[i], 0, &b, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, n, 0, NULL));
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(0, mmsb_page_free(self->fd, self->ids[i]));
-	/* Mapped: nothing to free, no room. */
-	EXPECT_EQ(-ENOMEM, mmsb_page_create(self->fd, 1, 0, 0, &pc));
-	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, mmsb_page_unmap(self->maps[i]));
-		self->maps[i] = NULL;
-	}
+	/* Held by the queue: nothing to free, no room for 64 frames. */
+	EXPECT_EQ(-ENOMEM, mmsb_page_create(self->fd,
+					    64 * self->pgsz - MMSB_PAGE_DATA_OFFSET,
+					    0, 0, &pc));
+	/* The tick drops them (-EIDRM): all pending, GC frees one. */
+	ASSERT_EQ(0, mmsb_flush(self->fd));
 	ASSERT_EQ(0, mmsb_page_create(self->fd,
 				      128 * self->pgsz - MMSB_PAGE_DATA_OFFSET,
 				      0, 0, &pc));
 	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
-	EXPECT_LT(st.gc_reclaimed_pages, 128);
+	EXPECT_LT(st.gc_reclaimed_pages, 16);
 	EXPECT_EQ(1, st.pages);
 	EXPECT_GE(st.mem_limit, st.page_bytes);
+	free(d);
 }
 
 /*

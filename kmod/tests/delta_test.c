@@ -324,7 +324,9 @@ static void mmsb_delta_test_partition(struct kunit *test)
 
 /*
  * Randomised: the engine applying a page's deltas in one section gives
- * the bytes of applying them one by one, for every encoding.
+ * the bytes of applying them one by one, for every encoding, and for
+ * DENSE deltas that write the page over several times, merged (each
+ * byte written once, by its last writer).
  */
 static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 {
@@ -343,7 +345,9 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 			u32 off = prandom_u32_state(&rs) % PG_SIZE;
 			u32 len = 1 + prandom_u32_state(&rs) % (PG_SIZE - off);
 			struct mmsb_delta_desc d = dt_dense(t, 0, off, len);
-			u32 enc = prandom_u32_state(&rs) % 3, set = 0;
+			/* Odd rounds DENSE only: their page is merged. */
+			u32 enc = round & 1 ? MMSB_DELTA_DENSE :
+				  prandom_u32_state(&rs) % 3, set = 0;
 
 			for (j = 0; j < PG_SIZE; j++)
 				t->payload[j] = prandom_u32_state(&rs);
@@ -363,7 +367,8 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 				else
 					d.payload_len = set;
 			}
-			t->b.left = 32 - i;
+			/* As in a large submission: one 16 KiB chunk holds all. */
+			t->b.left = 4096;
 			kd = dt_add(test, &d, round * 100 + i + 1);
 			mmsb_delta_apply(kd, model);
 		}

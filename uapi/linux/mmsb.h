@@ -388,7 +388,8 @@ struct mmsb_tick_metrics {
  * @pad: in: zero
  * @last: out: the last completed tick
  * @ticks: out: ticks since load
- * @submitted: out: deltas accepted since load
+ * @submitted: out: deltas accepted since load (counted before any of
+ *	them can be applied)
  * @processed: out: deltas applied since load
  * @rejected: out: deltas refused (validation and apply) since load
  * @conflicts: out: deltas refused for a stale epoch since load
@@ -397,7 +398,10 @@ struct mmsb_tick_metrics {
  * @ring_capacity: out: ring slots
  * @pages: out: live pages
  * @page_bytes: out: bytes held for page data and headers
- * @delta_bytes: out: bytes held for queued deltas
+ * @delta_bytes: out: bytes held for queued deltas: the memory they are
+ *	queued in (chunks of 2, 4 or 16 KiB, or of the delta's own size
+ *	for a larger one), from the submission until the tick gives it
+ *	back
  * @graph_bytes: out: bytes held for the graph
  * @mem_bytes: out: all bytes mmsb holds
  * @mem_limit: out: the memory limit in bytes
@@ -405,7 +409,8 @@ struct mmsb_tick_metrics {
  * @gc_runs: out: ticks in which GC ran
  * @gc_reclaimed_pages: out: pages reclaimed since load
  * @gc_reclaimed_bytes: out: bytes reclaimed since load
- * @ring_bytes: out: bytes of the delta ring and the tick's buffers
+ * @ring_bytes: out: bytes of the delta ring, the tick's buffer and the
+ *	free chunks kept for reuse (up to 1 MiB of each size)
  * @page_meta_bytes: out: kernel bookkeeping of the pages beyond
  *	@page_bytes (struct per page, vmalloc's own records), estimated
  * @gc_evicted: out: evictable pages GC evicted since load
@@ -481,7 +486,10 @@ struct mmsb_stats {
  * The first fields of struct mmsb_submit, with the same meaning.  Each
  * delta gets its own status, id and epoch written back, as for a SYNC
  * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL,
- * -E2BIG, -EFAULT, -ENOMEM with nothing queued.
+ * -E2BIG with nothing queued, or -EFAULT.  A command allocates nothing:
+ * a delta refused for memory (the limit, or a failed allocation of the
+ * memory it is queued in) carries -ENOMEM in its status, like any other
+ * refusal.
  */
 struct mmsb_uring_submit {
 	__u64 deltas;
@@ -496,7 +504,7 @@ struct mmsb_uring_submit {
  *
  * cqe->res is 0, -EIDRM if the page was freed first, -ETIMEDOUT after
  * the module parameter uring_wait_ms, -ECANCELED if the ring or the
- * submitter went away, or -ENOENT, -EACCES at submission.
+ * submitter went away, or -ENOENT, -EACCES, -ENOMEM at submission.
  */
 struct mmsb_uring_wait {
 	__u64 page_id;
