@@ -165,14 +165,40 @@ static inline int sleeping_in_ioctl(pid_t pid, unsigned long cmd)
 	return -ETIMEDOUT;
 }
 
+#define RUN_PARAMS_PATH	"/mmsb/params"	/* qemu-run's MMSB_PARAMS */
+
+/*
+ * Load mmsb with the run's parameters (MMSB_PARAMS, as the guest's first
+ * insmod had them) followed by @params: the kernel applies parameters in
+ * order, so the test's own override the run's.
+ */
 static inline int module_load(const char *params)
 {
-	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
-	int ret;
+	char all[4096];
+	ssize_t n = 0;
+	int fd = open(RUN_PARAMS_PATH, O_RDONLY | O_CLOEXEC);
+	int ret, i;
 
+	if (fd >= 0) {
+		n = read(fd, all, sizeof(all) - 1);
+		close(fd);
+		if (n < 0)
+			return -errno;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	for (i = 0; i < n; i++)
+		if (all[i] == '\n')
+			all[i] = ' ';
+	if (n + 1 + strlen(params) >= sizeof(all))
+		return -E2BIG;
+	all[n] = ' ';
+	strcpy(all + n + 1, params);
+
+	fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = syscall(__NR_finit_module, fd, params, 0) ? -errno : 0;
+	ret = syscall(__NR_finit_module, fd, all, 0) ? -errno : 0;
 	close(fd);
 	return ret;
 }
