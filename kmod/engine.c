@@ -20,7 +20,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/bitmap.h>
 #include <linux/errno.h>
 #include <linux/kthread.h>
 #include <linux/slab.h>
@@ -42,59 +41,6 @@
  */
 #define MMSB_ENGINE_INLINE_MAX	256
 
-/*
- * Pages up to this size whose deltas of a tick write more than twice
- * their size are merged: applied last delta first, each byte written
- * once, by the last delta that writes it.
- */
-#define MMSB_ENGINE_MERGE_MAX	4096
-
-/*
- * Merge DENSE deltas: walk them last first and copy only the bytes no
- * later delta wrote (@covered), which are the bytes applying them one
- * by one leaves.  Stops once every byte of the page is written.  Notes
- * the written runs in @dirty.  Reverses the list @first: returns its
- * new head.
- */
-static struct mmsb_kdelta *mmsb_engine_merge(struct mmsb_page *page,
-					     struct mmsb_kdelta *first,
-					     struct mmsb_dirty *dirty)
-{
-	DECLARE_BITMAP(covered, MMSB_ENGINE_MERGE_MAX);
-	struct mmsb_kdelta *kd, *next, *last = NULL;
-	size_t left = page->size, pos, end, run;
-
-	for (kd = first; kd; kd = next) {
-		next = kd->tick_next;
-		kd->tick_next = last;
-		last = kd;
-	}
-	bitmap_zero(covered, page->size);
-	for (kd = last; kd && left; kd = kd->tick_next) {
-		if (kd->status)
-			continue;
-		end = kd->offset + kd->len;
-		for (pos = kd->offset; pos < end; pos = run) {
-			pos = find_next_zero_bit(covered, end, pos);
-			if (pos >= end)
-				break;
-			run = find_next_bit(covered, end, pos);
-			memcpy(page->data + pos, kd->data + pos - kd->offset,
-			       run - pos);
-			bitmap_set(covered, pos, run - pos);
-			left -= run - pos;
-		}
-	}
-	for (pos = 0; dirty && pos < page->size; pos = run) {
-		pos = find_next_bit(covered, page->size, pos);
-		if (pos >= page->size)
-			break;
-		run = find_next_zero_bit(covered, page->size, pos);
-		mmsb_dirty_add(dirty, pos, run);
-	}
-	return last;
-}
-
 /* As mmsb_engine_apply_page(); notes changed ranges in @dirty if set. */
 static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			      struct mmsb_dirty *dirty,
@@ -103,10 +49,9 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 	struct mmsb_kdelta *kd, *first = page->tick_first;
 	bool moved = page->tick_changed == tick;
 	bool live = READ_ONCE(page->live);
-	bool changed = false, masked = false;
+	bool writing = false;
 	u64 epoch = page->epoch;
 	u64 last_id = page->last_delta_id;
-	size_t bytes = 0;
 
 	page->tick_first = NULL;
 	page->tick_last = NULL;
@@ -115,7 +60,6 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 		dirty->nr = 0;
 	}
 
-	/* Which deltas apply, in ring order (the conflict rules). */
 	for (kd = first; kd; kd = kd->tick_next) {
 		if (!live) {
 			kd->status = -EIDRM;
@@ -123,35 +67,25 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			continue;
 		}
 		if (kd->expected_epoch &&
-		    (moved || changed || kd->expected_epoch != epoch)) {
+		    (moved || writing || kd->expected_epoch != epoch)) {
 			kd->status = -ESTALE;
 			stats->conflicts++;
 			continue;
 		}
-		kd->status = 0;
-		changed = true;
-		masked |= kd->masked;
-		bytes += kd->len;
+		if (!writing) {
+			mmsb_page_write_begin(page);
+			writing = true;
+		}
+		mmsb_delta_apply(kd, page->data);
+		/* A MASKED delta counts its whole window: coarse, cheap. */
+		if (dirty)
+			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);
 		last_id = kd->id;
+		kd->status = 0;
 		stats->processed++;
 	}
 
-	if (changed) {
-		mmsb_page_write_begin(page);
-		if (!masked && page->size <= MMSB_ENGINE_MERGE_MAX &&
-		    bytes > 2 * page->size) {
-			first = mmsb_engine_merge(page, first, dirty);
-		} else {
-			for (kd = first; kd; kd = kd->tick_next) {
-				if (kd->status)
-					continue;
-				mmsb_delta_apply(kd, page->data);
-				/* MASKED counts its whole window: coarse. */
-				if (dirty)
-					mmsb_dirty_add(dirty, kd->offset,
-						       kd->offset + kd->len);
-			}
-		}
+	if (writing) {
 		if (!moved) {
 			epoch++;
 			page->tick_changed = tick;
@@ -168,10 +102,7 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			wake_up_all(&page->waitq);
 	}
 
-	/*
-	 * The records keep the outcome until their batch reports it (the
-	 * list may be reversed by a merge: the order does not matter).
-	 */
+	/* The records keep the outcome until their batch reports it. */
 	for (kd = first; kd; kd = kd->tick_next)
 		kd->epoch = epoch;
 }

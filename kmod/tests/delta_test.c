@@ -324,9 +324,8 @@ static void mmsb_delta_test_partition(struct kunit *test)
 
 /*
  * Randomised: the engine applying a page's deltas in one section gives
- * the bytes of applying them one by one, for every encoding, and for
- * DENSE deltas that write the page over several times, merged (each
- * byte written once, by its last writer).
+ * the bytes of applying them one by one, for every encoding and for
+ * DENSE deltas alone.
  */
 static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 {
@@ -345,7 +344,7 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 			u32 off = prandom_u32_state(&rs) % PG_SIZE;
 			u32 len = 1 + prandom_u32_state(&rs) % (PG_SIZE - off);
 			struct mmsb_delta_desc d = dt_dense(t, 0, off, len);
-			/* Odd rounds DENSE only: their page is merged. */
+			/* Odd rounds DENSE only. */
 			u32 enc = round & 1 ? MMSB_DELTA_DENSE :
 				  prandom_u32_state(&rs) % 3, set = 0;
 
