@@ -183,7 +183,8 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 		else if (!c->batch)
 			mmsb_submit_result(s, kd->index, kd->id, 0);
 	}
-	mmsb_chunk_truncate(c, got);
+	if (got < c->nr)
+		mmsb_chunk_truncate(c, got);
 	if (c->batch)
 		mmsb_batch_add_chunk(c->batch, c);
 	if (!got) {

@@ -126,6 +126,26 @@ static inline int wait_child(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
 }
 
+/* /proc/@pid/@name into @buf, NUL-terminated: 0, or -1 if unreadable. */
+static inline int read_proc(pid_t pid, const char *name, char *buf,
+			    size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, size - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
 /*
  * Wait up to 10 s until task @pid sleeps in ioctl(@cmd): its
  * /proc/PID/syscall names the call (and shows it blocked) and its state
@@ -134,30 +154,17 @@ static inline int wait_child(pid_t pid)
  */
 static inline int sleeping_in_ioctl(pid_t pid, unsigned long cmd)
 {
-	char path[64], buf[256], *p;
 	unsigned long nr, fd, arg;
-	int i, n, f;
+	char buf[256], *p;
+	int i;
 
 	for (i = 0; i < 10000; i++, usleep(1000)) {
-		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-		f = open(path, O_RDONLY);
-		n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
-		if (f >= 0)
-			close(f);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (sscanf(buf, "%lu 0x%lx 0x%lx", &nr, &fd, &arg) != 3 ||
+		if (read_proc(pid, "syscall", buf, sizeof(buf)) ||
+		    sscanf(buf, "%lu 0x%lx 0x%lx", &nr, &fd, &arg) != 3 ||
 		    nr != SYS_ioctl || arg != cmd)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = open(path, O_RDONLY);
-		n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
-		if (f >= 0)
-			close(f);
-		if (n <= 0)
+		if (read_proc(pid, "stat", buf, sizeof(buf)))
 			continue;
-		buf[n] = '\0';
 		p = strrchr(buf, ')');
 		if (p && p[1] == ' ' && p[2] == 'S')
 			return 0;

@@ -992,26 +992,30 @@ static void seed_tick(void)
 	}
 	res.check = check;
 
-	res.key = "seed_tick";
-	res.label = "seed tick: the whole tick (MMSB_IOC_STATS total_ns)";
-	res.ns = st.last.total_ns;
-	bench_csv(&res);
-	res.key = "seed_tick_apply";
-	res.label = "seed tick: apply (apply_ns)";
-	res.ns = st.last.apply_ns;
-	bench_csv(&res);
-	res.key = "seed_tick_propagate";
-	res.label = "seed tick: propagation along the chain (propagate_ns)";
-	res.ns = st.last.propagate_ns;
-	bench_csv(&res);
-	res.key = "seed_tick_graph";
-	res.label = "seed tick: graph validation (graph_ns)";
-	res.ns = st.last.graph_ns;
-	bench_csv(&res);
-	res.key = "seed_tick_e2e";
-	res.label = "seed tick: submit in 5 calls + FLUSH, wall";
-	res.ns = e2e;
-	bench_csv(&res);
+	const struct {
+		const char *key, *label;
+		__u64 ns;
+	} rows[] = {
+		{ "seed_tick", "seed tick: the whole tick (MMSB_IOC_STATS total_ns)",
+		  st.last.total_ns },
+		{ "seed_tick_apply", "seed tick: apply (apply_ns)",
+		  st.last.apply_ns },
+		{ "seed_tick_propagate",
+		  "seed tick: propagation along the chain (propagate_ns)",
+		  st.last.propagate_ns },
+		{ "seed_tick_graph", "seed tick: graph validation (graph_ns)",
+		  st.last.graph_ns },
+		{ "seed_tick_e2e", "seed tick: submit in 5 calls + FLUSH, wall",
+		  e2e },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		res.key = rows[i].key;
+		res.label = rows[i].label;
+		res.ns = rows[i].ns;
+		bench_csv(&res);
+	}
 }
 
 static void run_section(unsigned int flag, const char *name)
