@@ -36,10 +36,16 @@
  * alone.  Waking the pool costs a wake-up and two context switches per
  * worker and the wait for the slowest: about 10,000 guest instructions
  * for two workers in the profile (shared/perf-notes.md: ~2,400 per
- * switch), what applying some 80 64-byte deltas costs (~120 each).
- * Below 256 deltas the pool cannot win even with perfect sharing.
+ * switch), what applying some 80 64-byte deltas costs (~120 each), so
+ * the pool cannot win below a few hundred deltas even with perfect
+ * sharing.  Measured under icount, where vCPUs share one clock and the
+ * pool can only cost: with a threshold of 256, SYNC calls of 256 deltas
+ * ran at 1.47 M deltas/s, without the pool at 1.65 M.  The threshold is
+ * set where the work (about 50 us on hardware for 1,024 small deltas)
+ * is several times the wake-ups it buys; this machine cannot time
+ * parallel vCPUs well enough to place it closer.
  */
-#define MMSB_ENGINE_INLINE_MAX	256
+#define MMSB_ENGINE_INLINE_MAX	1024
 
 /* As mmsb_engine_apply_page(); notes changed ranges in @dirty if set. */
 static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
