@@ -4,11 +4,14 @@
  *
  * MMSB_URING_SUBMIT validates and queues deltas like a SYNC
  * MMSB_IOC_SUBMIT (mmsb_submit_deltas()), but does not wait: the command
- * returns -EIOCBQUEUED and its struct mmsb_batch completes it.  The tick
- * calls the batch's done() at the end of the tick that handled its last
- * delta, after propagation, from the orchestrator kthread, which is not
- * the submitter, so done() only queues task work; the task-work callback
- * runs in the submitter, in its mm, writes each delta's status back and
+ * returns -EIOCBQUEUED and its struct mmsb_batch completes it.  Issued
+ * inline by io_uring_enter(), it leaves the tick to task work of its
+ * task, one tick for all the commands the task issued until then
+ * (mmsb_uring_defer_tick()); issued from io-wq, it runs the tick itself
+ * when none runs and completes from its issue.  Otherwise the tick that
+ * ends the batch, after propagation, calls the batch's done(), which
+ * only queues io_uring task work: the callback runs in the submitter, in
+ * its mm, writes each delta's results back (mmsb_batch_report()) and
  * posts the CQE.  A CQE therefore means "applied, propagated and
  * visible", as the return of a SYNC ioctl does, never just "queued".
  *
@@ -18,8 +21,7 @@
  * task work.  Four things may end a WAIT: that wake-up, its timer
  * (uring_wait_ms, and a poll of the submitter's PF_EXITING: it may
  * exit while another process holds the ring), io_uring's cancel hook
- * (6.7+: ring torn down, exec), or the
- * check at issue.  The first to claim the request queues the task work;
+ * (6.7+: ring torn down, exec), or the check at issue.  The first to claim the request queues the task work;
  * the others do nothing, so every path is idempotent.  A reference held
  * by the issuing thread keeps the request alive until it has finished
  * setting up, since with IOSQE_ASYNC that thread is an io-wq worker that
