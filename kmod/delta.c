@@ -265,15 +265,9 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_close);
  */
 void mmsb_builder_finish(struct mmsb_builder *b)
 {
-	unsigned int h;
-
 	WARN_ON_ONCE(b->cur);
-	for (h = 0; b->valid; h++) {
-		if (b->valid & BIT_ULL(h)) {
-			mmsb_page_put(b->pages[h].page);
-			b->valid &= ~BIT_ULL(h);
-		}
-	}
+	for (; b->valid; b->valid &= b->valid - 1)
+		mmsb_page_put(b->pages[__ffs64(b->valid)].page);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_finish);
 
