@@ -111,17 +111,20 @@ u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx)
 	return bytes;
 }
 
-/* Charge @bytes against the memory limit shared with the pages. */
+/* Charge @bytes to the memory limit, the pages' account (page.c). */
 static int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)
 {
-	struct mmsb_page_table *t = ctx->pages;
-	s64 held = atomic64_add_return(bytes, &ctx->bytes);
+	int ret = mmsb_page_table_charge(ctx->pages, bytes);
 
-	if (held + mmsb_page_table_bytes(t) > t->limit) {
-		atomic64_sub(bytes, &ctx->bytes);
-		return -ENOMEM;
-	}
-	return 0;
+	if (!ret)
+		atomic64_add(bytes, &ctx->bytes);
+	return ret;
+}
+
+static void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes)
+{
+	atomic64_sub(bytes, &ctx->bytes);
+	mmsb_page_table_uncharge(ctx->pages, bytes);
 }
 
 /**
@@ -171,7 +174,7 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 	if (!c) {
 		c = kvmalloc(size, GFP_KERNEL);
 		if (!c) {
-			atomic64_sub(size, &ctx->bytes);
+			mmsb_delta_uncharge(ctx, size);
 			return NULL;
 		}
 	}
@@ -243,7 +246,7 @@ void mmsb_chunk_put(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c)
 	size_t size = sizeof(*c) + c->size;
 	int cls = mmsb_chunk_class(size);
 
-	atomic64_sub(size, &ctx->bytes);
+	mmsb_delta_uncharge(ctx, size);
 	if (cls >= 0 && READ_ONCE(ctx->pool_nr[cls]) * size <
 	    MMSB_CHUNK_CACHE_BYTES) {
 		spin_lock(&ctx->pool_lock);

@@ -35,6 +35,7 @@ int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 	atomic64_set(&t->next_id, 0);
 	atomic64_set(&t->pages, 0);
 	atomic64_set(&t->bytes, 0);
+	atomic64_set(&t->charged, 0);
 	t->limit = limit;
 	t->max_size = max_size;
 	atomic64_set(&t->structs, 0);
@@ -70,6 +71,7 @@ static void mmsb_page_release(struct mmsb_page_table *t,
 	vfree(page->hdr);
 	/* Uncharged only now, so the figures show memory really held. */
 	atomic64_sub(page->map_size, &t->bytes);
+	mmsb_page_table_uncharge(t, page->map_size);
 	atomic64_dec(&t->structs);
 	kfree_rcu(page, rcu);
 }
@@ -154,26 +156,37 @@ void mmsb_page_table_destroy(struct mmsb_page_table *t)
 	mutex_destroy(&t->reclaim_lock);
 	WARN(atomic64_read(&t->bytes), "mmsb: %lld page bytes leaked\n",
 	     (long long)atomic64_read(&t->bytes));
+	WARN(atomic64_read(&t->charged), "mmsb: %lld bytes still charged\n",
+	     (long long)atomic64_read(&t->charged));
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_destroy);
 
 /* Reserve @bytes of the table's limit; never goes past it, even racing. */
 static int mmsb_page_charge(struct mmsb_page_table *t, u64 bytes)
 {
-	s64 old = atomic64_read(&t->bytes);
+	s64 old = atomic64_read(&t->charged);
 
 	do {
 		if (bytes > t->limit || (u64)old > t->limit - bytes)
 			return -ENOMEM;
-	} while (!atomic64_try_cmpxchg(&t->bytes, &old, old + bytes));
+	} while (!atomic64_try_cmpxchg(&t->charged, &old, old + bytes));
 	return 0;
 }
 
-/*
- * Charge, reclaiming directly what waits for the GC when the limit is
- * reached: memory nobody references must not fail a create.
+/**
+ * mmsb_page_table_charge() - charge @bytes to the memory limit
+ * @t: the table, whose limit covers its pages and what is charged here
+ * @bytes: bytes about to be held
+ *
+ * The one account of the limit: pages and queued deltas alike, so that
+ * neither can take the other past it, even racing.  Memory nobody
+ * references any more (freed pages waiting for the GC) is reclaimed
+ * directly first when the limit is reached: it must not fail a charge.
+ *
+ * Context: process context, may sleep (direct reclaim).
+ * Return: 0, or -ENOMEM past the limit.
  */
-static int mmsb_page_charge_reclaim(struct mmsb_page_table *t, u64 bytes)
+int mmsb_page_table_charge(struct mmsb_page_table *t, u64 bytes)
 {
 	int ret;
 
@@ -182,6 +195,20 @@ static int mmsb_page_charge_reclaim(struct mmsb_page_table *t, u64 bytes)
 		mmsb_page_reclaim(t, MMSB_PAGE_RECLAIM_DIRECT, 0, NULL);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_charge);
+
+/**
+ * mmsb_page_table_uncharge() - give back what mmsb_page_table_charge() took
+ * @t: the table
+ * @bytes: bytes no longer held
+ *
+ * Context: any.
+ */
+void mmsb_page_table_uncharge(struct mmsb_page_table *t, u64 bytes)
+{
+	atomic64_sub(bytes, &t->charged);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_uncharge);
 
 /**
  * mmsb_page_create() - create a zeroed page and publish its id
@@ -213,9 +240,10 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	/* max_size is at most MMSB_PAGE_SIZE_MAX (1 GiB): cannot wrap. */
 	map_size = PAGE_ALIGN(size + MMSB_PAGE_DATA_OFFSET);
 
-	ret = mmsb_page_charge_reclaim(t, map_size);
+	ret = mmsb_page_table_charge(t, map_size);
 	if (ret)
 		return ERR_PTR(ret);
+	atomic64_add(map_size, &t->bytes);
 
 	ret = -ENOMEM;
 	page = kzalloc(sizeof(*page), GFP_KERNEL);
@@ -266,6 +294,7 @@ err_free_page:
 	kfree(page);
 err_uncharge:
 	atomic64_sub(map_size, &t->bytes);
+	mmsb_page_table_uncharge(t, map_size);
 	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_create);

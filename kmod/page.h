@@ -113,7 +113,10 @@ struct mmsb_page {
  * @next_id: last id handed out (ids start at 1)
  * @pages: live pages
  * @bytes: bytes held by pages, live or waiting for their last reference
- * @limit: bytes @bytes may reach
+ * @charged: bytes charged to the limit: @bytes and what others charge
+ *	through mmsb_page_table_charge() (queued deltas); the one account
+ *	the memory limit is checked against
+ * @limit: bytes @charged may reach
  * @max_size: largest page, bytes
  * @structs: struct mmsb_page allocated, live or waiting to be freed
  * @reclaim: pages whose last reference is gone, pushed by any context
@@ -132,6 +135,7 @@ struct mmsb_page_table {
 	atomic64_t next_id;
 	atomic64_t pages;
 	atomic64_t bytes;
+	atomic64_t charged;
 	u64 limit;
 	size_t max_size;
 	atomic64_t structs;
@@ -171,6 +175,9 @@ void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
 				 void (*notify)(void *arg), void *arg);
 unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
 			       u64 deadline_ns, u64 *bytes);
+
+int mmsb_page_table_charge(struct mmsb_page_table *t, u64 bytes);
+void mmsb_page_table_uncharge(struct mmsb_page_table *t, u64 bytes);
 
 struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 				   umode_t mode, u32 flags,
