@@ -1170,4 +1170,49 @@ TEST_F_TIMEOUT(tick, overrun, 120)
 	free(d);
 }
 
+/*
+ * The memory limit counts queued deltas with the pages, in one account.
+ * mem_limit_mb=1, no tick (tick_us=0): one-delta calls each hold a 2 KiB
+ * chunk until page_bytes + delta_bytes reach the limit exactly; then the
+ * next delta and a page create are both refused with -ENOMEM (a create
+ * looked at page bytes only, and went past the limit).  A tick gives
+ * the chunks back, and the create goes through.
+ */
+TEST_F(tick, limit_counts_queued_deltas)
+{
+	struct mmsb_page_create pc;
+	struct mmsb_stats st;
+	struct mmsb_delta d;
+	unsigned int i, n;
+	__u8 b = 7;
+
+	tick_open(_metadata, self, "tick_us=0 mem_limit_mb=1");
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	ASSERT_EQ(0, (st.mem_limit - st.page_bytes) % 2048);
+	n = (st.mem_limit - st.page_bytes) / 2048;
+	for (i = 0; i < n; i++) {
+		mmsb_delta_dense(&d, self->page, i % PAGE_BYTES, &b, 1);
+		ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, 0, NULL));
+		ASSERT_EQ(0, d.status) TH_LOG("delta %u", i);
+	}
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ((__u64)n * 2048, st.delta_bytes);
+	EXPECT_EQ(st.mem_limit, st.page_bytes + st.delta_bytes);
+	EXPECT_EQ(n, st.ring_depth);
+
+	mmsb_delta_dense(&d, self->page, 0, &b, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, 0, NULL));
+	EXPECT_EQ(-ENOMEM, d.status);
+	EXPECT_EQ(0, d.delta_id);
+	EXPECT_EQ(-ENOMEM, mmsb_page_create(self->fd, 1, 0600, 0, &pc));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+	EXPECT_EQ(st.mem_limit, st.page_bytes + st.delta_bytes);
+
+	FLUSH_TICK(1, st);
+	EXPECT_EQ(n, st.last.processed);
+	EXPECT_EQ(0, st.delta_bytes);
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 1, 0600, 0, &pc));
+	EXPECT_EQ(0, mmsb_page_free(self->fd, pc.id));
+}
+
 TEST_HARNESS_MAIN
