@@ -21,8 +21,9 @@
  * task work.  Four things may end a WAIT: that wake-up, its timer
  * (uring_wait_ms, and a poll of the submitter's PF_EXITING: it may
  * exit while another process holds the ring), io_uring's cancel hook
- * (6.7+: ring torn down, exec), or the check at issue.  The first to claim the request queues the task work;
- * the others do nothing, so every path is idempotent.  A reference held
+ * (6.7+: ring torn down, exec), or the check at issue.  The first to
+ * claim the request queues the task work; the others do nothing, so
+ * every path is idempotent.  A reference held
  * by the issuing thread keeps the request alive until it has finished
  * setting up, since with IOSQE_ASYNC that thread is an io-wq worker that
  * runs beside the submitter's task work.
