@@ -186,34 +186,35 @@ static void mmsb_engine_add(struct mmsb_engine_stats *to,
  *	and the byte ranges its deltas changed (none if no delta applied)
  * @stats: counters to add to
  *
- * Context: the orchestrator only (one job at a time); sleeps.
+ * Context: the thread running the tick (one job at a time); sleeps.
  */
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
 		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats)
 {
-	bool pool = eng->nr_workers && nr_pages > 1 &&
-		    nr_deltas >= MMSB_ENGINE_INLINE_MAX;
 	unsigned int i;
 
+	/* Small jobs: the caller alone, no claiming. */
+	if (!eng->nr_workers || nr_pages < 2 ||
+	    nr_deltas < MMSB_ENGINE_INLINE_MAX) {
+		for (i = 0; i < nr_pages; i++)
+			mmsb_engine_apply(pages[i], tick,
+					  dirty ? &dirty[i] : NULL, stats);
+		return;
+	}
 	eng->pages = pages;
 	eng->nr_pages = nr_pages;
 	eng->tick = tick;
 	eng->dirty = dirty;
 	atomic_set(&eng->next, 0);
-	if (pool) {
-		for (i = 0; i < eng->nr_workers; i++)
-			memset(&eng->workers[i].stats, 0,
-			       sizeof(eng->workers[i].stats));
-		atomic_set(&eng->active, eng->nr_workers);
-		reinit_completion(&eng->done);
-		/* Pairs with smp_load_acquire() in mmsb_worker_fn(). */
-		smp_store_release(&eng->gen, eng->gen + 1);
-		wake_up_all(&eng->wq);
-	}
+	for (i = 0; i < eng->nr_workers; i++)
+		memset(&eng->workers[i].stats, 0, sizeof(eng->workers[i].stats));
+	atomic_set(&eng->active, eng->nr_workers);
+	reinit_completion(&eng->done);
+	/* Pairs with smp_load_acquire() in mmsb_worker_fn(). */
+	smp_store_release(&eng->gen, eng->gen + 1);
+	wake_up_all(&eng->wq);
 	mmsb_engine_work(eng, stats);
-	if (!pool)
-		return;
 	wait_for_completion(&eng->done);
 	for (i = 0; i < eng->nr_workers; i++)
 		mmsb_engine_add(stats, &eng->workers[i].stats);

@@ -312,6 +312,25 @@ void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push_reserved);
 
 /**
+ * mmsb_queue_take() - pop an item whose units are reserved
+ * @q: the queue, with a single consumer
+ *
+ * mmsb_queue_pop() without waking producers: they wait for units, and
+ * mmsb_queue_release() wakes them as units are taken out.
+ *
+ * Return: the oldest item, or NULL.
+ */
+void *mmsb_queue_take(struct mmsb_queue *q)
+{
+	void *item = mmsb_ring_try_pop(&q->ring);
+
+	if (!item)
+		mmsb_queue_check_empty(q);
+	return item;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_take);
+
+/**
  * mmsb_queue_release() - the consumer took @n reserved units out
  * @q: the queue
  * @n: units

@@ -277,7 +277,7 @@ unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max,
 		c = NULL;
 	while (n < max) {
 		if (!c) {
-			c = mmsb_queue_pop(&t->queue);
+			c = mmsb_queue_take(&t->queue);
 			if (!c)
 				break;
 			c->next = NULL;
