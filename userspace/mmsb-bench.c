@@ -929,8 +929,11 @@ static void latency(enum lat_path path, unsigned int samples, int self)
  * offsets over 64 pages of 4 KiB, the pages chained by PASSTHROUGH
  * edges 0 -> 1 -> ... -> 63, all of it in one tick (mmsb loaded with
  * tick_us=0: ticks only on demand, so the FLUSH's tick takes them all).
- * Three rounds; the figures are the last round's: the tick's own times
- * from MMSB_IOC_STATS, and submit-to-FLUSH-return.
+ * Three rounds; the figures are the fastest round's (the tick with the
+ * least total_ns, the least submit-to-FLUSH-return): a tick this large
+ * wakes the worker pool, and when the workers' wake-ups land across
+ * the vCPUs varies between rounds and boots even under icount (up to a
+ * third of the tick).
  */
 #define SEED_DELTAS	20000
 #define SEED_PAGES	64
@@ -947,9 +950,9 @@ static void seed_tick(void)
 		.deltas = SEED_DELTAS,
 	};
 	struct target *t = row_target(&r);
-	struct mmsb_stats st;
-	char check[32];
-	__u64 t0, e2e = 0;
+	struct mmsb_stats st, best;
+	__u64 t0, e2e = ~0ULL;
+	const char *check = "ok";
 	unsigned int p;
 	int round, ret;
 
@@ -973,22 +976,24 @@ static void seed_tick(void)
 			done += c;
 		}
 		ret = mmsb_flush(t->fd);
-		e2e = now_ns() - t0;
 		if (ret)
 			die("seed flush", -ret);
-	}
-	ret = mmsb_stats(t->fd, &st);
-	if (ret)
-		die("stats", -ret);
-	/* One tick must have taken all of them, and changed every page. */
-	snprintf(check, sizeof(check), "%s",
-		 st.last.processed == SEED_DELTAS &&
-		 st.last.pages_changed == SEED_PAGES ? "ok" : "split");
-	if (strcmp(check, "ok")) {
-		fprintf(stderr, "mmsb-bench: seed tick: processed %llu, pages_changed %llu\n",
-			(unsigned long long)st.last.processed,
-			(unsigned long long)st.last.pages_changed);
-		failed = 1;
+		t0 = now_ns() - t0;
+		e2e = t0 < e2e ? t0 : e2e;
+		ret = mmsb_stats(t->fd, &st);
+		if (ret)
+			die("stats", -ret);
+		/* One tick must take all of them, and change every page. */
+		if (st.last.processed != SEED_DELTAS ||
+		    st.last.pages_changed != SEED_PAGES) {
+			fprintf(stderr, "mmsb-bench: seed tick: processed %llu, pages_changed %llu\n",
+				(unsigned long long)st.last.processed,
+				(unsigned long long)st.last.pages_changed);
+			check = "split";
+			failed = 1;
+		}
+		if (!round || st.last.total_ns < best.last.total_ns)
+			best = st;
 	}
 	res.check = check;
 
@@ -997,14 +1002,14 @@ static void seed_tick(void)
 		__u64 ns;
 	} rows[] = {
 		{ "seed_tick", "seed tick: the whole tick (MMSB_IOC_STATS total_ns)",
-		  st.last.total_ns },
+		  best.last.total_ns },
 		{ "seed_tick_apply", "seed tick: apply (apply_ns)",
-		  st.last.apply_ns },
+		  best.last.apply_ns },
 		{ "seed_tick_propagate",
 		  "seed tick: propagation along the chain (propagate_ns)",
-		  st.last.propagate_ns },
+		  best.last.propagate_ns },
 		{ "seed_tick_graph", "seed tick: graph validation (graph_ns)",
-		  st.last.graph_ns },
+		  best.last.graph_ns },
 		{ "seed_tick_e2e", "seed tick: submit in 5 calls + FLUSH, wall",
 		  e2e },
 	};
