@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Submissions that must wait for room in the queue while the tick is
+ * periodic, and a signal that ends such a wait.  Each test reloads the
+ * module with a ring of two slots and one delta per tick, and reloads
+ * it with defaults after.
+ *
+ * backlog: a SYNC ioctl (or an io_uring SUBMIT reissued from io-wq) of
+ * more deltas than the ring holds waits for room in the queue; with a
+ * periodic tick nothing but the tick frees it, so the tick must keep
+ * running while deltas wait, though none of the pushes was unawaited.
+ * The call must return within a few seconds with every delta applied.
+ * If it does not, the test fails and frees it with FLUSHes (one tick
+ * each), so that the rest of the run is not held up.
+ *
+ * interrupted: a signal (handler, no SA_RESTART) while a SYNC ioctl
+ * waits for room: the call returns -EINTR, the deltas queued before
+ * are applied and reported (status 0, an id, an epoch), the others
+ * carry -EINTR and no id, and exactly the queued ones changed the page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libmmsb_uring.h"
+#include "pages.h"
+
+#define COUNT	8
+
+FIXTURE(backlog) {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	struct mmsb_delta *d;	/* shared with the child */
+	__u8 bytes[COUNT];
+};
+
+FIXTURE_VARIANT(backlog) {
+	const char *params;
+	bool uring;
+};
+
+FIXTURE_VARIANT_ADD(backlog, sync) { "ring_size=2 batch_max=1", false };
+FIXTURE_VARIANT_ADD(backlog, uring) { "ring_size=2 batch_max=1", true };
+
+
+/* Reload with @params, open, one page of COUNT bytes, the deltas. */
+#define SETUP(params) do {						\
+	struct mmsb_page_create pc;					\
+	int i;								\
+									\
+	ASSERT_EQ(0, module_reload(params));				\
+	self->fd = open("/dev/mmsb", O_RDWR | O_CLOEXEC);	\
+	ASSERT_LE(0, self->fd);					\
+	ASSERT_EQ(0, mmsb_page_create(self->fd, COUNT, 0600, 0, &pc));	\
+	self->page = pc.id;						\
+	ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &self->hdr));	\
+	self->d = mmap(NULL, COUNT * sizeof(*self->d),			\
+		       PROT_READ | PROT_WRITE,				\
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);		\
+	ASSERT_NE(MAP_FAILED, self->d);					\
+	/* Delta i writes byte i with i + 1. */				\
+	for (i = 0; i < COUNT; i++) {					\
+		self->bytes[i] = i + 1;					\
+		mmsb_delta_dense(&self->d[i], self->page, i,		\
+				 &self->bytes[i], 1);			\
+	}								\
+} while (0)
+
+#define TEARDOWN() do {							\
+	munmap(self->d, COUNT * sizeof(*self->d));			\
+	mmsb_page_unmap(self->hdr);					\
+	close(self->fd);						\
+	EXPECT_EQ(0, module_reload(""));				\
+} while (0)
+
+FIXTURE_SETUP(backlog)
+{
+	SETUP(variant->params);
+}
+
+FIXTURE_TEARDOWN(backlog)
+{
+	TEARDOWN();
+}
+
+/* The interrupted test wants a slow tick: one delta a second. */
+FIXTURE(interrupt) {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	struct mmsb_delta *d;
+	__u8 bytes[COUNT];
+};
+
+FIXTURE_SETUP(interrupt)
+{
+	SETUP("ring_size=2 batch_max=1 tick_us=1000000");
+}
+
+FIXTURE_TEARDOWN(interrupt)
+{
+	TEARDOWN();
+}
+
+/* The child: submit every delta and return once they are applied. */
+static int submit_child(int fd, struct mmsb_delta *d, bool uring)
+{
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	__u32 accepted = 0;
+
+	if (!uring)
+		return mmsb_submit(fd, d, COUNT, MMSB_SUBMIT_SYNC, &accepted) ||
+		       accepted != COUNT ? 1 : 0;
+	if (mmsb_uring_init(fd, &ring, 4, 0))
+		return 2;
+	sqe = io_uring_get_sqe(&ring);
+	mmsb_uring_prep_submit(sqe, fd, d, COUNT, 0);
+	/* From io-wq, which waits for room in the queue. */
+	sqe->flags |= IOSQE_ASYNC;
+	if (io_uring_submit(&ring) != 1 || io_uring_wait_cqe(&ring, &cqe))
+		return 3;
+	return cqe->res == COUNT ? 0 : 4;
+}
+
+/* Child @pid's status once it ended, or -ETIMEDOUT after @ms. */
+static int wait_child_ms(pid_t pid, int ms)
+{
+	int st;
+
+	for (; ms > 0; ms -= 10, usleep(10000)) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
+		if (r < 0)
+			return -errno;
+	}
+	return -ETIMEDOUT;
+}
+
+TEST_F(backlog, periodic)
+{
+	__u8 got[COUNT];
+	pid_t pid;
+	int i, ret;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(submit_child(self->fd, self->d, variant->uring));
+	ret = wait_child_ms(pid, 5000);
+	if (ret == -ETIMEDOUT) {
+		/* Stuck: free it one tick at a time, then fail. */
+		for (i = 0; i < 1000 && ret == -ETIMEDOUT; i++) {
+			mmsb_flush(self->fd);
+			ret = wait_child_ms(pid, 10);
+		}
+		ASSERT_EQ(-ETIMEDOUT, 0) TH_LOG("still waiting after 5 s");
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, COUNT, NULL));
+	ASSERT_EQ(0, memcmp(got, self->bytes, COUNT));
+	for (i = 0; i < COUNT; i++) {
+		EXPECT_EQ(0, self->d[i].status);
+		EXPECT_NE(0, self->d[i].delta_id);
+		EXPECT_NE(0, self->d[i].epoch);
+	}
+}
+
+static void on_usr1(int sig)
+{
+}
+
+TEST_F(interrupt, sync)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	__u32 accepted = 0, applied = 0;
+	__u8 got[COUNT];
+	int i, ret, st;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* No SA_RESTART: the SUBMIT must end with -EINTR. */
+		sigaction(SIGUSR1, &sa, NULL);
+		ret = mmsb_submit_counts(self->fd, self->d, COUNT,
+					 MMSB_SUBMIT_SYNC, &accepted, &applied);
+		/* The exit status: accepted and applied, 4 bits each. */
+		_exit(ret == -EINTR ? (accepted << 4 | applied) & 0xff : 0xff);
+	}
+	/* Its first wait is for room: the ring holds the first two. */
+	ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_SUBMIT));
+	ASSERT_EQ(0, kill(pid, SIGUSR1));
+	ASSERT_EQ(0, waitpid(pid, &st, 0) == pid ? 0 : -errno);
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_NE(0xff, WEXITSTATUS(st)) TH_LOG("SUBMIT did not fail with -EINTR");
+	accepted = WEXITSTATUS(st) >> 4;
+	applied = WEXITSTATUS(st) & 0xf;
+	/* Whole chunks of two went in, at least the first, never all. */
+	ASSERT_LE(2, accepted);
+	ASSERT_GT(COUNT, accepted);
+	ASSERT_EQ(0, accepted % 2);
+	/* The batch of the queued ones still ran before the call returned. */
+	ASSERT_EQ(accepted, applied);
+	for (i = 0; i < COUNT; i++) {
+		if (i < (int)accepted) {
+			EXPECT_EQ(0, self->d[i].status);
+			EXPECT_EQ(i + 1, self->d[i].delta_id -
+				  self->d[0].delta_id + 1);
+			EXPECT_NE(0, self->d[i].epoch);
+		} else {
+			EXPECT_EQ(-EINTR, self->d[i].status);
+			EXPECT_EQ(0, self->d[i].delta_id);
+		}
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, COUNT, NULL));
+	for (i = 0; i < COUNT; i++)
+		EXPECT_EQ(i < (int)accepted ? self->bytes[i] : 0, got[i]);
+}
+
+TEST_HARNESS_MAIN
