@@ -174,7 +174,10 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 	if (nonblock)
 		return -EAGAIN;
 	ret = mmsb_queue_reserve_wait(&t->queue, n);
-	return ret ? ret : n;
+	/* Not "ret ? ret : n": the u32 would turn -EINTR into a count. */
+	if (ret)
+		return ret;
+	return n;
 }
 
 /**
