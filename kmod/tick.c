@@ -493,8 +493,15 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		mmsb_tick_maybe_idle(t);
 		return false;
 	}
-	/* Periodic ticks leave the rest to the timer, or to a new kick. */
-	return !t->period;
+	if (!t->period)
+		return true;
+	/*
+	 * Periodic ticks leave the rest to the timer, or to a new kick.
+	 * Awaited pushes do not start the timer: do it here, or a
+	 * submitter waiting for room would wait for ever.
+	 */
+	mmsb_tick_wake_timer(t);
+	return false;
 }
 
 /**
