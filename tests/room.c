@@ -5,7 +5,7 @@
  * module with a ring of two slots and one delta per tick, and reloads
  * it with defaults after.
  *
- * backlog: a SYNC ioctl (or an io_uring SUBMIT reissued from io-wq) of
+ * room.periodic: a SYNC ioctl (or an io_uring SUBMIT reissued from io-wq) of
  * more deltas than the ring holds waits for room in the queue; with a
  * periodic tick nothing but the tick frees it, so the tick must keep
  * running while deltas wait, though none of the pushes was unawaited.
@@ -13,7 +13,7 @@
  * If it does not, the test fails and frees it with FLUSHes (one tick
  * each), so that the rest of the run is not held up.
  *
- * interrupted: a signal (handler, no SA_RESTART) while a SYNC ioctl
+ * interrupt.sync: a signal (handler, no SA_RESTART) while a SYNC ioctl
  * waits for room: the call returns -EINTR, the deltas queued before
  * are applied and reported (status 0, an id, an epoch), the others
  * carry -EINTR and no id, and exactly the queued ones changed the page.
@@ -34,7 +34,7 @@
 
 #define COUNT	8
 
-FIXTURE(backlog) {
+FIXTURE(room) {
 	int fd;
 	__u64 page;
 	const struct mmsb_page_header *hdr;
@@ -42,13 +42,13 @@ FIXTURE(backlog) {
 	__u8 bytes[COUNT];
 };
 
-FIXTURE_VARIANT(backlog) {
+FIXTURE_VARIANT(room) {
 	const char *params;
 	bool uring;
 };
 
-FIXTURE_VARIANT_ADD(backlog, sync) { "ring_size=2 batch_max=1", false };
-FIXTURE_VARIANT_ADD(backlog, uring) { "ring_size=2 batch_max=1", true };
+FIXTURE_VARIANT_ADD(room, sync) { "ring_size=2 batch_max=1", false };
+FIXTURE_VARIANT_ADD(room, uring) { "ring_size=2 batch_max=1", true };
 
 
 /* Reload with @params, open, one page of COUNT bytes, the deltas. */
@@ -81,12 +81,12 @@ FIXTURE_VARIANT_ADD(backlog, uring) { "ring_size=2 batch_max=1", true };
 	EXPECT_EQ(0, module_reload(""));				\
 } while (0)
 
-FIXTURE_SETUP(backlog)
+FIXTURE_SETUP(room)
 {
 	SETUP(variant->params);
 }
 
-FIXTURE_TEARDOWN(backlog)
+FIXTURE_TEARDOWN(room)
 {
 	TEARDOWN();
 }
@@ -148,7 +148,7 @@ static int wait_child_ms(pid_t pid, int ms)
 	return -ETIMEDOUT;
 }
 
-TEST_F(backlog, periodic)
+TEST_F(room, periodic)
 {
 	__u8 got[COUNT];
 	pid_t pid;
