@@ -277,27 +277,6 @@ long mmsb_queue_reserve(struct mmsb_queue *q, unsigned long n, bool partial)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserve);
 
 /**
- * mmsb_queue_reserve_wait() - reserve room for @n units, waiting for it
- * @q: the queue
- * @n: units, 1 to the ring's capacity
- *
- * Context: process context, sleeps.
- * Return: 0 once reserved, or -EINTR.
- */
-int mmsb_queue_reserve_wait(struct mmsb_queue *q, unsigned long n)
-{
-	/*
-	 * The condition reserves; it is evaluated after the task is queued
-	 * and its state set, so a release after a failed attempt always
-	 * finds us on the waitqueue.
-	 */
-	if (wait_event_interruptible(q->space_wq, mmsb_queue_reserve(q, n, false)))
-		return -EINTR;
-	return 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserve_wait);
-
-/**
  * mmsb_queue_push_reserved() - push an item whose units are reserved
  * @q: the queue, with a single consumer
  * @item: the item, not NULL

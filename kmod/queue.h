@@ -47,7 +47,6 @@ unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
 				    unsigned int max);
 
 long mmsb_queue_reserve(struct mmsb_queue *q, unsigned long n, bool partial);
-int mmsb_queue_reserve_wait(struct mmsb_queue *q, unsigned long n);
 void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item);
 void *mmsb_queue_take(struct mmsb_queue *q);
 void mmsb_queue_release(struct mmsb_queue *q, unsigned long n);

@@ -150,6 +150,15 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 					mmsb_tick_served(t, target));
 }
 
+/* The condition a submitter waiting for room sleeps on. */
+static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
+{
+	if (mmsb_queue_reserve(&t->queue, n, false))
+		return true;
+	mmsb_tick_kick(t);
+	return false;
+}
+
 /**
  * mmsb_tick_reserve() - room in the queue for @n deltas
  * @t: the tick
@@ -166,17 +175,21 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 {
 	long got = mmsb_queue_reserve(&t->queue, n, nonblock);
-	int ret;
 
 	if (got)
 		return got;
 	mmsb_tick_kick(t);
 	if (nonblock)
 		return -EAGAIN;
-	ret = mmsb_queue_reserve_wait(&t->queue, n);
-	/* Not "ret ? ret : n": the u32 would turn -EINTR into a count. */
-	if (ret)
-		return ret;
+	/*
+	 * Every look that finds no room asks for a tick again, after this
+	 * task is on the waitqueue: the room may be held by deltas reserved
+	 * but not pushed yet when the last tick looked, whose pushers kick
+	 * only if they see us waiting (mmsb_tick_push()).
+	 */
+	if (wait_event_interruptible(t->queue.space_wq,
+				     mmsb_tick_reserve_or_kick(t, n)))
+		return -EINTR;
 	return n;
 }
 
@@ -193,6 +206,16 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited)
 {
 	mmsb_queue_push_reserved(&t->queue, c);
+	/*
+	 * A submitter waits for room: have these deltas taken out now.
+	 * wq_has_sleeper() starts with smp_mb(), ordering the push before
+	 * the look at the waitqueue; pairs with the full barrier of the
+	 * xchg() by which a tick takes the waiter's last kick, after which
+	 * it looks at the ring: either that tick sees our chunk or we see
+	 * the waiter.
+	 */
+	if (wq_has_sleeper(&t->queue.space_wq))
+		mmsb_tick_kick(t);
 	/* The queue's smp_mb() after the push orders it before this read. */
 	if (!awaited)
 		mmsb_tick_wake_timer(t);
