@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb propagation queue.
+ * mmsb delta queue.
  *
- * Producers (delta submission) push pointers into the ring; the tick
- * drains them in batches.  Two things are added to the bare ring:
+ * Producers (delta submission) reserve room, then push items (chunks
+ * of deltas) into the ring; the tick takes them out and releases the
+ * room.  Two things are added to the bare ring:
  *
  * has_work, a hint the tick reads to skip an empty drain.  It may be
- * spuriously true (a drain then finds nothing and clears it), but it is
+ * spuriously true (a take then finds nothing and clears it), but it is
  * never false while an item whose push has returned is still queued.
  * That is the store-buffering pattern, and both sides pay one full
  * barrier for it:
@@ -19,12 +20,13 @@
  * Either the producer sees the flag cleared and sets it, or the consumer
  * sees the producer's tail and sets it back.
  *
- * space_wq, where producers sleep while the ring is full.  The consumer
- * frees slots, then wq_has_sleeper() (a full barrier, then a look at the
- * waitqueue); the producer queues itself in wait_event_interruptible()
- * (set_current_state(), a full barrier) and then retries the push.
- * Again store buffering: either the consumer sees the sleeper or the
- * sleeper sees the free slot.
+ * space_wq, where producers sleep while there is no room (the wait is
+ * the tick's, mmsb_tick_reserve()).  The consumer releases room, then
+ * wq_has_sleeper() (a full barrier, then a look at the waitqueue); the
+ * producer queues itself in wait_event_interruptible()
+ * (set_current_state(), a full barrier) and then retries the
+ * reservation.  Again store buffering: either the consumer sees the
+ * sleeper or the sleeper sees the room.
  */
 
 #include <linux/errno.h>
@@ -98,132 +100,17 @@ static void mmsb_queue_check_empty(struct mmsb_queue *q)
 		WRITE_ONCE(q->has_work, true);
 }
 
-/* Slots were freed: wake the producers sleeping for room. */
+/* Room was released: wake the producers sleeping for it. */
 static void mmsb_queue_wake_producers(struct mmsb_queue *q)
 {
 	/*
 	 * wq_has_sleeper() starts with smp_mb(): orders our release of the
-	 * slots before the look at the waitqueue; pairs with the barrier in
+	 * room before the look at the waitqueue; pairs with the barrier in
 	 * set_current_state() inside wait_event_interruptible().
 	 */
 	if (wq_has_sleeper(&q->space_wq))
 		wake_up(&q->space_wq);
 }
-
-static bool mmsb_queue_try_push(struct mmsb_queue *q, void *item)
-{
-	if (mmsb_ring_try_push(&q->ring, item))
-		return false;
-	mmsb_queue_mark_work(q);
-	return true;
-}
-
-/**
- * mmsb_queue_push() - queue one item, waiting for room if allowed
- * @q: the queue
- * @item: a non-NULL pointer
- * @nonblock: fail with -EAGAIN instead of sleeping when the ring is full
- *
- * A blocking push sleeps on the queue's waitqueue (it does not spin)
- * until a consumer frees a slot, interruptibly.  On any error the item
- * was not queued and stays with the caller.  A successful push is
- * followed by a full barrier (smp_mb()) before it returns, so callers
- * may order later loads after the item is visible in the ring.
- *
- * Context: process context if !@nonblock; any context otherwise.
- * Return: 0; -EAGAIN when full and @nonblock; -EINTR when a signal
- * arrived while waiting; -EINVAL for a NULL item.
- */
-int mmsb_queue_push(struct mmsb_queue *q, void *item, bool nonblock)
-{
-	if (unlikely(!item))
-		return -EINVAL;
-	if (mmsb_queue_try_push(q, item))
-		return 0;
-	if (nonblock)
-		return -EAGAIN;
-	/*
-	 * The condition pushes: when it holds, the item is in.  It is
-	 * evaluated after the task is queued and its state set, so a slot
-	 * freed after a failed attempt always finds us on the waitqueue.
-	 */
-	if (wait_event_interruptible(q->space_wq, mmsb_queue_try_push(q, item)))
-		return -EINTR;
-	return 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push);
-
-/**
- * mmsb_queue_push_batch() - queue several items without waiting
- * @q: the queue
- * @items: @n non-NULL pointers
- * @n: how many
- *
- * The items that fit go in contiguously, in order; the call stops at the
- * first full slot.  Callers that must queue the rest use
- * mmsb_queue_push() for them.  Like mmsb_queue_push(), ends with a full
- * barrier when anything went in.
- *
- * Return: how many items went in (the first that many of @items).
- */
-unsigned int mmsb_queue_push_batch(struct mmsb_queue *q, void * const *items,
-				   unsigned int n)
-{
-	unsigned int done = mmsb_ring_push_batch(&q->ring, items, n);
-
-	if (done)
-		mmsb_queue_mark_work(q);
-	return done;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push_batch);
-
-/**
- * mmsb_queue_pop() - take the oldest item
- * @q: the queue
- *
- * Wakes producers waiting for room.  Clears has_work when empty.
- *
- * Return: the item, or NULL when the queue is empty.
- */
-void *mmsb_queue_pop(struct mmsb_queue *q)
-{
-	void *item = mmsb_ring_try_pop(&q->ring);
-
-	if (item)
-		mmsb_queue_wake_producers(q);
-	else
-		mmsb_queue_check_empty(q);
-	return item;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_pop);
-
-/**
- * mmsb_queue_drain_batch() - take up to @max items, oldest first
- * @q: the queue
- * @items: room for @max pointers
- * @max: most items to take; 0 takes nothing and changes nothing
- *
- * Wakes producers waiting for room once per batch.  When fewer than
- * @max items were found the queue was empty, and has_work is cleared
- * (unless a push raced with us).
- *
- * Return: how many items were stored in @items.
- */
-unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
-				    unsigned int max)
-{
-	unsigned int n;
-
-	if (!max)
-		return 0;
-	n = mmsb_ring_pop_batch(&q->ring, items, max);
-	if (n)
-		mmsb_queue_wake_producers(q);
-	if (n < max)
-		mmsb_queue_check_empty(q);
-	return n;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_drain_batch);
 
 /**
  * mmsb_queue_recheck() - clear a stale has-work hint, then read it
@@ -294,8 +181,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push_reserved);
  * mmsb_queue_take() - pop an item whose units are reserved
  * @q: the queue, with a single consumer
  *
- * mmsb_queue_pop() without waking producers: they wait for units, and
- * mmsb_queue_release() wakes them as units are taken out.
+ * Producers wait for units, not slots: mmsb_queue_release() wakes them
+ * as units are taken out.
  *
  * Return: the oldest item, or NULL.
  */
@@ -347,18 +234,6 @@ bool mmsb_queue_has_work(const struct mmsb_queue *q)
 	return READ_ONCE(q->has_work);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_has_work);
-
-/**
- * mmsb_queue_room() - number of free slots, a snapshot
- * @q: the queue
- *
- * Return: capacity minus mmsb_queue_len().
- */
-unsigned long mmsb_queue_room(const struct mmsb_queue *q)
-{
-	return mmsb_ring_capacity(&q->ring) - mmsb_ring_len(&q->ring);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_room);
 
 /**
  * mmsb_queue_len() - number of queued items, a snapshot

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb propagation queue: the MPMC ring plus a has-work flag for the
- * tick and a waitqueue on which producers sleep while the ring is full.
+ * mmsb delta queue: the MPMC ring plus a has-work flag for the tick,
+ * reservations of room counted in the units the items carry, and a
+ * waitqueue on which producers sleep while there is no room.
  */
 #ifndef _MMSB_QUEUE_H
 #define _MMSB_QUEUE_H
@@ -13,19 +14,20 @@
 #include "ring.h"
 
 /**
- * struct mmsb_queue - propagation queue
+ * struct mmsb_queue - the delta queue
  * @ring: the items; its own three cache lines (see struct mmsb_ring).
  * @has_work: set by producers after a push, cleared by a consumer that
  *	found the ring empty; read by the tick to decide whether to drain.
- * @space_wq: producers blocked on a full ring; consumers wake it after
- *	taking items.
+ * @space_wq: producers waiting for room; the consumer wakes it after
+ *	releasing some.
  * @reserved: units reserved by producers and not yet released by the
  *	consumer (mmsb_queue_reserve()), at most the ring's capacity.
  *
- * @has_work and @space_wq share a fourth line: producers read @has_work
- * on every push and consumers look at @space_wq on every pop, but both
- * are written only on transitions (empty -> work, full -> sleep), so in
- * the fast path the line stays shared and clean in every cache.
+ * @has_work and @space_wq share a fourth line: producers read both on
+ * every push and the consumer looks at @space_wq on every release, but
+ * both are written only on transitions (empty -> work, full -> sleep),
+ * so in the fast path the line stays shared and clean in every cache.
+ * @reserved, written by every reservation and release, has its own.
  */
 struct mmsb_queue {
 	struct mmsb_ring ring;
@@ -39,13 +41,6 @@ struct mmsb_queue {
 int mmsb_queue_init(struct mmsb_queue *q, unsigned long capacity);
 void mmsb_queue_destroy(struct mmsb_queue *q, void (*destroy)(void *item));
 
-int mmsb_queue_push(struct mmsb_queue *q, void *item, bool nonblock);
-unsigned int mmsb_queue_push_batch(struct mmsb_queue *q, void * const *items,
-				   unsigned int n);
-void *mmsb_queue_pop(struct mmsb_queue *q);
-unsigned int mmsb_queue_drain_batch(struct mmsb_queue *q, void **items,
-				    unsigned int max);
-
 long mmsb_queue_reserve(struct mmsb_queue *q, unsigned long n, bool partial);
 void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item);
 void *mmsb_queue_take(struct mmsb_queue *q);
@@ -55,6 +50,5 @@ unsigned long mmsb_queue_reserved(const struct mmsb_queue *q);
 bool mmsb_queue_has_work(const struct mmsb_queue *q);
 bool mmsb_queue_recheck(struct mmsb_queue *q);
 unsigned long mmsb_queue_len(const struct mmsb_queue *q);
-unsigned long mmsb_queue_room(const struct mmsb_queue *q);
 
 #endif /* _MMSB_QUEUE_H */
