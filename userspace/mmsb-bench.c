@@ -9,7 +9,10 @@
  * scripts/bench turns them into a table and a plot, and what each row
  * measures is in Documentation/performance.rst.
  *
- *   mmsb-bench -s SECTION
+ *   mmsb-bench -s SECTION [-k KEY]
+ *
+ * -k KEY runs only the rows of SECTION whose key contains KEY (to look
+ * at one path while changing it).
  *
  * SECTION is one of
  *   peers       the paths a program would use instead, and the floors
@@ -1023,12 +1026,15 @@ static void seed_tick(void)
 	}
 }
 
+static const char *only_key;
+
 static void run_section(unsigned int flag, const char *name)
 {
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
-		if (rows[i].sections & flag)
+		if ((rows[i].sections & flag) &&
+		    (!only_key || strstr(rows[i].key, only_key)))
 			measure(&rows[i], name, rows[i].n);
 }
 
@@ -1038,10 +1044,13 @@ int main(int argc, char **argv)
 	unsigned int i, procs;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:")) != -1) {
-		if (opt != 's')
+	while ((opt = getopt(argc, argv, "s:k:")) != -1) {
+		if (opt == 's')
+			s = optarg;
+		else if (opt == 'k')
+			only_key = optarg;
+		else
 			goto usage;
-		s = optarg;
 	}
 	if (!s)
 		goto usage;
@@ -1076,6 +1085,6 @@ int main(int argc, char **argv)
 	return failed;
 usage:
 	fprintf(stderr, "usage: %s -s peers|mmsb|shape|guard|tick|"
-		"contention|latency|latency-self\n", argv[0]);
+		"contention|latency|latency-self [-k KEY]\n", argv[0]);
 	return 2;
 }
