@@ -204,8 +204,10 @@ void mmsb_chunk_truncate(struct mmsb_chunk *c, u32 nr)
 	struct mmsb_kdelta *kd = mmsb_chunk_first(c);
 	u32 i;
 
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
+		c->last_index = kd->index;
 		kd = mmsb_kdelta_next(kd);
+	}
 	c->nr = nr;
 	c->used = (u8 *)kd - c->mem;
 }
@@ -422,6 +424,68 @@ efault:
 }
 
 /**
+ * mmsb_chunk_put_results() - write the outputs of a chunk's records back
+ * @c: the chunk
+ * @uptr: the caller's delta array; a record's outputs go to
+ *	@uptr[record's index]
+ * @ended: the records were handled: report each one's status and epoch;
+ *	else that each was accepted (status 0, epoch 0)
+ * @applied: incremented for every record applied (@ended, status 0),
+ *	or NULL
+ *
+ * One user-access window over the chunk's span of @uptr (records are in
+ * index order).  If an output faults, the records from it on are
+ * written one by one, so every output that can be written is.
+ *
+ * Context: process context with the caller's mm.
+ * Return: 0, or -EFAULT if some output could not be written.
+ */
+int mmsb_chunk_put_results(struct mmsb_chunk *c,
+			   struct mmsb_delta __user *uptr, bool ended,
+			   u32 *applied)
+{
+	struct mmsb_kdelta *kd = mmsb_chunk_first(c);
+	u32 i = 0, n = 0;
+	int ret = 0;
+
+	if (!c->nr)
+		return 0;
+	if (!user_write_access_begin(uptr + kd->index,
+				     (size_t)(c->last_index + 1 - kd->index) *
+				     sizeof(*uptr)))
+		goto one_by_one;
+	for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+		struct mmsb_delta __user *u = uptr + kd->index;
+		s32 status = ended ? kd->status : 0;
+
+		unsafe_put_user(kd->id, &u->delta_id, efault);
+		unsafe_put_user(status, &u->status, efault);
+		unsafe_put_user(ended ? kd->epoch : 0, &u->epoch, efault);
+		n += ended && !status;
+	}
+	user_write_access_end();
+	if (applied)
+		*applied += n;
+	return 0;
+
+efault:
+	user_write_access_end();
+one_by_one:
+	for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+		s32 status = ended ? kd->status : 0;
+
+		if (mmsb_delta_put_result(uptr + kd->index, kd->id, status,
+					  ended ? kd->epoch : 0))
+			ret = -EFAULT;
+		n += ended && !status;
+	}
+	if (applied)
+		*applied += n;
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_chunk_put_results);
+
+/**
  * mmsb_batch_report() - write the queued deltas' outputs back
  * @batch: the batch
  * @uptr: the caller's delta array (each record knows its index), or
@@ -445,17 +509,14 @@ int mmsb_batch_report(struct mmsb_batch *batch,
 	u32 i, n = 0;
 
 	for (c = batch->chunks; c; c = c->bnext) {
-		for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
-		     i++, kd = mmsb_kdelta_next(kd)) {
-			s32 status = ended ? kd->status : 0;
-
-			if (uptr &&
-			    mmsb_delta_put_result(uptr + kd->index, kd->id,
-						  status, ended ? kd->epoch : 0))
+		if (uptr) {
+			if (mmsb_chunk_put_results(c, uptr, ended, &n))
 				ret = -EFAULT;
-			if (ended && !status)
-				n++;
+			continue;
 		}
+		for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+		     i++, kd = mmsb_kdelta_next(kd))
+			n += ended && !kd->status;
 	}
 	*applied = n;
 	return ret;

@@ -94,6 +94,7 @@ struct mmsb_batch {
  * @done: records whose outcome the tick reported (tick only)
  * @nr_pages: pages the chunk holds, listed at the end of @mem
  * @seq: the chunk's number in its submission (submitter only)
+ * @last_index: the last record's index in its submission
  * @bspace: the batch, when this is the first chunk of a batch
  * @mem: the records, back to back, each 8-byte aligned, from the start;
  *	the held pages from the end (@size is a multiple of 8)
@@ -110,6 +111,7 @@ struct mmsb_chunk {
 	u32 done;
 	u32 nr_pages;
 	u32 seq;
+	u32 last_index;
 	struct mmsb_batch bspace;
 	u8 mem[] __aligned(8);
 };
@@ -173,6 +175,9 @@ void mmsb_batch_abandon(struct mmsb_batch *batch);
 void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx);
 int mmsb_delta_put_result(struct mmsb_delta __user *u, u64 id, s32 status,
 			  u64 epoch);
+int mmsb_chunk_put_results(struct mmsb_chunk *c,
+			   struct mmsb_delta __user *uptr, bool ended,
+			   u32 *applied);
 int mmsb_batch_report(struct mmsb_batch *batch,
 		      struct mmsb_delta __user *uptr, bool ended,
 		      u32 *applied);

@@ -176,15 +176,15 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 	} else if (got < c->nr) {
 		ret = -EAGAIN;
 	}
-	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
-	     i++, kd = mmsb_kdelta_next(kd)) {
-		if (i >= got)
-			mmsb_submit_result(s, kd->index, 0, ret);
-		else if (!c->batch)
-			mmsb_submit_result(s, kd->index, kd->id, 0);
-	}
-	if (got < c->nr)
+	if (got < c->nr) {
+		for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+		     i++, kd = mmsb_kdelta_next(kd))
+			if (i >= got)
+				mmsb_submit_result(s, kd->index, 0, ret);
 		mmsb_chunk_truncate(c, got);
+	}
+	if (!c->batch && mmsb_chunk_put_results(c, s->uptr, false, NULL))
+		s->fault = -EFAULT;
 	if (c->batch)
 		mmsb_batch_add_chunk(c->batch, c);
 	if (!got) {
