@@ -32,6 +32,8 @@
 #include <linux/errno.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <kunit/visibility.h>
@@ -148,20 +150,46 @@ static bool mmsb_delta_mask_tail_clear(const u8 *mask, size_t len)
 }
 
 /**
+ * mmsb_page_cache_acquire() - the page cache a submission uses
+ * @shared: the file's cache
+ * @local: the submission's own, empty, for when another submission of
+ *	the same file holds @shared
+ *
+ * Return: @shared or @local, for mmsb_builder_init(); mmsb_builder_finish()
+ * gives it back.
+ */
+struct mmsb_page_cache *mmsb_page_cache_acquire(struct mmsb_page_cache *shared,
+						struct mmsb_page_cache *local)
+{
+	if (!test_and_set_bit_lock(0, &shared->busy))
+		return shared;
+	local->valid = 0;
+	local->seq = 0;
+	return local;
+}
+
+/* End a submission's use of a page cache. */
+static void mmsb_page_cache_release(struct mmsb_page_cache *cache)
+{
+	clear_bit_unlock(0, &cache->busy);
+}
+
+/**
  * mmsb_builder_init() - a builder for one submission
- * @b: the builder (its page cache is left as it is: @b->valid says
- *	which entries hold a page)
+ * @b: the builder
  * @ctx: submission state
+ * @cache: the pages looked up (mmsb_page_cache_acquire())
  * @cred: the submitter's credentials
  * @admin: the submitter bypasses page modes
  * @want_batch: the submission is awaited: its chunks get a batch
  * @max_records: records per chunk at most (the queue's capacity)
  */
 void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
-		       const struct cred *cred, bool admin, bool want_batch,
-		       u32 max_records)
+		       struct mmsb_page_cache *cache, const struct cred *cred,
+		       bool admin, bool want_batch, u32 max_records)
 {
 	b->ctx = ctx;
+	b->cache = cache;
 	b->cred = cred;
 	b->admin = admin;
 	b->kernel = false;
@@ -170,48 +198,72 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->left = 0;
 	b->cur = NULL;
 	b->batch = NULL;
-	b->seq = 0;
-	b->valid = 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
 
 /*
+ * A reference on the page of entry @e, if it still is page @id of the
+ * table (see struct mmsb_page_cache).
+ */
+static bool mmsb_builder_hold(struct mmsb_builder *b,
+			      struct mmsb_page_cache_slot *e, u64 id)
+{
+	struct mmsb_page_cache *pc = b->cache;
+	bool held;
+
+	rcu_read_lock();
+	held = mmsb_page_table_erased(b->ctx->pages) == pc->gen &&
+	       e->page->id == id && refcount_inc_not_zero(&e->page->ref);
+	rcu_read_unlock();
+	return held;
+}
+
+/*
  * The page @id for a record in chunk @c: looked up and permission checked
- * once per submission (the builder's cache), referenced once per chunk.
- * The caller made sure @c has room for one more page pointer.
+ * once per file while no page leaves the table (the file's cache), and
+ * referenced once per chunk.  The caller made sure @c has room for one
+ * more page pointer.
  */
 static int mmsb_builder_page(struct mmsb_builder *b, struct mmsb_chunk *c,
 			     u64 id, struct mmsb_page **out)
 {
-	u32 h = id & (BIT(MMSB_BUILDER_PAGES_SHIFT) - 1);
-	struct mmsb_builder_slot *e = &b->pages[h];
+	struct mmsb_page_cache *pc = b->cache;
+	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
+	struct mmsb_page_cache_slot *e = &pc->slots[h];
 	struct mmsb_page *page;
+	unsigned long gen;
 	int ret;
 
-	if ((b->valid & BIT_ULL(h)) && e->page->id == id) {
-		page = e->page;
-	} else {
-		page = mmsb_page_get(b->ctx->pages, id);
-		if (!page)
-			return -ENOENT;
-		ret = mmsb_page_permission(page, b->cred, b->admin,
-					   MMSB_MAY_WRITE);
-		if (ret) {
-			mmsb_page_put(page);
-			return ret;
-		}
-		if (b->valid & BIT_ULL(h))
-			mmsb_page_put(e->page);
-		b->valid |= BIT_ULL(h);
-		e->page = page;
-		e->seq = 0;
+	if (pc->valid & BIT_ULL(h)) {
+		/* @c holds the entry's page: no other check needed. */
+		if (e->seq == c->seq && e->page->id == id)
+			goto found;
+		if (mmsb_builder_hold(b, e, id))
+			goto hold;
 	}
-	if (e->seq != c->seq) {
-		c->nr_pages++;
-		mmsb_chunk_pages(c)[0] = mmsb_page_hold(page);
-		e->seq = c->seq;
+	/* Read before the lookup: an erase after it makes the entry stale. */
+	gen = mmsb_page_table_erased(b->ctx->pages);
+	if (gen != pc->gen) {
+		pc->valid = 0;
+		pc->gen = gen;
 	}
-	*out = page;
+	page = mmsb_page_get(b->ctx->pages, id);
+	if (!page)
+		return -ENOENT;
+	ret = mmsb_page_permission(page, b->cred, b->admin, MMSB_MAY_WRITE);
+	if (ret) {
+		mmsb_page_put(page);
+		return ret;
+	}
+	pc->valid |= BIT_ULL(h);
+	e->page = page;
+hold:
+	/* The reference taken is the chunk's. */
+	c->nr_pages++;
+	mmsb_chunk_pages(c)[0] = e->page;
+	e->seq = c->seq;
+found:
+	*out = e->page;
 	return 0;
 }
 
@@ -237,7 +289,12 @@ static int mmsb_builder_chunk(struct mmsb_builder *b, size_t need,
 	c = mmsb_chunk_get(b->ctx, need, need * b->left);
 	if (!c)
 		return -ENOMEM;
-	c->seq = ++b->seq;
+	/* Unique for the cache's life: a wrap forgets every entry. */
+	c->seq = ++b->cache->seq;
+	if (unlikely(!c->seq)) {
+		b->cache->valid = 0;
+		c->seq = ++b->cache->seq;
+	}
 	if (b->want_batch) {
 		if (!b->batch) {
 			b->batch = &c->bspace;
@@ -272,16 +329,16 @@ void mmsb_builder_close(struct mmsb_builder *b)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_close);
 
 /**
- * mmsb_builder_finish() - drop the builder's page references
+ * mmsb_builder_finish() - end a submission's builder
  * @b: the builder; its open chunk was queued or closed
  *
- * The queued chunks hold their own.
+ * Gives the page cache back (mmsb_page_cache_release()).  The queued
+ * chunks hold their pages.
  */
 void mmsb_builder_finish(struct mmsb_builder *b)
 {
 	WARN_ON_ONCE(b->cur);
-	for (; b->valid; b->valid &= b->valid - 1)
-		mmsb_page_put(b->pages[__ffs64(b->valid)].page);
+	mmsb_page_cache_release(b->cache);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_finish);
 

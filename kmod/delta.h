@@ -84,22 +84,49 @@ struct mmsb_delta_desc {
 };
 
 /*
- * Pages a builder keeps looked up: a direct-mapped cache indexed by the
- * low bits of the id.  Ids are handed out in sequence, so the pages of
- * a working set created together never collide (a hash of 64 ids into
- * 64 slots collides for about a third of them, and each collision
- * costs a lookup per delta).
+ * Pages a file's submissions keep looked up: a direct-mapped cache
+ * indexed by the low bits of the id.  Ids are handed out in sequence,
+ * so the pages of a working set created together never collide (a hash
+ * of 64 ids into 64 slots collides for about a third of them, and each
+ * collision costs a lookup per delta).
  */
-#define MMSB_BUILDER_PAGES_SHIFT	6
+#define MMSB_PAGE_CACHE_SHIFT	6
 
 /**
- * struct mmsb_builder_slot - a page the builder holds for its submission
- * @page: the page, permission checked, with a reference of the builder's
+ * struct mmsb_page_cache_slot - a page a submission looked up
+ * @page: the page, found writable by the file's credentials; no
+ *	reference (see struct mmsb_page_cache)
  * @seq: the number of the last chunk that took a reference on it
  */
-struct mmsb_builder_slot {
+struct mmsb_page_cache_slot {
 	struct mmsb_page *page;
 	u32 seq;
+};
+
+/**
+ * struct mmsb_page_cache - the pages a file's submissions looked up
+ * @busy: bit 0 is set while a submission uses the cache
+ * @gen: the page table's @erased count read before the lookups of the
+ *	entries; an entry is trusted only while that count is unchanged
+ * @seq: the number of the last chunk that took references from it
+ * @valid: bit h set: @slots[h] holds a page
+ * @slots: the entries
+ *
+ * So that a stream of small submissions looks each page up and checks
+ * its permission once, not once per call.  The cache holds no reference
+ * (it never pins a freed page): a chunk takes its reference on an entry
+ * with refcount_inc_not_zero() inside an RCU read-side section that saw
+ * @gen unchanged, so no page left the table since the lookup and the
+ * entry's struct is still allocated (pages are freed with kfree_rcu()).
+ * Permission is cached with the page: a page's mode and owner are fixed
+ * at creation, and the file's credentials at open.
+ */
+struct mmsb_page_cache {
+	unsigned long busy;
+	unsigned long gen;
+	u32 seq;
+	u64 valid;
+	struct mmsb_page_cache_slot slots[1 << MMSB_PAGE_CACHE_SHIFT];
 };
 
 /**
@@ -115,11 +142,9 @@ struct mmsb_builder_slot {
  * @batch: NULL, or the batch every chunk reports to (set on the first
  *	chunk when @want_batch)
  * @want_batch: the submission is awaited
- * @seq: the number of the open chunk (from 1)
- * @valid: bit h set: @pages[h] holds a page
- * @pages: the pages looked up, so each distinct page of a submission
- *	is looked up, permission checked and referenced once (unless two
- *	collide), and once more per chunk that addresses it
+ * @cache: the pages looked up, the file's or the submission's own
+ *	(mmsb_page_cache_acquire()); each chunk takes one reference on
+ *	every distinct page it addresses
  */
 struct mmsb_builder {
 	struct mmsb_delta_ctx *ctx;
@@ -131,17 +156,17 @@ struct mmsb_builder {
 	u32 left;
 	struct mmsb_chunk *cur;
 	struct mmsb_batch *batch;
-	u32 seq;
-	u64 valid;
-	struct mmsb_builder_slot pages[1 << MMSB_BUILDER_PAGES_SHIFT];
+	struct mmsb_page_cache *cache;
 };
 
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
 #define MMSB_DELTA_FULL		1
 
+struct mmsb_page_cache *mmsb_page_cache_acquire(struct mmsb_page_cache *shared,
+						struct mmsb_page_cache *local);
 void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
-		       const struct cred *cred, bool admin, bool want_batch,
-		       u32 max_records);
+		       struct mmsb_page_cache *cache, const struct cred *cred,
+		       bool admin, bool want_batch, u32 max_records);
 int mmsb_delta_check(const struct mmsb_delta_desc *d);
 int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		   u64 id, u32 index);

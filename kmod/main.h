@@ -66,6 +66,7 @@ struct mmsb_dev {
  *	NULL; io_uring commands it issues rely on that tick
  * @tick_work: that task work; it holds a reference on @tick_file
  * @tick_file: the file (for the reference)
+ * @pages: the pages its submissions looked up (delta.h)
  */
 struct mmsb_file {
 	const struct cred *cred;
@@ -76,6 +77,7 @@ struct mmsb_file {
 	struct task_struct *tick_task;
 	struct callback_head tick_work;
 	struct file *tick_file;
+	struct mmsb_page_cache pages;
 };
 
 void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st);

@@ -147,6 +147,7 @@ void mmsb_page_table_destroy(struct mmsb_page_table *t)
 	xa_for_each(&t->xa, id, page) {
 		xa_lock(&t->xa);
 		__xa_erase(&t->xa, id);
+		WRITE_ONCE(t->erased, t->erased + 1);
 		WRITE_ONCE(page->live, false);
 		xa_unlock(&t->xa);
 		mmsb_page_unpublish(t, page);
@@ -331,6 +332,7 @@ int mmsb_page_free(struct mmsb_page_table *t, u64 id,
 	xa_lock(&t->xa);
 	if (xa_load(&t->xa, id) == page) {
 		__xa_erase(&t->xa, id);
+		WRITE_ONCE(t->erased, t->erased + 1);
 		WRITE_ONCE(page->live, false);
 		removed = true;
 	}

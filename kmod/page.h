@@ -110,6 +110,8 @@ struct mmsb_page {
 /**
  * struct mmsb_page_table - all pages of the device
  * @xa: id -> struct mmsb_page, lookups under RCU
+ * @erased: pages erased from @xa so far, written under its lock before
+ *	the table's reference is dropped (mmsb_page_table_erased())
  * @next_id: last id handed out (ids start at 1)
  * @pages: live pages
  * @bytes: bytes held by pages, live or waiting for their last reference
@@ -132,6 +134,7 @@ struct mmsb_page {
  */
 struct mmsb_page_table {
 	struct xarray xa;
+	unsigned long erased;
 	atomic64_t next_id;
 	atomic64_t pages;
 	atomic64_t bytes;
@@ -189,6 +192,27 @@ int mmsb_page_list(struct mmsb_page_table *t, u64 start, u64 *ids,
 		   unsigned int max, u64 *next);
 
 struct mmsb_page *mmsb_page_get(struct mmsb_page_table *t, u64 id);
+
+/**
+ * mmsb_page_table_erased() - how many pages have left the table so far
+ * @t: the table
+ *
+ * A page looked up after a read of this count keeps its struct (freed
+ * with kfree_rcu() after its last reference) for as long as an RCU
+ * read-side section sees the count unchanged: it cannot have lost the
+ * table's reference.
+ */
+static inline unsigned long mmsb_page_table_erased(struct mmsb_page_table *t)
+{
+	/*
+	 * Orders the caller's reads of the page after this one.  A page
+	 * erased meanwhile has its kfree_rcu() queued after the count rose,
+	 * so a read-side section that can overlap the free sees the new
+	 * count.
+	 */
+	return smp_load_acquire(&t->erased);
+}
+
 void mmsb_page_put(struct mmsb_page *page);
 
 int mmsb_page_permission(const struct mmsb_page *page,

@@ -228,6 +228,7 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       bool nonblock, u32 *accepted, struct mmsb_batch **batch)
 {
 	struct mmsb_delta_ctx *ctx = &dev->deltas;
+	struct mmsb_page_cache local, *cache;
 	struct mmsb_submission s;
 	u32 i, refused = 0;
 	int ret, stop = 0;
@@ -239,7 +240,8 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 	s.nonblock = nonblock;
 	s.queued = 0;
 	s.fault = 0;
-	mmsb_builder_init(&s.b, ctx, mf->cred, mf->admin, awaited,
+	cache = mmsb_page_cache_acquire(&mf->pages, &local);
+	mmsb_builder_init(&s.b, ctx, cache, mf->cred, mf->admin, awaited,
 			  mmsb_tick_capacity(&dev->tick));
 
 	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */

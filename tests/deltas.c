@@ -316,6 +316,75 @@ TEST_F(deltas, submit_refusals)
 }
 
 /* A process without write permission gets -EACCES for that delta. */
+/*
+ * A file keeps the pages its submissions looked up, without holding
+ * them: a page freed after the file used it is reclaimed while the file
+ * stays open, and a later delta for it is refused with -ENOENT, never
+ * applied to freed memory (KASAN watches on the debug kernel).  Ids 64
+ * apart share a slot of that cache, and alternate here in one call.
+ */
+TEST_F(deltas, page_cache_follows_frees)
+{
+	const struct mmsb_page_header *far_hdr;
+	struct mmsb_stats base, st;
+	struct mmsb_delta d[8];
+	__u64 ids[64], gone;
+	__u32 accepted, applied;
+	const __u8 *far;
+	int i, ms;
+
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(0, create(self->fd, 64, 0, &ids[i]));
+	ASSERT_EQ(self->page + 64, ids[63]) TH_LOG("ids not in sequence");
+	ASSERT_EQ(0, mmsb_page_map(self->fd, ids[63], &far_hdr));
+	far = (const __u8 *)far_hdr + MMSB_PAGE_DATA_OFFSET;
+	gone = ids[1];
+
+	for (i = 0; i < 8; i++)
+		mmsb_delta_dense(&d[i], i % 2 ? ids[63] : self->page, i,
+				 "abcdefgh" + i, 1);
+	ASSERT_EQ(0, mmsb_submit_counts(self->fd, d, 8, MMSB_SUBMIT_SYNC,
+					&accepted, &applied));
+	EXPECT_EQ(8, applied);
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(0, d[i].status);
+		EXPECT_EQ(1, d[i].epoch);
+		EXPECT_EQ("abcdefgh"[i], i % 2 ? far[i] : self->data[i]);
+	}
+
+	mmsb_delta_dense(&d[0], gone, 0, "x", 1);
+	ASSERT_EQ(0, submit1(self->fd, &d[0], MMSB_SUBMIT_SYNC));
+	ASSERT_EQ(0, d[0].status);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &base));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, gone));
+	for (ms = 0; ms < 10000; ms++) {
+		ASSERT_EQ(0, mmsb_stats(self->fd, &st));
+		if (st.gc_reclaimed_pages > base.gc_reclaimed_pages)
+			break;
+		usleep(1000);
+	}
+	ASSERT_EQ(base.gc_reclaimed_pages + 1, st.gc_reclaimed_pages);
+	EXPECT_EQ(base.page_bytes - sysconf(_SC_PAGESIZE), st.page_bytes);
+	/* Some grace periods: its struct is freed (kfree_rcu()) by now. */
+	usleep(300000);
+
+	mmsb_delta_dense(&d[0], gone, 0, "y", 1);
+	mmsb_delta_dense(&d[1], self->page, 0, "z", 1);
+	mmsb_delta_dense(&d[2], ids[63], 1, "w", 1);
+	ASSERT_EQ(0, mmsb_submit_counts(self->fd, d, 3, MMSB_SUBMIT_SYNC,
+					&accepted, &applied));
+	EXPECT_EQ(2, accepted);
+	EXPECT_EQ(-ENOENT, d[0].status);
+	EXPECT_EQ(0, d[0].delta_id);
+	EXPECT_EQ(0, d[1].status);
+	EXPECT_EQ(2, d[1].epoch);
+	EXPECT_EQ(0, d[2].status);
+	EXPECT_EQ(2, d[2].epoch);
+	EXPECT_EQ('z', self->data[0]);
+	EXPECT_EQ('w', far[1]);
+	mmsb_page_unmap(far_hdr);
+}
+
 TEST_F(deltas, no_write_permission)
 {
 	__u64 ro;

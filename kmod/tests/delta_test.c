@@ -27,6 +27,7 @@ struct dt {
 	struct mmsb_page_table table;
 	struct mmsb_delta_ctx ctx;
 	struct mmsb_builder b;
+	struct mmsb_page_cache cache;
 	struct mmsb_page *page[4];
 	u8 payload[PG_SIZE];
 	u8 mask[PG_SIZE / 8];
@@ -34,7 +35,8 @@ struct dt {
 
 static void dt_builder(struct dt *t, bool admin, bool batch)
 {
-	mmsb_builder_init(&t->b, &t->ctx, current_cred(), admin, batch, 4096);
+	mmsb_builder_init(&t->b, &t->ctx, &t->cache, current_cred(), admin,
+			  batch, 4096);
 	t->b.kernel = true;
 	t->b.left = 1;
 }
@@ -296,7 +298,8 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	c = dt_take_chunk(test, t);
 	KUNIT_EXPECT_EQ(test, c->nr, ARRAY_SIZE(pg));
 	KUNIT_EXPECT_EQ(test, c->nr_pages, 3);
-	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 4);
+	/* The table's, the test's and the chunk's: the builder holds none. */
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
 	/* Two calls: a chunk is taken in pieces when a tick says so. */
 	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np), 4);
 	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np), 2);
@@ -319,7 +322,7 @@ static void mmsb_delta_test_partition(struct kunit *test)
 		KUNIT_EXPECT_NULL(test, pages[i]->tick_first);
 	}
 	mmsb_chunk_retire(&t->ctx, c);
-	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
 }
 
 /*
@@ -481,6 +484,45 @@ static void mmsb_delta_test_freed_page(struct kunit *test)
 	mmsb_batch_put(batch);
 }
 
+/*
+ * The page cache across submissions: a second submission finds the page
+ * without a lookup and its chunk takes one reference; once a page left
+ * the table, the entry is not trusted, even though the page's struct is
+ * still referenced (here by the test), and the delta gets -ENOENT.
+ */
+static void mmsb_delta_test_page_cache(struct kunit *test)
+{
+	struct dt *t = test->priv;
+	struct mmsb_delta_desc d = dt_dense(t, 0, 0, 1);
+	struct mmsb_chunk *c;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		dt_builder(t, false, false);
+		dt_add(test, &d, i + 1);
+		c = dt_take_chunk(test, t);
+		KUNIT_EXPECT_EQ(test, c->nr_pages, 1);
+		KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
+		mmsb_builder_finish(&t->b);
+		mmsb_chunk_retire(&t->ctx, c);
+		KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
+	}
+	KUNIT_EXPECT_EQ(test, t->cache.valid, BIT_ULL(t->page[0]->id % 64));
+
+	KUNIT_ASSERT_EQ(test, mmsb_page_free(&t->table, t->page[0]->id,
+					     current_cred(), true), 0);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 1);
+	dt_builder(t, false, false);
+	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 3, 0), -ENOENT);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 1);
+	/* Other pages are looked up again, and found. */
+	d = dt_dense(t, 1, 0, 1);
+	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 4, 0), 0);
+	c = dt_take_chunk(test, t);
+	mmsb_builder_finish(&t->b);
+	mmsb_chunk_retire(&t->ctx, c);
+}
+
 static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE_PARAM(mmsb_delta_test_validation, bad_gen_params),
 	KUNIT_CASE(mmsb_delta_test_permission),
@@ -489,6 +531,7 @@ static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE(mmsb_delta_test_merge_equals_sequential),
 	KUNIT_CASE(mmsb_delta_test_epochs),
 	KUNIT_CASE(mmsb_delta_test_freed_page),
+	KUNIT_CASE(mmsb_delta_test_page_cache),
 	{}
 };
 
