@@ -41,15 +41,18 @@ struct mmsb_page;
 struct mmsb_page_table;
 
 /*
- * Pooled chunks come in three sizes, header included, so that a call
- * of a few deltas does not hold 16 KiB (a 64-byte delta takes 136 bytes
+ * Pooled chunks come in four sizes, header included, so that a call
+ * of a few deltas does not hold 64 KiB (a 64-byte delta takes 136 bytes
  * with its page pointer): a submission takes the smallest that holds
- * it, or the largest.  The pool keeps up to 1 MiB of each size free:
- * 512, 256 and 64 chunks, what a stream of calls queues between two
+ * it, or the largest.  Every chunk costs a reservation, a ring entry, a
+ * reference per distinct page and a write-back window: a chunk of 64 KiB
+ * (some 480 small deltas) makes that some 6 instructions a delta, one
+ * of 16 KiB 25.  The pool keeps up to 1 MiB of each size free: 512,
+ * 256, 64 and 16 chunks, what a stream of calls queues between two
  * ticks of 1 ms (the default period) in make bench.
  */
-#define MMSB_CHUNK_CLASSES	3
-#define MMSB_CHUNK_LARGE	(16 * 1024)
+#define MMSB_CHUNK_CLASSES	4
+#define MMSB_CHUNK_LARGE	(64 * 1024)
 #define MMSB_CHUNK_CACHE_BYTES	SZ_1M
 
 struct mmsb_batch;
