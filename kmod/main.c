@@ -26,6 +26,9 @@
 #include "submit.h"
 #include "uring.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /*
  * Module parameters.  Read-only once loaded (0444): the components size
  * themselves from them at load.  Each is checked against its bounds in
