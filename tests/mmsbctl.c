@@ -19,7 +19,7 @@
 #include "libmmsb.h"
 
 #define PAGE_BYTES	64
-#define MAX_ARGS	8
+#define MAX_ARGS	10
 
 struct run {
 	int code;		/* exit status, -1 if it did not exit */
@@ -560,6 +560,84 @@ TEST_F(mmsbctl, help_and_watch_args)
 	EXPECT_EQ(1, mmsbctl(r, "watch", "count=1", NULL));
 	EXPECT_EQ(1, mmsbctl(r, "watch", "123456789", "count=1", NULL));
 	EXPECT_NE(NULL, strstr(r->err, strerror(ENOENT)));
+}
+
+/* write: DENSE from a string, MASKED, SPARSE, and their refusals. */
+TEST_F(mmsbctl, write_forms)
+{
+	static const __u8 want[PAGE_BYTES] = {
+		[0] = 'h', [1] = 'i',
+		[8] = 0xaa, [10] = 0xcc,	/* mask 05: bytes 0 and 2 */
+		[23] = 0x11, [24] = 0x22,	/* mask 80 01: bytes 7, 8 */
+		[47] = 0x33, [48] = 0x44,
+	};
+	struct outcome o;
+	struct run *r = &self->r;
+	char json[128];
+
+	ASSERT_EQ(0, mmsbctl(r, "write", self->id, "0", "str:hi", "sync",
+			     NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_EQ(0, o.status);
+	EXPECT_EQ(1, o.epoch);
+	ASSERT_EQ(0, mmsbctl(r, "write", self->id, "8", "aabbccdd", "mask=05",
+			     "sync", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "write", self->id, "16", "1122", "mask=8001",
+			     "sparse", "sync", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "--json", "write", self->id, "40", "3344",
+			     "mask=8001", "sparse", "len=9", "sync", NULL));
+	snprintf(json, sizeof(json), "{\"delta_id\":%llu,\"status\":0,"
+		 "\"epoch\":4}\n",
+		 (unsigned long long)self->hdr->last_delta_id);
+	EXPECT_STREQ(json, r->out);
+	EXPECT_EQ(4, self->hdr->epoch);
+	EXPECT_EQ(0, memcmp(want, self->data, PAGE_BYTES));
+
+	/* Two set bits, one byte: the kernel's -EMSGSIZE, exit 1. */
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "11", "mask=03",
+			     "sparse", "sync", NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_EQ(-EMSGSIZE, o.status);
+	EXPECT_NE(NULL, strstr(r->err, strerror(EMSGSIZE)));
+	/* Refused here: a mask of the wrong size, sparse or len alone. */
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "mask=0101",
+			     NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "sparse", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "mask=01",
+			     "len=1", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "mask=01",
+			     "sparse", "len=9", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "str:", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "sync", "sync",
+			     NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(EINVAL)));
+	EXPECT_EQ(4, self->hdr->epoch);
+	EXPECT_EQ(0, memcmp(want, self->data, PAGE_BYTES));
+}
+
+/* edge list (debugfs): the edges mmsbctl added, text and JSON. */
+TEST_F(mmsbctl, edge_list)
+{
+	struct mmsb_page_create pc;
+	struct run *r = &self->r;
+	char to[24], want[128];
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 8, 0, 0, &pc));
+	snprintf(to, sizeof(to), "%llu", (unsigned long long)pc.id);
+	ASSERT_EQ(0, mmsbctl(r, "edge", "list", NULL));
+	EXPECT_STREQ("", r->out);
+	ASSERT_EQ(0, mmsbctl(r, "edge", "add", self->id, to, "notify", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "edge", "list", NULL));
+	snprintf(want, sizeof(want), "%s -> %s notify\n", self->id, to);
+	EXPECT_STREQ(want, r->out);
+	ASSERT_EQ(0, mmsbctl(r, "--json", "edge", "list", NULL));
+	snprintf(want, sizeof(want), "{\"edges\":[{\"from\":%s,\"to\":%s,"
+		 "\"kind\":\"notify\"}]}\n", self->id, to);
+	EXPECT_STREQ(want, r->out);
+	ASSERT_EQ(0, mmsbctl(r, "edge", "del", self->id, to, "notify", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "--json", "edge", "list", NULL));
+	EXPECT_STREQ("{\"edges\":[]}\n", r->out);
+	EXPECT_EQ(0, mmsb_page_free(self->fd, pc.id));
 }
 
 TEST_HARNESS_MAIN

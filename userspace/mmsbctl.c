@@ -190,11 +190,45 @@ static int cmd_list(int fd, int argc, char **argv)
 	return 0;
 }
 
-/* edge add|del FROM TO [passthrough|notify] */
+#define DEBUGFS_GRAPH	"/sys/kernel/debug/mmsb/graph"
+
+/*
+ * edge list: every edge, "FROM -> TO KIND" a line.  No ioctl lists
+ * edges: this reads debugfs (root, debugfs mounted).
+ */
+static int edge_list(void)
+{
+	unsigned long long from, to;
+	const char *sep = "";
+	char line[128], kind[16];
+	FILE *f;
+
+	f = fopen(DEBUGFS_GRAPH, "r");
+	if (!f)
+		return -errno;
+	if (json)
+		printf("{\"edges\":[");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llu -> %llu %15s", &from, &to, kind) != 3)
+			continue;
+		printf(json ? "%s{\"from\":%llu,\"to\":%llu,\"kind\":\"%s\"}" :
+		       "%s%llu -> %llu %s\n", sep, from, to, kind);
+		sep = json ? "," : "";
+	}
+	fclose(f);
+	if (json)
+		printf("]}\n");
+	return 0;
+}
+
+/* edge add|del FROM TO [passthrough|notify], edge list */
 static int cmd_edge(int fd, int argc, char **argv)
 {
 	unsigned long long from, to;
 	__u32 kind = MMSB_EDGE_PASSTHROUGH;
+
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return edge_list();
 
 	if (argc < 4 || argc > 5 || parse_u64(argv[2], 0, &from) ||
 	    parse_u64(argv[3], 0, &to))
@@ -272,6 +306,87 @@ static int cmd_submit(int fd, int argc, char **argv)
 	       (unsigned long long)d.epoch);
 	/* One delta: its refusal is the command's failure. */
 	return d.status;
+}
+
+/*
+ * write ID OFFSET DATA [mask=HEX [sparse] [len=N]] [sync] [epoch=N]:
+ * DATA is hex, or str:TEXT for the bytes of TEXT.  No mask: DENSE.  A
+ * mask: MASKED, DATA being the whole window, the mask one bit a byte
+ * (LSB first).  sparse: SPARSE, DATA being only the bytes whose bit is
+ * set, the window len=N bytes (default: eight a mask byte).
+ */
+static int cmd_write(int fd, int argc, char **argv)
+{
+	unsigned long long id, off, epoch = 0, len = 0;
+	int i, ret, sync = 0, sparse = 0, epoch_set = 0;
+	__u8 *buf = NULL, *mask = NULL;
+	size_t n, mask_n = 0;
+	struct mmsb_delta d;
+
+	if (argc < 4 || parse_u64(argv[1], 0, &id) ||
+	    parse_u64(argv[2], 0, &off))
+		return -EINVAL;
+	for (i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "sync") && !sync++)
+			continue;
+		if (!strcmp(argv[i], "sparse") && !sparse++)
+			continue;
+		if (!strncmp(argv[i], "epoch=", 6) && !epoch_set++ &&
+		    !parse_u64(argv[i] + 6, 0, &epoch))
+			continue;
+		if (!strncmp(argv[i], "len=", 4) && !len &&
+		    !parse_u64(argv[i] + 4, 0, &len) && len)
+			continue;
+		if (!strncmp(argv[i], "mask=", 5) && !mask &&
+		    !parse_hex(argv[i] + 5, &mask, &mask_n))
+			continue;
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = -EINVAL;
+	if ((sparse || len) && !mask)
+		goto out;
+	if (len && !sparse)
+		goto out;
+	if (!strncmp(argv[3], "str:", 4)) {
+		n = strlen(argv[3] + 4);
+		buf = (__u8 *)strdup(argv[3] + 4);
+		ret = buf ? 0 : -ENOMEM;
+		if (!n)
+			ret = -EINVAL;
+	} else {
+		ret = parse_hex(argv[3], &buf, &n);
+	}
+	if (ret)
+		goto out;
+	mmsb_delta_dense(&d, id, off, buf, n);
+	d.expected_epoch = epoch;
+	if (mask && !sparse) {
+		d.encoding = MMSB_DELTA_MASKED;
+		d.mask = (__u64)(uintptr_t)mask;
+		ret = -EINVAL;
+		if (mask_n != (n + 7) / 8)
+			goto out;
+	} else if (mask) {
+		d.encoding = MMSB_DELTA_SPARSE;
+		d.mask = (__u64)(uintptr_t)mask;
+		d.len = len ? len : 8 * mask_n;
+		ret = -EINVAL;
+		if (mask_n != (d.len + 7) / 8)
+			goto out;
+	}
+	ret = mmsb_submit(fd, &d, 1, sync ? MMSB_SUBMIT_SYNC : 0, NULL);
+	if (ret)
+		goto out;
+	printf(json ? "{\"delta_id\":%llu,\"status\":%d,\"epoch\":%llu}\n" :
+	       "delta_id %llu status %d epoch %llu\n",
+	       (unsigned long long)d.delta_id, d.status,
+	       (unsigned long long)d.epoch);
+	ret = d.status;
+out:
+	free(buf);
+	free(mask);
+	return ret;
 }
 
 /* wait ID EPOCH [TIMEOUT_MS] */
@@ -593,10 +708,13 @@ static const struct {
 	{ "free", cmd_free, "ID...", "free pages" },
 	{ "info", cmd_info, "ID", "describe a page" },
 	{ "list", cmd_list, "", "ids of all live pages, ascending" },
-	{ "edge", cmd_edge, "add|del FROM TO [passthrough|notify]",
-	  "add or delete a dependency" },
+	{ "edge", cmd_edge, "add|del FROM TO [passthrough|notify] | list",
+	  "add or delete a dependency; list them (debugfs, root)" },
 	{ "submit", cmd_submit, "ID OFFSET HEX [sync] [epoch=N]",
 	  "one dense delta; prints its delta_id, status and epoch" },
+	{ "write", cmd_write,
+	  "ID OFFSET HEX|str:TEXT [mask=HEX [sparse] [len=N]] [sync] [epoch=N]",
+	  "one delta: DENSE, MASKED with a mask, SPARSE with sparse" },
 	{ "wait", cmd_wait, "ID EPOCH [TIMEOUT_MS]",
 	  "wait until the page reaches EPOCH; prints its epoch" },
 	{ "read", cmd_read, "ID [OFFSET LEN]", "page data as hex, untorn" },
