@@ -5,7 +5,8 @@
  * submission through an edge gives mmsb_submit, mmsb_tick and
  * mmsb_propagate lines with the figures of what happened, an io_uring
  * one says path=io_uring, a freed page's reclaim gives mmsb_gc; and
- * disabled, nothing more is recorded.
+ * disabled, nothing more is recorded.  And pr_debug() through dynamic
+ * debug (Debian's kernels; the debug kernel has none).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -271,6 +272,61 @@ TEST_F(trace, gc)
 			       " evicted=0 reclaimed_pages=1 reclaimed_bytes="))
 		TH_LOG("%s", event(self->trace, "mmsb_gc"));
 	EXPECT_EQ(0, mmsb_page_free(self->fd, b.id));
+}
+
+/*
+ * pr_debug() through dynamic debug: off by default, on for the module
+ * with "module mmsb +p": creating, linking and freeing pages log them.
+ */
+TEST_F(trace, dynamic_debug)
+{
+	static const char control[] = "/sys/kernel/debug/dynamic_debug/control";
+	struct mmsb_page_create a, b;
+	char buf[1024], want[3][128], off[64];
+	int kmsg, found[3] = { 0 }, i;
+	ssize_t n;
+
+	if (access(control, W_OK))
+		SKIP(return, "no dynamic debug (CONFIG_DYNAMIC_DEBUG)");
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, kmsg);
+	ASSERT_LE(0, lseek(kmsg, 0, SEEK_END));
+	/* Off: nothing logged. */
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 16, 0, 0, &a));
+	ASSERT_EQ(0, write_file(control, "module mmsb +p"));
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 32, 0640, 0, &b));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, a.id, b.id, MMSB_EDGE_NOTIFY));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, b.id));
+	ASSERT_EQ(0, write_file(control, "module mmsb -p"));
+	ASSERT_EQ(0, mmsb_page_free(self->fd, a.id));
+	snprintf(want[0], sizeof(want[0]),
+		 ";mmsb: page %llu created: 32 bytes, mode 0640, flags 0x0\n",
+		 (unsigned long long)b.id);
+	snprintf(want[1], sizeof(want[1]),
+		 ";mmsb: edge %llu -> %llu kind 1 added: 0\n",
+		 (unsigned long long)a.id, (unsigned long long)b.id);
+	snprintf(want[2], sizeof(want[2]), ";mmsb: page %llu freed\n",
+		 (unsigned long long)b.id);
+	snprintf(off, sizeof(off), ";mmsb: page %llu ",
+		 (unsigned long long)a.id);
+	/* One record per read(): "prio,seq,usec,flags;text\n". */
+	while ((n = read(kmsg, buf, sizeof(buf) - 1)) > 0 || errno == EPIPE) {
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (i = 0; i < 3; i++)
+			found[i] += !!strstr(buf, want[i]);
+		/* Page A was created and freed while it was off. */
+		EXPECT_EQ(NULL, strstr(buf, off)) {
+			TH_LOG("%s", buf);
+		}
+	}
+	close(kmsg);
+	/* EXPECT_*() TH_LOG() is two statements: braces. */
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(1, found[i]) TH_LOG("\"%s\" in /dev/kmsg %d times",
+					      want[i], found[i]);
+	}
 }
 
 TEST_HARNESS_MAIN
