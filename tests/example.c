@@ -4,9 +4,12 @@
  * installed (from $PATH, /bin in the guest; make check's install stage
  * puts there the one it built with pkg-config against the staged
  * install): its exact output with io_uring, and with io_uring denied
- * (the ioctl does it), and the page it made is gone after it.
+ * (the ioctl does it; a seccomp filter denies it, or the sysctl
+ * kernel.io_uring_disabled on a kernel without seccomp filters), and the
+ * page it made is gone after it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -73,15 +76,28 @@ static void check(struct __test_metadata *_metadata, const char *out,
 	close(fd);
 }
 
+#define URING_DISABLED	"/proc/sys/kernel/io_uring_disabled"
+
 FIXTURE(example) {
+	char disabled[16];	/* the sysctl's value to put back, or "" */
 };
 
 FIXTURE_SETUP(example)
 {
+	self->disabled[0] = '\0';
 }
 
 FIXTURE_TEARDOWN(example)
 {
+	int fd;
+
+	if (!self->disabled[0])
+		return;
+	fd = open(URING_DISABLED, O_WRONLY);
+	if (fd >= 0) {
+		write(fd, self->disabled, strlen(self->disabled));
+		close(fd);
+	}
 }
 
 TEST_F(example, hello_uring)
@@ -103,10 +119,25 @@ TEST_F(example, hello_without_uring)
 	};
 	struct sock_fprog prog = { .len = 4, .filter = filter };
 	char out[512];
+	ssize_t n;
+	int fd;
 
 	/* Inherited by mmsb-hello across fork and exec. */
 	ASSERT_EQ(0, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-	ASSERT_EQ(0, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		/*
+		 * No seccomp filters (the debug kernel): the sysctl, which
+		 * that kernel has, gives the same -EPERM.
+		 */
+		ASSERT_EQ(EINVAL, errno);
+		fd = open(URING_DISABLED, O_RDWR);
+		ASSERT_LE(0, fd);
+		n = read(fd, self->disabled, sizeof(self->disabled) - 1);
+		ASSERT_LT(0, n);
+		self->disabled[n] = '\0';
+		ASSERT_EQ(1, pwrite(fd, "2", 1, 0));
+		close(fd);
+	}
 	ASSERT_EQ(0, hello(out, sizeof(out)));
 	check(_metadata, out, "ioctl (io_uring: Operation not permitted)");
 }

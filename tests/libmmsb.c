@@ -154,7 +154,10 @@ TEST_F(libmmsb, uring_denied_seccomp)
 	struct io_uring ring;
 	int err = 0;
 
-	ASSERT_EQ(0, deny_io_uring());
+	err = deny_io_uring();
+	if (err == -EINVAL)
+		SKIP(return, "no seccomp filters (CONFIG_SECCOMP_FILTER)");
+	ASSERT_EQ(0, err);
 	EXPECT_EQ(-EPERM, mmsb_uring_init(self->fd, &ring, 4, 0));
 	EXPECT_EQ(NULL, mmsb_uring_try_init(self->fd, &ring, 4, 0, &err));
 	EXPECT_EQ(-EPERM, err);
