@@ -26,6 +26,9 @@
 #include "submit.h"
 #include "uring.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /*
  * Module parameters.  Read-only once loaded (0444): the components size
  * themselves from them at load.  Each is checked against its bounds in
@@ -155,6 +158,8 @@ static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
 		mmsb_page_free(&mmsb_dev.pages, pc.id, mf->cred, true);
 		return -EFAULT;
 	}
+	pr_debug("page %llu created: %llu bytes, mode %04o, flags %#x\n",
+		 pc.id, pc.size, pc.mode, pc.flags);
 	return 0;
 }
 
@@ -169,8 +174,10 @@ static long mmsb_ioctl_page_free(struct file *file, void __user *uarg)
 		return -EFAULT;
 	ret = mmsb_page_free(&mmsb_dev.pages, id, mf->cred, mf->admin);
 	/* After ->live is cleared: no edge to the page can be added now. */
-	if (!ret)
+	if (!ret) {
 		mmsb_prop_remove_page(&mmsb_dev.prop, id);
+		pr_debug("page %llu freed\n", id);
+	}
 	return ret;
 }
 
@@ -312,6 +319,8 @@ static long mmsb_ioctl_edge_add(struct file *file, void __user *uarg)
 	ret = mmsb_prop_add_edge(&mmsb_dev.prop, from, to, kind);
 	mmsb_page_put(to);
 	mmsb_page_put(from);
+	pr_debug("edge %llu -> %llu kind %u added: %ld\n", ue.from, ue.to,
+		 ue.kind, ret);
 	return ret;
 }
 

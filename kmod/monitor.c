@@ -31,6 +31,7 @@
 
 #include "monitor.h"
 #include "page.h"
+#include "trace.h"
 
 /**
  * mmsb_monitor_init() - set up a monitor
@@ -289,6 +290,7 @@ u64 mmsb_monitor_run(struct mmsb_monitor *mon, u64 deadline_ns,
 	}
 	if (!run.invoked)
 		return run.ns;
+	trace_mmsb_gc(&run);
 	spin_lock(&mon->lock);
 	mon->last = run;
 	mon->totals.runs++;

@@ -32,6 +32,7 @@
 #include "page.h"
 #include "submit.h"
 #include "tick.h"
+#include "trace.h"
 
 /**
  * struct mmsb_sub - a page a file subscribed to
@@ -382,6 +383,7 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
 		return -EINVAL;
 	ret = mmsb_submit(mf->dev, mf, &sub, file->f_flags & O_NONBLOCK);
+	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC, false, ret);
 	if (copy_to_user(uarg, &sub, sizeof(sub)))
 		return -EFAULT;
 	return ret;

@@ -45,6 +45,7 @@
 #include "page.h"
 #include "propagate.h"
 #include "tick.h"
+#include "trace.h"
 
 /* Restart the timer if it was stopped for idleness. */
 static void mmsb_tick_wake_timer(struct mmsb_tick *t)
@@ -363,7 +364,10 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_retire);
  */
 static u64 mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_metrics *m)
 {
-	return mmsb_prop_run(t->prop, t->tick_no, m);
+	u64 ns = mmsb_prop_run(t->prop, t->tick_no, m);
+
+	trace_mmsb_propagate(t->tick_no, m->propagated, ns);
+	return ns;
 }
 
 static u64 mmsb_tick_validate_graph(struct mmsb_tick *t,
@@ -398,6 +402,7 @@ static void mmsb_tick_publish(struct mmsb_tick *t,
 	t->totals.conflicts += m->conflicts;
 	t->totals.overruns += m->overrun;
 	spin_unlock(&t->lock);
+	trace_mmsb_tick(m);
 }
 
 /*

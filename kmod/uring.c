@@ -60,6 +60,7 @@
 #include "submit.h"
 #include "tick.h"
 #include "uring.h"
+#include "trace.h"
 
 /* Longest WAIT, in ms; below the 5 minutes after which 6.1 warns about
  * a ring whose teardown waits on requests.
@@ -267,6 +268,7 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 */
 	ret = mmsb_submit_deltas(dev, mf, s->uptr, n, true, nonblock,
 				 &accepted, &s->batch);
+	trace_mmsb_submit(n, accepted, true, true, ret);
 	if (!s->batch) {
 		/* Nothing queued: a retry from io-wq is as good as new. */
 		if (ret == -EAGAIN && nonblock)

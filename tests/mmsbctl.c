@@ -7,6 +7,7 @@
  * bad arguments and kernel errors, 2 for an unknown command.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #include "libmmsb.h"
 
 #define PAGE_BYTES	64
-#define MAX_ARGS	8
+#define MAX_ARGS	10
 
 struct run {
 	int code;		/* exit status, -1 if it did not exit */
@@ -375,6 +376,268 @@ TEST_F(mmsbctl, bad_input)
 		EXPECT_NE(NULL, strstr(r->err, new_cmds[i]))
 			TH_LOG("usage lacks %s", new_cmds[i]);
 	}
+}
+
+/* --json, before or after the command: one object a line, exact. */
+TEST_F(mmsbctl, json)
+{
+	struct mmsb_page_info in;
+	struct run *r = &self->r;
+	char want[512];
+
+	ASSERT_EQ(0, mmsbctl(r, "--json", "version", NULL));
+	EXPECT_STREQ("{\"abi_version\":1,\"features\":[\"pages\",\"deltas\","
+		     "\"io_uring\",\"graph\",\"gc\"]}\n", r->out);
+
+	ASSERT_EQ(0, mmsbctl(r, "submit", self->id, "2", "c0ffee", "sync",
+			     "--json", NULL));
+	snprintf(want, sizeof(want),
+		 "{\"delta_id\":%llu,\"status\":0,\"epoch\":1}\n",
+		 (unsigned long long)self->hdr->last_delta_id);
+	EXPECT_STREQ(want, r->out);
+
+	ASSERT_EQ(0, mmsbctl(r, "--json", "read", self->id, "1", "4", NULL));
+	snprintf(want, sizeof(want), "{\"id\":%s,\"offset\":1,\"len\":4,"
+		 "\"epoch\":1,\"hex\":\"00c0ffee\"}\n", self->id);
+	EXPECT_STREQ(want, r->out);
+
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->page, &in));
+	ASSERT_EQ(0, mmsbctl(r, "--json", "info", self->id, NULL));
+	snprintf(want, sizeof(want), "{\"id\":%s,\"size\":64,\"epoch\":1,"
+		 "\"last_delta_id\":%llu,\"mmap_offset\":%llu,"
+		 "\"map_size\":%llu,\"uid\":0,\"gid\":0,\"mode\":384,"
+		 "\"evictable\":false}\n", self->id,
+		 (unsigned long long)in.last_delta_id,
+		 (unsigned long long)in.mmap_offset,
+		 (unsigned long long)in.map_size);
+	EXPECT_STREQ(want, r->out);
+
+	/* Nothing else creates pages here: the fixture's is the only one. */
+	ASSERT_EQ(0, mmsbctl(r, "--json", "list", NULL));
+	snprintf(want, sizeof(want), "{\"pages\":[%s]}\n", self->id);
+	EXPECT_STREQ(want, r->out);
+
+	ASSERT_EQ(0, mmsbctl(r, "--json", "wait", self->id, "1", "0", NULL));
+	EXPECT_STREQ("{\"epoch\":1}\n", r->out);
+
+	/* Errors stay on stderr, in words; stdout gets nothing. */
+	EXPECT_EQ(1, mmsbctl(r, "--json", "read", self->id, "64", "1", NULL));
+	EXPECT_STREQ("", r->out);
+	EXPECT_NE(NULL, strstr(r->err, strerror(EINVAL)));
+}
+
+/* stats --json: the text's figures, last.* nested; live: a line each. */
+TEST_F(mmsbctl, json_stats)
+{
+	struct run *r = &self->r;
+	char text[4096], want[4096], *p, *q;
+	int last = 0;
+	size_t n = 0;
+
+	ASSERT_EQ(0, mmsbctl(r, "submit", self->id, "0", "01", "sync", NULL));
+	/* No tick runs in between: both print the same figures. */
+	ASSERT_EQ(0, mmsbctl(r, "stats", NULL));
+	memcpy(text, r->out, sizeof(text));
+	ASSERT_EQ(0, mmsbctl(r, "stats", "--json", NULL));
+	/* Build the JSON the text should give, field by field. */
+	n += snprintf(want + n, sizeof(want) - n, "{");
+	for (p = text; *p; p = q + 1) {
+		char name[64];
+		unsigned long long v;
+		int is_last;
+
+		q = strchr(p, '\n');
+		ASSERT_NE(NULL, q);
+		ASSERT_EQ(2, sscanf(p, "%63s %llu", name, &v));
+		is_last = !strncmp(name, "last.", 5);
+		if (p != text)
+			n += snprintf(want + n, sizeof(want) - n, ",");
+		if (is_last && !last)
+			n += snprintf(want + n, sizeof(want) - n, "\"last\":{");
+		if (!is_last && last)
+			n += snprintf(want + n, sizeof(want) - n, "},");
+		last = is_last;
+		n += snprintf(want + n, sizeof(want) - n, "\"%s\":%llu",
+			      is_last ? name + 5 : name, v);
+	}
+	snprintf(want + n, sizeof(want) - n, "}\n");
+	EXPECT_STREQ(want, r->out);
+
+	/* Live: COUNT lines, no blank line between them. */
+	ASSERT_EQ(0, mmsbctl(r, "--json", "stats", "10", "3", NULL));
+	n = 0;
+	for (p = r->out; (p = strchr(p, '\n')); p++) {
+		EXPECT_EQ('}', p[-1]);
+		n++;
+	}
+	EXPECT_EQ(3, n);
+	EXPECT_EQ('{', r->out[0]);
+}
+
+/*
+ * watch ID count=1: the change it sees is printed with the bytes that
+ * changed.  The watcher subscribes on its own time, so deltas keep
+ * coming, each writing its own epoch into byte 5, until it prints.
+ */
+static void watch_one(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(mmsbctl) *self, int json)
+{
+	char out[512] = "", want[512];
+	struct pollfd pfd;
+	int fds[2], status, k;
+	size_t n = 0;
+	ssize_t got;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execlp("mmsbctl", "mmsbctl", "watch", self->id, "count=1",
+		       json ? "--json" : NULL, NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	for (k = 0; k < 100 && !strchr(out, '\n'); k++) {
+		struct mmsb_delta d;
+		__u8 b = self->hdr->epoch + 1;
+
+		mmsb_delta_dense(&d, self->page, 5, &b, 1);
+		ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC,
+					 NULL));
+		ASSERT_EQ(0, d.status);
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		got = read(fds[0], out + n, sizeof(out) - 1 - n);
+		ASSERT_LT(0, got);
+		n += got;
+		out[n] = '\0';
+	}
+	ASSERT_NE(NULL, strchr(out, '\n')) TH_LOG("watch printed nothing");
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(fds[0]);
+	/* Byte 5 holds the epoch it was written at: one run, one byte. */
+	k = strtol(strstr(out, "epoch") + 6 + !!json, NULL, 10);
+	if (json)
+		snprintf(want, sizeof(want), "{\"page\":%s,\"epoch\":%d,"
+			 "\"changes\":[{\"offset\":5,\"hex\":\"%02x\"}]}\n",
+			 self->id, k, k);
+	else
+		snprintf(want, sizeof(want), "page %s epoch %d changed 5:%02x\n",
+			 self->id, k, k);
+	EXPECT_STREQ(want, out);
+	EXPECT_LE(1, k);
+}
+
+TEST_F(mmsbctl, watch)
+{
+	watch_one(_metadata, self, 0);
+}
+
+TEST_F(mmsbctl, watch_json)
+{
+	watch_one(_metadata, self, 1);
+}
+
+/* COMMAND --help: its usage on stdout, exit 0; bad watch arguments. */
+TEST_F(mmsbctl, help_and_watch_args)
+{
+	struct run *r = &self->r;
+
+	ASSERT_EQ(0, mmsbctl(r, "watch", "--help", NULL));
+	EXPECT_STREQ("usage: mmsbctl [--json] watch ID... [count=N]\n"
+		     "  print each change of the pages: epoch, changed bytes "
+		     "as OFFSET:HEX\n", r->out);
+	ASSERT_EQ(0, mmsbctl(r, "--help", NULL));
+	EXPECT_NE(NULL, strstr(r->out, "\n  watch ID... [count=N]\n"));
+	EXPECT_EQ(1, mmsbctl(r, "watch", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "watch", self->id, "count=0", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "watch", "count=1", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "watch", "123456789", "count=1", NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(ENOENT)));
+}
+
+/* write: DENSE from a string, MASKED, SPARSE, and their refusals. */
+TEST_F(mmsbctl, write_forms)
+{
+	static const __u8 want[PAGE_BYTES] = {
+		[0] = 'h', [1] = 'i',
+		[8] = 0xaa, [10] = 0xcc,	/* mask 05: bytes 0 and 2 */
+		[23] = 0x11, [24] = 0x22,	/* mask 80 01: bytes 7, 8 */
+		[47] = 0x33, [48] = 0x44,
+	};
+	struct outcome o;
+	struct run *r = &self->r;
+	char json[128];
+
+	ASSERT_EQ(0, mmsbctl(r, "write", self->id, "0", "str:hi", "sync",
+			     NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_EQ(0, o.status);
+	EXPECT_EQ(1, o.epoch);
+	ASSERT_EQ(0, mmsbctl(r, "write", self->id, "8", "aabbccdd", "mask=05",
+			     "sync", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "write", self->id, "16", "1122", "mask=8001",
+			     "sparse", "sync", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "--json", "write", self->id, "40", "3344",
+			     "mask=8001", "sparse", "len=9", "sync", NULL));
+	snprintf(json, sizeof(json), "{\"delta_id\":%llu,\"status\":0,"
+		 "\"epoch\":4}\n",
+		 (unsigned long long)self->hdr->last_delta_id);
+	EXPECT_STREQ(json, r->out);
+	EXPECT_EQ(4, self->hdr->epoch);
+	EXPECT_EQ(0, memcmp(want, self->data, PAGE_BYTES));
+
+	/* Two set bits, one byte: the kernel's -EMSGSIZE, exit 1. */
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "11", "mask=03",
+			     "sparse", "sync", NULL));
+	ASSERT_EQ(0, parse_outcome(r->out, &o));
+	EXPECT_EQ(-EMSGSIZE, o.status);
+	EXPECT_NE(NULL, strstr(r->err, strerror(EMSGSIZE)));
+	/* Refused here: a mask of the wrong size, sparse or len alone. */
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "mask=0101",
+			     NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "sparse", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "mask=01",
+			     "len=1", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "mask=01",
+			     "sparse", "len=9", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "str:", NULL));
+	EXPECT_EQ(1, mmsbctl(r, "write", self->id, "0", "aa", "sync", "sync",
+			     NULL));
+	EXPECT_NE(NULL, strstr(r->err, strerror(EINVAL)));
+	EXPECT_EQ(4, self->hdr->epoch);
+	EXPECT_EQ(0, memcmp(want, self->data, PAGE_BYTES));
+}
+
+/* edge list (debugfs): the edges mmsbctl added, text and JSON. */
+TEST_F(mmsbctl, edge_list)
+{
+	struct mmsb_page_create pc;
+	struct run *r = &self->r;
+	char to[24], want[128];
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 8, 0, 0, &pc));
+	snprintf(to, sizeof(to), "%llu", (unsigned long long)pc.id);
+	ASSERT_EQ(0, mmsbctl(r, "edge", "list", NULL));
+	EXPECT_STREQ("", r->out);
+	ASSERT_EQ(0, mmsbctl(r, "edge", "add", self->id, to, "notify", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "edge", "list", NULL));
+	snprintf(want, sizeof(want), "%s -> %s notify\n", self->id, to);
+	EXPECT_STREQ(want, r->out);
+	ASSERT_EQ(0, mmsbctl(r, "--json", "edge", "list", NULL));
+	snprintf(want, sizeof(want), "{\"edges\":[{\"from\":%s,\"to\":%s,"
+		 "\"kind\":\"notify\"}]}\n", self->id, to);
+	EXPECT_STREQ(want, r->out);
+	ASSERT_EQ(0, mmsbctl(r, "edge", "del", self->id, to, "notify", NULL));
+	ASSERT_EQ(0, mmsbctl(r, "--json", "edge", "list", NULL));
+	EXPECT_STREQ("{\"edges\":[]}\n", r->out);
+	EXPECT_EQ(0, mmsb_page_free(self->fd, pc.id));
 }
 
 TEST_HARNESS_MAIN

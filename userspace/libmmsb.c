@@ -194,3 +194,36 @@ int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max)
 
 	return n < 0 ? -errno : (int)(n / sizeof(*ev));
 }
+
+/*
+ * What an errno means where mmsb's ABI gives it a meaning of its own
+ * (uapi/linux/mmsb.h); the others are the C library's.
+ */
+static const struct {
+	int err;
+	const char *msg;
+} mmsb_errors[] = {
+	{ ENOENT, "No such mmsb page (or no /dev/mmsb: is the module loaded?)" },
+	{ ESTALE, "Page is not at the delta's expected epoch" },
+	{ EIDRM, "Page was freed" },
+	{ ELOOP, "Edge would be a self edge or close a cycle" },
+	{ ERANGE, "Delta's window is not inside the page" },
+	{ EMSGSIZE, "Delta's payload length does not match its window or mask" },
+	{ ENOMEM, "Out of memory, or over mmsb's memory limit (mem_limit_mb)" },
+	{ ENOSPC, "Limit reached: edges (max_edges) or page ids" },
+	{ EAGAIN, "No room in the delta ring, or no event (try again)" },
+};
+
+const char *mmsb_strerror(int err)
+{
+	const char *msg;
+	size_t i;
+
+	if (err < 0)
+		err = -err;
+	for (i = 0; i < sizeof(mmsb_errors) / sizeof(mmsb_errors[0]); i++)
+		if (mmsb_errors[i].err == err)
+			return mmsb_errors[i].msg;
+	msg = err ? strerrordesc_np(err) : "Success";
+	return msg ? msg : "Unknown error";
+}

@@ -2,8 +2,16 @@
 /*
  * libmmsb - a small C library over /dev/mmsb.
  *
+ * Link with `pkg-config --cflags --libs mmsb` (add --static for the
+ * archive); the io_uring helpers are in <libmmsb_uring.h>.  Every
+ * function is in libmmsb(3); its symbols carry the version MMSB_1.0.
+ *
  * Every function returns 0 (or a non-negative count) on success and a
  * negative errno on failure; none of them sets errno for the caller.
+ * mmsb_strerror() turns such a value into a message.  Sizes, offsets
+ * and lengths are in bytes; ids, epochs and counts are plain numbers;
+ * times are in nanoseconds.  The structures are those of
+ * <linux/mmsb.h>, the module's ABI.
  */
 #ifndef LIBMMSB_H
 #define LIBMMSB_H
@@ -11,10 +19,22 @@
 #include <stddef.h>
 #include <linux/mmsb.h>
 
-/* Open /dev/mmsb; returns the file descriptor or -errno. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Open /dev/mmsb read-write, close-on-exec.  Returns the file descriptor,
+ * or -ENOENT (no module loaded), -EACCES (not in the device's group, see
+ * the udev rule), or another error of open(2).
+ */
 int mmsb_open(void);
 
-/* Fill @v from MMSB_IOC_VERSION. */
+/*
+ * Fill @v from MMSB_IOC_VERSION: the module's ABI version and its
+ * MMSB_FEAT_* bits.  Returns 0 or -errno of ioctl(2) (-ENOTTY: @fd is
+ * no mmsb device).
+ */
 int mmsb_version(int fd, struct mmsb_version *v);
 
 /*
@@ -22,51 +42,76 @@ int mmsb_version(int fd, struct mmsb_version *v);
  * of the mapping; the data follow at MMSB_PAGE_DATA_OFFSET.
  */
 
-/* Create a page; @out receives the id and mmap offset. */
+/*
+ * Create a page of @size data bytes (1 to the module's max_page_size),
+ * permission bits @mode (0 means MMSB_PAGE_MODE_DEFAULT, 0600; owner =
+ * the caller), @flags MMSB_PAGE_EVICTABLE or 0.  @out receives the id
+ * and the mmap offset.  Errors: -EINVAL (size, mode or flags), -ENOMEM
+ * (memory limit mem_limit_mb), -ENOSPC (ids used up).
+ */
 int mmsb_page_create(int fd, __u64 size, __u32 mode, __u32 flags,
 		     struct mmsb_page_create *out);
 
-/* Free page @id (the memory goes once its last mapping is gone). */
+/*
+ * Free page @id at once: later calls on it get -ENOENT, its waiters
+ * -EIDRM; the memory goes once its last mapping is gone.  Errors:
+ * -ENOENT, -EPERM (not the owner, no CAP_SYS_ADMIN).
+ */
 int mmsb_page_free(int fd, __u64 id);
 
-/* Fill @info for page @id. */
+/* Fill @info for page @id.  Errors: -ENOENT, -EACCES (no read right). */
 int mmsb_page_info(int fd, __u64 id, struct mmsb_page_info *info);
 
 /*
- * Store up to @max live ids >= @start in @ids; *@next is where to go on,
- * 0 when done.  Returns the number of ids stored.
+ * Store up to @max (at most MMSB_PAGE_LIST_MAX) live ids >= @start in
+ * @ids, ascending; *@next is where to go on, 0 when done.  Returns the
+ * number of ids stored, or -EINVAL (@max 0 or too big), -EFAULT.
  */
 int mmsb_page_list(int fd, __u64 start, __u64 *ids, __u32 max, __u64 *next);
 
-/* Map all of page @id read-only; *@hdr points at its header. */
+/*
+ * Map all of page @id read-only and shared; *@hdr points at its header
+ * (data at MMSB_PAGE_DATA_OFFSET).  Errors: those of mmsb_page_info(),
+ * and of mmap(2).
+ */
 int mmsb_page_map(int fd, __u64 id, const struct mmsb_page_header **hdr);
 
-/* Undo mmsb_page_map(). */
+/* Undo mmsb_page_map(); returns 0 or -errno of munmap(2). */
 int mmsb_page_unmap(const struct mmsb_page_header *hdr);
 
 /*
  * Copy @len data bytes at @off of a mapped page into @buf, never torn
  * (seqlock protocol of the uapi header); *@epoch, if not NULL, gets the
- * epoch the copy belongs to.
+ * epoch the copy belongs to.  No system call.  Errors: -EINVAL when
+ * [@off, @off + @len) is not inside the page.
  */
 int mmsb_page_read(const struct mmsb_page_header *hdr, __u64 off, void *buf,
 		   __u64 len, __u64 *epoch);
 
-/* Fill @s from MMSB_IOC_STATS. */
+/*
+ * Fill @s from MMSB_IOC_STATS: counters since load, the last tick's
+ * metrics, memory in bytes, times in ns.  s->size tells how much an
+ * older module filled.  Returns 0 or -errno.
+ */
 int mmsb_stats(int fd, struct mmsb_stats *s);
 
 /*
  * Deltas.  mmsb_delta_dense() fills @d for a DENSE delta writing @len
- * bytes of @buf at @off of page @page (expected epoch 0).
+ * bytes of @buf at @off of page @page (expected epoch 0: any).  @buf
+ * must stay valid until the delta is submitted.
  */
 void mmsb_delta_dense(struct mmsb_delta *d, __u64 page, __u64 off,
 		      const void *buf, __u64 len);
 
 /*
- * Submit @count deltas (MMSB_IOC_SUBMIT); each gets its own status and
- * id.  *@accepted (if not NULL) gets how many were queued, also when
- * the call fails with -EAGAIN (O_NONBLOCK, ring full) or -EINTR.
- * @flags: MMSB_SUBMIT_SYNC waits until they are applied.
+ * Submit @count deltas (1 to MMSB_SUBMIT_MAX; MMSB_IOC_SUBMIT); each
+ * gets its own status (0, or -EINVAL, -ENOENT, -EACCES, -ERANGE,
+ * -EMSGSIZE, -ENOMEM, -EFAULT when refused at submission; -ESTALE or
+ * -EIDRM when dropped at apply, SYNC only) and id.  *@accepted (if not
+ * NULL) gets how many were queued, also when the call fails with
+ * -EAGAIN (O_NONBLOCK, ring full) or -EINTR.  @flags: MMSB_SUBMIT_SYNC
+ * waits until they are applied and visible.  Errors of the call:
+ * -EINVAL (count, flags), -EAGAIN, -EINTR, -EFAULT.
  */
 int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
 		__u32 *accepted);
@@ -83,18 +128,23 @@ int mmsb_submit_counts(int fd, struct mmsb_delta *deltas, __u32 count,
 /*
  * Wait until page @page reaches @epoch (MMSB_IOC_WAIT); @timeout_ns 0
  * polls, UINT64_MAX waits forever.  *@cur (if not NULL) gets the epoch.
+ * Errors: -ETIMEDOUT, -EINTR, -EIDRM (page freed), -ENOENT, -EACCES.
  */
 int mmsb_wait(int fd, __u64 page, __u64 epoch, __u64 timeout_ns, __u64 *cur);
 
-/* Run a tick now and wait for it (MMSB_IOC_FLUSH). */
+/* Run a tick now and wait for it (MMSB_IOC_FLUSH); 0 or -EINTR. */
 int mmsb_flush(int fd);
 
-/* Report changes of page @page on this fd (poll/read). */
+/*
+ * Report changes of page @page on this fd: poll(2) shows POLLIN, and
+ * mmsb_read_events() returns them.  Errors: -ENOENT, -EACCES, -ENOMEM.
+ */
 int mmsb_subscribe(int fd, __u64 page);
 
 /*
- * Read up to @max events of subscribed pages that changed; returns how
- * many, or -EAGAIN when none (wait with poll()).
+ * Read up to @max events (page and epoch) of subscribed pages that
+ * changed, one per page; returns how many, or -EAGAIN when none (wait
+ * with poll(2)), -EINVAL when @max is 0.
  */
 int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max);
 
@@ -105,5 +155,17 @@ int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max);
  */
 int mmsb_edge_add(int fd, __u64 from, __u64 to, __u32 kind);
 int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind);
+
+/*
+ * A message for @err, an error of libmmsb (negative) or an errno
+ * (positive): what it means for mmsb where the ABI gives it a meaning
+ * (-ESTALE: "page is not at the expected epoch"), else the C library's
+ * description.  The string is constant; never NULL; thread-safe.
+ */
+const char *mmsb_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* LIBMMSB_H */

@@ -21,6 +21,17 @@ int mmsb_uring_init(int fd, struct io_uring *ring, unsigned int entries,
 	return io_uring_queue_init(entries, ring, flags);
 }
 
+struct io_uring *mmsb_uring_try_init(int fd, struct io_uring *ring,
+				     unsigned int entries, unsigned int flags,
+				     int *err)
+{
+	int ret = mmsb_uring_init(fd, ring, entries, flags);
+
+	if (err)
+		*err = ret;
+	return ret ? NULL : ring;
+}
+
 /* Common part: an URING_CMD on @fd with @op and a 16-byte descriptor. */
 static void mmsb_uring_prep(struct io_uring_sqe *sqe, int fd, __u32 op,
 			    const void *desc, size_t len)

@@ -7,8 +7,9 @@
  *
  * io_uring may be unavailable (kernel.io_uring_disabled, a seccomp
  * profile, a kernel without MMSB_FEAT_URING): mmsb_uring_init() then
- * fails and the caller keeps to the ioctls, which offer the same
- * operations; mmsb_submit_applied() does that choice for one call.
+ * fails, mmsb_uring_try_init() returns NULL, and mmsb_submit_applied()
+ * given NULL does the same with a SYNC ioctl.  A program that calls
+ * only those two runs with and without io_uring alike.
  */
 #ifndef LIBMMSB_URING_H
 #define LIBMMSB_URING_H
@@ -16,6 +17,10 @@
 #include <liburing.h>
 
 #include "libmmsb.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Set up @ring with @entries SQEs for use with /dev/mmsb @fd; returns 0,
@@ -53,11 +58,31 @@ int mmsb_uring_wait(struct io_uring *ring, int fd, __u64 page, __u64 epoch,
 		    __u64 user_data);
 
 /*
+ * mmsb_uring_init() for a program that works with or without io_uring:
+ * returns @ring, set up, or NULL when io_uring cannot be used, *@err
+ * (if not NULL) saying why: -EPERM (sysctl kernel.io_uring_disabled, a
+ * seccomp filter), -ENOSYS (a kernel without io_uring), -EOPNOTSUPP (a
+ * module without MMSB_FEAT_URING), or another error of
+ * io_uring_queue_init() (-ENOMEM, -EMFILE...).  Pass the result to
+ * mmsb_submit_applied(), which falls back to the ioctls on NULL; free a
+ * ring it returned with io_uring_queue_exit().
+ */
+struct io_uring *mmsb_uring_try_init(int fd, struct io_uring *ring,
+				     unsigned int entries, unsigned int flags,
+				     int *err);
+
+/*
  * Submit @count deltas and return once applied: through @ring when it
  * is not NULL (and has nothing else in flight), else with a SYNC
- * ioctl.  Returns the number applied or -errno.
+ * ioctl: the same deltas applied, the same statuses written back.
+ * Returns the number applied or -errno (as mmsb_submit(), or of
+ * io_uring_submit()/io_uring_wait_cqe()).
  */
 int mmsb_submit_applied(int fd, struct io_uring *ring,
 			struct mmsb_delta *deltas, __u32 count);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* LIBMMSB_URING_H */

@@ -4,10 +4,13 @@
  *
  * Exit status: 0 on success, 1 when a command fails (bad argument, or
  * an error from libmmsb or the kernel, printed with strerror), 2 for a
- * missing or unknown command.
+ * missing or unknown command.  --json (anywhere on the line) makes the
+ * commands that print print one JSON object a line instead (man/mmsbctl.1
+ * shows each); COMMAND --help prints that command's usage.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +21,17 @@
 #include "libmmsb.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* --json: one JSON object a line on stdout, for scripts. */
+static int json;
+
+static void print_hex(const __u8 *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		printf("%02x", buf[i]);
+}
 
 static const struct {
 	unsigned long long bit;
@@ -36,9 +50,24 @@ static int cmd_version(int fd, int argc, char **argv)
 	size_t i;
 	int ret;
 
+	if (argc != 1)
+		return -EINVAL;
 	ret = mmsb_version(fd, &v);
 	if (ret)
 		return ret;
+	if (json) {
+		const char *sep = "";
+
+		printf("{\"abi_version\":%u,\"features\":[", v.abi_version);
+		for (i = 0; i < ARRAY_SIZE(features); i++) {
+			if (!(v.features & features[i].bit))
+				continue;
+			printf("%s\"%s\"", sep, features[i].name);
+			sep = ",";
+		}
+		printf("]}\n");
+		return 0;
+	}
 	printf("mmsb ABI %u, features:", v.abi_version);
 	for (i = 0; i < ARRAY_SIZE(features); i++)
 		if (v.features & features[i].bit)
@@ -76,7 +105,7 @@ static int cmd_create(int fd, int argc, char **argv)
 	ret = mmsb_page_create(fd, size, mode, flags, &pc);
 	if (ret)
 		return ret;
-	printf("%llu\n", (unsigned long long)pc.id);
+	printf(json ? "{\"id\":%llu}\n" : "%llu\n", (unsigned long long)pc.id);
 	return 0;
 }
 
@@ -110,6 +139,19 @@ static int cmd_info(int fd, int argc, char **argv)
 	ret = mmsb_page_info(fd, id, &in);
 	if (ret)
 		return ret;
+	if (json) {
+		printf("{\"id\":%llu,\"size\":%llu,\"epoch\":%llu,"
+		       "\"last_delta_id\":%llu,\"mmap_offset\":%llu,"
+		       "\"map_size\":%llu,\"uid\":%u,\"gid\":%u,\"mode\":%u,"
+		       "\"evictable\":%s}\n",
+		       (unsigned long long)in.id, (unsigned long long)in.size,
+		       (unsigned long long)in.epoch,
+		       (unsigned long long)in.last_delta_id,
+		       (unsigned long long)in.mmap_offset,
+		       (unsigned long long)in.map_size, in.uid, in.gid, in.mode,
+		       in.flags & MMSB_PAGE_EVICTABLE ? "true" : "false");
+		return 0;
+	}
 	printf("id %llu\nsize %llu\nepoch %llu\nlast_delta_id %llu\n"
 	       "mmap_offset 0x%llx\nmap_size %llu\nuid %u\ngid %u\n"
 	       "mode 0%o\nflags%s\n",
@@ -126,25 +168,67 @@ static int cmd_info(int fd, int argc, char **argv)
 static int cmd_list(int fd, int argc, char **argv)
 {
 	__u64 ids[256], next = 0;
+	const char *sep = "";
 	int i, n;
 
 	if (argc != 1)
 		return -EINVAL;
+	if (json)
+		printf("{\"pages\":[");
 	do {
 		n = mmsb_page_list(fd, next, ids, 256, &next);
 		if (n < 0)
 			return n;
-		for (i = 0; i < n; i++)
-			printf("%llu\n", (unsigned long long)ids[i]);
+		for (i = 0; i < n; i++) {
+			printf(json ? "%s%llu" : "%.0s%llu\n", sep,
+			       (unsigned long long)ids[i]);
+			sep = ",";
+		}
 	} while (next);
+	if (json)
+		printf("]}\n");
 	return 0;
 }
 
-/* edge add|del FROM TO [passthrough|notify] */
+#define DEBUGFS_GRAPH	"/sys/kernel/debug/mmsb/graph"
+
+/*
+ * edge list: every edge, "FROM -> TO KIND" a line.  No ioctl lists
+ * edges: this reads debugfs (root, debugfs mounted).
+ */
+static int edge_list(void)
+{
+	unsigned long long from, to;
+	const char *sep = "";
+	char line[128], kind[16];
+	FILE *f;
+
+	f = fopen(DEBUGFS_GRAPH, "r");
+	if (!f)
+		return -errno;
+	if (json)
+		printf("{\"edges\":[");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llu -> %llu %15s", &from, &to, kind) != 3)
+			continue;
+		printf(json ? "%s{\"from\":%llu,\"to\":%llu,\"kind\":\"%s\"}" :
+		       "%s%llu -> %llu %s\n", sep, from, to, kind);
+		sep = json ? "," : "";
+	}
+	fclose(f);
+	if (json)
+		printf("]}\n");
+	return 0;
+}
+
+/* edge add|del FROM TO [passthrough|notify], edge list */
 static int cmd_edge(int fd, int argc, char **argv)
 {
 	unsigned long long from, to;
 	__u32 kind = MMSB_EDGE_PASSTHROUGH;
+
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return edge_list();
 
 	if (argc < 4 || argc > 5 || parse_u64(argv[2], 0, &from) ||
 	    parse_u64(argv[3], 0, &to))
@@ -216,11 +300,93 @@ static int cmd_submit(int fd, int argc, char **argv)
 	free(buf);
 	if (ret)
 		return ret;
-	printf("delta_id %llu status %d epoch %llu\n",
+	printf(json ? "{\"delta_id\":%llu,\"status\":%d,\"epoch\":%llu}\n" :
+	       "delta_id %llu status %d epoch %llu\n",
 	       (unsigned long long)d.delta_id, d.status,
 	       (unsigned long long)d.epoch);
 	/* One delta: its refusal is the command's failure. */
 	return d.status;
+}
+
+/*
+ * write ID OFFSET DATA [mask=HEX [sparse] [len=N]] [sync] [epoch=N]:
+ * DATA is hex, or str:TEXT for the bytes of TEXT.  No mask: DENSE.  A
+ * mask: MASKED, DATA being the whole window, the mask one bit a byte
+ * (LSB first).  sparse: SPARSE, DATA being only the bytes whose bit is
+ * set, the window len=N bytes (default: eight a mask byte).
+ */
+static int cmd_write(int fd, int argc, char **argv)
+{
+	unsigned long long id, off, epoch = 0, len = 0;
+	int i, ret, sync = 0, sparse = 0, epoch_set = 0;
+	__u8 *buf = NULL, *mask = NULL;
+	size_t n, mask_n = 0;
+	struct mmsb_delta d;
+
+	if (argc < 4 || parse_u64(argv[1], 0, &id) ||
+	    parse_u64(argv[2], 0, &off))
+		return -EINVAL;
+	for (i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "sync") && !sync++)
+			continue;
+		if (!strcmp(argv[i], "sparse") && !sparse++)
+			continue;
+		if (!strncmp(argv[i], "epoch=", 6) && !epoch_set++ &&
+		    !parse_u64(argv[i] + 6, 0, &epoch))
+			continue;
+		if (!strncmp(argv[i], "len=", 4) && !len &&
+		    !parse_u64(argv[i] + 4, 0, &len) && len)
+			continue;
+		if (!strncmp(argv[i], "mask=", 5) && !mask &&
+		    !parse_hex(argv[i] + 5, &mask, &mask_n))
+			continue;
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = -EINVAL;
+	if ((sparse || len) && !mask)
+		goto out;
+	if (len && !sparse)
+		goto out;
+	if (!strncmp(argv[3], "str:", 4)) {
+		n = strlen(argv[3] + 4);
+		buf = (__u8 *)strdup(argv[3] + 4);
+		ret = buf ? 0 : -ENOMEM;
+		if (!n)
+			ret = -EINVAL;
+	} else {
+		ret = parse_hex(argv[3], &buf, &n);
+	}
+	if (ret)
+		goto out;
+	mmsb_delta_dense(&d, id, off, buf, n);
+	d.expected_epoch = epoch;
+	if (mask && !sparse) {
+		d.encoding = MMSB_DELTA_MASKED;
+		d.mask = (__u64)(uintptr_t)mask;
+		ret = -EINVAL;
+		if (mask_n != (n + 7) / 8)
+			goto out;
+	} else if (mask) {
+		d.encoding = MMSB_DELTA_SPARSE;
+		d.mask = (__u64)(uintptr_t)mask;
+		d.len = len ? len : 8 * mask_n;
+		ret = -EINVAL;
+		if (mask_n != (d.len + 7) / 8)
+			goto out;
+	}
+	ret = mmsb_submit(fd, &d, 1, sync ? MMSB_SUBMIT_SYNC : 0, NULL);
+	if (ret)
+		goto out;
+	printf(json ? "{\"delta_id\":%llu,\"status\":%d,\"epoch\":%llu}\n" :
+	       "delta_id %llu status %d epoch %llu\n",
+	       (unsigned long long)d.delta_id, d.status,
+	       (unsigned long long)d.epoch);
+	ret = d.status;
+out:
+	free(buf);
+	free(mask);
+	return ret;
 }
 
 /* wait ID EPOCH [TIMEOUT_MS] */
@@ -240,7 +406,7 @@ static int cmd_wait(int fd, int argc, char **argv)
 	ret = mmsb_wait(fd, id, epoch, ns, &cur);
 	if (ret)
 		return ret;
-	printf("%llu\n", (unsigned long long)cur);
+	printf(json ? "{\"epoch\":%llu}\n" : "%llu\n", (unsigned long long)cur);
 	return 0;
 }
 
@@ -273,6 +439,7 @@ static const struct {
 static int print_stats(int fd)
 {
 	struct mmsb_stats st;
+	int in_last = 0;
 	__u32 v32;
 	__u64 v;
 	size_t i;
@@ -283,6 +450,8 @@ static int print_stats(int fd)
 		return ret;
 	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
 		const char *p = (const char *)&st + stat_fields[i].off;
+		const char *name = stat_fields[i].name;
+		int last = !strncmp(name, "last.", 5);
 
 		/* An older module does not fill what it does not know. */
 		if (stat_fields[i].off + stat_fields[i].size > st.size)
@@ -293,8 +462,25 @@ static int print_stats(int fd)
 		} else {
 			memcpy(&v, p, sizeof(v));
 		}
-		printf("%s %llu\n", stat_fields[i].name, (unsigned long long)v);
+		if (!json) {
+			printf("%s %llu\n", name, (unsigned long long)v);
+			continue;
+		}
+		/*
+		 * {"size":N,"last":{"tick":N,...},"ticks":N,...}: the
+		 * last.* fields follow one another in stat_fields[].
+		 */
+		printf("%s", !i ? "{" : ",");
+		if (last && !in_last)
+			printf("\"last\":{");
+		else if (!last && in_last)
+			printf("},");
+		in_last = last;
+		printf("\"%s\":%llu", last ? name + 5 : name,
+		       (unsigned long long)v);
 	}
+	if (json)
+		printf("%s}\n", in_last ? "}" : "");
 	return 0;
 }
 
@@ -318,7 +504,8 @@ static int cmd_stats(int fd, int argc, char **argv)
 	ts.tv_nsec = ms % 1000 * 1000000;
 	for (i = 0; !count || i < count; i++) {
 		if (i) {
-			printf("\n");
+			if (!json)
+				printf("\n");
 			nanosleep(&ts, NULL);
 		}
 		ret = print_stats(fd);
@@ -334,7 +521,7 @@ static int cmd_read(int fd, int argc, char **argv)
 {
 	const struct mmsb_page_header *hdr;
 	unsigned long long id, off = 0, len;
-	__u64 i;
+	__u64 epoch;
 	__u8 *buf;
 	int ret;
 
@@ -355,10 +542,15 @@ static int cmd_read(int fd, int argc, char **argv)
 	buf = malloc(len ? len : 1);
 	if (!buf)
 		goto unmap;
-	ret = mmsb_page_read(hdr, off, buf, len, NULL);
-	if (!ret) {
-		for (i = 0; i < len; i++)
-			printf("%02x", buf[i]);
+	ret = mmsb_page_read(hdr, off, buf, len, &epoch);
+	if (!ret && json) {
+		printf("{\"id\":%llu,\"offset\":%llu,\"len\":%llu,"
+		       "\"epoch\":%llu,\"hex\":\"", id, off, len,
+		       (unsigned long long)epoch);
+		print_hex(buf, len);
+		printf("\"}\n");
+	} else if (!ret) {
+		print_hex(buf, len);
 		putchar('\n');
 	}
 	free(buf);
@@ -367,46 +559,212 @@ unmap:
 	return ret;
 }
 
+/* A page watch follows: its mapping and the copy of its data last printed. */
+struct watched {
+	__u64 id;
+	const struct mmsb_page_header *hdr;
+	__u64 epoch;
+	__u8 *copy, *now;
+};
+
+/*
+ * Print the change of @w since its last print: epoch and each run of
+ * changed bytes as hex.  Returns 1 if printed, 0 if the epoch did not
+ * move (an event for a change printed already), or -errno.
+ */
+static int watch_print(struct watched *w)
+{
+	const char *sep = "";
+	__u64 epoch, i, j, size = w->hdr->size;
+	__u8 *t;
+	int ret;
+
+	ret = mmsb_page_read(w->hdr, 0, w->now, size, &epoch);
+	if (ret || epoch == w->epoch)
+		return ret;
+	printf(json ? "{\"page\":%llu,\"epoch\":%llu,\"changes\":[" :
+	       "page %llu epoch %llu changed", (unsigned long long)w->id,
+	       (unsigned long long)epoch);
+	for (i = 0; i < size; i = j) {
+		if (w->now[i] == w->copy[i]) {
+			j = i + 1;
+			continue;
+		}
+		for (j = i; j < size && w->now[j] != w->copy[j]; j++)
+			;
+		printf(json ? "%s{\"offset\":%llu,\"hex\":\"" : "%s %llu:",
+		       sep, (unsigned long long)i);
+		print_hex(w->now + i, j - i);
+		printf(json ? "\"}" : "");
+		sep = ",";
+	}
+	printf(json ? "]}\n" : "\n");
+	fflush(stdout);
+	t = w->copy;
+	w->copy = w->now;
+	w->now = t;
+	w->epoch = epoch;
+	return 1;
+}
+
+/*
+ * watch ID... [count=N]: subscribe to the pages and print each change
+ * (a page whose epoch moved: its epoch, the bytes that differ from the
+ * last print), N changes in all, or until killed.
+ */
+static int cmd_watch(int fd, int argc, char **argv)
+{
+	unsigned long long count = 0, done = 0, id;
+	struct mmsb_event ev[64];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct watched *w;
+	int i, n, k, nr = 0, ret = -EINVAL;
+
+	w = calloc(argc, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (i = 1; i < argc; i++) {
+		ret = -EINVAL;
+		if (!strncmp(argv[i], "count=", 6)) {
+			if (count || parse_u64(argv[i] + 6, 0, &count) || !count)
+				goto out;
+			continue;
+		}
+		if (parse_u64(argv[i], 0, &id))
+			goto out;
+		w[nr].id = id;
+		ret = mmsb_page_map(fd, id, &w[nr].hdr);
+		if (ret)
+			goto out;
+		nr++;
+		ret = -ENOMEM;
+		w[nr - 1].copy = malloc(w[nr - 1].hdr->size);
+		w[nr - 1].now = malloc(w[nr - 1].hdr->size);
+		if (!w[nr - 1].copy || !w[nr - 1].now)
+			goto out;
+		/*
+		 * The copy first, then the subscription: a change in
+		 * between is no event, but the look below prints it.
+		 */
+		ret = mmsb_page_read(w[nr - 1].hdr, 0, w[nr - 1].copy,
+				     w[nr - 1].hdr->size, &w[nr - 1].epoch);
+		if (!ret)
+			ret = mmsb_subscribe(fd, id);
+		if (ret)
+			goto out;
+	}
+	ret = -EINVAL;
+	if (!nr)
+		goto out;
+	for (k = 0; k < nr && (!count || done < count); k++) {
+		ret = watch_print(&w[k]);
+		if (ret < 0)
+			goto out;
+		done += ret;
+	}
+	while (!count || done < count) {
+		n = mmsb_read_events(fd, ev, ARRAY_SIZE(ev));
+		if (n == -EAGAIN) {
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+				ret = -errno;
+				goto out;
+			}
+			continue;
+		}
+		ret = n;
+		if (n < 0)
+			goto out;
+		for (i = 0; i < n && (!count || done < count); i++) {
+			for (k = 0; k < nr && w[k].id != ev[i].page_id; k++)
+				;
+			if (k == nr)
+				continue;
+			ret = watch_print(&w[k]);
+			if (ret < 0)
+				goto out;
+			done += ret;
+		}
+	}
+	ret = 0;
+out:
+	for (i = 0; i < nr; i++) {
+		mmsb_page_unmap(w[i].hdr);
+		free(w[i].copy);
+		free(w[i].now);
+	}
+	free(w);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int fd, int argc, char **argv);
+	const char *args;
 	const char *help;
 } cmds[] = {
-	{ "version", cmd_version, "ABI version and features" },
-	{ "create", cmd_create, "SIZE [MODE] [evictable]: new page, prints its id" },
-	{ "free", cmd_free, "ID...: free pages" },
-	{ "info", cmd_info, "ID: describe a page" },
-	{ "list", cmd_list, "ids of all live pages" },
-	{ "edge", cmd_edge, "add|del FROM TO [passthrough|notify]: dependency" },
-	{ "submit", cmd_submit,
-	  "ID OFFSET HEX [sync] [epoch=N]: one dense delta, prints its outcome" },
-	{ "wait", cmd_wait, "ID EPOCH [TIMEOUT_MS]: wait for an epoch, prints it" },
-	{ "read", cmd_read, "ID [OFFSET LEN]: page data as hex" },
-	{ "stats", cmd_stats,
-	  "[INTERVAL_MS [COUNT]]: statistics, \"name value\" lines; live" },
+	{ "version", cmd_version, "", "ABI version and features" },
+	{ "create", cmd_create, "SIZE [MODE] [evictable]",
+	  "a new page (MODE in octal); prints its id" },
+	{ "free", cmd_free, "ID...", "free pages" },
+	{ "info", cmd_info, "ID", "describe a page" },
+	{ "list", cmd_list, "", "ids of all live pages, ascending" },
+	{ "edge", cmd_edge, "add|del FROM TO [passthrough|notify] | list",
+	  "add or delete a dependency; list them (debugfs, root)" },
+	{ "submit", cmd_submit, "ID OFFSET HEX [sync] [epoch=N]",
+	  "one dense delta; prints its delta_id, status and epoch" },
+	{ "write", cmd_write,
+	  "ID OFFSET HEX|str:TEXT [mask=HEX [sparse] [len=N]] [sync] [epoch=N]",
+	  "one delta: DENSE, MASKED with a mask, SPARSE with sparse" },
+	{ "wait", cmd_wait, "ID EPOCH [TIMEOUT_MS]",
+	  "wait until the page reaches EPOCH; prints its epoch" },
+	{ "read", cmd_read, "ID [OFFSET LEN]", "page data as hex, untorn" },
+	{ "stats", cmd_stats, "[INTERVAL_MS [COUNT]]",
+	  "statistics as \"name value\" lines; live every INTERVAL_MS" },
+	{ "watch", cmd_watch, "ID... [count=N]",
+	  "print each change of the pages: epoch, changed bytes as OFFSET:HEX" },
 };
 
-static void usage(void)
+static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(stderr, "usage: mmsbctl COMMAND [ARGS]\n");
+	fprintf(f, "usage: mmsbctl [--json] COMMAND [ARGS]  (COMMAND --help: its usage)\n");
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(stderr, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %s%s%s\n      %s\n", cmds[i].name,
+			*cmds[i].args ? " " : "", cmds[i].args, cmds[i].help);
 }
 
 int main(int argc, char **argv)
 {
 	size_t i;
-	int fd, ret;
+	int fd, ret, n = 1, j;
 
+	/* --json may come anywhere: no argument of a command starts "--". */
+	for (j = 1; j < argc; j++) {
+		if (!strcmp(argv[j], "--json"))
+			json = 1;
+		else
+			argv[n++] = argv[j];
+	}
+	argc = n;
+	argv[argc] = NULL;
 	if (argc < 2) {
-		usage();
+		usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;
+		if (argc > 2 && (!strcmp(argv[2], "--help") ||
+				 !strcmp(argv[2], "-h"))) {
+			printf("usage: mmsbctl [--json] %s %s\n  %s\n",
+			       cmds[i].name, cmds[i].args, cmds[i].help);
+			return 0;
+		}
 		fd = mmsb_open();
 		if (fd < 0) {
 			fprintf(stderr, "mmsbctl: %s: %s\n", MMSB_DEVICE_PATH,
@@ -419,6 +777,6 @@ int main(int argc, char **argv)
 				strerror(-ret));
 		return ret < 0 ? 1 : 0;
 	}
-	usage();
+	usage(stderr);
 	return 2;
 }
