@@ -172,7 +172,12 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 		spin_unlock(&ctx->pool_lock);
 	}
 	if (!c) {
-		c = kvmalloc(size, GFP_KERNEL);
+		/*
+		 * Past its cgroup's memory.max, the delta gets -ENOMEM,
+		 * quietly, and the cgroup's OOM killer stays asleep.
+		 */
+		c = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+			     __GFP_RETRY_MAYFAIL);
 		if (!c) {
 			mmsb_delta_uncharge(ctx, size);
 			return NULL;

@@ -207,13 +207,13 @@ static struct mmsb_graph_node *mmsb_graph_node_new(struct mmsb_graph *g,
 	struct mmsb_graph_node *n;
 	int ret;
 
-	n = kzalloc(sizeof(*n), GFP_KERNEL);
+	n = kzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
 	if (!n)
 		return ERR_PTR(-ENOMEM);
 	n->id = id;
 	INIT_LIST_HEAD(&n->out);
 	INIT_LIST_HEAD(&n->in);
-	ret = xa_insert(&g->nodes, (unsigned long)id, n, GFP_KERNEL);
+	ret = xa_insert(&g->nodes, (unsigned long)id, n, GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		kfree(n);
 		return ERR_PTR(ret);
@@ -296,7 +296,7 @@ static int mmsb_graph_insert(struct mmsb_graph *g, u64 from_id, u64 to_id,
 				    (!to && from_id != to_id));
 	if (ret)
 		return ret;
-	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
 	new_from = !from;

@@ -229,7 +229,7 @@ static long mmsb_ioctl_page_list(struct file *file, void __user *uarg)
 	if (memchr_inv(pl.reserved, 0, sizeof(pl.reserved)) ||
 	    !pl.max || pl.max > MMSB_PAGE_LIST_MAX)
 		return -EINVAL;
-	ids = kvmalloc_array(pl.max, sizeof(*ids), GFP_KERNEL);
+	ids = kvmalloc_array(pl.max, sizeof(*ids), GFP_KERNEL_ACCOUNT);
 	if (!ids)
 		return -ENOMEM;
 	n = mmsb_page_list(&mmsb_dev.pages, pl.start_id, ids, pl.max,
@@ -460,7 +460,7 @@ static int mmsb_open(struct inode *inode, struct file *file)
 {
 	struct mmsb_file *mf;
 
-	mf = kzalloc(sizeof(*mf), GFP_KERNEL);
+	mf = kzalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
 	if (!mf)
 		return -ENOMEM;
 	mf->cred = file->f_cred;

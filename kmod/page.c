@@ -247,12 +247,18 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	atomic64_add(map_size, &t->bytes);
 
 	ret = -ENOMEM;
-	page = kzalloc(sizeof(*page), GFP_KERNEL);
+	/* Charged to the creator's memory cgroup, as the frames below. */
+	page = kzalloc(sizeof(*page), GFP_KERNEL_ACCOUNT);
 	if (!page)
 		goto err_uncharge;
 	atomic64_inc(&t->structs);
-	/* Zeroed, and VM_USERMAP so remap_vmalloc_range() accepts it. */
-	page->hdr = vmalloc_user(map_size);
+	/*
+	 * Zeroed; mapped frame by frame (mmsb_page_mmap()).  Past its
+	 * cgroup's memory.max a create fails with -ENOMEM, quietly, rather
+	 * than wake the cgroup's OOM killer (__GFP_RETRY_MAYFAIL).
+	 */
+	page->hdr = __vmalloc(map_size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+			      __GFP_RETRY_MAYFAIL | __GFP_ZERO);
 	if (!page->hdr)
 		goto err_free_page;
 
@@ -279,7 +285,7 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	page->hdr->id = id;
 
 	/* Publishes the initialised page (xa_insert stores with release). */
-	ret = xa_insert(&t->xa, id, page, GFP_KERNEL);
+	ret = xa_insert(&t->xa, id, page, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_vfree;
 	/* Fails only if the id is gone again: a racing free. */
@@ -526,6 +532,27 @@ static const struct vm_operations_struct mmsb_page_vm_ops = {
 	.fault	= mmsb_page_vm_fault,
 };
 
+/*
+ * Insert the page's frames, as remap_vmalloc_range() would: the frames
+ * come from __vmalloc() with accounting, which leaves the area without
+ * VM_USERMAP, and the kernel exports no accounted vmalloc_user().
+ */
+static int mmsb_page_insert(struct vm_area_struct *vma,
+			    struct mmsb_page *page)
+{
+	unsigned long addr, off = 0;
+	int ret;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		ret = vm_insert_page(vma, addr,
+				     vmalloc_to_page((u8 *)page->hdr + off));
+		if (ret)
+			return ret;
+		off += PAGE_SIZE;
+	}
+	return 0;
+}
+
 /**
  * mmsb_page_mmap() - map a page read-only (the ->mmap of /dev/mmsb)
  * @t: the table
@@ -539,7 +566,7 @@ static const struct vm_operations_struct mmsb_page_vm_ops = {
  *
  * Return: 0, -EPERM for a writable mapping, -ENOENT for an offset that
  * is no live page's, -EACCES without read permission, -EINVAL for a
- * mapping longer than the page, or remap_vmalloc_range()'s error.
+ * mapping longer than the page, or vm_insert_page()'s error.
  */
 int mmsb_page_mmap(struct mmsb_page_table *t, struct vm_area_struct *vma,
 		   const struct cred *cred, bool admin)
@@ -566,7 +593,7 @@ int mmsb_page_mmap(struct mmsb_page_table *t, struct vm_area_struct *vma,
 
 	vm_flags_clear(vma, VM_MAYWRITE);
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	ret = remap_vmalloc_range(vma, page->hdr, 0);
+	ret = mmsb_page_insert(vma, page);
 	if (ret)
 		goto err_put;
 	/* The lookup's reference now belongs to the VMA. */

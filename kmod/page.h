@@ -2,10 +2,10 @@
 /*
  * mmsb pages: kernel memory mapped read-only into user space.
  *
- * A page is one vmalloc_user() area: a struct mmsb_page_header, then
- * the data at MMSB_PAGE_DATA_OFFSET, rounded up to whole PAGE_SIZE
- * frames so it can be mapped.  The struct mmsb_page around it is the
- * kernel's own view and is never mapped.
+ * A page is one vmalloc() area, charged to its creator's memory cgroup:
+ * a struct mmsb_page_header, then the data at MMSB_PAGE_DATA_OFFSET,
+ * rounded up to whole PAGE_SIZE frames so it can be mapped.  The struct
+ * mmsb_page around it is the kernel's own view and is never mapped.
  *
  * Lifetime: a page is reference counted.  The page table holds one
  * reference from create to free; every mapping (VMA), every queued delta

@@ -486,12 +486,12 @@ long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 	if (ret)
 		goto put_page;
 	ret = -ENOMEM;
-	sub = kmalloc(sizeof(*sub), GFP_KERNEL);
+	sub = kmalloc(sizeof(*sub), GFP_KERNEL_ACCOUNT);
 	if (!sub)
 		goto put_page;
 	sub->page = page;
 	sub->seen = READ_ONCE(page->epoch);
-	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL);
+	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		kfree(sub);
 		ret = ret == -EBUSY ? -EEXIST : ret;

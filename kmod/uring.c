@@ -437,7 +437,7 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 	if (ret <= 0)
 		goto put_page;
 	ret = -ENOMEM;
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)
 		goto put_page;
 
