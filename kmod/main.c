@@ -448,6 +448,8 @@ static int mmsb_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mmsb_file *mf = file->private_data;
 
+	if (vma->vm_pgoff == MMSB_BUS_HEADER_OFFSET >> PAGE_SHIFT)
+		return mmsb_tick_mmap_bus(&mmsb_dev.tick, vma);
 	return mmsb_page_mmap(&mmsb_dev.pages, vma, mf->cred, mf->admin);
 }
 

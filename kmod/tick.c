@@ -34,10 +34,13 @@
 #include <linux/ktime.h>
 #include <linux/minmax.h>
 #include <linux/sched.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <kunit/visibility.h>
 
 #include "batch.h"
+#include "compat.h"
 #include "delta.h"
 #include "engine.h"
 #include "graph.h"
@@ -424,6 +427,26 @@ static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
 }
 
 /*
+ * The bus header's seqlock around the part of a tick that writes pages:
+ * readers of several mappings retry while it is odd (uapi).
+ */
+static void mmsb_tick_bus_begin(struct mmsb_tick *t)
+{
+	WRITE_ONCE(t->bus->tick_seq, t->bus->tick_seq + 1);
+	/*
+	 * Odd before any page store.  Pairs with the acquire fence in
+	 * mmsb_bus_read_retry() (uapi).
+	 */
+	smp_wmb();
+}
+
+static void mmsb_tick_bus_end(struct mmsb_tick *t)
+{
+	/* Pairs with the acquire load in mmsb_bus_read_begin() (uapi). */
+	smp_store_release(&t->bus->tick_seq, t->bus->tick_seq + 1);
+}
+
+/*
  * One tick.  Returns true when another should follow at once: work is
  * left and either ticks are on demand only or a request came meanwhile.
  */
@@ -455,6 +478,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		 * waited for the lock.
 		 */
 		if (!total) {
+			mmsb_tick_bus_begin(t);
 			t->tick_no++;
 			graph = t->prop && mmsb_graph_has_edges(t->prop->graph);
 			if (graph)
@@ -487,6 +511,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 			m.propagate_ns = mmsb_tick_propagate(t, &m);
 			m.graph_ns = mmsb_tick_validate_graph(t, &m);
 		}
+		mmsb_tick_bus_end(t);
 		m.gc_ns = mmsb_tick_gc(t, &m, start);
 		m.ring_depth = mmsb_queue_reserved(&t->queue);
 		m.total_ns = ktime_get_ns() - start;
@@ -676,13 +701,19 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->pages = kvmalloc_array(t->chunk, sizeof(*t->pages), GFP_KERNEL);
 	if (!t->pages)
 		goto destroy_queue;
+	/* Zeroed, and VM_USERMAP for remap_vmalloc_range(). */
+	t->bus = vmalloc_user(PAGE_SIZE);
+	if (!t->bus)
+		goto free_pages;
 	t->task = kthread_run(mmsb_tick_fn, t, "mmsb-tick");
 	if (IS_ERR(t->task)) {
 		ret = PTR_ERR(t->task);
-		goto free_pages;
+		goto free_bus;
 	}
 	return 0;
 
+free_bus:
+	vfree(t->bus);
 free_pages:
 	kvfree(t->pages);
 destroy_queue:
@@ -705,6 +736,31 @@ void mmsb_tick_destroy(struct mmsb_tick *t)
 	WARN_ON(t->taken);
 	mmsb_queue_destroy(&t->queue, NULL);
 	kvfree(t->pages);
+	/* No mapping is left: each holds the file, and so the module. */
+	vfree(t->bus);
+}
+
+/**
+ * mmsb_tick_mmap_bus() - map the bus header read-only
+ * @t: the tick
+ * @vma: the new mapping, at MMSB_BUS_HEADER_OFFSET
+ *
+ * Any opener may map it: it shows only when ticks write pages, which
+ * MMSB_IOC_STATS tells every opener too.  As a page, it can never become
+ * writable (VM_MAYWRITE is cleared).
+ *
+ * Return: 0, -EPERM for a writable mapping, -EINVAL for one longer than
+ * a system page, or remap_vmalloc_range()'s error.
+ */
+int mmsb_tick_mmap_bus(struct mmsb_tick *t, struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+	if (vma->vm_end - vma->vm_start > PAGE_SIZE)
+		return -EINVAL;
+	vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	return remap_vmalloc_range(vma, t->bus, 0);
 }
 
 /**

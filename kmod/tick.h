@@ -24,6 +24,7 @@ struct mmsb_engine;
 struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
+struct vm_area_struct;
 
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
@@ -93,6 +94,8 @@ struct mmsb_tick_totals {
  * @taken_last: the last of @taken
  * @pages: partition buffer, @chunk entries
  * @tick_no: number of the last tick that handled deltas
+ * @bus: the bus header (uapi), one zeroed vmalloc_user() page; its
+ *	tick_seq is odd while a tick writes pages
  * @lock: protects @last and @totals against STATS readers
  * @last: metrics of the last tick that handled deltas
  * @totals: counters since load
@@ -124,6 +127,7 @@ struct mmsb_tick {
 	struct mmsb_chunk *taken_last;
 	struct mmsb_page **pages;
 	u64 tick_no;
+	struct mmsb_bus_header *bus;
 
 	spinlock_t lock;	/* @last and @totals vs STATS readers */
 	struct mmsb_tick_metrics last;
@@ -143,6 +147,7 @@ int mmsb_tick_flush(struct mmsb_tick *t);
 bool mmsb_tick_trylock(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
 void mmsb_tick_run_here(struct mmsb_tick *t);
+int mmsb_tick_mmap_bus(struct mmsb_tick *t, struct vm_area_struct *vma);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);

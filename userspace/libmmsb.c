@@ -108,6 +108,46 @@ int mmsb_page_read(const struct mmsb_page_header *hdr, __u64 off, void *buf,
 	return 0;
 }
 
+int mmsb_bus_map(int fd, const struct mmsb_bus_header **bus)
+{
+	void *p = mmap(NULL, sizeof(**bus), PROT_READ, MAP_SHARED, fd,
+		       MMSB_BUS_HEADER_OFFSET);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*bus = p;
+	return 0;
+}
+
+int mmsb_bus_unmap(const struct mmsb_bus_header *bus)
+{
+	return munmap((void *)bus, sizeof(*bus)) ? -errno : 0;
+}
+
+int mmsb_snapshot(const struct mmsb_bus_header *bus,
+		  struct mmsb_snapshot_item *items, unsigned int n)
+{
+	unsigned int i;
+	__u32 seq;
+
+	for (i = 0; i < n; i++)
+		if (items[i].off > items[i].page->size ||
+		    items[i].len > items[i].page->size - items[i].off)
+			return -EINVAL;
+	do {
+		seq = mmsb_bus_read_begin(bus);
+		for (i = 0; i < n; i++) {
+			const char *data = (const char *)items[i].page +
+					   MMSB_PAGE_DATA_OFFSET;
+
+			memcpy(items[i].buf, data + items[i].off, items[i].len);
+			items[i].epoch = __atomic_load_n(&items[i].page->epoch,
+							 __ATOMIC_RELAXED);
+		}
+	} while (mmsb_bus_read_retry(bus, seq));
+	return 0;
+}
+
 int mmsb_stats(int fd, struct mmsb_stats *s)
 {
 	memset(s, 0, sizeof(*s));

@@ -89,6 +89,41 @@ int mmsb_page_read(const struct mmsb_page_header *hdr, __u64 off, void *buf,
 		   __u64 len, __u64 *epoch);
 
 /*
+ * Map the bus header (struct mmsb_bus_header: the ticks' sequence
+ * counter) read-only; *@bus points at it.  Errors: those of mmap(2).
+ */
+int mmsb_bus_map(int fd, const struct mmsb_bus_header **bus);
+
+/* Undo mmsb_bus_map(); returns 0 or -errno of munmap(2). */
+int mmsb_bus_unmap(const struct mmsb_bus_header *bus);
+
+/**
+ * struct mmsb_snapshot_item - one window of mmsb_snapshot()
+ * @page: the page's mapping (mmsb_page_map())
+ * @off: first data byte
+ * @len: bytes
+ * @buf: where they go
+ * @epoch: out: the page's epoch in the snapshot
+ */
+struct mmsb_snapshot_item {
+	const struct mmsb_page_header *page;
+	__u64 off;
+	__u64 len;
+	void *buf;
+	__u64 epoch;
+};
+
+/*
+ * Copy the windows of @n items of several pages as they all stood at
+ * one tick boundary, never torn and never across a tick (seqlock of the
+ * bus header); no system call.  A tick's changes to every page are in
+ * the copy whole or not at all.  Errors: -EINVAL when a window is not
+ * inside its page (nothing copied).
+ */
+int mmsb_snapshot(const struct mmsb_bus_header *bus,
+		  struct mmsb_snapshot_item *items, unsigned int n);
+
+/*
  * Fill @s from MMSB_IOC_STATS: counters since load, the last tick's
  * metrics, memory in bytes, times in ns.  s->size tells how much an
  * older module filled.  Returns 0 or -errno.

@@ -195,6 +195,29 @@ struct mmsb_page_header {
 /* Data follows the header at this offset in the mapping. */
 #define MMSB_PAGE_DATA_OFFSET	64
 
+/**
+ * struct mmsb_bus_header - the bus's own header, mapped read-only
+ * @tick_seq: sequence counter of the ticks: odd while a tick writes
+ *	pages (applies deltas, then propagates them), even between ticks
+ * @pad: zero
+ * @reserved: zero
+ *
+ * Several pages as they stood at one tick boundary: copy them between
+ * mmsb_bus_read_begin() and a false mmsb_bus_read_retry() below, or with
+ * libmmsb's mmsb_snapshot().  What one tick changed on every page (the
+ * deltas of one submission, when one tick applies them all) is then
+ * seen whole or not at all.  Any opener may map it, read-only, at
+ * MMSB_BUS_HEADER_OFFSET, one system page at most.
+ */
+struct mmsb_bus_header {
+	__u32 tick_seq;
+	__u32 pad;
+	__u64 reserved[7];
+};
+
+/* The mmap offset of struct mmsb_bus_header: no page has id 0. */
+#define MMSB_BUS_HEADER_OFFSET	0
+
 /* Bytes to mmap for a page of @size data bytes, @pagesz = sysconf(_SC_PAGESIZE). */
 static inline __u64 mmsb_page_map_size(__u64 size, __u64 pagesz)
 {
@@ -538,6 +561,33 @@ static inline int mmsb_read_retry(const struct mmsb_page_header *hdr,
 	/* Order the data loads before the second look at seq. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&hdr->seq, __ATOMIC_RELAXED) != seq;
+}
+
+/*
+ * The same protocol over every page at once (struct mmsb_bus_header):
+ *
+ *	do {
+ *		seq = mmsb_bus_read_begin(bus);
+ *		copy from several page mappings;
+ *	} while (mmsb_bus_read_retry(bus, seq));
+ */
+static inline __u32 mmsb_bus_read_begin(const struct mmsb_bus_header *bus)
+{
+	__u32 seq;
+
+	/* Pairs with the kernel's release store that makes tick_seq even. */
+	do
+		seq = __atomic_load_n(&bus->tick_seq, __ATOMIC_ACQUIRE);
+	while (seq & 1);
+	return seq;
+}
+
+static inline int mmsb_bus_read_retry(const struct mmsb_bus_header *bus,
+				      __u32 seq)
+{
+	/* Order the data loads before the second look at tick_seq. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&bus->tick_seq, __ATOMIC_RELAXED) != seq;
 }
 #endif
 
