@@ -193,6 +193,7 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 	c->taken = 0;
 	c->done = 0;
 	c->nr_pages = 0;
+	c->atomic = false;
 	return c;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_chunk_get);

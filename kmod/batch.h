@@ -98,6 +98,8 @@ struct mmsb_batch {
  * @nr_pages: pages the chunk holds, listed at the end of @mem
  * @seq: the chunk's number in its submission (submitter only)
  * @last_index: the last record's index in its submission
+ * @atomic: the records are an MMSB_SUBMIT_ATOMIC submission: the tick
+ *	takes them together, checked before any applies
  * @bspace: the batch, when this is the first chunk of a batch
  * @mem: the records, back to back, each 8-byte aligned, from the start;
  *	the held pages from the end (@size is a multiple of 8)
@@ -115,6 +117,7 @@ struct mmsb_chunk {
 	u32 nr_pages;
 	u32 seq;
 	u32 last_index;
+	bool atomic;
 	struct mmsb_batch bspace;
 	u8 mem[] __aligned(8);
 };

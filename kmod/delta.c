@@ -194,6 +194,7 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->admin = admin;
 	b->kernel = false;
 	b->want_batch = want_batch;
+	b->atomic = false;
 	b->max_records = max_records;
 	b->left = 0;
 	b->cur = NULL;
@@ -286,9 +287,11 @@ static int mmsb_builder_chunk(struct mmsb_builder *b, size_t need,
 		return MMSB_DELTA_FULL;
 	if (c)
 		mmsb_builder_close(b);
-	c = mmsb_chunk_get(b->ctx, need, need * b->left);
+	/* An atomic submission has one chunk: the largest there is. */
+	c = mmsb_chunk_get(b->ctx, need, b->atomic ? SIZE_MAX : need * b->left);
 	if (!c)
 		return -ENOMEM;
+	c->atomic = b->atomic;
 	/* Unique for the cache's life: a wrap forgets every entry. */
 	c->seq = ++b->cache->seq;
 	if (unlikely(!c->seq)) {
@@ -399,6 +402,7 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 	kd->status = 0;
 	kd->size = need;
 	kd->masked = d->encoding != MMSB_DELTA_DENSE;
+	kd->atomic = c->atomic;
 
 	if (kd->masked) {
 		u8 *mask = kd->data + kd->len;

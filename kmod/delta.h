@@ -43,6 +43,8 @@ struct mmsb_page_table;
  * @size: bytes of the record, a multiple of 8
  * @masked: a bitmap of (@len + 7) / 8 bytes follows the payload (bit i
  *	of byte i / 8, LSB first; bits past @len are zero)
+ * @atomic: part of an MMSB_SUBMIT_ATOMIC submission, whose checks the
+ *	tick made for all its deltas before applying any
  * @data: @len payload bytes at window positions (for MASKED only the
  *	masked ones matter)
  */
@@ -57,7 +59,8 @@ struct mmsb_kdelta {
 	u32 index;
 	s32 status;
 	u32 size;
-	u32 masked;
+	u16 masked;
+	u16 atomic;
 	u8 data[];
 };
 
@@ -142,6 +145,8 @@ struct mmsb_page_cache {
  * @batch: NULL, or the batch every chunk reports to (set on the first
  *	chunk when @want_batch)
  * @want_batch: the submission is awaited
+ * @atomic: MMSB_SUBMIT_ATOMIC: one chunk of the largest size, at most
+ *	@max_records records
  * @cache: the pages looked up, the file's or the submission's own
  *	(mmsb_page_cache_acquire()); each chunk takes one reference on
  *	every distinct page it addresses
@@ -152,6 +157,7 @@ struct mmsb_builder {
 	bool admin;
 	bool kernel;
 	bool want_batch;
+	bool atomic;
 	u32 max_records;
 	u32 left;
 	struct mmsb_chunk *cur;

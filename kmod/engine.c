@@ -67,7 +67,8 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 	}
 
 	for (kd = first; kd; kd = kd->tick_next) {
-		if (!live) {
+		/* An atomic delta's tick looked at the page already. */
+		if (!live && !kd->atomic) {
 			kd->status = -EIDRM;
 			stats->rejected++;
 			continue;

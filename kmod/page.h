@@ -70,6 +70,8 @@ struct mmsb_kdelta;
  * @tick_first: first delta of the current tick chunk (tick.c)
  * @tick_last: last delta of the current tick chunk (tick.c)
  * @tick_changed: number of the last tick that moved @epoch (engine.c)
+ * @tick_mark: the last atomic submission whose check saw the page
+ *	(tick.c)
  * @reclaim: entry on the table's reclaim list after the last put
  * @gc_epoch: @epoch when the monitor last looked (monitor.c only)
  * @gc_stamp: monitor run that first saw @gc_epoch, 0 = never looked
@@ -102,6 +104,7 @@ struct mmsb_page {
 	struct mmsb_kdelta *tick_first;
 	struct mmsb_kdelta *tick_last;
 	u64 tick_changed;
+	u64 tick_mark;
 	struct llist_node reclaim;
 	u64 gc_epoch;
 	u64 gc_stamp;

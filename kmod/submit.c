@@ -176,6 +176,11 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 		got = 0;
 	} else if (got < c->nr) {
 		ret = -EAGAIN;
+		/* An atomic submission goes in whole or not at all. */
+		if (c->atomic) {
+			mmsb_tick_unreserve(&s->dev->tick, got);
+			got = 0;
+		}
 	}
 	if (got < c->nr) {
 		for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
@@ -199,6 +204,27 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 	return ret;
 }
 
+/*
+ * An atomic submission that cannot go in: its valid deltas, in the open
+ * chunk, are refused with @err and dropped.  Returns how many.
+ */
+static u32 mmsb_submit_cancel(struct mmsb_submission *s, int err)
+{
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	u32 i, n;
+
+	if (!c)
+		return 0;
+	n = c->nr;
+	for (i = 0, kd = mmsb_chunk_first(c); i < n;
+	     i++, kd = mmsb_kdelta_next(kd))
+		mmsb_submit_result(s, kd->index, 0, err);
+	mmsb_chunk_truncate(c, 0);
+	mmsb_builder_close(&s->b);
+	return n;
+}
+
 /**
  * mmsb_submit_deltas() - validate deltas and queue the good ones, in order
  * @dev: the device
@@ -208,6 +234,8 @@ static int mmsb_submit_push(struct mmsb_submission *s)
  *	an awaited submission by mmsb_batch_report()
  * @n: 1 to %MMSB_SUBMIT_MAX
  * @awaited: the caller waits for the outcome: a batch is made
+ * @atomic: MMSB_SUBMIT_ATOMIC: every delta is queued, in one chunk, or
+ *	none (see the uapi header)
  * @nonblock: a full queue stops the submission instead of waiting
  * @accepted: out: deltas queued
  * @batch: out: the batch of an awaited submission, or NULL when no
@@ -226,13 +254,14 @@ static int mmsb_submit_push(struct mmsb_submission *s)
  */
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
-		       bool nonblock, u32 *accepted, struct mmsb_batch **batch)
+		       bool atomic, bool nonblock, u32 *accepted,
+		       struct mmsb_batch **batch)
 {
 	struct mmsb_delta_ctx *ctx = &dev->deltas;
 	struct mmsb_page_cache local, *cache;
 	struct mmsb_submission s;
 	u32 i, refused = 0;
-	int ret, stop = 0;
+	int ret, stop = 0, cancel = 0;
 	u64 base_id;
 
 	/* Field by field: the builder's page cache needs no zeroing. */
@@ -243,19 +272,26 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 	s.fault = 0;
 	cache = mmsb_page_cache_acquire(&mf->pages, &local);
 	mmsb_builder_init(&s.b, ctx, cache, mf->cred, mf->admin, awaited,
-			  mmsb_tick_capacity(&dev->tick));
+			  atomic ? mmsb_tick_atomic_max(&dev->tick) :
+				   mmsb_tick_capacity(&dev->tick));
+	s.b.atomic = atomic;
 
 	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;
 	for (i = 0; i < n; i++) {
 		struct mmsb_delta_desc d;
 
-		ret = mmsb_submit_read(uptr + i, &d);
+		/* An atomic submission past one chunk: nothing more fits. */
+		ret = cancel == -E2BIG ? -E2BIG : mmsb_submit_read(uptr + i, &d);
 		s.b.left = n - i;
 		while (!ret) {
 			ret = mmsb_delta_add(&s.b, &d, base_id + i + 1, i);
 			if (ret != MMSB_DELTA_FULL)
 				break;
+			if (atomic) {
+				ret = -E2BIG;
+				break;
+			}
 			stop = mmsb_submit_push(&s);
 			if (stop)
 				goto stopped;
@@ -264,9 +300,14 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		if (ret) {
 			refused++;
 			mmsb_submit_result(&s, i, 0, ret);
+			if (atomic && cancel != -E2BIG)
+				cancel = ret == -E2BIG ? -E2BIG : -ECANCELED;
 		}
 	}
-	stop = mmsb_submit_push(&s);
+	if (cancel)
+		refused += mmsb_submit_cancel(&s, cancel);
+	else
+		stop = mmsb_submit_push(&s);
 stopped:
 	mmsb_builder_finish(&s.b);
 	/* The queue stopped us: what was not looked at is refused alike. */
@@ -342,7 +383,8 @@ static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
 	int ret, rret;
 
 	sub->applied = 0;
-	ret = mmsb_submit_deltas(dev, mf, uptr, sub->count, sync, nonblock,
+	ret = mmsb_submit_deltas(dev, mf, uptr, sub->count, sync,
+				 sub->flags & MMSB_SUBMIT_ATOMIC, nonblock,
 				 &sub->accepted, &batch);
 	if (!batch)
 		return ret;

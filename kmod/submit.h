@@ -36,7 +36,8 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st);
 
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
-		       bool nonblock, u32 *accepted, struct mmsb_batch **batch);
+		       bool atomic, bool nonblock, u32 *accepted,
+		       struct mmsb_batch **batch);
 bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
 		     void (*done)(struct mmsb_batch *batch), void *priv);
 

@@ -198,6 +198,29 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 }
 
 /**
+ * mmsb_tick_unreserve() - give back room mmsb_tick_reserve() gave
+ * @t: the tick
+ * @n: deltas reserved and not pushed
+ *
+ * For a submission that cannot use less than it asked for (atomic).
+ */
+void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n)
+{
+	mmsb_queue_release(&t->queue, n);
+}
+
+/**
+ * mmsb_tick_atomic_max() - deltas one atomic submission may carry
+ * @t: the tick
+ *
+ * Return: what one tick takes at once, and the ring holds.
+ */
+u32 mmsb_tick_atomic_max(struct mmsb_tick *t)
+{
+	return min(t->chunk, mmsb_tick_capacity(t));
+}
+
+/**
  * mmsb_tick_push() - queue a chunk whose deltas are reserved
  * @t: the tick
  * @c: the chunk; mmsb_tick_reserve() returned @c->nr or more
@@ -284,21 +307,95 @@ unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);
 
+/*
+ * Why atomic submission @c cannot apply in tick @tick, or 0.  In ring
+ * order, as the engine would apply them: a delta's expected epoch holds
+ * only if the page is at it and no earlier delta of the tick (taken
+ * before @c, or of @c) changes the page first; a freed page fails it.
+ * @c's own deltas count as changing their pages, since all apply or
+ * none.  The check stands for the whole tick: an atomic delta applies
+ * even if its page is freed before the engine gets to it (the free
+ * comes after the tick, as it were).
+ */
+static int mmsb_tick_atomic_check(struct mmsb_tick *t, struct mmsb_chunk *c,
+				  u64 tick)
+{
+	u64 mark = ++t->atomic_no;
+	struct mmsb_kdelta *kd;
+	int err = 0;
+	u32 i;
+
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		struct mmsb_page *page = kd->page;
+
+		if (!READ_ONCE(page->live))
+			kd->status = -EIDRM;
+		else if (kd->expected_epoch &&
+			 (page->tick_changed == tick || page->tick_first ||
+			  page->tick_mark == mark ||
+			  kd->expected_epoch != page->epoch))
+			kd->status = -ESTALE;
+		else
+			kd->status = 0;
+		page->tick_mark = mark;
+		if (kd->status && !err)
+			err = kd->status;
+	}
+	return err;
+}
+
+/*
+ * Take atomic submission @c whole: linked per page when its check
+ * passes, else handled at once, each delta with its reason or
+ * -ECANCELED and the page's epoch (counted in @es as the engine would:
+ * -ESTALE a conflict, the others rejected).
+ */
+static unsigned int mmsb_tick_take_atomic(struct mmsb_tick *t,
+					  struct mmsb_chunk *c, u64 tick,
+					  unsigned int *nr_pages,
+					  struct mmsb_engine_stats *es)
+{
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	if (!mmsb_tick_atomic_check(t, c, tick))
+		return mmsb_tick_partition(c, c->nr, t->pages, nr_pages);
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		if (!kd->status)
+			kd->status = -ECANCELED;
+		if (kd->status == -ESTALE)
+			es->conflicts++;
+		else
+			es->rejected++;
+		kd->epoch = READ_ONCE(kd->page->epoch);
+	}
+	c->taken = c->nr;
+	c->pos = c->used;
+	return c->nr;
+}
+
 /**
  * mmsb_tick_take() - take up to @max queued deltas, linking them per page
  * @t: the tick, with @t->run_lock held
  * @max: deltas at most, <= @t->chunk
+ * @tick: the number of the tick they are taken for
  * @nr_pages: out: pages stored in @t->pages, each with its deltas
  *	linked from ->tick_first in ring order, in order of first delta
+ * @es: counts the deltas of atomic submissions refused here
  *
  * Chunks are popped whole and their records taken in order; a chunk
  * with records left stays at the end of @t->taken for the next call.
- * The queue's room for the deltas taken is released at once.
+ * An atomic submission's chunk is taken whole, beyond @max when it
+ * comes first, else by the next call; its records are linked only if
+ * all may apply (mmsb_tick_atomic_check()).  The queue's room for the
+ * deltas taken is released at once.
  *
  * Return: deltas taken.
  */
-unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max,
-			    unsigned int *nr_pages)
+unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
+			    unsigned int *nr_pages, struct mmsb_engine_stats *es)
 {
 	struct mmsb_chunk *c = t->taken_last;
 	unsigned int n = 0, np = 0;
@@ -316,6 +413,13 @@ unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max,
 			else
 				t->taken = c;
 			t->taken_last = c;
+		}
+		if (c->atomic) {
+			if (n && c->nr > max - n)
+				break;
+			n += mmsb_tick_take_atomic(t, c, tick, &np, es);
+			c = NULL;
+			continue;
 		}
 		n += mmsb_tick_partition(c, max - n, t->pages, &np);
 		if (c->taken == c->nr)
@@ -468,7 +572,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	limit = min_t(unsigned long, t->batch_max,
 		      mmsb_queue_reserved(&t->queue));
 	while (total < limit) {
-		n = mmsb_tick_take(t, min(t->chunk, limit - total), &nr_pages);
+		n = mmsb_tick_take(t, min(t->chunk, limit - total),
+				   t->tick_no + !total, &nr_pages, &es);
 		if (!n)
 			break;
 		/*
@@ -688,6 +793,7 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	atomic64_set(&t->requested, 0);
 	t->completed = 0;
 	t->tick_no = 0;
+	t->atomic_no = 0;
 	spin_lock_init(&t->lock);
 	memset(&t->last, 0, sizeof(t->last));
 	memset(&t->totals, 0, sizeof(t->totals));

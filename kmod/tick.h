@@ -21,6 +21,7 @@
 struct mmsb_chunk;
 struct mmsb_delta_ctx;
 struct mmsb_engine;
+struct mmsb_engine_stats;
 struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
@@ -94,6 +95,7 @@ struct mmsb_tick_totals {
  * @taken_last: the last of @taken
  * @pages: partition buffer, @chunk entries
  * @tick_no: number of the last tick that handled deltas
+ * @atomic_no: number of the last atomic submission checked
  * @bus: the bus header (uapi), one zeroed vmalloc_user() page; its
  *	tick_seq is odd while a tick writes pages
  * @lock: protects @last and @totals against STATS readers
@@ -127,6 +129,7 @@ struct mmsb_tick {
 	struct mmsb_chunk *taken_last;
 	struct mmsb_page **pages;
 	u64 tick_no;
+	u64 atomic_no;
 	struct mmsb_bus_header *bus;
 
 	spinlock_t lock;	/* @last and @totals vs STATS readers */
@@ -141,6 +144,8 @@ void mmsb_tick_destroy(struct mmsb_tick *t);
 long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock);
 void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited);
 u32 mmsb_tick_capacity(struct mmsb_tick *t);
+void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n);
+u32 mmsb_tick_atomic_max(struct mmsb_tick *t);
 u32 mmsb_tick_room(struct mmsb_tick *t);
 void mmsb_tick_kick(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
@@ -155,8 +160,8 @@ void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 				 struct mmsb_page **pages,
 				 unsigned int *nr_pages);
-unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max,
-			    unsigned int *nr_pages);
+unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
+			    unsigned int *nr_pages, struct mmsb_engine_stats *es);
 void mmsb_tick_retire(struct mmsb_tick *t);
 
 #endif /* _MMSB_TICK_H */

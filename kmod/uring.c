@@ -266,7 +266,8 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * look: what does not fit is refused with -EAGAIN, per delta, as
 	 * for an O_NONBLOCK ioctl.
 	 */
-	ret = mmsb_submit_deltas(dev, mf, s->uptr, n, true, nonblock,
+	ret = mmsb_submit_deltas(dev, mf, s->uptr, n, true,
+				 d->flags & MMSB_SUBMIT_ATOMIC, nonblock,
 				 &accepted, &s->batch);
 	trace_mmsb_submit(n, accepted, true, true, ret);
 	if (!s->batch) {

@@ -71,6 +71,7 @@ enum kind {
 	K_BPF_BATCH,	/* BPF_MAP_UPDATE_BATCH of the values of a batch */
 	K_IOCTL,	/* MMSB_IOC_SUBMIT, one MMSB_IOC_FLUSH at the end */
 	K_IOCTL_SYNC,	/* MMSB_IOC_SUBMIT with MMSB_SUBMIT_SYNC */
+	K_IOCTL_ATOMIC,	/* the same, and MMSB_SUBMIT_ATOMIC */
 	K_URING,	/* MMSB_URING_SUBMIT */
 };
 
@@ -81,7 +82,7 @@ static const enum tkind target_of[] = {
 	[K_MEMCPY] = T_USER, [K_NOP] = T_NONE, [K_NULL_IOCTL] = T_MMSB,
 	[K_ENOTTY] = T_MEMFD, [K_PWRITE] = T_MEMFD, [K_URING_WRITE] = T_MEMFD,
 	[K_BPF_ELEM] = T_BPF, [K_BPF_BATCH] = T_BPF, [K_IOCTL] = T_MMSB,
-	[K_IOCTL_SYNC] = T_MMSB, [K_URING] = T_MMSB,
+	[K_IOCTL_SYNC] = T_MMSB, [K_IOCTL_ATOMIC] = T_MMSB, [K_URING] = T_MMSB,
 };
 
 /*
@@ -133,6 +134,8 @@ static const struct row rows[] = {
 	{ "mmsb_sync_b64", "mmsb ioctl SYNC, batch 64", K_IOCTL_SYNC, 64, 1, 64, 64, 0, 32768, M },
 	{ "mmsb_sync_b256", "mmsb ioctl SYNC, batch 256", K_IOCTL_SYNC, 256, 1, 64, 64, 0, 65536, M },
 	{ "mmsb_sync_b4096", "mmsb ioctl SYNC, batch 4096", K_IOCTL_SYNC, 4096, 1, 64, 64, 0, 65536, M },
+	{ "mmsb_sync_b8_p8", "mmsb ioctl SYNC, batch 8, 8 pages", K_IOCTL_SYNC, 8, 1, 64, 8, 0, 16384, M | G },
+	{ "mmsb_atomic_b8_p8", "mmsb ioctl SYNC ATOMIC, batch 8, 8 pages", K_IOCTL_ATOMIC, 8, 1, 64, 8, 0, 16384, M | G },
 	{ "mmsb_uring_x1_d1", "mmsb io_uring, 1 per command, depth 1", K_URING, 1, 1, 64, 64, 0, 4096, M },
 	{ "mmsb_uring_x1_d16", "mmsb io_uring, 1 per command, depth 16", K_URING, 1, 16, 64, 64, 0, 16384, M },
 	{ "mmsb_uring_x1_d128", "mmsb io_uring, 1 per command, depth 128", K_URING, 1, 128, 64, 64, 0, 16384, M | G },
@@ -507,6 +510,15 @@ static int step_submit_sync(void *ctx, unsigned int first, unsigned int count)
 			   NULL);
 }
 
+static int step_submit_atomic(void *ctx, unsigned int first,
+			      unsigned int count)
+{
+	struct target *t = ctx;
+
+	return mmsb_submit(t->fd, t->desc + first, count,
+			   MMSB_SUBMIT_SYNC | MMSB_SUBMIT_ATOMIC, NULL);
+}
+
 static void prep_nop(void *ctx, struct io_uring_sqe *sqe, unsigned int i,
 		     unsigned int count)
 {
@@ -560,6 +572,8 @@ static int run(const struct row *r, struct target *t, long n)
 		return ret ?: mmsb_flush(t->fd);
 	case K_IOCTL_SYNC:
 		return run_calls(t, n, r->batch, step_submit_sync);
+	case K_IOCTL_ATOMIC:
+		return run_calls(t, n, r->batch, step_submit_atomic);
 	case K_URING:
 		return run_ring(get_ring(), t, n, r->depth, r->batch, r->batch,
 				prep_submit);

@@ -271,9 +271,23 @@ struct mmsb_delta {
 	__u64 epoch;
 };
 
-/* struct mmsb_submit.flags */
+/*
+ * struct mmsb_submit.flags (and struct mmsb_uring_submit.flags)
+ *
+ * MMSB_SUBMIT_ATOMIC: all of the submission's deltas are applied in one
+ * tick, or none is.  None is when a delta is invalid (its own errno),
+ * when an expected epoch is stale at that tick (-ESTALE; also when an
+ * earlier delta of the same tick, this submission's included, changes
+ * that page first) or when a page was freed (-EIDRM); every other delta
+ * then says -ECANCELED, and none is accepted.  The records must fit one
+ * chunk of 64 KiB (a delta takes 64 bytes, its payload and for MASKED
+ * and SPARSE its mask, 8-aligned: about 480 deltas of 64 bytes) and at
+ * most batch_max deltas: beyond, every delta gets -E2BIG.  Readers of
+ * struct mmsb_bus_header see such a submission whole or not at all.
+ */
 #define MMSB_SUBMIT_SYNC	_BITUL(0)	/* return once applied and visible */
-#define MMSB_SUBMIT_FLAGS_ALL	MMSB_SUBMIT_SYNC
+#define MMSB_SUBMIT_ATOMIC	_BITUL(1)	/* all or nothing, in one tick */
+#define MMSB_SUBMIT_FLAGS_ALL	(MMSB_SUBMIT_SYNC | MMSB_SUBMIT_ATOMIC)
 
 #define MMSB_SUBMIT_MAX		4096	/* deltas in one submission */
 
