@@ -293,7 +293,8 @@ TEST_F(deltas, submit_refusals)
 	mmsb_delta_dense(&d, self->page, 0, &c, 1);
 	s.deltas = (__u64)(uintptr_t)&d;
 	s.count = 1;
-	s.flags = 2;
+	/* The first flag bit no MMSB_SUBMIT_* has. */
+	s.flags = (MMSB_SUBMIT_FLAGS_ALL + 1) & ~MMSB_SUBMIT_FLAGS_ALL;
 	EXPECT_EQ(-1, ioctl(self->fd, MMSB_IOC_SUBMIT, &s));
 	EXPECT_EQ(EINVAL, errno);
 	s.flags = 0;
