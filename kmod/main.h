@@ -7,8 +7,10 @@
 #define _MMSB_MAIN_H
 
 #include <linux/cred.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sizes.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -66,6 +68,9 @@ struct mmsb_dev {
  *	NULL; io_uring commands it issues rely on that tick
  * @tick_work: that task work; it holds a reference on @tick_file
  * @tick_file: the file (for the reference)
+ * @park_lock: protects @parks
+ * @parks: SYNC submissions a signal interrupted, one per thread at most,
+ *	for the restarted call to resume (struct mmsb_park, submit.c)
  */
 struct mmsb_file {
 	const struct cred *cred;
@@ -76,6 +81,8 @@ struct mmsb_file {
 	struct task_struct *tick_task;
 	struct callback_head tick_work;
 	struct file *tick_file;
+	spinlock_t park_lock;	/* @parks */
+	struct list_head parks;
 };
 
 void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st);

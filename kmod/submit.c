@@ -17,8 +17,12 @@
 #include <linux/errno.h>
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -106,17 +110,66 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
  * @dev: the device
  * @uptr: the caller's delta array
  * @b: writes the records into chunks
+ * @base_id: delta i gets the id @base_id + i + 1
+ * @n: deltas in @uptr
+ * @next: the index of the next delta to read
+ * @refused: deltas refused at validation so far
  * @nonblock: a full queue stops the submission instead of waiting
+ * @park: an interrupted wait for room keeps the open chunk (the ioctl
+ *	parks the submission, see struct mmsb_park) rather than refusing
+ *	what is left with -EINTR (io_uring)
  * @queued: deltas queued so far
+ * @stop: the error that stopped the queue (-EAGAIN, -EINTR), or 0
  * @fault: an output could not be written back (-EFAULT) or 0
  */
 struct mmsb_submission {
 	struct mmsb_dev *dev;
 	struct mmsb_delta __user *uptr;
 	struct mmsb_builder b;
+	u64 base_id;
+	u32 n;
+	u32 next;
+	u32 refused;
 	bool nonblock;
+	bool park;
 	u32 queued;
+	int stop;
 	int fault;
+};
+
+/**
+ * struct mmsb_park - a SYNC SUBMIT whose wait a signal interrupted
+ * @node: on &struct mmsb_file.parks
+ * @pid: the calling thread, held
+ * @uarg: the call's struct mmsb_submit
+ * @deltas: its @deltas, @count and @flags, as the call read them
+ * @count: see @deltas
+ * @flags: see @deltas
+ * @armed: every delta that will be was queued and the batch is armed:
+ *	only the wait for the batch is left; else the wait for room is
+ * @s: the submission, with @s.b.cur the chunk that waits for room
+ *
+ * A SYNC submission waits twice: for room in the queue, between the
+ * chunks it queues, and for its batch at the end.  A signal, or task
+ * work that makes the task look signalled (io_uring's TIF_NOTIFY_SIGNAL),
+ * ends either wait with -ERESTARTSYS.  The kernel then restarts the call
+ * with the same arguments unless a handler runs (and SA_RESTART is not
+ * set): the restart must not queue again what went in.  So the
+ * interrupted submission is parked on the file, and the same thread's
+ * next SUBMIT with the same arguments resumes it: it waits for room
+ * and queues the rest, or waits for the batch, and reports as if never
+ * interrupted.  Anything else the thread submits on the file, or the
+ * file's release, drops the park; the deltas queued still apply.
+ */
+struct mmsb_park {
+	struct list_head node;
+	struct pid *pid;
+	void __user *uarg;
+	u64 deltas;
+	u32 count;
+	u32 flags;
+	bool armed;
+	struct mmsb_submission s;
 };
 
 /* Read the input fields of the caller's delta, each exactly once. */
@@ -151,8 +204,10 @@ static void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 
 /*
  * Queue the open chunk.  What the queue has no room for (O_NONBLOCK) or
- * what a signal kept out is refused, each delta with that errno, which
- * is returned: the submission stops there.  Deltas not awaited learn
+ * what a signal kept out is refused, each delta with that errno (-EINTR
+ * for a signal), which is returned: the submission stops there.  But a
+ * submission that parks keeps the chunk open when a signal ends the wait
+ * for room, and -ERESTARTSYS is returned.  Deltas not awaited learn
  * their id now; awaited ones when their batch reports.
  */
 static int mmsb_submit_push(struct mmsb_submission *s)
@@ -168,10 +223,20 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 		mmsb_builder_close(&s->b);
 		return 0;
 	}
-	s->b.cur = NULL;
+	/*
+	 * A submission that parks stops for a signal (or task work) between
+	 * two chunks, room or not: a wait for room that finds room at its
+	 * first look never sees the signal, so a long submission the tick
+	 * keeps up with would hold a signal off until its end.
+	 */
+	if (s->park && signal_pending(current))
+		return -ERESTARTSYS;
 	got = mmsb_tick_reserve(&s->dev->tick, c->nr, s->nonblock);
+	if (got == -ERESTARTSYS && s->park)
+		return got;
+	s->b.cur = NULL;
 	if (got < 0) {
-		ret = got;
+		ret = got == -ERESTARTSYS ? -EINTR : got;
 		got = 0;
 	} else if (got < c->nr) {
 		ret = -EAGAIN;
@@ -198,6 +263,111 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 	return ret;
 }
 
+/*
+ * Set up a submission of @n deltas from @uptr.  The builder's page cache
+ * needs no zeroing: fields one by one.
+ */
+static void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
+			      struct mmsb_file *mf,
+			      struct mmsb_delta __user *uptr, u32 n,
+			      bool awaited, bool nonblock, bool park)
+{
+	struct mmsb_delta_ctx *ctx = &dev->deltas;
+
+	s->dev = dev;
+	s->uptr = uptr;
+	s->n = n;
+	s->next = 0;
+	s->refused = 0;
+	s->nonblock = nonblock;
+	s->park = park;
+	s->queued = 0;
+	s->stop = 0;
+	s->fault = 0;
+	mmsb_builder_init(&s->b, ctx, mf->cred, mf->admin, awaited,
+			  mmsb_tick_capacity(&dev->tick));
+	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
+	s->base_id = atomic64_add_return(n, &ctx->next_id) - n;
+}
+
+/*
+ * Read, validate and queue the deltas from @s->next on.  Returns 0, or
+ * the error that stopped the queue (-EAGAIN, -EINTR), or -ERESTARTSYS
+ * for a submission that parks: then @s->next is the delta to read again
+ * (the open chunk had no room for it) and @s->b.cur is the chunk to
+ * queue first.
+ */
+static int mmsb_submit_queue(struct mmsb_submission *s)
+{
+	int ret, stop;
+	u32 i;
+
+	for (; s->next < s->n; s->next++) {
+		struct mmsb_delta_desc d;
+
+		i = s->next;
+		ret = mmsb_submit_read(s->uptr + i, &d);
+		s->b.left = s->n - i;
+		while (!ret) {
+			ret = mmsb_delta_add(&s->b, &d, s->base_id + i + 1, i);
+			if (ret != MMSB_DELTA_FULL)
+				break;
+			stop = mmsb_submit_push(s);
+			if (stop)
+				return stop;
+			ret = 0;
+		}
+		if (ret) {
+			s->refused++;
+			mmsb_submit_result(s, i, 0, ret);
+		}
+	}
+	return mmsb_submit_push(s);
+}
+
+/*
+ * Mark what the queue kept out with @stop: the records of a chunk a
+ * signal kept waiting for room, and every delta not read yet.
+ */
+static void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop)
+{
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	for (i = 0, kd = c ? mmsb_chunk_first(c) : NULL; c && i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd))
+		mmsb_submit_result(s, kd->index, 0, stop);
+	for (i = s->next; i < s->n; i++)
+		mmsb_submit_result(s, i, 0, stop);
+}
+
+/*
+ * The submission queued all it will: drop a chunk left open by a parked
+ * wait for room, the builder's pages, count the refusals.  Returns the
+ * batch, or NULL if it queued nothing (the batch is gone then).
+ */
+static struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
+{
+	struct mmsb_delta_ctx *ctx = &s->dev->deltas;
+	struct mmsb_chunk *c = s->b.cur;
+
+	if (c) {
+		s->b.cur = NULL;
+		mmsb_chunk_truncate(c, 0);
+		if (c->batch)
+			mmsb_batch_add_chunk(c->batch, c);
+		mmsb_chunk_retire(ctx, c);
+	}
+	mmsb_builder_finish(&s->b);
+	atomic64_add(s->refused, &ctx->rejected);
+	if (s->b.batch && !s->queued) {
+		mmsb_batch_abandon(s->b.batch);
+		return NULL;
+	}
+	return s->b.batch;
+}
+
 /**
  * mmsb_submit_deltas() - validate deltas and queue the good ones, in order
  * @dev: the device
@@ -212,8 +382,8 @@ static int mmsb_submit_push(struct mmsb_submission *s)
  * @batch: out: the batch of an awaited submission, or NULL when no
  *	delta was queued
  *
- * The one submission path of the SUBMIT ioctl and of io_uring.  Deltas
- * are written into chunks, each queued when full; once the queue
+ * The submission path of io_uring; the SUBMIT ioctl shares its parts.
+ * Deltas are written into chunks, each queued when full; once the queue
  * stopped the submission, the deltas not queued carry its error as
  * their status.
  *
@@ -227,55 +397,16 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
 		       bool nonblock, u32 *accepted, struct mmsb_batch **batch)
 {
-	struct mmsb_delta_ctx *ctx = &dev->deltas;
 	struct mmsb_submission s;
-	u32 i, refused = 0;
-	int ret, stop = 0;
-	u64 base_id;
+	int stop;
 
-	/* Field by field: the builder's page cache needs no zeroing. */
-	s.dev = dev;
-	s.uptr = uptr;
-	s.nonblock = nonblock;
-	s.queued = 0;
-	s.fault = 0;
-	mmsb_builder_init(&s.b, ctx, mf->cred, mf->admin, awaited,
-			  mmsb_tick_capacity(&dev->tick));
-
-	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
-	base_id = atomic64_add_return(n, &ctx->next_id) - n;
-	for (i = 0; i < n; i++) {
-		struct mmsb_delta_desc d;
-
-		ret = mmsb_submit_read(uptr + i, &d);
-		s.b.left = n - i;
-		while (!ret) {
-			ret = mmsb_delta_add(&s.b, &d, base_id + i + 1, i);
-			if (ret != MMSB_DELTA_FULL)
-				break;
-			stop = mmsb_submit_push(&s);
-			if (stop)
-				goto stopped;
-			ret = 0;
-		}
-		if (ret) {
-			refused++;
-			mmsb_submit_result(&s, i, 0, ret);
-		}
-	}
-	stop = mmsb_submit_push(&s);
-stopped:
-	mmsb_builder_finish(&s.b);
+	mmsb_submit_start(&s, dev, mf, uptr, n, awaited, nonblock, false);
+	stop = mmsb_submit_queue(&s);
 	/* The queue stopped us: what was not looked at is refused alike. */
-	for (; i < n; i++)
-		mmsb_submit_result(&s, i, 0, stop);
-	atomic64_add(refused, &ctx->rejected);
+	if (stop)
+		mmsb_submit_refuse_rest(&s, stop);
+	*batch = mmsb_submit_end(&s);
 	*accepted = s.queued;
-	*batch = s.b.batch;
-	if (s.b.batch && !s.queued) {
-		mmsb_batch_abandon(s.b.batch);
-		*batch = NULL;
-	}
 	return stop ? stop : s.fault;
 }
 
@@ -317,46 +448,175 @@ bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
 	return false;
 }
 
+/* Drop a park nobody will resume: its queued deltas still apply. */
+static void mmsb_park_drop(struct mmsb_park *p)
+{
+	struct mmsb_submission *s = &p->s;
+	struct mmsb_batch *batch = s->b.batch;
+
+	if (!p->armed) {
+		/* Its outputs were written when it parked. */
+		batch = mmsb_submit_end(s);
+		if (batch)
+			mmsb_submit_arm(s->dev, batch, NULL, NULL);
+		else
+			mmsb_tick_kick(&s->dev->tick);
+	}
+	if (batch)
+		mmsb_batch_put(batch);
+	put_pid(p->pid);
+	kfree(p);
+}
+
+/*
+ * Take the calling thread's park off @mf: returned if it was made by the
+ * same call (a restart, or a repeat of the call after -EINTR), else
+ * dropped.
+ */
+static struct mmsb_park *mmsb_park_take(struct mmsb_file *mf,
+					void __user *uarg,
+					const struct mmsb_submit *sub)
+{
+	struct mmsb_park *p, *found = NULL;
+
+	if (list_empty_careful(&mf->parks))
+		return NULL;
+	spin_lock(&mf->park_lock);
+	list_for_each_entry(p, &mf->parks, node) {
+		if (p->pid == task_pid(current)) {
+			list_del(&p->node);
+			found = p;
+			break;
+		}
+	}
+	spin_unlock(&mf->park_lock);
+	if (found && (found->uarg != uarg || found->deltas != sub->deltas ||
+		      found->count != sub->count ||
+		      found->flags != sub->flags)) {
+		mmsb_park_drop(found);
+		found = NULL;
+	}
+	return found;
+}
+
+/*
+ * Park the interrupted submission @s (@armed: in the wait for its batch)
+ * and write what the caller sees if the call is not restarted: each
+ * queued delta accepted (an id, status 0, no epoch yet), the others
+ * refused with -EINTR.  Without memory to park, the submission ends as
+ * an -EINTR one; if an output could not be written, as an -EFAULT one.
+ * Returns -ERESTARTSYS, or -EINTR, or -EFAULT.
+ */
+static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
+		     struct mmsb_submit *sub, struct mmsb_submission *s,
+		     bool armed)
+{
+	struct mmsb_batch *batch = s->b.batch;
+	struct mmsb_park *p;
+	int ret = -ERESTARTSYS;
+	u32 applied;
+
+	if (!armed)
+		mmsb_submit_refuse_rest(s, -EINTR);
+	if (batch && s->queued &&
+	    mmsb_batch_report(batch, s->uptr, false, &applied))
+		s->fault = -EFAULT;
+	sub->accepted = s->queued;
+	sub->applied = 0;
+
+	/* A fault ends the call: no restart, nothing to park. */
+	p = s->fault ? NULL : kmalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
+	if (!p) {
+		ret = -EINTR;
+		if (!armed) {
+			batch = mmsb_submit_end(s);
+			if (batch)
+				mmsb_submit_arm(s->dev, batch, NULL, NULL);
+		}
+		if (batch)
+			mmsb_batch_put(batch);
+		return s->fault ? s->fault : ret;
+	}
+	p->pid = get_task_pid(current, PIDTYPE_PID);
+	p->uarg = uarg;
+	p->deltas = sub->deltas;
+	p->count = sub->count;
+	p->flags = sub->flags;
+	p->armed = armed;
+	p->s = *s;
+	if (!armed)
+		/* Queued awaited deltas wait for a tick that no one asked. */
+		mmsb_tick_kick(&s->dev->tick);
+	spin_lock(&mf->park_lock);
+	list_add(&p->node, &mf->parks);
+	spin_unlock(&mf->park_lock);
+	return ret;
+}
+
 /**
  * mmsb_submit() - MMSB_IOC_SUBMIT on a checked copy of its argument
- * @dev: the device
- * @mf: the submitting file (credentials)
- * @sub: a checked copy of the user's struct mmsb_submit; @accepted and
- *	@applied are set here
+ * @mf: the submitting file (credentials, parked submissions)
+ * @uarg: where the caller's struct mmsb_submit is
+ * @sub: a checked copy of it; @accepted and @applied are set here
  * @nonblock: a full queue ends the call with -EAGAIN
  *
+ * A signal or task work ending a wait parks the submission (struct
+ * mmsb_park) and returns -ERESTARTSYS; the restarted call resumes it.
+ *
  * Context: process context, sleeps.
- * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
- * @sub->accepted deltas went in, or -EFAULT.
+ * Return: 0 (each delta has its own status), -EAGAIN once
+ * @sub->accepted deltas went in, -ERESTARTSYS, or -EFAULT.
  */
-static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
+static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		       struct mmsb_submit *sub, bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
 	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
+	struct mmsb_submission stack, *s = &stack;
+	struct mmsb_dev *dev = mf->dev;
+	struct mmsb_park *p;
 	struct mmsb_batch *batch;
-	bool ended = true;
-	int ret, rret;
+	int ret;
+
+	p = mmsb_park_take(mf, uarg, sub);
+	if (p) {
+		stack = p->s;
+		if (p->armed) {
+			batch = s->b.batch;
+			put_pid(p->pid);
+			kfree(p);
+			goto wait;
+		}
+		put_pid(p->pid);
+		kfree(p);
+	} else {
+		mmsb_submit_start(s, dev, mf, uptr, sub->count, sync,
+				  nonblock, true);
+	}
 
 	sub->applied = 0;
-	ret = mmsb_submit_deltas(dev, mf, uptr, sub->count, sync, nonblock,
-				 &sub->accepted, &batch);
+	ret = mmsb_submit_queue(s);
+	if (ret == -ERESTARTSYS)
+		return mmsb_park(mf, uarg, sub, s, false);
+	s->stop = ret;
+	if (ret)
+		mmsb_submit_refuse_rest(s, ret);
+	batch = mmsb_submit_end(s);
+	sub->accepted = s->queued;
 	if (!batch)
-		return ret;
-	/*
-	 * Interrupted, the deltas still apply (the batch lives on through
-	 * the tick's reference); the caller learns only that they were
-	 * accepted.  -EINTR, not a restart: a restarted SUBMIT would queue
-	 * them twice.
-	 */
-	if (!mmsb_submit_arm(dev, batch, NULL, NULL) &&
-	    wait_for_completion_interruptible(&batch->completion)) {
-		ended = false;
-		ret = -EINTR;
-	}
-	rret = mmsb_batch_report(batch, uptr, ended, &sub->applied);
+		return ret ? ret : s->fault;
+	if (mmsb_submit_arm(dev, batch, NULL, NULL))
+		goto report;
+wait:
+	if (wait_for_completion_interruptible(&batch->completion))
+		return mmsb_park(mf, uarg, sub, s, true);
+report:
+	ret = mmsb_batch_report(batch, uptr, true, &sub->applied);
 	mmsb_batch_put(batch);
-	return ret ? ret : rret;
+	sub->accepted = s->queued;
+	if (s->stop)
+		return s->stop;
+	return ret ? ret : s->fault;
 }
 
 /**
@@ -379,10 +639,36 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	    memchr_inv(sub.reserved, 0, sizeof(sub.reserved)) ||
 	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
 		return -EINVAL;
-	ret = mmsb_submit(mf->dev, mf, &sub, file->f_flags & O_NONBLOCK);
+	ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
 	if (copy_to_user(uarg, &sub, sizeof(sub)))
 		return -EFAULT;
 	return ret;
+}
+
+/**
+ * mmsb_submit_open() - a new file has no parked submission
+ * @mf: the file
+ */
+void mmsb_submit_open(struct mmsb_file *mf)
+{
+	spin_lock_init(&mf->park_lock);
+	INIT_LIST_HEAD(&mf->parks);
+}
+
+/**
+ * mmsb_submit_release() - drop a closing file's parked submissions
+ * @mf: the file
+ *
+ * Their queued deltas still apply, as for any closed file.
+ */
+void mmsb_submit_release(struct mmsb_file *mf)
+{
+	struct mmsb_park *p, *tmp;
+
+	list_for_each_entry_safe(p, tmp, &mf->parks, node) {
+		list_del(&p->node);
+		mmsb_park_drop(p);
+	}
 }
 
 /* The condition MMSB_IOC_WAIT sleeps on. */
@@ -396,14 +682,23 @@ static bool mmsb_wait_done(struct mmsb_page *page, u64 epoch)
  * @file: the mmsb file
  * @uarg: user pointer to struct mmsb_wait
  *
- * Return: 0 once the page reached the epoch, -ETIMEDOUT, -EINTR, -EIDRM
- * if the page was freed first, -ENOENT, -EACCES, -EINVAL, -EFAULT.
+ * A signal, or task work that makes the task look signalled (io_uring's
+ * TIF_NOTIFY_SIGNAL), ends the wait with -ERESTARTSYS: the kernel calls
+ * again once the task work ran, or returns -EINTR to a signal handler
+ * without SA_RESTART.  Either way @timeout_ns was set to the time left,
+ * as select(2) does, so the wait as a whole keeps its deadline.
+ *
+ * Return: 0 once the page reached the epoch, -ETIMEDOUT, -ERESTARTSYS,
+ * -EIDRM if the page was freed first, -ENOENT, -EACCES, -EINVAL,
+ * -EFAULT.
  */
 long mmsb_ioctl_wait(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_page *page;
 	struct mmsb_wait w;
+	ktime_t end = 0;
+	s64 left = 0;
 	long ret;
 
 	if (copy_from_user(&w, uarg, sizeof(w)))
@@ -418,24 +713,34 @@ long mmsb_ioctl_wait(struct file *file, void __user *uarg)
 		goto put_page;
 
 	/* The engine's wq_has_sleeper() pairs with the waiter's barrier. */
-	if (!w.timeout_ns)
+	if (!w.timeout_ns) {
 		ret = 0;
-	else if (w.timeout_ns >= KTIME_MAX)
+	} else if (w.timeout_ns >= KTIME_MAX) {
 		ret = wait_event_interruptible(page->waitq,
 					       mmsb_wait_done(page, w.epoch));
-	else
+	} else {
+		end = ktime_add_ns(ktime_get(), w.timeout_ns);
 		ret = wait_event_interruptible_hrtimeout(page->waitq,
 							 mmsb_wait_done(page, w.epoch),
 							 ns_to_ktime(w.timeout_ns));
+	}
+	if (ret == -ERESTARTSYS && end) {
+		left = ktime_to_ns(ktime_sub(end, ktime_get()));
+		/* Interrupted at the deadline: that is a timeout. */
+		if (left <= 0)
+			ret = -ETIMEDOUT;
+	}
 	w.cur_epoch = READ_ONCE(page->epoch);
-	if (w.cur_epoch >= w.epoch)
+	if (w.cur_epoch >= w.epoch) {
 		ret = 0;
-	else if (!READ_ONCE(page->live))
+	} else if (!READ_ONCE(page->live)) {
 		ret = -EIDRM;
-	else if (ret == -ERESTARTSYS)
-		ret = -EINTR;
-	else
+	} else if (ret != -ERESTARTSYS) {
 		ret = -ETIMEDOUT;
+	} else if (end) {
+		/* The restart waits only for what is left. */
+		w.timeout_ns = left;
+	}
 	if (copy_to_user(uarg, &w, sizeof(w)))
 		ret = -EFAULT;
 put_page:
@@ -447,6 +752,9 @@ put_page:
  * mmsb_ioctl_flush() - MMSB_IOC_FLUSH: run a tick and wait for it
  * @file: the mmsb file
  * @uarg: unused
+ *
+ * A signal, or task work, ending the wait restarts the call, which then
+ * waits for a tick that starts after the restart.
  *
  * Return: 0 or -ERESTARTSYS.
  */

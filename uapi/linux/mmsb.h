@@ -266,6 +266,17 @@ struct mmsb_delta {
  * Each delta gets its own @status: a refused delta is not applied at all
  * and does not stop the others.  With O_NONBLOCK a full ring ends the
  * call with -EAGAIN once @accepted deltas went in.
+ *
+ * A signal, or task work such as io_uring's completions, interrupting
+ * the wait for room or (SYNC) for the deltas' tick makes the kernel
+ * restart the call transparently; the restarted call queues only what
+ * was not queued yet and then waits.  A signal handler without
+ * SA_RESTART gets -EINTR instead: each queued delta has its id and
+ * status 0 (and no epoch), the others status -EINTR and id 0, and the
+ * queued ones still apply.  Repeating the same call (same thread, fd,
+ * struct and array) right after -EINTR resumes it the same way, so
+ * nothing is applied twice; any other SUBMIT of the thread on the fd
+ * gives that up.
  */
 struct mmsb_submit {
 	__u64 deltas;
@@ -280,11 +291,15 @@ struct mmsb_submit {
  * struct mmsb_wait - wait for a page epoch (MMSB_IOC_WAIT)
  * @page_id: in: page to wait on (read permission needed)
  * @epoch: in: return once the page's epoch is >= this
- * @timeout_ns: in: relative timeout; 0 polls once, U64_MAX waits forever
+ * @timeout_ns: in: relative timeout; 0 polls once, U64_MAX waits
+ *	forever; out: after -EINTR, the time that was left (as select(2)
+ *	leaves it), so calling again keeps the deadline
  * @cur_epoch: out: the page's epoch on return
  * @reserved: in: zero
  *
- * Returns 0, -ETIMEDOUT, -EINTR, or -EIDRM if the page was freed.
+ * Returns 0, -ETIMEDOUT, -EINTR (a signal handler ran without
+ * SA_RESTART; task work, as io_uring's, restarts the wait transparently
+ * with the time left), or -EIDRM if the page was freed.
  */
 struct mmsb_wait {
 	__u64 page_id;
