@@ -41,10 +41,15 @@
  * struct mmsb_sub - a page a file subscribed to
  * @page: the page, held
  * @seen: its epoch when last reported by read()
+ * @mf: the subscribing file
+ * @wqe: our entry on @page->waitq, which forwards every wake-up of the
+ *	page (epoch change, free) to @mf->events_wq
  */
 struct mmsb_sub {
 	struct mmsb_page *page;
 	u64 seen;
+	struct mmsb_file *mf;
+	struct wait_queue_entry wqe;
 };
 
 /**
@@ -765,10 +770,37 @@ long mmsb_ioctl_flush(struct file *file, void __user *uarg)
 	return mmsb_tick_flush(&mf->dev->tick);
 }
 
+/*
+ * A subscribed page was woken (its epoch moved, or it was freed): wake
+ * the file's pollers.  Under @page->waitq's lock; never removes itself.
+ */
+static int mmsb_sub_wake(struct wait_queue_entry *wqe, unsigned int mode,
+			 int sync, void *key)
+{
+	struct mmsb_sub *sub = container_of(wqe, struct mmsb_sub, wqe);
+	struct mmsb_file *mf = sub->mf;
+
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the page's new
+	 * epoch (stored before the page's own wq_has_sleeper()) before the
+	 * look at our queue; pairs with the smp_mb() in mmsb_events_poll()
+	 * between queueing and loading the epochs.
+	 */
+	if (wq_has_sleeper(&mf->events_wq))
+		wake_up_poll(&mf->events_wq, EPOLLIN | EPOLLRDNORM);
+	return 0;
+}
+
 /**
  * mmsb_ioctl_subscribe() - MMSB_IOC_SUBSCRIBE: report a page's changes
  * @file: the mmsb file
  * @uarg: user pointer to the __u64 page id
+ *
+ * The subscription hangs an entry on the page's waitqueue that wakes
+ * the file's one waitqueue, on which poll() registers: a poller, epoll
+ * and io_uring's POLL_ADD included, hears of every subscribed page,
+ * whenever it was subscribed.  Pages without a subscriber cost nothing:
+ * the tick wakes a page's waitqueue only when it has entries.
  *
  * Return: 0, -ENOENT, -EACCES (read permission), -EEXIST if already
  * subscribed, -ENOMEM, -EFAULT.
@@ -790,12 +822,19 @@ long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 	if (ret)
 		goto put_page;
 	ret = -ENOMEM;
-	sub = kmalloc(sizeof(*sub), GFP_KERNEL);
+	sub = kmalloc(sizeof(*sub), GFP_KERNEL_ACCOUNT);
 	if (!sub)
 		goto put_page;
 	sub->page = page;
+	sub->mf = mf;
+	init_waitqueue_func_entry(&sub->wqe, mmsb_sub_wake);
+	/* Under subs_lock: read() sees it whole or not at all. */
+	mutex_lock(&mf->subs_lock);
 	sub->seen = READ_ONCE(page->epoch);
-	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL);
+	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		add_wait_queue(&page->waitq, &sub->wqe);
+	mutex_unlock(&mf->subs_lock);
 	if (ret) {
 		kfree(sub);
 		ret = ret == -EBUSY ? -EEXIST : ret;
@@ -816,11 +855,12 @@ void mmsb_events_init(struct mmsb_file *mf)
 {
 	xa_init(&mf->subs);
 	mutex_init(&mf->subs_lock);
+	init_waitqueue_head(&mf->events_wq);
 }
 
 /**
  * mmsb_events_release() - drop a closing file's subscriptions
- * @mf: the file
+ * @mf: the file; nobody polls it any more
  */
 void mmsb_events_release(struct mmsb_file *mf)
 {
@@ -828,6 +868,7 @@ void mmsb_events_release(struct mmsb_file *mf)
 	unsigned long id;
 
 	xa_for_each(&mf->subs, id, sub) {
+		remove_wait_queue(&sub->page->waitq, &sub->wqe);
 		mmsb_page_put(sub->page);
 		kfree(sub);
 	}
@@ -884,6 +925,11 @@ ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
  * @file: the mmsb file
  * @pt: poll table
  *
+ * Registers on the file's one waitqueue, which every subscribed page
+ * wakes (mmsb_sub_wake()), so one entry serves any number of
+ * subscriptions, and those made after the registration too (epoll
+ * calls this once).
+ *
  * Return: EPOLLIN | EPOLLRDNORM while a subscribed page has an unread
  * change.
  */
@@ -892,18 +938,16 @@ __poll_t mmsb_events_poll(struct file *file, poll_table *pt)
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_sub *sub;
 	unsigned long id;
-	__poll_t mask = 0;
 
-	xa_for_each(&mf->subs, id, sub)
-		poll_wait(file, &sub->page->waitq, pt);
+	poll_wait(file, &mf->events_wq, pt);
 	/*
 	 * Orders our queueing before the epoch loads; pairs with the
-	 * smp_mb() of wq_has_sleeper() in the engine, after its epoch
-	 * store: either we see the new epoch or it sees us queued.
+	 * smp_mb() of wq_has_sleeper() in mmsb_sub_wake(), which runs after
+	 * the epoch store: either we see the new epoch or it sees us queued.
 	 */
 	smp_mb();
 	xa_for_each(&mf->subs, id, sub)
 		if (READ_ONCE(sub->page->epoch) != READ_ONCE(sub->seen))
-			mask |= EPOLLIN | EPOLLRDNORM;
-	return mask;
+			return EPOLLIN | EPOLLRDNORM;
+	return 0;
 }

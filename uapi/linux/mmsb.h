@@ -319,7 +319,11 @@ struct mmsb_wait {
  * epoch differs from the one last read; read() returns one event per
  * such page (whole events only, count >= sizeof(struct mmsb_event)),
  * marks them read, and fails with -EAGAIN when there is none: wait
- * with poll/epoll.
+ * with poll, select, epoll or io_uring's POLL_ADD (one-shot or
+ * multishot).  Readiness covers every subscribed page, also one
+ * subscribed after the wait began (after EPOLL_CTL_ADD, or while a
+ * POLL_ADD is armed), and a file with no subscription is simply never
+ * ready.
  */
 struct mmsb_event {
 	__u64 page_id;
