@@ -505,7 +505,13 @@ struct mmsb_stats {
  * The first fields of struct mmsb_submit, with the same meaning.  Each
  * delta gets its own status, id and epoch written back, as for a SYNC
  * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL,
- * -E2BIG with nothing queued, or -EFAULT.  A command allocates nothing:
+ * -E2BIG with nothing queued, or -EFAULT.  The results are written into
+ * the submitting process's memory also when the submitting thread exited
+ * before the completion (a thread of the same process reaps a count as
+ * usual); if the whole process is gone, cqe->res is -EOWNERDEAD: the
+ * deltas were handled (applied or refused) as usual, but no result was
+ * written anywhere, so whoever reaps the CQE (another holder of the
+ * ring) cannot count on any array.  A command allocates nothing:
  * a delta refused for memory (the limit, or a failed allocation of the
  * memory it is queued in) carries -ENOMEM in its status, like any other
  * refusal.
