@@ -101,6 +101,12 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
 	mmsb_tick_read_stats(&dev->tick, &st->last, &tot, &st->ring_depth,
 			     &st->ring_capacity);
 	st->ticks = tot.ticks;
+	/*
+	 * After the tick's totals: a delta is counted in @submitted before
+	 * its chunk is pushed, and the push, the tick's pop and the totals'
+	 * lock order that count before our read of the totals, so
+	 * processed + conflicts <= submitted in every snapshot.
+	 */
 	st->submitted = atomic64_read(&dev->deltas.submitted);
 	st->processed = tot.processed;
 	st->rejected = tot.rejected + atomic64_read(&dev->deltas.rejected);
@@ -118,7 +124,6 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
  * @base_id: delta i gets the id @base_id + i + 1
  * @n: deltas in @uptr
  * @next: the index of the next delta to read
- * @refused: deltas refused at validation so far
  * @nonblock: a full queue stops the submission instead of waiting
  * @park: an interrupted wait for room keeps the open chunk (the ioctl
  *	parks the submission, see struct mmsb_park) rather than refusing
@@ -134,7 +139,6 @@ struct mmsb_submission {
 	u64 base_id;
 	u32 n;
 	u32 next;
-	u32 refused;
 	bool nonblock;
 	bool park;
 	u32 queued;
@@ -283,7 +287,6 @@ static void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
 	s->uptr = uptr;
 	s->n = n;
 	s->next = 0;
-	s->refused = 0;
 	s->nonblock = nonblock;
 	s->park = park;
 	s->queued = 0;
@@ -323,7 +326,14 @@ static int mmsb_submit_queue(struct mmsb_submission *s)
 			ret = 0;
 		}
 		if (ret) {
-			s->refused++;
+			/* Counted before the status goes out: see STATS. */
+			atomic64_inc(&s->dev->deltas.rejected);
+			/*
+			 * Orders the count before the status store; pairs
+			 * with the order of a reader that loads the status,
+			 * then the count (STATS): it sees both or the count.
+			 */
+			smp_mb__after_atomic();
 			mmsb_submit_result(s, i, 0, ret);
 		}
 	}
@@ -349,7 +359,7 @@ static void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop)
 
 /*
  * The submission queued all it will: drop a chunk left open by a parked
- * wait for room, the builder's pages, count the refusals.  Returns the
+ * wait for room and the builder's pages.  Returns the
  * batch, or NULL if it queued nothing (the batch is gone then).
  */
 static struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
@@ -365,7 +375,6 @@ static struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
 		mmsb_chunk_retire(ctx, c);
 	}
 	mmsb_builder_finish(&s->b);
-	atomic64_add(s->refused, &ctx->rejected);
 	if (s->b.batch && !s->queued) {
 		mmsb_batch_abandon(s->b.batch);
 		return NULL;

@@ -407,10 +407,12 @@ struct mmsb_tick_metrics {
  * @pad: in: zero
  * @last: out: the last completed tick
  * @ticks: out: ticks since load
- * @submitted: out: deltas accepted since load (counted before any of
- *	them can be applied)
+ * @submitted: out: deltas accepted since load, each counted before it
+ *	can be applied (when its chunk is queued, while the submission may
+ *	still be reading the rest)
  * @processed: out: deltas applied since load
- * @rejected: out: deltas refused (validation and apply) since load
+ * @rejected: out: deltas refused (validation and apply) since load; one
+ *	refused at validation is counted before its status is written back
  * @conflicts: out: deltas refused for a stale epoch since load
  * @overruns: out: ticks past their budget since load
  * @ring_depth: out: deltas queued now
@@ -436,6 +438,14 @@ struct mmsb_tick_metrics {
  * @gc_pending: out: freed pages whose memory GC has yet to release
  * @gc_max_ns: out: longest GC run since load
  * @reserved: out: zero
+ *
+ * Consistency of one snapshot: @last and the counters that ticks add
+ * (@ticks, @processed, @conflicts, the apply part of @rejected,
+ * @overruns) are read together; @submitted is read after them, so
+ * @processed + @conflicts <= @submitted always holds, also while a
+ * submission is half done.  A submission's refusals and acceptances
+ * show up while it runs, not all at its end.  The memory and GC
+ * figures are read separately and are each only a recent value.
  *
  * @mem_bytes is the sum of @page_bytes, @page_meta_bytes, @delta_bytes,
  * @graph_bytes and @ring_bytes.  The memory limit (and gc_threshold)
