@@ -76,7 +76,8 @@ struct mmsb_version {
  * A page created with MMSB_PAGE_EVICTABLE may be freed by GC, exactly
  * like MMSB_IOC_PAGE_FREE (waiters get -EIDRM, edges go), when its
  * epoch did not move for cold_age GC runs while mmsb uses more than
- * gc_threshold percent of mem_limit_mb.  Other pages are never freed
+ * gc_threshold percent of mem_limit_mb, not counting the memory of
+ * freed pages that GC has yet to release (it releases that first).  Other pages are never freed
  * behind their owner's back.
  *
  * Access is checked against the credentials of whoever opened the file
