@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "busy.h"
 #include "libmmsb_uring.h"
 #include "pages.h"
 
@@ -89,14 +90,10 @@ struct out {
 };
 
 /*
- * A long tick: two MASKED deltas of 16 MiB whose mask sets every other
- * byte, which the apply path copies byte by byte: the orchestrator runs
- * one tick of 32 million bit tests (ticks on demand, a budget of 10 s,
- * a ring of two).  While it runs, a SYNC ioctl waits: for room when the
- * ring is full, else for the end of the tick that handles its batch.
+ * A long tick (busy.h) in a ring of two: while it runs, a SYNC ioctl
+ * waits, for room when the ring is full, else for the end of the tick
+ * that handles its batch.
  */
-#define SRC_BYTES	(16 << 20)
-
 FIXTURE(busy) {
 	int fd;
 	__u64 src, page;
@@ -104,7 +101,7 @@ FIXTURE(busy) {
 	struct mmsb_delta *d;	/* shared with a child */
 	struct out *out;	/* likewise */
 	__u8 bytes[COUNT];
-	__u8 *big, *mask;
+	__u8 *mem;
 	pid_t flusher;
 };
 
@@ -113,21 +110,16 @@ FIXTURE_SETUP(busy)
 	struct mmsb_page_create pc;
 	int i;
 
-	ASSERT_EQ(0, module_reload("ring_size=2 tick_us=0 "
-				   "tick_budget_us=10000000"));
+	ASSERT_EQ(0, module_reload("ring_size=2 " BUSY_PARAMS));
 	self->fd = open("/dev/mmsb", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, mmsb_page_create(self->fd, SRC_BYTES, 0600, 0, &pc));
+	ASSERT_EQ(0, mmsb_page_create(self->fd, BUSY_BYTES, 0600, 0, &pc));
 	self->src = pc.id;
 	ASSERT_EQ(0, mmsb_page_create(self->fd, COUNT, 0600, 0, &pc));
 	self->page = pc.id;
 	ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &self->hdr));
-	self->big = malloc(SRC_BYTES);
-	ASSERT_NE(NULL, self->big);
-	memset(self->big, 0x5a, SRC_BYTES);
-	self->mask = malloc(SRC_BYTES / 8);
-	ASSERT_NE(NULL, self->mask);
-	memset(self->mask, 0x55, SRC_BYTES / 8);
+	self->mem = busy_alloc();
+	ASSERT_NE(NULL, self->mem);
 	self->d = mmap(NULL, COUNT * sizeof(*self->d) + sizeof(*self->out),
 		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		       -1, 0);
@@ -152,8 +144,7 @@ FIXTURE_TEARDOWN(busy)
 		TH_LOG("the long tick took %llu ms",
 		       (unsigned long long)st.last.total_ns / MS);
 	munmap(self->d, COUNT * sizeof(*self->d) + sizeof(*self->out));
-	free(self->big);
-	free(self->mask);
+	free(self->mem);
 	mmsb_page_unmap(self->hdr);
 	free_all(self->fd);
 	close(self->fd);
@@ -161,42 +152,23 @@ FIXTURE_TEARDOWN(busy)
 }
 
 /*
- * Queue the big deltas, have a child ask for a tick (FLUSH) and return
- * once the orchestrator took them: the long tick runs.  With @fill, two
- * more deltas fill the ring of two behind it.
+ * Start the long tick; with @fill, two more deltas fill the ring of two
+ * behind it.
  */
 #define START_LONG_TICK(fill) do {					\
-	struct mmsb_delta _big[2];					\
-	struct mmsb_stats _st;						\
+	struct mmsb_delta _two[2];					\
 	__u32 _acc = 0;							\
-	int _i;								\
 									\
-	for (_i = 0; _i < 2; _i++) {					\
-		mmsb_delta_dense(&_big[_i], self->src, 0, self->big,	\
-				 SRC_BYTES);				\
-		_big[_i].encoding = MMSB_DELTA_MASKED;			\
-		_big[_i].mask = (__u64)(uintptr_t)self->mask;		\
-	}								\
-	ASSERT_EQ(0, mmsb_submit(self->fd, _big, 2, 0, &_acc));		\
-	ASSERT_EQ(2, _acc);						\
-	self->flusher = fork();						\
-	ASSERT_LE(0, self->flusher);					\
-	if (!self->flusher)						\
-		_exit(mmsb_flush(self->fd) ? 1 : 0);			\
-	for (_i = 0; _i < 10000; _i++, usleep(1000)) {			\
-		ASSERT_EQ(0, mmsb_stats(self->fd, &_st));		\
-		if (!_st.ring_depth)					\
-			break;						\
-	}								\
-	ASSERT_EQ(0, _st.ring_depth);					\
+	ASSERT_EQ(0, busy_start(self->fd, self->src, self->mem,		\
+				&self->flusher));			\
 	if (fill) {							\
-		mmsb_delta_dense(&_big[0], self->src, 0, self->big, 1);	\
-		mmsb_delta_dense(&_big[1], self->src, 1, self->big, 1);	\
-		ASSERT_EQ(0, mmsb_submit(self->fd, _big, 2, 0, &_acc));	\
+		mmsb_delta_dense(&_two[0], self->src, 0, self->mem, 1);	\
+		mmsb_delta_dense(&_two[1], self->src, 1, self->mem, 1);	\
+		ASSERT_EQ(0, mmsb_submit(self->fd, _two, 2, 0, &_acc));	\
 		ASSERT_EQ(2, _acc);					\
+		ASSERT_EQ(0, sleeping_in_ioctl(self->flusher,		\
+					       MMSB_IOC_FLUSH));	\
 	}								\
-	/* Still running: the flusher still waits for it. */		\
-	ASSERT_EQ(0, sleeping_in_ioctl(self->flusher, MMSB_IOC_FLUSH));	\
 } while (0)
 
 /* Every delta applied once, reported with an id and an epoch. */
