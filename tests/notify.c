@@ -17,6 +17,8 @@
  * busy.room_sa_restart, busy.batch_sa_restart: a real signal whose
  * handler has SA_RESTART, twice: the call restarts and returns 0, and
  * STATS counts each delta submitted once.
+ * busy.eintr_repeat: a handler without SA_RESTART gets -EINTR; the same
+ * call repeated resumes the submission: 0, each delta queued once.
  * waits.uring_timeout, waits.uring_wait, waits.ring_closed: MMSB_IOC_WAIT
  * with an io_uring timeout firing, an MMSB_URING_WAIT of the thread
  * completing, a ring just closed: the wait keeps its deadline (or its
@@ -87,6 +89,8 @@ static int reap(struct io_uring *ring)
 struct out {
 	int ret;
 	__u32 accepted, applied;
+	int first;		/* eintr_repeat: the interrupted call's */
+	__u32 first_accepted;
 };
 
 /*
@@ -136,13 +140,8 @@ FIXTURE_SETUP(busy)
 
 FIXTURE_TEARDOWN(busy)
 {
-	struct mmsb_stats st;
-
 	if (self->flusher > 0)
 		EXPECT_EQ(0, wait_child(self->flusher));
-	if (!mmsb_stats(self->fd, &st))
-		TH_LOG("the long tick took %llu ms",
-		       (unsigned long long)st.last.total_ns / MS);
 	munmap(self->d, COUNT * sizeof(*self->d) + sizeof(*self->out));
 	free(self->mem);
 	mmsb_page_unmap(self->hdr);
@@ -283,6 +282,49 @@ TEST_F(busy, batch_sa_restart)
 	EXPECT_EQ(1, self->hdr->epoch);
 	EXPECT_EQ(0, self->d[0].status);
 	EXPECT_EQ(1, self->d[0].epoch);
+}
+
+/*
+ * A handler without SA_RESTART: -EINTR with part of the deltas queued;
+ * the same call repeated at once resumes the submission (the rest is
+ * queued, nothing twice) and returns 0 with every delta applied.
+ */
+TEST_F(busy, eintr_repeat)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct mmsb_stats before, after;
+	pid_t pid;
+
+	/* The ring of two takes the first two, then is full. */
+	START_LONG_TICK(false);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &before));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		sigaction(SIGUSR1, &sa, NULL);
+		self->out->first = mmsb_submit_counts(self->fd, self->d,
+						      COUNT,
+						      MMSB_SUBMIT_SYNC,
+						      &self->out->first_accepted,
+						      NULL);
+		self->out->ret = mmsb_submit_counts(self->fd, self->d, COUNT,
+						    MMSB_SUBMIT_SYNC,
+						    &self->out->accepted,
+						    &self->out->applied);
+		_exit(0);
+	}
+	ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_SUBMIT));
+	ASSERT_EQ(0, kill(pid, SIGUSR1));
+	ASSERT_EQ(0, wait_child(pid));
+	EXPECT_EQ(-EINTR, self->out->first);
+	EXPECT_EQ(2, self->out->first_accepted);
+	EXPECT_EQ(0, self->out->ret);
+	EXPECT_EQ(COUNT, self->out->accepted);
+	EXPECT_EQ(COUNT, self->out->applied);
+	EXPECT_ALL_APPLIED();
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &after));
+	EXPECT_EQ(COUNT, after.submitted - before.submitted);
 }
 
 /* MMSB_IOC_WAIT: default module, one page nobody changes. */
