@@ -469,6 +469,7 @@ static int mmsb_open(struct inode *inode, struct file *file)
 	mf->admin = capable(CAP_SYS_ADMIN);
 	mf->dev = &mmsb_dev;
 	mmsb_events_init(mf);
+	mmsb_submit_open(mf);
 	file->private_data = mf;
 	return 0;
 }
@@ -476,6 +477,7 @@ static int mmsb_open(struct inode *inode, struct file *file)
 static int mmsb_release(struct inode *inode, struct file *file)
 {
 	/* Queued deltas stay queued: they belong to the tick now. */
+	mmsb_submit_release(file->private_data);
 	mmsb_events_release(file->private_data);
 	kfree(file->private_data);
 	return 0;

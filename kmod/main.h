@@ -7,9 +7,12 @@
 #define _MMSB_MAIN_H
 
 #include <linux/cred.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sizes.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 #include <linux/mmsb.h>
@@ -61,23 +64,31 @@ struct mmsb_dev {
  * @admin: the opener had CAP_SYS_ADMIN at open: overrides page modes
  * @dev: the device
  * @subs: subscribed pages, page id -> struct mmsb_sub (submit.c)
- * @subs_lock: serialises read() of events
+ * @subs_lock: serialises read() of events and subscribing
+ * @events_wq: poll() waits here; every subscribed page's wake-up is
+ *	forwarded here (struct mmsb_sub, submit.c)
  * @tick_task: the task a tick is pending in as task work (uring.c), or
  *	NULL; io_uring commands it issues rely on that tick
  * @tick_work: that task work; it holds a reference on @tick_file
  * @tick_file: the file (for the reference)
  * @pages: the pages its submissions looked up (delta.h)
+ * @park_lock: protects @parks
+ * @parks: SYNC submissions a signal interrupted, one per thread at most,
+ *	for the restarted call to resume (struct mmsb_park, submit.c)
  */
 struct mmsb_file {
 	const struct cred *cred;
 	bool admin;
 	struct mmsb_dev *dev;
 	struct xarray subs;
-	struct mutex subs_lock;	/* serialises read() of events */
+	struct mutex subs_lock;	/* read() of events, subscribing */
+	wait_queue_head_t events_wq;
 	struct task_struct *tick_task;
 	struct callback_head tick_work;
 	struct file *tick_file;
 	struct mmsb_page_cache pages;
+	spinlock_t park_lock;	/* @parks */
+	struct list_head parks;
 };
 
 void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st);

@@ -130,6 +130,29 @@ u64 mmsb_monitor_usage(struct mmsb_monitor *mon)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_usage);
 
 /**
+ * mmsb_monitor_pressure() - the usage GC may evict for
+ * @mon: the monitor
+ *
+ * mmsb_monitor_usage() less the memory of freed pages waiting for their
+ * release: that memory goes back without evicting anything, so it is no
+ * reason to evict a live page.
+ *
+ * Return: bytes.
+ */
+u64 mmsb_monitor_pressure(struct mmsb_monitor *mon)
+{
+	u64 usage = mmsb_monitor_usage(mon);
+
+	/*
+	 * A freed page is counted in the pending bytes after it is in
+	 * the usage, and leaves them after it left the usage: the
+	 * difference is never too small, a racing reclaim aside (min()).
+	 */
+	return usage - min(usage, mmsb_page_reclaim_bytes(mon->pages));
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_pressure);
+
+/**
  * mmsb_monitor_reclaim_pending() - are pages waiting to be freed?
  * @mon: the monitor
  *
@@ -145,15 +168,16 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_reclaim_pending);
  * mmsb_monitor_has_work() - does the monitor need more runs?
  * @mon: the monitor
  *
- * Return: true when pages wait to be freed, or usage is over the
- * threshold while evictable pages exist (they need runs to age).
+ * Return: true when pages wait to be freed, or usage without them
+ * (mmsb_monitor_pressure()) is over the threshold while evictable pages
+ * exist (they need runs to age).
  */
 bool mmsb_monitor_has_work(struct mmsb_monitor *mon)
 {
 	if (mmsb_monitor_reclaim_pending(mon))
 		return true;
 	return xa_marked(&mon->pages->xa, MMSB_PAGE_XA_EVICTABLE) &&
-	       mmsb_monitor_over(mmsb_monitor_usage(mon), mon->cfg.limit,
+	       mmsb_monitor_over(mmsb_monitor_pressure(mon), mon->cfg.limit,
 				 mon->cfg.threshold);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_has_work);
@@ -172,7 +196,7 @@ bool mmsb_monitor_idle(struct mmsb_monitor *mon)
 {
 	return !mmsb_monitor_reclaim_pending(mon) &&
 	       !xa_marked(&mon->pages->xa, MMSB_PAGE_XA_EVICTABLE) &&
-	       !mmsb_monitor_over(mmsb_monitor_usage(mon), mon->cfg.limit,
+	       !mmsb_monitor_over(mmsb_monitor_pressure(mon), mon->cfg.limit,
 				  mon->cfg.threshold);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_idle);
@@ -201,7 +225,8 @@ static struct mmsb_page *mmsb_monitor_next(struct mmsb_page_table *t,
 
 /*
  * Age up to scan_pages evictable pages and evict the cold ones while
- * usage stays over the threshold.  Returns pages evicted.
+ * @usage (mmsb_monitor_pressure()), less what this run evicted, stays
+ * over the threshold.  Returns pages evicted.
  */
 static u64 mmsb_monitor_scan(struct mmsb_monitor *mon, u64 usage,
 			     u64 deadline_ns, struct mmsb_monitor_run *run)
@@ -265,21 +290,24 @@ u64 mmsb_monitor_run(struct mmsb_monitor *mon, u64 deadline_ns,
 		     struct mmsb_tick_metrics *m)
 {
 	struct mmsb_monitor_run run = { };
-	u64 start = ktime_get_ns();
+	u64 start = ktime_get_ns(), pressure;
 	bool over;
 
 	if (deadline_ns && start >= deadline_ns)
 		return 0;
 	mon->clock++;
-	run.usage = mmsb_monitor_usage(mon);
-	over = mmsb_monitor_over(run.usage, mon->cfg.limit, mon->cfg.threshold);
-	mmsb_monitor_scan(mon, run.usage, deadline_ns, &run);
-	if (mmsb_monitor_reclaim_pending(mon) &&
-	    (!deadline_ns || ktime_get_ns() < deadline_ns))
+	/* Memory already freed goes back first, and is no reason to evict. */
+	if (mmsb_monitor_reclaim_pending(mon))
 		run.reclaimed_pages = mmsb_page_reclaim(mon->pages,
 							mon->cfg.batch_pages,
 							deadline_ns,
 							&run.reclaimed_bytes);
+	run.usage = mmsb_monitor_usage(mon);
+	pressure = mmsb_monitor_pressure(mon);
+	over = mmsb_monitor_over(pressure, mon->cfg.limit, mon->cfg.threshold);
+	/* No time left after the release: ageing waits for the next run. */
+	if (!deadline_ns || ktime_get_ns() < deadline_ns)
+		mmsb_monitor_scan(mon, pressure, deadline_ns, &run);
 	run.ns = ktime_get_ns() - start;
 	run.invoked = over || run.evicted || run.reclaimed_pages;
 

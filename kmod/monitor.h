@@ -6,9 +6,11 @@
  * page a user still owns.  Per run (one per tick, at its end) it
  *  - ages the evictable pages: a page is cold once the monitor saw it
  *    at the same epoch over cold_age of its runs;
- *  - when usage (page and delta bytes) is over gc_threshold percent of
- *    the limit, evicts cold evictable pages as MMSB_IOC_PAGE_FREE would;
  *  - frees pages whose last reference is gone (page.c's reclaim list);
+ *  - when usage (page and delta bytes), less the memory of freed pages
+ *    still waiting for that, is over gc_threshold percent of the limit,
+ *    evicts cold evictable pages as MMSB_IOC_PAGE_FREE would: memory
+ *    already freed comes back without evicting anyone;
  * at most gc_batch_pages evictions and gc_batch_pages frees per run, and
  * never past the tick's budget.  Pages created without
  * MMSB_PAGE_EVICTABLE are never evicted.
@@ -56,7 +58,7 @@ struct mmsb_monitor_config {
  * @evicted: pages evicted
  * @reclaimed_pages: pages freed
  * @reclaimed_bytes: bytes freed (mapping size of the pages)
- * @usage: page and delta bytes at the start of the run
+ * @usage: page and delta bytes once the run freed what it could
  * @invoked: the run had work: usage over threshold, or pages to free
  */
 struct mmsb_monitor_run {
@@ -125,6 +127,7 @@ enum mmsb_gc_verdict mmsb_monitor_decide(u32 flags, bool live, u64 age,
 					 unsigned int cold_age, bool over);
 
 u64 mmsb_monitor_usage(struct mmsb_monitor *mon);
+u64 mmsb_monitor_pressure(struct mmsb_monitor *mon);
 bool mmsb_monitor_has_work(struct mmsb_monitor *mon);
 bool mmsb_monitor_idle(struct mmsb_monitor *mon);
 bool mmsb_monitor_reclaim_pending(struct mmsb_monitor *mon);

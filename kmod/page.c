@@ -41,6 +41,7 @@ int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 	atomic64_set(&t->structs, 0);
 	init_llist_head(&t->reclaim);
 	atomic64_set(&t->reclaim_pending, 0);
+	atomic64_set(&t->reclaim_bytes, 0);
 	mutex_init(&t->reclaim_lock);
 	t->backlog = NULL;
 	t->notify = NULL;
@@ -112,6 +113,8 @@ unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
 		if (deadline_ns && ktime_get_ns() >= deadline_ns)
 			break;
 	}
+	/* After the release: @bytes never shows them twice as gone. */
+	atomic64_sub(freed, &t->reclaim_bytes);
 	atomic64_sub(n, &t->reclaim_pending);
 	mutex_unlock(&t->reclaim_lock);
 	if (bytes)
@@ -438,6 +441,7 @@ void mmsb_page_put(struct mmsb_page *page)
 	 * the list subtracts it, so the count never goes negative.
 	 */
 	atomic64_inc(&t->reclaim_pending);
+	atomic64_add(page->map_size, &t->reclaim_bytes);
 	if (llist_add(&page->reclaim, &t->reclaim))
 		t->notify(t->notify_arg);
 }

@@ -126,6 +126,8 @@ struct mmsb_page {
  * @structs: struct mmsb_page allocated, live or waiting to be freed
  * @reclaim: pages whose last reference is gone, pushed by any context
  * @reclaim_pending: pages on @reclaim and @backlog
+ * @reclaim_bytes: their mapping sizes: memory already freed that GC has
+ *	yet to release, counted in @bytes until then
  * @reclaim_lock: serialises the consumers of @reclaim (GC, direct
  *	reclaim of a create, table destroy) and protects @backlog
  * @backlog: pages taken off @reclaim and not yet freed, oldest first
@@ -147,6 +149,7 @@ struct mmsb_page_table {
 	atomic64_t structs;
 	struct llist_head reclaim;
 	atomic64_t reclaim_pending;
+	atomic64_t reclaim_bytes;
 	struct mutex reclaim_lock;	/* consumers of @reclaim, @backlog */
 	struct llist_node *backlog;
 	void (*notify)(void *arg);
@@ -257,6 +260,12 @@ static inline u64 mmsb_page_table_bytes(struct mmsb_page_table *t)
 static inline u64 mmsb_page_reclaim_pending(struct mmsb_page_table *t)
 {
 	return atomic64_read(&t->reclaim_pending);
+}
+
+/* Bytes of the pages of mmsb_page_reclaim_pending(). */
+static inline u64 mmsb_page_reclaim_bytes(struct mmsb_page_table *t)
+{
+	return atomic64_read(&t->reclaim_bytes);
 }
 
 /* struct mmsb_page allocated in @t, live or not. */

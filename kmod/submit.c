@@ -17,8 +17,12 @@
 #include <linux/errno.h>
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -38,10 +42,15 @@
  * struct mmsb_sub - a page a file subscribed to
  * @page: the page, held
  * @seen: its epoch when last reported by read()
+ * @mf: the subscribing file
+ * @wqe: our entry on @page->waitq, which forwards every wake-up of the
+ *	page (epoch change, free) to @mf->events_wq
  */
 struct mmsb_sub {
 	struct mmsb_page *page;
 	u64 seen;
+	struct mmsb_file *mf;
+	struct wait_queue_entry wqe;
 };
 
 /**
@@ -93,6 +102,12 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
 	mmsb_tick_read_stats(&dev->tick, &st->last, &tot, &st->ring_depth,
 			     &st->ring_capacity);
 	st->ticks = tot.ticks;
+	/*
+	 * After the tick's totals: a delta is counted in @submitted before
+	 * its chunk is pushed, and the push, the tick's pop and the totals'
+	 * lock order that count before our read of the totals, so
+	 * processed + conflicts <= submitted in every snapshot.
+	 */
 	st->submitted = atomic64_read(&dev->deltas.submitted);
 	st->processed = tot.processed;
 	st->rejected = tot.rejected + atomic64_read(&dev->deltas.rejected);
@@ -107,17 +122,67 @@ void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st)
  * @dev: the device
  * @uptr: the caller's delta array
  * @b: writes the records into chunks
+ * @base_id: delta i gets the id @base_id + i + 1
+ * @n: deltas in @uptr
+ * @next: the index of the next delta to read
  * @nonblock: a full queue stops the submission instead of waiting
+ * @park: an interrupted wait for room keeps the open chunk (the ioctl
+ *	parks the submission, see struct mmsb_park) rather than refusing
+ *	what is left with -EINTR (io_uring)
  * @queued: deltas queued so far
+ * @stop: the error that stopped the queue (-EAGAIN, -EINTR), or 0
+ * @cancel: an atomic submission that cannot go in: -ECANCELED (a delta
+ *	was refused) or -E2BIG (more than one chunk), else 0
  * @fault: an output could not be written back (-EFAULT) or 0
  */
 struct mmsb_submission {
 	struct mmsb_dev *dev;
 	struct mmsb_delta __user *uptr;
 	struct mmsb_builder b;
+	u64 base_id;
+	u32 n;
+	u32 next;
 	bool nonblock;
+	bool park;
 	u32 queued;
+	int stop;
+	int cancel;
 	int fault;
+};
+
+/**
+ * struct mmsb_park - a SYNC SUBMIT whose wait a signal interrupted
+ * @node: on &struct mmsb_file.parks
+ * @pid: the calling thread, held
+ * @uarg: the call's struct mmsb_submit
+ * @deltas: its @deltas, @count and @flags, as the call read them
+ * @count: see @deltas
+ * @flags: see @deltas
+ * @armed: every delta that will be was queued and the batch is armed:
+ *	only the wait for the batch is left; else the wait for room is
+ * @s: the submission, with @s.b.cur the chunk that waits for room
+ *
+ * A SYNC submission waits twice: for room in the queue, between the
+ * chunks it queues, and for its batch at the end.  A signal, or task
+ * work that makes the task look signalled (io_uring's TIF_NOTIFY_SIGNAL),
+ * ends either wait with -ERESTARTSYS.  The kernel then restarts the call
+ * with the same arguments unless a handler runs (and SA_RESTART is not
+ * set): the restart must not queue again what went in.  So the
+ * interrupted submission is parked on the file, and the same thread's
+ * next SUBMIT with the same arguments resumes it: it waits for room
+ * and queues the rest, or waits for the batch, and reports as if never
+ * interrupted.  Anything else the thread submits on the file, or the
+ * file's release, drops the park; the deltas queued still apply.
+ */
+struct mmsb_park {
+	struct list_head node;
+	struct pid *pid;
+	void __user *uarg;
+	u64 deltas;
+	u32 count;
+	u32 flags;
+	bool armed;
+	struct mmsb_submission s;
 };
 
 /* Read the input fields of the caller's delta, each exactly once. */
@@ -152,8 +217,10 @@ static void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 
 /*
  * Queue the open chunk.  What the queue has no room for (O_NONBLOCK) or
- * what a signal kept out is refused, each delta with that errno, which
- * is returned: the submission stops there.  Deltas not awaited learn
+ * what a signal kept out is refused, each delta with that errno (-EINTR
+ * for a signal), which is returned: the submission stops there.  But a
+ * submission that parks keeps the chunk open when a signal ends the wait
+ * for room, and -ERESTARTSYS is returned.  Deltas not awaited learn
  * their id now; awaited ones when their batch reports.
  */
 static int mmsb_submit_push(struct mmsb_submission *s)
@@ -169,10 +236,20 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 		mmsb_builder_close(&s->b);
 		return 0;
 	}
-	s->b.cur = NULL;
+	/*
+	 * A submission that parks stops for a signal (or task work) between
+	 * two chunks, room or not: a wait for room that finds room at its
+	 * first look never sees the signal, so a long submission the tick
+	 * keeps up with would hold a signal off until its end.
+	 */
+	if (s->park && signal_pending(current))
+		return -ERESTARTSYS;
 	got = mmsb_tick_reserve(&s->dev->tick, c->nr, s->nonblock);
+	if (got == -ERESTARTSYS && s->park)
+		return got;
+	s->b.cur = NULL;
 	if (got < 0) {
-		ret = got;
+		ret = got == -ERESTARTSYS ? -EINTR : got;
 		got = 0;
 	} else if (got < c->nr) {
 		ret = -EAGAIN;
@@ -205,24 +282,153 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 }
 
 /*
- * An atomic submission that cannot go in: its valid deltas, in the open
- * chunk, are refused with @err and dropped.  Returns how many.
+ * Set up a submission of @n deltas from @uptr, with page cache @cache
+ * (mmsb_page_cache_acquire()).  Fields one by one: the cache is not
+ * part of @s.
  */
-static u32 mmsb_submit_cancel(struct mmsb_submission *s, int err)
+static void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
+			      struct mmsb_file *mf,
+			      struct mmsb_page_cache *cache,
+			      struct mmsb_delta __user *uptr, u32 n,
+			      bool awaited, bool atomic, bool nonblock,
+			      bool park)
+{
+	struct mmsb_delta_ctx *ctx = &dev->deltas;
+
+	s->dev = dev;
+	s->uptr = uptr;
+	s->n = n;
+	s->next = 0;
+	s->nonblock = nonblock;
+	s->park = park;
+	s->queued = 0;
+	s->stop = 0;
+	s->cancel = 0;
+	s->fault = 0;
+	mmsb_builder_init(&s->b, ctx, cache, mf->cred, mf->admin, awaited,
+			  atomic ? mmsb_tick_atomic_max(&dev->tick) :
+				   mmsb_tick_capacity(&dev->tick));
+	s->b.atomic = atomic;
+	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
+	s->base_id = atomic64_add_return(n, &ctx->next_id) - n;
+}
+
+/*
+ * An atomic submission that cannot go in: its valid deltas, in the open
+ * chunk, are refused with @s->cancel (counted as refused) and dropped.
+ */
+static void mmsb_submit_cancel(struct mmsb_submission *s)
 {
 	struct mmsb_chunk *c = s->b.cur;
 	struct mmsb_kdelta *kd;
-	u32 i, n;
+	u32 i;
 
 	if (!c)
-		return 0;
-	n = c->nr;
-	for (i = 0, kd = mmsb_chunk_first(c); i < n;
+		return;
+	atomic64_add(c->nr, &s->dev->deltas.rejected);
+	/* As in mmsb_submit_queue(): the count before the statuses. */
+	smp_mb__after_atomic();
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
 	     i++, kd = mmsb_kdelta_next(kd))
-		mmsb_submit_result(s, kd->index, 0, err);
+		mmsb_submit_result(s, kd->index, 0, s->cancel);
 	mmsb_chunk_truncate(c, 0);
 	mmsb_builder_close(&s->b);
-	return n;
+}
+
+/*
+ * Read, validate and queue the deltas from @s->next on.  Returns 0, or
+ * the error that stopped the queue (-EAGAIN, -EINTR), or -ERESTARTSYS
+ * for a submission that parks: then @s->next is the delta to read again
+ * (the open chunk had no room for it) and @s->b.cur is the chunk to
+ * queue first.
+ */
+static int mmsb_submit_queue(struct mmsb_submission *s)
+{
+	int ret, stop;
+	u32 i;
+
+	for (; s->next < s->n; s->next++) {
+		struct mmsb_delta_desc d;
+
+		i = s->next;
+		/* An atomic submission past one chunk: nothing more fits. */
+		ret = s->cancel == -E2BIG ? -E2BIG :
+		      mmsb_submit_read(s->uptr + i, &d);
+		s->b.left = s->n - i;
+		while (!ret) {
+			ret = mmsb_delta_add(&s->b, &d, s->base_id + i + 1, i);
+			if (ret != MMSB_DELTA_FULL)
+				break;
+			if (s->b.atomic) {
+				ret = -E2BIG;
+				break;
+			}
+			stop = mmsb_submit_push(s);
+			if (stop)
+				return stop;
+			ret = 0;
+		}
+		if (ret) {
+			/* Counted before the status goes out: see STATS. */
+			atomic64_inc(&s->dev->deltas.rejected);
+			/*
+			 * Orders the count before the status store; pairs
+			 * with the order of a reader that loads the status,
+			 * then the count (STATS): it sees both or the count.
+			 */
+			smp_mb__after_atomic();
+			mmsb_submit_result(s, i, 0, ret);
+			if (s->b.atomic && s->cancel != -E2BIG)
+				s->cancel = ret == -E2BIG ? -E2BIG : -ECANCELED;
+		}
+	}
+	if (s->cancel) {
+		mmsb_submit_cancel(s);
+		return 0;
+	}
+	return mmsb_submit_push(s);
+}
+
+/*
+ * Mark what the queue kept out with @stop: the records of a chunk a
+ * signal kept waiting for room, and every delta not read yet.
+ */
+static void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop)
+{
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	for (i = 0, kd = c ? mmsb_chunk_first(c) : NULL; c && i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd))
+		mmsb_submit_result(s, kd->index, 0, stop);
+	for (i = s->next; i < s->n; i++)
+		mmsb_submit_result(s, i, 0, stop);
+}
+
+/*
+ * The submission queued all it will: drop a chunk left open by a parked
+ * wait for room and the builder's pages.  Returns the
+ * batch, or NULL if it queued nothing (the batch is gone then).
+ */
+static struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
+{
+	struct mmsb_delta_ctx *ctx = &s->dev->deltas;
+	struct mmsb_chunk *c = s->b.cur;
+
+	if (c) {
+		s->b.cur = NULL;
+		mmsb_chunk_truncate(c, 0);
+		if (c->batch)
+			mmsb_batch_add_chunk(c->batch, c);
+		mmsb_chunk_retire(ctx, c);
+	}
+	mmsb_builder_finish(&s->b);
+	if (s->b.batch && !s->queued) {
+		mmsb_batch_abandon(s->b.batch);
+		return NULL;
+	}
+	return s->b.batch;
 }
 
 /**
@@ -241,8 +447,8 @@ static u32 mmsb_submit_cancel(struct mmsb_submission *s, int err)
  * @batch: out: the batch of an awaited submission, or NULL when no
  *	delta was queued
  *
- * The one submission path of the SUBMIT ioctl and of io_uring.  Deltas
- * are written into chunks, each queued when full; once the queue
+ * The submission path of io_uring; the SUBMIT ioctl shares its parts.
+ * Deltas are written into chunks, each queued when full; once the queue
  * stopped the submission, the deltas not queued carry its error as
  * their status.
  *
@@ -257,69 +463,19 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       bool atomic, bool nonblock, u32 *accepted,
 		       struct mmsb_batch **batch)
 {
-	struct mmsb_delta_ctx *ctx = &dev->deltas;
-	struct mmsb_page_cache local, *cache;
+	struct mmsb_page_cache local;
 	struct mmsb_submission s;
-	u32 i, refused = 0;
-	int ret, stop = 0, cancel = 0;
-	u64 base_id;
+	int stop;
 
-	/* Field by field: the builder's page cache needs no zeroing. */
-	s.dev = dev;
-	s.uptr = uptr;
-	s.nonblock = nonblock;
-	s.queued = 0;
-	s.fault = 0;
-	cache = mmsb_page_cache_acquire(&mf->pages, &local);
-	mmsb_builder_init(&s.b, ctx, cache, mf->cred, mf->admin, awaited,
-			  atomic ? mmsb_tick_atomic_max(&dev->tick) :
-				   mmsb_tick_capacity(&dev->tick));
-	s.b.atomic = atomic;
-
-	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
-	base_id = atomic64_add_return(n, &ctx->next_id) - n;
-	for (i = 0; i < n; i++) {
-		struct mmsb_delta_desc d;
-
-		/* An atomic submission past one chunk: nothing more fits. */
-		ret = cancel == -E2BIG ? -E2BIG : mmsb_submit_read(uptr + i, &d);
-		s.b.left = n - i;
-		while (!ret) {
-			ret = mmsb_delta_add(&s.b, &d, base_id + i + 1, i);
-			if (ret != MMSB_DELTA_FULL)
-				break;
-			if (atomic) {
-				ret = -E2BIG;
-				break;
-			}
-			stop = mmsb_submit_push(&s);
-			if (stop)
-				goto stopped;
-			ret = 0;
-		}
-		if (ret) {
-			refused++;
-			mmsb_submit_result(&s, i, 0, ret);
-			if (atomic && cancel != -E2BIG)
-				cancel = ret == -E2BIG ? -E2BIG : -ECANCELED;
-		}
-	}
-	if (cancel)
-		refused += mmsb_submit_cancel(&s, cancel);
-	else
-		stop = mmsb_submit_push(&s);
-stopped:
-	mmsb_builder_finish(&s.b);
+	mmsb_submit_start(&s, dev, mf,
+			  mmsb_page_cache_acquire(&mf->pages, &local), uptr, n,
+			  awaited, atomic, nonblock, false);
+	stop = mmsb_submit_queue(&s);
 	/* The queue stopped us: what was not looked at is refused alike. */
-	for (; i < n; i++)
-		mmsb_submit_result(&s, i, 0, stop);
-	atomic64_add(refused, &ctx->rejected);
+	if (stop)
+		mmsb_submit_refuse_rest(&s, stop);
+	*batch = mmsb_submit_end(&s);
 	*accepted = s.queued;
-	*batch = s.b.batch;
-	if (s.b.batch && !s.queued) {
-		mmsb_batch_abandon(s.b.batch);
-		*batch = NULL;
-	}
 	return stop ? stop : s.fault;
 }
 
@@ -361,47 +517,183 @@ bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
 	return false;
 }
 
+/* Drop a park nobody will resume: its queued deltas still apply. */
+static void mmsb_park_drop(struct mmsb_park *p)
+{
+	struct mmsb_submission *s = &p->s;
+	struct mmsb_batch *batch = s->b.batch;
+
+	if (!p->armed) {
+		/* Its outputs were written when it parked. */
+		batch = mmsb_submit_end(s);
+		if (batch)
+			mmsb_submit_arm(s->dev, batch, NULL, NULL);
+		else
+			mmsb_tick_kick(&s->dev->tick);
+	}
+	if (batch)
+		mmsb_batch_put(batch);
+	put_pid(p->pid);
+	kfree(p);
+}
+
+/*
+ * Take the calling thread's park off @mf: returned if it was made by the
+ * same call (a restart, or a repeat of the call after -EINTR), else
+ * dropped.
+ */
+static struct mmsb_park *mmsb_park_take(struct mmsb_file *mf,
+					void __user *uarg,
+					const struct mmsb_submit *sub)
+{
+	struct mmsb_park *p, *found = NULL;
+
+	if (list_empty_careful(&mf->parks))
+		return NULL;
+	spin_lock(&mf->park_lock);
+	list_for_each_entry(p, &mf->parks, node) {
+		if (p->pid == task_pid(current)) {
+			list_del(&p->node);
+			found = p;
+			break;
+		}
+	}
+	spin_unlock(&mf->park_lock);
+	if (found && (found->uarg != uarg || found->deltas != sub->deltas ||
+		      found->count != sub->count ||
+		      found->flags != sub->flags)) {
+		mmsb_park_drop(found);
+		found = NULL;
+	}
+	return found;
+}
+
+/*
+ * Park the interrupted submission @s (@armed: in the wait for its batch)
+ * and write what the caller sees if the call is not restarted: each
+ * queued delta accepted (an id, status 0, no epoch yet), the others
+ * refused with -EINTR.  Without memory to park, the submission ends as
+ * an -EINTR one; if an output could not be written, as an -EFAULT one.
+ * Returns -ERESTARTSYS, or -EINTR, or -EFAULT.
+ */
+static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
+		     struct mmsb_submit *sub, struct mmsb_submission *s,
+		     bool armed)
+{
+	struct mmsb_batch *batch = s->b.batch;
+	struct mmsb_park *p;
+	int ret = -ERESTARTSYS;
+	u32 applied;
+
+	if (!armed)
+		mmsb_submit_refuse_rest(s, -EINTR);
+	if (batch && s->queued &&
+	    mmsb_batch_report(batch, s->uptr, false, &applied))
+		s->fault = -EFAULT;
+	sub->accepted = s->queued;
+	sub->applied = 0;
+
+	/* A fault ends the call: no restart, nothing to park. */
+	p = s->fault ? NULL : kmalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
+	if (!p) {
+		ret = -EINTR;
+		if (!armed) {
+			batch = mmsb_submit_end(s);
+			if (batch)
+				mmsb_submit_arm(s->dev, batch, NULL, NULL);
+		}
+		if (batch)
+			mmsb_batch_put(batch);
+		return s->fault ? s->fault : ret;
+	}
+	p->pid = get_task_pid(current, PIDTYPE_PID);
+	p->uarg = uarg;
+	p->deltas = sub->deltas;
+	p->count = sub->count;
+	p->flags = sub->flags;
+	p->armed = armed;
+	/* The page cache may be on our stack: a resume takes one again. */
+	if (!armed)
+		mmsb_builder_park(&s->b);
+	p->s = *s;
+	if (!armed)
+		/* Queued awaited deltas wait for a tick that no one asked. */
+		mmsb_tick_kick(&s->dev->tick);
+	spin_lock(&mf->park_lock);
+	list_add(&p->node, &mf->parks);
+	spin_unlock(&mf->park_lock);
+	return ret;
+}
+
 /**
  * mmsb_submit() - MMSB_IOC_SUBMIT on a checked copy of its argument
- * @dev: the device
- * @mf: the submitting file (credentials)
- * @sub: a checked copy of the user's struct mmsb_submit; @accepted and
- *	@applied are set here
+ * @mf: the submitting file (credentials, parked submissions)
+ * @uarg: where the caller's struct mmsb_submit is
+ * @sub: a checked copy of it; @accepted and @applied are set here
  * @nonblock: a full queue ends the call with -EAGAIN
  *
+ * A signal or task work ending a wait parks the submission (struct
+ * mmsb_park) and returns -ERESTARTSYS; the restarted call resumes it.
+ *
  * Context: process context, sleeps.
- * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
- * @sub->accepted deltas went in, or -EFAULT.
+ * Return: 0 (each delta has its own status), -EAGAIN once
+ * @sub->accepted deltas went in, -ERESTARTSYS, or -EFAULT.
  */
-static int mmsb_submit(struct mmsb_dev *dev, struct mmsb_file *mf,
+static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		       struct mmsb_submit *sub, bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
 	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
+	struct mmsb_submission stack, *s = &stack;
+	struct mmsb_dev *dev = mf->dev;
+	struct mmsb_page_cache local;
+	struct mmsb_park *p;
 	struct mmsb_batch *batch;
-	bool ended = true;
-	int ret, rret;
+	int ret;
+
+	p = mmsb_park_take(mf, uarg, sub);
+	if (p) {
+		stack = p->s;
+		if (p->armed) {
+			batch = s->b.batch;
+			put_pid(p->pid);
+			kfree(p);
+			goto wait;
+		}
+		put_pid(p->pid);
+		kfree(p);
+		mmsb_builder_resume(&s->b,
+				    mmsb_page_cache_acquire(&mf->pages, &local));
+	} else {
+		mmsb_submit_start(s, dev, mf,
+				  mmsb_page_cache_acquire(&mf->pages, &local),
+				  uptr, sub->count, sync,
+				  sub->flags & MMSB_SUBMIT_ATOMIC, nonblock, true);
+	}
 
 	sub->applied = 0;
-	ret = mmsb_submit_deltas(dev, mf, uptr, sub->count, sync,
-				 sub->flags & MMSB_SUBMIT_ATOMIC, nonblock,
-				 &sub->accepted, &batch);
+	ret = mmsb_submit_queue(s);
+	if (ret == -ERESTARTSYS)
+		return mmsb_park(mf, uarg, sub, s, false);
+	s->stop = ret;
+	if (ret)
+		mmsb_submit_refuse_rest(s, ret);
+	batch = mmsb_submit_end(s);
+	sub->accepted = s->queued;
 	if (!batch)
-		return ret;
-	/*
-	 * Interrupted, the deltas still apply (the batch lives on through
-	 * the tick's reference); the caller learns only that they were
-	 * accepted.  -EINTR, not a restart: a restarted SUBMIT would queue
-	 * them twice.
-	 */
-	if (!mmsb_submit_arm(dev, batch, NULL, NULL) &&
-	    wait_for_completion_interruptible(&batch->completion)) {
-		ended = false;
-		ret = -EINTR;
-	}
-	rret = mmsb_batch_report(batch, uptr, ended, &sub->applied);
+		return ret ? ret : s->fault;
+	if (mmsb_submit_arm(dev, batch, NULL, NULL))
+		goto report;
+wait:
+	if (wait_for_completion_interruptible(&batch->completion))
+		return mmsb_park(mf, uarg, sub, s, true);
+report:
+	ret = mmsb_batch_report(batch, uptr, true, &sub->applied);
 	mmsb_batch_put(batch);
-	return ret ? ret : rret;
+	sub->accepted = s->queued;
+	if (s->stop)
+		return s->stop;
+	return ret ? ret : s->fault;
 }
 
 /**
@@ -424,11 +716,38 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	    memchr_inv(sub.reserved, 0, sizeof(sub.reserved)) ||
 	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
 		return -EINVAL;
-	ret = mmsb_submit(mf->dev, mf, &sub, file->f_flags & O_NONBLOCK);
-	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC, false, ret);
+	ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
+	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC,
+			  false, ret);
 	if (copy_to_user(uarg, &sub, sizeof(sub)))
 		return -EFAULT;
 	return ret;
+}
+
+/**
+ * mmsb_submit_open() - a new file has no parked submission
+ * @mf: the file
+ */
+void mmsb_submit_open(struct mmsb_file *mf)
+{
+	spin_lock_init(&mf->park_lock);
+	INIT_LIST_HEAD(&mf->parks);
+}
+
+/**
+ * mmsb_submit_release() - drop a closing file's parked submissions
+ * @mf: the file
+ *
+ * Their queued deltas still apply, as for any closed file.
+ */
+void mmsb_submit_release(struct mmsb_file *mf)
+{
+	struct mmsb_park *p, *tmp;
+
+	list_for_each_entry_safe(p, tmp, &mf->parks, node) {
+		list_del(&p->node);
+		mmsb_park_drop(p);
+	}
 }
 
 /* The condition MMSB_IOC_WAIT sleeps on. */
@@ -442,14 +761,23 @@ static bool mmsb_wait_done(struct mmsb_page *page, u64 epoch)
  * @file: the mmsb file
  * @uarg: user pointer to struct mmsb_wait
  *
- * Return: 0 once the page reached the epoch, -ETIMEDOUT, -EINTR, -EIDRM
- * if the page was freed first, -ENOENT, -EACCES, -EINVAL, -EFAULT.
+ * A signal, or task work that makes the task look signalled (io_uring's
+ * TIF_NOTIFY_SIGNAL), ends the wait with -ERESTARTSYS: the kernel calls
+ * again once the task work ran, or returns -EINTR to a signal handler
+ * without SA_RESTART.  Either way @timeout_ns was set to the time left,
+ * as select(2) does, so the wait as a whole keeps its deadline.
+ *
+ * Return: 0 once the page reached the epoch, -ETIMEDOUT, -ERESTARTSYS,
+ * -EIDRM if the page was freed first, -ENOENT, -EACCES, -EINVAL,
+ * -EFAULT.
  */
 long mmsb_ioctl_wait(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_page *page;
 	struct mmsb_wait w;
+	ktime_t end = 0;
+	s64 left = 0;
 	long ret;
 
 	if (copy_from_user(&w, uarg, sizeof(w)))
@@ -464,24 +792,34 @@ long mmsb_ioctl_wait(struct file *file, void __user *uarg)
 		goto put_page;
 
 	/* The engine's wq_has_sleeper() pairs with the waiter's barrier. */
-	if (!w.timeout_ns)
+	if (!w.timeout_ns) {
 		ret = 0;
-	else if (w.timeout_ns >= KTIME_MAX)
+	} else if (w.timeout_ns >= KTIME_MAX) {
 		ret = wait_event_interruptible(page->waitq,
 					       mmsb_wait_done(page, w.epoch));
-	else
+	} else {
+		end = ktime_add_ns(ktime_get(), w.timeout_ns);
 		ret = wait_event_interruptible_hrtimeout(page->waitq,
 							 mmsb_wait_done(page, w.epoch),
 							 ns_to_ktime(w.timeout_ns));
+	}
+	if (ret == -ERESTARTSYS && end) {
+		left = ktime_to_ns(ktime_sub(end, ktime_get()));
+		/* Interrupted at the deadline: that is a timeout. */
+		if (left <= 0)
+			ret = -ETIMEDOUT;
+	}
 	w.cur_epoch = READ_ONCE(page->epoch);
-	if (w.cur_epoch >= w.epoch)
+	if (w.cur_epoch >= w.epoch) {
 		ret = 0;
-	else if (!READ_ONCE(page->live))
+	} else if (!READ_ONCE(page->live)) {
 		ret = -EIDRM;
-	else if (ret == -ERESTARTSYS)
-		ret = -EINTR;
-	else
+	} else if (ret != -ERESTARTSYS) {
 		ret = -ETIMEDOUT;
+	} else if (end) {
+		/* The restart waits only for what is left. */
+		w.timeout_ns = left;
+	}
 	if (copy_to_user(uarg, &w, sizeof(w)))
 		ret = -EFAULT;
 put_page:
@@ -494,6 +832,9 @@ put_page:
  * @file: the mmsb file
  * @uarg: unused
  *
+ * A signal, or task work, ending the wait restarts the call, which then
+ * waits for a tick that starts after the restart.
+ *
  * Return: 0 or -ERESTARTSYS.
  */
 long mmsb_ioctl_flush(struct file *file, void __user *uarg)
@@ -503,10 +844,37 @@ long mmsb_ioctl_flush(struct file *file, void __user *uarg)
 	return mmsb_tick_flush(&mf->dev->tick);
 }
 
+/*
+ * A subscribed page was woken (its epoch moved, or it was freed): wake
+ * the file's pollers.  Under @page->waitq's lock; never removes itself.
+ */
+static int mmsb_sub_wake(struct wait_queue_entry *wqe, unsigned int mode,
+			 int sync, void *key)
+{
+	struct mmsb_sub *sub = container_of(wqe, struct mmsb_sub, wqe);
+	struct mmsb_file *mf = sub->mf;
+
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the page's new
+	 * epoch (stored before the page's own wq_has_sleeper()) before the
+	 * look at our queue; pairs with the smp_mb() in mmsb_events_poll()
+	 * between queueing and loading the epochs.
+	 */
+	if (wq_has_sleeper(&mf->events_wq))
+		wake_up_poll(&mf->events_wq, EPOLLIN | EPOLLRDNORM);
+	return 0;
+}
+
 /**
  * mmsb_ioctl_subscribe() - MMSB_IOC_SUBSCRIBE: report a page's changes
  * @file: the mmsb file
  * @uarg: user pointer to the __u64 page id
+ *
+ * The subscription hangs an entry on the page's waitqueue that wakes
+ * the file's one waitqueue, on which poll() registers: a poller, epoll
+ * and io_uring's POLL_ADD included, hears of every subscribed page,
+ * whenever it was subscribed.  Pages without a subscriber cost nothing:
+ * the tick wakes a page's waitqueue only when it has entries.
  *
  * Return: 0, -ENOENT, -EACCES (read permission), -EEXIST if already
  * subscribed, -ENOMEM, -EFAULT.
@@ -532,8 +900,15 @@ long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 	if (!sub)
 		goto put_page;
 	sub->page = page;
+	sub->mf = mf;
+	init_waitqueue_func_entry(&sub->wqe, mmsb_sub_wake);
+	/* Under subs_lock: read() sees it whole or not at all. */
+	mutex_lock(&mf->subs_lock);
 	sub->seen = READ_ONCE(page->epoch);
 	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		add_wait_queue(&page->waitq, &sub->wqe);
+	mutex_unlock(&mf->subs_lock);
 	if (ret) {
 		kfree(sub);
 		ret = ret == -EBUSY ? -EEXIST : ret;
@@ -554,11 +929,12 @@ void mmsb_events_init(struct mmsb_file *mf)
 {
 	xa_init(&mf->subs);
 	mutex_init(&mf->subs_lock);
+	init_waitqueue_head(&mf->events_wq);
 }
 
 /**
  * mmsb_events_release() - drop a closing file's subscriptions
- * @mf: the file
+ * @mf: the file; nobody polls it any more
  */
 void mmsb_events_release(struct mmsb_file *mf)
 {
@@ -566,6 +942,7 @@ void mmsb_events_release(struct mmsb_file *mf)
 	unsigned long id;
 
 	xa_for_each(&mf->subs, id, sub) {
+		remove_wait_queue(&sub->page->waitq, &sub->wqe);
 		mmsb_page_put(sub->page);
 		kfree(sub);
 	}
@@ -622,6 +999,11 @@ ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
  * @file: the mmsb file
  * @pt: poll table
  *
+ * Registers on the file's one waitqueue, which every subscribed page
+ * wakes (mmsb_sub_wake()), so one entry serves any number of
+ * subscriptions, and those made after the registration too (epoll
+ * calls this once).
+ *
  * Return: EPOLLIN | EPOLLRDNORM while a subscribed page has an unread
  * change.
  */
@@ -630,18 +1012,16 @@ __poll_t mmsb_events_poll(struct file *file, poll_table *pt)
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_sub *sub;
 	unsigned long id;
-	__poll_t mask = 0;
 
-	xa_for_each(&mf->subs, id, sub)
-		poll_wait(file, &sub->page->waitq, pt);
+	poll_wait(file, &mf->events_wq, pt);
 	/*
 	 * Orders our queueing before the epoch loads; pairs with the
-	 * smp_mb() of wq_has_sleeper() in the engine, after its epoch
-	 * store: either we see the new epoch or it sees us queued.
+	 * smp_mb() of wq_has_sleeper() in mmsb_sub_wake(), which runs after
+	 * the epoch store: either we see the new epoch or it sees us queued.
 	 */
 	smp_mb();
 	xa_for_each(&mf->subs, id, sub)
 		if (READ_ONCE(sub->page->epoch) != READ_ONCE(sub->seen))
-			mask |= EPOLLIN | EPOLLRDNORM;
-	return mask;
+			return EPOLLIN | EPOLLRDNORM;
+	return 0;
 }

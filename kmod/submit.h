@@ -46,6 +46,8 @@ long mmsb_ioctl_wait(struct file *file, void __user *uarg);
 long mmsb_ioctl_flush(struct file *file, void __user *uarg);
 long mmsb_ioctl_subscribe(struct file *file, void __user *uarg);
 
+void mmsb_submit_open(struct mmsb_file *mf);
+void mmsb_submit_release(struct mmsb_file *mf);
 void mmsb_events_init(struct mmsb_file *mf);
 void mmsb_events_release(struct mmsb_file *mf);
 ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,

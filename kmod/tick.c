@@ -173,8 +173,14 @@ static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
  * A full queue asks for a tick at once.  The deltas are then pushed in
  * one chunk with mmsb_tick_push().
  *
+ * The wait ends for a signal, and for task work that makes the task look
+ * signalled (io_uring's TIF_NOTIFY_SIGNAL): -ERESTARTSYS, for the caller
+ * to restart the wait after the return to user space ran the task work,
+ * or to turn into -EINTR where a restart is impossible.
+ *
  * Context: process context if !@nonblock.
- * Return: deltas reserved, or -EAGAIN (@nonblock, no room) or -EINTR.
+ * Return: deltas reserved, or -EAGAIN (@nonblock, no room) or
+ * -ERESTARTSYS (nothing reserved).
  */
 long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 {
@@ -193,7 +199,7 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 	 */
 	if (wait_event_interruptible(t->queue.space_wq,
 				     mmsb_tick_reserve_or_kick(t, n)))
-		return -EINTR;
+		return -ERESTARTSYS;
 	return n;
 }
 

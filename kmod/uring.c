@@ -12,8 +12,11 @@
  * ends the batch, after propagation, calls the batch's done(), which
  * only queues io_uring task work: the callback runs in the submitter, in
  * its mm, writes each delta's results back (mmsb_batch_report()) and
- * posts the CQE.  A CQE therefore means "applied, propagated and
- * visible", as the return of a SYNC ioctl does, never just "queued".
+ * posts the CQE.  If the submitting thread exited, io_uring runs it in a
+ * kworker, which writes them with the process's mm, or answers
+ * -EOWNERDEAD once the process is gone (mmsb_uring_sub_end()).  A CQE
+ * therefore means "applied, propagated and visible", as the return of
+ * a SYNC ioctl does, never just "queued".
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
@@ -40,10 +43,12 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
+#include <linux/kthread.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -135,10 +140,13 @@ static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
  * struct mmsb_uring_sub - an MMSB_URING_SUBMIT in flight, in the pdu
  * @batch: its batch, whose owner reference the command holds
  * @uptr: the user's delta array, written back at completion
+ * @mm: the address space @uptr lives in, the issuer's; the command holds
+ *	a reference on the struct (mmgrab()), not on the address space
  */
 struct mmsb_uring_sub {
 	struct mmsb_batch *batch;
 	struct mmsb_delta __user *uptr;
+	struct mm_struct *mm;
 };
 
 static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
@@ -149,18 +157,36 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
 }
 
 /*
- * Report each delta and drop the batch: the CQE's result.  An exiting
- * submitter, or io_uring's fallback kworker when the task is gone, has
- * no array to write to: the CQE is all it gets.
+ * Report each delta and drop the batch: the CQE's result.
+ *
+ * The results go to the submitter's address space, wherever the
+ * completion runs.  Usually that is the submitter, or a thread of its
+ * process (io-wq, SQPOLL), which has the address space already.  When
+ * the submitting thread exited first, io_uring runs the completion in
+ * its fallback kworker: the kworker borrows the address space while the
+ * process still has one (kthread_use_mm()).  When the process is gone,
+ * nobody can read the results: the CQE says -EOWNERDEAD rather than a
+ * count that would claim they were written.
  */
 static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
 {
-	bool can_write = !(current->flags & (PF_EXITING | PF_KTHREAD));
+	struct mm_struct *mm = s->mm;
 	u32 applied;
 	int ret;
 
-	ret = mmsb_batch_report(s->batch, can_write ? s->uptr : NULL, true,
-				&applied);
+	if (current->mm == mm) {
+		ret = mmsb_batch_report(s->batch, s->uptr, true, &applied);
+	} else if ((current->flags & PF_KTHREAD) && !current->mm &&
+		   mmget_not_zero(mm)) {
+		kthread_use_mm(mm);
+		ret = mmsb_batch_report(s->batch, s->uptr, true, &applied);
+		kthread_unuse_mm(mm);
+		mmput(mm);
+	} else {
+		mmsb_batch_report(s->batch, NULL, true, &applied);
+		ret = -EOWNERDEAD;
+	}
+	mmdrop(mm);
 	mmsb_batch_put(s->batch);
 	atomic_dec(&mmsb_uring_inflight);
 	return ret ? ret : applied;
@@ -279,6 +305,9 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	}
 
 	atomic_inc(&mmsb_uring_inflight);
+	/* Where the results go, whoever completes (mmsb_uring_sub_end()). */
+	s->mm = current->mm;
+	mmgrab(s->mm);
 	/*
 	 * From arming on, the batch may complete at any time and with it
 	 * the command, which holds the file and so the module: hold the

@@ -872,7 +872,11 @@ TEST_F(deltas, conflicts_one_winner)
 	EXPECT_EQ(ROUNDS, b.processed - a.processed);
 }
 
-/* MMSB_IOC_WAIT ends with -EINTR on a signal, never restarted. */
+/*
+ * MMSB_IOC_WAIT and a signal: a handler without SA_RESTART gets -EINTR;
+ * with SA_RESTART the wait restarts (-ERESTARTSYS) and ends when the
+ * page reaches the epoch, with or without a timeout.
+ */
 static void on_signal(int sig)
 {
 }
@@ -880,31 +884,48 @@ static void on_signal(int sig)
 TEST_F(deltas, wait_interrupted)
 {
 	static const __u64 timeouts[] = { UINT64_MAX, 60000000000ULL };
-	unsigned int i;
+	unsigned int i, restart;
+	__u64 epoch = 0;
 
-	for (i = 0; i < ARRAY_SIZE(timeouts); i++) {
-		pid_t pid = fork();
+	for (i = 0; i < 2 * ARRAY_SIZE(timeouts); i++) {
+		pid_t pid;
 
+		restart = i / ARRAY_SIZE(timeouts);
+		pid = fork();
 		ASSERT_GE(pid, 0);
 		if (pid == 0) {
-			/* SA_RESTART: only -ERESTARTSYS would restart. */
 			struct sigaction sa = {
 				.sa_handler = on_signal,
-				.sa_flags = SA_RESTART,
+				.sa_flags = restart ? SA_RESTART : 0,
 			};
 			__u64 cur = 99;
 			int ret;
 
 			if (sigaction(SIGUSR1, &sa, NULL))
 				_exit(100);
-			ret = mmsb_wait(self->fd, self->page, 1, timeouts[i],
-					&cur);
-			_exit(ret == -EINTR && cur != 0 ? 101 : -ret);
+			ret = mmsb_wait(self->fd, self->page, epoch + 1,
+					timeouts[i % 2], &cur);
+			if (ret == -EINTR)
+				_exit(cur == epoch ? EINTR : 101);
+			_exit(!ret && cur == epoch + 1 ? 0 : 102);
 		}
 		ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_WAIT));
 		ASSERT_EQ(0, kill(pid, SIGUSR1));
-		EXPECT_EQ(EINTR, wait_child(pid)) TH_LOG("timeout %llu",
-			(unsigned long long)timeouts[i]);
+		if (restart) {
+			struct mmsb_delta d;
+			__u8 b = i;
+
+			/* Still waiting, restarted; the change ends it. */
+			usleep(20000);
+			ASSERT_EQ(0, sleeping_in_ioctl(pid, MMSB_IOC_WAIT));
+			mmsb_delta_dense(&d, self->page, 0, &b, 1);
+			ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1,
+						 MMSB_SUBMIT_SYNC, NULL));
+			epoch++;
+		}
+		EXPECT_EQ(restart ? 0 : EINTR, wait_child(pid))
+			TH_LOG("timeout %llu, SA_RESTART %u",
+			       (unsigned long long)timeouts[i % 2], restart);
 	}
 }
 

@@ -3,7 +3,8 @@
  * The memory monitor and GC: freed pages come back once unmapped, within
  * a bounded number of GC runs; cold evictable pages go under pressure
  * and no other page ever does; GC stays within the tick budget; the
- * kernel memory per page, measured from /proc/meminfo; debugfs.
+ * kernel memory per page, measured from /proc/meminfo; debugfs; memory
+ * already freed and waiting for its release makes GC evict nothing.
  *
  * Each test reloads mmsb.ko with its own parameters and leaves it
  * loaded with the defaults.  Figures are printed as "# gc: ..." lines.
@@ -645,6 +646,45 @@ TEST_F(gc, debugfs_shows_stats_pages_graph)
 		 (unsigned long long)self->ids[0],
 		 (unsigned long long)self->ids[1]);
 	EXPECT_STREQ(want, buf);
+}
+
+/*
+ * Memory already freed is no reason to evict.  Limit 16 MiB, threshold
+ * 50% (8 MiB), one page released per GC run: 96 freed pages of 128 KiB
+ * (12 MiB) wait for their release while 4 evictable pages of 128 KiB,
+ * never touched, turn cold.  Without the freed memory usage is 512 KiB:
+ * none of the 4 may go, then or once the 96 are released.
+ */
+TEST_F_TIMEOUT(gc, freed_memory_evicts_nothing, 120)
+{
+	const unsigned int freed = 96, evictable = 4;
+	const __u64 size = (128 << 10) - MMSB_PAGE_DATA_OFFSET;
+	struct mmsb_page_create pc;
+	struct mmsb_page_info info;
+	struct mmsb_stats st;
+	unsigned int i;
+
+	open_with(_metadata, self, "mem_limit_mb=16 gc_threshold=50 "
+		  "gc_batch_pages=1" NO_BUDGET, freed + evictable);
+	for (i = 0; i < freed; i++) {
+		ASSERT_EQ(0, mmsb_page_create(self->fd, size, 0, 0, &pc));
+		ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
+	}
+	for (i = 0; i < evictable; i++) {
+		ASSERT_EQ(0, mmsb_page_create(self->fd, size, 0,
+					      MMSB_PAGE_EVICTABLE, &pc));
+		self->ids[i] = pc.id;
+	}
+	/* One page per run: about 96 runs, each ageing the 4. */
+	ASSERT_EQ(0, WAIT_STATS(self->fd, st, !st.gc_pending, 60000))
+		TH_LOG("%llu pages still pending",
+		       (unsigned long long)st.gc_pending);
+	EXPECT_EQ(0, st.gc_evicted);
+	EXPECT_EQ(evictable, st.pages);
+	EXPECT_EQ(evictable * (128 << 10), st.page_bytes);
+	for (i = 0; i < evictable; i++)
+		EXPECT_EQ(0, mmsb_page_info(self->fd, self->ids[i], &info))
+			TH_LOG("page %u", i);
 }
 
 TEST_HARNESS_MAIN

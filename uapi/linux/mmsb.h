@@ -76,7 +76,8 @@ struct mmsb_version {
  * A page created with MMSB_PAGE_EVICTABLE may be freed by GC, exactly
  * like MMSB_IOC_PAGE_FREE (waiters get -EIDRM, edges go), when its
  * epoch did not move for cold_age GC runs while mmsb uses more than
- * gc_threshold percent of mem_limit_mb.  Other pages are never freed
+ * gc_threshold percent of mem_limit_mb, not counting the memory of
+ * freed pages that GC has yet to release (it releases that first).  Other pages are never freed
  * behind their owner's back.
  *
  * Access is checked against the credentials of whoever opened the file
@@ -303,6 +304,17 @@ struct mmsb_delta {
  * Each delta gets its own @status: a refused delta is not applied at all
  * and does not stop the others.  With O_NONBLOCK a full ring ends the
  * call with -EAGAIN once @accepted deltas went in.
+ *
+ * A signal, or task work such as io_uring's completions, interrupting
+ * the wait for room or (SYNC) for the deltas' tick makes the kernel
+ * restart the call transparently; the restarted call queues only what
+ * was not queued yet and then waits.  A signal handler without
+ * SA_RESTART gets -EINTR instead: each queued delta has its id and
+ * status 0 (and no epoch), the others status -EINTR and id 0, and the
+ * queued ones still apply.  Repeating the same call (same thread, fd,
+ * struct and array) right after -EINTR resumes it the same way, so
+ * nothing is applied twice; any other SUBMIT of the thread on the fd
+ * gives that up.
  */
 struct mmsb_submit {
 	__u64 deltas;
@@ -317,11 +329,15 @@ struct mmsb_submit {
  * struct mmsb_wait - wait for a page epoch (MMSB_IOC_WAIT)
  * @page_id: in: page to wait on (read permission needed)
  * @epoch: in: return once the page's epoch is >= this
- * @timeout_ns: in: relative timeout; 0 polls once, U64_MAX waits forever
+ * @timeout_ns: in: relative timeout; 0 polls once, U64_MAX waits
+ *	forever; out: after -EINTR, the time that was left (as select(2)
+ *	leaves it), so calling again keeps the deadline
  * @cur_epoch: out: the page's epoch on return
  * @reserved: in: zero
  *
- * Returns 0, -ETIMEDOUT, -EINTR, or -EIDRM if the page was freed.
+ * Returns 0, -ETIMEDOUT, -EINTR (a signal handler ran without
+ * SA_RESTART; task work, as io_uring's, restarts the wait transparently
+ * with the time left), or -EIDRM if the page was freed.
  */
 struct mmsb_wait {
 	__u64 page_id;
@@ -341,7 +357,11 @@ struct mmsb_wait {
  * epoch differs from the one last read; read() returns one event per
  * such page (whole events only, count >= sizeof(struct mmsb_event)),
  * marks them read, and fails with -EAGAIN when there is none: wait
- * with poll/epoll.
+ * with poll, select, epoll or io_uring's POLL_ADD (one-shot or
+ * multishot).  Readiness covers every subscribed page, also one
+ * subscribed after the wait began (after EPOLL_CTL_ADD, or while a
+ * POLL_ADD is armed), and a file with no subscription is simply never
+ * ready.
  */
 struct mmsb_event {
 	__u64 page_id;
@@ -425,10 +445,12 @@ struct mmsb_tick_metrics {
  * @pad: in: zero
  * @last: out: the last completed tick
  * @ticks: out: ticks since load
- * @submitted: out: deltas accepted since load (counted before any of
- *	them can be applied)
+ * @submitted: out: deltas accepted since load, each counted before it
+ *	can be applied (when its chunk is queued, while the submission may
+ *	still be reading the rest)
  * @processed: out: deltas applied since load
- * @rejected: out: deltas refused (validation and apply) since load
+ * @rejected: out: deltas refused (validation and apply) since load; one
+ *	refused at validation is counted before its status is written back
  * @conflicts: out: deltas refused for a stale epoch since load
  * @overruns: out: ticks past their budget since load
  * @ring_depth: out: deltas queued now
@@ -454,6 +476,14 @@ struct mmsb_tick_metrics {
  * @gc_pending: out: freed pages whose memory GC has yet to release
  * @gc_max_ns: out: longest GC run since load
  * @reserved: out: zero
+ *
+ * Consistency of one snapshot: @last and the counters that ticks add
+ * (@ticks, @processed, @conflicts, the apply part of @rejected,
+ * @overruns) are read together; @submitted is read after them, so
+ * @processed + @conflicts <= @submitted always holds, also while a
+ * submission is half done.  A submission's refusals and acceptances
+ * show up while it runs, not all at its end.  The memory and GC
+ * figures are read separately and are each only a recent value.
  *
  * @mem_bytes is the sum of @page_bytes, @page_meta_bytes, @delta_bytes,
  * @graph_bytes and @ring_bytes.  The memory limit (and gc_threshold)
@@ -523,7 +553,13 @@ struct mmsb_stats {
  * The first fields of struct mmsb_submit, with the same meaning.  Each
  * delta gets its own status, id and epoch written back, as for a SYNC
  * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL,
- * -E2BIG with nothing queued, or -EFAULT.  A command allocates nothing:
+ * -E2BIG with nothing queued, or -EFAULT.  The results are written into
+ * the submitting process's memory also when the submitting thread exited
+ * before the completion (a thread of the same process reaps a count as
+ * usual); if the whole process is gone, cqe->res is -EOWNERDEAD: the
+ * deltas were handled (applied or refused) as usual, but no result was
+ * written anywhere, so whoever reaps the CQE (another holder of the
+ * ring) cannot count on any array.  A command allocates nothing:
  * a delta refused for memory (the limit, or a failed allocation of the
  * memory it is queued in) carries -ENOMEM in its status, like any other
  * refusal.
