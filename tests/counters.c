@@ -9,7 +9,7 @@
  * is counted in `submitted` (processed + conflicts <= submitted), and
  * the delta refused before the stall (its status -ENOENT is already in
  * the caller's array) is counted in `rejected`; once the fault is
- * resolved the totals are exact: 63 submitted, 1 rejected, 63
+ * resolved the totals are exact: N - 1 submitted, 1 rejected, N - 1
  * processed.
  */
 #include <errno.h>
@@ -27,9 +27,9 @@
 #include "kselftest_harness.h"
 #include "pages.h"
 
-#define N	64	/* deltas of the submission */
-#define LEN	1000	/* bytes of each: 16 KiB chunks hold 15 */
-#define STALL	40	/* the delta whose payload faults */
+#define N	96	/* deltas of the submission */
+#define LEN	1000	/* bytes of each: 64 KiB chunks hold 60 */
+#define STALL	80	/* the delta whose payload faults: in chunk 2 */
 
 FIXTURE(stall) {
 	int fd, uffd;
