@@ -174,6 +174,18 @@ static void mmsb_page_cache_release(struct mmsb_page_cache *cache)
 	clear_bit_unlock(0, &cache->busy);
 }
 
+/* A chunk number unique for the cache's life: a wrap forgets all. */
+static u32 mmsb_page_cache_seq(struct mmsb_page_cache *cache)
+{
+	u32 seq = ++cache->seq;
+
+	if (unlikely(!seq)) {
+		cache->valid = 0;
+		seq = ++cache->seq;
+	}
+	return seq;
+}
+
 /**
  * mmsb_builder_init() - a builder for one submission
  * @b: the builder
@@ -292,12 +304,7 @@ static int mmsb_builder_chunk(struct mmsb_builder *b, size_t need,
 	if (!c)
 		return -ENOMEM;
 	c->atomic = b->atomic;
-	/* Unique for the cache's life: a wrap forgets every entry. */
-	c->seq = ++b->cache->seq;
-	if (unlikely(!c->seq)) {
-		b->cache->valid = 0;
-		c->seq = ++b->cache->seq;
-	}
+	c->seq = mmsb_page_cache_seq(b->cache);
 	if (b->want_batch) {
 		if (!b->batch) {
 			b->batch = &c->bspace;
@@ -341,9 +348,40 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_close);
 void mmsb_builder_finish(struct mmsb_builder *b)
 {
 	WARN_ON_ONCE(b->cur);
-	mmsb_page_cache_release(b->cache);
+	if (b->cache)
+		mmsb_page_cache_release(b->cache);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_finish);
+
+/**
+ * mmsb_builder_park() - give the page cache back while the submission
+ *	waits across system calls (a parked SUBMIT)
+ * @b: the builder; its open chunk stays
+ *
+ * The cache may be on the caller's stack; mmsb_builder_resume() takes
+ * one again.
+ */
+void mmsb_builder_park(struct mmsb_builder *b)
+{
+	mmsb_page_cache_release(b->cache);
+	b->cache = NULL;
+}
+
+/**
+ * mmsb_builder_resume() - go on with a parked builder
+ * @b: the builder
+ * @cache: from mmsb_page_cache_acquire()
+ *
+ * The open chunk gets a number from @cache that no entry of @cache
+ * carries, so the pages of its next records get references of their
+ * own (a page pointer more, within the room mmsb_builder_chunk() keeps).
+ */
+void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache)
+{
+	b->cache = cache;
+	if (b->cur)
+		b->cur->seq = mmsb_page_cache_seq(cache);
+}
 
 /**
  * mmsb_delta_add() - validate a delta and copy it into the open chunk

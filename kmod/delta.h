@@ -178,6 +178,8 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		   u64 id, u32 index);
 void mmsb_builder_close(struct mmsb_builder *b);
 void mmsb_builder_finish(struct mmsb_builder *b);
+void mmsb_builder_park(struct mmsb_builder *b);
+void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache);
 void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data);
 
 /* The record after @kd in its chunk. */
