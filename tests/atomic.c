@@ -27,30 +27,13 @@ FIXTURE(atomic) {
 
 FIXTURE_SETUP(atomic)
 {
-	struct mmsb_page_create pc;
-	int i;
-
-	self->fd = mmsb_open();
-	ASSERT_GE(self->fd, 0);
-	ASSERT_EQ(0, mmsb_bus_map(self->fd, &self->bus));
-	for (i = 0; i < NR; i++) {
-		ASSERT_EQ(0, mmsb_page_create(self->fd, 64, 0644, 0, &pc));
-		self->ids[i] = pc.id;
-		ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &self->hdr[i]));
-	}
+	ASSERT_EQ(0, bus_pages_open(&self->fd, &self->bus, self->ids,
+				    self->hdr, NR));
 }
 
 FIXTURE_TEARDOWN(atomic)
 {
-	int i;
-
-	for (i = 0; i < NR; i++)
-		if (self->hdr[i])
-			mmsb_page_unmap(self->hdr[i]);
-	if (self->bus)
-		mmsb_bus_unmap(self->bus);
-	free_all(self->fd);
-	close(self->fd);
+	bus_pages_close(self->fd, self->bus, self->hdr, NR);
 }
 
 /* One 8-byte delta of value @v at offset 0 of each page, epoch @e. */

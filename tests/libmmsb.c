@@ -21,6 +21,7 @@
 #include "kselftest_harness.h"
 #include "libmmsb.h"
 #include "libmmsb_uring.h"
+#include "pages.h"
 
 #define URING_DISABLED	"/proc/sys/kernel/io_uring_disabled"
 
@@ -42,18 +43,6 @@ static int deny_io_uring(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -errno;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -errno : 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 FIXTURE(libmmsb) {

@@ -26,18 +26,6 @@
 #define CG_MAX_MIB	32	/* memory.max of the test's cgroup */
 #define PAGES_MAX	64	/* what the child tries: twice the limit */
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static long long read_ll(const char *path)
 {
 	char buf[64] = "";

@@ -108,6 +108,58 @@ static inline void free_all(int fd)
 	} while (n > 0 && next);
 }
 
+/*
+ * For the tests of several pages at once: open mmsb in *@fd, map the
+ * bus header, create @n pages of 64 bytes (mode 0644) and map them.
+ */
+static inline int bus_pages_open(int *fd, const struct mmsb_bus_header **bus,
+				 __u64 *ids,
+				 const struct mmsb_page_header **hdr, int n)
+{
+	struct mmsb_page_create pc;
+	int i, ret;
+
+	*fd = mmsb_open();
+	if (*fd < 0)
+		return -errno;
+	ret = mmsb_bus_map(*fd, bus);
+	for (i = 0; i < n && !ret; i++) {
+		ret = mmsb_page_create(*fd, 64, 0644, 0, &pc);
+		ids[i] = pc.id;
+		if (!ret)
+			ret = mmsb_page_map(*fd, pc.id, &hdr[i]);
+	}
+	return ret;
+}
+
+/* Undo bus_pages_open(): what it mapped, the pages, the file. */
+static inline void bus_pages_close(int fd, const struct mmsb_bus_header *bus,
+				   const struct mmsb_page_header **hdr, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (hdr[i])
+			mmsb_page_unmap(hdr[i]);
+	if (bus)
+		mmsb_bus_unmap(bus);
+	free_all(fd);
+	close(fd);
+}
+
+/* Write string @s to @path (a sysctl, cgroup or tracefs file). */
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* Are all @len bytes at @p zero? */
 static inline int all_zero(const void *p, size_t len)
 {

@@ -20,21 +20,10 @@
 #include "kselftest_harness.h"
 #include "libmmsb.h"
 #include "libmmsb_uring.h"
+#include "pages.h"
 
 #define TRACEFS		"/sys/kernel/tracing"
 #define EVENTS		TRACEFS "/events/mmsb"
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /* The whole of @path into a malloc()ed string (tracefs: no st_size). */
 static char *read_file(const char *path)
