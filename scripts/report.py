@@ -339,6 +339,8 @@ def main():
         for line in output:
             if not line.startswith("MMSB-"):
                 print(line)
+        if args.job == "fuzz":
+            steps = ["fuzz.insmod", "fuzz.run", "fuzz.rmmod"]
     if args.kernel in KMEMLEAK_KERNELS:
         steps.append("kmemleak")
     seen = check_steps(rep, output)
