@@ -55,6 +55,7 @@
 #include "libmmsb.h"
 #include "libmmsb_uring.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_WORKERS	8
 #define MAX_OWN		24
 #define MAX_KNOWN	64
@@ -67,7 +68,7 @@
  * may be told to walk (a refused delta does not stop the others, so a
  * SUBMIT of MMSB_SUBMIT_MAX deltas reads and writes that far).
  */
-#define GUARD		(MMSB_SUBMIT_MAX * sizeof(struct mmsb_delta) + 4096)
+#define GUARD	(MMSB_SUBMIT_MAX * sizeof(struct mmsb_delta) + 4096)
 
 /* What every worker may see of the others: their model pages. */
 struct shared {
@@ -186,9 +187,15 @@ static int xioctl(struct worker *w, unsigned long cmd, void *arg)
 	return ioctl(w->fd, cmd, arg) ? errno : 0;
 }
 
-/* A garbage-filled pointer: NULL, kernel, unmapped, or half-mapped. */
+/*
+ * A bad pointer: NULL, kernel, random, into the guard, or straddling
+ * the end of the scratch pages into it.  The scratch pages are filled
+ * afresh each time: what the kernel wrote there (page ids of a listing,
+ * events, statuses) must not read back as a valid delta to a model page.
+ */
 static void *bad_ptr(struct worker *w, size_t size)
 {
+	memset(w->half, 0x5a, pagesz * 2);
 	switch (below(w, 5)) {
 	case 0:
 		return NULL;
@@ -200,12 +207,14 @@ static void *bad_ptr(struct worker *w, size_t size)
 		return w->half + pagesz * 2;	/* unmapped */
 	default:
 		/*
-		 * Straddles the end of the scratch pages (into the guard),
-		 * never reaching below them.
+		 * Straddles the end of the scratch pages: at least one byte
+		 * in the guard, never reaching below them.
 		 */
+		if (size < 2)
+			return w->half + pagesz * 2;
 		if (size > (size_t)pagesz)
 			size = pagesz;
-		return w->half + pagesz * 2 - size / 2 - 1;
+		return w->half + pagesz * 2 - size / 2;
 	}
 }
 
@@ -630,6 +639,80 @@ static void op_submit(struct worker *w)
 	check_statuses(w, d, want, n, false);
 }
 
+/*
+ * The model page's recent deltas, refused ones too: on a mismatch, those
+ * whose window covers the byte are printed.
+ */
+#define HIST	64
+static struct {
+	unsigned long op;
+	bool uring;
+	struct mmsb_delta d;
+	unsigned char payload[512], mask[64];
+} hist[HIST];
+static unsigned int nhist;
+
+static void hist_add(struct worker *w, const struct mmsb_delta *d,
+		     bool uring)
+{
+	unsigned int i = nhist++ % HIST;
+
+	hist[i].op = w->op;
+	hist[i].uring = uring;
+	hist[i].d = *d;
+	hist[i].d.encoding = 99;	/* bytes unknown */
+	/* Only our own buffers: a corrupted pointer is not read. */
+	if (d->len <= 512 && d->payload_len <= 512 &&
+	    d->payload >= (uintptr_t)payload &&
+	    d->payload < (uintptr_t)payload + sizeof(payload) &&
+	    (!d->mask || (d->mask >= (uintptr_t)masks &&
+			  d->mask < (uintptr_t)masks + sizeof(masks)))) {
+		hist[i].d.encoding = d->encoding;
+		memcpy(hist[i].payload, (void *)(uintptr_t)d->payload,
+		       d->payload_len);
+		if (d->mask)
+			memcpy(hist[i].mask, (void *)(uintptr_t)d->mask,
+			       (d->len + 7) / 8);
+	}
+}
+
+/* The byte delta @k of the history writes at @byte, or -1 for none. */
+static int hist_byte(unsigned int k, unsigned int byte)
+{
+	const struct mmsb_delta *d = &hist[k].d;
+	unsigned int i, pos = byte - d->offset, n = 0;
+
+	if (d->len > 512 || d->payload_len > 512 || d->encoding > 2)
+		return -2;
+	if (d->encoding == MMSB_DELTA_DENSE)
+		return hist[k].payload[pos];
+	if (!(hist[k].mask[pos / 8] & (1 << (pos % 8))))
+		return -1;
+	if (d->encoding == MMSB_DELTA_MASKED)
+		return hist[k].payload[pos];
+	for (i = 0; i < pos; i++)
+		n += !!(hist[k].mask[i / 8] & (1 << (i % 8)));
+	return hist[k].payload[n];
+}
+
+static void hist_show(unsigned int byte)
+{
+	unsigned int i, k;
+
+	for (k = nhist > HIST ? nhist - HIST : 0; k < nhist; k++) {
+		const struct mmsb_delta *d = &hist[k % HIST].d;
+
+		i = k % HIST;
+		if (byte < d->offset || byte - d->offset >= d->len)
+			continue;
+		printf("#   op %lu %s: enc %u [%llu, +%llu) exp %llu -> "
+		       "status %d id %llu epoch %llu; writes %d there\n",
+		       hist[i].op, hist[i].uring ? "io_uring" : "ioctl",
+		       d->encoding, d->offset, d->len, d->expected_epoch,
+		       d->status, d->delta_id, d->epoch, hist_byte(i, byte));
+	}
+}
+
 /* Apply delta @d (status 0) to the model. */
 static void model_apply(struct worker *w, const struct mmsb_delta *d)
 {
@@ -668,8 +751,9 @@ static void op_model(struct worker *w)
 		make_delta(w, &d[i], i, w->model_id, MODEL_SIZE);
 		want[i] = 0;
 		if (chance(w, 15)) {
-			d[i].expected_epoch = w->model_hdr->epoch +
-					      (chance(w, 50) ? 0 : 1 + below(w, 3));
+			d[i].expected_epoch = w->model_hdr->epoch;
+			if (chance(w, 50))
+				d[i].expected_epoch += 1 + below(w, 3);
 			/* Epoch 0 means "any". */
 			if (!d[i].expected_epoch)
 				d[i].expected_epoch = 1 + below(w, 2);
@@ -716,6 +800,8 @@ static void op_model(struct worker *w)
 			fail(w, "accepted %u of %u", s.accepted, n);
 	}
 	check_statuses(w, d, want, n, true);
+	for (i = 0; i < n; i++)
+		hist_add(w, &d[i], uring);
 	for (i = 0; i < n; i++) {
 		if (d[i].status)
 			continue;
@@ -749,6 +835,8 @@ static void op_model(struct worker *w)
 			       d[k].encoding, d[k].offset, d[k].len,
 			       d[k].payload_len, d[k].expected_epoch,
 			       d[k].status, d[k].delta_id, d[k].epoch);
+		printf("#   recent deltas over byte %u:\n", i);
+		hist_show(i);
 		memcpy(w->model, now, MODEL_SIZE);
 	}
 }
@@ -893,10 +981,13 @@ static void op_uring(struct worker *w)
 		return;
 	res = reap(w, tag);
 	if (want == EFAULT) {
-		/* Nothing to read in the bad array only if it was NULL... */
-		if (res > 0)
-			fail(w, "res %d from a bad array", res);
-		else if (res)
+		/*
+		 * The deltas before the unreadable part may apply (they
+		 * lie in the scratch page, leftovers of earlier arrays).
+		 */
+		if (res > (int)n)
+			fail(w, "res %d from a bad array of %u", res, n);
+		else if (res < 0)
 			expect_eq(w, -res, EFAULT);
 	} else if (want) {
 		expect_eq(w, -res, want);
@@ -1206,7 +1297,9 @@ static void op_vm(struct worker *w)
 		/* Split the VMA: unmap its tail half. */
 		opname = "munmap(part)";
 		if (m->len > (size_t)pagesz) {
-			size_t keep = pagesz * (1 + below(w, m->len / pagesz - 1));
+			size_t keep = m->len / pagesz - 1;
+
+			keep = pagesz * (1 + below(w, keep));
 
 			expect_eq(w, munmap((char *)m->addr + keep,
 					    m->len - keep) ? errno : 0, 0);
@@ -1313,7 +1406,8 @@ static void worker_setup(struct worker *w)
 	struct mmsb_page_create pc = { .size = MODEL_SIZE, .mode = 0644 };
 	void *p;
 
-	if (!w->root && (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	if (!w->root && (setgroups(0, NULL) ||
+			 setresgid(NOBODY, NOBODY, NOBODY) ||
 			 setresuid(NOBODY, NOBODY, NOBODY))) {
 		perror("setresuid");
 		exit(2);
@@ -1374,11 +1468,43 @@ static void worker_end(struct worker *w)
 	close(w->fd);
 }
 
+/* The operations and their share, in percent (cumulative). */
+static const struct {
+	unsigned int upto;
+	const char *name;
+	void (*fn)(struct worker *w);
+} ops_table[] = {
+	{ 8, "create", op_create },	{ 12, "free", op_free },
+	{ 17, "info", op_info },	{ 20, "list", op_list },
+	{ 32, "submit", op_submit },	{ 44, "model", op_model },
+	{ 52, "uring", op_uring },	{ 57, "wait", op_wait },
+	{ 59, "flush", op_flush },	{ 62, "stats", op_stats },
+	{ 69, "subscribe", op_subscribe }, { 76, "edge", op_edge },
+	{ 78, "ioctl", op_bad_ioctl },	{ 87, "mmap", op_mmap },
+	{ 95, "vm", op_vm },		{ 98, "fork", op_fork },
+	{ 100, "reopen", op_reopen },
+};
+
+/*
+ * MMSB_FUZZ_SKIP="edge,fork": kinds not run (to narrow a failure down);
+ * the generator draws the same numbers either way.
+ */
+static bool skip_kind(const char *name)
+{
+	const char *skip = getenv("MMSB_FUZZ_SKIP"), *p;
+	size_t n = strlen(name);
+
+	for (p = skip; p && (p = strstr(p, name)); p += n)
+		if ((p == skip || p[-1] == ',') && (!p[n] || p[n] == ','))
+			return true;
+	return false;
+}
+
 static void worker_run(int idx, unsigned long ops)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	unsigned long i;
-	unsigned int r;
+	unsigned int r, k;
 
 	w->idx = idx;
 	w->root = idx % 2 == 0;
@@ -1387,44 +1513,16 @@ static void worker_run(int idx, unsigned long ops)
 	for (i = 0; i < ops; i++) {
 		w->op = i;
 		r = below(w, 100);
-		__atomic_store_n(&sh->kind[idx], r, __ATOMIC_RELAXED);
+		for (k = 0; r >= ops_table[k].upto; k++)
+			;
+		__atomic_store_n(&sh->kind[idx], k, __ATOMIC_RELAXED);
 		__atomic_store_n(&sh->progress[idx], i + 1, __ATOMIC_RELEASE);
-		if (r < 8)
-			op_create(w);
-		else if (r < 12)
-			op_free(w);
-		else if (r < 17)
-			op_info(w);
-		else if (r < 20)
-			op_list(w);
-		else if (r < 32)
-			op_submit(w);
-		else if (r < 44)
-			op_model(w);
-		else if (r < 52)
-			op_uring(w);
-		else if (r < 57)
-			op_wait(w);
-		else if (r < 59)
-			op_flush(w);
-		else if (r < 62)
-			op_stats(w);
-		else if (r < 69)
-			op_subscribe(w);
-		else if (r < 76)
-			op_edge(w);
-		else if (r < 78)
-			op_bad_ioctl(w);
-		else if (r < 87)
-			op_mmap(w);
-		else if (r < 95)
-			op_vm(w);
-		else if (r < 98)
-			op_fork(w);
-		else
-			op_reopen(w);
+		if (skip_kind(ops_table[k].name))
+			continue;
+		ops_table[k].fn(w);
 	}
-	__atomic_store_n(&sh->kind[idx], 1000, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->kind[idx], ARRAY_SIZE(ops_table),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&sh->progress[idx], ops + 1, __ATOMIC_RELEASE);
 	worker_end(w);
 	__atomic_add_fetch(&sh->ops, ops, __ATOMIC_RELAXED);
@@ -1455,6 +1553,7 @@ static int watch(pid_t *pids, int workers)
 {
 	unsigned long last[MAX_WORKERS] = { 0 };
 	int still[MAX_WORKERS], left = workers, bad = 0, i, j, status;
+	unsigned int k;
 	time_t since[MAX_WORKERS];
 
 	for (i = 0; i < workers; i++) {
@@ -1471,8 +1570,8 @@ static int watch(pid_t *pids, int workers)
 				still[i] = 0;
 				left--;
 				if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-					printf("FAIL seed=%llu worker=%d: status %#x\n",
-					       seed, i, status);
+					printf("FAIL seed=%llu worker=%d: "
+					       "status %#x\n", seed, i, status);
 					bad++;
 				}
 				continue;
@@ -1482,8 +1581,11 @@ static int watch(pid_t *pids, int workers)
 				last[i] = p;
 				since[i] = time(NULL);
 			} else if (time(NULL) - since[i] > 120) {
-				printf("FAIL seed=%llu worker=%d op=%lu: stuck for 120 s in operation kind %u\n",
-				       seed, i, p - 1, sh->kind[i]);
+				k = sh->kind[i];
+				printf("FAIL seed=%llu worker=%d op=%lu: "
+				       "stuck for 120 s in %s\n", seed, i, p - 1,
+				       k < ARRAY_SIZE(ops_table) ?
+				       ops_table[k].name : "the end");
 				show_stack(pids[i]);
 				for (j = 0; j < workers; j++)
 					if (still[j])
