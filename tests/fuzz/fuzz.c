@@ -108,6 +108,7 @@ struct worker {
 	int nmaps;
 	/* The model page: only this worker writes it. */
 	__u64 model_id;
+	__u64 model_epoch;	/* after the worker's last change of it */
 	const struct mmsb_page_header *model_hdr;
 	unsigned char model[MODEL_SIZE];
 	/* Two pages, then GUARD bytes PROT_NONE: half-mapped arguments. */
@@ -155,6 +156,19 @@ static void fail(struct worker *w, const char *fmt, ...)
 	fflush(stdout);
 	__atomic_add_fetch(&sh->failures, 1, __ATOMIC_RELAXED);
 	myfails++;
+}
+
+/* Print a (debugfs) file, for a failure's context. */
+static void dump_file(const char *path)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		printf("#   %s", line);
+	fclose(f);
 }
 
 /* Is -@err one of the errnos in the 0-terminated list? */
@@ -837,8 +851,10 @@ static void op_model(struct worker *w)
 			       d[k].status, d[k].delta_id, d[k].epoch);
 		printf("#   recent deltas over byte %u:\n", i);
 		hist_show(i);
+		dump_file("/sys/kernel/debug/mmsb/graph");
 		memcpy(w->model, now, MODEL_SIZE);
 	}
+	w->model_epoch = w->model_hdr->epoch;
 }
 
 /* ---- io_uring ------------------------------------------------------- */
@@ -1507,7 +1523,8 @@ static void worker_run(int idx, unsigned long ops)
 	unsigned int r, k;
 
 	w->idx = idx;
-	w->root = idx % 2 == 0;
+	/* MMSB_FUZZ_ALLROOT=1: every worker root (debugfs on a failure). */
+	w->root = idx % 2 == 0 || getenv("MMSB_FUZZ_ALLROOT");
 	w->rng = seed * 0x100000001b3ULL + idx;
 	worker_setup(w);
 	for (i = 0; i < ops; i++) {
@@ -1520,6 +1537,16 @@ static void worker_run(int idx, unsigned long ops)
 		if (skip_kind(ops_table[k].name))
 			continue;
 		ops_table[k].fn(w);
+		/* Nobody else may have moved the model page meanwhile. */
+		if (w->model_hdr->epoch != w->model_epoch) {
+			opname = ops_table[k].name;
+			fail(w, "model page %llu moved from epoch %llu to %llu "
+			     "behind its owner (last delta %llu)", w->model_id,
+			     w->model_epoch, w->model_hdr->epoch,
+			     w->model_hdr->last_delta_id);
+			dump_file("/sys/kernel/debug/mmsb/graph");
+			w->model_epoch = w->model_hdr->epoch;
+		}
 	}
 	__atomic_store_n(&sh->kind[idx], ARRAY_SIZE(ops_table),
 			 __ATOMIC_RELAXED);
