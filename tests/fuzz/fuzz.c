@@ -143,6 +143,20 @@ static bool chance(struct worker *w, unsigned int pct)
 	return below(w, 100) < pct;
 }
 
+/*
+ * MMSB_FUZZ_MODEL=report: a model page found changed behind its owner
+ * (an open bug, Documentation/testing.rst) is printed as KNOWN, not
+ * counted as a failure.
+ */
+static bool model_known(struct worker *w, const char *what)
+{
+	if (!getenv("MMSB_FUZZ_MODEL"))
+		return false;
+	printf("KNOWN seed=%llu worker=%d op=%lu %s: %s\n", seed, w->idx,
+	       w->op, opname, what);
+	return true;
+}
+
 static void fail(struct worker *w, const char *fmt, ...)
 {
 	va_list ap;
@@ -838,8 +852,9 @@ static void op_model(struct worker *w)
 	if (memcmp(now, w->model, MODEL_SIZE)) {
 		for (i = 0; i < MODEL_SIZE && now[i] == w->model[i]; i++)
 			;
-		fail(w, "model page %llu differs at byte %u: %#x, want %#x",
-		     w->model_id, i, now[i], w->model[i]);
+		if (!model_known(w, "model page differs"))
+			fail(w, "model page %llu differs at byte %u: %#x, "
+			     "want %#x", w->model_id, i, now[i], w->model[i]);
 		printf("#   %s, %u deltas, page epoch %llu, last delta %llu\n",
 		       uring ? "io_uring" : "ioctl", n, w->model_hdr->epoch,
 		       w->model_hdr->last_delta_id);
@@ -1540,10 +1555,12 @@ static void worker_run(int idx, unsigned long ops)
 		/* Nobody else may have moved the model page meanwhile. */
 		if (w->model_hdr->epoch != w->model_epoch) {
 			opname = ops_table[k].name;
-			fail(w, "model page %llu moved from epoch %llu to %llu "
-			     "behind its owner (last delta %llu)", w->model_id,
-			     w->model_epoch, w->model_hdr->epoch,
-			     w->model_hdr->last_delta_id);
+			if (!model_known(w, "model page moved"))
+				fail(w, "model page %llu moved from epoch %llu "
+				     "to %llu behind its owner (last delta "
+				     "%llu)", w->model_id, w->model_epoch,
+				     w->model_hdr->epoch,
+				     w->model_hdr->last_delta_id);
 			dump_file("/sys/kernel/debug/mmsb/graph");
 			w->model_epoch = w->model_hdr->epoch;
 		}
