@@ -39,6 +39,14 @@ SPLATS = re.compile(
     r"INFO: task .* blocked for more than \d+ seconds|"
     r"watchdog: BUG: soft lockup|Watchdog detected hard LOCKUP|"
     r"INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls?")
+# The kernel's report of a failed allocation (mm/page_alloc.c and
+# mm/vmalloc.c warn_alloc(): a header line, then a stack dump ending with
+# "</TASK>").  In the steps that make allocations fail on purpose
+# (FAULT_STEPS: fault injection, tests/faults.c) it is the expected
+# notice of an injected failure, not a splat; anywhere else it fails.
+WARN_ALLOC = re.compile(r"(?:vmalloc error:|page allocation failure:)")
+WARN_ALLOC_END = re.compile(r"</TASK>")
+FAULT_STEPS = ("faults",)
 GUEST = re.compile(r"mmsb-guest: (MMSB-\S+)(?: (\S+))?(?: (\S+))?")
 TAP = re.compile(r"^(not ok|ok) \d+ (.*?)"
                  r"(?:\s+#\s*(SKIP|TODO|XFAIL|XPASS)\b\s*(.*))?$")
@@ -133,12 +141,18 @@ def check_console(rep, console, finished):
     step = "boot"
     seen = 0
     ended = False
+    in_warn_alloc = False
     for line in console:
         m = GUEST.search(line)
         if m:
             if m.group(1) in ("MMSB-RUN", "MMSB-STEP", "MMSB-KUNIT-BEGIN"):
                 step = m.group(2) or "kunit"
             ended = m.group(1) == "MMSB-END"
+            continue
+        if step in FAULT_STEPS and WARN_ALLOC.search(line):
+            in_warn_alloc = True
+        if in_warn_alloc:
+            in_warn_alloc = not WARN_ALLOC_END.search(line)
             continue
         if SPLATS.search(line):
             seen += 1
@@ -339,6 +353,8 @@ def main():
         for line in output:
             if not line.startswith("MMSB-"):
                 print(line)
+        if args.job == "fuzz":
+            steps = ["fuzz.insmod", "fuzz.run", "fuzz.rmmod"]
     if args.kernel in KMEMLEAK_KERNELS:
         steps.append("kmemleak")
     seen = check_steps(rep, output)
