@@ -622,7 +622,8 @@ static void op_submit(struct worker *w)
 	s.flags = chance(w, 30) ? MMSB_SUBMIT_SYNC : 0;
 	switch (below(w, 14)) {
 	case 0:
-		s.flags |= 1U << (1 + below(w, 31));
+		/* A bit no MMSB_SUBMIT_* flag has (SYNC and ATOMIC: 0, 1). */
+		s.flags |= 1U << (2 + below(w, 30));
 		expect_eq(w, xioctl(w, MMSB_IOC_SUBMIT, &s), EINVAL);
 		return;
 	case 1:
@@ -973,7 +974,8 @@ static void op_uring(struct worker *w)
 			want = E2BIG;
 			break;
 		case 2:
-			c.c = 1U << (1 + below(w, 31));
+			/* Not SYNC or ATOMIC (bits 0 and 1). */
+			c.c = 1U << (2 + below(w, 30));
 			want = EINVAL;
 			break;
 		case 3:
