@@ -36,18 +36,6 @@
 
 static const int sweep[] = { 10, 30, 60, 100 };
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /*
  * Set both injectors to fail allocations of make-it-fail tasks with
  * probability @pct percent (0: never, the defaults back), quietly.
@@ -72,20 +60,20 @@ static int faults_set(int pct)
 		for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 			snprintf(path, sizeof(path), "%s%s", dirs[j],
 				 knobs[i][0]);
-			ret = write_str(path, knobs[i][pct ? 1 : 2]);
+			ret = write_file(path, knobs[i][pct ? 1 : 2]);
 			if (ret)
 				return ret;
 		}
 		if (j == 1) {
-			ret = write_str(FAILPAGE "ignore-gfp-highmem",
+			ret = write_file(FAILPAGE "ignore-gfp-highmem",
 					pct ? "N" : "Y");
-			ret = ret ?: write_str(FAILPAGE "min-order", "0");
+			ret = ret ?: write_file(FAILPAGE "min-order", "0");
 			if (ret)
 				return ret;
 		}
 		snprintf(path, sizeof(path), "%sprobability", dirs[j]);
 		snprintf(val, sizeof(val), "%d", pct);
-		ret = write_str(path, val);
+		ret = write_file(path, val);
 		if (ret)
 			return ret;
 	}

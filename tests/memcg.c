@@ -80,6 +80,22 @@ FIXTURE_TEARDOWN(memcg)
 }
 
 /*
+ * In a child: move into cgroup @dir and open mmsb.  Returns the fd, or
+ * -254 (could not join) or -253 (no fd): the child's exit statuses.
+ */
+static int join_and_open(const char *dir)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if (write_file(path, "0"))
+		return -254;
+	fd = mmsb_open();
+	return fd < 0 ? -253 : fd;
+}
+
+/*
  * In the cgroup: create pages of 1 MiB until a create fails or
  * PAGES_MAX were made.  Exit status: pages created, or 255 if a create
  * failed with anything but ENOMEM.
@@ -87,15 +103,10 @@ FIXTURE_TEARDOWN(memcg)
 static int child_creates(const char *dir)
 {
 	struct mmsb_page_create pc;
-	char path[128];
-	int fd, n;
+	int fd = join_and_open(dir), n;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	if (write_file(path, "0"))
-		return 254;
-	fd = mmsb_open();
 	if (fd < 0)
-		return 253;
+		return -fd;
 	for (n = 0; n < PAGES_MAX; n++) {
 		if (mmsb_page_create(fd, MIB - MMSB_PAGE_DATA_OFFSET, 0644, 0,
 				     &pc))
@@ -156,15 +167,10 @@ static int child_queues(const char *dir, __u64 page)
 {
 	static struct mmsb_delta d[256];
 	static char payload[4096];
-	char path[128];
-	int fd, i, calls;
+	int fd = join_and_open(dir), i, calls;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	if (write_file(path, "0"))
-		return 254;
-	fd = mmsb_open();
 	if (fd < 0)
-		return 253;
+		return -fd;
 	for (calls = 0; calls < PAGES_MAX; calls++) {
 		for (i = 0; i < 256; i++)
 			mmsb_delta_dense(&d[i], page, 0, payload,

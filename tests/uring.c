@@ -495,18 +495,6 @@ TEST_F(uring, iopoll_refused)
  */
 #define FAILSLAB	"/sys/kernel/debug/failslab/"
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Fail all slab allocations of tasks with make-it-fail set, quietly. */
 static int failslab_arm(bool on)
 {
@@ -526,7 +514,7 @@ static int failslab_arm(bool on)
 
 	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		snprintf(path, sizeof(path), FAILSLAB "%s", knobs[i][0]);
-		ret = write_str(path, knobs[i][on ? 1 : 2]);
+		ret = write_file(path, knobs[i][on ? 1 : 2]);
 		if (ret)
 			return ret;
 	}
