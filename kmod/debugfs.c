@@ -22,9 +22,8 @@
 #include <linux/uidgid.h>
 
 #include "debugfs.h"
+#include "ioctl.h"
 #include "main.h"
-
-static struct dentry *mmsb_debugfs_dir;
 
 static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 {
@@ -85,26 +84,6 @@ static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(mmsb_debugfs_stats);
 
-/* The live page with the lowest id >= *@idx, referenced, or NULL. */
-static struct mmsb_page *mmsb_debugfs_page_from(struct mmsb_page_table *t,
-						unsigned long *idx)
-{
-	struct mmsb_page *page;
-
-	rcu_read_lock();
-	for (;;) {
-		page = xa_find(&t->xa, idx, ULONG_MAX, XA_PRESENT);
-		if (!page || refcount_inc_not_zero(&page->ref))
-			break;
-		if (++*idx == 0) {
-			page = NULL;
-			break;
-		}
-	}
-	rcu_read_unlock();
-	return page;
-}
-
 /* Position: 0 is the header line, else the id to resume at. */
 static void *mmsb_debugfs_pages_start(struct seq_file *m, loff_t *pos)
 {
@@ -114,7 +93,7 @@ static void *mmsb_debugfs_pages_start(struct seq_file *m, loff_t *pos)
 
 	if (!*pos)
 		return SEQ_START_TOKEN;
-	page = mmsb_debugfs_page_from(&dev->pages, &idx);
+	page = mmsb_page_next(&dev->pages, &idx, XA_PRESENT);
 	if (page)
 		*pos = idx;
 	return page;
@@ -132,7 +111,7 @@ static void *mmsb_debugfs_pages_next(struct seq_file *m, void *v, loff_t *pos)
 	}
 	/* Moves on even at the end, as seq_file wants. */
 	*pos = idx;
-	page = mmsb_debugfs_page_from(&dev->pages, &idx);
+	page = mmsb_page_next(&dev->pages, &idx, XA_PRESENT);
 	if (page)
 		*pos = idx;
 	return page;
@@ -230,30 +209,31 @@ static const struct seq_operations mmsb_debugfs_graph_sops = {
 DEFINE_SEQ_ATTRIBUTE(mmsb_debugfs_graph);
 
 /**
- * mmsb_debugfs_init() - create /sys/kernel/debug/mmsb
- * @dev: the device, set up
+ * mmsb_debugfs_init() - create /sys/kernel/debug/<bus name>
+ * @dev: the bus, set up: /sys/kernel/debug/mmsb for bus 0, mmsb1 ...
  *
  * Failures are not errors: debugfs is for diagnostics only (and its
- * functions accept the error pointers they return).
+ * functions take an error pointer as parent).
  */
 void mmsb_debugfs_init(struct mmsb_dev *dev)
 {
-	mmsb_debugfs_dir = debugfs_create_dir("mmsb", NULL);
-	debugfs_create_file("stats", 0400, mmsb_debugfs_dir, dev,
+	dev->debugfs = debugfs_create_dir(dev->name, NULL);
+	debugfs_create_file("stats", 0400, dev->debugfs, dev,
 			    &mmsb_debugfs_stats_fops);
-	debugfs_create_file("pages", 0400, mmsb_debugfs_dir, dev,
+	debugfs_create_file("pages", 0400, dev->debugfs, dev,
 			    &mmsb_debugfs_pages_fops);
-	debugfs_create_file("graph", 0400, mmsb_debugfs_dir, dev,
+	debugfs_create_file("graph", 0400, dev->debugfs, dev,
 			    &mmsb_debugfs_graph_fops);
 }
 
 /**
- * mmsb_debugfs_exit() - remove /sys/kernel/debug/mmsb
+ * mmsb_debugfs_exit() - remove a bus's debugfs directory
+ * @dev: the bus
  *
  * Waits for readers in progress (debugfs file removal does).
  */
-void mmsb_debugfs_exit(void)
+void mmsb_debugfs_exit(struct mmsb_dev *dev)
 {
-	debugfs_remove_recursive(mmsb_debugfs_dir);
-	mmsb_debugfs_dir = NULL;
+	debugfs_remove_recursive(dev->debugfs);
+	dev->debugfs = NULL;
 }

@@ -245,7 +245,6 @@ static int mmsb_builder_page(struct mmsb_builder *b, struct mmsb_chunk *c,
 	struct mmsb_page_cache_slot *e = &pc->slots[h];
 	struct mmsb_page *page;
 	unsigned long gen;
-	int ret;
 
 	if (pc->valid & BIT_ULL(h)) {
 		/* @c holds the entry's page: no other check needed. */
@@ -260,14 +259,10 @@ static int mmsb_builder_page(struct mmsb_builder *b, struct mmsb_chunk *c,
 		pc->valid = 0;
 		pc->gen = gen;
 	}
-	page = mmsb_page_get(b->ctx->pages, id);
-	if (!page)
-		return -ENOENT;
-	ret = mmsb_page_permission(page, b->cred, b->admin, MMSB_MAY_WRITE);
-	if (ret) {
-		mmsb_page_put(page);
-		return ret;
-	}
+	page = mmsb_page_lookup(b->ctx->pages, id, b->cred, b->admin,
+				MMSB_MAY_WRITE);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
 	pc->valid |= BIT_ULL(h);
 	e->page = page;
 hold:

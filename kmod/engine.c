@@ -53,7 +53,7 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			      struct mmsb_engine_stats *stats)
 {
 	struct mmsb_kdelta *kd, *first = page->tick_first;
-	bool moved = page->tick_changed == tick;
+	bool moved = mmsb_page_changed_in(page, tick);
 	bool live = READ_ONCE(page->live);
 	bool writing = false;
 	u64 epoch = page->epoch;
@@ -93,20 +93,9 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 	}
 
 	if (writing) {
-		if (!moved) {
-			epoch++;
-			page->tick_changed = tick;
+		if (mmsb_page_write_commit(page, tick, last_id))
 			stats->pages_changed++;
-		}
-		mmsb_page_write_end(page, epoch, last_id);
-		/*
-		 * wq_has_sleeper() starts with smp_mb(): orders the epoch
-		 * store in mmsb_page_write_end() before the look at the
-		 * queue; pairs with the barrier in set_current_state() of
-		 * the waiters, who check the epoch after queueing.
-		 */
-		if (wq_has_sleeper(&page->waitq))
-			wake_up_all(&page->waitq);
+		epoch = page->epoch;
 	}
 
 	/* The records keep the outcome until their batch reports it. */
@@ -225,10 +214,12 @@ void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
  * mmsb_engine_init() - start the worker pool
  * @eng: the engine
  * @nr_workers: kthreads to start (0: the orchestrator applies alone)
+ * @name: the bus's name, for the workers' ("mmsb-worker/0")
  *
  * Return: 0, -ENOMEM, or the error of kthread_run().
  */
-int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers)
+int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers,
+		     const char *name)
 {
 	struct task_struct *task;
 	unsigned int i;
@@ -243,7 +234,7 @@ int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers)
 	for (i = 0; i < nr_workers; i++) {
 		eng->workers[i].engine = eng;
 		task = kthread_run(mmsb_worker_fn, &eng->workers[i],
-				   "mmsb-worker/%u", i);
+				   "%s-worker/%u", name, i);
 		if (IS_ERR(task)) {
 			ret = PTR_ERR(task);
 			goto stop_workers;

@@ -79,7 +79,8 @@ struct mmsb_engine {
 	struct completion done;
 };
 
-int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers);
+int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers,
+		     const char *name);
 void mmsb_engine_destroy(struct mmsb_engine *eng);
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb: definitions shared by main.c and the user-facing entry points
- * (delta.c, uring.c).  Components below them do not include this file.
+ * mmsb: a bus and an open file, shared by main.c and the entry points
+ * (ioctl.c, submit.c, uring.c, debugfs.c).  Components below them do not
+ * include this file.
  */
 #ifndef _MMSB_MAIN_H
 #define _MMSB_MAIN_H
 
 #include <linux/cred.h>
 #include <linux/list.h>
+#include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
@@ -37,8 +39,11 @@
 #define MMSB_MEM_LIMIT_MB_MAX	SZ_1M
 #define MMSB_EDGES_MAX		SZ_16M
 
+/* Buses one module may carry (the buses parameter). */
+#define MMSB_BUSES_MAX		64
+
 /**
- * struct mmsb_dev - the state behind /dev/mmsb (one instance, in main.c)
+ * struct mmsb_dev - one bus: the state behind /dev/mmsb or /dev/mmsbN
  * @pages: every page, by id
  * @deltas: delta submission state
  * @engine: the apply workers
@@ -46,6 +51,12 @@
  * @graph: page dependencies (edges)
  * @prop: propagation along @graph, driven by @tick
  * @monitor: memory accounting and GC, run by @tick
+ * @misc: the misc device ("mmsb", "mmsb1", ...)
+ * @debugfs: its debugfs directory (same name)
+ * @name: the device's name
+ *
+ * Buses share nothing: main.c starts and stops each one's components in
+ * one ladder (mmsb_bus_init()); a file reaches its bus as mf->dev.
  */
 struct mmsb_dev {
 	struct mmsb_page_table pages;
@@ -55,6 +66,9 @@ struct mmsb_dev {
 	struct mmsb_graph graph;
 	struct mmsb_prop prop;
 	struct mmsb_monitor monitor;
+	struct miscdevice misc;
+	struct dentry *debugfs;
+	char name[16];
 };
 
 /**
@@ -62,7 +76,7 @@ struct mmsb_dev {
  * @cred: the opener's credentials (file->f_cred, pinned by the file),
  *	used for every access check made through this file
  * @admin: the opener had CAP_SYS_ADMIN at open: overrides page modes
- * @dev: the device
+ * @dev: the bus the file was opened on
  * @subs: subscribed pages, page id -> struct mmsb_sub (submit.c)
  * @subs_lock: serialises read() of events and subscribing
  * @events_wq: poll() waits here; every subscribed page's wake-up is
@@ -90,7 +104,5 @@ struct mmsb_file {
 	spinlock_t park_lock;	/* @parks */
 	struct list_head parks;
 };
-
-void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st);
 
 #endif /* _MMSB_MAIN_H */

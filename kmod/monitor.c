@@ -201,28 +201,6 @@ bool mmsb_monitor_idle(struct mmsb_monitor *mon)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_monitor_idle);
 
-/* The next evictable page from *@idx on, referenced, or NULL. */
-static struct mmsb_page *mmsb_monitor_next(struct mmsb_page_table *t,
-					   unsigned long *idx)
-{
-	struct mmsb_page *page;
-
-	rcu_read_lock();
-	for (;;) {
-		page = xa_find(&t->xa, idx, ULONG_MAX, MMSB_PAGE_XA_EVICTABLE);
-		/* A page losing its last reference is on its way out. */
-		if (!page || refcount_inc_not_zero(&page->ref))
-			break;
-		if (*idx == ULONG_MAX) {
-			page = NULL;
-			break;
-		}
-		(*idx)++;
-	}
-	rcu_read_unlock();
-	return page;
-}
-
 /*
  * Age up to scan_pages evictable pages and evict the cold ones while
  * @usage (mmsb_monitor_pressure()), less what this run evicted, stays
@@ -238,7 +216,7 @@ static u64 mmsb_monitor_scan(struct mmsb_monitor *mon, u64 usage,
 	u64 gone = 0;
 
 	while (run->examined < cfg->scan_pages) {
-		struct mmsb_page *page = mmsb_monitor_next(t, &idx);
+		struct mmsb_page *page = mmsb_page_next(t, &idx, MMSB_PAGE_XA_EVICTABLE);
 		bool over;
 		u64 age, id;
 		size_t size;
@@ -264,8 +242,6 @@ static u64 mmsb_monitor_scan(struct mmsb_monitor *mon, u64 usage,
 		    !mmsb_page_free(t, id, current_cred(), true)) {
 			run->evicted++;
 			gone += size;
-			if (cfg->evicted)
-				cfg->evicted(cfg->arg, id);
 		}
 		mmsb_page_put(page);
 		idx = id + 1;

@@ -15,8 +15,8 @@
  * never past the tick's budget.  Pages created without
  * MMSB_PAGE_EVICTABLE are never evicted.
  *
- * monitor.c calls page.c only; the graph is reached through the
- * @evicted callback of the configuration.
+ * monitor.c calls page.c only; an evicted page's edges go with it
+ * through page.c's "page freed" hook.
  */
 #ifndef _MMSB_MONITOR_H
 #define _MMSB_MONITOR_H
@@ -36,9 +36,6 @@ struct mmsb_tick_metrics;
  * @cold_age: runs at the same epoch after which a page is cold
  * @scan_pages: evictable pages looked at per run at most
  * @delta_bytes: bytes of queued deltas, charged to @limit too
- * @evicted: called, in the tick's process context, with the id of each
- *	page the monitor evicted, to drop its edges; may be NULL
- * @arg: for @evicted
  */
 struct mmsb_monitor_config {
 	u64 limit;
@@ -47,8 +44,6 @@ struct mmsb_monitor_config {
 	unsigned int cold_age;
 	unsigned int scan_pages;
 	atomic64_t *delta_bytes;
-	void (*evicted)(void *arg, u64 id);
-	void *arg;
 };
 
 /**

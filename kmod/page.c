@@ -46,6 +46,8 @@ int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 	t->backlog = NULL;
 	t->notify = NULL;
 	t->notify_arg = NULL;
+	t->freed = NULL;
+	t->freed_arg = NULL;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_init);
@@ -64,6 +66,23 @@ void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
 	t->notify = notify;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_set_reclaim);
+
+/**
+ * mmsb_page_table_set_freed() - register the "page freed" hook
+ * @t: the table, before any page is created
+ * @freed: called by mmsb_page_free(), in the freeing task's process
+ *	context (it may sleep), with the id of each page it took out of
+ *	the table, after the id stopped resolving: what others keep about
+ *	a page (its edges) goes here, whoever frees it (a user, GC)
+ * @arg: for @freed
+ */
+void mmsb_page_table_set_freed(struct mmsb_page_table *t,
+			       void (*freed)(void *arg, u64 id), void *arg)
+{
+	t->freed_arg = arg;
+	t->freed = freed;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_set_freed);
 
 /* Free a page nobody references any more. */
 static void mmsb_page_release(struct mmsb_page_table *t,
@@ -316,9 +335,11 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_create);
  * @cred: caller, who must own the page
  * @admin: the caller had CAP_SYS_ADMIN when it opened the device
  *
- * The id is gone when this returns: later lookups fail and the page's
- * waiters are woken to see it dead.  The memory stays until the last
- * mapping and reference are gone.
+ * The id is gone when this returns: later lookups fail, the page's
+ * waiters are woken to see it dead and the "page freed" hook ran.  The
+ * memory stays until the last mapping and reference are gone.
+ *
+ * Context: process context; sleeps if the hook does.
  *
  * Return: 0, -ENOENT if no page has @id (or it was freed already),
  * -EPERM if @cred does not own it and @admin is false.
@@ -347,8 +368,11 @@ int mmsb_page_free(struct mmsb_page_table *t, u64 id,
 	}
 	xa_unlock(&t->xa);
 
-	if (removed)
+	if (removed) {
 		mmsb_page_unpublish(t, page);
+		if (t->freed)
+			t->freed(t->freed_arg, id);
+	}
 	mmsb_page_put(page);
 	return removed ? 0 : -ENOENT;
 }
@@ -413,6 +437,75 @@ struct mmsb_page *mmsb_page_get(struct mmsb_page_table *t, u64 id)
 	return page;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_get);
+
+/**
+ * mmsb_page_lookup() - look a page up and check the caller's access
+ * @t: the table
+ * @id: page id
+ * @cred: the caller's credentials (the opener's, file->f_cred)
+ * @admin: the caller had CAP_SYS_ADMIN at open
+ * @may: MMSB_MAY_READ and/or MMSB_MAY_WRITE
+ *
+ * The one way an entry point turns a user's page id into a page: what
+ * mmsb_page_get() and mmsb_page_permission() do, with the reference
+ * dropped again when access is refused.
+ *
+ * Context: any (RCU inside).
+ * Return: the page, referenced; ERR_PTR(-ENOENT) if no page has @id, or
+ * ERR_PTR(-EACCES) if @cred may not access it as @may asks.
+ */
+struct mmsb_page *mmsb_page_lookup(struct mmsb_page_table *t, u64 id,
+				   const struct cred *cred, bool admin, int may)
+{
+	struct mmsb_page *page = mmsb_page_get(t, id);
+	int ret;
+
+	if (!page)
+		return ERR_PTR(-ENOENT);
+	ret = mmsb_page_permission(page, cred, admin, may);
+	if (ret) {
+		mmsb_page_put(page);
+		return ERR_PTR(ret);
+	}
+	return page;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_lookup);
+
+/**
+ * mmsb_page_next() - the next page of a walk over the table
+ * @t: the table
+ * @idx: in: the lowest id to consider; out: the id of the page returned
+ * @filter: XA_PRESENT for every page, MMSB_PAGE_XA_EVICTABLE for the
+ *	evictable ones
+ *
+ * Pages created or freed during a walk may or may not be seen; a page
+ * whose last reference is being dropped is skipped.  To go on, call
+ * again with *@idx + 1 (mind the wrap at ULONG_MAX).
+ *
+ * Context: any (RCU inside).
+ * Return: the page, referenced (the caller puts it), or NULL at the end.
+ */
+struct mmsb_page *mmsb_page_next(struct mmsb_page_table *t,
+				 unsigned long *idx, xa_mark_t filter)
+{
+	struct mmsb_page *page;
+
+	rcu_read_lock();
+	for (;;) {
+		page = xa_find(&t->xa, idx, ULONG_MAX, filter);
+		/* A page losing its last reference is on its way out. */
+		if (!page || refcount_inc_not_zero(&page->ref))
+			break;
+		if (*idx == ULONG_MAX) {
+			page = NULL;
+			break;
+		}
+		(*idx)++;
+	}
+	rcu_read_unlock();
+	return page;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_next);
 
 /**
  * mmsb_page_put() - drop a reference; the last one releases the page
@@ -582,14 +675,11 @@ int mmsb_page_mmap(struct mmsb_page_table *t, struct vm_area_struct *vma,
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
 
-	page = mmsb_page_get(t, vma->vm_pgoff);
-	if (!page)
-		return -ENOENT;
+	page = mmsb_page_lookup(t, vma->vm_pgoff, cred, admin, MMSB_MAY_READ);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
 	ret = -ENOENT;
 	if (!READ_ONCE(page->live))
-		goto err_put;
-	ret = mmsb_page_permission(page, cred, admin, MMSB_MAY_READ);
-	if (ret)
 		goto err_put;
 	ret = -EINVAL;
 	if (vma->vm_end - vma->vm_start > page->map_size)
@@ -665,3 +755,37 @@ void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 	smp_store_release(&hdr->seq, seq + 1);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
+
+/**
+ * mmsb_page_write_commit() - close a tick's write section on a page
+ * @page: the page, held by the caller, in its write section
+ * @tick: the number of the tick writing it (never 0)
+ * @last_delta_id: id of the last delta applied
+ *
+ * The epoch rule, in one place: a page's epoch rises once per tick that
+ * changes it, however many deltas and edges change it in that tick.
+ * Then the epoch is published (mmsb_page_write_end()) and the page's
+ * waiters are woken.
+ *
+ * Context: the tick (one writer per page at a time).
+ * Return: true if this was the page's first change in @tick.
+ */
+bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
+			    u64 last_delta_id)
+{
+	bool first = !mmsb_page_changed_in(page, tick);
+
+	if (first)
+		page->tick_changed = tick;
+	mmsb_page_write_end(page, page->epoch + first, last_delta_id);
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
+	 * in mmsb_page_write_end() before the look at the queue; pairs
+	 * with the barrier in set_current_state() of the waiters, who
+	 * check the epoch after queueing.
+	 */
+	if (wq_has_sleeper(&page->waitq))
+		wake_up_all(&page->waitq);
+	return first;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_commit);

@@ -133,6 +133,9 @@ struct mmsb_page {
  * @backlog: pages taken off @reclaim and not yet freed, oldest first
  * @notify: reclaim hook, called when @reclaim turns non-empty, or NULL
  * @notify_arg: for @notify
+ * @freed: "page freed" hook, called with the id of every page taken out
+ *	of the table by mmsb_page_free(), or NULL
+ * @freed_arg: for @freed
  *
  * Evictable pages carry MMSB_PAGE_XA_EVICTABLE in @xa, so the monitor
  * walks them without looking at the others.
@@ -154,6 +157,8 @@ struct mmsb_page_table {
 	struct llist_node *backlog;
 	void (*notify)(void *arg);
 	void *notify_arg;
+	void (*freed)(void *arg, u64 id);
+	void *freed_arg;
 };
 
 /*
@@ -182,6 +187,8 @@ int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 void mmsb_page_table_destroy(struct mmsb_page_table *t);
 void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
 				 void (*notify)(void *arg), void *arg);
+void mmsb_page_table_set_freed(struct mmsb_page_table *t,
+				void (*freed)(void *arg, u64 id), void *arg);
 unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
 			       u64 deadline_ns, u64 *bytes);
 
@@ -198,6 +205,10 @@ int mmsb_page_list(struct mmsb_page_table *t, u64 start, u64 *ids,
 		   unsigned int max, u64 *next);
 
 struct mmsb_page *mmsb_page_get(struct mmsb_page_table *t, u64 id);
+struct mmsb_page *mmsb_page_lookup(struct mmsb_page_table *t, u64 id,
+				   const struct cred *cred, bool admin, int may);
+struct mmsb_page *mmsb_page_next(struct mmsb_page_table *t,
+				 unsigned long *idx, xa_mark_t filter);
 
 /**
  * mmsb_page_table_erased() - how many pages have left the table so far
@@ -243,6 +254,15 @@ static inline struct mmsb_page *mmsb_page_hold(struct mmsb_page *page)
 void mmsb_page_write_begin(struct mmsb_page *page);
 void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 			 u64 last_delta_id);
+bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
+			    u64 last_delta_id);
+
+/* Did tick @tick move the page's epoch already? (The epoch rule.) */
+static inline bool mmsb_page_changed_in(const struct mmsb_page *page,
+					u64 tick)
+{
+	return page->tick_changed == tick;
+}
 
 /* Live pages of @t. */
 static inline u64 mmsb_page_table_pages(struct mmsb_page_table *t)

@@ -397,7 +397,6 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 	bool change = false;
 	unsigned int w, r;
 	size_t start, end;
-	u64 epoch;
 
 	dst = mmsb_prop_page(p, i);
 	if (!dst)
@@ -430,16 +429,8 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 			mmsb_dirty_add(&pn->dirty, start, end);
 		}
 	}
-	epoch = dst->epoch;
-	if (dst->tick_changed != tick) {
-		epoch++;
-		dst->tick_changed = tick;
+	if (mmsb_page_write_commit(dst, tick, dst->last_delta_id))
 		m->pages_changed++;
-	}
-	mmsb_page_write_end(dst, epoch, dst->last_delta_id);
-	/* As in the engine: wq_has_sleeper()'s smp_mb() orders the epoch. */
-	if (wq_has_sleeper(&dst->waitq))
-		wake_up_all(&dst->waitq);
 	pn->changed = true;
 	m->propagated++;
 }

@@ -54,43 +54,6 @@ struct mmsb_sub {
 };
 
 /**
- * mmsb_deltas_init() - start the submission state, engine and tick
- * @dev: the device; its page table is set up
- * @cfg: parameters
- *
- * Return: 0 or a negative errno.
- */
-int mmsb_deltas_init(struct mmsb_dev *dev, const struct mmsb_deltas_config *cfg)
-{
-	int ret;
-
-	mmsb_delta_ctx_init(&dev->deltas, &dev->pages);
-	ret = mmsb_engine_init(&dev->engine, cfg->workers);
-	if (ret)
-		return ret;
-	ret = mmsb_tick_init(&dev->tick, &cfg->tick, &dev->engine,
-			     &dev->deltas);
-	if (ret)
-		goto destroy_engine;
-	return 0;
-
-destroy_engine:
-	mmsb_engine_destroy(&dev->engine);
-	return ret;
-}
-
-/**
- * mmsb_deltas_exit() - apply every queued delta, then stop and free
- * @dev: the device; no file is open
- */
-void mmsb_deltas_exit(struct mmsb_dev *dev)
-{
-	mmsb_tick_destroy(&dev->tick);
-	mmsb_engine_destroy(&dev->engine);
-	mmsb_delta_ctx_destroy(&dev->deltas);
-}
-
-/**
  * mmsb_deltas_stats() - the delta and tick fields of MMSB_IOC_STATS
  * @dev: the device
  * @st: filled in; mem_bytes gets the queued delta bytes added

@@ -19,19 +19,6 @@ struct mmsb_batch;
 struct mmsb_dev;
 struct mmsb_file;
 
-/**
- * struct mmsb_deltas_config - parameters of the delta machinery
- * @workers: apply kthreads
- * @tick: queue and tick parameters
- */
-struct mmsb_deltas_config {
-	unsigned int workers;
-	struct mmsb_tick_config tick;
-};
-
-int mmsb_deltas_init(struct mmsb_dev *dev,
-		     const struct mmsb_deltas_config *cfg);
-void mmsb_deltas_exit(struct mmsb_dev *dev);
 void mmsb_deltas_stats(struct mmsb_dev *dev, struct mmsb_stats *st);
 
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,

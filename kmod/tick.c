@@ -338,7 +338,7 @@ static int mmsb_tick_atomic_check(struct mmsb_tick *t, struct mmsb_chunk *c,
 		if (!READ_ONCE(page->live))
 			kd->status = -EIDRM;
 		else if (kd->expected_epoch &&
-			 (page->tick_changed == tick || page->tick_first ||
+			 (mmsb_page_changed_in(page, tick) || page->tick_first ||
 			  page->tick_mark == mark ||
 			  kd->expected_epoch != page->epoch))
 			kd->status = -ESTALE;
@@ -817,7 +817,8 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->bus = vmalloc_user(PAGE_SIZE);
 	if (!t->bus)
 		goto free_pages;
-	t->task = kthread_run(mmsb_tick_fn, t, "mmsb-tick");
+	t->task = kthread_run(mmsb_tick_fn, t, "%s-tick",
+			      cfg->name ?: "mmsb");
 	if (IS_ERR(t->task)) {
 		ret = PTR_ERR(t->task);
 		goto free_bus;

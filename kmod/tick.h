@@ -32,6 +32,7 @@ struct vm_area_struct;
 
 /**
  * struct mmsb_tick_config - tick parameters, from the module parameters
+ * @name: the bus's name, for the orchestrator's (mmsb-tick), or NULL
  * @ring_size: delta ring slots
  * @period_us: tick period, 0 = ticks only on demand
  * @budget_us: a tick longer than this is an overrun and stops draining
@@ -41,6 +42,7 @@ struct vm_area_struct;
  * @mon: memory monitor run at the end of each tick (GC), or NULL
  */
 struct mmsb_tick_config {
+	const char *name;
 	unsigned long ring_size;
 	unsigned int period_us;
 	unsigned int budget_us;

@@ -50,6 +50,8 @@ FIXTURE_VARIANT_ADD(modparams, gc_threshold_101) { "gc_threshold=101", -EINVAL }
 FIXTURE_VARIANT_ADD(modparams, gc_batch_zero) { "gc_batch_pages=0", -EINVAL };
 FIXTURE_VARIANT_ADD(modparams, workers_too_many) { "workers=100000", -EINVAL };
 FIXTURE_VARIANT_ADD(modparams, mem_limit_zero) { "mem_limit_mb=0", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, buses_zero) { "buses=0", -EINVAL };
+FIXTURE_VARIANT_ADD(modparams, buses_too_many) { "buses=65", -EINVAL };
 FIXTURE_VARIANT_ADD(modparams, accepted) { "ring_size=1000 tick_us=0 workers=2", 0 };
 
 FIXTURE_SETUP(modparams)

@@ -62,15 +62,15 @@ static int mmsb_monitor_test_init(struct kunit *test)
 		.batch_pages = BATCH,
 		.cold_age = COLD_AGE,
 		.scan_pages = 256,
-		.evicted = count_evicted,
 	};
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	KUNIT_ASSERT_EQ(test, 0, mmsb_page_table_init(&c->t, cfg.limit,
 						      MAX_FRAMES * PAGE_SIZE));
 	mmsb_page_table_set_reclaim(&c->t, count_notify, c);
+	/* Only GC frees pages here: every call is an eviction. */
+	mmsb_page_table_set_freed(&c->t, count_evicted, c);
 	cfg.delta_bytes = &c->delta_bytes;
-	cfg.arg = c;
 	mmsb_monitor_init(&c->mon, &c->t, &cfg);
 	test->priv = c;
 	return 0;
