@@ -4,21 +4,11 @@
  *
  * Producers (delta submission) reserve room, then push items (chunks
  * of deltas) into the ring; the tick takes them out and releases the
- * room.  Two things are added to the bare ring:
+ * room.  Added to the bare ring:
  *
- * has_work, a hint the tick reads to skip an empty drain.  It may be
- * spuriously true (a take then finds nothing and clears it), but it is
- * never false while an item whose push has returned is still queued.
- * That is the store-buffering pattern, and both sides pay one full
- * barrier for it:
- *
- *   producer                          consumer (found the ring empty)
- *   claim tail, publish slot          WRITE_ONCE(has_work, false)
- *   smp_mb()                          smp_mb()
- *   if !READ_ONCE(has_work): set it   if ring not empty: set it again
- *
- * Either the producer sees the flag cleared and sets it, or the consumer
- * sees the producer's tail and sets it back.
+ * A barrier: a push ends with smp_mb(), which orders the item before
+ * what the producer looks at next, the tick's idle flag (tick.c, "Work
+ * pending").
  *
  * space_wq, where producers sleep while there is no room (the wait is
  * the tick's, mmsb_tick_reserve()).  The consumer releases room, then
@@ -52,7 +42,6 @@ int mmsb_queue_init(struct mmsb_queue *q, unsigned long capacity)
 	ret = mmsb_ring_init(&q->ring, capacity);
 	if (ret)
 		return ret;
-	q->has_work = false;
 	init_waitqueue_head(&q->space_wq);
 	atomic_long_set(&q->reserved, 0);
 	return 0;
@@ -68,37 +57,8 @@ void mmsb_queue_destroy(struct mmsb_queue *q, void (*destroy)(void *item))
 {
 	WARN_ON_ONCE(wq_has_sleeper(&q->space_wq));
 	mmsb_ring_cleanup(&q->ring, destroy);
-	q->has_work = false;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_destroy);
-
-/* After a successful push: make sure the tick will look. */
-static void mmsb_queue_mark_work(struct mmsb_queue *q)
-{
-	/*
-	 * Orders our claim of tail before the read of has_work; pairs with
-	 * the smp_mb() in mmsb_queue_check_empty() (see the top of file).
-	 */
-	smp_mb();
-	/* Read first: the flag line stays shared while work is pending. */
-	if (!READ_ONCE(q->has_work))
-		WRITE_ONCE(q->has_work, true);
-}
-
-/* A consumer found the ring empty: clear has_work unless a push raced. */
-static void mmsb_queue_check_empty(struct mmsb_queue *q)
-{
-	if (!READ_ONCE(q->has_work))
-		return;
-	WRITE_ONCE(q->has_work, false);
-	/*
-	 * Orders the clear before the look at tail; pairs with the smp_mb()
-	 * in mmsb_queue_mark_work().
-	 */
-	smp_mb();
-	if (!mmsb_ring_is_empty(&q->ring))
-		WRITE_ONCE(q->has_work, true);
-}
 
 /* Room was released: wake the producers sleeping for it. */
 static void mmsb_queue_wake_producers(struct mmsb_queue *q)
@@ -111,23 +71,6 @@ static void mmsb_queue_wake_producers(struct mmsb_queue *q)
 	if (wq_has_sleeper(&q->space_wq))
 		wake_up(&q->space_wq);
 }
-
-/**
- * mmsb_queue_recheck() - clear a stale has-work hint, then read it
- * @q: the queue
- *
- * For the consumer after it took what it saw: a drain that took exactly
- * the items there were does not notice the ring is empty, and would
- * leave the hint set with nothing queued.
- *
- * Return: the has-work flag, true whenever an item is queued.
- */
-bool mmsb_queue_recheck(struct mmsb_queue *q)
-{
-	mmsb_queue_check_empty(q);
-	return READ_ONCE(q->has_work);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_recheck);
 
 /*
  * Reservations: the queue counts what its items carry (mmsb's deltas,
@@ -173,7 +116,12 @@ void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item)
 	/* Cannot fail with a single consumer (see above); never spins. */
 	while (WARN_ON_ONCE(mmsb_ring_try_push(&q->ring, item)))
 		cpu_relax();
-	mmsb_queue_mark_work(q);
+	/*
+	 * Orders our claim of the tail before the producer's next look
+	 * (the tick's idle flag); pairs with the smp_mb() of a tick going
+	 * idle, between its store of that flag and its look at the tail.
+	 */
+	smp_mb();
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push_reserved);
 
@@ -188,11 +136,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_push_reserved);
  */
 void *mmsb_queue_take(struct mmsb_queue *q)
 {
-	void *item = mmsb_ring_try_pop(&q->ring);
-
-	if (!item)
-		mmsb_queue_check_empty(q);
-	return item;
+	return mmsb_ring_try_pop(&q->ring);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_take);
 
@@ -219,21 +163,6 @@ unsigned long mmsb_queue_reserved(const struct mmsb_queue *q)
 	return atomic_long_read(&q->reserved);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserved);
-
-/**
- * mmsb_queue_has_work() - whether the tick should drain
- * @q: the queue
- *
- * True whenever an item whose push has returned is still queued; may
- * also be true with none (the next empty pop or drain clears it).
- *
- * Return: the has-work flag.
- */
-bool mmsb_queue_has_work(const struct mmsb_queue *q)
-{
-	return READ_ONCE(q->has_work);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_has_work);
 
 /**
  * mmsb_queue_len() - number of queued items, a snapshot

@@ -14,17 +14,27 @@
  * still queued for the next tick.  Ticks that find the queue empty are
  * not counted and publish no metrics.
  *
- * Idle: when a tick finds the queue empty the timer stops (@idle), and
- * the next enqueue restarts it, so an idle mmsb costs no wake-ups.
- * Both sides store, then fence, then look at the other's variable:
+ * Work pending: one question, "is a delta queued that no tick will
+ * take?", answered by the ring itself (a chunk partly taken aside) and
+ * two flags with one job each:
+ *  - @kick: "run a tick now"; set by the timer and by mmsb_tick_kick()
+ *    (flushes, on-demand ticks, producers waiting for room), consumed
+ *    with xchg() by the orchestrator before it runs the tick, so work
+ *    done before a kick that finds @kick set is seen by that tick;
+ *  - @idle: "the timer is stopped".  When a tick finds the ring empty,
+ *    the timer stops and the next push restarts it, so an idle mmsb
+ *    costs no wake-ups.  Both sides store, then fence, then look at the
+ *    other's variable:
  *
- *   orchestrator                      producer
- *   WRITE_ONCE(idle, true)            push (tail), smp_mb() in the queue
+ *   tick going idle                   producer
+ *   WRITE_ONCE(idle, true)            push (claim tail), smp_mb() (queue.c)
  *   smp_mb()                          READ_ONCE(idle): lock, clear, restart
  *   ring not empty? restart timer
  *
- * so either the producer sees @idle and restarts the timer, or the
- * orchestrator sees the delta and does.
+ *    so either the producer sees @idle and restarts the timer, or the
+ *    tick sees the delta and does.
+ * Ticks on demand only (tick_us=0) have no timer: a producer that does
+ * not run the tick itself kicks.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -50,8 +60,14 @@
 #include "tick.h"
 #include "trace.h"
 
-/* Restart the timer if it was stopped for idleness. */
-static void mmsb_tick_wake_timer(struct mmsb_tick *t)
+/**
+ * mmsb_tick_wake_timer() - restart the timer if it stopped for idleness
+ * @t: the tick
+ *
+ * For a producer after its push (tick_queue.c) and for the tick itself.
+ * Context: any.
+ */
+void mmsb_tick_wake_timer(struct mmsb_tick *t)
 {
 	unsigned long flags;
 
@@ -91,17 +107,22 @@ static enum hrtimer_restart mmsb_tick_timer_fn(struct hrtimer *timer)
 	return ret;
 }
 
-/* The queue was found empty: stop the timer unless a push raced. */
+/* Work a tick may take: queued chunks, or one partly taken. */
+static bool mmsb_tick_has_work(struct mmsb_tick *t)
+{
+	return mmsb_queue_len(&t->queue) || t->taken;
+}
+
+/* The ring was found empty: stop the timer unless a push raced. */
 static void mmsb_tick_maybe_idle(struct mmsb_tick *t)
 {
-	if (!t->period || mmsb_queue_has_work(&t->queue))
+	if (!t->period)
 		return;
 	WRITE_ONCE(t->idle, true);
 	/*
 	 * Orders the store of @idle before the look at the ring's tail;
-	 * pairs with the smp_mb() between a producer's claim of the tail
-	 * (mmsb_queue_mark_work()) and its READ_ONCE(@idle).  The ring, not
-	 * the has-work hint: the producer sets the hint after its barrier.
+	 * pairs with the smp_mb() after a producer's push, before its
+	 * READ_ONCE(@idle).
 	 */
 	smp_mb();
 	if (mmsb_queue_len(&t->queue))
@@ -154,387 +175,24 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 					mmsb_tick_served(t, target));
 }
 
-/* The condition a submitter waiting for room sleeps on. */
-static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
-{
-	if (mmsb_queue_reserve(&t->queue, n, false))
-		return true;
-	mmsb_tick_kick(t);
-	return false;
-}
-
 /**
- * mmsb_tick_reserve() - room in the queue for @n deltas
- * @t: the tick
- * @n: deltas, 1 to mmsb_tick_capacity()
- * @nonblock: take what room there is (maybe less than @n) rather than
- *	wait for all of it
- *
- * A full queue asks for a tick at once.  The deltas are then pushed in
- * one chunk with mmsb_tick_push().
- *
- * The wait ends for a signal, and for task work that makes the task look
- * signalled (io_uring's TIF_NOTIFY_SIGNAL): -ERESTARTSYS, for the caller
- * to restart the wait after the return to user space ran the task work,
- * or to turn into -EINTR where a restart is impossible.
- *
- * Context: process context if !@nonblock.
- * Return: deltas reserved, or -EAGAIN (@nonblock, no room) or
- * -ERESTARTSYS (nothing reserved).
+ * struct mmsb_tick_ctx - one tick in progress (mmsb_tick_run())
+ * @start: ktime_get_ns() when it started; the budget counts from here
+ * @request: flush requests made before it started, which it serves
+ * @deltas: deltas taken
+ * @dirty: the engine's records of changed bytes, NULL when the tick does
+ *	not propagate (the graph had no edge when it started)
+ * @es: what the engine did
+ * @m: the metrics it publishes
  */
-long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
-{
-	long got = mmsb_queue_reserve(&t->queue, n, nonblock);
-
-	if (got)
-		return got;
-	mmsb_tick_kick(t);
-	if (nonblock)
-		return -EAGAIN;
-	/*
-	 * Every look that finds no room asks for a tick again, after this
-	 * task is on the waitqueue: the room may be held by deltas reserved
-	 * but not pushed yet when the last tick looked, whose pushers kick
-	 * only if they see us waiting (mmsb_tick_push()).
-	 */
-	if (wait_event_interruptible(t->queue.space_wq,
-				     mmsb_tick_reserve_or_kick(t, n)))
-		return -ERESTARTSYS;
-	return n;
-}
-
-/**
- * mmsb_tick_unreserve() - give back room mmsb_tick_reserve() gave
- * @t: the tick
- * @n: deltas reserved and not pushed
- *
- * For a submission that cannot use less than it asked for (atomic).
- */
-void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n)
-{
-	mmsb_queue_release(&t->queue, n);
-}
-
-/**
- * mmsb_tick_atomic_max() - deltas one atomic submission may carry
- * @t: the tick
- *
- * Return: what one tick takes at once, and the ring holds.
- */
-u32 mmsb_tick_atomic_max(struct mmsb_tick *t)
-{
-	return min(t->chunk, mmsb_tick_capacity(t));
-}
-
-/**
- * mmsb_tick_push() - queue a chunk whose deltas are reserved
- * @t: the tick
- * @c: the chunk; mmsb_tick_reserve() returned @c->nr or more
- * @awaited: the submitter will see a tick run, by running it inline or
- *	kicking the orchestrator (mmsb_tick_trylock()), so the timer
- *	need not be woken for it
- *
- * Context: any.
- */
-void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited)
-{
-	mmsb_queue_push_reserved(&t->queue, c);
-	/*
-	 * A submitter waits for room: have these deltas taken out now.
-	 * wq_has_sleeper() starts with smp_mb(), ordering the push before
-	 * the look at the waitqueue; pairs with the full barrier of the
-	 * xchg() by which a tick takes the waiter's last kick, after which
-	 * it looks at the ring: either that tick sees our chunk or we see
-	 * the waiter.
-	 */
-	if (wq_has_sleeper(&t->queue.space_wq))
-		mmsb_tick_kick(t);
-	/* The queue's smp_mb() after the push orders it before this read. */
-	if (!awaited)
-		mmsb_tick_wake_timer(t);
-}
-
-/**
- * mmsb_tick_capacity() - deltas the queue holds at most
- * @t: the tick
- *
- * Return: the ring's capacity, so also the most one chunk may carry.
- */
-u32 mmsb_tick_capacity(struct mmsb_tick *t)
-{
-	return mmsb_ring_capacity(&t->queue.ring);
-}
-
-/**
- * mmsb_tick_room() - deltas the queue has room for, a snapshot
- * @t: the tick
- *
- * Return: how many deltas would fit now, if nobody else queued.
- */
-u32 mmsb_tick_room(struct mmsb_tick *t)
-{
-	return mmsb_tick_capacity(t) - mmsb_queue_reserved(&t->queue);
-}
-
-/**
- * mmsb_tick_partition() - link a chunk's next deltas onto their pages
- * @c: the chunk; its records from @c->pos on are taken, in order
- * @max: records to take at most
- * @pages: each page with deltas once, in order of first appearance
- * @nr_pages: in/out: entries of @pages used
- *
- * O(n): each page's list, in ring order, hangs off the page
- * (->tick_first/tick_last), fields that only the tick and then the
- * page's worker touch.
- *
- * Return: records taken.
- */
-unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
-				 struct mmsb_page **pages,
-				 unsigned int *nr_pages)
-{
-	unsigned int n;
-
-	for (n = 0; n < max && c->taken < c->nr; n++, c->taken++) {
-		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + c->pos);
-		struct mmsb_page *page = kd->page;
-
-		c->pos += kd->size;
-		kd->tick_next = NULL;
-		if (!page->tick_first) {
-			page->tick_first = kd;
-			pages[(*nr_pages)++] = page;
-		} else {
-			page->tick_last->tick_next = kd;
-		}
-		page->tick_last = kd;
-	}
-	return n;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);
-
-/*
- * Why atomic submission @c cannot apply in tick @tick, or 0.  In ring
- * order, as the engine would apply them: a delta's expected epoch holds
- * only if the page is at it and no earlier delta of the tick (taken
- * before @c, or of @c) changes the page first; a freed page fails it.
- * @c's own deltas count as changing their pages, since all apply or
- * none.  The check stands for the whole tick: an atomic delta applies
- * even if its page is freed before the engine gets to it (the free
- * comes after the tick, as it were).
- */
-static int mmsb_tick_atomic_check(struct mmsb_tick *t, struct mmsb_chunk *c,
-				  u64 tick)
-{
-	u64 mark = ++t->atomic_no;
-	struct mmsb_kdelta *kd;
-	int err = 0;
-	u32 i;
-
-	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
-	     i++, kd = mmsb_kdelta_next(kd)) {
-		struct mmsb_page *page = kd->page;
-
-		if (!READ_ONCE(page->live))
-			kd->status = -EIDRM;
-		else if (kd->expected_epoch &&
-			 (mmsb_page_changed_in(page, tick) || page->tick_first ||
-			  page->tick_mark == mark ||
-			  kd->expected_epoch != page->epoch))
-			kd->status = -ESTALE;
-		else
-			kd->status = 0;
-		page->tick_mark = mark;
-		if (kd->status && !err)
-			err = kd->status;
-	}
-	return err;
-}
-
-/*
- * Take atomic submission @c whole: linked per page when its check
- * passes, else handled at once, each delta with its reason or
- * -ECANCELED and the page's epoch (counted in @es as the engine would:
- * -ESTALE a conflict, the others rejected).
- */
-static unsigned int mmsb_tick_take_atomic(struct mmsb_tick *t,
-					  struct mmsb_chunk *c, u64 tick,
-					  unsigned int *nr_pages,
-					  struct mmsb_engine_stats *es)
-{
-	struct mmsb_kdelta *kd;
-	u32 i;
-
-	if (!mmsb_tick_atomic_check(t, c, tick))
-		return mmsb_tick_partition(c, c->nr, t->pages, nr_pages);
-	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
-	     i++, kd = mmsb_kdelta_next(kd)) {
-		if (!kd->status)
-			kd->status = -ECANCELED;
-		if (kd->status == -ESTALE)
-			es->conflicts++;
-		else
-			es->rejected++;
-		kd->epoch = READ_ONCE(kd->page->epoch);
-	}
-	c->taken = c->nr;
-	c->pos = c->used;
-	return c->nr;
-}
-
-/**
- * mmsb_tick_take() - take up to @max queued deltas, linking them per page
- * @t: the tick, with @t->run_lock held
- * @max: deltas at most, <= @t->chunk
- * @tick: the number of the tick they are taken for
- * @nr_pages: out: pages stored in @t->pages, each with its deltas
- *	linked from ->tick_first in ring order, in order of first delta
- * @es: counts the deltas of atomic submissions refused here
- *
- * Chunks are popped whole and their records taken in order; a chunk
- * with records left stays at the end of @t->taken for the next call.
- * An atomic submission's chunk is taken whole, beyond @max when it
- * comes first, else by the next call; its records are linked only if
- * all may apply (mmsb_tick_atomic_check()).  The queue's room for the
- * deltas taken is released at once.
- *
- * Return: deltas taken.
- */
-unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
-			    unsigned int *nr_pages, struct mmsb_engine_stats *es)
-{
-	struct mmsb_chunk *c = t->taken_last;
-	unsigned int n = 0, np = 0;
-
-	if (c && c->taken == c->nr)
-		c = NULL;
-	while (n < max) {
-		if (!c) {
-			c = mmsb_queue_take(&t->queue);
-			if (!c)
-				break;
-			c->next = NULL;
-			if (t->taken_last)
-				t->taken_last->next = c;
-			else
-				t->taken = c;
-			t->taken_last = c;
-		}
-		if (c->atomic) {
-			if (n && c->nr > max - n)
-				break;
-			n += mmsb_tick_take_atomic(t, c, tick, &np, es);
-			c = NULL;
-			continue;
-		}
-		n += mmsb_tick_partition(c, max - n, t->pages, &np);
-		if (c->taken == c->nr)
-			c = NULL;
-	}
-	if (n)
-		mmsb_queue_release(&t->queue, n);
-	*nr_pages = np;
-	return n;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_take);
-
-/**
- * mmsb_tick_retire() - report what was applied, retire finished chunks
- * @t: the tick, with @t->run_lock held, after the engine applied what
- *	mmsb_tick_take() took
- *
- * Tells each batch how many of its deltas were handled and gives back
- * the chunks whose every record was taken (page references dropped).
- */
-void mmsb_tick_retire(struct mmsb_tick *t)
-{
-	struct mmsb_chunk *c = t->taken, *next;
-
-	while (c) {
-		u32 n = c->taken - c->done;
-
-		next = c->next;
-		c->done = c->taken;
-		if (c->batch && n)
-			mmsb_batch_handled(c->batch, n);
-		if (c->done < c->nr)
-			break;
-		mmsb_chunk_retire(t->deltas, c);
-		c = next;
-	}
-	t->taken = c;
-	if (!c)
-		t->taken_last = NULL;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_retire);
-
-/*
- * Hook points for the later stages of a tick.  Each returns the
- * nanoseconds it spent; GC is the memory monitor (monitor.c), run after
- * the graph's lock is dropped, since evicting a page takes it.
- * The graph's lock, taken by mmsb_prop_begin() when the tick started
- * draining, is held through propagation and validation (propagate.h).
- */
-static u64 mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_metrics *m)
-{
-	u64 ns = mmsb_prop_run(t->prop, t->tick_no, m);
-
-	trace_mmsb_propagate(t->tick_no, m->propagated, ns);
-	return ns;
-}
-
-static u64 mmsb_tick_validate_graph(struct mmsb_tick *t,
-				    struct mmsb_tick_metrics *m)
-{
-	u64 ns = mmsb_prop_validate(t->prop, m);
-
-	mmsb_prop_end(t->prop);
-	return ns;
-}
-
-/*
- * GC gets what is left of the tick's budget, counted from @start; a
- * monitor with nothing to do is not run (its gc_ns is 0).
- */
-static u64 mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_metrics *m,
-			u64 start)
-{
-	if (!t->mon || mmsb_monitor_idle(t->mon))
-		return 0;
-	return mmsb_monitor_run(t->mon, start + t->budget_ns, m);
-}
-
-static void mmsb_tick_publish(struct mmsb_tick *t,
-			      const struct mmsb_tick_metrics *m)
-{
-	spin_lock(&t->lock);
-	t->last = *m;
-	t->totals.ticks++;
-	t->totals.processed += m->processed;
-	t->totals.rejected += m->rejected;
-	t->totals.conflicts += m->conflicts;
-	t->totals.overruns += m->overrun;
-	spin_unlock(&t->lock);
-	trace_mmsb_tick(m);
-}
-
-/*
- * GC has work left and no delta is queued.  Periodic ticks: keep the
- * timer running, so GC gets a tick per period (bounded batches).  On
- * demand only: go on at once while pages wait to be freed (finite
- * work); pages that only need ageing wait for the next demanded tick.
- * Never restarts the timer once mmsb_tick_destroy() began.
- */
-static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
-{
-	if (READ_ONCE(t->stopping))
-		return false;
-	if (t->period) {
-		mmsb_tick_wake_timer(t);
-		return false;
-	}
-	return mmsb_monitor_reclaim_pending(t->mon);
-}
+struct mmsb_tick_ctx {
+	u64 start;
+	u64 request;
+	unsigned int deltas;
+	struct mmsb_dirty *dirty;
+	struct mmsb_engine_stats es;
+	struct mmsb_tick_metrics m;
+};
 
 /*
  * The bus header's seqlock around the part of a tick that writes pages:
@@ -557,90 +215,119 @@ static void mmsb_tick_bus_end(struct mmsb_tick *t)
 }
 
 /*
- * One tick.  Returns true when another should follow at once: work is
- * left and either ticks are on demand only or a request came meanwhile.
+ * Phases 1 and 2, drain and apply: take queued deltas a chunk at a time,
+ * partitioned by page, and apply each chunk on the engine, until what
+ * was queued when the tick started is taken (batch_max at most) or the
+ * budget is spent.  Deltas arriving meanwhile wait for the next tick, so
+ * a steady stream of producers cannot stretch one tick to its budget.
+ * The first chunk opens the tick: its number, the bus header's odd
+ * sequence, and whether it records changes for propagation.
  */
-static bool mmsb_tick_run(struct mmsb_tick *t)
+static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
-	u64 start_req = atomic64_read(&t->requested);
-	struct mmsb_tick_metrics m = { 0 };
-	struct mmsb_engine_stats es = { 0 };
-	u64 start = ktime_get_ns(), now = start;
-	unsigned int total = 0, n, nr_pages, limit;
-	struct mmsb_dirty *dirty = NULL;
-	bool graph = false;
+	unsigned int limit, n, nr_pages;
+	u64 now = tc->start;
 
-	/*
-	 * A tick takes what was queued when it started (batch_max at
-	 * most): deltas arriving meanwhile wait for the next tick, so a
-	 * steady stream of producers cannot stretch one tick to its budget.
-	 */
 	limit = min_t(unsigned long, t->batch_max,
 		      mmsb_queue_reserved(&t->queue));
-	while (total < limit) {
-		n = mmsb_tick_take(t, min(t->chunk, limit - total),
-				   t->tick_no + !total, &nr_pages, &es);
+	while (tc->deltas < limit) {
+		n = mmsb_tick_take(t, min(t->chunk, limit - tc->deltas),
+				   t->tick_no + !tc->deltas, &nr_pages, &tc->es);
 		if (!n)
 			break;
-		/*
-		 * Without an edge there is nothing to propagate or validate:
-		 * skip the graph and its lock.  An edge added meanwhile
-		 * takes effect from the next tick on, as it would had it
-		 * waited for the lock.
-		 */
-		if (!total) {
+		if (!tc->deltas) {
 			mmsb_tick_bus_begin(t);
 			t->tick_no++;
-			graph = t->prop && mmsb_graph_has_edges(t->prop->graph);
-			if (graph)
-				dirty = mmsb_prop_begin(t->prop);
+			/*
+			 * Without an edge there is nothing to propagate or
+			 * validate.  An edge added meanwhile takes effect
+			 * from the next tick on.
+			 */
+			if (mmsb_graph_has_edges(t->prop->graph))
+				tc->dirty = mmsb_prop_begin(t->prop);
 		}
-		total += n;
+		tc->deltas += n;
 		mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
-				dirty, &es);
-		if (dirty)
+				tc->dirty, &tc->es);
+		if (tc->dirty)
 			mmsb_prop_collect(t->prop, nr_pages);
 		mmsb_tick_retire(t);
 		now = ktime_get_ns();
-		if (now - start > t->budget_ns) {
-			m.overrun = 1;
+		if (now - tc->start > t->budget_ns) {
+			tc->m.overrun = 1;
 			break;
 		}
 	}
+	tc->m.apply_ns = now - tc->start;
+}
 
-	if (total) {
-		m.tick = t->tick_no;
-		m.processed = es.processed;
-		m.rejected = es.rejected;
-		m.conflicts = es.conflicts;
-		m.pages_changed = es.pages_changed;
-		m.apply_ns = now - start;
-		if (m.apply_ns)
-			m.throughput = div64_u64(es.processed * NSEC_PER_SEC,
-						 m.apply_ns);
-		if (graph) {
-			m.propagate_ns = mmsb_tick_propagate(t, &m);
-			m.graph_ns = mmsb_tick_validate_graph(t, &m);
-		}
-		mmsb_tick_bus_end(t);
-		m.gc_ns = mmsb_tick_gc(t, &m, start);
-		m.ring_depth = mmsb_queue_reserved(&t->queue);
-		m.total_ns = ktime_get_ns() - start;
-		mmsb_tick_publish(t, &m);
-	} else if (t->mon && mmsb_monitor_has_work(t->mon)) {
-		/* GC alone is no tick with deltas: counted by the monitor. */
-		mmsb_tick_gc(t, &m, start);
-	}
+/*
+ * Phases 3 and 4, propagate and validate: along the edges from the pages
+ * the tick changed, then check the graph.  The graph's lock, taken when
+ * the tick began recording (mmsb_prop_begin()), is released here.
+ */
+static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
+	struct mmsb_tick_metrics *m = &tc->m;
 
-	/*
-	 * Batches whose last delta this tick (or an earlier one, for a
-	 * batch its submitter armed late) handled: all they changed is
-	 * visible now, propagation included.
-	 */
+	if (!tc->dirty)
+		return;
+	m->propagate_ns = mmsb_prop_run(t->prop, t->tick_no, m);
+	trace_mmsb_propagate(t->tick_no, m->propagated, m->propagate_ns);
+	m->graph_ns = mmsb_prop_validate(t->prop, m);
+	mmsb_prop_end(t->prop);
+}
+
+/*
+ * Phase 5, GC: what is left of the tick's budget; a monitor with nothing
+ * to do is not run (its gc_ns is 0).  After the graph's lock is dropped,
+ * since evicting a page takes it.
+ */
+static void mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
+	if (!mmsb_monitor_idle(t->mon))
+		tc->m.gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns,
+					       &tc->m);
+}
+
+/* Phase 6, publish: the tick's metrics and the totals since load. */
+static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
+	struct mmsb_tick_metrics *m = &tc->m;
+
+	m->tick = t->tick_no;
+	m->processed = tc->es.processed;
+	m->rejected = tc->es.rejected;
+	m->conflicts = tc->es.conflicts;
+	m->pages_changed = tc->es.pages_changed;
+	if (m->apply_ns)
+		m->throughput = div64_u64(tc->es.processed * NSEC_PER_SEC,
+					  m->apply_ns);
+	m->ring_depth = mmsb_queue_reserved(&t->queue);
+	m->total_ns = ktime_get_ns() - tc->start;
+
+	spin_lock(&t->lock);
+	t->last = *m;
+	t->totals.ticks++;
+	t->totals.processed += m->processed;
+	t->totals.rejected += m->rejected;
+	t->totals.conflicts += m->conflicts;
+	t->totals.overruns += m->overrun;
+	spin_unlock(&t->lock);
+	trace_mmsb_tick(m);
+}
+
+/*
+ * Phase 7, complete: batches whose last delta this tick (or an earlier
+ * one, for a batch its submitter armed late) handled see all they
+ * changed visible now, propagation included; flushes made before the
+ * tick started return.
+ */
+static void mmsb_tick_complete(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
 	mmsb_batch_end_all(t->deltas);
-
 	/* Pairs with smp_load_acquire() in mmsb_tick_served(). */
-	smp_store_release(&t->completed, start_req);
+	smp_store_release(&t->completed, tc->request);
 	/*
 	 * wq_has_sleeper() starts with smp_mb(): orders the store above
 	 * before the look at the queue; pairs with the barrier in
@@ -649,10 +336,36 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	 */
 	if (wq_has_sleeper(&t->done_wq))
 		wake_up_all(&t->done_wq);
+}
 
+/*
+ * GC has work left and no delta is queued.  Periodic ticks: keep the
+ * timer running, so GC gets a tick per period (bounded batches).  On
+ * demand only: go on at once while pages wait to be freed (finite
+ * work); pages that only need ageing wait for the next demanded tick.
+ * Never restarts the timer once mmsb_tick_destroy() began.
+ */
+static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
+{
+	if (READ_ONCE(t->stopping))
+		return false;
+	if (t->period) {
+		mmsb_tick_wake_timer(t);
+		return false;
+	}
+	return mmsb_monitor_reclaim_pending(t->mon);
+}
+
+/*
+ * After a tick: is there work?  The work-pending protocol's consumer
+ * side (see the top of the file).  Returns true when another tick
+ * should follow at once: ticks on demand and work left.
+ */
+static bool mmsb_tick_next(struct mmsb_tick *t)
+{
 	/* A chunk partly taken is work the ring no longer shows. */
-	if (!mmsb_queue_recheck(&t->queue) && !t->taken) {
-		if (t->mon && mmsb_monitor_has_work(t->mon))
+	if (!mmsb_tick_has_work(t)) {
+		if (mmsb_monitor_has_work(t->mon))
 			return mmsb_tick_keep_gc(t);
 		mmsb_tick_maybe_idle(t);
 		return false;
@@ -666,6 +379,31 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	 */
 	mmsb_tick_wake_timer(t);
 	return false;
+}
+
+/*
+ * One tick, in its phases.  A tick that takes no delta runs GC alone if
+ * the monitor has work (counted by the monitor, not as a tick) and
+ * publishes nothing.  Returns mmsb_tick_next().
+ */
+static bool mmsb_tick_run(struct mmsb_tick *t)
+{
+	struct mmsb_tick_ctx tc = {
+		.start = ktime_get_ns(),
+		.request = atomic64_read(&t->requested),
+	};
+
+	mmsb_tick_apply(t, &tc);
+	if (tc.deltas) {
+		mmsb_tick_propagate(t, &tc);
+		mmsb_tick_bus_end(t);
+		mmsb_tick_gc(t, &tc);
+		mmsb_tick_publish(t, &tc);
+	} else if (mmsb_monitor_has_work(t->mon)) {
+		mmsb_tick_gc(t, &tc);
+	}
+	mmsb_tick_complete(t, &tc);
+	return mmsb_tick_next(t);
 }
 
 /**

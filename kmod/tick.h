@@ -37,9 +37,9 @@ struct vm_area_struct;
  * @period_us: tick period, 0 = ticks only on demand
  * @budget_us: a tick longer than this is an overrun and stops draining
  * @batch_max: deltas one tick drains at most
- * @prop: propagation along edges, or NULL; its records must hold
+ * @prop: propagation along edges; its records must hold
  *	min(@batch_max, MMSB_TICK_CHUNK) pages
- * @mon: memory monitor run at the end of each tick (GC), or NULL
+ * @mon: memory monitor run at the end of each tick (GC)
  */
 struct mmsb_tick_config {
 	const char *name;
@@ -73,8 +73,8 @@ struct mmsb_tick_totals {
  *	mmsb_chunk, whose reservations count deltas
  * @engine: applies the deltas
  * @deltas: submission state (delta release)
- * @prop: propagation and graph validation, or NULL
- * @mon: the memory monitor (GC), or NULL
+ * @prop: propagation and graph validation
+ * @mon: the memory monitor (GC)
  * @period: tick period, 0 = on demand
  * @budget_ns: tick budget
  * @batch_max: deltas per tick at most
@@ -83,7 +83,8 @@ struct mmsb_tick_totals {
  * @idle: the timer is stopped because the queue was empty; whoever
  *	clears it (under @timer_lock) restarts the timer
  * @timer_lock: orders a restart of the timer against its callback
- * @kick: a tick is wanted; set by the timer and by mmsb_tick_kick()
+ * @kick: a tick is wanted now; set by the timer and by mmsb_tick_kick()
+ *	(tick.c, "Work pending")
  * @stopping: mmsb_tick_destroy() began: GC no longer keeps ticks going
  * @wq: the orchestrator sleeps here
  * @task: the orchestrator kthread
@@ -150,6 +151,7 @@ void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n);
 u32 mmsb_tick_atomic_max(struct mmsb_tick *t);
 u32 mmsb_tick_room(struct mmsb_tick *t);
 void mmsb_tick_kick(struct mmsb_tick *t);
+void mmsb_tick_wake_timer(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
 bool mmsb_tick_trylock(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);

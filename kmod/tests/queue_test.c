@@ -41,56 +41,31 @@ static void mmsb_queue_test_reserve(struct kunit *test)
 }
 
 /*
- * Items of several units each, in order; has_work follows the ring:
- *   [1(3) 2(5)] take 1, take 2, take -> NULL and has_work clear
+ * Items of several units each, in order; the length follows the ring:
+ *   [1(3) 2(5)] take 1, take 2, take -> NULL, length 0, nothing reserved
+ * (the tick's "work pending" is the ring's length: a drain that took
+ * exactly what was queued must see 0, never a stale "work").
  */
-static void mmsb_queue_test_push_take_has_work(struct kunit *test)
+static void mmsb_queue_test_push_take_len(struct kunit *test)
 {
 	struct mmsb_queue q;
 
 	KUNIT_ASSERT_EQ(test, mmsb_queue_init(&q, 8), 0);
-	KUNIT_EXPECT_FALSE(test, mmsb_queue_has_work(&q));
+	KUNIT_EXPECT_EQ(test, mmsb_queue_len(&q), 0UL);
 	KUNIT_ASSERT_EQ(test, mmsb_queue_reserve(&q, 3, false), 3L);
 	mmsb_queue_push_reserved(&q, V(1));
+	KUNIT_EXPECT_EQ(test, mmsb_queue_len(&q), 1UL);
 	KUNIT_ASSERT_EQ(test, mmsb_queue_reserve(&q, 5, false), 5L);
 	mmsb_queue_push_reserved(&q, V(2));
-	KUNIT_EXPECT_TRUE(test, mmsb_queue_has_work(&q));
 	KUNIT_EXPECT_EQ(test, mmsb_queue_len(&q), 2UL);
 	KUNIT_EXPECT_PTR_EQ(test, mmsb_queue_take(&q), V(1));
 	mmsb_queue_release(&q, 3);
+	KUNIT_EXPECT_EQ(test, mmsb_queue_len(&q), 1UL);
 	KUNIT_EXPECT_PTR_EQ(test, mmsb_queue_take(&q), V(2));
 	mmsb_queue_release(&q, 5);
-	KUNIT_EXPECT_TRUE(test, mmsb_queue_has_work(&q));
+	KUNIT_EXPECT_EQ(test, mmsb_queue_len(&q), 0UL);
 	KUNIT_EXPECT_NULL(test, mmsb_queue_take(&q));
-	KUNIT_EXPECT_FALSE(test, mmsb_queue_has_work(&q));
 	KUNIT_EXPECT_EQ(test, mmsb_queue_reserved(&q), 0UL);
-	mmsb_queue_destroy(&q, NULL);
-}
-
-/* recheck: clears a stale hint, keeps a true one. */
-static void mmsb_queue_test_recheck(struct kunit *test)
-{
-	struct mmsb_queue q;
-
-	KUNIT_ASSERT_EQ(test, mmsb_queue_init(&q, 8), 0);
-	KUNIT_EXPECT_FALSE(test, mmsb_queue_recheck(&q));
-	KUNIT_ASSERT_EQ(test, mmsb_queue_reserve(&q, 2, false), 2L);
-	mmsb_queue_push_reserved(&q, V(1));
-	mmsb_queue_push_reserved(&q, V(2));
-	KUNIT_EXPECT_TRUE(test, mmsb_queue_recheck(&q));
-	/* Both taken, no empty take yet: the hint is stale. */
-	KUNIT_EXPECT_PTR_EQ(test, mmsb_queue_take(&q), V(1));
-	KUNIT_EXPECT_PTR_EQ(test, mmsb_queue_take(&q), V(2));
-	mmsb_queue_release(&q, 2);
-	KUNIT_EXPECT_TRUE(test, mmsb_queue_has_work(&q));
-	KUNIT_EXPECT_FALSE(test, mmsb_queue_recheck(&q));
-	KUNIT_EXPECT_FALSE(test, mmsb_queue_has_work(&q));
-	KUNIT_ASSERT_EQ(test, mmsb_queue_reserve(&q, 1, false), 1L);
-	mmsb_queue_push_reserved(&q, V(3));
-	KUNIT_EXPECT_TRUE(test, mmsb_queue_recheck(&q));
-	KUNIT_EXPECT_TRUE(test, mmsb_queue_has_work(&q));
-	KUNIT_EXPECT_PTR_EQ(test, mmsb_queue_take(&q), V(3));
-	mmsb_queue_release(&q, 1);
 	mmsb_queue_destroy(&q, NULL);
 }
 
@@ -148,8 +123,7 @@ static void mmsb_queue_test_release_wakes(struct kunit *test)
 
 static struct kunit_case mmsb_queue_test_cases[] = {
 	KUNIT_CASE(mmsb_queue_test_reserve),
-	KUNIT_CASE(mmsb_queue_test_push_take_has_work),
-	KUNIT_CASE(mmsb_queue_test_recheck),
+	KUNIT_CASE(mmsb_queue_test_push_take_len),
 	KUNIT_CASE(mmsb_queue_test_release_wakes),
 	{}
 };
