@@ -37,26 +37,20 @@ static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 	l = &st.last;
 
 #define P(name, val) seq_printf(m, "%s: %llu\n", name, (unsigned long long)(val))
-	P("pages", st.pages);
-	P("page_bytes", st.page_bytes);
-	P("page_meta_bytes", st.page_meta_bytes);
-	P("delta_bytes", st.delta_bytes);
-	P("graph_bytes", st.graph_bytes);
-	P("ring_bytes", st.ring_bytes);
-	P("mem_bytes", st.mem_bytes);
-	P("mem_limit", st.mem_limit);
+#define STAT(f) P(#f, st.f);
+#define LAST(f) P("last." #f, l->f);
+	/* Every counter of MMSB_IOC_STATS, as the uapi lists them ... */
+	MMSB_STATS_FIELDS(STAT)
+	MMSB_TICK_METRICS_FIELDS(LAST)
+#undef LAST
+#undef STAT
+	/* ... then what only people want to see. */
 	P("mem_usage_percent", st.mem_limit ?
 	  div64_u64((st.page_bytes + st.delta_bytes) * 100, st.mem_limit) : 0);
 	P("gc_threshold_percent", dev->monitor.cfg.threshold);
 	P("gc_batch_pages", dev->monitor.cfg.batch_pages);
 	P("gc_cold_age", dev->monitor.cfg.cold_age);
 	P("gc_scan_pages", dev->monitor.cfg.scan_pages);
-	P("gc_runs", st.gc_runs);
-	P("gc_reclaimed_pages", st.gc_reclaimed_pages);
-	P("gc_reclaimed_bytes", st.gc_reclaimed_bytes);
-	P("gc_evicted", st.gc_evicted);
-	P("gc_pending", st.gc_pending);
-	P("gc_max_ns", st.gc_max_ns);
 	P("gc_last_ns", run.ns);
 	P("gc_last_examined", run.examined);
 	P("gc_last_evicted", run.evicted);
@@ -64,21 +58,6 @@ static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 	P("gc_last_reclaimed_bytes", run.reclaimed_bytes);
 	P("page_overhead_bytes_1_frame", PAGE_SIZE - MMSB_PAGE_DATA_OFFSET - 1 +
 	  mmsb_monitor_page_overhead(PAGE_SIZE));
-	P("edges", st.edges);
-	P("ticks", st.ticks);
-	P("submitted", st.submitted);
-	P("processed", st.processed);
-	P("rejected", st.rejected);
-	P("conflicts", st.conflicts);
-	P("overruns", st.overruns);
-	P("ring_depth", st.ring_depth);
-	P("ring_capacity", st.ring_capacity);
-	P("last_tick", l->tick);
-	P("last_tick_processed", l->processed);
-	P("last_tick_total_ns", l->total_ns);
-	P("last_tick_gc_ns", l->gc_ns);
-	P("last_tick_gc_invoked", l->gc_invoked);
-	P("last_tick_overrun", l->overrun);
 #undef P
 	return 0;
 }

@@ -239,6 +239,24 @@ static long mmsb_ioctl_edge_del(struct file *file, void __user *uarg)
 	return mmsb_prop_del_edge(&mf->dev->prop, ue.from, ue.to, kind);
 }
 
+/*
+ * The uapi's field lists (MMSB_STATS_FIELDS, MMSB_TICK_METRICS_FIELDS)
+ * name every counter: a field added to a struct and not to its list
+ * breaks the build here.
+ */
+#define MMSB_METRICS_SIZE(f)	+ sizeof_field(struct mmsb_tick_metrics, f)
+#define MMSB_STATS_SIZE(f)	+ sizeof_field(struct mmsb_stats, f)
+static_assert(0 MMSB_TICK_METRICS_FIELDS(MMSB_METRICS_SIZE) +
+	      sizeof_field(struct mmsb_tick_metrics, pad) +
+	      sizeof_field(struct mmsb_tick_metrics, reserved) ==
+	      sizeof(struct mmsb_tick_metrics));
+static_assert(offsetofend(struct mmsb_stats, last)
+	      MMSB_STATS_FIELDS(MMSB_STATS_SIZE) +
+	      sizeof_field(struct mmsb_stats, reserved) ==
+	      sizeof(struct mmsb_stats));
+#undef MMSB_STATS_SIZE
+#undef MMSB_METRICS_SIZE
+
 /**
  * mmsb_stats_fill() - the figures of MMSB_IOC_STATS
  * @dev: the device

@@ -257,18 +257,20 @@ static u64 mmsb_monitor_scan(struct mmsb_monitor *mon, u64 usage,
  * @mon: the monitor
  * @deadline_ns: ktime_get_ns() by which to stop (the tick's budget);
  *	0 = none.  A run that starts past it does nothing.
- * @m: the tick's metrics: gc_invoked and gc_reclaimed_* are set, or NULL
+ * @out: what the run did (all zero if it did not run), or NULL
  *
  * Context: the tick's orchestrator (one thread), process context.
  * Return: nanoseconds spent.
  */
 u64 mmsb_monitor_run(struct mmsb_monitor *mon, u64 deadline_ns,
-		     struct mmsb_tick_metrics *m)
+		     struct mmsb_monitor_run *out)
 {
 	struct mmsb_monitor_run run = { };
 	u64 start = ktime_get_ns(), pressure;
 	bool over;
 
+	if (out)
+		*out = run;
 	if (deadline_ns && start >= deadline_ns)
 		return 0;
 	mon->clock++;
@@ -287,11 +289,8 @@ u64 mmsb_monitor_run(struct mmsb_monitor *mon, u64 deadline_ns,
 	run.ns = ktime_get_ns() - start;
 	run.invoked = over || run.evicted || run.reclaimed_pages;
 
-	if (m) {
-		m->gc_invoked = run.invoked;
-		m->gc_reclaimed_pages = run.reclaimed_pages;
-		m->gc_reclaimed_bytes = run.reclaimed_bytes;
-	}
+	if (out)
+		*out = run;
 	if (!run.invoked)
 		return run.ns;
 	trace_mmsb_gc(&run);

@@ -26,7 +26,6 @@
 #include <linux/types.h>
 
 struct mmsb_page_table;
-struct mmsb_tick_metrics;
 
 /**
  * struct mmsb_monitor_config - monitor parameters
@@ -127,7 +126,7 @@ bool mmsb_monitor_has_work(struct mmsb_monitor *mon);
 bool mmsb_monitor_idle(struct mmsb_monitor *mon);
 bool mmsb_monitor_reclaim_pending(struct mmsb_monitor *mon);
 u64 mmsb_monitor_run(struct mmsb_monitor *mon, u64 deadline_ns,
-		     struct mmsb_tick_metrics *m);
+		     struct mmsb_monitor_run *out);
 void mmsb_monitor_read(struct mmsb_monitor *mon, struct mmsb_monitor_run *last,
 		       struct mmsb_monitor_totals *totals);
 u64 mmsb_monitor_meta_bytes(struct mmsb_monitor *mon);

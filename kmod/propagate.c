@@ -388,7 +388,7 @@ static bool mmsb_prop_has_bytes(struct mmsb_prop *p,
  * wake the waiters.
  */
 static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
-			    struct mmsb_tick_metrics *m)
+			    struct mmsb_prop_stats *ps)
 {
 	struct mmsb_prop_node *pn = &p->nodes[i];
 	const struct mmsb_prop_node *sn;
@@ -430,9 +430,9 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 		}
 	}
 	if (mmsb_page_write_commit(dst, tick, dst->last_delta_id))
-		m->pages_changed++;
+		ps->pages_changed++;
 	pn->changed = true;
-	m->propagated++;
+	ps->propagated++;
 }
 
 /* Index @i changed: queue its edges on its dependents. */
@@ -464,12 +464,12 @@ static void mmsb_prop_push(struct mmsb_prop *p, size_t i)
  * mmsb_prop_run() - propagate this tick's changes along the edges
  * @p: the state, between mmsb_prop_begin() and mmsb_prop_end()
  * @tick: the tick number (the once-per-tick epoch rule)
- * @m: metrics: @propagated and @pages_changed are added to
+ * @ps: pages propagated to and pages whose epoch this moved are added to
  *
  * Context: the orchestrator, after every chunk was applied.
  * Return: nanoseconds spent.
  */
-u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_tick_metrics *m)
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps)
 {
 	u64 start = ktime_get_ns();
 	size_t i;
@@ -480,7 +480,7 @@ u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_tick_metrics *m)
 	/* for_each_set_bit() rereads the bitmap: bits set ahead are seen. */
 	for_each_set_bit(i, p->touched, p->nr) {
 		if (p->nodes[i].work != MMSB_PROP_NONE)
-			mmsb_prop_apply(p, i, tick, m);
+			mmsb_prop_apply(p, i, tick, ps);
 		if (p->nodes[i].changed)
 			mmsb_prop_push(p, i);
 	}
@@ -492,20 +492,20 @@ u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_tick_metrics *m)
 /**
  * mmsb_prop_validate() - the per-tick invariant check of the graph
  * @p: the state, between mmsb_prop_begin() and mmsb_prop_end()
- * @m: metrics: @graph_has_cycle is set
+ * @has_cycle: out: the graph has a cycle (an invariant failure)
  *
  * Validates the whole graph, O(V + E), which also refreshes the
  * topological order for the next tick.
  *
  * Return: nanoseconds spent.
  */
-u64 mmsb_prop_validate(struct mmsb_prop *p, struct mmsb_tick_metrics *m)
+u64 mmsb_prop_validate(struct mmsb_prop *p, bool *has_cycle)
 {
 	struct mmsb_graph_report r;
 
 	lockdep_assert_held(&p->graph->lock);
 	mmsb_graph_validate(p->graph, &r, NULL, 0);
-	m->graph_has_cycle = r.has_cycle;
+	*has_cycle = r.has_cycle;
 	if (r.has_cycle)
 		pr_err_ratelimited("invariant failure: the graph has a cycle of %zu pages\n",
 				   r.cycle_len);

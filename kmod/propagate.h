@@ -31,7 +31,6 @@
 
 struct mmsb_page;
 struct mmsb_page_table;
-struct mmsb_tick_metrics;
 
 /*
  * Ranges kept per page and tick.  Past that many disjoint ranges the two
@@ -65,6 +64,17 @@ struct mmsb_dirty {
 
 struct mmsb_prop_node;
 struct mmsb_prop_work;
+
+/**
+ * struct mmsb_prop_stats - what propagation did in one tick
+ * @propagated: pages written along edges
+ * @pages_changed: of those, pages no delta had changed in the tick (their
+ *	epoch moved here)
+ */
+struct mmsb_prop_stats {
+	u64 propagated;
+	u64 pages_changed;
+};
 
 /**
  * struct mmsb_prop - propagation state (one per device)
@@ -117,9 +127,8 @@ void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 
 struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p);
 void mmsb_prop_collect(struct mmsb_prop *p, unsigned int nr);
-u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick,
-		  struct mmsb_tick_metrics *m);
-u64 mmsb_prop_validate(struct mmsb_prop *p, struct mmsb_tick_metrics *m);
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps);
+u64 mmsb_prop_validate(struct mmsb_prop *p, bool *has_cycle);
 void mmsb_prop_end(struct mmsb_prop *p);
 
 #endif /* _MMSB_PROPAGATE_H */

@@ -269,13 +269,18 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	struct mmsb_tick_metrics *m = &tc->m;
+	struct mmsb_prop_stats ps = { };
+	bool cycle;
 
 	if (!tc->dirty)
 		return;
-	m->propagate_ns = mmsb_prop_run(t->prop, t->tick_no, m);
-	trace_mmsb_propagate(t->tick_no, m->propagated, m->propagate_ns);
-	m->graph_ns = mmsb_prop_validate(t->prop, m);
+	m->propagate_ns = mmsb_prop_run(t->prop, t->tick_no, &ps);
+	trace_mmsb_propagate(t->tick_no, ps.propagated, m->propagate_ns);
+	m->graph_ns = mmsb_prop_validate(t->prop, &cycle);
 	mmsb_prop_end(t->prop);
+	m->propagated = ps.propagated;
+	tc->es.pages_changed += ps.pages_changed;
+	m->graph_has_cycle = cycle;
 }
 
 /*
@@ -285,9 +290,14 @@ static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
  */
 static void mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
-	if (!mmsb_monitor_idle(t->mon))
-		tc->m.gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns,
-					       &tc->m);
+	struct mmsb_monitor_run run;
+
+	if (mmsb_monitor_idle(t->mon))
+		return;
+	tc->m.gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns, &run);
+	tc->m.gc_invoked = run.invoked;
+	tc->m.gc_reclaimed_pages = run.reclaimed_pages;
+	tc->m.gc_reclaimed_bytes = run.reclaimed_bytes;
 }
 
 /* Phase 6, publish: the tick's metrics and the totals since load. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -18,6 +19,18 @@ int mmsb_open(void)
 {
 	int fd = open(MMSB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 
+	return fd < 0 ? -errno : fd;
+}
+
+int mmsb_open_bus(unsigned int bus)
+{
+	char path[32];
+	int fd;
+
+	if (!bus)
+		return mmsb_open();
+	snprintf(path, sizeof(path), MMSB_DEVICE_PATH "%u", bus);
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 

@@ -31,6 +31,13 @@ extern "C" {
 int mmsb_open(void);
 
 /*
+ * Open bus @bus of a module loaded with buses=N: /dev/mmsb for 0,
+ * /dev/mmsb1 ... /dev/mmsb<N-1> for the others; as mmsb_open() otherwise
+ * (-ENOENT: no such bus).
+ */
+int mmsb_open_bus(unsigned int bus);
+
+/*
  * Fill @v from MMSB_IOC_VERSION: the module's ABI version and its
  * MMSB_FEAT_* bits.  Returns 0 or -errno of ioctl(2) (-ENOTTY: @fd is
  * no mmsb device).

@@ -190,7 +190,8 @@ static int cmd_list(int fd, int argc, char **argv)
 	return 0;
 }
 
-#define DEBUGFS_GRAPH	"/sys/kernel/debug/mmsb/graph"
+/* --bus N: the bus to talk to (/dev/mmsb, /dev/mmsb1, ...). */
+static unsigned int bus;
 
 /*
  * edge list: every edge, "FROM -> TO KIND" a line.  No ioctl lists
@@ -200,10 +201,16 @@ static int edge_list(void)
 {
 	unsigned long long from, to;
 	const char *sep = "";
-	char line[128], kind[16];
+	char line[128], kind[16], path[64];
 	FILE *f;
 
-	f = fopen(DEBUGFS_GRAPH, "r");
+	/* The bus's debugfs directory is named after its device. */
+	if (bus)
+		snprintf(path, sizeof(path), "/sys/kernel/debug/mmsb%u/graph",
+			 bus);
+	else
+		strcpy(path, "/sys/kernel/debug/mmsb/graph");
+	f = fopen(path, "r");
 	if (!f)
 		return -errno;
 	if (json)
@@ -411,29 +418,21 @@ static int cmd_wait(int fd, int argc, char **argv)
 }
 
 #define STAT(f) { #f, offsetof(struct mmsb_stats, f), \
-		  sizeof(((struct mmsb_stats *)0)->f) }
+		  sizeof(((struct mmsb_stats *)0)->f) },
+#define LAST(f) STAT(last.f)
 
-/* Named after the uapi fields; pad and reserved are left out. */
+/* Named after the uapi fields, from its field lists. */
 static const struct {
 	const char *name;
 	size_t off, size;
 } stat_fields[] = {
-	STAT(size),
-	STAT(last.tick), STAT(last.processed), STAT(last.rejected),
-	STAT(last.conflicts), STAT(last.pages_changed), STAT(last.propagated),
-	STAT(last.ring_depth), STAT(last.apply_ns), STAT(last.graph_ns),
-	STAT(last.propagate_ns), STAT(last.gc_ns), STAT(last.total_ns),
-	STAT(last.gc_invoked), STAT(last.graph_has_cycle), STAT(last.overrun),
-	STAT(last.gc_reclaimed_pages), STAT(last.gc_reclaimed_bytes),
-	STAT(last.throughput),
-	STAT(ticks), STAT(submitted), STAT(processed), STAT(rejected),
-	STAT(conflicts), STAT(overruns), STAT(ring_depth), STAT(ring_capacity),
-	STAT(pages), STAT(page_bytes), STAT(delta_bytes), STAT(graph_bytes),
-	STAT(mem_bytes), STAT(mem_limit), STAT(edges), STAT(gc_runs),
-	STAT(gc_reclaimed_pages), STAT(gc_reclaimed_bytes), STAT(ring_bytes),
-	STAT(page_meta_bytes), STAT(gc_evicted), STAT(gc_pending),
-	STAT(gc_max_ns),
+	STAT(size)
+	MMSB_TICK_METRICS_FIELDS(LAST)
+	MMSB_STATS_FIELDS(STAT)
 };
+
+#undef LAST
+#undef STAT
 
 /* One "name value" line per field of struct mmsb_stats. */
 static int print_stats(int fd)
@@ -728,7 +727,7 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: mmsbctl [--json] COMMAND [ARGS]  (COMMAND --help: its usage)\n");
+	fprintf(f, "usage: mmsbctl [--json] [--bus N] COMMAND [ARGS]  (COMMAND --help: its usage)\n");
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		fprintf(f, "  %s%s%s\n      %s\n", cmds[i].name,
 			*cmds[i].args ? " " : "", cmds[i].args, cmds[i].help);
@@ -739,12 +738,24 @@ int main(int argc, char **argv)
 	size_t i;
 	int fd, ret, n = 1, j;
 
-	/* --json may come anywhere: no argument of a command starts "--". */
+	/*
+	 * --json and --bus N may come anywhere: no argument of a command
+	 * starts "--".
+	 */
 	for (j = 1; j < argc; j++) {
-		if (!strcmp(argv[j], "--json"))
+		if (!strcmp(argv[j], "--json")) {
 			json = 1;
-		else
+		} else if (!strcmp(argv[j], "--bus") && j + 1 < argc) {
+			char *end;
+
+			bus = strtoul(argv[++j], &end, 10);
+			if (*end || !*argv[j]) {
+				usage(stderr);
+				return 2;
+			}
+		} else {
 			argv[n++] = argv[j];
+		}
 	}
 	argc = n;
 	argv[argc] = NULL;
@@ -765,9 +776,9 @@ int main(int argc, char **argv)
 			       cmds[i].name, cmds[i].args, cmds[i].help);
 			return 0;
 		}
-		fd = mmsb_open();
+		fd = mmsb_open_bus(bus);
 		if (fd < 0) {
-			fprintf(stderr, "mmsbctl: %s: %s\n", MMSB_DEVICE_PATH,
+			fprintf(stderr, "mmsbctl: bus %u: %s\n", bus,
 				strerror(-fd));
 			return 1;
 		}

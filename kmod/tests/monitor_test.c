@@ -174,7 +174,7 @@ static void mmsb_monitor_test_verdicts(struct kunit *test)
 static void mmsb_monitor_test_batch_bound(struct kunit *test)
 {
 	struct monitor_ctx *c = test->priv;
-	struct mmsb_tick_metrics m = { };
+	struct mmsb_monitor_run m = { };
 	u64 ids[10];
 	int i;
 
@@ -190,18 +190,18 @@ static void mmsb_monitor_test_batch_bound(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, mmsb_monitor_has_work(&c->mon));
 
 	mmsb_monitor_run(&c->mon, 0, &m);
-	KUNIT_EXPECT_EQ(test, m.gc_invoked, 1);
-	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_pages, BATCH);
-	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_bytes, BATCH * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, m.invoked, 1);
+	KUNIT_EXPECT_EQ(test, m.reclaimed_pages, BATCH);
+	KUNIT_EXPECT_EQ(test, m.reclaimed_bytes, BATCH * PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t), 6 * PAGE_SIZE);
 	mmsb_monitor_run(&c->mon, 0, &m);
 	mmsb_monitor_run(&c->mon, 0, &m);
-	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_pages, 2);
+	KUNIT_EXPECT_EQ(test, m.reclaimed_pages, 2);
 	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t), 0);
 	KUNIT_EXPECT_EQ(test, mmsb_page_table_structs(&c->t), 0);
 	KUNIT_EXPECT_FALSE(test, mmsb_monitor_has_work(&c->mon));
 	mmsb_monitor_run(&c->mon, 0, &m);
-	KUNIT_EXPECT_EQ(test, m.gc_invoked, 0);
+	KUNIT_EXPECT_EQ(test, m.invoked, 0);
 }
 
 /* A freed page still referenced (mapped) is not reclaimed until put. */
@@ -256,7 +256,7 @@ static void mmsb_monitor_test_direct_reclaim(struct kunit *test)
 static void mmsb_monitor_test_evicts_cold_only(struct kunit *test)
 {
 	struct monitor_ctx *c = test->priv;
-	struct mmsb_tick_metrics m = { };
+	struct mmsb_monitor_run m = { };
 	struct mmsb_page *keep[20];
 	int i, run, evicted = 0;
 
@@ -330,11 +330,11 @@ static void mmsb_monitor_test_changing_page_stays(struct kunit *test)
 static void mmsb_monitor_test_no_budget(struct kunit *test)
 {
 	struct monitor_ctx *c = test->priv;
-	struct mmsb_tick_metrics m = { };
+	struct mmsb_monitor_run m = { };
 
 	mmsb_page_free(&c->t, create(test, 0)->id, current_cred(), true);
 	KUNIT_EXPECT_EQ(test, mmsb_monitor_run(&c->mon, 1, &m), 0);
-	KUNIT_EXPECT_EQ(test, m.gc_invoked, 0);
+	KUNIT_EXPECT_EQ(test, m.invoked, 0);
 	KUNIT_EXPECT_EQ(test, c->mon.clock, 0);
 	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 1);
 }
@@ -353,7 +353,7 @@ static void mmsb_monitor_test_no_budget(struct kunit *test)
 static void mmsb_monitor_test_deadline_stops_run(struct kunit *test)
 {
 	struct monitor_ctx *c = test->priv;
-	struct mmsb_tick_metrics m = { };
+	struct mmsb_monitor_run m = { };
 	u64 deadline;
 	int i;
 
@@ -368,16 +368,16 @@ static void mmsb_monitor_test_deadline_stops_run(struct kunit *test)
 	c->spin_until = deadline;
 	mmsb_monitor_run(&c->mon, deadline, &m);
 	c->spin_until = 0;
-	KUNIT_EXPECT_EQ(test, m.gc_invoked, 1);
+	KUNIT_EXPECT_EQ(test, m.invoked, 1);
 	KUNIT_EXPECT_EQ(test, c->evicted_calls, 1);
 	KUNIT_EXPECT_EQ(test, mmsb_page_table_pages(&c->t), 39);
-	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_pages, 0);
+	KUNIT_EXPECT_EQ(test, m.reclaimed_pages, 0);
 	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), 1);
 	KUNIT_EXPECT_EQ(test, mmsb_page_table_bytes(&c->t), 40 * PAGE_SIZE);
 
 	mmsb_monitor_run(&c->mon, 0, &m);
 	KUNIT_EXPECT_EQ(test, c->evicted_calls, 1 + BATCH);
-	KUNIT_EXPECT_EQ(test, m.gc_reclaimed_pages, 1);
+	KUNIT_EXPECT_EQ(test, m.reclaimed_pages, 1);
 	KUNIT_EXPECT_EQ(test, mmsb_page_reclaim_pending(&c->t), BATCH);
 }
 

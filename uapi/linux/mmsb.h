@@ -437,6 +437,28 @@ struct mmsb_tick_metrics {
 	__u64 reserved[3];
 };
 
+/*
+ * The counters of struct mmsb_tick_metrics and struct mmsb_stats, in
+ * struct order (pad, reserved and the @size header left out), as X-macro
+ * lists: X(field) for each.  The one table every program that shows them
+ * all uses (mmsbctl, the module's debugfs); the module's build fails if
+ * a field is added to a struct and not here.
+ */
+#define MMSB_TICK_METRICS_FIELDS(X)					\
+	X(tick) X(processed) X(rejected) X(conflicts) X(pages_changed)	\
+	X(propagated) X(ring_depth) X(apply_ns) X(graph_ns)		\
+	X(propagate_ns) X(gc_ns) X(total_ns) X(gc_invoked)		\
+	X(graph_has_cycle) X(overrun) X(gc_reclaimed_pages)		\
+	X(gc_reclaimed_bytes) X(throughput)
+
+#define MMSB_STATS_FIELDS(X)						\
+	X(ticks) X(submitted) X(processed) X(rejected) X(conflicts)	\
+	X(overruns) X(ring_depth) X(ring_capacity) X(pages)		\
+	X(page_bytes) X(delta_bytes) X(graph_bytes) X(mem_bytes)	\
+	X(mem_limit) X(edges) X(gc_runs) X(gc_reclaimed_pages)		\
+	X(gc_reclaimed_bytes) X(ring_bytes) X(page_meta_bytes)		\
+	X(gc_evicted) X(gc_pending) X(gc_max_ns)
+
 /**
  * struct mmsb_stats - module statistics (MMSB_IOC_STATS)
  * @size: in: sizeof(struct mmsb_stats) as the caller knows it; the
