@@ -28,22 +28,22 @@
 static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 {
 	struct mmsb_dev *dev = m->private;
-	const struct mmsb_tick_metrics *l;
 	struct mmsb_monitor_run run;
 	struct mmsb_stats st = { };
+	unsigned int i;
 
 	mmsb_stats_fill(dev, &st);
 	mmsb_monitor_read(&dev->monitor, &run, NULL);
-	l = &st.last;
 
 #define P(name, val) seq_printf(m, "%s: %llu\n", name, (unsigned long long)(val))
-#define STAT(f) P(#f, st.f);
-#define LAST(f) P("last." #f, l->f);
 	/* Every counter of MMSB_IOC_STATS, as the uapi lists them ... */
-	MMSB_STATS_FIELDS(STAT)
-	MMSB_TICK_METRICS_FIELDS(LAST)
-#undef LAST
-#undef STAT
+	for (i = 0; i < mmsb_nr_stat_descs; i++) {
+		const struct mmsb_stat_desc *d = &mmsb_stat_descs[i];
+		const void *f = (const u8 *)&st + d->offset;
+
+		P(d->name, d->size == sizeof(u32) ? *(const u32 *)f :
+						   *(const u64 *)f);
+	}
 	/* ... then what only people want to see. */
 	P("mem_usage_percent", st.mem_limit ?
 	  div64_u64((st.page_bytes + st.delta_bytes) * 100, st.mem_limit) : 0);

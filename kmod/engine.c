@@ -12,7 +12,7 @@
  *
  * Epoch and conflict rules, per page and tick:
  *  - the epoch rises by one in the first tick chunk that changes the
- *    page, and not again in that tick (@page->tick_changed);
+ *    page, and not again in that tick (@page->changed_tick);
  *  - a delta with expected_epoch E != 0 applies only if the page is at
  *    E and no earlier delta of this tick changed it, else -ESTALE: of
  *    several writers racing with the same E exactly one wins;
@@ -52,15 +52,15 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			      struct mmsb_dirty *dirty,
 			      struct mmsb_engine_stats *stats)
 {
-	struct mmsb_kdelta *kd, *first = page->tick_first;
+	struct mmsb_kdelta *kd, *first = page->tick.first;
 	bool moved = mmsb_page_changed_in(page, tick);
 	bool live = READ_ONCE(page->live);
 	bool writing = false;
 	u64 epoch = page->epoch;
 	u64 last_id = page->last_delta_id;
 
-	page->tick_first = NULL;
-	page->tick_last = NULL;
+	page->tick.first = NULL;
+	page->tick.last = NULL;
 	if (dirty) {
 		dirty->id = page->id;
 		dirty->nr = 0;
@@ -105,7 +105,7 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 
 /**
  * mmsb_engine_apply_page() - apply the deltas linked on one page
- * @page: the page; its deltas are linked from @page->tick_first
+ * @page: the page; its deltas are linked from @page->tick.first
  * @tick: the current tick number (never 0)
  * @stats: counters to add to
  *
@@ -168,7 +168,7 @@ static void mmsb_engine_add(struct mmsb_engine_stats *to,
 /**
  * mmsb_engine_run() - apply one partitioned chunk of a tick and wait
  * @eng: the engine
- * @pages: pages with their deltas linked from ->tick_first, ring order
+ * @pages: pages with their deltas linked from ->tick.first, ring order
  * @nr_pages: entries of @pages
  * @nr_deltas: deltas linked on them, to decide whether to wake workers
  * @tick: tick number, the same for every chunk of one tick

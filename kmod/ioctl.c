@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <kunit/visibility.h>
 
 #include <linux/mmsb.h>
 
@@ -240,22 +241,22 @@ static long mmsb_ioctl_edge_del(struct file *file, void __user *uarg)
 }
 
 /*
- * The uapi's field lists (MMSB_STATS_FIELDS, MMSB_TICK_METRICS_FIELDS)
- * name every counter: a field added to a struct and not to its list
- * breaks the build here.
+ * Every counter of MMSB_IOC_STATS by name, from the uapi's field lists,
+ * in struct order, for debugfs.  KUnit (suite mmsb_stats) checks that
+ * the lists cover every field of the structs.
  */
-#define MMSB_METRICS_SIZE(f)	+ sizeof_field(struct mmsb_tick_metrics, f)
-#define MMSB_STATS_SIZE(f)	+ sizeof_field(struct mmsb_stats, f)
-static_assert(0 MMSB_TICK_METRICS_FIELDS(MMSB_METRICS_SIZE) +
-	      sizeof_field(struct mmsb_tick_metrics, pad) +
-	      sizeof_field(struct mmsb_tick_metrics, reserved) ==
-	      sizeof(struct mmsb_tick_metrics));
-static_assert(offsetofend(struct mmsb_stats, last)
-	      MMSB_STATS_FIELDS(MMSB_STATS_SIZE) +
-	      sizeof_field(struct mmsb_stats, reserved) ==
-	      sizeof(struct mmsb_stats));
-#undef MMSB_STATS_SIZE
-#undef MMSB_METRICS_SIZE
+#define MMSB_STAT_DESC(t, f) \
+	{ #f, offsetof(struct mmsb_stats, f), sizeof(t) },
+#define MMSB_LAST_DESC(t, f) \
+	{ "last." #f, offsetof(struct mmsb_stats, last.f), sizeof(t) },
+const struct mmsb_stat_desc mmsb_stat_descs[] = {
+	MMSB_TICK_METRICS_FIELDS(MMSB_LAST_DESC)
+	MMSB_STATS_FIELDS(MMSB_STAT_DESC)
+};
+EXPORT_SYMBOL_IF_KUNIT(mmsb_stat_descs);
+
+const unsigned int mmsb_nr_stat_descs = ARRAY_SIZE(mmsb_stat_descs);
+EXPORT_SYMBOL_IF_KUNIT(mmsb_nr_stat_descs);
 
 /**
  * mmsb_stats_fill() - the figures of MMSB_IOC_STATS

@@ -4,8 +4,8 @@
  * run by the tick after propagation (see monitor.h).
  *
  * Ageing.  The monitor counts its runs (@clock).  Each evictable page
- * carries the epoch the monitor last saw (@gc_epoch) and the run that
- * first saw that epoch (@gc_stamp); its age is @clock - @gc_stamp, and
+ * carries the epoch the monitor last saw (@gc.epoch) and the run that
+ * first saw that epoch (@gc.stamp); its age is @clock - @gc.stamp, and
  * it is cold when the age reaches cold_age.  Epochs only rise, so a
  * change is never missed.  A run looks at scan_pages evictable pages at
  * most, from a cursor that wraps; with more evictable pages than that a
@@ -231,7 +231,7 @@ static u64 mmsb_monitor_scan(struct mmsb_monitor *mon, u64 usage,
 		run->examined++;
 		id = page->id;
 		size = page->map_size;
-		age = mmsb_monitor_age(&page->gc_epoch, &page->gc_stamp,
+		age = mmsb_monitor_age(&page->gc.epoch, &page->gc.stamp,
 				       READ_ONCE(page->epoch), mon->clock);
 		/* Count what this run evicted as gone: no overshoot. */
 		over = mmsb_monitor_over(usage - min(usage, gone), cfg->limit,

@@ -45,6 +45,8 @@
 
 #include <linux/mmsb.h>
 
+#include "dirty.h"
+
 struct mmsb_page_table;
 struct mmsb_kdelta;
 
@@ -63,26 +65,28 @@ struct mmsb_kdelta;
  * @epoch: current epoch; written only by the tick (under the page's
  *	write section), read anywhere with READ_ONCE()
  * @last_delta_id: id of the last delta applied, written like @epoch
+ * @changed_tick: number of the last tick that moved @epoch (the epoch
+ *	rule, mmsb_page_write_commit())
  * @live: cleared (under the table lock) when the page is freed
  * @waitq: MMSB_IOC_WAIT, poll and io_uring waiters for an epoch change
  * @rcu: frees the struct after lockless lookups are done with it
  * @table: the table the page's bytes are charged to
- * @tick_first: first delta of the current tick chunk (tick.c)
- * @tick_last: last delta of the current tick chunk (tick.c)
- * @tick_changed: number of the last tick that moved @epoch (engine.c)
- * @tick_mark: the last atomic submission whose check saw the page
- *	(tick.c)
  * @reclaim: entry on the table's reclaim list after the last put
- * @gc_epoch: @epoch when the monitor last looked (monitor.c only)
- * @gc_stamp: monitor run that first saw @gc_epoch, 0 = never looked
- *	(monitor.c only)
+ * @tick: the tick's (tick_queue.c, engine.c): @tick.first and @tick.last
+ *	are the deltas linked onto the page for the chunk being applied,
+ *	which the orchestrator links and the one worker that applies the
+ *	page reads and clears; @tick.mark is the last atomic submission
+ *	whose check saw the page
+ * @prop: propagation's (propagate.c): @prop.dirty holds the bytes the
+ *	tick numbered @prop.tick changed, and @prop.next links the pages it
+ *	changed, each held, until propagation takes them
+ * @gc: the monitor's (monitor.c): @gc.epoch is @epoch when it last
+ *	looked, @gc.stamp the monitor run that first saw @gc.epoch (0 =
+ *	never looked)
  *
- * The tick_* fields belong to the tick: the orchestrator links deltas
- * onto the page, then the one worker that applies it reads and clears
- * them; no other code touches them.
- *
- * The tick owns the page's contents: one thread at a time changes @data
- * between mmsb_page_write_begin() and mmsb_page_write_end().
+ * Everything before @tick is page.c's.  The tick owns the page's
+ * contents: one thread at a time changes @data between
+ * mmsb_page_write_begin() and mmsb_page_write_commit().
  */
 struct mmsb_page {
 	u64 id;
@@ -97,17 +101,27 @@ struct mmsb_page {
 	u32 flags;
 	u64 epoch;
 	u64 last_delta_id;
+	u64 changed_tick;
 	bool live;
 	wait_queue_head_t waitq;
 	struct rcu_head rcu;
 	struct mmsb_page_table *table;
-	struct mmsb_kdelta *tick_first;
-	struct mmsb_kdelta *tick_last;
-	u64 tick_changed;
-	u64 tick_mark;
 	struct llist_node reclaim;
-	u64 gc_epoch;
-	u64 gc_stamp;
+
+	struct {
+		struct mmsb_kdelta *first;
+		struct mmsb_kdelta *last;
+		u64 mark;
+	} tick;
+	struct {
+		u64 tick;
+		struct mmsb_page *next;
+		struct mmsb_dirty dirty;
+	} prop;
+	struct {
+		u64 epoch;
+		u64 stamp;
+	} gc;
 };
 
 /**
@@ -188,7 +202,7 @@ void mmsb_page_table_destroy(struct mmsb_page_table *t);
 void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
 				 void (*notify)(void *arg), void *arg);
 void mmsb_page_table_set_freed(struct mmsb_page_table *t,
-				void (*freed)(void *arg, u64 id), void *arg);
+			       void (*freed)(void *arg, u64 id), void *arg);
 unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
 			       u64 deadline_ns, u64 *bytes);
 
@@ -261,7 +275,7 @@ bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 static inline bool mmsb_page_changed_in(const struct mmsb_page *page,
 					u64 tick)
 {
-	return page->tick_changed == tick;
+	return page->changed_tick == tick;
 }
 
 /* Live pages of @t. */

@@ -202,7 +202,7 @@ bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 	bool first = !mmsb_page_changed_in(page, tick);
 
 	if (first)
-		page->tick_changed = tick;
+		page->changed_tick = tick;
 	mmsb_page_write_end(page, page->epoch + first, last_delta_id);
 	/*
 	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store

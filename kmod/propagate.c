@@ -5,12 +5,18 @@
  *
  * One tick, as tick.c drives it:
  *
- *	mmsb_prop_begin()	g->lock; topological order; records on
- *	per chunk: engine fills @chunk, mmsb_prop_collect() files each
- *		changed page that has dependents under its topo index
- *	mmsb_prop_run()		walk the touched indexes in ascending order
+ *	mmsb_prop_begin()	records on (no lock)
+ *	per chunk: engine fills @chunk, mmsb_prop_collect() keeps each
+ *		changed page's ranges in the page, held, on @changed
+ *	mmsb_prop_run()		g->lock; topological order; file the
+ *		changed pages that have dependents under their topo index;
+ *		walk the touched indexes in ascending order
  *	mmsb_prop_validate()	the invariant check (refreshes the order)
  *	mmsb_prop_end()		g->lock released
+ *
+ * So the graph's lock is held only while the tick propagates and
+ * validates, never while it applies deltas: edge and page-free ioctls
+ * wait for propagation at most, not for a whole tick.
  *
  * The walk (graph.h's recipe): for touched index i, first apply what
  * reached it (all incoming edges of the tick in one write section),
@@ -276,37 +282,21 @@ void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes)
 }
 
 /**
- * mmsb_prop_begin() - start a tick: take g->lock, fix the order
+ * mmsb_prop_begin() - start recording a tick's changes
  * @p: the state
+ * @tick: the tick's number
  *
- * The lock is held until mmsb_prop_end(), so the order and the topo
- * indexes stay valid through the whole tick.
- *
- * Context: the orchestrator, process context.
+ * Context: the tick, process context.
  * Return: the records the engine fills for each chunk
- * (@p->chunk_cap entries), or NULL when the graph has no edge and there
- * is nothing to record.
+ * (@p->chunk_cap entries).
  */
-struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p)
+struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p, u64 tick)
 {
-	const struct mmsb_graph_node *const *order;
-	size_t n;
-
-	mutex_lock(&p->graph->lock);
-	p->active = false;
-	p->nr_work = 0;
-	if (!mmsb_graph_nr_edges(p->graph))
-		return NULL;
-	order = mmsb_graph_topo(p->graph, &n);
-	/* A cycle cannot be added; validation reports it if it was. */
-	if (IS_ERR_OR_NULL(order))
-		return NULL;
-	p->order = order;
-	p->nr = n;
-	bitmap_zero(p->touched, n);
-	p->active = true;
+	p->tick = tick;
+	p->changed = NULL;
 	return p->chunk;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_begin);
 
 static void mmsb_prop_node_init(struct mmsb_prop_node *pn)
 {
@@ -329,32 +319,79 @@ static struct mmsb_prop_node *mmsb_prop_touch(struct mmsb_prop *p, size_t i)
 
 /**
  * mmsb_prop_collect() - take the engine's records of one chunk
- * @p: the state, after mmsb_prop_begin() returned records
+ * @p: the state, after mmsb_prop_begin()
+ * @pages: the chunk's pages; record i is pages[i]'s
  * @nr: records filled (the chunk's pages)
  *
- * Files the changed ranges of every page that has dependents; other
- * pages cost one xarray lookup.
+ * Keeps each changed page's ranges in the page (->prop), merged over the
+ * tick's chunks, and the page itself, held, on @p->changed.  No lock: the
+ * graph is looked at by mmsb_prop_run().
  */
-void mmsb_prop_collect(struct mmsb_prop *p, unsigned int nr)
+void mmsb_prop_collect(struct mmsb_prop *p, struct mmsb_page **pages,
+		       unsigned int nr)
 {
-	const struct mmsb_graph_node *node;
-	struct mmsb_prop_node *pn;
 	const struct mmsb_dirty *d;
+	struct mmsb_page *page;
 	unsigned int k, r;
 
-	lockdep_assert_held(&p->graph->lock);
 	for (k = 0; k < nr; k++) {
 		d = &p->chunk[k];
 		if (!d->nr)
 			continue;
-		node = mmsb_graph_lookup(p->graph, d->id);
-		if (!node || list_empty(&node->out))
-			continue;
-		pn = mmsb_prop_touch(p, node->topo_index);
-		pn->changed = true;
+		page = pages[k];
+		if (page->prop.tick != p->tick) {
+			page->prop.tick = p->tick;
+			page->prop.dirty.nr = 0;
+			page->prop.next = p->changed;
+			p->changed = mmsb_page_hold(page);
+		}
 		for (r = 0; r < d->nr; r++)
-			mmsb_dirty_add(&pn->dirty, d->r[r].start, d->r[r].end);
+			mmsb_dirty_add(&page->prop.dirty, d->r[r].start,
+				       d->r[r].end);
 	}
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_collect);
+
+/*
+ * Under g->lock, at the start of the walk: the topological order, and
+ * the tick's changed pages that have dependents filed under their
+ * indexes.  Every page on @changed is put.  Returns false when there is
+ * nothing to walk.
+ */
+static bool mmsb_prop_file_changed(struct mmsb_prop *p)
+{
+	const struct mmsb_graph_node *const *order = NULL;
+	const struct mmsb_graph_node *node;
+	struct mmsb_prop_node *pn;
+	struct mmsb_page *page;
+	unsigned int r;
+	size_t n = 0;
+
+	p->nr_work = 0;
+	if (mmsb_graph_nr_edges(p->graph))
+		order = mmsb_graph_topo(p->graph, &n);
+	/* A cycle cannot be added; validation reports it if it was. */
+	if (IS_ERR(order))
+		order = NULL;
+	if (order) {
+		p->order = order;
+		p->nr = n;
+		bitmap_zero(p->touched, n);
+	}
+	while ((page = p->changed)) {
+		p->changed = page->prop.next;
+		node = order ? mmsb_graph_lookup(p->graph, page->id) : NULL;
+		if (node && !list_empty(&node->out)) {
+			pn = mmsb_prop_touch(p, node->topo_index);
+			pn->changed = true;
+			for (r = 0; r < page->prop.dirty.nr; r++)
+				mmsb_dirty_add(&pn->dirty,
+					       page->prop.dirty.r[r].start,
+					       page->prop.dirty.r[r].end);
+		}
+		mmsb_page_put(page);
+	}
+	return order;
 }
 
 /* The page at index @i, looked up once per tick; NULL if freed. */
@@ -462,11 +499,14 @@ static void mmsb_prop_push(struct mmsb_prop *p, size_t i)
 
 /**
  * mmsb_prop_run() - propagate this tick's changes along the edges
- * @p: the state, between mmsb_prop_begin() and mmsb_prop_end()
+ * @p: the state, after the tick's last mmsb_prop_collect()
  * @tick: the tick number (the once-per-tick epoch rule)
  * @ps: pages propagated to and pages whose epoch this moved are added to
  *
- * Context: the orchestrator, after every chunk was applied.
+ * Takes g->lock, which mmsb_prop_end() releases: the order, the topo
+ * indexes and the per-tick arrays stay valid until then.
+ *
+ * Context: the tick, after every chunk was applied; sleeps.
  * Return: nanoseconds spent.
  */
 u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps)
@@ -474,9 +514,9 @@ u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps)
 	u64 start = ktime_get_ns();
 	size_t i;
 
-	lockdep_assert_held(&p->graph->lock);
-	if (!p->active)
-		return 0;
+	mutex_lock(&p->graph->lock);
+	if (!mmsb_prop_file_changed(p))
+		return ktime_get_ns() - start;
 	/* for_each_set_bit() rereads the bitmap: bits set ahead are seen. */
 	for_each_set_bit(i, p->touched, p->nr) {
 		if (p->nodes[i].work != MMSB_PROP_NONE)
@@ -491,7 +531,7 @@ u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps)
 
 /**
  * mmsb_prop_validate() - the per-tick invariant check of the graph
- * @p: the state, between mmsb_prop_begin() and mmsb_prop_end()
+ * @p: the state, between mmsb_prop_run() and mmsb_prop_end()
  * @has_cycle: out: the graph has a cycle (an invariant failure)
  *
  * Validates the whole graph, O(V + E), which also refreshes the
@@ -513,11 +553,10 @@ u64 mmsb_prop_validate(struct mmsb_prop *p, bool *has_cycle)
 }
 
 /**
- * mmsb_prop_end() - end a tick: release g->lock
- * @p: the state
+ * mmsb_prop_end() - end a tick's propagation: release g->lock
+ * @p: the state, after mmsb_prop_run()
  */
 void mmsb_prop_end(struct mmsb_prop *p)
 {
-	p->active = false;
 	mutex_unlock(&p->graph->lock);
 }

@@ -15,52 +15,25 @@
  * tick, however many paths reach it, and all of its incoming edges are
  * applied in one write section, so readers never see half of a tick.
  *
- * Lock order: the tick takes the graph's lock (g->lock) when it starts
- * draining and holds it through apply, propagation and validation; the
- * engine workers and propagation open page write sections under it.
- * Nothing that holds a page write section, nor anything a tick waits
- * for, may take g->lock.  The edge ioctls and the page-free path take
- * g->lock alone and never wait for a tick while holding it.
+ * Lock order: the tick takes the graph's lock (g->lock) only to
+ * propagate and validate (mmsb_prop_run() to mmsb_prop_end()), after
+ * every delta of the tick was applied; propagation opens page write
+ * sections under it.  Nothing that holds a page write section, nor
+ * anything a tick waits for, may take g->lock.  The edge ioctls and the
+ * page-free path take g->lock alone and never wait for a tick while
+ * holding it.  An edge added while a tick applies carries that tick's
+ * changes already, if the graph had an edge when the tick started.
  */
 #ifndef _MMSB_PROPAGATE_H
 #define _MMSB_PROPAGATE_H
 
 #include <linux/types.h>
 
+#include "dirty.h"
 #include "graph.h"
 
 struct mmsb_page;
 struct mmsb_page_table;
-
-/*
- * Ranges kept per page and tick.  Past that many disjoint ranges the two
- * closest are merged, so the bytes between them travel too (they are
- * the source's current bytes, so a dependent that mirrors its source
- * stays equal to it).
- */
-#define MMSB_DIRTY_RANGES	4
-
-/**
- * struct mmsb_dirty_range - bytes [@start, @end) of a page
- * @start: first byte
- * @end: one past the last byte
- */
-struct mmsb_dirty_range {
-	u32 start;
-	u32 end;
-};
-
-/**
- * struct mmsb_dirty - the bytes of one page changed in one tick
- * @id: page id
- * @nr: ranges used in @r (0: nothing changed)
- * @r: disjoint, non-adjacent ranges, ascending
- */
-struct mmsb_dirty {
-	u64 id;
-	unsigned int nr;
-	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES];
-};
 
 struct mmsb_prop_node;
 struct mmsb_prop_work;
@@ -90,10 +63,11 @@ struct mmsb_prop_stats {
  * @order: the topological order of this tick
  * @nr: nodes in @order
  * @nr_work: entries of @work used in this tick
- * @active: this tick records and propagates (the graph has edges)
+ * @tick: the tick recording changes (mmsb_prop_begin())
+ * @changed: pages that tick changed, held, linked through ->prop.next
  *
- * Everything from @nodes on is protected by @graph->lock; @chunk is
- * written by the engine while the tick holds that lock.
+ * @nodes to @nr_work are protected by @graph->lock; @chunk, @tick and
+ * @changed are the tick's (one at a time), no lock.
  */
 struct mmsb_prop {
 	struct mmsb_graph *graph;
@@ -109,10 +83,9 @@ struct mmsb_prop {
 	const struct mmsb_graph_node *const *order;
 	size_t nr;
 	size_t nr_work;
-	bool active;
+	u64 tick;
+	struct mmsb_page *changed;
 };
-
-void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end);
 
 int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
 		   struct mmsb_page_table *pages, unsigned int chunk_cap);
@@ -125,8 +98,9 @@ int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
 void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id);
 void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 
-struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p);
-void mmsb_prop_collect(struct mmsb_prop *p, unsigned int nr);
+struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p, u64 tick);
+void mmsb_prop_collect(struct mmsb_prop *p, struct mmsb_page **pages,
+		       unsigned int nr);
 u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps);
 u64 mmsb_prop_validate(struct mmsb_prop *p, bool *has_cycle);
 void mmsb_prop_end(struct mmsb_prop *p);

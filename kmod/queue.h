@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb delta queue: the MPMC ring plus reservations of room counted in the units the items carry, and a
+ * mmsb delta queue: the MPMC ring plus reservations of room counted in
+ * the units the items carry, and a
  * waitqueue on which producers sleep while there is no room.
  */
 #ifndef _MMSB_QUEUE_H

@@ -244,13 +244,14 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 			 * from the next tick on.
 			 */
 			if (mmsb_graph_has_edges(t->prop->graph))
-				tc->dirty = mmsb_prop_begin(t->prop);
+				tc->dirty = mmsb_prop_begin(t->prop,
+							    t->tick_no);
 		}
 		tc->deltas += n;
 		mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
 				tc->dirty, &tc->es);
 		if (tc->dirty)
-			mmsb_prop_collect(t->prop, nr_pages);
+			mmsb_prop_collect(t->prop, t->pages, nr_pages);
 		mmsb_tick_retire(t);
 		now = ktime_get_ns();
 		if (now - tc->start > t->budget_ns) {
@@ -263,8 +264,8 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 
 /*
  * Phases 3 and 4, propagate and validate: along the edges from the pages
- * the tick changed, then check the graph.  The graph's lock, taken when
- * the tick began recording (mmsb_prop_begin()), is released here.
+ * the tick changed, then check the graph.  The graph's lock is held
+ * from mmsb_prop_run() to mmsb_prop_end(), these two phases only.
  */
 static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {

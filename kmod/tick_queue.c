@@ -150,7 +150,7 @@ u32 mmsb_tick_room(struct mmsb_tick *t)
  * @nr_pages: in/out: entries of @pages used
  *
  * O(n): each page's list, in ring order, hangs off the page
- * (->tick_first/tick_last), fields that only the tick and then the
+ * (->tick.first/tick.last), fields that only the tick and then the
  * page's worker touch.
  *
  * Return: records taken.
@@ -167,13 +167,13 @@ unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 
 		c->pos += kd->size;
 		kd->tick_next = NULL;
-		if (!page->tick_first) {
-			page->tick_first = kd;
+		if (!page->tick.first) {
+			page->tick.first = kd;
 			pages[(*nr_pages)++] = page;
 		} else {
-			page->tick_last->tick_next = kd;
+			page->tick.last->tick_next = kd;
 		}
-		page->tick_last = kd;
+		page->tick.last = kd;
 	}
 	return n;
 }
@@ -204,13 +204,13 @@ static int mmsb_tick_atomic_check(struct mmsb_tick *t, struct mmsb_chunk *c,
 		if (!READ_ONCE(page->live))
 			kd->status = -EIDRM;
 		else if (kd->expected_epoch &&
-			 (mmsb_page_changed_in(page, tick) || page->tick_first ||
-			  page->tick_mark == mark ||
+			 (mmsb_page_changed_in(page, tick) || page->tick.first ||
+			  page->tick.mark == mark ||
 			  kd->expected_epoch != page->epoch))
 			kd->status = -ESTALE;
 		else
 			kd->status = 0;
-		page->tick_mark = mark;
+		page->tick.mark = mark;
 		if (kd->status && !err)
 			err = kd->status;
 	}
@@ -254,7 +254,7 @@ static unsigned int mmsb_tick_take_atomic(struct mmsb_tick *t,
  * @max: deltas at most, <= @t->chunk
  * @tick: the number of the tick they are taken for
  * @nr_pages: out: pages stored in @t->pages, each with its deltas
- *	linked from ->tick_first in ring order, in order of first delta
+ *	linked from ->tick.first in ring order, in order of first delta
  * @es: counts the deltas of atomic submissions refused here
  *
  * Chunks are popped whole and their records taken in order; a chunk

@@ -417,16 +417,15 @@ static int cmd_wait(int fd, int argc, char **argv)
 	return 0;
 }
 
-#define STAT(f) { #f, offsetof(struct mmsb_stats, f), \
-		  sizeof(((struct mmsb_stats *)0)->f) },
-#define LAST(f) STAT(last.f)
+#define STAT(t, f) { #f, offsetof(struct mmsb_stats, f), sizeof(t) },
+#define LAST(t, f) STAT(t, last.f)
 
 /* Named after the uapi fields, from its field lists. */
 static const struct {
 	const char *name;
 	size_t off, size;
 } stat_fields[] = {
-	STAT(size)
+	STAT(__u32, size)
 	MMSB_TICK_METRICS_FIELDS(LAST)
 	MMSB_STATS_FIELDS(STAT)
 };

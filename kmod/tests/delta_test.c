@@ -84,7 +84,7 @@ static void dt_apply_chunk(struct kunit *test, struct dt *t,
 			c->nr);
 	for (i = 0; i < np; i++) {
 		mmsb_engine_apply_page(pages[i], tick, st);
-		KUNIT_EXPECT_NULL(test, pages[i]->tick_first);
+		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
 	}
 	mmsb_chunk_retire(&t->ctx, c);
 }
@@ -307,19 +307,19 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, pages[0], t->page[0]);
 	KUNIT_EXPECT_PTR_EQ(test, pages[1], t->page[1]);
 	KUNIT_EXPECT_PTR_EQ(test, pages[2], t->page[2]);
-	it = t->page[0]->tick_first;
+	it = t->page[0]->tick.first;
 	KUNIT_EXPECT_PTR_EQ(test, it, kd[0]);
 	KUNIT_EXPECT_PTR_EQ(test, it->tick_next, kd[2]);
 	KUNIT_EXPECT_PTR_EQ(test, it->tick_next->tick_next, kd[5]);
 	KUNIT_EXPECT_NULL(test, kd[5]->tick_next);
-	KUNIT_EXPECT_PTR_EQ(test, t->page[1]->tick_first, kd[1]);
+	KUNIT_EXPECT_PTR_EQ(test, t->page[1]->tick.first, kd[1]);
 	KUNIT_EXPECT_PTR_EQ(test, kd[1]->tick_next, kd[4]);
-	KUNIT_EXPECT_PTR_EQ(test, t->page[2]->tick_first, kd[3]);
+	KUNIT_EXPECT_PTR_EQ(test, t->page[2]->tick.first, kd[3]);
 	for (i = 0; i < np; i++) {
 		struct mmsb_engine_stats st = { 0 };
 
 		mmsb_engine_apply_page(pages[i], 1, &st);
-		KUNIT_EXPECT_NULL(test, pages[i]->tick_first);
+		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
 	}
 	mmsb_chunk_retire(&t->ctx, c);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);

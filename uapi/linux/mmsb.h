@@ -440,24 +440,54 @@ struct mmsb_tick_metrics {
 /*
  * The counters of struct mmsb_tick_metrics and struct mmsb_stats, in
  * struct order (pad, reserved and the @size header left out), as X-macro
- * lists: X(field) for each.  The one table every program that shows them
+ * lists: X(type, field) for each.  The one table every program that shows them
  * all uses (mmsbctl, the module's debugfs); the module's build fails if
  * a field is added to a struct and not here.
  */
-#define MMSB_TICK_METRICS_FIELDS(X)					\
-	X(tick) X(processed) X(rejected) X(conflicts) X(pages_changed)	\
-	X(propagated) X(ring_depth) X(apply_ns) X(graph_ns)		\
-	X(propagate_ns) X(gc_ns) X(total_ns) X(gc_invoked)		\
-	X(graph_has_cycle) X(overrun) X(gc_reclaimed_pages)		\
-	X(gc_reclaimed_bytes) X(throughput)
+#define MMSB_TICK_METRICS_FIELDS(X)	\
+	X(__u64, tick)			\
+	X(__u64, processed)		\
+	X(__u64, rejected)		\
+	X(__u64, conflicts)		\
+	X(__u64, pages_changed)		\
+	X(__u64, propagated)		\
+	X(__u64, ring_depth)		\
+	X(__u64, apply_ns)		\
+	X(__u64, graph_ns)		\
+	X(__u64, propagate_ns)		\
+	X(__u64, gc_ns)			\
+	X(__u64, total_ns)		\
+	X(__u32, gc_invoked)		\
+	X(__u32, graph_has_cycle)	\
+	X(__u32, overrun)		\
+	X(__u64, gc_reclaimed_pages)	\
+	X(__u64, gc_reclaimed_bytes)	\
+	X(__u64, throughput)
 
-#define MMSB_STATS_FIELDS(X)						\
-	X(ticks) X(submitted) X(processed) X(rejected) X(conflicts)	\
-	X(overruns) X(ring_depth) X(ring_capacity) X(pages)		\
-	X(page_bytes) X(delta_bytes) X(graph_bytes) X(mem_bytes)	\
-	X(mem_limit) X(edges) X(gc_runs) X(gc_reclaimed_pages)		\
-	X(gc_reclaimed_bytes) X(ring_bytes) X(page_meta_bytes)		\
-	X(gc_evicted) X(gc_pending) X(gc_max_ns)
+#define MMSB_STATS_FIELDS(X)		\
+	X(__u64, ticks)			\
+	X(__u64, submitted)		\
+	X(__u64, processed)		\
+	X(__u64, rejected)		\
+	X(__u64, conflicts)		\
+	X(__u64, overruns)		\
+	X(__u64, ring_depth)		\
+	X(__u64, ring_capacity)		\
+	X(__u64, pages)			\
+	X(__u64, page_bytes)		\
+	X(__u64, delta_bytes)		\
+	X(__u64, graph_bytes)		\
+	X(__u64, mem_bytes)		\
+	X(__u64, mem_limit)		\
+	X(__u64, edges)			\
+	X(__u64, gc_runs)		\
+	X(__u64, gc_reclaimed_pages)	\
+	X(__u64, gc_reclaimed_bytes)	\
+	X(__u64, ring_bytes)		\
+	X(__u64, page_meta_bytes)	\
+	X(__u64, gc_evicted)		\
+	X(__u64, gc_pending)		\
+	X(__u64, gc_max_ns)
 
 /**
  * struct mmsb_stats - module statistics (MMSB_IOC_STATS)

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmsb changed-byte ranges: what a tick changed in a page, as the engine
+ * records it and propagation carries it along edges (propagate.c has
+ * mmsb_dirty_add()).
+ */
+#ifndef _MMSB_DIRTY_H
+#define _MMSB_DIRTY_H
+
+#include <linux/types.h>
+
+/*
+ * Ranges kept per page and tick.  Past that many disjoint ranges the two
+ * closest are merged, so the bytes between them travel too (they are
+ * the source's current bytes, so a dependent that mirrors its source
+ * stays equal to it).
+ */
+#define MMSB_DIRTY_RANGES	4
+
+/**
+ * struct mmsb_dirty_range - bytes [@start, @end) of a page
+ * @start: first byte
+ * @end: one past the last byte
+ */
+struct mmsb_dirty_range {
+	u32 start;
+	u32 end;
+};
+
+/**
+ * struct mmsb_dirty - the bytes of one page changed in one tick
+ * @id: page id
+ * @nr: ranges used in @r (0: nothing changed)
+ * @r: disjoint, non-adjacent ranges, ascending
+ */
+struct mmsb_dirty {
+	u64 id;
+	unsigned int nr;
+	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES];
+};
+
+void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end);
+
+#endif /* _MMSB_DIRTY_H */
