@@ -33,8 +33,9 @@
  *
  *    so either the producer sees @idle and restarts the timer, or the
  *    tick sees the delta and does.
- * Ticks on demand only (tick_us=0) have no timer: a producer that does
- * not run the tick itself kicks.
+ * Ticks on demand only (tick_us=0) have no timer: a tick runs when one
+ * is asked for (a SYNC or io_uring submission, FLUSH, a full queue, GC),
+ * run inline or kicked.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
