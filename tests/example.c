@@ -10,19 +10,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "libmmsb.h"
+#include "pages.h"
 
 /* Run mmsb-hello; its stdout in @out; returns its exit status. */
 static int hello(char *out, size_t size)
@@ -110,26 +108,18 @@ TEST_F(example, hello_uring)
 
 TEST_F(example, hello_without_uring)
 {
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { .len = 4, .filter = filter };
 	char out[512];
 	ssize_t n;
-	int fd;
+	int fd, ret;
 
 	/* Inherited by mmsb-hello across fork and exec. */
-	ASSERT_EQ(0, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+	ret = deny_io_uring();
+	if (ret) {
 		/*
 		 * No seccomp filters (the debug kernel): the sysctl, which
 		 * that kernel has, gives the same -EPERM.
 		 */
-		ASSERT_EQ(EINVAL, errno);
+		ASSERT_EQ(-EINVAL, ret);
 		fd = open(URING_DISABLED, O_RDWR);
 		ASSERT_LE(0, fd);
 		n = read(fd, self->disabled, sizeof(self->disabled) - 1);
