@@ -166,12 +166,16 @@ static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
 static long mmsb_ioctl_page_free(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page_free pf;
 	u64 id;
-
 	int ret;
 
-	if (get_user(id, (u64 __user *)uarg))
+	if (copy_from_user(&pf, uarg, sizeof(pf)))
 		return -EFAULT;
+	if (pf.flags || pf.pad ||
+	    memchr_inv(pf.reserved, 0, sizeof(pf.reserved)))
+		return -EINVAL;
+	id = pf.id;
 	ret = mmsb_page_free(&mmsb_dev.pages, id, mf->cred, mf->admin);
 	/* After ->live is cleared: no edge to the page can be added now. */
 	if (!ret) {

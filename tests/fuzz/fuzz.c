@@ -349,25 +349,42 @@ static void op_create(struct worker *w)
 		w->own[w->nown].id = pc.id;
 		w->own[w->nown++].size = pc.size;
 	} else {
+		struct mmsb_page_free pf = { .id = pc.id };
+
 		opname = "PAGE_FREE(new)";
-		expect_in(w, xioctl(w, MMSB_IOC_PAGE_FREE, &pc.id),
-			  ERRS(ENOENT));
+		expect_in(w, xioctl(w, MMSB_IOC_PAGE_FREE, &pf), ERRS(ENOENT));
 	}
 }
 
 static void op_free(struct worker *w)
 {
 	__u64 id = pick_id(w, true);
+	struct mmsb_page_free pf = { .id = id };
 	int err;
 
 	opname = "PAGE_FREE";
 	if (chance(w, 5)) {
-		err = ioctl(w->fd, MMSB_IOC_PAGE_FREE, bad_ptr(w, 8)) ?
-		      errno : 0;
+		err = ioctl(w->fd, MMSB_IOC_PAGE_FREE,
+			    bad_ptr(w, sizeof(pf))) ? errno : 0;
 		expect_eq(w, err, EFAULT);
 		return;
 	}
-	err = xioctl(w, MMSB_IOC_PAGE_FREE, &id);
+	if (chance(w, 5)) {
+		/* flags, pad or reserved set: refused, the page stays. */
+		switch (below(w, 3)) {
+		case 0:
+			pf.flags = rnd(w) | 1;
+			break;
+		case 1:
+			pf.pad = rnd(w) | 1;
+			break;
+		default:
+			pf.reserved[below(w, 2)] = rnd(w) | 1;
+		}
+		expect_eq(w, xioctl(w, MMSB_IOC_PAGE_FREE, &pf), EINVAL);
+		return;
+	}
+	err = xioctl(w, MMSB_IOC_PAGE_FREE, &pf);
 	expect_in(w, err, ERRS(ENOENT, EPERM));
 	if (err == EPERM && w->root)
 		fail(w, "-EPERM for CAP_SYS_ADMIN");
@@ -1129,9 +1146,20 @@ static void op_subscribe(struct worker *w)
 	int err;
 
 	if (chance(w, 50)) {
+		struct mmsb_subscribe sub = { .page_id = id };
+
 		opname = "SUBSCRIBE";
+		if (chance(w, 5)) {
+			if (chance(w, 50))
+				sub.flags = rnd(w) | 1;
+			else
+				sub.reserved[below(w, 2)] = rnd(w) | 1;
+			expect_eq(w, xioctl(w, MMSB_IOC_SUBSCRIBE, &sub),
+				  EINVAL);
+			return;
+		}
 		err = xioctl(w, MMSB_IOC_SUBSCRIBE, chance(w, 5) ?
-			     bad_ptr(w, 8) : (void *)&id);
+			     bad_ptr(w, sizeof(sub)) : (void *)&sub);
 		expect_in(w, err, ERRS(ENOENT, EACCES, EEXIST, ENOMEM, EFAULT));
 		return;
 	}
@@ -1494,9 +1522,9 @@ static void worker_end(struct worker *w)
 		munmap(w->maps[i].addr, w->maps[i].len);
 	opname = "end";
 	for (i = 0; i < w->nown; i++)
-		expect_in(w, xioctl(w, MMSB_IOC_PAGE_FREE, &w->own[i].id),
+		expect_in(w, -mmsb_page_free(w->fd, w->own[i].id),
 			  ERRS(ENOENT));
-	expect_eq(w, xioctl(w, MMSB_IOC_PAGE_FREE, &w->model_id), 0);
+	expect_eq(w, -mmsb_page_free(w->fd, w->model_id), 0);
 	munmap((void *)w->model_hdr, mmsb_page_map_size(MODEL_SIZE, pagesz));
 	close(w->fd);
 }

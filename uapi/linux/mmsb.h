@@ -119,6 +119,23 @@ struct mmsb_page_create {
 };
 
 /**
+ * struct mmsb_page_free - free a page (MMSB_IOC_PAGE_FREE)
+ * @id: in: the page to free (its owner, or CAP_SYS_ADMIN at open)
+ * @flags: in: zero (no flags defined yet)
+ * @pad: in: zero
+ * @reserved: in: zero
+ *
+ * Errors: -EINVAL (@flags, @pad or @reserved not zero), -ENOENT (no such
+ * live page), -EPERM (not the owner), -EFAULT.
+ */
+struct mmsb_page_free {
+	__u64 id;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/**
  * struct mmsb_page_info - describe a page (MMSB_IOC_PAGE_INFO)
  * @id: in: page id
  * @size: out: data bytes
@@ -348,6 +365,24 @@ struct mmsb_wait {
 };
 
 /**
+ * struct mmsb_subscribe - report a page's changes (MMSB_IOC_SUBSCRIBE)
+ * @page_id: in: the page (read permission needed)
+ * @flags: in: zero (no flags defined yet)
+ * @pad: in: zero
+ * @reserved: in: zero
+ *
+ * Adds the page to the file's subscriptions: see struct mmsb_event.
+ * Errors: -EINVAL (@flags, @pad or @reserved not zero), -ENOENT,
+ * -EACCES, -EEXIST (already subscribed), -ENOMEM, -EFAULT.
+ */
+struct mmsb_subscribe {
+	__u64 page_id;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/**
  * struct mmsb_event - a subscribed page changed (read() on the fd)
  * @page_id: the page
  * @epoch: its epoch when read
@@ -521,13 +556,13 @@ struct mmsb_stats {
 
 #define MMSB_IOC_VERSION	_IOR(MMSB_IOC_MAGIC, 0x00, struct mmsb_version)
 #define MMSB_IOC_PAGE_CREATE	_IOWR(MMSB_IOC_MAGIC, 0x01, struct mmsb_page_create)
-#define MMSB_IOC_PAGE_FREE	_IOW(MMSB_IOC_MAGIC, 0x02, __u64)
+#define MMSB_IOC_PAGE_FREE	_IOW(MMSB_IOC_MAGIC, 0x02, struct mmsb_page_free)
 #define MMSB_IOC_PAGE_INFO	_IOWR(MMSB_IOC_MAGIC, 0x03, struct mmsb_page_info)
 #define MMSB_IOC_PAGE_LIST	_IOWR(MMSB_IOC_MAGIC, 0x04, struct mmsb_page_list)
 #define MMSB_IOC_SUBMIT		_IOWR(MMSB_IOC_MAGIC, 0x10, struct mmsb_submit)
 #define MMSB_IOC_WAIT		_IOWR(MMSB_IOC_MAGIC, 0x11, struct mmsb_wait)
 #define MMSB_IOC_FLUSH		_IO(MMSB_IOC_MAGIC, 0x12)
-#define MMSB_IOC_SUBSCRIBE	_IOW(MMSB_IOC_MAGIC, 0x13, __u64)
+#define MMSB_IOC_SUBSCRIBE	_IOW(MMSB_IOC_MAGIC, 0x13, struct mmsb_subscribe)
 #define MMSB_IOC_STATS		_IOWR(MMSB_IOC_MAGIC, 0x14, struct mmsb_stats)
 #define MMSB_IOC_EDGE_ADD	_IOW(MMSB_IOC_MAGIC, 0x20, struct mmsb_edge)
 #define MMSB_IOC_EDGE_DEL	_IOW(MMSB_IOC_MAGIC, 0x21, struct mmsb_edge)
