@@ -702,7 +702,8 @@ report:
  * @uarg: user pointer to struct mmsb_submit
  *
  * Return: see mmsb_submit(); -EINVAL for unknown flags, reserved fields
- * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX.
+ * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX (the uapi's errno
+ * rule: the io_uring SUBMIT says the same).
  */
 long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 {

@@ -273,10 +273,9 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	u32 n = d->count, accepted;
 	int ret;
 
-	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n)
+	/* Out of the header's range: -EINVAL, as for MMSB_IOC_SUBMIT. */
+	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
 		return -EINVAL;
-	if (n > MMSB_SUBMIT_MAX)
-		return -E2BIG;
 	/*
 	 * Issued inline by io_uring_enter(), we must not sleep on a full
 	 * queue, and a command cut in two cannot be retried.  Without room
@@ -510,6 +509,18 @@ put_page:
 	return ret;
 }
 
+/*
+ * In an SQE128 ring the command area has 64 bytes after the descriptor:
+ * the extension area of the uapi, zero until a flag or feature gives it
+ * a meaning.  Only looked at, never used: no copy needed.
+ */
+static bool mmsb_uring_ext_zero(const u8 *area, unsigned int issue_flags)
+{
+	return !(issue_flags & IO_URING_F_SQE128) ||
+	       !memchr_inv(area + MMSB_URING_CMD_BYTES, 0,
+			   MMSB_URING_EXT_BYTES);
+}
+
 /**
  * mmsb_uring_cmd() - the ->uring_cmd file operation
  * @ioucmd: the command; ->cmd_op is MMSB_URING_*
@@ -523,9 +534,10 @@ put_page:
  * SQPOLL thread); with IO_URING_F_NONBLOCK it does not wait for room.
  * Return: -EIOCBQUEUED once queued (the CQE follows), else the CQE's
  * result: 0 for a WAIT already satisfied or a SUBMIT all of whose deltas
- * were refused, -EINVAL (unknown cmd_op or flags, count 0, SQE128 tail
- * not zero), -E2BIG, -EFAULT, -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT),
- * or -EAGAIN for io_uring to retry from io-wq.
+ * were refused, -ENOTTY (unknown cmd_op), -EINVAL (unknown flags, count
+ * 0 or over %MMSB_SUBMIT_MAX, SQE128 extension area not zero), -EFAULT,
+ * -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT), or -EAGAIN for io_uring to
+ * retry from io-wq.
  */
 int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
@@ -536,11 +548,8 @@ int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		return mmsb_uring_wait_cancel(ioucmd);
 
 	area = mmsb_uring_cmd_area(ioucmd);
-	BUILD_BUG_ON(sizeof(struct mmsb_uring_submit) != 16);
-	BUILD_BUG_ON(sizeof(struct mmsb_uring_wait) != 16);
-	/* 80 bytes of area in an SQE128 ring: the last 64 are reserved. */
-	if ((issue_flags & IO_URING_F_SQE128) && memchr_inv(area + 16, 0, 64))
-		return -EINVAL;
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_submit) != MMSB_URING_CMD_BYTES);
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_wait) != MMSB_URING_CMD_BYTES);
 
 	switch (ioucmd->cmd_op) {
 	case MMSB_URING_SUBMIT: {
@@ -551,6 +560,8 @@ int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 			.flags = READ_ONCE(u->flags),
 		};
 
+		if (!mmsb_uring_ext_zero(area, issue_flags))
+			return -EINVAL;
 		return mmsb_uring_submit(ioucmd, mf, &sub, issue_flags);
 	}
 	case MMSB_URING_WAIT: {
@@ -560,9 +571,12 @@ int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 			.epoch = READ_ONCE(u->epoch),
 		};
 
+		if (!mmsb_uring_ext_zero(area, issue_flags))
+			return -EINVAL;
 		return mmsb_uring_wait(ioucmd, mf, &wait, issue_flags);
 	}
 	default:
-		return -EINVAL;
+		/* As an unknown ioctl: the number carries the size. */
+		return -ENOTTY;
 	}
 }

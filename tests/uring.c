@@ -4,7 +4,8 @@
  * status written back, 0 when all are refused), SQE128 rings, IOPOLL
  * rings refused, WAIT (reached, already reached, page freed, no read
  * permission, timed out, cancelled with its submitter), -ENOMEM (where
- * failslab can force it), bad SQEs (exact errno, nothing applied), a
+ * failslab can force it), bad SQEs (exact errno, nothing applied), old
+ * and unknown op codes (-ENOTTY), a
  * ring torn down and a process killed with commands in flight (nothing
  * left in flight, then the harness unloads the module), and the
  * concurrent model test: 4 processes x 100,000 deltas with up to 256
@@ -218,13 +219,71 @@ TEST_F(uring, sqe128)
 	EXPECT_EQ(one_cqe(&big, NULL), 1);
 	EXPECT_EQ(memcmp(self->data + 8, x, sizeof(x)), 0);
 
-	sqe = io_uring_get_sqe(&big);
-	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
-	memset(sqe->cmd + 16, 0, 64);
-	sqe->cmd[79] = 1;
-	EXPECT_EQ(one_cqe(&big, NULL), -EINVAL);
+	/*
+	 * The extension area (bytes 16-79) must be zero: its first and
+	 * its last byte, for SUBMIT and for WAIT.
+	 */
+	for (int i = 0; i < 4; i++) {
+		sqe = io_uring_get_sqe(&big);
+		if (i < 2)
+			mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+		else
+			mmsb_uring_prep_wait(sqe, self->fd, self->page, 0);
+		memset(sqe->cmd + MMSB_URING_CMD_BYTES, 0,
+		       MMSB_URING_EXT_BYTES);
+		sqe->cmd[i % 2 ? 79 : MMSB_URING_CMD_BYTES] = 1;
+		EXPECT_EQ(one_cqe(&big, NULL), -EINVAL) TH_LOG("case %d", i);
+	}
 	EXPECT_EQ(page_epoch(self->fd, self->page), 1);
+
+	/* libmmsb clears it where it has the ring. */
+	memset(big.sq.sqes, 0xff, (size_t)big.sq.ring_entries * 128);
+	ASSERT_EQ(mmsb_uring_wait(&big, self->fd, self->page, 1, 5), 0);
+	EXPECT_EQ(one_cqe(&big, NULL), 0);
 	io_uring_queue_exit(&big);
+}
+
+/*
+ * Op codes carry their descriptor's size, like the ioctls: the bare
+ * 0x10 and 0x11 of before, the right number with another size, and an
+ * ioctl's number all complete with -ENOTTY, and nothing is applied.
+ */
+TEST_F(uring, old_and_unknown_op_codes)
+{
+	const __u32 ops[] = {
+		0x10, 0x11, 0x7f, 0,
+		_IOW(MMSB_IOC_MAGIC, 0x30, struct mmsb_submit),
+		_IOWR(MMSB_IOC_MAGIC, 0x30, struct mmsb_uring_submit),
+		_IOW(MMSB_IOC_MAGIC, 0x31, __u64),
+		MMSB_IOC_SUBMIT, MMSB_IOC_WAIT,
+	};
+	struct mmsb_stats before, after;
+	struct io_uring_sqe *sqe;
+	struct mmsb_delta d;
+	char x[4] = "old";
+	unsigned int i;
+
+	EXPECT_EQ(_IOC_SIZE(MMSB_URING_SUBMIT), sizeof(struct mmsb_uring_submit));
+	EXPECT_EQ(_IOC_SIZE(MMSB_URING_WAIT), sizeof(struct mmsb_uring_wait));
+	EXPECT_EQ(_IOC_TYPE(MMSB_URING_SUBMIT), MMSB_IOC_MAGIC);
+	EXPECT_EQ(sizeof(struct mmsb_uring_submit), MMSB_URING_CMD_BYTES);
+	EXPECT_EQ(sizeof(struct mmsb_uring_wait), MMSB_URING_CMD_BYTES);
+	mmsb_delta_dense(&d, self->page, 0, x, sizeof(x));
+	ASSERT_EQ(mmsb_stats(self->fd, &before), 0);
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		if (i % 2)
+			mmsb_uring_prep_wait(sqe, self->fd, self->page, 0);
+		else
+			mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+		sqe->cmd_op = ops[i];
+		EXPECT_EQ(one_cqe(&self->ring, NULL), -ENOTTY)
+			TH_LOG("cmd_op %#x", ops[i]);
+	}
+	ASSERT_EQ(mmsb_stats(self->fd, &after), 0);
+	EXPECT_EQ(after.submitted, before.submitted);
+	EXPECT_EQ(page_epoch(self->fd, self->page), 0);
+	EXPECT_EQ(self->data[0], 0);
 }
 
 /* Bad SQEs complete with the exact errno, and nothing is applied. */
@@ -243,7 +302,7 @@ TEST_F(uring, bad_sqes)
 	sqe = io_uring_get_sqe(&self->ring);
 	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
 	sqe->cmd_op = 0x7f;
-	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -ENOTTY);
 
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd,
 			       (struct mmsb_delta *)16, 1, 0);
@@ -257,13 +316,14 @@ TEST_F(uring, bad_sqes)
 			       0, 0);
 	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
 
+	/* Over MMSB_SUBMIT_MAX: -EINVAL, as MMSB_IOC_SUBMIT says. */
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
 			       MMSB_SUBMIT_MAX + 1, 0);
-	EXPECT_EQ(one_cqe(&self->ring, NULL), -E2BIG);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
 
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
 			       0xffffffffu, 0);
-	EXPECT_EQ(one_cqe(&self->ring, NULL), -E2BIG);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
 
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
 			       1, 0x80);
