@@ -3,7 +3,8 @@
  * mmsb debugfs: human-readable figures, the page table and the graph.
  *
  *   stats  one "key: value" line per figure of MMSB_IOC_STATS, then the
- *          monitor's last run and the module's GC parameters
+ *          monitor's last run and the module's GC parameters, and
+ *          uring_inflight: io_uring commands issued and not completed
  *   pages  one line per live page: id size epoch uid gid mode flags
  *          refs live
  *   graph  one line per edge: from -> to kind
@@ -23,6 +24,7 @@
 
 #include "debugfs.h"
 #include "main.h"
+#include "uring.h"
 
 static struct dentry *mmsb_debugfs_dir;
 
@@ -80,6 +82,7 @@ static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 	P("last_tick_gc_ns", l->gc_ns);
 	P("last_tick_gc_invoked", l->gc_invoked);
 	P("last_tick_overrun", l->overrun);
+	P("uring_inflight", mmsb_uring_inflight_count());
 #undef P
 	return 0;
 }

@@ -52,7 +52,6 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/sysfs.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -95,31 +94,25 @@ static const struct kernel_param_ops mmsb_uring_wait_ms_ops = {
 	.set = mmsb_uring_wait_ms_set,
 	.get = param_get_uint,
 };
-module_param_cb(uring_wait_ms, &mmsb_uring_wait_ms_ops, &uring_wait_ms, 0644);
+
+/* Read-only once loaded, like every parameter: set at insmod. */
+module_param_cb(uring_wait_ms, &mmsb_uring_wait_ms_ops, &uring_wait_ms, 0444);
 MODULE_PARM_DESC(uring_wait_ms,
 		 "io_uring WAIT completes with -ETIMEDOUT after this many ms (1-240000, default 30000)");
 
-/* io_uring commands issued and not completed; read-only, for tests. */
+/* io_uring commands issued and not completed: debugfs "uring_inflight". */
 static atomic_t mmsb_uring_inflight = ATOMIC_INIT(0);
 
-static int mmsb_uring_inflight_set(const char *val,
-				   const struct kernel_param *kp)
+/**
+ * mmsb_uring_inflight_count() - io_uring commands in flight
+ *
+ * Return: the commands of every file issued and not yet completed (a
+ * debugging figure: tests check that none is left behind).
+ */
+int mmsb_uring_inflight_count(void)
 {
-	return -EPERM;
+	return atomic_read(&mmsb_uring_inflight);
 }
-
-static int mmsb_uring_inflight_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%d\n", atomic_read(&mmsb_uring_inflight));
-}
-
-static const struct kernel_param_ops mmsb_uring_inflight_ops = {
-	.set = mmsb_uring_inflight_set,
-	.get = mmsb_uring_inflight_get,
-};
-module_param_cb(uring_inflight, &mmsb_uring_inflight_ops, NULL, 0444);
-MODULE_PARM_DESC(uring_inflight,
-		 "io_uring commands in flight (read-only counter)");
 
 /* The request lives behind a pointer in the command's pdu. */
 static void mmsb_uring_set_req(struct io_uring_cmd *ioucmd, void *req)
