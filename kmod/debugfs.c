@@ -3,7 +3,8 @@
  * mmsb debugfs: human-readable figures, the page table and the graph.
  *
  *   stats  one "key: value" line per figure of MMSB_IOC_STATS, then the
- *          monitor's last run and the module's GC parameters
+ *          monitor's last run and the module's GC parameters, and
+ *          uring_inflight: io_uring commands issued and not completed
  *   pages  one line per live page: id size epoch uid gid mode flags
  *          refs live
  *   graph  one line per edge: from -> to kind
@@ -24,6 +25,7 @@
 #include "debugfs.h"
 #include "ioctl.h"
 #include "main.h"
+#include "uring.h"
 
 static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 {
@@ -58,6 +60,8 @@ static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 	P("gc_last_reclaimed_bytes", run.reclaimed_bytes);
 	P("page_overhead_bytes_1_frame", PAGE_SIZE - MMSB_PAGE_DATA_OFFSET - 1 +
 	  mmsb_monitor_page_overhead(PAGE_SIZE));
+	/* Module-wide, the same on every bus. */
+	P("uring_inflight", mmsb_uring_inflight_count());
 #undef P
 	return 0;
 }

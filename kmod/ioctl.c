@@ -72,12 +72,16 @@ static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
 static long mmsb_ioctl_page_free(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page_free pf;
 	u64 id;
-
 	int ret;
 
-	if (get_user(id, (u64 __user *)uarg))
+	if (copy_from_user(&pf, uarg, sizeof(pf)))
 		return -EFAULT;
+	if (pf.flags || pf.pad ||
+	    memchr_inv(pf.reserved, 0, sizeof(pf.reserved)))
+		return -EINVAL;
+	id = pf.id;
 	/* Its edges go with it (the table's "page freed" hook). */
 	ret = mmsb_page_free(&mf->dev->pages, id, mf->cred, mf->admin);
 	if (!ret)

@@ -665,7 +665,8 @@ report:
  * @uarg: user pointer to struct mmsb_submit
  *
  * Return: see mmsb_submit(); -EINVAL for unknown flags, reserved fields
- * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX.
+ * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX (the uapi's errno
+ * rule: the io_uring SUBMIT says the same).
  */
 long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 {
@@ -831,7 +832,7 @@ static int mmsb_sub_wake(struct wait_queue_entry *wqe, unsigned int mode,
 /**
  * mmsb_ioctl_subscribe() - MMSB_IOC_SUBSCRIBE: report a page's changes
  * @file: the mmsb file
- * @uarg: user pointer to the __u64 page id
+ * @uarg: user pointer to struct mmsb_subscribe
  *
  * The subscription hangs an entry on the page's waitqueue that wakes
  * the file's one waitqueue, on which poll() registers: a poller, epoll
@@ -839,19 +840,25 @@ static int mmsb_sub_wake(struct wait_queue_entry *wqe, unsigned int mode,
  * whenever it was subscribed.  Pages without a subscriber cost nothing:
  * the tick wakes a page's waitqueue only when it has entries.
  *
- * Return: 0, -ENOENT, -EACCES (read permission), -EEXIST if already
- * subscribed, -ENOMEM, -EFAULT.
+ * Return: 0, -EINVAL (flags, pad or reserved not zero), -ENOENT,
+ * -EACCES (read permission), -EEXIST if already subscribed, -ENOMEM,
+ * -EFAULT.
  */
 long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
+	struct mmsb_subscribe us;
 	struct mmsb_page *page;
 	struct mmsb_sub *sub;
 	u64 id;
 	int ret;
 
-	if (get_user(id, (u64 __user *)uarg))
+	if (copy_from_user(&us, uarg, sizeof(us)))
 		return -EFAULT;
+	if (us.flags || us.pad ||
+	    memchr_inv(us.reserved, 0, sizeof(us.reserved)))
+		return -EINVAL;
+	id = us.page_id;
 	page = mmsb_page_get(&mf->dev->pages, id);
 	if (!page)
 		return -ENOENT;

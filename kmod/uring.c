@@ -52,7 +52,6 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/sysfs.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -95,31 +94,25 @@ static const struct kernel_param_ops mmsb_uring_wait_ms_ops = {
 	.set = mmsb_uring_wait_ms_set,
 	.get = param_get_uint,
 };
-module_param_cb(uring_wait_ms, &mmsb_uring_wait_ms_ops, &uring_wait_ms, 0644);
+
+/* Read-only once loaded, like every parameter: set at insmod. */
+module_param_cb(uring_wait_ms, &mmsb_uring_wait_ms_ops, &uring_wait_ms, 0444);
 MODULE_PARM_DESC(uring_wait_ms,
 		 "io_uring WAIT completes with -ETIMEDOUT after this many ms (1-240000, default 30000)");
 
-/* io_uring commands issued and not completed; read-only, for tests. */
+/* io_uring commands issued and not completed: debugfs "uring_inflight". */
 static atomic_t mmsb_uring_inflight = ATOMIC_INIT(0);
 
-static int mmsb_uring_inflight_set(const char *val,
-				   const struct kernel_param *kp)
+/**
+ * mmsb_uring_inflight_count() - io_uring commands in flight
+ *
+ * Return: the commands of every file issued and not yet completed (a
+ * debugging figure: tests check that none is left behind).
+ */
+int mmsb_uring_inflight_count(void)
 {
-	return -EPERM;
+	return atomic_read(&mmsb_uring_inflight);
 }
-
-static int mmsb_uring_inflight_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%d\n", atomic_read(&mmsb_uring_inflight));
-}
-
-static const struct kernel_param_ops mmsb_uring_inflight_ops = {
-	.set = mmsb_uring_inflight_set,
-	.get = mmsb_uring_inflight_get,
-};
-module_param_cb(uring_inflight, &mmsb_uring_inflight_ops, NULL, 0444);
-MODULE_PARM_DESC(uring_inflight,
-		 "io_uring commands in flight (read-only counter)");
 
 /* The request lives behind a pointer in the command's pdu. */
 static void mmsb_uring_set_req(struct io_uring_cmd *ioucmd, void *req)
@@ -273,10 +266,9 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	u32 n = d->count, accepted;
 	int ret;
 
-	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n)
+	/* Out of the header's range: -EINVAL, as for MMSB_IOC_SUBMIT. */
+	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
 		return -EINVAL;
-	if (n > MMSB_SUBMIT_MAX)
-		return -E2BIG;
 	/*
 	 * Issued inline by io_uring_enter(), we must not sleep on a full
 	 * queue, and a command cut in two cannot be retried.  Without room
@@ -510,6 +502,18 @@ put_page:
 	return ret;
 }
 
+/*
+ * In an SQE128 ring the command area has 64 bytes after the descriptor:
+ * the extension area of the uapi, zero until a flag or feature gives it
+ * a meaning.  Only looked at, never used: no copy needed.
+ */
+static bool mmsb_uring_ext_zero(const u8 *area, unsigned int issue_flags)
+{
+	return !(issue_flags & IO_URING_F_SQE128) ||
+	       !memchr_inv(area + MMSB_URING_CMD_BYTES, 0,
+			   MMSB_URING_EXT_BYTES);
+}
+
 /**
  * mmsb_uring_cmd() - the ->uring_cmd file operation
  * @ioucmd: the command; ->cmd_op is MMSB_URING_*
@@ -523,9 +527,10 @@ put_page:
  * SQPOLL thread); with IO_URING_F_NONBLOCK it does not wait for room.
  * Return: -EIOCBQUEUED once queued (the CQE follows), else the CQE's
  * result: 0 for a WAIT already satisfied or a SUBMIT all of whose deltas
- * were refused, -EINVAL (unknown cmd_op or flags, count 0, SQE128 tail
- * not zero), -E2BIG, -EFAULT, -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT),
- * or -EAGAIN for io_uring to retry from io-wq.
+ * were refused, -ENOTTY (unknown cmd_op), -EINVAL (unknown flags, count
+ * 0 or over %MMSB_SUBMIT_MAX, SQE128 extension area not zero), -EFAULT,
+ * -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT), or -EAGAIN for io_uring to
+ * retry from io-wq.
  */
 int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
@@ -536,11 +541,8 @@ int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		return mmsb_uring_wait_cancel(ioucmd);
 
 	area = mmsb_uring_cmd_area(ioucmd);
-	BUILD_BUG_ON(sizeof(struct mmsb_uring_submit) != 16);
-	BUILD_BUG_ON(sizeof(struct mmsb_uring_wait) != 16);
-	/* 80 bytes of area in an SQE128 ring: the last 64 are reserved. */
-	if ((issue_flags & IO_URING_F_SQE128) && memchr_inv(area + 16, 0, 64))
-		return -EINVAL;
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_submit) != MMSB_URING_CMD_BYTES);
+	BUILD_BUG_ON(sizeof(struct mmsb_uring_wait) != MMSB_URING_CMD_BYTES);
 
 	switch (ioucmd->cmd_op) {
 	case MMSB_URING_SUBMIT: {
@@ -551,6 +553,8 @@ int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 			.flags = READ_ONCE(u->flags),
 		};
 
+		if (!mmsb_uring_ext_zero(area, issue_flags))
+			return -EINVAL;
 		return mmsb_uring_submit(ioucmd, mf, &sub, issue_flags);
 	}
 	case MMSB_URING_WAIT: {
@@ -560,9 +564,12 @@ int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 			.epoch = READ_ONCE(u->epoch),
 		};
 
+		if (!mmsb_uring_ext_zero(area, issue_flags))
+			return -EINVAL;
 		return mmsb_uring_wait(ioucmd, mf, &wait, issue_flags);
 	}
 	default:
-		return -EINVAL;
+		/* As an unknown ioctl: the number carries the size. */
+		return -ENOTTY;
 	}
 }

@@ -10,5 +10,6 @@
 struct io_uring_cmd;
 
 int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+int mmsb_uring_inflight_count(void);
 
 #endif /* _MMSB_URING_H */

@@ -116,9 +116,8 @@ TEST_F(buses, ids_are_per_bus)
 	EXPECT_EQ(-ENOENT, ioctl_err(self->fd[0], MMSB_IOC_PAGE_INFO, &info));
 	EXPECT_EQ(-ENOENT, ioctl_err(self->fd[2], MMSB_IOC_PAGE_INFO, &info));
 	/* Freeing bus 1's page 2 does not touch anyone's page 1. */
-	EXPECT_EQ(0, ioctl_err(self->fd[1], MMSB_IOC_PAGE_FREE, &extra.id));
-	EXPECT_EQ(-ENOENT, ioctl_err(self->fd[1], MMSB_IOC_PAGE_FREE,
-				     &extra.id));
+	EXPECT_EQ(0, mmsb_page_free(self->fd[1], extra.id));
+	EXPECT_EQ(-ENOENT, mmsb_page_free(self->fd[1], extra.id));
 	for (i = 0; i < NR_BUSES; i++) {
 		info.id = 1;
 		EXPECT_EQ(0, ioctl_err(self->fd[i], MMSB_IOC_PAGE_INFO, &info));

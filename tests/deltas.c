@@ -535,6 +535,39 @@ TEST_F(deltas, poll_and_events)
 	EXPECT_EQ(-EAGAIN, mmsb_read_events(self->fd, ev, 4));
 }
 
+/*
+ * MMSB_IOC_SUBSCRIBE takes struct mmsb_subscribe: flags, pad and
+ * reserved must be zero (-EINVAL, nothing subscribed), and the old
+ * number, whose argument was a bare __u64 id, is no command (-ENOTTY).
+ */
+TEST_F(deltas, subscribe_struct)
+{
+	struct mmsb_subscribe sub;
+	__u64 id = self->page;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		memset(&sub, 0, sizeof(sub));
+		sub.page_id = self->page;
+		if (i == 0)
+			sub.flags = 1;
+		else if (i == 1)
+			sub.pad = 1U << 31;
+		else
+			sub.reserved[i - 2] = 1;
+		EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_SUBSCRIBE, &sub))
+			TH_LOG("case %d", i);
+	}
+	EXPECT_EQ(-ENOTTY, ioctl_err(self->fd, _IOW(MMSB_IOC_MAGIC, 0x13, __u64),
+				     &id));
+	EXPECT_EQ(-EFAULT, ioctl_err(self->fd, MMSB_IOC_SUBSCRIBE, (void *)8));
+	/* None of them subscribed: the first real one does. */
+	memset(&sub, 0, sizeof(sub));
+	sub.page_id = self->page;
+	EXPECT_EQ(0, ioctl_err(self->fd, MMSB_IOC_SUBSCRIBE, &sub));
+	EXPECT_EQ(-EEXIST, ioctl_err(self->fd, MMSB_IOC_SUBSCRIBE, &sub));
+}
+
 TEST_F(deltas, stats)
 {
 	struct mmsb_stats a, b;

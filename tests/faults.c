@@ -263,9 +263,7 @@ TEST_F(faults, create_map)
 				ASSERT_EQ(munmap(p, map_size), 0);
 			}
 			/* Freeing allocates nothing that may fail. */
-			ASSERT_EQ(FAILING(ioctl_err(self->fd,
-						    MMSB_IOC_PAGE_FREE,
-						    &pc.id)), 0);
+			ASSERT_EQ(FAILING(mmsb_page_free(self->fd, pc.id)), 0);
 		}
 	}
 	TH_LOG("%u pages made, %u creates failed", made, failed);

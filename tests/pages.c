@@ -178,6 +178,44 @@ TEST_F(sizes, create_map)
 	EXPECT_HELD(self->fd, 0, 0);
 }
 
+/*
+ * MMSB_IOC_PAGE_FREE takes struct mmsb_page_free: flags, pad and
+ * reserved must be zero (-EINVAL, the page stays), and the old number,
+ * whose argument was a bare __u64 id, is no command (-ENOTTY).
+ */
+TEST_F(pages, free_struct)
+{
+	struct mmsb_page_free f;
+	struct mmsb_page_info in;
+	struct mmsb_page_create pc;
+	__u64 id;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 64, 0, 0, &pc));
+	for (i = 0; i < 4; i++) {
+		memset(&f, 0, sizeof(f));
+		f.id = pc.id;
+		if (i == 0)
+			f.flags = 1;
+		else if (i == 1)
+			f.pad = 1U << 31;
+		else
+			f.reserved[i - 2] = 1;
+		EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_PAGE_FREE, &f))
+			TH_LOG("case %d", i);
+	}
+	id = pc.id;
+	EXPECT_EQ(-ENOTTY, ioctl_err(self->fd, _IOW(MMSB_IOC_MAGIC, 0x02, __u64),
+				     &id));
+	EXPECT_EQ(0, mmsb_page_info(self->fd, pc.id, &in));
+
+	memset(&f, 0, sizeof(f));
+	f.id = pc.id;
+	EXPECT_EQ(0, ioctl_err(self->fd, MMSB_IOC_PAGE_FREE, &f));
+	EXPECT_EQ(-ENOENT, ioctl_err(self->fd, MMSB_IOC_PAGE_FREE, &f));
+	EXPECT_EQ(-ENOENT, mmsb_page_info(self->fd, pc.id, &in));
+}
+
 /* Every bad field of MMSB_IOC_PAGE_CREATE, and nothing is left behind. */
 FIXTURE(create_inval) {
 	int fd;

@@ -164,6 +164,27 @@ static inline int write_file(const char *path, const char *s)
 	return ret;
 }
 
+#define DEBUGFS_STATS	"/sys/kernel/debug/mmsb/stats"
+
+/*
+ * io_uring commands of the module issued and not completed: the line
+ * "uring_inflight: N" of debugfs' stats (root); -errno if unreadable.
+ */
+static inline long uring_inflight(void)
+{
+	char line[128];
+	long n = -ENOENT;
+	FILE *f = fopen(DEBUGFS_STATS, "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "uring_inflight: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 /* Are all @len bytes at @p zero? */
 static inline int all_zero(const void *p, size_t len)
 {

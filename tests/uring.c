@@ -4,7 +4,8 @@
  * status written back, 0 when all are refused), SQE128 rings, IOPOLL
  * rings refused, WAIT (reached, already reached, page freed, no read
  * permission, timed out, cancelled with its submitter), -ENOMEM (where
- * failslab can force it), bad SQEs (exact errno, nothing applied), a
+ * failslab can force it), bad SQEs (exact errno, nothing applied), old
+ * and unknown op codes (-ENOTTY), read-only parameters, a
  * ring torn down and a process killed with commands in flight (nothing
  * left in flight, then the harness unloads the module), and the
  * concurrent model test: 4 processes x 100,000 deltas with up to 256
@@ -46,28 +47,12 @@ static long read_param(const char *name)
 	return strtol(buf, NULL, 10);
 }
 
-static int write_param(const char *name, long val)
-{
-	char path[128];
-	FILE *f;
-	int ret;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	ret = fprintf(f, "%ld\n", val) < 0 ? -EIO : 0;
-	if (fclose(f))
-		ret = -errno;
-	return ret;
-}
-
 /* Wait up to @ms for every io_uring command of the module to be gone. */
 static long inflight_settles(int ms)
 {
 	long n;
 
-	while ((n = read_param("uring_inflight")) > 0 && ms > 0) {
+	while ((n = uring_inflight()) > 0 && ms > 0) {
 		usleep(10000);
 		ms -= 10;
 	}
@@ -126,32 +111,94 @@ static __u64 page_epoch(int fd, __u64 id)
 FIXTURE(uring) {
 	int fd;
 	struct io_uring ring;
+	bool ring_up;
+	bool reloaded;
 	__u64 page;
 	const struct mmsb_page_header *hdr;
 	const __u8 *data;
 };
 
-FIXTURE_SETUP(uring)
+/* Open mmsb, set up a ring of 256, create and map a page: 0 or -errno. */
+static int uring_open(FIXTURE_DATA(uring) *self)
 {
 	struct mmsb_page_create pc;
 	int ret;
 
 	self->fd = mmsb_open();
-	ASSERT_GE(self->fd, 0);
+	if (self->fd < 0)
+		return self->fd;
 	ret = mmsb_uring_init(self->fd, &self->ring, 256, 0);
+	if (ret)
+		return ret;
+	self->ring_up = true;
+	ret = mmsb_page_create(self->fd, PAGE_BYTES, 0, 0, &pc);
+	if (ret)
+		return ret;
+	self->page = pc.id;
+	ret = mmsb_page_map(self->fd, self->page, &self->hdr);
+	if (ret)
+		return ret;
+	self->data = (const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET;
+	return 0;
+}
+
+/* Undo uring_open(): nothing of the fixture holds the module after. */
+static void uring_close(FIXTURE_DATA(uring) *self)
+{
+	if (self->hdr)
+		mmsb_page_unmap(self->hdr);
+	self->hdr = NULL;
+	if (self->ring_up)
+		io_uring_queue_exit(&self->ring);
+	self->ring_up = false;
+	if (self->fd >= 0)
+		close(self->fd);
+	self->fd = -1;
+}
+
+/* Reload mmsb with @params; a ring's last file reference may lag. */
+static int reload_settled(const char *params)
+{
+	int i, ret;
+
+	for (i = 0; i < 500; i++) {
+		ret = module_reload(params);
+		if (ret != -EAGAIN && ret != -EBUSY)
+			break;
+		usleep(10000);
+	}
+	return ret;
+}
+
+/*
+ * Parameters are read-only once loaded (uring_wait_ms too): a test that
+ * needs its own closes what the fixture opened, reloads mmsb with
+ * @params and opens it all again.  The teardown reloads the defaults.
+ */
+static int uring_reload(FIXTURE_DATA(uring) *self, const char *params)
+{
+	int ret;
+
+	uring_close(self);
+	self->reloaded = true;
+	ret = reload_settled(params);
+	return ret ? ret : uring_open(self);
+}
+
+FIXTURE_SETUP(uring)
+{
+	int ret = uring_open(self);
+
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP(return, "io_uring unavailable (%d)", ret);
 	ASSERT_EQ(ret, 0);
-	ASSERT_EQ(mmsb_page_create(self->fd, PAGE_BYTES, 0, 0, &pc), 0);
-	self->page = pc.id;
-	ASSERT_EQ(mmsb_page_map(self->fd, self->page, &self->hdr), 0);
-	self->data = (const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET;
 }
 
 FIXTURE_TEARDOWN(uring)
 {
-	io_uring_queue_exit(&self->ring);
-	close(self->fd);
+	uring_close(self);
+	if (self->reloaded)
+		EXPECT_EQ(0, reload_settled(""));
 }
 
 TEST_F(uring, feature_bit)
@@ -218,13 +265,90 @@ TEST_F(uring, sqe128)
 	EXPECT_EQ(one_cqe(&big, NULL), 1);
 	EXPECT_EQ(memcmp(self->data + 8, x, sizeof(x)), 0);
 
-	sqe = io_uring_get_sqe(&big);
-	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
-	memset(sqe->cmd + 16, 0, 64);
-	sqe->cmd[79] = 1;
-	EXPECT_EQ(one_cqe(&big, NULL), -EINVAL);
+	/*
+	 * The extension area (bytes 16-79) must be zero: its first and
+	 * its last byte, for SUBMIT and for WAIT.
+	 */
+	for (int i = 0; i < 4; i++) {
+		sqe = io_uring_get_sqe(&big);
+		if (i < 2)
+			mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+		else
+			mmsb_uring_prep_wait(sqe, self->fd, self->page, 0);
+		memset(sqe->cmd + MMSB_URING_CMD_BYTES, 0,
+		       MMSB_URING_EXT_BYTES);
+		sqe->cmd[i % 2 ? 79 : MMSB_URING_CMD_BYTES] = 1;
+		EXPECT_EQ(one_cqe(&big, NULL), -EINVAL) TH_LOG("case %d", i);
+	}
 	EXPECT_EQ(page_epoch(self->fd, self->page), 1);
+
+	/* libmmsb clears it where it has the ring. */
+	memset(big.sq.sqes, 0xff, (size_t)big.sq.ring_entries * 128);
+	ASSERT_EQ(mmsb_uring_wait(&big, self->fd, self->page, 1, 5), 0);
+	EXPECT_EQ(one_cqe(&big, NULL), 0);
 	io_uring_queue_exit(&big);
+}
+
+/*
+ * Op codes carry their descriptor's size, like the ioctls: the bare
+ * 0x10 and 0x11 of before, the right number with another size, and an
+ * ioctl's number all complete with -ENOTTY, and nothing is applied.
+ */
+TEST_F(uring, old_and_unknown_op_codes)
+{
+	const __u32 ops[] = {
+		0x10, 0x11, 0x7f, 0,
+		_IOW(MMSB_IOC_MAGIC, 0x30, struct mmsb_submit),
+		_IOWR(MMSB_IOC_MAGIC, 0x30, struct mmsb_uring_submit),
+		_IOW(MMSB_IOC_MAGIC, 0x31, __u64),
+		MMSB_IOC_SUBMIT, MMSB_IOC_WAIT,
+	};
+	struct mmsb_stats before, after;
+	struct io_uring_sqe *sqe;
+	struct mmsb_delta d;
+	char x[4] = "old";
+	unsigned int i;
+
+	EXPECT_EQ(_IOC_SIZE(MMSB_URING_SUBMIT), sizeof(struct mmsb_uring_submit));
+	EXPECT_EQ(_IOC_SIZE(MMSB_URING_WAIT), sizeof(struct mmsb_uring_wait));
+	EXPECT_EQ(_IOC_TYPE(MMSB_URING_SUBMIT), MMSB_IOC_MAGIC);
+	EXPECT_EQ(sizeof(struct mmsb_uring_submit), MMSB_URING_CMD_BYTES);
+	EXPECT_EQ(sizeof(struct mmsb_uring_wait), MMSB_URING_CMD_BYTES);
+	mmsb_delta_dense(&d, self->page, 0, x, sizeof(x));
+	ASSERT_EQ(mmsb_stats(self->fd, &before), 0);
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		if (i % 2)
+			mmsb_uring_prep_wait(sqe, self->fd, self->page, 0);
+		else
+			mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+		sqe->cmd_op = ops[i];
+		EXPECT_EQ(one_cqe(&self->ring, NULL), -ENOTTY)
+			TH_LOG("cmd_op %#x", ops[i]);
+	}
+	ASSERT_EQ(mmsb_stats(self->fd, &after), 0);
+	EXPECT_EQ(after.submitted, before.submitted);
+	EXPECT_EQ(page_epoch(self->fd, self->page), 0);
+	EXPECT_EQ(self->data[0], 0);
+}
+
+/*
+ * Module parameters are read-only once loaded, uring_wait_ms too; the
+ * count of commands in flight is no parameter but a debugfs figure.
+ */
+TEST_F(uring, params_read_only)
+{
+	int f;
+
+	EXPECT_GT(read_param("uring_wait_ms"), 0);
+	f = open(PARAM_DIR "uring_wait_ms", O_WRONLY);
+	EXPECT_EQ(-1, f);
+	EXPECT_EQ(EACCES, errno);
+	if (f >= 0)
+		close(f);
+	EXPECT_EQ(-1, access(PARAM_DIR "uring_inflight", F_OK));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(uring_inflight(), 0);
 }
 
 /* Bad SQEs complete with the exact errno, and nothing is applied. */
@@ -243,7 +367,7 @@ TEST_F(uring, bad_sqes)
 	sqe = io_uring_get_sqe(&self->ring);
 	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
 	sqe->cmd_op = 0x7f;
-	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -ENOTTY);
 
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd,
 			       (struct mmsb_delta *)16, 1, 0);
@@ -257,13 +381,14 @@ TEST_F(uring, bad_sqes)
 			       0, 0);
 	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
 
+	/* Over MMSB_SUBMIT_MAX: -EINVAL, as MMSB_IOC_SUBMIT says. */
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
 			       MMSB_SUBMIT_MAX + 1, 0);
-	EXPECT_EQ(one_cqe(&self->ring, NULL), -E2BIG);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
 
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
 			       0xffffffffu, 0);
-	EXPECT_EQ(one_cqe(&self->ring, NULL), -E2BIG);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EINVAL);
 
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d,
 			       1, 0x80);
@@ -337,12 +462,12 @@ TEST_F(uring, wait_page_freed)
  */
 TEST_F(uring, ring_teardown)
 {
-	long old = read_param("uring_wait_ms"), t0, t;
 	struct io_uring r;
+	long t0, t;
 	int i;
 
-	ASSERT_GT(old, 0);
-	ASSERT_EQ(write_param("uring_wait_ms", 2000), 0);
+	ASSERT_EQ(uring_reload(self, "uring_wait_ms=2000"), 0);
+	ASSERT_EQ(read_param("uring_wait_ms"), 2000);
 	ASSERT_EQ(io_uring_queue_init(64, &r, 0), 0);
 	t0 = now_ms();
 	for (i = 0; i < 32; i++)
@@ -350,7 +475,7 @@ TEST_F(uring, ring_teardown)
 				     self->page, 1000 + i);
 	ASSERT_EQ(io_uring_submit(&r), 32);
 	usleep(10000);
-	EXPECT_EQ(read_param("uring_inflight"), 32);
+	EXPECT_EQ(uring_inflight(), 32);
 	io_uring_queue_exit(&r);
 	EXPECT_EQ(inflight_settles(5000), 0);
 	t = now_ms() - t0;
@@ -359,18 +484,17 @@ TEST_F(uring, ring_teardown)
 	} else {
 		EXPECT_TRUE(t >= 2000 && t < 3000) TH_LOG("ended after %ld ms", t);
 	}
-	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
 }
 
 /* A WAIT whose epoch never comes: -ETIMEDOUT after uring_wait_ms. */
 TEST_F(uring, wait_timeout)
 {
-	long old = read_param("uring_wait_ms"), t0, t;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
+	long t0, t;
 
-	ASSERT_GT(old, 0);
-	ASSERT_EQ(write_param("uring_wait_ms", 300), 0);
+	ASSERT_EQ(uring_reload(self, "uring_wait_ms=300"), 0);
+	sqe = io_uring_get_sqe(&self->ring);
 	t0 = now_ms();
 	mmsb_uring_prep_wait(sqe, self->fd, self->page, 1);
 	io_uring_sqe_set_data64(sqe, 7);
@@ -383,7 +507,6 @@ TEST_F(uring, wait_timeout)
 	/* Not before; and not much after (6.1 looks every 100 ms). */
 	EXPECT_TRUE(t >= 300 && t < 1000) TH_LOG("after %ld ms", t);
 	EXPECT_EQ(page_epoch(self->fd, self->page), 0);
-	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
 }
 
 /*
@@ -394,13 +517,11 @@ TEST_F(uring, wait_timeout)
 TEST_F(uring, wait_canceled_with_submitter)
 {
 	struct __kernel_timespec ts = { .tv_sec = 5 };
-	long old = read_param("uring_wait_ms");
 	struct io_uring_cqe *cqe;
 	struct io_uring r;
 	pid_t pid;
 
-	ASSERT_GT(old, 0);
-	ASSERT_EQ(write_param("uring_wait_ms", 30000), 0);
+	ASSERT_EQ(uring_reload(self, "uring_wait_ms=30000"), 0);
 	ASSERT_EQ(io_uring_queue_init(8, &r, 0), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -419,7 +540,6 @@ TEST_F(uring, wait_canceled_with_submitter)
 	EXPECT_EQ(inflight_settles(1000), 0);
 	io_uring_queue_exit(&r);
 	EXPECT_EQ(page_epoch(self->fd, self->page), 0);
-	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
 }
 
 /* Without read permission, a WAIT fails at submission with -EACCES. */
@@ -523,7 +643,6 @@ static int failslab_arm(bool on)
 
 TEST_F(uring, enomem)
 {
-	long old = read_param("uring_wait_ms");
 	struct mmsb_stats before, after;
 	struct io_uring_sqe *sqe;
 	static char big[2048];
@@ -533,11 +652,10 @@ TEST_F(uring, enomem)
 
 	if (access(FAILSLAB "probability", W_OK))
 		SKIP(return, "no failslab (CONFIG_FAILSLAB): -ENOMEM cannot be forced");
+	/* A WAIT that went in after all ends soon, as a clear failure. */
+	ASSERT_EQ(uring_reload(self, "uring_wait_ms=1000"), 0);
 	fail = open("/proc/self/make-it-fail", O_WRONLY);
 	ASSERT_GE(fail, 0);
-	/* A WAIT that went in after all ends soon, as a clear failure. */
-	ASSERT_GT(old, 0);
-	ASSERT_EQ(write_param("uring_wait_ms", 1000), 0);
 	/* Warm up: one command of each kind, done. */
 	mmsb_delta_dense(&d, self->page, 0, x, sizeof(x));
 	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d, 1, 0);
@@ -577,7 +695,6 @@ TEST_F(uring, enomem)
 	EXPECT_EQ(after.submitted, before.submitted);
 	EXPECT_EQ(page_epoch(self->fd, self->page), 1);
 	EXPECT_EQ(inflight_settles(1000), 0);
-	EXPECT_EQ(write_param("uring_wait_ms", old), 0);
 }
 
 /* kill -9 with WAITs and SUBMITs in flight: all of them end. */

@@ -29,21 +29,7 @@
 #include "pages.h"
 
 #define N		256
-#define INFLIGHT	"/sys/module/mmsb/parameters/uring_inflight"
 #define SENTINEL	12345
-
-static long inflight(void)
-{
-	char buf[32] = "";
-	int f = open(INFLIGHT, O_RDONLY);
-
-	if (f < 0)
-		return -errno;
-	if (read(f, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(f);
-	return strtol(buf, NULL, 10);
-}
 
 /* Wait up to 20 s for no mmsb io_uring command in flight. */
 static long inflight_settles(void)
@@ -51,7 +37,7 @@ static long inflight_settles(void)
 	long n;
 	int i;
 
-	for (i = 0; i < 2000 && (n = inflight()) > 0; i++)
+	for (i = 0; i < 2000 && (n = uring_inflight()) > 0; i++)
 		usleep(10000);
 	return n;
 }
@@ -153,7 +139,7 @@ static void thread_submits(struct __test_metadata *_metadata,
 	ASSERT_EQ(1, (intptr_t)ret);
 	/* Gone before its command completed: the long tick still runs. */
 	ASSERT_EQ(0, sleeping_in_ioctl(self->flusher, MMSB_IOC_FLUSH));
-	EXPECT_EQ(1, inflight());
+	EXPECT_EQ(1, uring_inflight());
 }
 
 TEST_F(gone, thread)

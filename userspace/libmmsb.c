@@ -52,7 +52,9 @@ int mmsb_page_create(int fd, __u64 size, __u32 mode, __u32 flags,
 
 int mmsb_page_free(int fd, __u64 id)
 {
-	return mmsb_ioctl(fd, MMSB_IOC_PAGE_FREE, &id);
+	struct mmsb_page_free f = { .id = id };
+
+	return mmsb_ioctl(fd, MMSB_IOC_PAGE_FREE, &f);
 }
 
 int mmsb_page_info(int fd, __u64 id, struct mmsb_page_info *info)
@@ -224,7 +226,9 @@ int mmsb_flush(int fd)
 
 int mmsb_subscribe(int fd, __u64 page)
 {
-	return mmsb_ioctl(fd, MMSB_IOC_SUBSCRIBE, &page);
+	struct mmsb_subscribe s = { .page_id = page };
+
+	return mmsb_ioctl(fd, MMSB_IOC_SUBSCRIBE, &s);
 }
 
 int mmsb_edge_add(int fd, __u64 from, __u64 to, __u32 kind)

@@ -32,7 +32,11 @@ struct io_uring *mmsb_uring_try_init(int fd, struct io_uring *ring,
 	return ret ? NULL : ring;
 }
 
-/* Common part: an URING_CMD on @fd with @op and a 16-byte descriptor. */
+/*
+ * Common part: an URING_CMD on @fd with @op and its 16-byte descriptor.
+ * The whole SQE is cleared, so in an SQE128 ring the caller clears the
+ * other 64 bytes (the extension area, which must be zero).
+ */
 static void mmsb_uring_prep(struct io_uring_sqe *sqe, int fd, __u32 op,
 			    const void *desc, size_t len)
 {
@@ -64,6 +68,15 @@ void mmsb_uring_prep_wait(struct io_uring_sqe *sqe, int fd, __u64 page,
 	mmsb_uring_prep(sqe, fd, MMSB_URING_WAIT, &d, sizeof(d));
 }
 
+/* An SQE128 ring's extension area: zero, until the uapi gives it a use. */
+static void mmsb_uring_clear_ext(struct io_uring *ring,
+				 struct io_uring_sqe *sqe)
+{
+	if (ring->flags & IORING_SETUP_SQE128)
+		memset(sqe->cmd + MMSB_URING_CMD_BYTES, 0,
+		       MMSB_URING_EXT_BYTES);
+}
+
 int mmsb_uring_submit(struct io_uring *ring, int fd,
 		      struct mmsb_delta *deltas, __u32 count,
 		      __u64 user_data)
@@ -74,6 +87,7 @@ int mmsb_uring_submit(struct io_uring *ring, int fd,
 	if (!sqe)
 		return -EBUSY;
 	mmsb_uring_prep_submit(sqe, fd, deltas, count, 0);
+	mmsb_uring_clear_ext(ring, sqe);
 	io_uring_sqe_set_data64(sqe, user_data);
 	ret = io_uring_submit(ring);
 	return ret < 0 ? ret : 0;
@@ -88,6 +102,7 @@ int mmsb_uring_wait(struct io_uring *ring, int fd, __u64 page, __u64 epoch,
 	if (!sqe)
 		return -EBUSY;
 	mmsb_uring_prep_wait(sqe, fd, page, epoch);
+	mmsb_uring_clear_ext(ring, sqe);
 	io_uring_sqe_set_data64(sqe, user_data);
 	ret = io_uring_submit(ring);
 	return ret < 0 ? ret : 0;

@@ -33,7 +33,11 @@ int mmsb_uring_init(int fd, struct io_uring *ring, unsigned int entries,
 /*
  * Fill @sqe with MMSB_URING_SUBMIT of @count deltas at @deltas (which
  * must stay valid until the CQE: each delta's status, id and epoch are
- * written back then).  cqe->res: deltas applied, or -errno.
+ * written back then).  cqe->res: deltas applied, or -errno.  The prep
+ * functions fill a 64-byte SQE; in an IORING_SETUP_SQE128 ring the
+ * other 64 bytes (the extension area of <linux/mmsb.h>) must be zeroed
+ * by the caller, else the command fails with -EINVAL.
+ * mmsb_uring_submit() and mmsb_uring_wait() below do that themselves.
  */
 void mmsb_uring_prep_submit(struct io_uring_sqe *sqe, int fd,
 			    struct mmsb_delta *deltas, __u32 count,

@@ -349,25 +349,42 @@ static void op_create(struct worker *w)
 		w->own[w->nown].id = pc.id;
 		w->own[w->nown++].size = pc.size;
 	} else {
+		struct mmsb_page_free pf = { .id = pc.id };
+
 		opname = "PAGE_FREE(new)";
-		expect_in(w, xioctl(w, MMSB_IOC_PAGE_FREE, &pc.id),
-			  ERRS(ENOENT));
+		expect_in(w, xioctl(w, MMSB_IOC_PAGE_FREE, &pf), ERRS(ENOENT));
 	}
 }
 
 static void op_free(struct worker *w)
 {
 	__u64 id = pick_id(w, true);
+	struct mmsb_page_free pf = { .id = id };
 	int err;
 
 	opname = "PAGE_FREE";
 	if (chance(w, 5)) {
-		err = ioctl(w->fd, MMSB_IOC_PAGE_FREE, bad_ptr(w, 8)) ?
-		      errno : 0;
+		err = ioctl(w->fd, MMSB_IOC_PAGE_FREE,
+			    bad_ptr(w, sizeof(pf))) ? errno : 0;
 		expect_eq(w, err, EFAULT);
 		return;
 	}
-	err = xioctl(w, MMSB_IOC_PAGE_FREE, &id);
+	if (chance(w, 5)) {
+		/* flags, pad or reserved set: refused, the page stays. */
+		switch (below(w, 3)) {
+		case 0:
+			pf.flags = rnd(w) | 1;
+			break;
+		case 1:
+			pf.pad = rnd(w) | 1;
+			break;
+		default:
+			pf.reserved[below(w, 2)] = rnd(w) | 1;
+		}
+		expect_eq(w, xioctl(w, MMSB_IOC_PAGE_FREE, &pf), EINVAL);
+		return;
+	}
+	err = xioctl(w, MMSB_IOC_PAGE_FREE, &pf);
 	expect_in(w, err, ERRS(ENOENT, EPERM));
 	if (err == EPERM && w->root)
 		fail(w, "-EPERM for CAP_SYS_ADMIN");
@@ -904,8 +921,7 @@ static int reap(struct worker *w, __u64 want_tag)
 		case 1:
 		case 2:
 			if (res < 0)
-				expect_in(w, -res, ERRS(EINVAL, E2BIG, EFAULT,
-							ENOMEM));
+				expect_in(w, -res, ERRS(EINVAL, EFAULT, ENOMEM));
 			break;
 		case 3:
 			if (res > 0)
@@ -916,7 +932,7 @@ static int reap(struct worker *w, __u64 want_tag)
 					       ENOENT, EACCES, ENOMEM));
 			break;
 		case 4:
-			if (res != -EINVAL)
+			if (res != -ENOTTY)
 				fail(w, "unknown cmd_op: res %d", res);
 			break;
 		default:
@@ -971,7 +987,7 @@ static void op_uring(struct worker *w)
 			break;
 		case 1:
 			c.b = MMSB_SUBMIT_MAX + 1 + below(w, 1U << 31);
-			want = E2BIG;
+			want = EINVAL;
 			break;
 		case 2:
 			/* Not SYNC or ATOMIC (bits 0 and 1). */
@@ -997,10 +1013,14 @@ static void op_uring(struct worker *w)
 		opname = "URING_CMD(bad op)";
 		tag = 4;
 		mmsb_uring_prep_wait(sqe, w->fd, 1, 1);
-		do
-			sqe->cmd_op = rnd(w);
-		while (sqe->cmd_op == MMSB_URING_SUBMIT ||
-		       sqe->cmd_op == MMSB_URING_WAIT);
+		/* Now and then the bare numbers of the first drafts. */
+		if (chance(w, 20))
+			sqe->cmd_op = 0x10 + below(w, 2);
+		else
+			do
+				sqe->cmd_op = rnd(w);
+			while (sqe->cmd_op == MMSB_URING_SUBMIT ||
+			       sqe->cmd_op == MMSB_URING_WAIT);
 		break;
 	}
 	io_uring_sqe_set_data64(sqe, tag);
@@ -1129,9 +1149,20 @@ static void op_subscribe(struct worker *w)
 	int err;
 
 	if (chance(w, 50)) {
+		struct mmsb_subscribe sub = { .page_id = id };
+
 		opname = "SUBSCRIBE";
+		if (chance(w, 5)) {
+			if (chance(w, 50))
+				sub.flags = rnd(w) | 1;
+			else
+				sub.reserved[below(w, 2)] = rnd(w) | 1;
+			expect_eq(w, xioctl(w, MMSB_IOC_SUBSCRIBE, &sub),
+				  EINVAL);
+			return;
+		}
 		err = xioctl(w, MMSB_IOC_SUBSCRIBE, chance(w, 5) ?
-			     bad_ptr(w, 8) : (void *)&id);
+			     bad_ptr(w, sizeof(sub)) : (void *)&sub);
 		expect_in(w, err, ERRS(ENOENT, EACCES, EEXIST, ENOMEM, EFAULT));
 		return;
 	}
@@ -1494,9 +1525,9 @@ static void worker_end(struct worker *w)
 		munmap(w->maps[i].addr, w->maps[i].len);
 	opname = "end";
 	for (i = 0; i < w->nown; i++)
-		expect_in(w, xioctl(w, MMSB_IOC_PAGE_FREE, &w->own[i].id),
+		expect_in(w, -mmsb_page_free(w->fd, w->own[i].id),
 			  ERRS(ENOENT));
-	expect_eq(w, xioctl(w, MMSB_IOC_PAGE_FREE, &w->model_id), 0);
+	expect_eq(w, -mmsb_page_free(w->fd, w->model_id), 0);
 	munmap((void *)w->model_hdr, mmsb_page_map_size(MODEL_SIZE, pagesz));
 	close(w->fd);
 }

@@ -12,6 +12,19 @@
  * input (-EINVAL otherwise) so it can take a meaning later.  Unknown
  * flag bits are refused with -EINVAL.  Query MMSB_IOC_VERSION for the
  * features a kernel offers.
+ *
+ * Command numbers, of the ioctls and of the io_uring commands alike,
+ * carry the size of their argument (_IOW/_IOR/_IOWR): a program built
+ * against another layout gets -ENOTTY, never a misread argument.
+ *
+ * Errno rule for counts: a field outside the range this header gives
+ * it (a count of 0 or over MMSB_SUBMIT_MAX, a list max over
+ * MMSB_PAGE_LIST_MAX) is a malformed argument like any other: -EINVAL,
+ * on the ioctl and the io_uring paths alike.  -E2BIG is kept for a
+ * well-formed request beyond a limit set when the module was loaded
+ * (an MMSB_SUBMIT_ATOMIC submission larger than a chunk or batch_max),
+ * which a caller can only learn by trying: splitting it helps there,
+ * while a count over a constant it was compiled with is a bug.
  */
 #ifndef _UAPI_LINUX_MMSB_H
 #define _UAPI_LINUX_MMSB_H
@@ -115,6 +128,23 @@ struct mmsb_page_create {
 	__u32 flags;
 	__u64 id;
 	__u64 mmap_offset;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_page_free - free a page (MMSB_IOC_PAGE_FREE)
+ * @id: in: the page to free (its owner, or CAP_SYS_ADMIN at open)
+ * @flags: in: zero (no flags defined yet)
+ * @pad: in: zero
+ * @reserved: in: zero
+ *
+ * Errors: -EINVAL (@flags, @pad or @reserved not zero), -ENOENT (no such
+ * live page), -EPERM (not the owner), -EFAULT.
+ */
+struct mmsb_page_free {
+	__u64 id;
+	__u32 flags;
+	__u32 pad;
 	__u64 reserved[2];
 };
 
@@ -295,7 +325,7 @@ struct mmsb_delta {
 /**
  * struct mmsb_submit - submit a batch of deltas (MMSB_IOC_SUBMIT)
  * @deltas: in: user pointer to @count struct mmsb_delta
- * @count: in: 1 to MMSB_SUBMIT_MAX
+ * @count: in: 1 to MMSB_SUBMIT_MAX (-EINVAL otherwise)
  * @flags: in: MMSB_SUBMIT_* flags
  * @accepted: out: deltas validated and queued
  * @applied: out: deltas applied (SYNC only)
@@ -344,6 +374,24 @@ struct mmsb_wait {
 	__u64 epoch;
 	__u64 timeout_ns;
 	__u64 cur_epoch;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_subscribe - report a page's changes (MMSB_IOC_SUBSCRIBE)
+ * @page_id: in: the page (read permission needed)
+ * @flags: in: zero (no flags defined yet)
+ * @pad: in: zero
+ * @reserved: in: zero
+ *
+ * Adds the page to the file's subscriptions: see struct mmsb_event.
+ * Errors: -EINVAL (@flags, @pad or @reserved not zero), -ENOENT,
+ * -EACCES, -EEXIST (already subscribed), -ENOMEM, -EFAULT.
+ */
+struct mmsb_subscribe {
+	__u64 page_id;
+	__u32 flags;
+	__u32 pad;
 	__u64 reserved[2];
 };
 
@@ -573,39 +621,56 @@ struct mmsb_stats {
 
 #define MMSB_IOC_VERSION	_IOR(MMSB_IOC_MAGIC, 0x00, struct mmsb_version)
 #define MMSB_IOC_PAGE_CREATE	_IOWR(MMSB_IOC_MAGIC, 0x01, struct mmsb_page_create)
-#define MMSB_IOC_PAGE_FREE	_IOW(MMSB_IOC_MAGIC, 0x02, __u64)
+#define MMSB_IOC_PAGE_FREE	_IOW(MMSB_IOC_MAGIC, 0x02, struct mmsb_page_free)
 #define MMSB_IOC_PAGE_INFO	_IOWR(MMSB_IOC_MAGIC, 0x03, struct mmsb_page_info)
 #define MMSB_IOC_PAGE_LIST	_IOWR(MMSB_IOC_MAGIC, 0x04, struct mmsb_page_list)
 #define MMSB_IOC_SUBMIT		_IOWR(MMSB_IOC_MAGIC, 0x10, struct mmsb_submit)
 #define MMSB_IOC_WAIT		_IOWR(MMSB_IOC_MAGIC, 0x11, struct mmsb_wait)
 #define MMSB_IOC_FLUSH		_IO(MMSB_IOC_MAGIC, 0x12)
-#define MMSB_IOC_SUBSCRIBE	_IOW(MMSB_IOC_MAGIC, 0x13, __u64)
+#define MMSB_IOC_SUBSCRIBE	_IOW(MMSB_IOC_MAGIC, 0x13, struct mmsb_subscribe)
 #define MMSB_IOC_STATS		_IOWR(MMSB_IOC_MAGIC, 0x14, struct mmsb_stats)
 #define MMSB_IOC_EDGE_ADD	_IOW(MMSB_IOC_MAGIC, 0x20, struct mmsb_edge)
 #define MMSB_IOC_EDGE_DEL	_IOW(MMSB_IOC_MAGIC, 0x21, struct mmsb_edge)
 
 /*
  * io_uring passthrough (IORING_OP_URING_CMD on an open /dev/mmsb):
- * sqe->cmd_op is MMSB_URING_*, and the command area (sqe->cmd, 16 bytes
- * in a 64-byte SQE) carries the descriptor below.  In an SQE128 ring the
- * other 64 bytes of the area must be zero.  The CQE is posted only once
- * the command is done: for SUBMIT, once every accepted delta was applied
- * (or refused) and is visible in the mappings.  Rings set up with
- * IORING_SETUP_IOPOLL are refused (-EOPNOTSUPP).
+ * sqe->cmd_op is MMSB_URING_*, and the command area (sqe->cmd) carries
+ * the descriptor below.  The op codes are encoded like the ioctls
+ * (type MMSB_IOC_MAGIC, numbers 0x30-0x3f, never an ioctl's), with the
+ * size of their descriptor, so a descriptor that grows gets a new op
+ * code; an unknown op code, the bare 0x10 and 0x11 of the first drafts
+ * included, completes with -ENOTTY.  They are _IOW: the kernel only
+ * reads the descriptor (results go to the CQE and, for SUBMIT, to the
+ * delta array).
+ *
+ * The command area is MMSB_URING_CMD_BYTES (16) in a 64-byte SQE, all
+ * of it the descriptor.  In a ring set up with IORING_SETUP_SQE128 it
+ * is MMSB_URING_CMD_BYTES + MMSB_URING_EXT_BYTES (80): the 64 bytes
+ * after the descriptor are the extension area, where fields that do not
+ * fit 16 bytes will go (announced by an MMSB_FEAT_* bit, and for SUBMIT
+ * selected by a new MMSB_SUBMIT_* flag).  Today it must be zero:
+ * -EINVAL otherwise, so a program can tell a kernel that ignores an
+ * extension from one that has it.
+ *
+ * The CQE is posted only once the command is done: for SUBMIT, once
+ * every accepted delta was applied (or refused) and is visible in the
+ * mappings.  Rings set up with IORING_SETUP_IOPOLL are refused
+ * (-EOPNOTSUPP).
  */
-#define MMSB_URING_SUBMIT	0x10
-#define MMSB_URING_WAIT		0x11
+#define MMSB_URING_CMD_BYTES	16
+#define MMSB_URING_EXT_BYTES	64
 
 /**
  * struct mmsb_uring_submit - MMSB_URING_SUBMIT descriptor
  * @deltas: in: user pointer to @count struct mmsb_delta
- * @count: in: 1 to MMSB_SUBMIT_MAX (-EINVAL for 0, -E2BIG above)
- * @flags: in: MMSB_SUBMIT_* flags; SYNC is implied
+ * @count: in: 1 to MMSB_SUBMIT_MAX (-EINVAL otherwise, as for the ioctl)
+ * @flags: in: MMSB_SUBMIT_* flags (others: -EINVAL); SYNC is implied
  *
  * The first fields of struct mmsb_submit, with the same meaning.  Each
  * delta gets its own status, id and epoch written back, as for a SYNC
- * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL,
- * -E2BIG with nothing queued, or -EFAULT.  The results are written into
+ * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or
+ * -EINVAL (count, flags, a non-zero extension area) with nothing
+ * queued, or -EFAULT.  The results are written into
  * the submitting process's memory also when the submitting thread exited
  * before the completion (a thread of the same process reaps a count as
  * usual); if the whole process is gone, cqe->res is -EOWNERDEAD: the
@@ -627,14 +692,20 @@ struct mmsb_uring_submit {
  * @page_id: in: page to wait on (read permission needed)
  * @epoch: in: complete once the page's epoch is >= this
  *
- * cqe->res is 0, -EIDRM if the page was freed first, -ETIMEDOUT after
- * the module parameter uring_wait_ms, -ECANCELED if the ring or the
- * submitter went away, or -ENOENT, -EACCES, -ENOMEM at submission.
+ * Both fields take all 16 bytes: options (a flag, a timeout of its own)
+ * will live in the SQE128 extension area.  cqe->res is 0, -EIDRM if
+ * the page was freed first, -ETIMEDOUT after the module parameter
+ * uring_wait_ms, -ECANCELED if the ring or the submitter went away, or
+ * -EINVAL (a non-zero extension area), -ENOENT, -EACCES, -ENOMEM at
+ * submission.
  */
 struct mmsb_uring_wait {
 	__u64 page_id;
 	__u64 epoch;
 };
+
+#define MMSB_URING_SUBMIT	_IOW(MMSB_IOC_MAGIC, 0x30, struct mmsb_uring_submit)
+#define MMSB_URING_WAIT		_IOW(MMSB_IOC_MAGIC, 0x31, struct mmsb_uring_wait)
 
 /*
  * The read protocol, for C readers of a mapping.  @hdr points at the
