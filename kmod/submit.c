@@ -208,6 +208,45 @@ efault:
 	return -EFAULT;
 }
 
+/*
+ * Before anything is read or queued, write every delta's outputs with
+ * their pending values (id 0, status -EINPROGRESS, epoch 0): this proves
+ * that the outcome can be written back, so a caller whose array is not
+ * writable gets -EFAULT with nothing queued, never deltas applied behind
+ * an -EFAULT.  Inputs are not read here: no double fetch.  A delta whose
+ * outcome cannot be written later on (the array unmapped or made
+ * read-only meanwhile) keeps these values where it is still readable.
+ */
+static int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
+{
+	struct mmsb_delta __user *u;
+	u32 i;
+
+	if (!user_write_access_begin(uptr, (size_t)n * sizeof(*uptr)))
+		return -EFAULT;
+	for (i = 0, u = uptr; i < n; i++, u++) {
+		unsafe_put_user(0, &u->delta_id, efault);
+		unsafe_put_user(-EINPROGRESS, &u->status, efault);
+		unsafe_put_user(0, &u->epoch, efault);
+	}
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
+/*
+ * The answer of a submission some output of which could not be written
+ * (@s->fault): -EFAULT only while nothing was queued (a retry does it
+ * all once); once a delta went in, -ECOMM, with @accepted (and for SYNC
+ * @applied) saying how far it went.
+ */
+static int mmsb_submit_fault(const struct mmsb_submission *s)
+{
+	return s->queued ? -ECOMM : -EFAULT;
+}
+
 static void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 			       s32 status)
 {
@@ -452,11 +491,16 @@ static struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
  * stopped the submission, the deltas not queued carry its error as
  * their status.
  *
+ * Every delta's outputs are written with pending values first
+ * (mmsb_submit_claim()): an array that cannot take them fails the call
+ * before anything is read or queued.
+ *
  * Context: process context with the caller's mm; sleeps unless
  * @nonblock.
  * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
- * @accepted deltas went in, or -EFAULT if an output could not be
- * written back.
+ * @accepted deltas went in, -EFAULT if an output could not be written
+ * and nothing was queued, or -ECOMM if an output could not be written
+ * back after @accepted deltas were queued (they still apply).
  */
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
@@ -467,6 +511,10 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 	struct mmsb_submission s;
 	int stop;
 
+	*accepted = 0;
+	*batch = NULL;
+	if (mmsb_submit_claim(uptr, n))
+		return -EFAULT;
 	mmsb_submit_start(&s, dev, mf,
 			  mmsb_page_cache_acquire(&mf->pages, &local), uptr, n,
 			  awaited, atomic, nonblock, false);
@@ -476,7 +524,7 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		mmsb_submit_refuse_rest(&s, stop);
 	*batch = mmsb_submit_end(&s);
 	*accepted = s.queued;
-	return stop ? stop : s.fault;
+	return s.fault ? mmsb_submit_fault(&s) : stop;
 }
 
 /**
@@ -573,8 +621,9 @@ static struct mmsb_park *mmsb_park_take(struct mmsb_file *mf,
  * and write what the caller sees if the call is not restarted: each
  * queued delta accepted (an id, status 0, no epoch yet), the others
  * refused with -EINTR.  Without memory to park, the submission ends as
- * an -EINTR one; if an output could not be written, as an -EFAULT one.
- * Returns -ERESTARTSYS, or -EINTR, or -EFAULT.
+ * an -EINTR one; if an output could not be written, as an -ECOMM one
+ * (-EFAULT if nothing was queued).  Returns -ERESTARTSYS, -EINTR,
+ * -ECOMM or -EFAULT.
  */
 static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
 		     struct mmsb_submit *sub, struct mmsb_submission *s,
@@ -604,7 +653,7 @@ static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
 		}
 		if (batch)
 			mmsb_batch_put(batch);
-		return s->fault ? s->fault : ret;
+		return s->fault ? mmsb_submit_fault(s) : ret;
 	}
 	p->pid = get_task_pid(current, PIDTYPE_PID);
 	p->uarg = uarg;
@@ -634,15 +683,20 @@ static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
  *
  * A signal or task work ending a wait parks the submission (struct
  * mmsb_park) and returns -ERESTARTSYS; the restarted call resumes it.
+ * A new submission first writes every delta's pending outputs
+ * (mmsb_submit_claim()), so that -EFAULT always means nothing queued.
  *
  * Context: process context, sleeps.
  * Return: 0 (each delta has its own status), -EAGAIN once
- * @sub->accepted deltas went in, -ERESTARTSYS, or -EFAULT.
+ * @sub->accepted deltas went in, -ERESTARTSYS, -EFAULT with nothing
+ * queued, or -ECOMM: an output could not be written back after
+ * @sub->accepted deltas went in.
  */
 static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		       struct mmsb_submit *sub, bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
+	struct mmsb_submit __user *u = uarg;
 	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
 	struct mmsb_submission stack, *s = &stack;
 	struct mmsb_dev *dev = mf->dev;
@@ -665,6 +719,10 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		mmsb_builder_resume(&s->b,
 				    mmsb_page_cache_acquire(&mf->pages, &local));
 	} else {
+		/* Nothing is queued unless every output can be written. */
+		if (put_user(0, &u->accepted) || put_user(0, &u->applied) ||
+		    mmsb_submit_claim(uptr, sub->count))
+			return -EFAULT;
 		mmsb_submit_start(s, dev, mf,
 				  mmsb_page_cache_acquire(&mf->pages, &local),
 				  uptr, sub->count, sync,
@@ -681,19 +739,20 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 	batch = mmsb_submit_end(s);
 	sub->accepted = s->queued;
 	if (!batch)
-		return ret ? ret : s->fault;
+		return s->fault ? mmsb_submit_fault(s) : ret;
 	if (mmsb_submit_arm(dev, batch, NULL, NULL))
 		goto report;
 wait:
 	if (wait_for_completion_interruptible(&batch->completion))
 		return mmsb_park(mf, uarg, sub, s, true);
 report:
-	ret = mmsb_batch_report(batch, uptr, true, &sub->applied);
+	if (mmsb_batch_report(batch, uptr, true, &sub->applied))
+		s->fault = -EFAULT;
 	mmsb_batch_put(batch);
 	sub->accepted = s->queued;
-	if (s->stop)
-		return s->stop;
-	return ret ? ret : s->fault;
+	if (s->fault)
+		return mmsb_submit_fault(s);
+	return s->stop;
 }
 
 /**
@@ -701,12 +760,18 @@ report:
  * @file: the mmsb file
  * @uarg: user pointer to struct mmsb_submit
  *
+ * The outputs @accepted and @applied are written twice: zero before
+ * anything is queued (a struct that cannot take them fails with -EFAULT
+ * and nothing done), the counts at the end (a struct that no longer
+ * takes them then gives -ECOMM once something was queued).
+ *
  * Return: see mmsb_submit(); -EINVAL for unknown flags, reserved fields
  * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX.
  */
 long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
+	struct mmsb_submit __user *u = uarg;
 	struct mmsb_submit sub;
 	int ret;
 
@@ -716,11 +781,14 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	    memchr_inv(sub.reserved, 0, sizeof(sub.reserved)) ||
 	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
 		return -EINVAL;
+	sub.accepted = 0;
+	sub.applied = 0;
 	ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
 	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC,
 			  false, ret);
-	if (copy_to_user(uarg, &sub, sizeof(sub)))
-		return -EFAULT;
+	if (put_user(sub.accepted, &u->accepted) ||
+	    put_user(sub.applied, &u->applied))
+		return sub.accepted ? -ECOMM : -EFAULT;
 	return ret;
 }
 

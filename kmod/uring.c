@@ -142,11 +142,14 @@ static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
  * @uptr: the user's delta array, written back at completion
  * @mm: the address space @uptr lives in, the issuer's; the command holds
  *	a reference on the struct (mmgrab()), not on the address space
+ * @fault: an output could not be written at issue (a refused delta's):
+ *	the CQE says -ECOMM, as when the completion's write-back fails
  */
 struct mmsb_uring_sub {
 	struct mmsb_batch *batch;
 	struct mmsb_delta __user *uptr;
 	struct mm_struct *mm;
+	bool fault;
 };
 
 static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
@@ -166,7 +169,11 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
  * its fallback kworker: the kworker borrows the address space while the
  * process still has one (kthread_use_mm()).  When the process is gone,
  * nobody can read the results: the CQE says -EOWNERDEAD rather than a
- * count that would claim they were written.
+ * count that would claim they were written.  When some result could not
+ * be written (the array unmapped or made read-only since the issue,
+ * which found it writable), the CQE says -ECOMM: the deltas were
+ * handled, but the array does not say how; never -EFAULT, which means
+ * nothing was queued.
  */
 static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
 {
@@ -189,6 +196,8 @@ static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
 	mmdrop(mm);
 	mmsb_batch_put(s->batch);
 	atomic_dec(&mmsb_uring_inflight);
+	if (ret == -EFAULT || (s->fault && ret != -EOWNERDEAD))
+		return -ECOMM;
 	return ret ? ret : applied;
 }
 
@@ -300,9 +309,14 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 		/* Nothing queued: a retry from io-wq is as good as new. */
 		if (ret == -EAGAIN && nonblock)
 			return -EAGAIN;
-		/* Every delta refused: the CQE says 0, at once. */
+		/*
+		 * Every delta refused: the CQE says 0, at once, or -EFAULT
+		 * (nothing queued) if an output could not be written.
+		 */
 		return ret == -EFAULT ? -EFAULT : 0;
 	}
+	/* Queued, but a refusal could not be written: -ECOMM at the end. */
+	s->fault = ret == -ECOMM;
 
 	atomic_inc(&mmsb_uring_inflight);
 	/* Where the results go, whoever completes (mmsb_uring_sub_end()). */
@@ -524,8 +538,9 @@ put_page:
  * Return: -EIOCBQUEUED once queued (the CQE follows), else the CQE's
  * result: 0 for a WAIT already satisfied or a SUBMIT all of whose deltas
  * were refused, -EINVAL (unknown cmd_op or flags, count 0, SQE128 tail
- * not zero), -E2BIG, -EFAULT, -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT),
- * or -EAGAIN for io_uring to retry from io-wq.
+ * not zero), -E2BIG, -EFAULT (nothing queued), -ENOMEM, -ENOENT, -EACCES,
+ * -EIDRM (WAIT), or -EAGAIN for io_uring to retry from io-wq; a SUBMIT's
+ * CQE may also say -ECOMM (mmsb_uring_sub_end()).
  */
 int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {

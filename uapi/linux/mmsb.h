@@ -252,9 +252,26 @@ static inline __u64 mmsb_page_map_size(__u64 size, __u64 pagesz)
  * @encoding: in: MMSB_DELTA_*
  * @flags: in: zero (no flags defined yet)
  * @delta_id: out: id the kernel gave the delta, 0 if it was refused
- * @status: out: 0 once accepted (and applied, for SYNC); -errno otherwise
+ * @status: out: 0 once accepted (and applied, for SYNC); -errno otherwise;
+ *	-EINPROGRESS (with @delta_id and @epoch 0) while no outcome was
+ *	written, see "Write-back" below
  * @pad: in: zero
  * @epoch: out: page epoch after the delta was applied (SYNC only)
+ *
+ * Write-back.  The kernel reads each input field once and writes the
+ * three outputs twice: first, before it reads or queues any delta of
+ * the submission, every descriptor's outputs with their pending values
+ * (@delta_id 0, @status -EINPROGRESS, @epoch 0), which proves the array
+ * writable; then each delta's outcome.  So a submission (ioctl or
+ * io_uring) whose array cannot be written fails with -EFAULT before
+ * anything is queued, and -EFAULT from a submission always means that
+ * nothing of it was queued: retrying it is safe.  If an outcome cannot
+ * be written once deltas were queued (the array was unmapped or made
+ * read-only meanwhile, by another thread), the call fails with -ECOMM
+ * instead: the queued deltas apply (or applied) as usual, @accepted and
+ * @applied of struct mmsb_submit say how many, and the descriptors not
+ * written keep their pending values where they are still readable.
+ * Never retry after -ECOMM: the deltas would apply twice.
  */
 struct mmsb_delta {
 	__u64 page_id;
@@ -304,6 +321,15 @@ struct mmsb_delta {
  * Each delta gets its own @status: a refused delta is not applied at all
  * and does not stop the others.  With O_NONBLOCK a full ring ends the
  * call with -EAGAIN once @accepted deltas went in.
+ *
+ * -EFAULT means nothing was queued: this struct, or the delta array, or
+ * any of its descriptors' outputs is not writable (the kernel writes
+ * @accepted and @applied as 0 and each descriptor's pending outputs
+ * before it queues anything; see struct mmsb_delta, "Write-back").  A
+ * result that cannot be written back after deltas were queued gives
+ * -ECOMM, with @accepted and @applied set (when this struct can still
+ * take them): those deltas apply, so the call must not be repeated.
+ * -ECOMM takes precedence over -EAGAIN and -EINTR.
  *
  * A signal, or task work such as io_uring's completions, interrupting
  * the wait for room or (SYNC) for the deltas' tick makes the kernel
@@ -553,13 +579,19 @@ struct mmsb_stats {
  * The first fields of struct mmsb_submit, with the same meaning.  Each
  * delta gets its own status, id and epoch written back, as for a SYNC
  * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL,
- * -E2BIG with nothing queued, or -EFAULT.  The results are written into
- * the submitting process's memory also when the submitting thread exited
- * before the completion (a thread of the same process reaps a count as
- * usual); if the whole process is gone, cqe->res is -EOWNERDEAD: the
- * deltas were handled (applied or refused) as usual, but no result was
- * written anywhere, so whoever reaps the CQE (another holder of the
- * ring) cannot count on any array.  A command allocates nothing:
+ * -E2BIG or -EFAULT with nothing queued (-EFAULT: the array, or a
+ * descriptor's outputs, is not writable at issue; see struct mmsb_delta,
+ * "Write-back"), or -ECOMM: deltas were queued and handled, but some
+ * result could not be written back (the array unmapped or made
+ * read-only before the completion); the descriptors not written keep
+ * status -EINPROGRESS.  Never retry after -ECOMM.  The results are
+ * written into the submitting process's memory also when the submitting
+ * thread exited before the completion (a thread of the same process
+ * reaps a count as usual); if the whole process is gone, cqe->res is
+ * -EOWNERDEAD: the deltas were handled (applied or refused) as usual,
+ * but no result was written anywhere, so whoever reaps the CQE (another
+ * holder of the ring) cannot count on any array.  A command allocates
+ * nothing:
  * a delta refused for memory (the limit, or a failed allocation of the
  * memory it is queued in) carries -ENOMEM in its status, like any other
  * refusal.
