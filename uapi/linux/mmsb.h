@@ -376,7 +376,8 @@ struct mmsb_wait {
 /**
  * struct mmsb_event - a subscribed page changed (read() on the fd)
  * @page_id: the page
- * @epoch: its epoch when read
+ * @epoch: its epoch when read; for a freed page, its last epoch ORed
+ *	with MMSB_EVENT_FREED
  *
  * MMSB_IOC_SUBSCRIBE (read permission needed) adds a page to the file's
  * subscriptions.  poll() reports EPOLLIN while a subscribed page's
@@ -388,11 +389,22 @@ struct mmsb_wait {
  * subscribed after the wait began (after EPOLL_CTL_ADD, or while a
  * POLL_ADD is armed), and a file with no subscription is simply never
  * ready.
+ *
+ * A subscription does not keep a freed page: at MMSB_IOC_PAGE_FREE (or
+ * its eviction) it lets go of the page, whose memory goes with its last
+ * mapping as if nobody had subscribed.  The file becomes readable, and
+ * read() gives the page one last event, @epoch = last epoch |
+ * MMSB_EVENT_FREED, after which the subscription is gone (subscribing
+ * again: -ENOENT, like every call on a freed id).  Epochs count ticks
+ * and never reach bit 63.
  */
 struct mmsb_event {
 	__u64 page_id;
 	__u64 epoch;
 };
+
+/* struct mmsb_event.epoch: the page was freed; the subscription ended. */
+#define MMSB_EVENT_FREED	_BITULL(63)
 
 /* Edge kinds (struct mmsb_edge.kind). */
 #define MMSB_EDGE_PASSTHROUGH	0	/* copy changed bytes of from into to */
