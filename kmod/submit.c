@@ -179,7 +179,10 @@ struct mmsb_submission {
  * @flags: see @deltas
  * @armed: every delta that will be was queued and the batch is armed:
  *	only the wait for the batch is left; else the wait for room is
- * @s: the submission, with @s.b.cur the chunk that waits for room
+ * @s: the submission, with @s.b.cur the chunk that waits for room,
+ *	which holds no page while parked (mmsb_builder_park()): the
+ *	thread may never resume it, and a page freed meanwhile must not
+ *	keep its memory; the resume looks the pages up again
  *
  * A SYNC submission waits twice: for room in the queue, between the
  * chunks it queues, and for its batch at the end.  A signal, or task
@@ -636,6 +639,21 @@ static struct mmsb_park *mmsb_park_take(struct mmsb_file *mf,
 }
 
 /*
+ * A record of a parked submission that cannot go on at the resume
+ * (mmsb_builder_resume()): its page was freed meanwhile (-EIDRM), or
+ * it was part of an atomic submission that lost one (-ECANCELED).
+ */
+static void mmsb_submit_gone(void *arg, u32 index, int status)
+{
+	struct mmsb_submission *s = arg;
+
+	atomic64_inc(&s->dev->deltas.rejected);
+	/* The count before the status, as in mmsb_submit_queue(). */
+	smp_mb__after_atomic();
+	mmsb_submit_result(s, index, 0, status);
+}
+
+/*
  * Park the interrupted submission @s (@armed: in the wait for its batch)
  * and write what the caller sees if the call is not restarted: each
  * queued delta accepted (an id, status 0, no epoch yet), the others
@@ -736,7 +754,8 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		put_pid(p->pid);
 		kfree(p);
 		mmsb_builder_resume(&s->b,
-				    mmsb_page_cache_acquire(&mf->pages, &local));
+				    mmsb_page_cache_acquire(&mf->pages, &local),
+				    mmsb_submit_gone, s);
 	} else {
 		/* Nothing is queued unless every output can be written. */
 		if (put_user(0, &u->accepted) || put_user(0, &u->applied) ||

@@ -340,7 +340,8 @@ struct mmsb_delta {
  * queued ones still apply.  Repeating the same call (same thread, fd,
  * struct and array) right after -EINTR resumes it the same way, so
  * nothing is applied twice; any other SUBMIT of the thread on the fd
- * gives that up.
+ * gives that up.  A delta whose page was freed in between is then
+ * refused with -EIDRM (an atomic submission's others with -ECANCELED).
  */
 struct mmsb_submit {
 	__u64 deltas;
