@@ -211,6 +211,7 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->left = 0;
 	b->cur = NULL;
 	b->batch = NULL;
+	b->parked = 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
 
@@ -354,29 +355,137 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_finish);
  * @b: the builder; its open chunk stays
  *
  * The cache may be on the caller's stack; mmsb_builder_resume() takes
- * one again.
+ * one again.  The open chunk lets go of its pages: a parked submission
+ * waits for its thread, which may never come back, and must not keep
+ * a freed page's memory meanwhile.  Its page list keeps the pages' ids
+ * instead (an id fits the slot of a pointer), and each record the index
+ * of its page in that list (in @epoch, which is only written by the
+ * tick), until mmsb_builder_resume() looks them up again.
  */
 void mmsb_builder_park(struct mmsb_builder *b)
 {
+	struct mmsb_chunk *c = b->cur;
+	struct mmsb_page **pages;
+	struct mmsb_kdelta *kd;
+	unsigned long *ids;
+	u32 i, j;
+
 	mmsb_page_cache_release(b->cache);
 	b->cache = NULL;
+	b->parked = 0;
+	if (!c)
+		return;
+	BUILD_BUG_ON(sizeof(unsigned long) != sizeof(struct mmsb_page *));
+	BUILD_BUG_ON(MMSB_PAGE_ID_MAX > ULONG_MAX);
+	pages = mmsb_chunk_pages(c);
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		for (j = 0; pages[j] != kd->page; j++)
+			;
+		kd->epoch = j;
+		kd->page = NULL;
+	}
+	ids = (unsigned long *)pages;
+	for (j = 0; j < c->nr_pages; j++) {
+		struct mmsb_page *page = pages[j];
+
+		ids[j] = page->id;
+		mmsb_page_put(page);
+	}
+	/* Nothing held: a drop of the park retires no page. */
+	b->parked = c->nr_pages;
+	c->nr_pages = 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_park);
+
+/*
+ * Take the records of @c whose page @pages[their index] is NULL (freed
+ * while parked) out of @c, each refused with -EIDRM by @refuse; in an
+ * atomic chunk every record goes, the others with -ECANCELED.  Then
+ * the page list keeps only the pages found.
+ */
+static void mmsb_chunk_drop_gone(struct mmsb_chunk *c, struct mmsb_page **pages,
+				 u32 nr_pages,
+				 void (*refuse)(void *arg, u32 index, int status),
+				 void *arg)
+{
+	struct mmsb_kdelta *kd, *next;
+	u8 *dst = c->mem;
+	u32 i, j, n = 0;
+
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr; i++, kd = next) {
+		next = mmsb_kdelta_next(kd);
+		if (!kd->page || c->atomic) {
+			refuse(arg, kd->index, kd->page ? -ECANCELED : -EIDRM);
+			continue;
+		}
+		if ((u8 *)kd != dst)
+			memmove(dst, kd, kd->size);
+		kd = (struct mmsb_kdelta *)dst;
+		c->last_index = kd->index;
+		dst += kd->size;
+		n++;
+	}
+	c->nr = n;
+	c->used = dst - c->mem;
+	/* The pages found move to the end of @mem, as the list lives. */
+	for (i = j = nr_pages; i-- > 0;)
+		if (pages[i])
+			pages[--j] = pages[i];
+	c->nr_pages = nr_pages - j;
 }
 
 /**
  * mmsb_builder_resume() - go on with a parked builder
  * @b: the builder
  * @cache: from mmsb_page_cache_acquire()
+ * @refuse: called for each record of the open chunk that cannot go on,
+ *	with its index and status: -EIDRM when its page was freed while
+ *	the submission was parked, -ECANCELED for the other records of an
+ *	atomic chunk that lost one
+ * @arg: for @refuse
  *
- * The open chunk gets a number from @cache that no entry of @cache
- * carries, so the pages of its next records get references of their
- * own (a page pointer more, within the room mmsb_builder_chunk() keeps).
+ * The open chunk takes its pages again (mmsb_builder_park()), those
+ * still in the table, and gets a number from @cache that no entry of
+ * @cache carries, so the pages of its next records get references of
+ * their own (a page pointer more, within the room mmsb_builder_chunk()
+ * keeps).
+ *
+ * Context: process context.
  */
-void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache)
+void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache,
+			 void (*refuse)(void *arg, u32 index, int status),
+			 void *arg)
 {
+	struct mmsb_chunk *c = b->cur;
+	struct mmsb_page **pages;
+	struct mmsb_kdelta *kd;
+	unsigned long *ids;
+	bool gone = false;
+	u32 i;
+
 	b->cache = cache;
-	if (b->cur)
-		b->cur->seq = mmsb_page_cache_seq(cache);
+	if (!c)
+		return;
+	c->seq = mmsb_page_cache_seq(cache);
+	c->nr_pages = b->parked;
+	b->parked = 0;
+	pages = mmsb_chunk_pages(c);
+	ids = (unsigned long *)pages;
+	/* Permission was checked at the first lookup: modes are fixed. */
+	for (i = 0; i < c->nr_pages; i++) {
+		pages[i] = mmsb_page_get(b->ctx->pages, ids[i]);
+		gone |= !pages[i];
+	}
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		kd->page = pages[kd->epoch];
+		kd->epoch = 0;
+	}
+	if (gone)
+		mmsb_chunk_drop_gone(c, pages, c->nr_pages, refuse, arg);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_resume);
 
 /**
  * mmsb_delta_add() - validate a delta and copy it into the open chunk

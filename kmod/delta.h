@@ -150,6 +150,8 @@ struct mmsb_page_cache {
  * @cache: the pages looked up, the file's or the submission's own
  *	(mmsb_page_cache_acquire()); each chunk takes one reference on
  *	every distinct page it addresses
+ * @parked: while the submission is parked (mmsb_builder_park()), the
+ *	number of page ids that @cur keeps instead of its references
  */
 struct mmsb_builder {
 	struct mmsb_delta_ctx *ctx;
@@ -163,6 +165,7 @@ struct mmsb_builder {
 	struct mmsb_chunk *cur;
 	struct mmsb_batch *batch;
 	struct mmsb_page_cache *cache;
+	u32 parked;
 };
 
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
@@ -179,7 +182,9 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 void mmsb_builder_close(struct mmsb_builder *b);
 void mmsb_builder_finish(struct mmsb_builder *b);
 void mmsb_builder_park(struct mmsb_builder *b);
-void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache);
+void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache,
+			 void (*refuse)(void *arg, u32 index, int status),
+			 void *arg);
 void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data);
 
 /* The record after @kd in its chunk. */

@@ -21,9 +21,11 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -40,17 +42,34 @@
 
 /**
  * struct mmsb_sub - a page a file subscribed to
- * @page: the page, held
+ * @page: the page, held while the subscription is on its waitqueue;
+ *	set to NULL by mmsb_sub_wake() (under the page's waitqueue lock,
+ *	with a release store) as its last access to the subscription and
+ *	the file, after it took the entry off the queue
+ * @gone: the page was freed and the subscription let go of it: @last
+ *	holds its last epoch (release store after @last; see
+ *	mmsb_sub_page())
  * @seen: its epoch when last reported by read()
+ * @last: the page's epoch when it was freed, valid once @gone
  * @mf: the subscribing file
  * @wqe: our entry on @page->waitq, which forwards every wake-up of the
  *	page (epoch change, free) to @mf->events_wq
+ * @rcu: read() frees the subscription of a freed page while poll(), or
+ *	the wake function, may still look at it
+ *
+ * A subscription must not keep a freed page's memory for as long as
+ * the subscriber keeps its file: it lets go of the page at the free,
+ * and read() reports the page's last event (MMSB_EVENT_FREED) from
+ * @last, then drops the subscription.
  */
 struct mmsb_sub {
 	struct mmsb_page *page;
+	bool gone;
 	u64 seen;
+	u64 last;
 	struct mmsb_file *mf;
 	struct wait_queue_entry wqe;
+	struct rcu_head rcu;
 };
 
 /**
@@ -123,7 +142,10 @@ struct mmsb_submission {
  * @flags: see @deltas
  * @armed: every delta that will be was queued and the batch is armed:
  *	only the wait for the batch is left; else the wait for room is
- * @s: the submission, with @s.b.cur the chunk that waits for room
+ * @s: the submission, with @s.b.cur the chunk that waits for room,
+ *	which holds no page while parked (mmsb_builder_park()): the
+ *	thread may never resume it, and a page freed meanwhile must not
+ *	keep its memory; the resume looks the pages up again
  *
  * A SYNC submission waits twice: for room in the queue, between the
  * chunks it queues, and for its batch at the end.  A signal, or task
@@ -169,6 +191,45 @@ static int mmsb_submit_read(const struct mmsb_delta __user *u,
 efault:
 	user_read_access_end();
 	return -EFAULT;
+}
+
+/*
+ * Before anything is read or queued, write every delta's outputs with
+ * their pending values (id 0, status -EINPROGRESS, epoch 0): this proves
+ * that the outcome can be written back, so a caller whose array is not
+ * writable gets -EFAULT with nothing queued, never deltas applied behind
+ * an -EFAULT.  Inputs are not read here: no double fetch.  A delta whose
+ * outcome cannot be written later on (the array unmapped or made
+ * read-only meanwhile) keeps these values where it is still readable.
+ */
+static int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
+{
+	struct mmsb_delta __user *u;
+	u32 i;
+
+	if (!user_write_access_begin(uptr, (size_t)n * sizeof(*uptr)))
+		return -EFAULT;
+	for (i = 0, u = uptr; i < n; i++, u++) {
+		unsafe_put_user(0, &u->delta_id, efault);
+		unsafe_put_user(-EINPROGRESS, &u->status, efault);
+		unsafe_put_user(0, &u->epoch, efault);
+	}
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
+/*
+ * The answer of a submission some output of which could not be written
+ * (@s->fault): -EFAULT only while nothing was queued (a retry does it
+ * all once); once a delta went in, -ECOMM, with @accepted (and for SYNC
+ * @applied) saying how far it went.
+ */
+static int mmsb_submit_fault(const struct mmsb_submission *s)
+{
+	return s->queued ? -ECOMM : -EFAULT;
 }
 
 static void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
@@ -415,11 +476,16 @@ static struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
  * stopped the submission, the deltas not queued carry its error as
  * their status.
  *
+ * Every delta's outputs are written with pending values first
+ * (mmsb_submit_claim()): an array that cannot take them fails the call
+ * before anything is read or queued.
+ *
  * Context: process context with the caller's mm; sleeps unless
  * @nonblock.
  * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
- * @accepted deltas went in, or -EFAULT if an output could not be
- * written back.
+ * @accepted deltas went in, -EFAULT if an output could not be written
+ * and nothing was queued, or -ECOMM if an output could not be written
+ * back after @accepted deltas were queued (they still apply).
  */
 int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
@@ -430,6 +496,10 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 	struct mmsb_submission s;
 	int stop;
 
+	*accepted = 0;
+	*batch = NULL;
+	if (mmsb_submit_claim(uptr, n))
+		return -EFAULT;
 	mmsb_submit_start(&s, dev, mf,
 			  mmsb_page_cache_acquire(&mf->pages, &local), uptr, n,
 			  awaited, atomic, nonblock, false);
@@ -439,7 +509,7 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 		mmsb_submit_refuse_rest(&s, stop);
 	*batch = mmsb_submit_end(&s);
 	*accepted = s.queued;
-	return stop ? stop : s.fault;
+	return s.fault ? mmsb_submit_fault(&s) : stop;
 }
 
 /**
@@ -532,12 +602,28 @@ static struct mmsb_park *mmsb_park_take(struct mmsb_file *mf,
 }
 
 /*
+ * A record of a parked submission that cannot go on at the resume
+ * (mmsb_builder_resume()): its page was freed meanwhile (-EIDRM), or
+ * it was part of an atomic submission that lost one (-ECANCELED).
+ */
+static void mmsb_submit_gone(void *arg, u32 index, int status)
+{
+	struct mmsb_submission *s = arg;
+
+	atomic64_inc(&s->dev->deltas.rejected);
+	/* The count before the status, as in mmsb_submit_queue(). */
+	smp_mb__after_atomic();
+	mmsb_submit_result(s, index, 0, status);
+}
+
+/*
  * Park the interrupted submission @s (@armed: in the wait for its batch)
  * and write what the caller sees if the call is not restarted: each
  * queued delta accepted (an id, status 0, no epoch yet), the others
  * refused with -EINTR.  Without memory to park, the submission ends as
- * an -EINTR one; if an output could not be written, as an -EFAULT one.
- * Returns -ERESTARTSYS, or -EINTR, or -EFAULT.
+ * an -EINTR one; if an output could not be written, as an -ECOMM one
+ * (-EFAULT if nothing was queued).  Returns -ERESTARTSYS, -EINTR,
+ * -ECOMM or -EFAULT.
  */
 static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
 		     struct mmsb_submit *sub, struct mmsb_submission *s,
@@ -567,7 +653,7 @@ static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
 		}
 		if (batch)
 			mmsb_batch_put(batch);
-		return s->fault ? s->fault : ret;
+		return s->fault ? mmsb_submit_fault(s) : ret;
 	}
 	p->pid = get_task_pid(current, PIDTYPE_PID);
 	p->uarg = uarg;
@@ -597,15 +683,20 @@ static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
  *
  * A signal or task work ending a wait parks the submission (struct
  * mmsb_park) and returns -ERESTARTSYS; the restarted call resumes it.
+ * A new submission first writes every delta's pending outputs
+ * (mmsb_submit_claim()), so that -EFAULT always means nothing queued.
  *
  * Context: process context, sleeps.
  * Return: 0 (each delta has its own status), -EAGAIN once
- * @sub->accepted deltas went in, -ERESTARTSYS, or -EFAULT.
+ * @sub->accepted deltas went in, -ERESTARTSYS, -EFAULT with nothing
+ * queued, or -ECOMM: an output could not be written back after
+ * @sub->accepted deltas went in.
  */
 static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		       struct mmsb_submit *sub, bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
+	struct mmsb_submit __user *u = uarg;
 	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
 	struct mmsb_submission stack, *s = &stack;
 	struct mmsb_dev *dev = mf->dev;
@@ -626,8 +717,13 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		put_pid(p->pid);
 		kfree(p);
 		mmsb_builder_resume(&s->b,
-				    mmsb_page_cache_acquire(&mf->pages, &local));
+				    mmsb_page_cache_acquire(&mf->pages, &local),
+				    mmsb_submit_gone, s);
 	} else {
+		/* Nothing is queued unless every output can be written. */
+		if (put_user(0, &u->accepted) || put_user(0, &u->applied) ||
+		    mmsb_submit_claim(uptr, sub->count))
+			return -EFAULT;
 		mmsb_submit_start(s, dev, mf,
 				  mmsb_page_cache_acquire(&mf->pages, &local),
 				  uptr, sub->count, sync,
@@ -644,25 +740,31 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 	batch = mmsb_submit_end(s);
 	sub->accepted = s->queued;
 	if (!batch)
-		return ret ? ret : s->fault;
+		return s->fault ? mmsb_submit_fault(s) : ret;
 	if (mmsb_submit_arm(dev, batch, NULL, NULL))
 		goto report;
 wait:
 	if (wait_for_completion_interruptible(&batch->completion))
 		return mmsb_park(mf, uarg, sub, s, true);
 report:
-	ret = mmsb_batch_report(batch, uptr, true, &sub->applied);
+	if (mmsb_batch_report(batch, uptr, true, &sub->applied))
+		s->fault = -EFAULT;
 	mmsb_batch_put(batch);
 	sub->accepted = s->queued;
-	if (s->stop)
-		return s->stop;
-	return ret ? ret : s->fault;
+	if (s->fault)
+		return mmsb_submit_fault(s);
+	return s->stop;
 }
 
 /**
  * mmsb_ioctl_submit() - MMSB_IOC_SUBMIT
  * @file: the mmsb file
  * @uarg: user pointer to struct mmsb_submit
+ *
+ * The outputs @accepted and @applied are written twice: zero before
+ * anything is queued (a struct that cannot take them fails with -EFAULT
+ * and nothing done), the counts at the end (a struct that no longer
+ * takes them then gives -ECOMM once something was queued).
  *
  * Return: see mmsb_submit(); -EINVAL for unknown flags, reserved fields
  * not zero, or a count of 0 or over %MMSB_SUBMIT_MAX (the uapi's errno
@@ -671,6 +773,7 @@ report:
 long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
+	struct mmsb_submit __user *u = uarg;
 	struct mmsb_submit sub;
 	int ret;
 
@@ -680,11 +783,14 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	    memchr_inv(sub.reserved, 0, sizeof(sub.reserved)) ||
 	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
 		return -EINVAL;
+	sub.accepted = 0;
+	sub.applied = 0;
 	ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
 	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC,
 			  false, ret);
-	if (copy_to_user(uarg, &sub, sizeof(sub)))
-		return -EFAULT;
+	if (put_user(sub.accepted, &u->accepted) ||
+	    put_user(sub.applied, &u->applied))
+		return sub.accepted ? -ECOMM : -EFAULT;
 	return ret;
 }
 
@@ -809,24 +915,90 @@ long mmsb_ioctl_flush(struct file *file, void __user *uarg)
 }
 
 /*
+ * The page of @sub, or NULL once it was freed (@sub->last is then its
+ * last epoch).  The caller reads the page's fields only under
+ * rcu_read_lock(): the subscription's reference may go at any time, and
+ * the struct after it only once a grace period passed (kfree_rcu()).
+ */
+static struct mmsb_page *mmsb_sub_page(struct mmsb_sub *sub)
+{
+	/* Pairs with the release store of @gone in mmsb_sub_wake(). */
+	if (smp_load_acquire(&sub->gone))
+		return NULL;
+	/* Pairs with its release store of @page: NULL comes after @gone. */
+	return smp_load_acquire(&sub->page);
+}
+
+/*
  * A subscribed page was woken (its epoch moved, or it was freed): wake
- * the file's pollers.  Under @page->waitq's lock; never removes itself.
+ * the file's pollers.  Under @page->waitq's lock.  A freed page is let
+ * go of here, at once: off its waitqueue, its reference dropped, so the
+ * subscription keeps none of its memory; read() then reports its last
+ * event and drops the subscription.  The waker holds a reference of its
+ * own (the free, the tick), and the struct outlives our lock section
+ * anyway (kfree_rcu()).
  */
 static int mmsb_sub_wake(struct wait_queue_entry *wqe, unsigned int mode,
 			 int sync, void *key)
 {
 	struct mmsb_sub *sub = container_of(wqe, struct mmsb_sub, wqe);
+	struct mmsb_page *page = sub->page;
 	struct mmsb_file *mf = sub->mf;
+	bool freed = !READ_ONCE(page->live);
 
+	if (freed) {
+		/* Safe in a wake function: the walk keeps its next entry. */
+		list_del_init(&wqe->entry);
+		sub->last = READ_ONCE(page->epoch);
+		/* @last before @gone: pairs with mmsb_sub_page(). */
+		smp_store_release(&sub->gone, true);
+	}
 	/*
 	 * wq_has_sleeper() starts with smp_mb(): orders the page's new
-	 * epoch (stored before the page's own wq_has_sleeper()) before the
-	 * look at our queue; pairs with the smp_mb() in mmsb_events_poll()
-	 * between queueing and loading the epochs.
+	 * epoch (stored before the page's own wq_has_sleeper()), or @gone,
+	 * before the look at our queue; pairs with the smp_mb() in
+	 * mmsb_events_poll() between queueing and loading the epochs.
 	 */
 	if (wq_has_sleeper(&mf->events_wq))
 		wake_up_poll(&mf->events_wq, EPOLLIN | EPOLLRDNORM);
+	if (freed) {
+		/*
+		 * Our last access to @sub and @mf: once it is seen, the
+		 * file's release may free both (mmsb_sub_drop()).  Pairs
+		 * with the acquire load there.
+		 */
+		smp_store_release(&sub->page, NULL);
+		mmsb_page_put(page);
+	}
 	return 0;
+}
+
+/*
+ * Take @sub off its page, if the page's free did not already: the
+ * file's release.  Afterwards no wake function can reach @sub.
+ */
+static void mmsb_sub_drop(struct mmsb_sub *sub)
+{
+	struct mmsb_page *page;
+	bool mine = false;
+
+	rcu_read_lock();
+	/*
+	 * NULL: mmsb_sub_wake() let go of the page and is done with @sub.
+	 * Else we hold the page, or it is being let go of under its lock:
+	 * the struct stays while we are in the read-side section.
+	 */
+	page = smp_load_acquire(&sub->page);
+	if (page) {
+		spin_lock_irq(&page->waitq.lock);
+		mine = !sub->gone;
+		if (mine)
+			__remove_wait_queue(&page->waitq, &sub->wqe);
+		spin_unlock_irq(&page->waitq.lock);
+	}
+	rcu_read_unlock();
+	if (mine)
+		mmsb_page_put(page);
 }
 
 /**
@@ -840,9 +1012,13 @@ static int mmsb_sub_wake(struct wait_queue_entry *wqe, unsigned int mode,
  * whenever it was subscribed.  Pages without a subscriber cost nothing:
  * the tick wakes a page's waitqueue only when it has entries.
  *
- * Return: 0, -EINVAL (flags, pad or reserved not zero), -ENOENT,
- * -EACCES (read permission), -EEXIST if already subscribed, -ENOMEM,
- * -EFAULT.
+ * The subscription holds the page only while it lives: its free lets go
+ * of it (mmsb_sub_wake()), and read() then gives one last event with
+ * MMSB_EVENT_FREED and drops the subscription.
+ *
+ * Return: 0, -EINVAL (flags, pad or reserved not zero), -ENOENT (also
+ * for a page freed meanwhile), -EACCES (read permission), -EEXIST if
+ * already subscribed, -ENOMEM, -EFAULT.
  */
 long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 {
@@ -870,17 +1046,33 @@ long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 	if (!sub)
 		goto put_page;
 	sub->page = page;
+	sub->gone = false;
 	sub->mf = mf;
 	init_waitqueue_func_entry(&sub->wqe, mmsb_sub_wake);
 	/* Under subs_lock: read() sees it whole or not at all. */
 	mutex_lock(&mf->subs_lock);
 	sub->seen = READ_ONCE(page->epoch);
 	ret = xa_insert(&mf->subs, id, sub, GFP_KERNEL_ACCOUNT);
-	if (!ret)
-		add_wait_queue(&page->waitq, &sub->wqe);
+	if (!ret) {
+		/*
+		 * A page freed since the lookup woke its queue before we
+		 * joined it, and nobody would let go of it for us: its free
+		 * stores @live before it takes the lock to wake, so under
+		 * the lock we see either @live clear or, later, the wake.
+		 */
+		spin_lock_irq(&page->waitq.lock);
+		if (READ_ONCE(page->live))
+			__add_wait_queue(&page->waitq, &sub->wqe);
+		else
+			ret = -ENOENT;
+		spin_unlock_irq(&page->waitq.lock);
+		if (ret)
+			xa_erase(&mf->subs, id);
+	}
 	mutex_unlock(&mf->subs_lock);
 	if (ret) {
-		kfree(sub);
+		/* poll() may have seen it in @subs. */
+		kfree_rcu(sub, rcu);
 		ret = ret == -EBUSY ? -EEXIST : ret;
 		goto put_page;
 	}
@@ -912,8 +1104,7 @@ void mmsb_events_release(struct mmsb_file *mf)
 	unsigned long id;
 
 	xa_for_each(&mf->subs, id, sub) {
-		remove_wait_queue(&sub->page->waitq, &sub->wqe);
-		mmsb_page_put(sub->page);
+		mmsb_sub_drop(sub);
 		kfree(sub);
 	}
 	xa_destroy(&mf->subs);
@@ -926,6 +1117,9 @@ void mmsb_events_release(struct mmsb_file *mf)
  * @buf: user buffer for struct mmsb_event records
  * @count: its size; at least one record
  * @ppos: unused
+ *
+ * A freed page gives one last record, its last epoch ORed with
+ * MMSB_EVENT_FREED, and its subscription ends with it.
  *
  * Return: bytes of whole records, -EAGAIN when nothing changed (poll
  * for EPOLLIN), -EINVAL for a buffer below one record, -EFAULT.
@@ -944,9 +1138,15 @@ ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
 		return -EINVAL;
 	mutex_lock(&mf->subs_lock);
 	xa_for_each(&mf->subs, id, sub) {
-		u64 epoch = READ_ONCE(sub->page->epoch);
+		struct mmsb_page *page;
+		u64 epoch;
 
-		if (epoch == sub->seen)
+		rcu_read_lock();
+		page = mmsb_sub_page(sub);
+		epoch = page ? READ_ONCE(page->epoch) :
+			       sub->last | MMSB_EVENT_FREED;
+		rcu_read_unlock();
+		if (page && epoch == sub->seen)
 			continue;
 		if (count - done < sizeof(ev))
 			break;
@@ -956,9 +1156,15 @@ ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
 			ret = -EFAULT;
 			break;
 		}
+		done += sizeof(ev);
+		if (!page) {
+			/* Its last event: the subscription ends. */
+			xa_erase(&mf->subs, id);
+			kfree_rcu(sub, rcu);
+			continue;
+		}
 		/* Read locklessly by poll(). */
 		WRITE_ONCE(sub->seen, epoch);
-		done += sizeof(ev);
 	}
 	mutex_unlock(&mf->subs_lock);
 	return done ? done : ret;
@@ -975,13 +1181,14 @@ ssize_t mmsb_events_read(struct file *file, char __user *buf, size_t count,
  * calls this once).
  *
  * Return: EPOLLIN | EPOLLRDNORM while a subscribed page has an unread
- * change.
+ * change, or was freed and its last event was not read yet.
  */
 __poll_t mmsb_events_poll(struct file *file, poll_table *pt)
 {
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_sub *sub;
 	unsigned long id;
+	__poll_t ret = 0;
 
 	poll_wait(file, &mf->events_wq, pt);
 	/*
@@ -990,8 +1197,17 @@ __poll_t mmsb_events_poll(struct file *file, poll_table *pt)
 	 * the epoch store: either we see the new epoch or it sees us queued.
 	 */
 	smp_mb();
-	xa_for_each(&mf->subs, id, sub)
-		if (READ_ONCE(sub->page->epoch) != READ_ONCE(sub->seen))
-			return EPOLLIN | EPOLLRDNORM;
-	return 0;
+	/* read() may free a freed page's subscription meanwhile. */
+	rcu_read_lock();
+	xa_for_each(&mf->subs, id, sub) {
+		struct mmsb_page *page = mmsb_sub_page(sub);
+
+		/* A freed page's last event is unread until read() ends it. */
+		if (!page || READ_ONCE(page->epoch) != READ_ONCE(sub->seen)) {
+			ret = EPOLLIN | EPOLLRDNORM;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
 }

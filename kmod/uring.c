@@ -135,11 +135,14 @@ static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
  * @uptr: the user's delta array, written back at completion
  * @mm: the address space @uptr lives in, the issuer's; the command holds
  *	a reference on the struct (mmgrab()), not on the address space
+ * @fault: an output could not be written at issue (a refused delta's):
+ *	the CQE says -ECOMM, as when the completion's write-back fails
  */
 struct mmsb_uring_sub {
 	struct mmsb_batch *batch;
 	struct mmsb_delta __user *uptr;
 	struct mm_struct *mm;
+	bool fault;
 };
 
 static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
@@ -159,7 +162,11 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
  * its fallback kworker: the kworker borrows the address space while the
  * process still has one (kthread_use_mm()).  When the process is gone,
  * nobody can read the results: the CQE says -EOWNERDEAD rather than a
- * count that would claim they were written.
+ * count that would claim they were written.  When some result could not
+ * be written (the array unmapped or made read-only since the issue,
+ * which found it writable), the CQE says -ECOMM: the deltas were
+ * handled, but the array does not say how; never -EFAULT, which means
+ * nothing was queued.
  */
 static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
 {
@@ -182,6 +189,8 @@ static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
 	mmdrop(mm);
 	mmsb_batch_put(s->batch);
 	atomic_dec(&mmsb_uring_inflight);
+	if (ret == -EFAULT || (s->fault && ret != -EOWNERDEAD))
+		return -ECOMM;
 	return ret ? ret : applied;
 }
 
@@ -292,9 +301,14 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 		/* Nothing queued: a retry from io-wq is as good as new. */
 		if (ret == -EAGAIN && nonblock)
 			return -EAGAIN;
-		/* Every delta refused: the CQE says 0, at once. */
+		/*
+		 * Every delta refused: the CQE says 0, at once, or -EFAULT
+		 * (nothing queued) if an output could not be written.
+		 */
 		return ret == -EFAULT ? -EFAULT : 0;
 	}
+	/* Queued, but a refusal could not be written: -ECOMM at the end. */
+	s->fault = ret == -ECOMM;
 
 	atomic_inc(&mmsb_uring_inflight);
 	/* Where the results go, whoever completes (mmsb_uring_sub_end()). */
@@ -326,7 +340,8 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 /**
  * struct mmsb_uring_wait_req - an MMSB_URING_WAIT in flight
  * @ioucmd: the command
- * @page: the page waited on, held
+ * @page: the page waited on, held until the request is claimed (then
+ *	NULL: mmsb_uring_wait_unhook())
  * @task: the submitter, held
  * @epoch: the epoch waited for
  * @deadline: when to give up with -ETIMEDOUT
@@ -360,11 +375,39 @@ static int mmsb_uring_wait_check(struct mmsb_page *page, u64 epoch)
 }
 
 /*
- * The last reference: unhook from the waitqueue and the timer (after
- * which neither can reach @w), then post the CQE.  io_uring_cmd_done()
- * takes the command off io_uring's cancel list under the ring lock that
- * the cancel hook runs under, so no cancel call can still look at @w
- * when it is freed.
+ * Let go of the page: off its waitqueue (if the issuer put us there),
+ * reference dropped.  Done once, by the path that claims the request,
+ * before the completion is queued: the completion's task work may wait
+ * for its task for a long time (a ring with IORING_SETUP_DEFER_TASKRUN
+ * runs it only when the task asks for completions), and must not keep
+ * a freed page's memory meanwhile.  @locked: the caller is the wake
+ * function, under the waitqueue's lock.  The page's struct outlives a
+ * lock section of ours even if our reference was the last
+ * (kfree_rcu()).
+ */
+static void mmsb_uring_wait_unhook(struct mmsb_uring_wait_req *w, bool locked)
+{
+	struct mmsb_page *page = w->page;
+	unsigned long flags;
+
+	/* Initialised empty: also right if the issuer never queued us. */
+	if (locked) {
+		list_del_init(&w->wqe.entry);
+	} else {
+		spin_lock_irqsave(&page->waitq.lock, flags);
+		list_del_init(&w->wqe.entry);
+		spin_unlock_irqrestore(&page->waitq.lock, flags);
+	}
+	w->page = NULL;
+	mmsb_page_put(page);
+}
+
+/*
+ * The last reference: unhook from the timer (after which it cannot
+ * reach @w; the claimer unhooked the page), then post the CQE.
+ * io_uring_cmd_done() takes the command off io_uring's cancel list
+ * under the ring lock that the cancel hook runs under, so no cancel
+ * call can still look at @w when it is freed.
  */
 static void mmsb_uring_wait_put(struct mmsb_uring_wait_req *w,
 				unsigned int issue_flags)
@@ -374,8 +417,9 @@ static void mmsb_uring_wait_put(struct mmsb_uring_wait_req *w,
 	if (!refcount_dec_and_test(&w->ref))
 		return;
 	hrtimer_cancel(&w->timer);
-	remove_wait_queue(&w->page->waitq, &w->wqe);
-	mmsb_page_put(w->page);
+	/* The task work, and so the last put, comes after the claim. */
+	if (WARN_ON_ONCE(w->page))
+		mmsb_uring_wait_unhook(w, false);
 	if (w->task)
 		put_task_struct(w->task);
 	mmsb_uring_cmd_done(ioucmd, w->res, issue_flags);
@@ -390,14 +434,18 @@ static void mmsb_uring_wait_tw(struct io_uring_cmd *ioucmd,
 }
 
 /*
- * Complete with @res unless another path did.  Any context: the wake
- * function, a timer, the cancel hook, the issuer.
+ * Complete with @res unless another path did: let go of the page at
+ * once, and queue the completion.  Any context: the wake function
+ * (@locked, under the page's waitqueue lock), a timer, the cancel hook,
+ * the issuer.
  */
-static void mmsb_uring_wait_finish(struct mmsb_uring_wait_req *w, int res)
+static void mmsb_uring_wait_finish(struct mmsb_uring_wait_req *w, int res,
+				   bool locked)
 {
 	if (atomic_cmpxchg(&w->claimed, 0, 1))
 		return;
 	w->res = res;
+	mmsb_uring_wait_unhook(w, locked);
 	io_uring_cmd_complete_in_task(w->ioucmd, mmsb_uring_wait_tw);
 }
 
@@ -407,10 +455,11 @@ static int mmsb_uring_wait_wake(struct wait_queue_entry *wqe,
 {
 	struct mmsb_uring_wait_req *w =
 		container_of(wqe, struct mmsb_uring_wait_req, wqe);
+	/* On the queue, so not claimed: @w->page is still ours. */
 	int ret = mmsb_uring_wait_check(w->page, w->epoch);
 
 	if (ret <= 0)
-		mmsb_uring_wait_finish(w, ret);
+		mmsb_uring_wait_finish(w, ret, true);
 	return 0;
 }
 
@@ -422,11 +471,11 @@ static enum hrtimer_restart mmsb_uring_wait_timer(struct hrtimer *timer)
 	if (atomic_read(&w->claimed))
 		return HRTIMER_NORESTART;
 	if (ktime_compare(ktime_get(), w->deadline) >= 0) {
-		mmsb_uring_wait_finish(w, -ETIMEDOUT);
+		mmsb_uring_wait_finish(w, -ETIMEDOUT, false);
 		return HRTIMER_NORESTART;
 	}
 	if (READ_ONCE(w->task->flags) & PF_EXITING) {
-		mmsb_uring_wait_finish(w, -ECANCELED);
+		mmsb_uring_wait_finish(w, -ECANCELED, false);
 		return HRTIMER_NORESTART;
 	}
 	hrtimer_forward_now(timer, ns_to_ktime(MMSB_URING_EXIT_POLL_NS));
@@ -436,7 +485,7 @@ static enum hrtimer_restart mmsb_uring_wait_timer(struct hrtimer *timer)
 /* IO_URING_F_CANCEL (6.7+): only WAITs are marked cancelable. */
 static int mmsb_uring_wait_cancel(struct io_uring_cmd *ioucmd)
 {
-	mmsb_uring_wait_finish(mmsb_uring_req(ioucmd), -ECANCELED);
+	mmsb_uring_wait_finish(mmsb_uring_req(ioucmd), -ECANCELED, false);
 	return 0;
 }
 
@@ -464,11 +513,15 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 		goto put_page;
 
 	w->ioucmd = ioucmd;
+	/* The lookup's reference goes with the request (unhook). */
 	w->page = page;
 	w->epoch = d->epoch;
 	w->deadline = ktime_add_ms(ktime_get(), uring_wait_ms);
 	refcount_set(&w->ref, 2);
 	init_waitqueue_func_entry(&w->wqe, mmsb_uring_wait_wake);
+	INIT_LIST_HEAD(&w->wqe.entry);
+	/* Ours, while we set up: a claimer may drop the request's now on. */
+	mmsb_page_hold(page);
 	hrtimer_init(&w->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	w->timer.function = mmsb_uring_wait_timer;
 	/*
@@ -483,7 +536,15 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 	atomic_inc(&mmsb_uring_inflight);
 
 	io_uring_cmd_mark_cancelable(ioucmd, issue_flags);
-	add_wait_queue(&page->waitq, &w->wqe);
+	/*
+	 * The cancel hook may have claimed the request and unhooked it
+	 * already: then it must not go on the queue.  Its unhook takes the
+	 * same lock after the claim, so it finds us queued or we see it.
+	 */
+	spin_lock_irq(&page->waitq.lock);
+	if (!atomic_read(&w->claimed))
+		__add_wait_queue(&page->waitq, &w->wqe);
+	spin_unlock_irq(&page->waitq.lock);
 	hrtimer_start(&w->timer, first, HRTIMER_MODE_ABS_SOFT);
 	/*
 	 * Orders our queueing before the epoch load; pairs with the
@@ -493,8 +554,9 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 	smp_mb();
 	ret = mmsb_uring_wait_check(page, w->epoch);
 	if (ret <= 0)
-		mmsb_uring_wait_finish(w, ret);
+		mmsb_uring_wait_finish(w, ret, false);
 	mmsb_uring_wait_put(w, issue_flags);
+	mmsb_page_put(page);
 	return -EIOCBQUEUED;
 
 put_page:
@@ -528,9 +590,10 @@ static bool mmsb_uring_ext_zero(const u8 *area, unsigned int issue_flags)
  * Return: -EIOCBQUEUED once queued (the CQE follows), else the CQE's
  * result: 0 for a WAIT already satisfied or a SUBMIT all of whose deltas
  * were refused, -ENOTTY (unknown cmd_op), -EINVAL (unknown flags, count
- * 0 or over %MMSB_SUBMIT_MAX, SQE128 extension area not zero), -EFAULT,
- * -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT), or -EAGAIN for io_uring to
- * retry from io-wq.
+ * 0 or over %MMSB_SUBMIT_MAX, SQE128 extension area not zero), -EFAULT
+ * (nothing queued), -ENOMEM, -ENOENT, -EACCES, -EIDRM (WAIT), or -EAGAIN
+ * for io_uring to retry from io-wq; a SUBMIT's CQE may also say -ECOMM
+ * (mmsb_uring_sub_end()).
  */
 int mmsb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {

@@ -80,6 +80,8 @@ TEST_F(libmmsb, strerror)
 	EXPECT_STREQ(mmsb_strerror(-ESTALE), mmsb_strerror(ESTALE));
 	EXPECT_STREQ("Edge would be a self edge or close a cycle",
 		     mmsb_strerror(-ELOOP));
+	EXPECT_STREQ("Deltas were queued, but their results could not be written back (do not retry)",
+		     mmsb_strerror(-ECOMM));
 	/* No meaning of mmsb's own: the C library's words. */
 	EXPECT_STREQ(strerror(EINVAL), mmsb_strerror(-EINVAL));
 	EXPECT_STREQ(strerror(EPERM), mmsb_strerror(-EPERM));

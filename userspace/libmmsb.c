@@ -269,6 +269,8 @@ static const struct {
 	{ ENOMEM, "Out of memory, or over mmsb's memory limit (mem_limit_mb)" },
 	{ ENOSPC, "Limit reached: edges (max_edges) or page ids" },
 	{ EAGAIN, "No room in the delta ring, or no event (try again)" },
+	{ ECOMM, "Deltas were queued, but their results could not be written back (do not retry)" },
+	{ EINPROGRESS, "Delta's outcome was not written back" },
 };
 
 const char *mmsb_strerror(int err)

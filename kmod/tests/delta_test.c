@@ -523,6 +523,84 @@ static void mmsb_delta_test_page_cache(struct kunit *test)
 	mmsb_chunk_retire(&t->ctx, c);
 }
 
+/* What mmsb_builder_resume() refused, in order. */
+struct dt_refused {
+	u32 n;
+	u32 index[4];
+	int status[4];
+};
+
+static void dt_refuse(void *arg, u32 index, int status)
+{
+	struct dt_refused *r = arg;
+
+	if (r->n < ARRAY_SIZE(r->index)) {
+		r->index[r->n] = index;
+		r->status[r->n] = status;
+	}
+	r->n++;
+}
+
+/*
+ * A parked submission's open chunk holds no page; its resume takes the
+ * pages still in the table again and refuses the records of a page
+ * freed meanwhile:
+ *
+ *	records 0..3 on pages 0 1 0 2    park: refs 3 -> 2 each
+ *	free page 1                       resume: record 1 -EIDRM
+ *	records 0 2 3 left, on pages 0 0 2, the chunk holding pages 0 and 2
+ */
+static void mmsb_delta_test_park(struct kunit *test)
+{
+	static const int pg[] = { 0, 1, 0, 2 };
+	static const u32 left[] = { 0, 2, 3 };
+	struct dt *t = test->priv;
+	struct dt_refused r = { 0 };
+	struct mmsb_delta_desc d;
+	struct mmsb_kdelta *kd;
+	struct mmsb_chunk *c;
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(pg); i++) {
+		d = dt_dense(t, pg[i], i, 1);
+		KUNIT_ASSERT_EQ(test, mmsb_delta_add(&t->b, &d, i + 1, i), 0);
+	}
+	c = t->b.cur;
+	KUNIT_ASSERT_EQ(test, c->nr_pages, 3);
+	/* The table's, the test's (from create) and the chunk's. */
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[1]->ref), 3);
+
+	mmsb_builder_park(&t->b);
+	KUNIT_EXPECT_EQ(test, c->nr_pages, 0);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ_MSG(test, refcount_read(&t->page[i]->ref), 2,
+				    "page %u", i);
+	KUNIT_ASSERT_EQ(test, mmsb_page_free(&t->table, t->page[1]->id,
+					     current_cred(), true), 0);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[1]->ref), 1);
+
+	mmsb_builder_resume(&t->b, &t->cache, dt_refuse, &r);
+	KUNIT_ASSERT_EQ(test, r.n, 1);
+	KUNIT_EXPECT_EQ(test, r.index[0], 1);
+	KUNIT_EXPECT_EQ(test, r.status[0], -EIDRM);
+	KUNIT_ASSERT_EQ(test, c->nr, 3);
+	KUNIT_EXPECT_EQ(test, c->nr_pages, 2);
+	KUNIT_EXPECT_EQ(test, c->last_index, 3);
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		KUNIT_EXPECT_EQ(test, kd->index, left[i]);
+		KUNIT_EXPECT_EQ(test, kd->offset, left[i]);
+		KUNIT_EXPECT_PTR_EQ(test, kd->page, t->page[pg[left[i]]]);
+		KUNIT_EXPECT_EQ(test, kd->epoch, 0);
+	}
+	KUNIT_EXPECT_EQ(test, (u8 *)kd - c->mem, c->used);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[1]->ref), 1);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[2]->ref), 3);
+	mmsb_chunk_retire(&t->ctx, dt_take_chunk(test, t));
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
+}
+
 static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE_PARAM(mmsb_delta_test_validation, bad_gen_params),
 	KUNIT_CASE(mmsb_delta_test_permission),
@@ -532,6 +610,7 @@ static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE(mmsb_delta_test_epochs),
 	KUNIT_CASE(mmsb_delta_test_freed_page),
 	KUNIT_CASE(mmsb_delta_test_page_cache),
+	KUNIT_CASE(mmsb_delta_test_park),
 	{}
 };
 

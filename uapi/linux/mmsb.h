@@ -282,9 +282,26 @@ static inline __u64 mmsb_page_map_size(__u64 size, __u64 pagesz)
  * @encoding: in: MMSB_DELTA_*
  * @flags: in: zero (no flags defined yet)
  * @delta_id: out: id the kernel gave the delta, 0 if it was refused
- * @status: out: 0 once accepted (and applied, for SYNC); -errno otherwise
+ * @status: out: 0 once accepted (and applied, for SYNC); -errno otherwise;
+ *	-EINPROGRESS (with @delta_id and @epoch 0) while no outcome was
+ *	written, see "Write-back" below
  * @pad: in: zero
  * @epoch: out: page epoch after the delta was applied (SYNC only)
+ *
+ * Write-back.  The kernel reads each input field once and writes the
+ * three outputs twice: first, before it reads or queues any delta of
+ * the submission, every descriptor's outputs with their pending values
+ * (@delta_id 0, @status -EINPROGRESS, @epoch 0), which proves the array
+ * writable; then each delta's outcome.  So a submission (ioctl or
+ * io_uring) whose array cannot be written fails with -EFAULT before
+ * anything is queued, and -EFAULT from a submission always means that
+ * nothing of it was queued: retrying it is safe.  If an outcome cannot
+ * be written once deltas were queued (the array was unmapped or made
+ * read-only meanwhile, by another thread), the call fails with -ECOMM
+ * instead: the queued deltas apply (or applied) as usual, @accepted and
+ * @applied of struct mmsb_submit say how many, and the descriptors not
+ * written keep their pending values where they are still readable.
+ * Never retry after -ECOMM: the deltas would apply twice.
  */
 struct mmsb_delta {
 	__u64 page_id;
@@ -335,6 +352,15 @@ struct mmsb_delta {
  * and does not stop the others.  With O_NONBLOCK a full ring ends the
  * call with -EAGAIN once @accepted deltas went in.
  *
+ * -EFAULT means nothing was queued: this struct, or the delta array, or
+ * any of its descriptors' outputs is not writable (the kernel writes
+ * @accepted and @applied as 0 and each descriptor's pending outputs
+ * before it queues anything; see struct mmsb_delta, "Write-back").  A
+ * result that cannot be written back after deltas were queued gives
+ * -ECOMM, with @accepted and @applied set (when this struct can still
+ * take them): those deltas apply, so the call must not be repeated.
+ * -ECOMM takes precedence over -EAGAIN and -EINTR.
+ *
  * A signal, or task work such as io_uring's completions, interrupting
  * the wait for room or (SYNC) for the deltas' tick makes the kernel
  * restart the call transparently; the restarted call queues only what
@@ -344,7 +370,8 @@ struct mmsb_delta {
  * queued ones still apply.  Repeating the same call (same thread, fd,
  * struct and array) right after -EINTR resumes it the same way, so
  * nothing is applied twice; any other SUBMIT of the thread on the fd
- * gives that up.
+ * gives that up.  A delta whose page was freed in between is then
+ * refused with -EIDRM (an atomic submission's others with -ECANCELED).
  */
 struct mmsb_submit {
 	__u64 deltas;
@@ -398,7 +425,8 @@ struct mmsb_subscribe {
 /**
  * struct mmsb_event - a subscribed page changed (read() on the fd)
  * @page_id: the page
- * @epoch: its epoch when read
+ * @epoch: its epoch when read; for a freed page, its last epoch ORed
+ *	with MMSB_EVENT_FREED
  *
  * MMSB_IOC_SUBSCRIBE (read permission needed) adds a page to the file's
  * subscriptions.  poll() reports EPOLLIN while a subscribed page's
@@ -410,11 +438,22 @@ struct mmsb_subscribe {
  * subscribed after the wait began (after EPOLL_CTL_ADD, or while a
  * POLL_ADD is armed), and a file with no subscription is simply never
  * ready.
+ *
+ * A subscription does not keep a freed page: at MMSB_IOC_PAGE_FREE (or
+ * its eviction) it lets go of the page, whose memory goes with its last
+ * mapping as if nobody had subscribed.  The file becomes readable, and
+ * read() gives the page one last event, @epoch = last epoch |
+ * MMSB_EVENT_FREED, after which the subscription is gone (subscribing
+ * again: -ENOENT, like every call on a freed id).  Epochs count ticks
+ * and never reach bit 63.
  */
 struct mmsb_event {
 	__u64 page_id;
 	__u64 epoch;
 };
+
+/* struct mmsb_event.epoch: the page was freed; the subscription ended. */
+#define MMSB_EVENT_FREED	_BITULL(63)
 
 /* Edge kinds (struct mmsb_edge.kind). */
 #define MMSB_EDGE_PASSTHROUGH	0	/* copy changed bytes of from into to */
@@ -668,15 +707,21 @@ struct mmsb_stats {
  *
  * The first fields of struct mmsb_submit, with the same meaning.  Each
  * delta gets its own status, id and epoch written back, as for a SYNC
- * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or
- * -EINVAL (count, flags, a non-zero extension area) with nothing
- * queued, or -EFAULT.  The results are written into
- * the submitting process's memory also when the submitting thread exited
- * before the completion (a thread of the same process reaps a count as
- * usual); if the whole process is gone, cqe->res is -EOWNERDEAD: the
- * deltas were handled (applied or refused) as usual, but no result was
- * written anywhere, so whoever reaps the CQE (another holder of the
- * ring) cannot count on any array.  A command allocates nothing:
+ * MMSB_IOC_SUBMIT.  cqe->res is the number of deltas applied, or -EINVAL
+ * (count, flags, a non-zero extension area), -E2BIG (an ATOMIC
+ * submission over what one tick takes) or -EFAULT with nothing queued
+ * (-EFAULT: the array, or a descriptor's outputs, is not writable at
+ * issue; see struct mmsb_delta, "Write-back"), or -ECOMM: deltas were
+ * queued and handled, but some result could not be written back (the
+ * array unmapped or made read-only before the completion); the
+ * descriptors not written keep status -EINPROGRESS.  Never retry after
+ * -ECOMM.  The results are written into the submitting process's memory
+ * also when the submitting thread exited before the completion (a
+ * thread of the same process reaps a count as usual); if the whole
+ * process is gone, cqe->res is -EOWNERDEAD: the deltas were handled
+ * (applied or refused) as usual, but no result was written anywhere, so
+ * whoever reaps the CQE (another holder of the ring) cannot count on any
+ * array.  A command allocates nothing:
  * a delta refused for memory (the limit, or a failed allocation of the
  * memory it is queued in) carries -ENOMEM in its status, like any other
  * refusal.
