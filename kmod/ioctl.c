@@ -19,6 +19,7 @@
 
 #include <linux/mmsb.h>
 
+#include "events.h"
 #include "ioctl.h"
 #include "main.h"
 #include "submit.h"
@@ -262,6 +263,30 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_stat_descs);
 const unsigned int mmsb_nr_stat_descs = ARRAY_SIZE(mmsb_stat_descs);
 EXPORT_SYMBOL_IF_KUNIT(mmsb_nr_stat_descs);
 
+/* The delta and tick fields of MMSB_IOC_STATS; adds to mem_bytes. */
+static void mmsb_stats_fill_deltas(struct mmsb_dev *dev,
+				   struct mmsb_stats *st)
+{
+	struct mmsb_tick_totals tot;
+
+	mmsb_tick_read_stats(&dev->tick, &st->last, &tot, &st->ring_depth,
+			     &st->ring_capacity);
+	st->ticks = tot.ticks;
+	/*
+	 * After the tick's totals: a delta is counted in @submitted before
+	 * its chunk is pushed, and the push, the tick's pop and the totals'
+	 * lock order that count before our read of the totals, so
+	 * processed + conflicts <= submitted in every snapshot.
+	 */
+	st->submitted = atomic64_read(&dev->deltas.submitted);
+	st->processed = tot.processed;
+	st->rejected = tot.rejected + atomic64_read(&dev->deltas.rejected);
+	st->conflicts = tot.conflicts;
+	st->overruns = tot.overruns;
+	st->delta_bytes = atomic64_read(&dev->deltas.bytes);
+	st->mem_bytes += st->delta_bytes;
+}
+
 /**
  * mmsb_stats_fill() - the figures of MMSB_IOC_STATS
  * @dev: the device
@@ -278,7 +303,7 @@ void mmsb_stats_fill(struct mmsb_dev *dev, struct mmsb_stats *st)
 	st->page_meta_bytes = mmsb_monitor_meta_bytes(&dev->monitor);
 	st->mem_bytes = st->page_bytes + st->page_meta_bytes;
 	st->mem_limit = dev->pages.limit;
-	mmsb_deltas_stats(dev, st);
+	mmsb_stats_fill_deltas(dev, st);
 	mmsb_prop_stats(&dev->prop, &st->edges, &st->graph_bytes);
 	st->mem_bytes += st->graph_bytes;
 	/*

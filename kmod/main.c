@@ -22,6 +22,7 @@
 #include <linux/mmsb.h>
 
 #include "debugfs.h"
+#include "events.h"
 #include "ioctl.h"
 #include "main.h"
 #include "submit.h"

@@ -498,12 +498,10 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 	ktime_t first;
 	int ret;
 
-	page = mmsb_page_get(&mf->dev->pages, d->page_id);
-	if (!page)
-		return -ENOENT;
-	ret = mmsb_page_permission(page, mf->cred, mf->admin, MMSB_MAY_READ);
-	if (ret)
-		goto put_page;
+	page = mmsb_page_lookup(&mf->dev->pages, d->page_id, mf->cred,
+				mf->admin, MMSB_MAY_READ);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
 	ret = mmsb_uring_wait_check(page, d->epoch);
 	if (ret <= 0)
 		goto put_page;
