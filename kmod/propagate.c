@@ -139,6 +139,7 @@ int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
 	p->chunk_cap = chunk_cap;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_init);
 
 /**
  * mmsb_prop_destroy() - free propagation state
@@ -152,6 +153,7 @@ void mmsb_prop_destroy(struct mmsb_prop *p)
 	kvfree(p->work);
 	memset(p, 0, sizeof(*p));
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_destroy);
 
 /* Size the per-tick arrays for the graph as it is now. */
 static int mmsb_prop_reserve(struct mmsb_prop *p)
@@ -227,6 +229,7 @@ unlock:
 	mutex_unlock(&g->lock);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_add_edge);
 
 /**
  * mmsb_prop_del_edge() - remove the dependency @from -> @to
@@ -262,6 +265,7 @@ void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id)
 	mmsb_graph_remove_node(p->graph, id);
 	mutex_unlock(&p->graph->lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_remove_page);
 
 /**
  * mmsb_prop_stats() - figures for MMSB_IOC_STATS

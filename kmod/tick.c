@@ -129,6 +129,7 @@ void mmsb_tick_kick(struct mmsb_tick *t)
 	WRITE_ONCE(t->kick, true);
 	wake_up(&t->wq);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_kick);
 
 static bool mmsb_tick_served(struct mmsb_tick *t, u64 request)
 {
@@ -153,6 +154,7 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 	return wait_event_interruptible(t->done_wq,
 					mmsb_tick_served(t, target));
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
 
 /* The condition a submitter waiting for room sleeps on. */
 static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
@@ -202,6 +204,7 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 		return -ERESTARTSYS;
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_reserve);
 
 /**
  * mmsb_tick_unreserve() - give back room mmsb_tick_reserve() gave
@@ -253,6 +256,7 @@ void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited)
 	if (!awaited)
 		mmsb_tick_wake_timer(t);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_push);
 
 /**
  * mmsb_tick_capacity() - deltas the queue holds at most
@@ -832,6 +836,7 @@ destroy_queue:
 	mmsb_queue_destroy(&t->queue, NULL);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_init);
 
 /**
  * mmsb_tick_destroy() - apply what is queued, then stop and free
@@ -851,6 +856,7 @@ void mmsb_tick_destroy(struct mmsb_tick *t)
 	/* No mapping is left: each holds the file, and so the module. */
 	vfree(t->bus);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_destroy);
 
 /**
  * mmsb_tick_mmap_bus() - map the bus header read-only
