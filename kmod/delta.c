@@ -64,16 +64,12 @@ int mmsb_delta_check(const struct mmsb_delta_desc *d)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_check);
 
-/* Copy @len bytes from user space (or, for KUnit, the kernel) to @dst. */
-static int mmsb_delta_copy(void *dst, u64 src, size_t len, bool kernel)
+/* Copy @len bytes from user space to @dst. */
+static int mmsb_delta_copy(void *dst, u64 src, size_t len)
 {
 	const u8 __user *u = u64_to_user_ptr(src);
 	u8 *d = dst;
 
-	if (kernel) {
-		memcpy(dst, (const void *)(uintptr_t)src, len);
-		return 0;
-	}
 	if (len > MMSB_COPY_WORDS_MAX)
 		return copy_from_user(dst, u, len) ? -EFAULT : 0;
 	if (!user_read_access_begin(u, len))
@@ -204,7 +200,6 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->cache = cache;
 	b->cred = cred;
 	b->admin = admin;
-	b->kernel = false;
 	b->want_batch = want_batch;
 	b->atomic = false;
 	b->max_records = max_records;
@@ -550,7 +545,7 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		u8 *mask = kd->data + kd->len;
 
 		mask_len = BITS_TO_BYTES(kd->len);
-		ret = mmsb_delta_copy(mask, d->mask, mask_len, b->kernel);
+		ret = mmsb_delta_copy(mask, d->mask, mask_len);
 		if (ret)
 			return ret;
 		if (!mmsb_delta_mask_tail_clear(mask, kd->len))
@@ -561,14 +556,14 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 			if (plen != mmsb_delta_popcount(mask, mask_len))
 				return -EMSGSIZE;
 			ret = mmsb_delta_copy(kd->data + kd->len - plen,
-					      d->payload, plen, b->kernel);
+					      d->payload, plen);
 			if (ret)
 				return ret;
 			mmsb_delta_expand(kd->data, mask, kd->len, plen);
 			goto commit;
 		}
 	}
-	ret = mmsb_delta_copy(kd->data, d->payload, kd->len, b->kernel);
+	ret = mmsb_delta_copy(kd->data, d->payload, kd->len);
 	if (ret)
 		return ret;
 commit:

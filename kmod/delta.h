@@ -137,7 +137,6 @@ struct mmsb_page_cache {
  * @ctx: submission state (pool, limit, page table)
  * @cred: the submitter's credentials, for the page permission
  * @admin: the submitter bypasses page modes
- * @kernel: payload and mask pointers are kernel addresses (KUnit)
  * @max_records: records per chunk at most (the ring's capacity)
  * @left: deltas of the submission not added yet, this one included
  *	(the caller keeps it), for the size of the next chunk
@@ -157,7 +156,6 @@ struct mmsb_builder {
 	struct mmsb_delta_ctx *ctx;
 	const struct cred *cred;
 	bool admin;
-	bool kernel;
 	bool want_batch;
 	bool atomic;
 	u32 max_records;

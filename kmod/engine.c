@@ -47,7 +47,12 @@
  */
 #define MMSB_ENGINE_INLINE_MAX	1024
 
-/* As mmsb_engine_apply_page(); notes changed ranges in @dirty if set. */
+/*
+ * Apply the deltas linked on @page from ->tick.first (tick @tick, never
+ * 0), storing each delta's status and the page's new epoch in the
+ * delta; notes the changed ranges in @dirty if set.  The caller is the
+ * only thread touching @page's tick fields and data in this tick.
+ */
 static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			      struct mmsb_dirty *dirty,
 			      struct mmsb_engine_stats *stats)
@@ -102,24 +107,6 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 	for (kd = first; kd; kd = kd->tick_next)
 		kd->epoch = epoch;
 }
-
-/**
- * mmsb_engine_apply_page() - apply the deltas linked on one page
- * @page: the page; its deltas are linked from @page->tick.first
- * @tick: the current tick number (never 0)
- * @stats: counters to add to
- *
- * Stores each delta's status and the page's new epoch in the delta.
- *
- * Context: process context, the only thread touching @page's tick
- * fields and data in this tick.
- */
-void mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
-			    struct mmsb_engine_stats *stats)
-{
-	mmsb_engine_apply(page, tick, NULL, stats);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_apply_page);
 
 /* Claim pages of the current job until there are none left. */
 static void mmsb_engine_work(struct mmsb_engine *eng,
@@ -209,6 +196,7 @@ void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 	for (i = 0; i < eng->nr_workers; i++)
 		mmsb_engine_add(stats, &eng->workers[i].stats);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_run);
 
 /**
  * mmsb_engine_init() - start the worker pool
@@ -248,6 +236,7 @@ stop_workers:
 	mmsb_engine_destroy(eng);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_init);
 
 /**
  * mmsb_engine_destroy() - stop the workers
@@ -263,3 +252,4 @@ void mmsb_engine_destroy(struct mmsb_engine *eng)
 	eng->workers = NULL;
 	eng->nr_workers = 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_engine_destroy);

@@ -85,7 +85,5 @@ void mmsb_engine_destroy(struct mmsb_engine *eng);
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
 		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats);
-void mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
-			    struct mmsb_engine_stats *stats);
 
 #endif /* _MMSB_ENGINE_H */

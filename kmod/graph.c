@@ -4,7 +4,7 @@
  *
  * One iterative depth-first search with an explicit stack
  * (mmsb_graph_dfs()) serves the cycle check of mmsb_graph_add_edge(),
- * descendants, both validators and the topological order (reverse
+ * the validator and the topological order (reverse
  * post-order of a search from every node), each O(V + E) on the part it
  * visits.  Nodes are coloured by comparing their mark with g->epoch,
  * which grows by two per search, so marks are never cleared.  Nothing
@@ -35,9 +35,6 @@ struct mmsb_graph_frame {
 /* What one search looks for and collects. */
 struct mmsb_graph_walk {
 	const struct mmsb_graph_node *target;	/* stop when discovered */
-	u64 *ids;		/* ids discovered after the root ... */
-	size_t ids_cap;		/* ... at most this many (0 without ids) */
-	size_t nr_ids;		/* nodes discovered after the root */
 	bool topo;		/* post-order into g->topo, downwards ... */
 	size_t topo_pos;	/* ... from g->topo[topo_pos - 1] */
 	bool cycles;		/* stop at a back edge, record its cycle ... */
@@ -121,9 +118,6 @@ static int mmsb_graph_dfs(struct mmsb_graph *g, struct mmsb_graph_node *root,
 		w->visited++;
 		if (n == w->target)
 			return 1;
-		if (w->nr_ids < w->ids_cap)
-			w->ids[w->nr_ids] = n->id;
-		w->nr_ids++;
 		stack[depth].node = n;
 		stack[depth++].next = n->out.next;
 	}
@@ -497,55 +491,6 @@ unsigned int mmsb_graph_remove_node(struct mmsb_graph *g, u64 id)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_graph_remove_node);
 
 /**
- * mmsb_graph_descendants - pages reachable from a page
- * @g: the graph; caller holds g->lock
- * @root: page id
- * @ids: buffer for the ids (depth-first pre-order, @root excluded)
- * @cap: capacity of @ids; may be 0 to count only
- *
- * Return: the number of descendants, which may exceed @cap (only @cap
- * are stored); 0 if @root has no edge.
- */
-ssize_t mmsb_graph_descendants(struct mmsb_graph *g, u64 root,
-			       u64 *ids, size_t cap)
-{
-	struct mmsb_graph_walk w = { .ids = ids, .ids_cap = ids ? cap : 0 };
-	struct mmsb_graph_node *n;
-
-	lockdep_assert_held(&g->lock);
-
-	n = __mmsb_graph_find(g, root);
-	if (!n)
-		return 0;
-	mmsb_graph_walk_begin(g);
-	mmsb_graph_dfs(g, n, &w);
-	return w.nr_ids;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_graph_descendants);
-
-/* Validate from @root, or the whole graph (refreshing the order). */
-static int mmsb_graph_check(struct mmsb_graph *g, struct mmsb_graph_node *root,
-			    struct mmsb_graph_report *r, u64 *cycle, size_t cap)
-{
-	struct mmsb_graph_walk w = {
-		.cycles = true, .cycle = cycle, .cycle_cap = cycle ? cap : 0,
-	};
-	u64 start = ktime_get_ns();
-
-	if (!root) {
-		mmsb_graph_order(g, &w);
-	} else {
-		mmsb_graph_walk_begin(g);
-		mmsb_graph_dfs(g, root, &w);
-	}
-	r->has_cycle = w.cycle_len != 0;
-	r->cycle_len = w.cycle_len;
-	r->visited = w.visited;
-	r->duration_ns = ktime_get_ns() - start;
-	return r->has_cycle ? -ELOOP : 0;
-}
-
-/**
  * mmsb_graph_validate - check that the whole graph is acyclic
  * @g: the graph; caller holds g->lock
  * @r: the report (filled in every case)
@@ -562,40 +507,20 @@ static int mmsb_graph_check(struct mmsb_graph *g, struct mmsb_graph_node *root,
 int mmsb_graph_validate(struct mmsb_graph *g, struct mmsb_graph_report *r,
 			u64 *cycle, size_t cap)
 {
+	struct mmsb_graph_walk w = {
+		.cycles = true, .cycle = cycle, .cycle_cap = cycle ? cap : 0,
+	};
+	u64 start = ktime_get_ns();
+
 	lockdep_assert_held(&g->lock);
-	return mmsb_graph_check(g, NULL, r, cycle, cap);
+	mmsb_graph_order(g, &w);
+	r->has_cycle = w.cycle_len != 0;
+	r->cycle_len = w.cycle_len;
+	r->visited = w.visited;
+	r->duration_ns = ktime_get_ns() - start;
+	return r->has_cycle ? -ELOOP : 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_graph_validate);
-
-/**
- * mmsb_graph_validate_page - check the part reachable from a page
- * @g: the graph; caller holds g->lock
- * @root: page id
- * @r: the report (filled in every case; nothing visited if @root has
- *	no edge)
- * @cycle: buffer for the ids of one cycle, or NULL
- * @cap: capacity of @cycle
- *
- * As mmsb_graph_validate(), restricted to the pages reachable from
- * @root; leaves the cached order alone.
- *
- * Return: 0 if no cycle is reachable from @root; -ELOOP otherwise.
- */
-int mmsb_graph_validate_page(struct mmsb_graph *g, u64 root,
-			     struct mmsb_graph_report *r,
-			     u64 *cycle, size_t cap)
-{
-	struct mmsb_graph_node *n;
-
-	lockdep_assert_held(&g->lock);
-	n = __mmsb_graph_find(g, root);
-	if (!n) {
-		*r = (struct mmsb_graph_report) {};
-		return 0;
-	}
-	return mmsb_graph_check(g, n, r, cycle, cap);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_graph_validate_page);
 
 /**
  * mmsb_graph_topo - the nodes in topological order

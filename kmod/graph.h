@@ -167,14 +167,8 @@ int mmsb_graph_remove_edge(struct mmsb_graph *g, u64 from, u64 to,
 			   enum mmsb_graph_edge_kind kind);
 unsigned int mmsb_graph_remove_node(struct mmsb_graph *g, u64 id);
 
-ssize_t mmsb_graph_descendants(struct mmsb_graph *g, u64 root,
-			       u64 *ids, size_t cap);
-
 int mmsb_graph_validate(struct mmsb_graph *g, struct mmsb_graph_report *r,
 			u64 *cycle, size_t cap);
-int mmsb_graph_validate_page(struct mmsb_graph *g, u64 root,
-			     struct mmsb_graph_report *r,
-			     u64 *cycle, size_t cap);
 const struct mmsb_graph_node *const *mmsb_graph_topo(struct mmsb_graph *g,
 						     size_t *n);
 size_t mmsb_graph_bytes(struct mmsb_graph *g);

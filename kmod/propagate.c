@@ -75,11 +75,13 @@ struct mmsb_prop_work {
  * @end: one past the last byte, > @start, at most U32_MAX
  *
  * Keeps @d sorted, merging overlapping and adjacent ranges; when all
- * MMSB_DIRTY_RANGES slots are used, the new range joins its nearest
- * neighbour.  O(MMSB_DIRTY_RANGES).
+ * MMSB_DIRTY_RANGES slots are used, the two closest of the ranges and
+ * the new one are merged (of equal gaps, the lowest), so the fewest
+ * unchanged bytes travel.  O(MMSB_DIRTY_RANGES).
  */
 void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 {
+	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES + 1];
 	u32 s = start, e = end;
 	unsigned int i, j;
 
@@ -101,12 +103,18 @@ void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 		return;
 	}
 	if (d->nr == MMSB_DIRTY_RANGES) {
-		/* Full: grow the neighbour with the smaller gap. */
-		if (i == d->nr || (i && s - d->r[i - 1].end <=
-					d->r[i].start - e))
-			d->r[i - 1].end = e;
-		else
-			d->r[i].start = s;
+		/* Full: all of them and the new one, then close a gap. */
+		memcpy(r, d->r, i * sizeof(r[0]));
+		r[i].start = s;
+		r[i].end = e;
+		memcpy(&r[i + 1], &d->r[i], (d->nr - i) * sizeof(r[0]));
+		for (i = 0, j = 1; j < MMSB_DIRTY_RANGES; j++)
+			if (r[j + 1].start - r[j].end < r[i + 1].start - r[i].end)
+				i = j;
+		r[i].end = r[i + 1].end;
+		memcpy(d->r, r, (i + 1) * sizeof(r[0]));
+		memcpy(&d->r[i + 1], &r[i + 2],
+		       (MMSB_DIRTY_RANGES - 1 - i) * sizeof(r[0]));
 		return;
 	}
 	memmove(&d->r[i + 1], &d->r[i], (d->nr - i) * sizeof(d->r[0]));
@@ -137,6 +145,7 @@ int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
 	p->chunk_cap = chunk_cap;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_init);
 
 /**
  * mmsb_prop_destroy() - free propagation state
@@ -150,6 +159,7 @@ void mmsb_prop_destroy(struct mmsb_prop *p)
 	kvfree(p->work);
 	memset(p, 0, sizeof(*p));
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_destroy);
 
 /* Size the per-tick arrays for the graph as it is now. */
 static int mmsb_prop_reserve(struct mmsb_prop *p)
@@ -225,6 +235,7 @@ unlock:
 	mutex_unlock(&g->lock);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_add_edge);
 
 /**
  * mmsb_prop_del_edge() - remove the dependency @from -> @to
@@ -260,6 +271,7 @@ void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id)
 	mmsb_graph_remove_node(p->graph, id);
 	mutex_unlock(&p->graph->lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_remove_page);
 
 /**
  * mmsb_prop_stats() - figures for MMSB_IOC_STATS

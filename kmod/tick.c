@@ -151,6 +151,7 @@ void mmsb_tick_kick(struct mmsb_tick *t)
 	WRITE_ONCE(t->kick, true);
 	wake_up(&t->wq);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_kick);
 
 static bool mmsb_tick_served(struct mmsb_tick *t, u64 request)
 {
@@ -175,6 +176,7 @@ int mmsb_tick_flush(struct mmsb_tick *t)
 	return wait_event_interruptible(t->done_wq,
 					mmsb_tick_served(t, target));
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
 
 /**
  * struct mmsb_tick_ctx - one tick in progress (mmsb_tick_run())
@@ -583,6 +585,7 @@ destroy_queue:
 	mmsb_queue_destroy(&t->queue, NULL);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_init);
 
 /**
  * mmsb_tick_destroy() - apply what is queued, then stop and free
@@ -602,6 +605,7 @@ void mmsb_tick_destroy(struct mmsb_tick *t)
 	/* No mapping is left: each holds the file, and so the module. */
 	vfree(t->bus);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_destroy);
 
 /**
  * mmsb_tick_mmap_bus() - map the bus header read-only

@@ -68,6 +68,7 @@ long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 		return -ERESTARTSYS;
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_reserve);
 
 /**
  * mmsb_tick_unreserve() - give back room mmsb_tick_reserve() gave
@@ -119,6 +120,7 @@ void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited)
 	if (!awaited)
 		mmsb_tick_wake_timer(t);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_push);
 
 /**
  * mmsb_tick_capacity() - deltas the queue holds at most

@@ -4,13 +4,19 @@
  * encodings, per-page apply in one write section equal to applying the
  * deltas one by one (randomised), partitioning a chunk by page, the
  * epoch / conflict rules of the engine, and a batch's life.  Pages come
- * from a private page table; deltas are written by a builder reading
- * kernel buffers (struct mmsb_builder.kernel).
+ * from a private page table and are applied by an engine without
+ * workers (mmsb_engine_run(), as a small tick does); deltas are written
+ * by a builder reading user memory, as submissions do: the case fills
+ * @payload and @mask, dt_delta_add() copies them to an anonymous
+ * mapping of the test thread (kunit_vm_mmap()) and points the delta
+ * there.
  */
 #include <linux/cred.h>
+#include <linux/mman.h>
 #include <linux/prandom.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include <kunit/test.h>
 
 #include "batch.h"
@@ -28,16 +34,19 @@ struct dt {
 	struct mmsb_delta_ctx ctx;
 	struct mmsb_builder b;
 	struct mmsb_page_cache cache;
+	struct mmsb_engine eng;
 	struct mmsb_page *page[4];
 	u8 payload[PG_SIZE];
 	u8 mask[PG_SIZE / 8];
+	/* User copies of @payload and @mask, what deltas point at. */
+	u64 upayload;
+	u64 umask;
 };
 
 static void dt_builder(struct dt *t, bool admin, bool batch)
 {
 	mmsb_builder_init(&t->b, &t->ctx, &t->cache, current_cred(), admin,
 			  batch, 4096);
-	t->b.kernel = true;
 	t->b.left = 1;
 }
 
@@ -46,10 +55,18 @@ static int dt_init(struct kunit *test)
 	struct dt *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
 	int i;
 
+	unsigned long u;
+
 	KUNIT_ASSERT_NOT_NULL(test, t);
+	u = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_NE_MSG(test, u, 0, "no user memory for the payloads");
+	t->upayload = u;
+	t->umask = u + PG_SIZE;
 	KUNIT_ASSERT_EQ(test, mmsb_page_table_init(&t->table, 64 << 20,
 						   1 << 20), 0);
 	mmsb_delta_ctx_init(&t->ctx, &t->table);
+	KUNIT_ASSERT_EQ(test, mmsb_engine_init(&t->eng, 0, "kunit"), 0);
 	dt_builder(t, false, false);
 	for (i = 0; i < ARRAY_SIZE(t->page); i++) {
 		t->page[i] = mmsb_page_create(&t->table, PG_SIZE, 0600, 0,
@@ -72,20 +89,29 @@ static struct mmsb_chunk *dt_take_chunk(struct kunit *test, struct dt *t)
 	return c;
 }
 
+/* The engine's part of a tick: apply @np pages, unlink their deltas. */
+static void dt_run(struct kunit *test, struct dt *t, struct mmsb_page **pages,
+		   unsigned int np, unsigned int nr, u64 tick,
+		   struct mmsb_engine_stats *st)
+{
+	unsigned int i;
+
+	mmsb_engine_run(&t->eng, pages, np, nr, tick, NULL, st);
+	for (i = 0; i < np; i++)
+		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
+}
+
 /* The tick's part: partition, apply every page, retire the chunk. */
 static void dt_apply_chunk(struct kunit *test, struct dt *t,
 			   struct mmsb_chunk *c, u64 tick,
 			   struct mmsb_engine_stats *st)
 {
 	struct mmsb_page *pages[ARRAY_SIZE(t->page)];
-	unsigned int i, np = 0;
+	unsigned int np = 0;
 
 	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, c->nr, pages, &np),
 			c->nr);
-	for (i = 0; i < np; i++) {
-		mmsb_engine_apply_page(pages[i], tick, st);
-		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
-	}
+	dt_run(test, t, pages, np, c->nr, tick, st);
 	mmsb_chunk_retire(&t->ctx, c);
 }
 
@@ -97,6 +123,7 @@ static void dt_exit(struct kunit *test)
 	mmsb_builder_close(&t->b);
 	mmsb_builder_finish(&t->b);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&t->ctx.bytes), 0);
+	mmsb_engine_destroy(&t->eng);
 	mmsb_delta_ctx_destroy(&t->ctx);
 	for (i = 0; i < ARRAY_SIZE(t->page); i++)
 		mmsb_page_put(t->page[i]);
@@ -109,10 +136,23 @@ static struct mmsb_delta_desc dt_dense(struct dt *t, int pg, u64 off, u64 len)
 		.page_id = t->page[pg]->id,
 		.offset = off,
 		.len = len,
-		.payload = (u64)(uintptr_t)t->payload,
+		.payload = t->upayload,
 		.payload_len = len,
 		.encoding = MMSB_DELTA_DENSE,
 	};
+}
+
+/* mmsb_delta_add() of @d, with @payload and @mask as they are now. */
+static int dt_delta_add(struct kunit *test, const struct mmsb_delta_desc *d,
+			u64 id)
+{
+	struct dt *t = test->priv;
+
+	KUNIT_ASSERT_EQ(test, copy_to_user(u64_to_user_ptr(t->upayload),
+					   t->payload, sizeof(t->payload)), 0);
+	KUNIT_ASSERT_EQ(test, copy_to_user(u64_to_user_ptr(t->umask),
+					   t->mask, sizeof(t->mask)), 0);
+	return mmsb_delta_add(&t->b, d, id, 0);
 }
 
 /* Add a delta that must be accepted; returns its record. */
@@ -123,7 +163,7 @@ static struct mmsb_kdelta *dt_add(struct kunit *test,
 	struct mmsb_chunk *before = t->b.cur;
 	u32 off = before ? before->used : 0;
 
-	KUNIT_ASSERT_EQ(test, mmsb_delta_add(&t->b, d, id, 0), 0);
+	KUNIT_ASSERT_EQ(test, dt_delta_add(test, d, id), 0);
 	if (t->b.cur != before)
 		off = 0;
 	return (struct mmsb_kdelta *)(t->b.cur->mem + off);
@@ -146,7 +186,7 @@ static void bad_len0(struct dt *t, struct mmsb_delta_desc *d)
 
 static void bad_dense_mask(struct dt *t, struct mmsb_delta_desc *d)
 {
-	d->mask = (u64)(uintptr_t)t->mask;
+	d->mask = t->umask;
 }
 
 static void bad_masked_nomask(struct dt *t, struct mmsb_delta_desc *d)
@@ -157,7 +197,7 @@ static void bad_masked_nomask(struct dt *t, struct mmsb_delta_desc *d)
 static void bad_mask_tail(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->encoding = MMSB_DELTA_MASKED;
-	d->mask = (u64)(uintptr_t)t->mask;
+	d->mask = t->umask;
 	d->len = 3;
 	d->payload_len = 3;
 	t->mask[0] = 0x08;
@@ -182,7 +222,7 @@ static void bad_dense_size(struct dt *t, struct mmsb_delta_desc *d)
 static void bad_sparse_size(struct dt *t, struct mmsb_delta_desc *d)
 {
 	d->encoding = MMSB_DELTA_SPARSE;
-	d->mask = (u64)(uintptr_t)t->mask;
+	d->mask = t->umask;
 	d->len = 8;
 	t->mask[0] = 0x03;
 	d->payload_len = 3;
@@ -217,7 +257,7 @@ static void mmsb_delta_test_validation(struct kunit *test)
 	struct mmsb_delta_desc d = dt_dense(t, 0, 0, 2);
 
 	c->make(t, &d);
-	KUNIT_EXPECT_EQ_MSG(test, mmsb_delta_add(&t->b, &d, 1, 0), c->err,
+	KUNIT_EXPECT_EQ_MSG(test, dt_delta_add(test, &d, 1), c->err,
 			    "case %s", c->name);
 	/* No record, and nothing held once the chunk and builder go. */
 	KUNIT_EXPECT_TRUE(test, !t->b.cur || !t->b.cur->nr);
@@ -234,12 +274,12 @@ static void mmsb_delta_test_permission(struct kunit *test)
 	struct mmsb_delta_desc d = dt_dense(t, 0, 0, 1);
 
 	t->page[0]->mode = 0400;
-	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 1, 0), -EACCES);
+	KUNIT_EXPECT_EQ(test, dt_delta_add(test, &d, 1), -EACCES);
 	mmsb_builder_close(&t->b);
 	mmsb_builder_finish(&t->b);
 	/* Admin (CAP_SYS_ADMIN at open) overrides the mode. */
 	dt_builder(t, true, false);
-	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 1, 0), 0);
+	KUNIT_EXPECT_EQ(test, dt_delta_add(test, &d, 1), 0);
 	t->page[0]->mode = 0600;
 }
 
@@ -261,7 +301,7 @@ static void mmsb_delta_test_masked_sparse(struct kunit *test)
 	t->mask[0] = 0x8d;
 	t->mask[1] = 0x01;
 	d.encoding = MMSB_DELTA_MASKED;
-	d.mask = (u64)(uintptr_t)t->mask;
+	d.mask = t->umask;
 	kd = dt_add(test, &d, 1);
 	mmsb_delta_apply(kd, buf);
 	KUNIT_EXPECT_MEMEQ(test, buf + 10, expect, 9);
@@ -287,6 +327,7 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	struct dt *t = test->priv;
 	struct mmsb_kdelta *kd[ARRAY_SIZE(pg)], *it;
 	struct mmsb_page *pages[ARRAY_SIZE(pg)];
+	struct mmsb_engine_stats st = { 0 };
 	struct mmsb_delta_desc d;
 	struct mmsb_chunk *c;
 	unsigned int i, np = 0;
@@ -315,12 +356,8 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, t->page[1]->tick.first, kd[1]);
 	KUNIT_EXPECT_PTR_EQ(test, kd[1]->tick_next, kd[4]);
 	KUNIT_EXPECT_PTR_EQ(test, t->page[2]->tick.first, kd[3]);
-	for (i = 0; i < np; i++) {
-		struct mmsb_engine_stats st = { 0 };
-
-		mmsb_engine_apply_page(pages[i], 1, &st);
-		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
-	}
+	dt_run(test, t, pages, np, ARRAY_SIZE(pg), 1, &st);
+	KUNIT_EXPECT_EQ(test, st.processed, ARRAY_SIZE(pg));
 	mmsb_chunk_retire(&t->ctx, c);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
 }
@@ -361,7 +398,7 @@ static void mmsb_delta_test_merge_equals_sequential(struct kunit *test)
 				}
 			if (enc != MMSB_DELTA_DENSE) {
 				d.encoding = enc;
-				d.mask = (u64)(uintptr_t)t->mask;
+				d.mask = t->umask;
 			}
 			if (enc == MMSB_DELTA_SPARSE) {
 				if (!set)
@@ -513,11 +550,11 @@ static void mmsb_delta_test_page_cache(struct kunit *test)
 					     current_cred(), true), 0);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 1);
 	dt_builder(t, false, false);
-	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 3, 0), -ENOENT);
+	KUNIT_EXPECT_EQ(test, dt_delta_add(test, &d, 3), -ENOENT);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 1);
 	/* Other pages are looked up again, and found. */
 	d = dt_dense(t, 1, 0, 1);
-	KUNIT_EXPECT_EQ(test, mmsb_delta_add(&t->b, &d, 4, 0), 0);
+	KUNIT_EXPECT_EQ(test, dt_delta_add(test, &d, 4), 0);
 	c = dt_take_chunk(test, t);
 	mmsb_builder_finish(&t->b);
 	mmsb_chunk_retire(&t->ctx, c);

@@ -15,7 +15,6 @@ static void mmsb_graph_test_empty(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, graph_validate(g, &r, NULL, 0), 0);
 	KUNIT_EXPECT_FALSE(test, r.has_cycle);
 	KUNIT_EXPECT_EQ(test, r.visited, 0);
-	KUNIT_EXPECT_EQ(test, graph_validate_page(g, id(0), &r), 0);
 	KUNIT_EXPECT_EQ(test, graph_descendants(g, id(0), NULL, 0), 0);
 	KUNIT_EXPECT_EQ(test, graph_del(g, id(0), id(1), PT), -ENOENT);
 	KUNIT_EXPECT_EQ(test, graph_del_node(g, id(0)), 0);
@@ -178,27 +177,41 @@ static void mmsb_graph_test_remove_edge_breaks_cycle(struct kunit *test)
 	expect_topo(test, g);
 }
 
-static void mmsb_graph_test_validate_page(struct kunit *test)
+/*
+ * The per-tick validation covers the whole graph: a cycle off the first
+ * component is found, and a clean component beside it is still visited.
+ */
+static void mmsb_graph_test_validate_components(struct kunit *test)
 {
 	struct mmsb_graph *g = test->priv;
 	struct mmsb_graph_report r;
+	u64 cycle[2];
 
 	/*
-	 * a -> b -> c <-> d     (c <-> d planted)
 	 * e -> f
+	 * a -> b -> c <-> d     (c <-> d planted)
 	 */
+	KUNIT_ASSERT_EQ(test, graph_add(g, id(4), id(5)), 0);
 	KUNIT_ASSERT_EQ(test, graph_add(g, id(0), id(1)), 0);
 	KUNIT_ASSERT_EQ(test, graph_add(g, id(1), id(2)), 0);
 	KUNIT_ASSERT_EQ(test, graph_add(g, id(2), id(3)), 0);
 	KUNIT_ASSERT_EQ(test, graph_plant(g, id(3), id(2)), 0);
-	KUNIT_ASSERT_EQ(test, graph_add(g, id(4), id(5)), 0);
 
-	KUNIT_EXPECT_EQ(test, graph_validate_page(g, id(0), &r), -ELOOP);
+	KUNIT_EXPECT_EQ(test, graph_validate(g, &r, cycle, 2), -ELOOP);
+	KUNIT_EXPECT_TRUE(test, r.has_cycle);
 	KUNIT_EXPECT_EQ(test, r.cycle_len, 2);
-	KUNIT_EXPECT_EQ(test, graph_validate_page(g, id(4), &r), 0);
-	KUNIT_EXPECT_EQ(test, r.visited, 2);
-	KUNIT_EXPECT_EQ(test, graph_validate_page(g, id(99), &r), 0);
-	KUNIT_EXPECT_EQ(test, r.visited, 0);
+	expect_cycle(test, g, cycle, 2);
+	KUNIT_EXPECT_EQ(test, min(cycle[0], cycle[1]), id(2));
+	KUNIT_EXPECT_EQ(test, max(cycle[0], cycle[1]), id(3));
+
+	/* Without d -> c: both components, all six pages. */
+	KUNIT_EXPECT_EQ(test, graph_del(g, id(3), id(2), PT), 0);
+	KUNIT_EXPECT_EQ(test, graph_validate(g, &r, NULL, 0), 0);
+	KUNIT_EXPECT_FALSE(test, r.has_cycle);
+	KUNIT_EXPECT_EQ(test, r.visited, 6);
+	KUNIT_EXPECT_EQ(test, graph_descendants(g, id(0), NULL, 0), 3);
+	KUNIT_EXPECT_EQ(test, graph_descendants(g, id(4), NULL, 0), 1);
+	expect_topo(test, g);
 }
 
 static void mmsb_graph_test_remove_node(struct kunit *test)
@@ -281,7 +294,7 @@ static struct kunit_case mmsb_graph_test_cases[] = {
 	KUNIT_CASE(mmsb_graph_test_extreme_ids),
 	KUNIT_CASE(mmsb_graph_test_duplicate_and_kind),
 	KUNIT_CASE(mmsb_graph_test_remove_edge_breaks_cycle),
-	KUNIT_CASE(mmsb_graph_test_validate_page),
+	KUNIT_CASE(mmsb_graph_test_validate_components),
 	KUNIT_CASE(mmsb_graph_test_remove_node),
 	KUNIT_CASE(mmsb_graph_test_edge_limit),
 	KUNIT_CASE(mmsb_graph_test_topo_cached),

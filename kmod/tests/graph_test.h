@@ -12,6 +12,8 @@
 #define _MMSB_GRAPH_TEST_H
 
 #include <kunit/test.h>
+#include <linux/bitmap.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 
 #include "graph.h"
@@ -72,16 +74,56 @@ static inline int graph_validate(struct mmsb_graph *g,
 	return LOCKED(g, mmsb_graph_validate(g, r, cycle, cap));
 }
 
-static inline int graph_validate_page(struct mmsb_graph *g, u64 root,
-				      struct mmsb_graph_report *r)
-{
-	return LOCKED(g, mmsb_graph_validate_page(g, root, r, NULL, 0));
-}
-
+/*
+ * The pages reachable from @root, @root excluded: a breadth-first walk
+ * of the out lists over the graph's topological indexes (test code: the
+ * module has no such query).  The first @cap ids are stored in @ids, in
+ * discovery order.  Returns how many there are (0 if @root has no
+ * edge), -ELOOP on a graph with a cycle, -ENOMEM.
+ */
 static inline ssize_t graph_descendants(struct mmsb_graph *g, u64 root,
 					u64 *ids, size_t cap)
 {
-	return LOCKED(g, mmsb_graph_descendants(g, root, ids, cap));
+	const struct mmsb_graph_node *const *order;
+	const struct mmsb_graph_node **queue = NULL;
+	const struct mmsb_graph_edge *e;
+	const struct mmsb_graph_node *n;
+	unsigned long *seen = NULL;
+	size_t nr, head = 0, tail = 0;
+	ssize_t ret = 0;
+
+	mutex_lock(&g->lock);
+	n = mmsb_graph_lookup(g, root);
+	if (!n)
+		goto unlock;
+	order = mmsb_graph_topo(g, &nr);
+	if (IS_ERR(order)) {
+		ret = PTR_ERR(order);
+		goto unlock;
+	}
+	ret = -ENOMEM;
+	queue = kvmalloc_array(nr, sizeof(*queue), GFP_KERNEL);
+	seen = bitmap_zalloc(nr, GFP_KERNEL);
+	if (!queue || !seen)
+		goto unlock;
+	__set_bit(n->topo_index, seen);
+	queue[tail++] = n;
+	while (head < tail) {
+		n = queue[head++];
+		mmsb_graph_for_each_out(e, n) {
+			if (__test_and_set_bit(e->to->topo_index, seen))
+				continue;
+			if (tail - 1 < cap)
+				ids[tail - 1] = e->to->id;
+			queue[tail++] = e->to;
+		}
+	}
+	ret = tail - 1;
+unlock:
+	mutex_unlock(&g->lock);
+	bitmap_free(seen);
+	kvfree(queue);
+	return ret;
 }
 
 static inline unsigned int graph_edges(struct mmsb_graph *g)
