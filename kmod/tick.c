@@ -404,7 +404,13 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 {
 	struct mmsb_tick_ctx tc = {
 		.start = ktime_get_ns(),
-		.request = atomic64_read(&t->requested),
+		/*
+		 * Acquire: what a flusher queued before its request (its
+		 * fully ordered increment) is seen by the look at the
+		 * queue below, also in a tick run inline, which no kick
+		 * orders.
+		 */
+		.request = atomic64_read_acquire(&t->requested),
 	};
 
 	mmsb_tick_apply(t, &tc);
