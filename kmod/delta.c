@@ -190,18 +190,21 @@ static u32 mmsb_page_cache_seq(struct mmsb_page_cache *cache)
  * @cred: the submitter's credentials
  * @admin: the submitter bypasses page modes
  * @want_batch: the submission is awaited: its chunks get a batch
- * @max_records: records per chunk at most (the queue's capacity)
+ * @atomic: all or nothing, in one chunk (MMSB_SUBMIT_ATOMIC)
+ * @max_records: records per chunk at most (the queue's capacity, or
+ *	for @atomic what one tick takes)
  */
 void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 		       struct mmsb_page_cache *cache, const struct cred *cred,
-		       bool admin, bool want_batch, u32 max_records)
+		       bool admin, bool want_batch, bool atomic,
+		       u32 max_records)
 {
 	b->ctx = ctx;
 	b->cache = cache;
 	b->cred = cred;
 	b->admin = admin;
 	b->want_batch = want_batch;
-	b->atomic = false;
+	b->atomic = atomic;
 	b->max_records = max_records;
 	b->left = 0;
 	b->cur = NULL;

@@ -173,7 +173,8 @@ struct mmsb_page_cache *mmsb_page_cache_acquire(struct mmsb_page_cache *shared,
 						struct mmsb_page_cache *local);
 void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 		       struct mmsb_page_cache *cache, const struct cred *cred,
-		       bool admin, bool want_batch, u32 max_records);
+		       bool admin, bool want_batch, bool atomic,
+		       u32 max_records);
 int mmsb_delta_check(const struct mmsb_delta_desc *d);
 int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		   u64 id, u32 index);

@@ -181,9 +181,8 @@ void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
 	s->cancel = 0;
 	s->fault = 0;
 	mmsb_builder_init(&s->b, ctx, cache, mf->cred, mf->admin, awaited,
-			  atomic ? mmsb_tick_atomic_max(&dev->tick) :
-				   mmsb_tick_capacity(&dev->tick));
-	s->b.atomic = atomic;
+			  atomic, atomic ? mmsb_tick_atomic_max(&dev->tick) :
+					   mmsb_tick_capacity(&dev->tick));
 	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
 	s->base_id = atomic64_add_return(n, &ctx->next_id) - n;
 }

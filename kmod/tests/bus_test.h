@@ -161,7 +161,7 @@ static inline struct mmsb_chunk *tb_build(struct kunit *test, struct tb *tb,
 	KUNIT_ASSERT_EQ(test, copy_to_user(u64_to_user_ptr(tb->ubuf), bytes,
 					   len), 0);
 	mmsb_builder_init(&b, &tb->ctx, &tb->cache, current_cred(), false,
-			  false, tb->ring_size);
+			  false, false, tb->ring_size);
 	b.left = 1;
 	KUNIT_ASSERT_EQ(test, mmsb_delta_add(&b, &d, did, 0), 0);
 	c = b.cur;

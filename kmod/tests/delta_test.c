@@ -46,7 +46,7 @@ struct dt {
 static void dt_builder(struct dt *t, bool admin, bool batch)
 {
 	mmsb_builder_init(&t->b, &t->ctx, &t->cache, current_cred(), admin,
-			  batch, 4096);
+			  batch, false, 4096);
 	t->b.left = 1;
 }
 
