@@ -24,7 +24,7 @@
 #include <linux/wait.h>
 #include <linux/xarray.h>
 
-#include "main.h"
+#include "file.h"
 #include "page.h"
 #include "events.h"
 
@@ -94,7 +94,7 @@ long mmsb_ioctl_wait(struct file *file, void __user *uarg)
 		return -EFAULT;
 	if (memchr_inv(w.reserved, 0, sizeof(w.reserved)))
 		return -EINVAL;
-	page = mmsb_page_lookup(&mf->dev->pages, w.page_id, mf->cred,
+	page = mmsb_page_lookup(mf->table, w.page_id, mf->cred,
 				mf->admin, MMSB_MAY_READ);
 	if (IS_ERR(page))
 		return PTR_ERR(page);
@@ -255,7 +255,7 @@ long mmsb_ioctl_subscribe(struct file *file, void __user *uarg)
 	    memchr_inv(us.reserved, 0, sizeof(us.reserved)))
 		return -EINVAL;
 	id = us.page_id;
-	page = mmsb_page_lookup(&mf->dev->pages, id, mf->cred, mf->admin,
+	page = mmsb_page_lookup(mf->table, id, mf->cred, mf->admin,
 				MMSB_MAY_READ);
 	if (IS_ERR(page))
 		return PTR_ERR(page);

@@ -149,6 +149,9 @@ static int mmsb_open(struct inode *inode, struct file *file)
 	mf->cred = file->f_cred;
 	mf->admin = capable(CAP_SYS_ADMIN);
 	mf->dev = dev;
+	mf->table = &dev->pages;
+	mf->deltas = &dev->deltas;
+	mf->tick = &dev->tick;
 	mmsb_events_init(mf);
 	mmsb_submit_open(mf);
 	file->private_data = mf;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb: a bus and an open file, shared by main.c and the entry points
- * (ioctl.c, submit.c, uring.c, debugfs.c).  Components below them do not
+ * mmsb: a bus, for the composition root (main.c) and the entry points
+ * that reach all of it (ioctl.c, debugfs.c).  The submission and event
+ * entry points (submit.c, submission.c, events.c, uring.c) see only an
+ * open file's narrow view of its bus (file.h).  Components below do not
  * include this file.
  */
 #ifndef _MMSB_MAIN_H
@@ -21,6 +23,7 @@
 
 #include "delta.h"
 #include "engine.h"
+#include "file.h"
 #include "graph.h"
 #include "monitor.h"
 #include "page.h"
@@ -69,40 +72,6 @@ struct mmsb_dev {
 	struct miscdevice misc;
 	struct dentry *debugfs;
 	char name[16];
-};
-
-/**
- * struct mmsb_file - per open file (file->private_data)
- * @cred: the opener's credentials (file->f_cred, pinned by the file),
- *	used for every access check made through this file
- * @admin: the opener had CAP_SYS_ADMIN at open: overrides page modes
- * @dev: the bus the file was opened on
- * @subs: subscribed pages, page id -> struct mmsb_sub (submit.c)
- * @subs_lock: serialises read() of events and subscribing
- * @events_wq: poll() waits here; every subscribed page's wake-up is
- *	forwarded here (struct mmsb_sub, submit.c)
- * @tick_task: the task a tick is pending in as task work (uring.c), or
- *	NULL; io_uring commands it issues rely on that tick
- * @tick_work: that task work; it holds a reference on @tick_file
- * @tick_file: the file (for the reference)
- * @pages: the pages its submissions looked up (delta.h)
- * @park_lock: protects @parks
- * @parks: SYNC submissions a signal interrupted, one per thread at most,
- *	for the restarted call to resume (struct mmsb_park, submit.c)
- */
-struct mmsb_file {
-	const struct cred *cred;
-	bool admin;
-	struct mmsb_dev *dev;
-	struct xarray subs;
-	struct mutex subs_lock;	/* read() of events, subscribing */
-	wait_queue_head_t events_wq;
-	struct task_struct *tick_task;
-	struct callback_head tick_work;
-	struct file *tick_file;
-	struct mmsb_page_cache pages;
-	spinlock_t park_lock;	/* @parks */
-	struct list_head parks;
 };
 
 #endif /* _MMSB_MAIN_H */

@@ -14,7 +14,7 @@
 
 #include "batch.h"
 #include "delta.h"
-#include "main.h"
+#include "file.h"
 #include "page.h"
 #include "submission.h"
 #include "submit.h"
@@ -100,7 +100,7 @@ void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
  */
 static int mmsb_submit_push(struct mmsb_submission *s)
 {
-	struct mmsb_delta_ctx *ctx = &s->dev->deltas;
+	struct mmsb_delta_ctx *ctx = s->deltas;
 	struct mmsb_chunk *c = s->b.cur;
 	struct mmsb_kdelta *kd;
 	int ret = 0;
@@ -119,7 +119,7 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 	 */
 	if (s->park && signal_pending(current))
 		return -ERESTARTSYS;
-	got = mmsb_tick_reserve(&s->dev->tick, c->nr, s->nonblock);
+	got = mmsb_tick_reserve(s->tick, c->nr, s->nonblock);
 	if (got == -ERESTARTSYS && s->park)
 		return got;
 	s->b.cur = NULL;
@@ -130,7 +130,7 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 		ret = -EAGAIN;
 		/* An atomic submission goes in whole or not at all. */
 		if (c->atomic) {
-			mmsb_tick_unreserve(&s->dev->tick, got);
+			mmsb_tick_unreserve(s->tick, got);
 			got = 0;
 		}
 	}
@@ -152,7 +152,7 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 	/* Counted before the tick can apply them: see STATS in the uapi. */
 	atomic64_add(got, &ctx->submitted);
 	s->queued += got;
-	mmsb_tick_push(&s->dev->tick, c, c->batch);
+	mmsb_tick_push(s->tick, c, c->batch);
 	return ret;
 }
 
@@ -161,16 +161,16 @@ static int mmsb_submit_push(struct mmsb_submission *s)
  * (mmsb_page_cache_acquire()).  Fields one by one: the cache is not
  * part of @s.
  */
-void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
-		       struct mmsb_file *mf,
+void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_file *mf,
 		       struct mmsb_page_cache *cache,
 		       struct mmsb_delta __user *uptr, u32 n,
 		       bool awaited, bool atomic, bool nonblock,
 		       bool park)
 {
-	struct mmsb_delta_ctx *ctx = &dev->deltas;
+	struct mmsb_delta_ctx *ctx = mf->deltas;
 
-	s->dev = dev;
+	s->deltas = ctx;
+	s->tick = mf->tick;
 	s->uptr = uptr;
 	s->n = n;
 	s->next = 0;
@@ -181,8 +181,8 @@ void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
 	s->cancel = 0;
 	s->fault = 0;
 	mmsb_builder_init(&s->b, ctx, cache, mf->cred, mf->admin, awaited,
-			  atomic, atomic ? mmsb_tick_atomic_max(&dev->tick) :
-					   mmsb_tick_capacity(&dev->tick));
+			  atomic, atomic ? mmsb_tick_atomic_max(mf->tick) :
+					   mmsb_tick_capacity(mf->tick));
 	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
 	s->base_id = atomic64_add_return(n, &ctx->next_id) - n;
 }
@@ -199,7 +199,7 @@ static void mmsb_submit_cancel(struct mmsb_submission *s)
 
 	if (!c)
 		return;
-	atomic64_add(c->nr, &s->dev->deltas.rejected);
+	atomic64_add(c->nr, &s->deltas->rejected);
 	/* As in mmsb_submit_queue(): the count before the statuses. */
 	smp_mb__after_atomic();
 	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
@@ -244,7 +244,7 @@ int mmsb_submit_queue(struct mmsb_submission *s)
 		}
 		if (ret) {
 			/* Counted before the status goes out: see STATS. */
-			atomic64_inc(&s->dev->deltas.rejected);
+			atomic64_inc(&s->deltas->rejected);
 			/*
 			 * Orders the count before the status store; pairs
 			 * with the order of a reader that loads the status,
@@ -287,7 +287,7 @@ void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop)
  */
 struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
 {
-	struct mmsb_delta_ctx *ctx = &s->dev->deltas;
+	struct mmsb_delta_ctx *ctx = s->deltas;
 	struct mmsb_chunk *c = s->b.cur;
 
 	if (c) {
@@ -307,8 +307,7 @@ struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
 
 /**
  * mmsb_submit_deltas() - validate deltas and queue the good ones, in order
- * @dev: the device
- * @mf: the submitting file (credentials)
+ * @mf: the submitting file (credentials, its bus)
  * @uptr: the caller's array of @n struct mmsb_delta; each delta's input
  *	fields are read once, and its outputs written once: here, or for
  *	an awaited submission by mmsb_batch_report()
@@ -337,10 +336,9 @@ struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
  * and nothing was queued, or -ECOMM if an output could not be written
  * back after @accepted deltas were queued (they still apply).
  */
-int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
-		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
-		       bool atomic, bool nonblock, u32 *accepted,
-		       struct mmsb_batch **batch)
+int mmsb_submit_deltas(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
+		       u32 n, bool awaited, bool atomic, bool nonblock,
+		       u32 *accepted, struct mmsb_batch **batch)
 {
 	struct mmsb_page_cache local;
 	struct mmsb_submission s;
@@ -350,7 +348,7 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 	*batch = NULL;
 	if (mmsb_submit_claim(uptr, n))
 		return -EFAULT;
-	mmsb_submit_start(&s, dev, mf,
+	mmsb_submit_start(&s, mf,
 			  mmsb_page_cache_acquire(&mf->pages, &local), uptr, n,
 			  awaited, atomic, nonblock, false);
 	stop = mmsb_submit_queue(&s);
@@ -364,7 +362,7 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
 
 /**
  * mmsb_submit_arm() - arm a submission's batch and see that it ends
- * @dev: the device
+ * @t: the bus's tick
  * @batch: the batch; at least one of its deltas was queued
  * @done: called at the end of the tick if the batch ends there, or
  *	NULL to complete @batch->completion
@@ -378,11 +376,9 @@ int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
  * Context: process context, sleeps.
  * Return: true when the batch ended here.
  */
-bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
+bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
 		     void (*done)(struct mmsb_batch *batch), void *priv)
 {
-	struct mmsb_tick *t = &dev->tick;
-
 	if (mmsb_tick_trylock(t)) {
 		mmsb_batch_arm(batch);
 		mmsb_tick_run_until(t, &batch->completion);

@@ -12,12 +12,13 @@
 #include "delta.h"
 
 struct mmsb_batch;
-struct mmsb_dev;
+struct mmsb_tick;
 struct mmsb_file;
 
 /**
  * struct mmsb_submission - one submission in progress
- * @dev: the device
+ * @deltas: the bus's submission state
+ * @tick: the bus's tick
  * @uptr: the caller's delta array
  * @b: writes the records into chunks
  * @base_id: delta i gets the id @base_id + i + 1
@@ -34,7 +35,8 @@ struct mmsb_file;
  * @fault: an output could not be written back (-EFAULT) or 0
  */
 struct mmsb_submission {
-	struct mmsb_dev *dev;
+	struct mmsb_delta_ctx *deltas;
+	struct mmsb_tick *tick;
 	struct mmsb_delta __user *uptr;
 	struct mmsb_builder b;
 	u64 base_id;
@@ -52,8 +54,7 @@ int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n);
 int mmsb_submit_fault(const struct mmsb_submission *s);
 void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 			s32 status);
-void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_dev *dev,
-		       struct mmsb_file *mf,
+void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_file *mf,
 		       struct mmsb_page_cache *cache,
 		       struct mmsb_delta __user *uptr, u32 n,
 		       bool awaited, bool atomic, bool nonblock,

@@ -28,7 +28,7 @@
 #include "batch.h"
 #include "delta.h"
 #include "engine.h"
-#include "main.h"
+#include "file.h"
 #include "page.h"
 #include "submission.h"
 #include "submit.h"
@@ -83,9 +83,9 @@ static void mmsb_park_drop(struct mmsb_park *p)
 		/* Its outputs were written when it parked. */
 		batch = mmsb_submit_end(s);
 		if (batch)
-			mmsb_submit_arm(s->dev, batch, NULL, NULL);
+			mmsb_submit_arm(s->tick, batch, NULL, NULL);
 		else
-			mmsb_tick_kick(&s->dev->tick);
+			mmsb_tick_kick(s->tick);
 	}
 	if (batch)
 		mmsb_batch_put(batch);
@@ -133,7 +133,7 @@ static void mmsb_submit_gone(void *arg, u32 index, int status)
 {
 	struct mmsb_submission *s = arg;
 
-	atomic64_inc(&s->dev->deltas.rejected);
+	atomic64_inc(&s->deltas->rejected);
 	/* The count before the status, as in mmsb_submit_queue(). */
 	smp_mb__after_atomic();
 	mmsb_submit_result(s, index, 0, status);
@@ -172,7 +172,7 @@ static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
 		if (!armed) {
 			batch = mmsb_submit_end(s);
 			if (batch)
-				mmsb_submit_arm(s->dev, batch, NULL, NULL);
+				mmsb_submit_arm(s->tick, batch, NULL, NULL);
 		}
 		if (batch)
 			mmsb_batch_put(batch);
@@ -190,7 +190,7 @@ static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
 	p->s = *s;
 	if (!armed)
 		/* Queued awaited deltas wait for a tick that no one asked. */
-		mmsb_tick_kick(&s->dev->tick);
+		mmsb_tick_kick(s->tick);
 	spin_lock(&mf->park_lock);
 	list_add(&p->node, &mf->parks);
 	spin_unlock(&mf->park_lock);
@@ -222,7 +222,6 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 	struct mmsb_submit __user *u = uarg;
 	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
 	struct mmsb_submission stack, *s = &stack;
-	struct mmsb_dev *dev = mf->dev;
 	struct mmsb_page_cache local;
 	struct mmsb_park *p;
 	struct mmsb_batch *batch;
@@ -247,7 +246,7 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		if (put_user(0, &u->accepted) || put_user(0, &u->applied) ||
 		    mmsb_submit_claim(uptr, sub->count))
 			return -EFAULT;
-		mmsb_submit_start(s, dev, mf,
+		mmsb_submit_start(s, mf,
 				  mmsb_page_cache_acquire(&mf->pages, &local),
 				  uptr, sub->count, sync,
 				  sub->flags & MMSB_SUBMIT_ATOMIC, nonblock, true);
@@ -264,7 +263,7 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 	sub->accepted = s->queued;
 	if (!batch)
 		return s->fault ? mmsb_submit_fault(s) : ret;
-	if (mmsb_submit_arm(dev, batch, NULL, NULL))
+	if (mmsb_submit_arm(mf->tick, batch, NULL, NULL))
 		goto report;
 wait:
 	if (wait_for_completion_interruptible(&batch->completion))
@@ -357,5 +356,5 @@ long mmsb_ioctl_flush(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
 
-	return mmsb_tick_flush(&mf->dev->tick);
+	return mmsb_tick_flush(mf->tick);
 }

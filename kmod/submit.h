@@ -14,14 +14,13 @@
 #include "tick.h"
 
 struct mmsb_batch;
-struct mmsb_dev;
+struct mmsb_tick;
 struct mmsb_file;
 
-int mmsb_submit_deltas(struct mmsb_dev *dev, struct mmsb_file *mf,
-		       struct mmsb_delta __user *uptr, u32 n, bool awaited,
-		       bool atomic, bool nonblock, u32 *accepted,
-		       struct mmsb_batch **batch);
-bool mmsb_submit_arm(struct mmsb_dev *dev, struct mmsb_batch *batch,
+int mmsb_submit_deltas(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
+		       u32 n, bool awaited, bool atomic, bool nonblock,
+		       u32 *accepted, struct mmsb_batch **batch);
+bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
 		     void (*done)(struct mmsb_batch *batch), void *priv);
 
 long mmsb_ioctl_submit(struct file *file, void __user *uarg);

@@ -59,7 +59,7 @@
 #include "compat.h"
 #include "batch.h"
 #include "delta.h"
-#include "main.h"
+#include "file.h"
 #include "page.h"
 #include "submit.h"
 #include "tick.h"
@@ -225,7 +225,7 @@ static void mmsb_uring_tick_tw(struct callback_head *cb)
 	 * clear queues task work of its own.
 	 */
 	xchg(&mf->tick_task, NULL);
-	mmsb_tick_run_here(&mf->dev->tick);
+	mmsb_tick_run_here(mf->tick);
 	fput(file);
 }
 
@@ -271,7 +271,6 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
 	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
 	struct file *file = ioucmd->file;
-	struct mmsb_dev *dev = mf->dev;
 	u32 n = d->count, accepted;
 	int ret;
 
@@ -284,7 +283,7 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * for all of it, -EAGAIN before anything is done: io_uring issues
 	 * it again from io-wq, where waiting for room is fine.
 	 */
-	if (nonblock && mmsb_tick_room(&dev->tick) < n)
+	if (nonblock && mmsb_tick_room(mf->tick) < n)
 		return -EAGAIN;
 
 	s->uptr = u64_to_user_ptr(d->deltas);
@@ -293,7 +292,7 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	 * look: what does not fit is refused with -EAGAIN, per delta, as
 	 * for an O_NONBLOCK ioctl.
 	 */
-	ret = mmsb_submit_deltas(dev, mf, s->uptr, n, true,
+	ret = mmsb_submit_deltas(mf, s->uptr, n, true,
 				 d->flags & MMSB_SUBMIT_ATOMIC, nonblock,
 				 &accepted, &s->batch);
 	trace_mmsb_submit(n, accepted, true, true, ret);
@@ -324,7 +323,7 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 		s->batch->done = mmsb_uring_batch_done;
 		s->batch->priv = ioucmd;
 		mmsb_batch_arm(s->batch);
-	} else if (mmsb_submit_arm(dev, s->batch, mmsb_uring_batch_done,
+	} else if (mmsb_submit_arm(mf->tick, s->batch, mmsb_uring_batch_done,
 				   ioucmd)) {
 		/*
 		 * Ended here: complete from here, no task work.  Through
@@ -498,7 +497,7 @@ static int mmsb_uring_wait(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 	ktime_t first;
 	int ret;
 
-	page = mmsb_page_lookup(&mf->dev->pages, d->page_id, mf->cred,
+	page = mmsb_page_lookup(mf->table, d->page_id, mf->cred,
 				mf->admin, MMSB_MAY_READ);
 	if (IS_ERR(page))
 		return PTR_ERR(page);
