@@ -83,7 +83,7 @@ void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 {
 	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES + 1];
 	u32 s = start, e = end;
-	unsigned int i, j;
+	unsigned int i, j, k;
 
 	for (i = 0; i < d->nr && d->r[i].end < s; i++)
 		;
@@ -103,18 +103,21 @@ void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 		return;
 	}
 	if (d->nr == MMSB_DIRTY_RANGES) {
-		/* Full: all of them and the new one, then close a gap. */
-		memcpy(r, d->r, i * sizeof(r[0]));
-		r[i].start = s;
-		r[i].end = e;
-		memcpy(&r[i + 1], &d->r[i], (d->nr - i) * sizeof(r[0]));
+		/*
+		 * Full: all of them and the new one (at @i), then close the
+		 * smallest gap.  Plain loops over five entries: no memcpy()
+		 * calls on the engine's path.
+		 */
+		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
+			r[j] = j == i ? (struct mmsb_dirty_range){ s, e } :
+					d->r[k++];
 		for (i = 0, j = 1; j < MMSB_DIRTY_RANGES; j++)
 			if (r[j + 1].start - r[j].end < r[i + 1].start - r[i].end)
 				i = j;
 		r[i].end = r[i + 1].end;
-		memcpy(d->r, r, (i + 1) * sizeof(r[0]));
-		memcpy(&d->r[i + 1], &r[i + 2],
-		       (MMSB_DIRTY_RANGES - 1 - i) * sizeof(r[0]));
+		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
+			if (j != i + 1)
+				d->r[k++] = r[j];
 		return;
 	}
 	memmove(&d->r[i + 1], &d->r[i], (d->nr - i) * sizeof(d->r[0]));
