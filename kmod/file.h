@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * mmsb open file: what the entry points that submit and wait (submit.c,
- * submission.c, events.c, uring.c) know of a bus, through the file it
+ * park.c, events.c, uring.c) know of a bus, through the file it
  * was opened as: its page table, submission state and tick, set by
  * main.c at open.  The rest of the bus (graph, propagation, monitor) is
  * not theirs to reach.

@@ -2,7 +2,7 @@
 /*
  * mmsb: a bus, for the composition root (main.c) and the entry points
  * that reach all of it (ioctl.c, debugfs.c).  The submission and event
- * entry points (submit.c, submission.c, events.c, uring.c) see only an
+ * entry points (submit.c, park.c, events.c, uring.c) see only an
  * open file's narrow view of its bus (file.h).  Components below do not
  * include this file.
  */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb submission in progress, between the submission path
- * (submission.c) and the SUBMIT ioctl that parks and resumes it
- * (submit.c).  Nothing else includes this file.
+ * mmsb submission in progress, between the submission path and the
+ * SUBMIT ioctl (submit.c) and the parked submissions (park.c).  Nothing
+ * else includes this file.
  */
 #ifndef _MMSB_SUBMISSION_H
 #define _MMSB_SUBMISSION_H
@@ -50,17 +50,20 @@ struct mmsb_submission {
 	int fault;
 };
 
-int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n);
 int mmsb_submit_fault(const struct mmsb_submission *s);
 void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 			s32 status);
-void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_file *mf,
-		       struct mmsb_page_cache *cache,
-		       struct mmsb_delta __user *uptr, u32 n,
-		       bool awaited, bool atomic, bool nonblock,
-		       bool park);
-int mmsb_submit_queue(struct mmsb_submission *s);
 void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop);
 struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s);
+
+struct mmsb_park;
+struct mmsb_submit;
+
+struct mmsb_park *mmsb_park_take(struct mmsb_file *mf, void __user *uarg,
+				 const struct mmsb_submit *sub);
+bool mmsb_park_resume(struct mmsb_park *p, struct mmsb_submission *s,
+		      struct mmsb_file *mf, struct mmsb_page_cache *local);
+int mmsb_park(struct mmsb_file *mf, void __user *uarg,
+	      struct mmsb_submit *sub, struct mmsb_submission *s, bool armed);
 
 #endif /* _MMSB_SUBMISSION_H */

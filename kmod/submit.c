@@ -1,33 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb SUBMIT and FLUSH ioctls.  SUBMIT hands the caller's array to the
- * submission path (submission.c) and, for SYNC, waits until a tick
- * handled its deltas, then reports each one's outcome and the page's new
- * epoch.  A signal ending a wait parks the submission on the file
- * (struct mmsb_park) for the restarted call to resume.
+ * mmsb submission: the path MMSB_IOC_SUBMIT and the io_uring SUBMIT
+ * command (uring.c) share -- claim the caller's outputs, read each
+ * delta's fields once, validate and copy it into chunks (delta.c), queue
+ * the chunks in order, write each delta's outcome back -- and the SUBMIT
+ * and FLUSH ioctls.  A SYNC SUBMIT also waits until a tick handled its
+ * deltas, then reports each one's outcome and the page's new epoch; a
+ * signal ending a wait parks it (park.c) for the restarted call.
+ *
+ * Queued deltas belong to the tick, not to the file: closing the file
+ * does not drop them, and unloading the module applies them first.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/errno.h>
-#include <linux/hrtimer.h>
-#include <linux/ktime.h>
-#include <linux/list.h>
-#include <linux/mm.h>
-#include <linux/mutex.h>
-#include <linux/pid.h>
-#include <linux/rcupdate.h>
 #include <linux/sched.h>
-#include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
-#include <linux/string.h>
 #include <linux/uaccess.h>
-#include <linux/wait.h>
-#include <linux/xarray.h>
 
 #include "batch.h"
 #include "delta.h"
-#include "engine.h"
 #include "file.h"
 #include "page.h"
 #include "submission.h"
@@ -35,166 +25,379 @@
 #include "tick.h"
 #include "trace.h"
 
-/**
- * struct mmsb_park - a SYNC SUBMIT whose wait a signal interrupted
- * @node: on &struct mmsb_file.parks
- * @pid: the calling thread, held
- * @uarg: the call's struct mmsb_submit
- * @deltas: its @deltas, @count and @flags, as the call read them
- * @count: see @deltas
- * @flags: see @deltas
- * @armed: every delta that will be was queued and the batch is armed:
- *	only the wait for the batch is left; else the wait for room is
- * @s: the submission, with @s.b.cur the chunk that waits for room,
- *	which holds no page while parked (mmsb_builder_park()): the
- *	thread may never resume it, and a page freed meanwhile must not
- *	keep its memory; the resume looks the pages up again
- *
- * A SYNC submission waits twice: for room in the queue, between the
- * chunks it queues, and for its batch at the end.  A signal, or task
- * work that makes the task look signalled (io_uring's TIF_NOTIFY_SIGNAL),
- * ends either wait with -ERESTARTSYS.  The kernel then restarts the call
- * with the same arguments unless a handler runs (and SA_RESTART is not
- * set): the restart must not queue again what went in.  So the
- * interrupted submission is parked on the file, and the same thread's
- * next SUBMIT with the same arguments resumes it: it waits for room
- * and queues the rest, or waits for the batch, and reports as if never
- * interrupted.  Anything else the thread submits on the file, or the
- * file's release, drops the park; the deltas queued still apply.
- */
-struct mmsb_park {
-	struct list_head node;
-	struct pid *pid;
-	void __user *uarg;
-	u64 deltas;
-	u32 count;
-	u32 flags;
-	bool armed;
-	struct mmsb_submission s;
-};
-
-/* Drop a park nobody will resume: its queued deltas still apply. */
-static void mmsb_park_drop(struct mmsb_park *p)
+/* Read the input fields of the caller's delta, each exactly once. */
+static int mmsb_submit_read(const struct mmsb_delta __user *u,
+			    struct mmsb_delta_desc *d)
 {
-	struct mmsb_submission *s = &p->s;
-	struct mmsb_batch *batch = s->b.batch;
-
-	if (!p->armed) {
-		/* Its outputs were written when it parked. */
-		batch = mmsb_submit_end(s);
-		if (batch)
-			mmsb_submit_arm(s->tick, batch, NULL, NULL);
-		else
-			mmsb_tick_kick(s->tick);
-	}
-	if (batch)
-		mmsb_batch_put(batch);
-	put_pid(p->pid);
-	kfree(p);
+	if (!user_read_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	unsafe_get_user(d->page_id, &u->page_id, efault);
+	unsafe_get_user(d->expected_epoch, &u->expected_epoch, efault);
+	unsafe_get_user(d->offset, &u->offset, efault);
+	unsafe_get_user(d->len, &u->len, efault);
+	unsafe_get_user(d->payload, &u->payload, efault);
+	unsafe_get_user(d->payload_len, &u->payload_len, efault);
+	unsafe_get_user(d->mask, &u->mask, efault);
+	unsafe_get_user(d->encoding, &u->encoding, efault);
+	unsafe_get_user(d->flags, &u->flags, efault);
+	unsafe_get_user(d->pad, &u->pad, efault);
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
 }
 
 /*
- * Take the calling thread's park off @mf: returned if it was made by the
- * same call (a restart, or a repeat of the call after -EINTR), else
- * dropped.
+ * Before anything is read or queued, write every delta's outputs with
+ * their pending values (id 0, status -EINPROGRESS, epoch 0): this proves
+ * that the outcome can be written back, so a caller whose array is not
+ * writable gets -EFAULT with nothing queued, never deltas applied behind
+ * an -EFAULT.  Inputs are not read here: no double fetch.  A delta whose
+ * outcome cannot be written later on (the array unmapped or made
+ * read-only meanwhile) keeps these values where it is still readable.
  */
-static struct mmsb_park *mmsb_park_take(struct mmsb_file *mf,
-					void __user *uarg,
-					const struct mmsb_submit *sub)
+static int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
 {
-	struct mmsb_park *p, *found = NULL;
+	struct mmsb_delta __user *u;
+	u32 i;
 
-	if (list_empty_careful(&mf->parks))
-		return NULL;
-	spin_lock(&mf->park_lock);
-	list_for_each_entry(p, &mf->parks, node) {
-		if (p->pid == task_pid(current)) {
-			list_del(&p->node);
-			found = p;
-			break;
-		}
+	if (!user_write_access_begin(uptr, (size_t)n * sizeof(*uptr)))
+		return -EFAULT;
+	for (i = 0, u = uptr; i < n; i++, u++) {
+		unsafe_put_user(0, &u->delta_id, efault);
+		unsafe_put_user(-EINPROGRESS, &u->status, efault);
+		unsafe_put_user(0, &u->epoch, efault);
 	}
-	spin_unlock(&mf->park_lock);
-	if (found && (found->uarg != uarg || found->deltas != sub->deltas ||
-		      found->count != sub->count ||
-		      found->flags != sub->flags)) {
-		mmsb_park_drop(found);
-		found = NULL;
-	}
-	return found;
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
 }
 
 /*
- * A record of a parked submission that cannot go on at the resume
- * (mmsb_builder_resume()): its page was freed meanwhile (-EIDRM), or
- * it was part of an atomic submission that lost one (-ECANCELED).
+ * The answer of a submission some output of which could not be written
+ * (@s->fault): -EFAULT only while nothing was queued (a retry does it
+ * all once); once a delta went in, -ECOMM, with @accepted (and for SYNC
+ * @applied) saying how far it went.
  */
-static void mmsb_submit_gone(void *arg, u32 index, int status)
+int mmsb_submit_fault(const struct mmsb_submission *s)
 {
-	struct mmsb_submission *s = arg;
-
-	atomic64_inc(&s->deltas->rejected);
-	/* The count before the status, as in mmsb_submit_queue(). */
-	smp_mb__after_atomic();
-	mmsb_submit_result(s, index, 0, status);
+	return s->queued ? -ECOMM : -EFAULT;
 }
 
-/*
- * Park the interrupted submission @s (@armed: in the wait for its batch)
- * and write what the caller sees if the call is not restarted: each
- * queued delta accepted (an id, status 0, no epoch yet), the others
- * refused with -EINTR.  Without memory to park, the submission ends as
- * an -EINTR one; if an output could not be written, as an -ECOMM one
- * (-EFAULT if nothing was queued).  Returns -ERESTARTSYS, -EINTR,
- * -ECOMM or -EFAULT.
- */
-static int mmsb_park(struct mmsb_file *mf, void __user *uarg,
-		     struct mmsb_submit *sub, struct mmsb_submission *s,
-		     bool armed)
+void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
+			s32 status)
 {
-	struct mmsb_batch *batch = s->b.batch;
-	struct mmsb_park *p;
-	int ret = -ERESTARTSYS;
-	u32 applied;
-
-	if (!armed)
-		mmsb_submit_refuse_rest(s, -EINTR);
-	if (batch && s->queued &&
-	    mmsb_batch_report(batch, s->uptr, false, &applied))
+	if (mmsb_delta_put_result(s->uptr + index, id, status, 0))
 		s->fault = -EFAULT;
-	sub->accepted = s->queued;
-	sub->applied = 0;
+}
 
-	/* A fault ends the call: no restart, nothing to park. */
-	p = s->fault ? NULL : kmalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
-	if (!p) {
-		ret = -EINTR;
-		if (!armed) {
-			batch = mmsb_submit_end(s);
-			if (batch)
-				mmsb_submit_arm(s->tick, batch, NULL, NULL);
-		}
-		if (batch)
-			mmsb_batch_put(batch);
-		return s->fault ? mmsb_submit_fault(s) : ret;
+/*
+ * Queue the open chunk.  What the queue has no room for (O_NONBLOCK) or
+ * what a signal kept out is refused, each delta with that errno (-EINTR
+ * for a signal), which is returned: the submission stops there.  But a
+ * submission that parks keeps the chunk open when a signal ends the wait
+ * for room, and -ERESTARTSYS is returned.  Deltas not awaited learn
+ * their id now; awaited ones when their batch reports.
+ */
+static int mmsb_submit_push(struct mmsb_submission *s)
+{
+	struct mmsb_delta_ctx *ctx = s->deltas;
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	int ret = 0;
+	long got;
+	u32 i;
+
+	if (!c || !c->nr) {
+		mmsb_builder_close(&s->b);
+		return 0;
 	}
-	p->pid = get_task_pid(current, PIDTYPE_PID);
-	p->uarg = uarg;
-	p->deltas = sub->deltas;
-	p->count = sub->count;
-	p->flags = sub->flags;
-	p->armed = armed;
-	/* The page cache may be on our stack: a resume takes one again. */
-	if (!armed)
-		mmsb_builder_park(&s->b);
-	p->s = *s;
-	if (!armed)
-		/* Queued awaited deltas wait for a tick that no one asked. */
-		mmsb_tick_kick(s->tick);
-	spin_lock(&mf->park_lock);
-	list_add(&p->node, &mf->parks);
-	spin_unlock(&mf->park_lock);
+	/*
+	 * A submission that parks stops for a signal (or task work) between
+	 * two chunks, room or not: a wait for room that finds room at its
+	 * first look never sees the signal, so a long submission the tick
+	 * keeps up with would hold a signal off until its end.
+	 */
+	if (s->park && signal_pending(current))
+		return -ERESTARTSYS;
+	got = mmsb_tick_reserve(s->tick, c->nr, s->nonblock);
+	if (got == -ERESTARTSYS && s->park)
+		return got;
+	s->b.cur = NULL;
+	if (got < 0) {
+		ret = got == -ERESTARTSYS ? -EINTR : got;
+		got = 0;
+	} else if (got < c->nr) {
+		ret = -EAGAIN;
+		/* An atomic submission goes in whole or not at all. */
+		if (c->atomic) {
+			mmsb_tick_unreserve(s->tick, got);
+			got = 0;
+		}
+	}
+	if (got < c->nr) {
+		for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+		     i++, kd = mmsb_kdelta_next(kd))
+			if (i >= got)
+				mmsb_submit_result(s, kd->index, 0, ret);
+		mmsb_chunk_truncate(c, got);
+	}
+	if (!c->batch && mmsb_chunk_put_results(c, s->uptr, false, NULL))
+		s->fault = -EFAULT;
+	if (c->batch)
+		mmsb_batch_add_chunk(c->batch, c);
+	if (!got) {
+		mmsb_chunk_retire(ctx, c);
+		return ret;
+	}
+	/* Counted before the tick can apply them: see STATS in the uapi. */
+	atomic64_add(got, &ctx->submitted);
+	s->queued += got;
+	mmsb_tick_push(s->tick, c, c->batch);
 	return ret;
+}
+
+/*
+ * Set up a submission of @n deltas from @uptr, with page cache @cache
+ * (mmsb_page_cache_acquire()).  Fields one by one: the cache is not
+ * part of @s.
+ */
+static void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_file *mf,
+			      struct mmsb_page_cache *cache,
+			      struct mmsb_delta __user *uptr, u32 n,
+			      bool awaited, bool atomic, bool nonblock,
+			      bool park)
+{
+	struct mmsb_delta_ctx *ctx = mf->deltas;
+
+	s->deltas = ctx;
+	s->tick = mf->tick;
+	s->uptr = uptr;
+	s->n = n;
+	s->next = 0;
+	s->nonblock = nonblock;
+	s->park = park;
+	s->queued = 0;
+	s->stop = 0;
+	s->cancel = 0;
+	s->fault = 0;
+	mmsb_builder_init(&s->b, ctx, cache, mf->cred, mf->admin, awaited,
+			  atomic, atomic ? mmsb_tick_atomic_max(mf->tick) :
+					   mmsb_tick_capacity(mf->tick));
+	/* One atomic for the submission: ids base_id + 1 .. base_id + n. */
+	s->base_id = atomic64_add_return(n, &ctx->next_id) - n;
+}
+
+/*
+ * An atomic submission that cannot go in: its valid deltas, in the open
+ * chunk, are refused with @s->cancel (counted as refused) and dropped.
+ */
+static void mmsb_submit_cancel(struct mmsb_submission *s)
+{
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	if (!c)
+		return;
+	atomic64_add(c->nr, &s->deltas->rejected);
+	/* As in mmsb_submit_queue(): the count before the statuses. */
+	smp_mb__after_atomic();
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd))
+		mmsb_submit_result(s, kd->index, 0, s->cancel);
+	mmsb_chunk_truncate(c, 0);
+	mmsb_builder_close(&s->b);
+}
+
+/*
+ * Read, validate and queue the deltas from @s->next on.  Returns 0, or
+ * the error that stopped the queue (-EAGAIN, -EINTR), or -ERESTARTSYS
+ * for a submission that parks: then @s->next is the delta to read again
+ * (the open chunk had no room for it) and @s->b.cur is the chunk to
+ * queue first.
+ */
+static int mmsb_submit_queue(struct mmsb_submission *s)
+{
+	int ret, stop;
+	u32 i;
+
+	for (; s->next < s->n; s->next++) {
+		struct mmsb_delta_desc d;
+
+		i = s->next;
+		/* An atomic submission past one chunk: nothing more fits. */
+		ret = s->cancel == -E2BIG ? -E2BIG :
+		      mmsb_submit_read(s->uptr + i, &d);
+		s->b.left = s->n - i;
+		while (!ret) {
+			ret = mmsb_delta_add(&s->b, &d, s->base_id + i + 1, i);
+			if (ret != MMSB_DELTA_FULL)
+				break;
+			if (s->b.atomic) {
+				ret = -E2BIG;
+				break;
+			}
+			stop = mmsb_submit_push(s);
+			if (stop)
+				return stop;
+			ret = 0;
+		}
+		if (ret) {
+			/* Counted before the status goes out: see STATS. */
+			atomic64_inc(&s->deltas->rejected);
+			/*
+			 * Orders the count before the status store; pairs
+			 * with the order of a reader that loads the status,
+			 * then the count (STATS): it sees both or the count.
+			 */
+			smp_mb__after_atomic();
+			mmsb_submit_result(s, i, 0, ret);
+			if (s->b.atomic && s->cancel != -E2BIG)
+				s->cancel = ret == -E2BIG ? -E2BIG : -ECANCELED;
+		}
+	}
+	if (s->cancel) {
+		mmsb_submit_cancel(s);
+		return 0;
+	}
+	return mmsb_submit_push(s);
+}
+
+/*
+ * Mark what the queue kept out with @stop: the records of a chunk a
+ * signal kept waiting for room, and every delta not read yet.
+ */
+void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop)
+{
+	struct mmsb_chunk *c = s->b.cur;
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	for (i = 0, kd = c ? mmsb_chunk_first(c) : NULL; c && i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd))
+		mmsb_submit_result(s, kd->index, 0, stop);
+	for (i = s->next; i < s->n; i++)
+		mmsb_submit_result(s, i, 0, stop);
+}
+
+/*
+ * The submission queued all it will: drop a chunk left open by a parked
+ * wait for room and the builder's pages.  Returns the
+ * batch, or NULL if it queued nothing (the batch is gone then).
+ */
+struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s)
+{
+	struct mmsb_delta_ctx *ctx = s->deltas;
+	struct mmsb_chunk *c = s->b.cur;
+
+	if (c) {
+		s->b.cur = NULL;
+		mmsb_chunk_truncate(c, 0);
+		if (c->batch)
+			mmsb_batch_add_chunk(c->batch, c);
+		mmsb_chunk_retire(ctx, c);
+	}
+	mmsb_builder_finish(&s->b);
+	if (s->b.batch && !s->queued) {
+		mmsb_batch_abandon(s->b.batch);
+		return NULL;
+	}
+	return s->b.batch;
+}
+
+/**
+ * mmsb_submit_deltas() - validate deltas and queue the good ones, in order
+ * @mf: the submitting file (credentials, its bus)
+ * @uptr: the caller's array of @n struct mmsb_delta; each delta's input
+ *	fields are read once, and its outputs written once: here, or for
+ *	an awaited submission by mmsb_batch_report()
+ * @n: 1 to %MMSB_SUBMIT_MAX
+ * @awaited: the caller waits for the outcome: a batch is made
+ * @atomic: MMSB_SUBMIT_ATOMIC: every delta is queued, in one chunk, or
+ *	none (see the uapi header)
+ * @nonblock: a full queue stops the submission instead of waiting
+ * @accepted: out: deltas queued
+ * @batch: out: the batch of an awaited submission, or NULL when no
+ *	delta was queued
+ *
+ * The submission path of io_uring; the SUBMIT ioctl shares its parts.
+ * Deltas are written into chunks, each queued when full; once the queue
+ * stopped the submission, the deltas not queued carry its error as
+ * their status.
+ *
+ * Every delta's outputs are written with pending values first
+ * (mmsb_submit_claim()): an array that cannot take them fails the call
+ * before anything is read or queued.
+ *
+ * Context: process context with the caller's mm; sleeps unless
+ * @nonblock.
+ * Return: 0 (each delta has its own status), -EAGAIN or -EINTR once
+ * @accepted deltas went in, -EFAULT if an output could not be written
+ * and nothing was queued, or -ECOMM if an output could not be written
+ * back after @accepted deltas were queued (they still apply).
+ */
+int mmsb_submit_deltas(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
+		       u32 n, bool awaited, bool atomic, bool nonblock,
+		       u32 *accepted, struct mmsb_batch **batch)
+{
+	struct mmsb_page_cache local;
+	struct mmsb_submission s;
+	int stop;
+
+	*accepted = 0;
+	*batch = NULL;
+	if (mmsb_submit_claim(uptr, n))
+		return -EFAULT;
+	mmsb_submit_start(&s, mf,
+			  mmsb_page_cache_acquire(&mf->pages, &local), uptr, n,
+			  awaited, atomic, nonblock, false);
+	stop = mmsb_submit_queue(&s);
+	/* The queue stopped us: what was not looked at is refused alike. */
+	if (stop)
+		mmsb_submit_refuse_rest(&s, stop);
+	*batch = mmsb_submit_end(&s);
+	*accepted = s.queued;
+	return s.fault ? mmsb_submit_fault(&s) : stop;
+}
+
+/**
+ * mmsb_submit_arm() - arm a submission's batch and see that it ends
+ * @t: the bus's tick
+ * @batch: the batch; at least one of its deltas was queued
+ * @done: called at the end of the tick if the batch ends there, or
+ *	NULL to complete @batch->completion
+ * @priv: for @done
+ *
+ * When no tick runs, the caller runs the ticks itself, in its context,
+ * until its batch ended: no wake-up, no context switch, and @done is
+ * not called (the batch completed).  Otherwise the orchestrator is
+ * kicked and the batch ends in its tick.
+ *
+ * Context: process context, sleeps.
+ * Return: true when the batch ended here.
+ */
+bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
+		     void (*done)(struct mmsb_batch *batch), void *priv)
+{
+	if (mmsb_tick_trylock(t)) {
+		mmsb_batch_arm(batch);
+		mmsb_tick_run_until(t, &batch->completion);
+		return true;
+	}
+	batch->done = done;
+	batch->priv = priv;
+	mmsb_batch_arm(batch);
+	/*
+	 * The tick is wanted anyway, and must run if the batch's deltas
+	 * were all handled before the arming: it then waits for a tick's
+	 * end.
+	 */
+	mmsb_tick_kick(t);
+	return false;
 }
 
 /**
@@ -229,18 +432,10 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 
 	p = mmsb_park_take(mf, uarg, sub);
 	if (p) {
-		stack = p->s;
-		if (p->armed) {
+		if (mmsb_park_resume(p, s, mf, &local)) {
 			batch = s->b.batch;
-			put_pid(p->pid);
-			kfree(p);
 			goto wait;
 		}
-		put_pid(p->pid);
-		kfree(p);
-		mmsb_builder_resume(&s->b,
-				    mmsb_page_cache_acquire(&mf->pages, &local),
-				    mmsb_submit_gone, s);
 	} else {
 		/* Nothing is queued unless every output can be written. */
 		if (put_user(0, &u->accepted) || put_user(0, &u->applied) ||
@@ -314,32 +509,6 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	    put_user(sub.applied, &u->applied))
 		return sub.accepted ? -ECOMM : -EFAULT;
 	return ret;
-}
-
-/**
- * mmsb_submit_open() - a new file has no parked submission
- * @mf: the file
- */
-void mmsb_submit_open(struct mmsb_file *mf)
-{
-	spin_lock_init(&mf->park_lock);
-	INIT_LIST_HEAD(&mf->parks);
-}
-
-/**
- * mmsb_submit_release() - drop a closing file's parked submissions
- * @mf: the file
- *
- * Their queued deltas still apply, as for any closed file.
- */
-void mmsb_submit_release(struct mmsb_file *mf)
-{
-	struct mmsb_park *p, *tmp;
-
-	list_for_each_entry_safe(p, tmp, &mf->parks, node) {
-		list_del(&p->node);
-		mmsb_park_drop(p);
-	}
 }
 
 /**

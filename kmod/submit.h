@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmsb delta submission: the path the SUBMIT ioctl and io_uring's SUBMIT
- * share (submission.c: mmsb_submit_deltas(), mmsb_submit_arm()), the
- * SUBMIT and FLUSH ioctls and the parked submissions of a file
- * (submit.c).  Part of the top layer; ioctl.c dispatches to it.
+ * mmsb delta submission (submit.c): the path the SUBMIT ioctl and
+ * io_uring's SUBMIT share (mmsb_submit_deltas(), mmsb_submit_arm()), the
+ * SUBMIT and FLUSH ioctls, and a file's parked submissions (park.c).
+ * Part of the top layer; ioctl.c dispatches to it.
  */
 #ifndef _MMSB_SUBMIT_H
 #define _MMSB_SUBMIT_H
