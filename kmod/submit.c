@@ -400,6 +400,49 @@ bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
 	return false;
 }
 
+/*
+ * Read the caller's struct mmsb_submit, each input field once, in one
+ * user-access window (no copy_from_user() call and its checks on the
+ * path of every SUBMIT), and check it: -EINVAL for unknown flags,
+ * reserved fields not zero, a count of 0 or over %MMSB_SUBMIT_MAX.
+ */
+static int mmsb_submit_get(const struct mmsb_submit __user *u,
+			   struct mmsb_submit *sub)
+{
+	u64 r0, r1;
+
+	if (!user_read_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	unsafe_get_user(sub->deltas, &u->deltas, efault);
+	unsafe_get_user(sub->count, &u->count, efault);
+	unsafe_get_user(sub->flags, &u->flags, efault);
+	unsafe_get_user(r0, &u->reserved[0], efault);
+	unsafe_get_user(r1, &u->reserved[1], efault);
+	user_read_access_end();
+	if ((sub->flags & ~MMSB_SUBMIT_FLAGS_ALL) || r0 || r1 ||
+	    !sub->count || sub->count > MMSB_SUBMIT_MAX)
+		return -EINVAL;
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
+/* Write the outputs of the caller's struct mmsb_submit, in one window. */
+static int mmsb_submit_put_counts(struct mmsb_submit __user *u, u32 accepted,
+				  u32 applied)
+{
+	if (!user_write_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	unsafe_put_user(accepted, &u->accepted, efault);
+	unsafe_put_user(applied, &u->applied, efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 /**
  * mmsb_submit() - MMSB_IOC_SUBMIT on a checked copy of its argument
  * @mf: the submitting file (credentials, parked submissions)
@@ -438,7 +481,7 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		}
 	} else {
 		/* Nothing is queued unless every output can be written. */
-		if (put_user(0, &u->accepted) || put_user(0, &u->applied) ||
+		if (mmsb_submit_put_counts(u, 0, 0) ||
 		    mmsb_submit_claim(uptr, sub->count))
 			return -EFAULT;
 		mmsb_submit_start(s, mf,
@@ -491,22 +534,16 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
 	struct mmsb_submit __user *u = uarg;
-	struct mmsb_submit sub;
+	struct mmsb_submit sub = { };
 	int ret;
 
-	if (copy_from_user(&sub, uarg, sizeof(sub)))
-		return -EFAULT;
-	if ((sub.flags & ~MMSB_SUBMIT_FLAGS_ALL) ||
-	    memchr_inv(sub.reserved, 0, sizeof(sub.reserved)) ||
-	    !sub.count || sub.count > MMSB_SUBMIT_MAX)
-		return -EINVAL;
-	sub.accepted = 0;
-	sub.applied = 0;
+	ret = mmsb_submit_get(u, &sub);
+	if (ret)
+		return ret;
 	ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
 	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC,
 			  false, ret);
-	if (put_user(sub.accepted, &u->accepted) ||
-	    put_user(sub.applied, &u->applied))
+	if (mmsb_submit_put_counts(u, sub.accepted, sub.applied))
 		return sub.accepted ? -ECOMM : -EFAULT;
 	return ret;
 }
