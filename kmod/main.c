@@ -127,7 +127,7 @@ static int mmsb_mmap(struct file *file, struct vm_area_struct *vma)
 	struct mmsb_file *mf = file->private_data;
 
 	if (vma->vm_pgoff == MMSB_BUS_HEADER_OFFSET >> PAGE_SHIFT)
-		return mmsb_tick_mmap_bus(&mf->dev->tick, vma);
+		return mmsb_bus_header_mmap(mf->dev->tick.bus, vma);
 	return mmsb_page_mmap(&mf->dev->pages, vma, mf->cred, mf->admin);
 }
 

@@ -271,6 +271,11 @@ void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 			    u64 last_delta_id);
 
+int mmsb_bus_header_mmap(struct mmsb_bus_header *bus,
+			 struct vm_area_struct *vma);
+void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus);
+void mmsb_bus_header_write_end(struct mmsb_bus_header *bus);
+
 /* Did tick @tick move the page's epoch already? (The epoch rule.) */
 static inline bool mmsb_page_changed_in(const struct mmsb_page *page,
 					u64 tick)

@@ -2,7 +2,9 @@
 /*
  * mmsb pages as their readers see them: the read-only mapping, and the
  * write section through which the tick changes a page's bytes and
- * publishes its epoch (the epoch rule: once per tick that changes it).
+ * publishes its epoch (the epoch rule: once per tick that changes it);
+ * and the bus header, the read-only page whose tick_seq spans a tick's
+ * writes to all pages.
  *
  * A reader of a mapping retries while the header's sequence counter is
  * odd or changed (mmsb_read_begin()/mmsb_read_retry() in the uapi); one
@@ -215,3 +217,58 @@ bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 	return first;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_commit);
+
+/**
+ * mmsb_bus_header_mmap() - map a bus header read-only
+ * @bus: the bus header, one zeroed vmalloc_user() page (the tick's)
+ * @vma: the new mapping, at MMSB_BUS_HEADER_OFFSET
+ *
+ * Any opener may map it: it shows only when ticks write pages, which
+ * MMSB_IOC_STATS tells every opener too.  As a page, it can never become
+ * writable (VM_MAYWRITE is cleared).
+ *
+ * Return: 0, -EPERM for a writable mapping, -EINVAL for one longer than
+ * a system page, or remap_vmalloc_range()'s error.
+ */
+int mmsb_bus_header_mmap(struct mmsb_bus_header *bus,
+			 struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+	if (vma->vm_end - vma->vm_start > PAGE_SIZE)
+		return -EINVAL;
+	vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	return remap_vmalloc_range(vma, bus, 0);
+}
+
+/**
+ * mmsb_bus_header_write_begin() - a tick starts writing pages
+ * @bus: the bus header
+ *
+ * Makes tick_seq odd: readers of several mappings retry while it is
+ * (mmsb_bus_read_begin()/mmsb_bus_read_retry() in the uapi).
+ *
+ * Context: the tick.
+ */
+void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus)
+{
+	WRITE_ONCE(bus->tick_seq, bus->tick_seq + 1);
+	/*
+	 * Odd before any page store.  Pairs with the acquire fence in
+	 * mmsb_bus_read_retry() (uapi).
+	 */
+	smp_wmb();
+}
+
+/**
+ * mmsb_bus_header_write_end() - the tick wrote its last page
+ * @bus: the bus header
+ *
+ * Context: the tick.
+ */
+void mmsb_bus_header_write_end(struct mmsb_bus_header *bus)
+{
+	/* Pairs with the acquire load in mmsb_bus_read_begin() (uapi). */
+	smp_store_release(&bus->tick_seq, bus->tick_seq + 1);
+}

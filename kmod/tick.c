@@ -198,26 +198,6 @@ struct mmsb_tick_ctx {
 };
 
 /*
- * The bus header's seqlock around the part of a tick that writes pages:
- * readers of several mappings retry while it is odd (uapi).
- */
-static void mmsb_tick_bus_begin(struct mmsb_tick *t)
-{
-	WRITE_ONCE(t->bus->tick_seq, t->bus->tick_seq + 1);
-	/*
-	 * Odd before any page store.  Pairs with the acquire fence in
-	 * mmsb_bus_read_retry() (uapi).
-	 */
-	smp_wmb();
-}
-
-static void mmsb_tick_bus_end(struct mmsb_tick *t)
-{
-	/* Pairs with the acquire load in mmsb_bus_read_begin() (uapi). */
-	smp_store_release(&t->bus->tick_seq, t->bus->tick_seq + 1);
-}
-
-/*
  * Phases 1 and 2, drain and apply: take queued deltas a chunk at a time,
  * partitioned by page, and apply each chunk on the engine, until what
  * was queued when the tick started is taken (batch_max at most) or the
@@ -239,7 +219,7 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 		if (!n)
 			break;
 		if (!tc->deltas) {
-			mmsb_tick_bus_begin(t);
+			mmsb_bus_header_write_begin(t->bus);
 			t->tick_no++;
 			/*
 			 * Without an edge there is nothing to propagate or
@@ -416,7 +396,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	mmsb_tick_apply(t, &tc);
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
-		mmsb_tick_bus_end(t);
+		mmsb_bus_header_write_end(t->bus);
 		mmsb_tick_gc(t, &tc);
 		mmsb_tick_publish(t, &tc);
 	} else if (mmsb_monitor_has_work(t->mon)) {
@@ -612,29 +592,6 @@ void mmsb_tick_destroy(struct mmsb_tick *t)
 	vfree(t->bus);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_destroy);
-
-/**
- * mmsb_tick_mmap_bus() - map the bus header read-only
- * @t: the tick
- * @vma: the new mapping, at MMSB_BUS_HEADER_OFFSET
- *
- * Any opener may map it: it shows only when ticks write pages, which
- * MMSB_IOC_STATS tells every opener too.  As a page, it can never become
- * writable (VM_MAYWRITE is cleared).
- *
- * Return: 0, -EPERM for a writable mapping, -EINVAL for one longer than
- * a system page, or remap_vmalloc_range()'s error.
- */
-int mmsb_tick_mmap_bus(struct mmsb_tick *t, struct vm_area_struct *vma)
-{
-	if (vma->vm_flags & VM_WRITE)
-		return -EPERM;
-	if (vma->vm_end - vma->vm_start > PAGE_SIZE)
-		return -EINVAL;
-	vm_flags_clear(vma, VM_MAYWRITE);
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	return remap_vmalloc_range(vma, t->bus, 0);
-}
 
 /**
  * mmsb_tick_read_stats() - a consistent copy of the tick figures

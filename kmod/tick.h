@@ -25,7 +25,6 @@ struct mmsb_engine_stats;
 struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
-struct vm_area_struct;
 
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
@@ -156,7 +155,6 @@ int mmsb_tick_flush(struct mmsb_tick *t);
 bool mmsb_tick_trylock(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
 void mmsb_tick_run_here(struct mmsb_tick *t);
-int mmsb_tick_mmap_bus(struct mmsb_tick *t, struct vm_area_struct *vma);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);
