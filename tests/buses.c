@@ -6,12 +6,14 @@
  * with buses=3 and leaves it loaded with defaults.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/mmsb.h>
@@ -214,6 +216,41 @@ TEST_F(buses, debugfs_per_bus)
 	ASSERT_LT(0, n);
 	buf[n] = '\0';
 	EXPECT_NE(NULL, strstr(buf, "pages: 0\n")) TH_LOG("%s", buf);
+}
+
+/* Run "mmsbctl ARGS" in a shell; its stdout in @out, its exit status. */
+static int run_mmsbctl(const char *args, char *out, size_t size)
+{
+	char cmd[128];
+	size_t n;
+	FILE *f;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "mmsbctl %s 2>/dev/null", args);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	n = fread(out, 1, size - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* mmsbctl --bus N talks to /dev/mmsbN, and only to it. */
+TEST_F(buses, mmsbctl_bus)
+{
+	char out[256];
+
+	ASSERT_EQ(0, run_mmsbctl("--bus 2 create 64", out, sizeof(out)));
+	EXPECT_STREQ("1\n", out);
+	EXPECT_EQ(0, run_mmsbctl("--bus 2 info 1", out, sizeof(out)));
+	EXPECT_EQ(0, run_mmsbctl("info 1 --bus 2", out, sizeof(out)));
+	/* Bus 0 and bus 1 have no page 1. */
+	EXPECT_EQ(1, run_mmsbctl("info 1", out, sizeof(out)));
+	EXPECT_EQ(1, run_mmsbctl("--bus 1 info 1", out, sizeof(out)));
+	/* No bus 3; a bus that is no number is a usage error. */
+	EXPECT_EQ(1, run_mmsbctl("--bus 3 version", out, sizeof(out)));
+	EXPECT_EQ(2, run_mmsbctl("--bus two version", out, sizeof(out)));
 }
 
 /* Unload with pages, mappings gone and deltas applied on every bus. */
