@@ -360,16 +360,17 @@ struct mmsb_ioctl_desc {
 
 #define MMSB_IOC_NOSIZE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
 
+/* The hot commands first: the lookup is a scan. */
 static const struct mmsb_ioctl_desc mmsb_ioctls[] = {
+	{ .cmd = MMSB_IOC_SUBMIT, .fn = mmsb_ioctl_submit },
+	{ .cmd = MMSB_IOC_WAIT, .fn = mmsb_ioctl_wait },
+	{ .cmd = MMSB_IOC_FLUSH, .fn = mmsb_ioctl_flush },
 	{ .cmd = MMSB_IOC_VERSION, .fn = mmsb_ioctl_version },
 	{ .cmd = MMSB_IOC_PAGE_CREATE, .fn = mmsb_ioctl_page_create },
 	{ .cmd = MMSB_IOC_PAGE_FREE, .fn = mmsb_ioctl_page_free },
 	{ .cmd = MMSB_IOC_PAGE_INFO, .fn = mmsb_ioctl_page_info },
 	{ .cmd = MMSB_IOC_PAGE_LIST, .fn = mmsb_ioctl_page_list },
 	{ .cmd = MMSB_IOC_STATS, .sized = true, .fn = mmsb_ioctl_stats },
-	{ .cmd = MMSB_IOC_SUBMIT, .fn = mmsb_ioctl_submit },
-	{ .cmd = MMSB_IOC_WAIT, .fn = mmsb_ioctl_wait },
-	{ .cmd = MMSB_IOC_FLUSH, .fn = mmsb_ioctl_flush },
 	{ .cmd = MMSB_IOC_SUBSCRIBE, .fn = mmsb_ioctl_subscribe },
 	{ .cmd = MMSB_IOC_EDGE_ADD, .fn = mmsb_ioctl_edge_add },
 	{ .cmd = MMSB_IOC_EDGE_DEL, .fn = mmsb_ioctl_edge_del },
