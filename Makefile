@@ -94,7 +94,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB) $(USER_HDRS) $(wildcard tests/*.h)
 		-Wno-sign-compare -Wno-clobbered $(LDFLAGS) -o $@ $< $(LIB) \
 		-luring -lpthread
 
-$(FUZZ): tests/fuzz/fuzz.c $(LIB) $(USER_HDRS)
+$(FUZZ): tests/fuzz/fuzz.c $(LIB) $(USER_HDRS) tests/pages.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) -luring
 

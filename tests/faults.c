@@ -29,8 +29,6 @@
 #include "libmmsb_uring.h"
 #include "pages.h"
 
-#define FAILSLAB	"/sys/kernel/debug/failslab/"
-#define FAILPAGE	"/sys/kernel/debug/fail_page_alloc/"
 #define MODEL_SIZE	(256 << 10)
 #define NPAGES		6
 
@@ -42,42 +40,11 @@ static const int sweep[] = { 10, 30, 60, 100 };
  */
 static int faults_set(int pct)
 {
-	static const char * const knobs[][3] = {
-		/* name, armed, default */
-		{ "verbose", "0", "2" },
-		{ "interval", "1", "1" },
-		{ "times", "-1", "1" },
-		{ "space", "0", "0" },
-		{ "task-filter", "Y", "N" },
-		{ "ignore-gfp-wait", "N", "Y" },
-	};
-	static const char * const dirs[] = { FAILSLAB, FAILPAGE };
-	char path[128], val[16];
-	unsigned int i, j;
-	int ret;
+	int ret = fault_attr_set(FAILSLAB, pct);
 
-	for (j = 0; j < 2; j++) {
-		for (i = 0; i < ARRAY_SIZE(knobs); i++) {
-			snprintf(path, sizeof(path), "%s%s", dirs[j],
-				 knobs[i][0]);
-			ret = write_file(path, knobs[i][pct ? 1 : 2]);
-			if (ret)
-				return ret;
-		}
-		if (j == 1) {
-			ret = write_file(FAILPAGE "ignore-gfp-highmem",
-					pct ? "N" : "Y");
-			ret = ret ?: write_file(FAILPAGE "min-order", "0");
-			if (ret)
-				return ret;
-		}
-		snprintf(path, sizeof(path), "%sprobability", dirs[j]);
-		snprintf(val, sizeof(val), "%d", pct);
-		ret = write_file(path, val);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	ret = ret ?: fault_attr_set(FAILPAGE, pct);
+	ret = ret ?: write_file(FAILPAGE "ignore-gfp-highmem", pct ? "N" : "Y");
+	return ret ?: write_file(FAILPAGE "min-order", "0");
 }
 
 static int fail_fd = -1;
@@ -299,21 +266,6 @@ static void model_delta(struct mmsb_delta *d, __u64 id, unsigned char *buf,
 		d->payload_len = set;
 }
 
-static void model_apply(unsigned char *model, const struct mmsb_delta *d)
-{
-	const unsigned char *p = (const void *)(uintptr_t)d->payload;
-	const unsigned char *m = (const void *)(uintptr_t)d->mask;
-	__u64 i, k = 0;
-
-	for (i = 0; i < d->len; i++) {
-		if (d->encoding != MMSB_DELTA_DENSE &&
-		    !(m[i / 8] & (1 << (i % 8))))
-			continue;
-		model[d->offset + i] =
-			p[d->encoding == MMSB_DELTA_SPARSE ? k++ : i];
-	}
-}
-
 /* The page's bytes, read under its seqlock. */
 static int model_matches(const struct mmsb_page_header *hdr,
 			 const unsigned char *model)
@@ -413,7 +365,7 @@ static void submit_sweep(struct __test_metadata *_metadata,
 			for (k = 0; k < n; k++) {
 				if (!d[k].status) {
 					ASSERT_NE(d[k].delta_id, 0);
-					model_apply(self->model, &d[k]);
+					delta_model_apply(self->model, &d[k]);
 					ok++;
 				} else {
 					ASSERT_EQ(d[k].status, -ENOMEM);

@@ -273,6 +273,62 @@ static inline int deny_io_uring(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -errno : 0;
 }
 
+/* The kernel's fault injectors (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC). */
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+#define FAILPAGE	"/sys/kernel/debug/fail_page_alloc/"
+
+/*
+ * Set fault injector @dir (FAILSLAB, FAILPAGE) to fail the allocations
+ * of make-it-fail tasks with probability @pct percent, quietly; 0 puts
+ * its defaults back.
+ */
+static inline int fault_attr_set(const char *dir, int pct)
+{
+	static const char * const knobs[][3] = {
+		/* name, armed, default */
+		{ "verbose", "0", "2" },
+		{ "interval", "1", "1" },
+		{ "times", "-1", "1" },
+		{ "space", "0", "0" },
+		{ "task-filter", "Y", "N" },
+		{ "ignore-gfp-wait", "N", "Y" },
+	};
+	char path[128], val[16];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, knobs[i][0]);
+		ret = write_file(path, knobs[i][pct ? 1 : 2]);
+		if (ret)
+			return ret;
+	}
+	snprintf(path, sizeof(path), "%sprobability", dir);
+	snprintf(val, sizeof(val), "%d", pct);
+	return write_file(path, val);
+}
+
+/*
+ * The model of a delta (status 0): the bytes it leaves in @model, a copy
+ * of the page's data.  DENSE writes its window; MASKED the window's
+ * bytes whose mask bit is set; SPARSE those too, from a packed payload.
+ */
+static inline void delta_model_apply(unsigned char *model,
+				     const struct mmsb_delta *d)
+{
+	const unsigned char *p = (const void *)(uintptr_t)d->payload;
+	const unsigned char *m = (const void *)(uintptr_t)d->mask;
+	__u64 i, k = 0;
+
+	for (i = 0; i < d->len; i++) {
+		if (d->encoding != MMSB_DELTA_DENSE &&
+		    !(m[i / 8] & (1 << (i % 8))))
+			continue;
+		model[d->offset + i] =
+			p[d->encoding == MMSB_DELTA_SPARSE ? k++ : i];
+	}
+}
+
 #define RUN_PARAMS_PATH	"/mmsb/params"	/* qemu-run's MMSB_PARAMS */
 
 /*

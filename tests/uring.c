@@ -613,32 +613,10 @@ TEST_F(uring, iopoll_refused)
  * task while it enters io_uring.  A first command of each kind warms
  * io_uring's own caches, so that only mmsb allocates on the way.
  */
-#define FAILSLAB	"/sys/kernel/debug/failslab/"
-
 /* Fail all slab allocations of tasks with make-it-fail set, quietly. */
 static int failslab_arm(bool on)
 {
-	static const char * const knobs[][3] = {
-		/* name, armed, default */
-		{ "verbose", "0", "2" },
-		{ "interval", "1", "1" },
-		{ "times", "-1", "1" },
-		{ "space", "0", "0" },
-		{ "task-filter", "Y", "N" },
-		{ "ignore-gfp-wait", "N", "Y" },
-		{ "probability", "100", "0" },
-	};
-	char path[128];
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
-		snprintf(path, sizeof(path), FAILSLAB "%s", knobs[i][0]);
-		ret = write_file(path, knobs[i][on ? 1 : 2]);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return fault_attr_set(FAILSLAB, on ? 100 : 0);
 }
 
 TEST_F(uring, enomem)

@@ -54,6 +54,7 @@
 
 #include "libmmsb.h"
 #include "libmmsb_uring.h"
+#include "../pages.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_WORKERS	8
@@ -766,22 +767,6 @@ static void hist_show(unsigned int byte)
 	}
 }
 
-/* Apply delta @d (status 0) to the model. */
-static void model_apply(struct worker *w, const struct mmsb_delta *d)
-{
-	const unsigned char *p = (const void *)(uintptr_t)d->payload;
-	const unsigned char *m = (const void *)(uintptr_t)d->mask;
-	__u64 i, k = 0;
-
-	for (i = 0; i < d->len; i++) {
-		if (d->encoding != MMSB_DELTA_DENSE &&
-		    !(m[i / 8] & (1 << (i % 8))))
-			continue;
-		w->model[d->offset + i] =
-			p[d->encoding == MMSB_DELTA_SPARSE ? k++ : i];
-	}
-}
-
 static int reap(struct worker *w, __u64 want_tag);
 
 /*
@@ -859,7 +844,7 @@ static void op_model(struct worker *w)
 		if (d[i].status)
 			continue;
 		ok++;
-		model_apply(w, &d[i]);
+		delta_model_apply(w->model, &d[i]);
 		if (!d[i].epoch || d[i].epoch > w->model_hdr->epoch)
 			fail(w, "delta %u: epoch %llu, page at %llu", i,
 			     d[i].epoch, w->model_hdr->epoch);
