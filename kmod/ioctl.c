@@ -43,7 +43,7 @@ static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
 	if (copy_from_user(&pc, uarg, sizeof(pc)))
 		return -EFAULT;
 	/* Bounds before narrowing to size_t and umode_t. */
-	if (memchr_inv(pc.reserved, 0, sizeof(pc.reserved)) ||
+	if (pc.epoch || pc.data ||
 	    pc.size > MMSB_PAGE_SIZE_MAX || pc.mode > 0777)
 		return -EINVAL;
 	page = mmsb_page_create(&mf->dev->pages, pc.size, pc.mode, pc.flags,

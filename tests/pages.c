@@ -46,7 +46,7 @@ TEST_F(pages, create_info_map)
 	ASSERT_EQ(0, mmsb_page_create(self->fd, 100, 0, 0, &pc));
 	ASSERT_GT(pc.id, 0);
 	EXPECT_EQ(pc.id * self->pgsz, pc.mmap_offset);
-	EXPECT_EQ(0, pc.reserved[0] | pc.reserved[1]);
+	EXPECT_EQ(0, pc.epoch | pc.data);
 
 	memset(&in, 0xa5, sizeof(in));
 	in.id = pc.id;
@@ -260,7 +260,7 @@ TEST_F(create_inval, refused)
 	};
 	__u64 pages, bytes;
 
-	pc.reserved[1] = variant->reserved;
+	pc.data = variant->reserved;
 	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_PAGE_CREATE, &pc));
 	ASSERT_EQ(0, held(self->fd, &pages, &bytes));
 	EXPECT_EQ(0, pages);

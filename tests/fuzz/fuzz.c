@@ -321,7 +321,10 @@ static void op_create(struct worker *w)
 		bad = EINVAL;
 		break;
 	case 3:
-		pc.reserved[below(w, 2)] = 1 + below(w, 100);
+		if (below(w, 2))
+			pc.epoch = 1 + below(w, 100);
+		else
+			pc.data = 1 + below(w, 100);
 		bad = EINVAL;
 		break;
 	case 4:

@@ -47,6 +47,7 @@
 #define MMSB_FEAT_URING		_BITULL(2)	/* IORING_OP_URING_CMD */
 #define MMSB_FEAT_GRAPH		_BITULL(3)	/* edges and propagation */
 #define MMSB_FEAT_GC		_BITULL(4)	/* evictable pages, monitor */
+#define MMSB_FEAT_STREAM	_BITULL(6)	/* change stream, restore, edge list */
 
 /**
  * struct mmsb_version - ABI version and features (MMSB_IOC_VERSION)
@@ -106,6 +107,14 @@ struct mmsb_version {
 #define MMSB_PAGE_EVICTABLE	_BITUL(0)	/* GC may reclaim it when cold */
 #define MMSB_PAGE_FLAGS_ALL	MMSB_PAGE_EVICTABLE
 
+/*
+ * Flags of the create call only (struct mmsb_page_create.flags, not kept
+ * with the page).  MMSB_PAGE_RESTORE: rebuild a page from a snapshot or
+ * a replication leader: @id, @epoch and @data are inputs.
+ */
+#define MMSB_PAGE_RESTORE	_BITUL(8)
+#define MMSB_PAGE_CREATE_FLAGS_ALL	(MMSB_PAGE_FLAGS_ALL | MMSB_PAGE_RESTORE)
+
 /* Mode used when struct mmsb_page_create.mode is 0. */
 #define MMSB_PAGE_MODE_DEFAULT	0600
 
@@ -115,12 +124,20 @@ struct mmsb_version {
  * @mode: in: permission bits (0777 at most) checked like SysV shm: read
  *	allows mapping and waiting, write allows deltas and edges.
  *	0 selects MMSB_PAGE_MODE_DEFAULT.
- * @flags: in: MMSB_PAGE_* flags
- * @id: out: page id, never reused while the module stays loaded
+ * @flags: in: MMSB_PAGE_* flags, and MMSB_PAGE_RESTORE
+ * @id: out: page id, never reused while the module stays loaded;
+ *	in (MMSB_PAGE_RESTORE): the id to give the page
  * @mmap_offset: out: the offset to pass to mmap()
- * @reserved: in: zero
+ * @epoch: in (MMSB_PAGE_RESTORE): the page's first epoch; else zero
+ * @data: in (MMSB_PAGE_RESTORE): user pointer to @size bytes, the
+ *	page's first data, or 0 for zeroes; else zero
  *
- * The owner is the caller's fsuid/fsgid.  Data starts zeroed, at epoch 0.
+ * The owner is the caller's fsuid/fsgid.  Data starts zeroed, at epoch
+ * 0, unless MMSB_PAGE_RESTORE gives them.  MMSB_PAGE_RESTORE needs
+ * CAP_SYS_ADMIN at open (-EPERM) and an @id above every id the bus has
+ * handed out (-EEXIST otherwise: ids are never reused); later ids
+ * continue after it.  The page appears whole: nobody sees it before
+ * @data is in place.
  */
 struct mmsb_page_create {
 	__u64 size;
@@ -128,7 +145,8 @@ struct mmsb_page_create {
 	__u32 flags;
 	__u64 id;
 	__u64 mmap_offset;
-	__u64 reserved[2];
+	__u64 epoch;
+	__u64 data;
 };
 
 /**
@@ -231,6 +249,10 @@ struct mmsb_page_header {
  * @tick_seq: sequence counter of the ticks: odd while a tick writes
  *	pages (applies deltas, then propagates them), even between ticks
  * @pad: zero
+ * @tick: the number of the last tick that wrote pages, as change
+ *	stream records give it (struct mmsb_stream_record); read it
+ *	between mmsb_bus_read_begin() and mmsb_bus_read_retry() to name
+ *	the cut a snapshot of several pages is
  * @reserved: zero
  *
  * Several pages as they stood at one tick boundary: copy them between
@@ -243,7 +265,8 @@ struct mmsb_page_header {
 struct mmsb_bus_header {
 	__u32 tick_seq;
 	__u32 pad;
-	__u64 reserved[7];
+	__u64 tick;
+	__u64 reserved[6];
 };
 
 /* The mmap offset of struct mmsb_bus_header: no page has id 0. */
@@ -479,6 +502,158 @@ struct mmsb_edge {
 };
 
 /**
+ * struct mmsb_edge_list - a page's edges (MMSB_IOC_EDGE_LIST)
+ * @page_id: in: the page whose outgoing edges to list (read permission
+ *	needed)
+ * @edges: in: user pointer to an array of @max struct mmsb_edge
+ * @max: in: capacity of @edges, 0 to MMSB_EDGE_LIST_MAX (0: count only)
+ * @count: out: the page's outgoing edges; min(@count, @max) of them
+ *	were written, by @to ascending
+ * @reserved: in: zero
+ *
+ * The edges are read in one cut (under the graph's lock).  Errors:
+ * -EINVAL, -ENOENT, -EACCES, -EFAULT.
+ */
+struct mmsb_edge_list {
+	__u64 page_id;
+	__u64 edges;
+	__u32 max;
+	__u32 count;
+	__u64 reserved[2];
+};
+
+#define MMSB_EDGE_LIST_MAX	4096
+
+/*
+ * Change stream
+ *
+ * MMSB_IOC_STREAM_OPEN returns a new file descriptor (O_CLOEXEC; set
+ * O_NONBLOCK with fcntl) whose read() gives the log of the bus's
+ * changes, in the order they happened, as struct mmsb_stream_record
+ * entries: whole records only, as many as fit @count (-EINVAL if not
+ * even the next one does: a record is at most
+ * sizeof(struct mmsb_stream_record) + max_page_size, 8-aligned).  read()
+ * blocks until there is a record (-EAGAIN with O_NONBLOCK); poll(),
+ * epoll and io_uring's POLL_ADD report EPOLLIN while one is there.
+ *
+ * Records come tick by tick: the records of the changes one tick made,
+ * then MMSB_REC_TICK.  Within a tick, a page's records are in apply
+ * order (acceptance order); pages created, freed and edges added or
+ * deleted between two ticks are reported between their records.  A
+ * page's MMSB_REC_CREATE comes before any record of its deltas, its
+ * MMSB_REC_FREE after all of them.
+ *
+ * A stream reports what its opener may read (read permission at the
+ * time of the record): every page with MMSB_STREAM_ALL, or the pages
+ * listed.  Each stream has a bounded buffer, charged to the bus's
+ * memory limit.  When a tick's records do not fit, that tick's records
+ * and the following are dropped until the reader has made room for a
+ * whole tick; the next record read is then MMSB_REC_OVERFLOW, naming
+ * the first tick lost.  Nothing is ever dropped silently: after an
+ * overflow, the reader must resynchronise from a snapshot.
+ */
+#define MMSB_STREAM_ALL		_BITUL(0)	/* every page, new ones too */
+#define MMSB_STREAM_FLAGS_ALL	MMSB_STREAM_ALL
+
+#define MMSB_STREAM_PAGES_MAX	4096
+#define MMSB_STREAM_BUFFER_DEFAULT	(1U << 20)
+#define MMSB_STREAM_BUFFER_MAX	(64U << 20)
+
+/**
+ * struct mmsb_stream_open - open a change stream (MMSB_IOC_STREAM_OPEN)
+ * @flags: in: MMSB_STREAM_* flags
+ * @count: in: entries of @page_ids: 0 with MMSB_STREAM_ALL, else 1 to
+ *	MMSB_STREAM_PAGES_MAX
+ * @page_ids: in: user pointer to @count __u64 page ids (each needs read
+ *	permission), or 0 with MMSB_STREAM_ALL
+ * @buffer_bytes: in: the stream's buffer, 0 for
+ *	MMSB_STREAM_BUFFER_DEFAULT, else 4096 to MMSB_STREAM_BUFFER_MAX
+ * @tick: out: the last tick completed when the stream started: its
+ *	first tick record is of a later tick
+ * @reserved: in: zero
+ *
+ * Returns the new file descriptor.  Errors: -EINVAL, -ENOENT or -EACCES
+ * (a listed page), -ENOMEM (the memory limit), -EMFILE, -EFAULT.
+ */
+struct mmsb_stream_open {
+	__u32 flags;
+	__u32 count;
+	__u64 page_ids;
+	__u32 buffer_bytes;
+	__u32 pad;
+	__u64 tick;
+	__u64 reserved[2];
+};
+
+/* struct mmsb_stream_record.type */
+#define MMSB_REC_DELTA		1	/* a delta was applied */
+#define MMSB_REC_PROPAGATED	2	/* an edge changed the page */
+#define MMSB_REC_TICK		3	/* the end of a tick's records */
+#define MMSB_REC_CREATE		4	/* a page was created */
+#define MMSB_REC_FREE		5	/* a page was freed */
+#define MMSB_REC_EDGE_ADD	6	/* an edge was added */
+#define MMSB_REC_EDGE_DEL	7	/* an edge was deleted */
+#define MMSB_REC_OVERFLOW	8	/* records were lost: resynchronise */
+
+/**
+ * struct mmsb_stream_record - one record of a change stream
+ * @size: bytes of the record, this header and its data, a multiple of 8
+ *	(the data is zero-padded)
+ * @type: MMSB_REC_*
+ * @flags: zero (no flags defined yet)
+ * @tick: the tick the change belongs to: for DELTA, PROPAGATED and TICK
+ *	the tick that applied it; for CREATE, FREE and the edges, the
+ *	last tick completed before it; for OVERFLOW the first tick lost
+ * @page_id: the page (for the edges, the edge's @from; 0 for TICK and
+ *	OVERFLOW)
+ * @epoch: the page's epoch after the tick (DELTA, PROPAGATED), its
+ *	first epoch (CREATE), its last (FREE); 0 otherwise
+ * @delta_id: the delta's id (DELTA); 0 otherwise
+ * @offset: window start in the page data (DELTA, PROPAGATED); 0
+ *	otherwise
+ * @len: bytes of data that follow this header
+ *
+ * The data that follows:
+ *  DELTA:	the window [@offset, @offset + @len) as the delta left it:
+ *		for MASKED and SPARSE deltas, the bytes not written show
+ *		the page's bytes as they stood.
+ *  PROPAGATED:	the bytes a passthrough edge copied into the window (a
+ *		notify edge gives @len 0: only the epoch moved).
+ *  CREATE:	struct mmsb_stream_page.
+ *  EDGE_ADD, EDGE_DEL: struct mmsb_edge.
+ *  TICK, FREE, OVERFLOW: nothing.
+ */
+struct mmsb_stream_record {
+	__u32 size;
+	__u16 type;
+	__u16 flags;
+	__u64 tick;
+	__u64 page_id;
+	__u64 epoch;
+	__u64 delta_id;
+	__u32 offset;
+	__u32 len;
+};
+
+/**
+ * struct mmsb_stream_page - the data of an MMSB_REC_CREATE record
+ * @size: data bytes
+ * @mode: permission bits
+ * @flags: MMSB_PAGE_* flags
+ * @uid: owner
+ * @gid: owner group
+ * @pad: zero
+ */
+struct mmsb_stream_page {
+	__u64 size;
+	__u32 mode;
+	__u32 flags;
+	__u32 uid;
+	__u32 gid;
+	__u64 pad;
+};
+
+/**
  * struct mmsb_tick_metrics - figures of one tick (times in nanoseconds)
  * @tick: tick number
  * @processed: deltas applied
@@ -670,6 +845,8 @@ struct mmsb_stats {
 #define MMSB_IOC_STATS		_IOWR(MMSB_IOC_MAGIC, 0x14, struct mmsb_stats)
 #define MMSB_IOC_EDGE_ADD	_IOW(MMSB_IOC_MAGIC, 0x20, struct mmsb_edge)
 #define MMSB_IOC_EDGE_DEL	_IOW(MMSB_IOC_MAGIC, 0x21, struct mmsb_edge)
+#define MMSB_IOC_EDGE_LIST	_IOWR(MMSB_IOC_MAGIC, 0x22, struct mmsb_edge_list)
+#define MMSB_IOC_STREAM_OPEN	_IOWR(MMSB_IOC_MAGIC, 0x17, struct mmsb_stream_open)
 
 /*
  * io_uring passthrough (IORING_OP_URING_CMD on an open /dev/mmsb):
