@@ -556,8 +556,8 @@ struct mmsb_edge_list {
 #define MMSB_STREAM_FLAGS_ALL	MMSB_STREAM_ALL
 
 #define MMSB_STREAM_PAGES_MAX	4096
-#define MMSB_STREAM_BUFFER_DEFAULT	(1U << 20)
-#define MMSB_STREAM_BUFFER_MAX	(64U << 20)
+#define MMSB_STREAM_BUFFER_DEFAULT	(1024 * 1024)
+#define MMSB_STREAM_BUFFER_MAX	(64 * 1024 * 1024)
 
 /**
  * struct mmsb_stream_open - open a change stream (MMSB_IOC_STREAM_OPEN)
