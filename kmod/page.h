@@ -274,7 +274,7 @@ bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 int mmsb_bus_header_mmap(struct mmsb_bus_header *bus,
 			 struct vm_area_struct *vma);
 void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus);
-void mmsb_bus_header_write_end(struct mmsb_bus_header *bus);
+void mmsb_bus_header_write_end(struct mmsb_bus_header *bus, u64 tick);
 
 /* Did tick @tick move the page's epoch already? (The epoch rule.) */
 static inline bool mmsb_page_changed_in(const struct mmsb_page *page,

@@ -264,11 +264,13 @@ void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus)
 /**
  * mmsb_bus_header_write_end() - the tick wrote its last page
  * @bus: the bus header
+ * @tick: the tick's number, for the header's @tick
  *
  * Context: the tick.
  */
-void mmsb_bus_header_write_end(struct mmsb_bus_header *bus)
+void mmsb_bus_header_write_end(struct mmsb_bus_header *bus, u64 tick)
 {
+	WRITE_ONCE(bus->tick, tick);
 	/* Pairs with the acquire load in mmsb_bus_read_begin() (uapi). */
 	smp_store_release(&bus->tick_seq, bus->tick_seq + 1);
 }

@@ -396,7 +396,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	mmsb_tick_apply(t, &tc);
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
-		mmsb_bus_header_write_end(t->bus);
+		mmsb_bus_header_write_end(t->bus, t->tick_no);
 		mmsb_tick_gc(t, &tc);
 		mmsb_tick_publish(t, &tc);
 	} else if (mmsb_monitor_has_work(t->mon)) {

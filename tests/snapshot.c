@@ -50,7 +50,8 @@ static int write_all(FIXTURE_DATA(snapshot) *self, __u64 v)
 /*
  * The header maps read-only, one system page at most, and its tick_seq
  * moves by two for each tick that writes pages: even once a SYNC
- * submission returned, odd never seen from here.
+ * submission returned, odd never seen from here.  Its tick is the
+ * number of that tick.
  */
 TEST_F(snapshot, bus_header)
 {
@@ -64,8 +65,14 @@ TEST_F(snapshot, bus_header)
 	EXPECT_TRUE(all_zero(self->bus->reserved,
 			     sizeof(self->bus->reserved)));
 	for (i = 1; i <= 3; i++) {
+		struct mmsb_stats st = { .size = sizeof(st) };
+
 		ASSERT_EQ(0, write_all(self, i));
 		EXPECT_EQ(seq + 2 * i, self->bus->tick_seq);
+		/* @tick names the tick that wrote the pages last. */
+		ASSERT_EQ(0, ioctl(self->fd, MMSB_IOC_STATS, &st));
+		EXPECT_EQ(st.last.tick, self->bus->tick);
+		EXPECT_EQ(st.last.processed, NR);
 	}
 
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
