@@ -324,36 +324,53 @@ TEST_F(batch, ro_uring)
 	EXPECT_PAGE(w, 0);
 }
 
+/*
+ * A submission made read-only while its call waits: the call, started
+ * with @flags behind the long tick (@room: in the wait for room, else
+ * queued), and with @signal interrupted without SA_RESTART, returns
+ * @ret, with @accepted and @applied, the outcomes never written
+ * (pending), and @page deltas applied.
+ */
+struct late {
+	bool room;
+	__u32 flags;
+	bool signal;
+	int ret;
+	__u32 accepted;
+	__u32 applied;
+	unsigned int page;
+};
+
+static void late_ioctl(struct __test_metadata *_metadata, struct wb *w,
+		       struct late l)
+{
+	ASSERT_EQ(0, long_tick(w, l.room));
+	ASSERT_EQ(0, start_submitter(w, l.flags));
+	ASSERT_EQ(0, mprotect(w->d, page_size(), PROT_READ));
+	if (l.signal)
+		ASSERT_EQ(0, pthread_kill(w->thread, SIGUSR1));
+	ASSERT_EQ(0, pthread_join(w->thread, NULL));
+	EXPECT_EQ(l.ret, w->ret);
+	EXPECT_EQ(l.accepted, w->sub.accepted);
+	EXPECT_EQ(l.applied, w->sub.applied);
+	EXPECT_PENDING(w);
+	EXPECT_PAGE(w, l.page);
+}
+
 /* Made read-only while a non-SYNC call waits for room: -ECOMM. */
 TEST_F(room, late_ioctl)
 {
-	struct wb *w = &self->w;
-
-	ASSERT_EQ(0, long_tick(w, true));
-	ASSERT_EQ(0, start_submitter(w, 0));
-	ASSERT_EQ(0, mprotect(w->d, page_size(), PROT_READ));
-	ASSERT_EQ(0, pthread_join(w->thread, NULL));
-	EXPECT_EQ(-ECOMM, w->ret);
-	EXPECT_EQ(COUNT, w->sub.accepted);
-	EXPECT_EQ(0, w->sub.applied);
-	EXPECT_PENDING(w);
-	EXPECT_PAGE(w, COUNT);
+	late_ioctl(_metadata, &self->w, (struct late){
+		.room = true, .ret = -ECOMM, .accepted = COUNT,
+		.page = COUNT });
 }
 
 /* Made read-only while a SYNC call waits for its batch: -ECOMM. */
 TEST_F(batch, late_ioctl_sync)
 {
-	struct wb *w = &self->w;
-
-	ASSERT_EQ(0, long_tick(w, false));
-	ASSERT_EQ(0, start_submitter(w, MMSB_SUBMIT_SYNC));
-	ASSERT_EQ(0, mprotect(w->d, page_size(), PROT_READ));
-	ASSERT_EQ(0, pthread_join(w->thread, NULL));
-	EXPECT_EQ(-ECOMM, w->ret);
-	EXPECT_EQ(COUNT, w->sub.accepted);
-	EXPECT_EQ(COUNT, w->sub.applied);
-	EXPECT_PENDING(w);
-	EXPECT_PAGE(w, COUNT);
+	late_ioctl(_metadata, &self->w, (struct late){
+		.flags = MMSB_SUBMIT_SYNC, .ret = -ECOMM, .accepted = COUNT,
+		.applied = COUNT, .page = COUNT });
 }
 
 /*
@@ -363,18 +380,9 @@ TEST_F(batch, late_ioctl_sync)
  */
 TEST_F(batch, late_ioctl_eintr)
 {
-	struct wb *w = &self->w;
-
-	ASSERT_EQ(0, long_tick(w, false));
-	ASSERT_EQ(0, start_submitter(w, MMSB_SUBMIT_SYNC));
-	ASSERT_EQ(0, mprotect(w->d, page_size(), PROT_READ));
-	ASSERT_EQ(0, pthread_kill(w->thread, SIGUSR1));
-	ASSERT_EQ(0, pthread_join(w->thread, NULL));
-	EXPECT_EQ(-ECOMM, w->ret);
-	EXPECT_EQ(COUNT, w->sub.accepted);
-	EXPECT_EQ(0, w->sub.applied);
-	EXPECT_PENDING(w);
-	EXPECT_PAGE(w, COUNT);
+	late_ioctl(_metadata, &self->w, (struct late){
+		.flags = MMSB_SUBMIT_SYNC, .signal = true, .ret = -ECOMM,
+		.accepted = COUNT, .page = COUNT });
 }
 
 /*
@@ -384,18 +392,9 @@ TEST_F(batch, late_ioctl_eintr)
  */
 TEST_F(room, late_ioctl_eintr)
 {
-	struct wb *w = &self->w;
-
-	ASSERT_EQ(0, long_tick(w, true));
-	ASSERT_EQ(0, start_submitter(w, MMSB_SUBMIT_SYNC));
-	ASSERT_EQ(0, mprotect(w->d, page_size(), PROT_READ));
-	ASSERT_EQ(0, pthread_kill(w->thread, SIGUSR1));
-	ASSERT_EQ(0, pthread_join(w->thread, NULL));
-	EXPECT_EQ(-EFAULT, w->ret);
-	EXPECT_EQ(0, w->sub.accepted);
-	EXPECT_EQ(0, w->sub.applied);
-	EXPECT_PENDING(w);
-	EXPECT_PAGE(w, 0);
+	late_ioctl(_metadata, &self->w, (struct late){
+		.room = true, .flags = MMSB_SUBMIT_SYNC, .signal = true,
+		.ret = -EFAULT });
 }
 
 /* io_uring, issued inline: read-only before the completion: -ECOMM. */
