@@ -187,9 +187,9 @@ static void mmsb_bus_reclaim(void *arg)
 }
 
 /* A page left the table (freed by a user, or evicted): drop its edges. */
-static void mmsb_bus_page_freed(void *arg, u64 id)
+static void mmsb_bus_page_freed(void *arg, struct mmsb_page *page)
 {
-	mmsb_prop_remove_page(arg, id);
+	mmsb_prop_remove_page(arg, page->id);
 }
 
 /*
