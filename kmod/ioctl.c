@@ -239,10 +239,11 @@ static long mmsb_ioctl_edge_del(struct file *file, void __user *uarg)
 	ret = mmsb_edge_get_pages(file, &ue, &from, &to);
 	if (ret)
 		return ret;
+	/* A page freed meanwhile took its edges along: -ENOENT either way. */
+	ret = mmsb_prop_del_edge(&mf->dev->prop, from, to, kind);
 	mmsb_page_put(to);
 	mmsb_page_put(from);
-	/* A page freed meanwhile took its edges along: -ENOENT either way. */
-	return mmsb_prop_del_edge(&mf->dev->prop, ue.from, ue.to, kind);
+	return ret;
 }
 
 /*

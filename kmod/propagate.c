@@ -234,6 +234,8 @@ int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
 	ret = mmsb_prop_reserve(p);
 	if (ret)
 		mmsb_graph_remove_edge(g, from->id, to->id, kind);
+	else if (p->edge_hook)
+		p->edge_hook(p->edge_arg, from, to, kind, true);
 unlock:
 	mutex_unlock(&g->lock);
 	return ret;
@@ -243,22 +245,44 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_add_edge);
 /**
  * mmsb_prop_del_edge() - remove the dependency @from -> @to
  * @p: the state
- * @from: source page id
- * @to: dependent page id
+ * @from: source page, held by the caller, access checked
+ * @to: dependent page, held by the caller, access checked
  * @kind: the edge's kind
  *
  * Context: process context, sleeps; takes g->lock.
  * Return: as mmsb_graph_remove_edge().
  */
-int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
-		       enum mmsb_graph_edge_kind kind)
+int mmsb_prop_del_edge(struct mmsb_prop *p, struct mmsb_page *from,
+		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind)
 {
 	int ret;
 
 	mutex_lock(&p->graph->lock);
-	ret = mmsb_graph_remove_edge(p->graph, from, to, kind);
+	ret = mmsb_graph_remove_edge(p->graph, from->id, to->id, kind);
+	if (!ret && p->edge_hook)
+		p->edge_hook(p->edge_arg, from, to, kind, false);
 	mutex_unlock(&p->graph->lock);
 	return ret;
+}
+
+/**
+ * mmsb_prop_set_edge_hook() - register the "edge added or deleted" hook
+ * @p: the state, before any edge is added
+ * @hook: called under g->lock, so in the graph's order, after each edge
+ *	added or deleted (not for the edges of a freed page, which go with
+ *	it): the pages, the kind, true for an addition; may sleep, must not
+ *	take g->lock
+ * @arg: for @hook
+ */
+void mmsb_prop_set_edge_hook(struct mmsb_prop *p,
+			     void (*hook)(void *arg, struct mmsb_page *from,
+					  struct mmsb_page *to,
+					  enum mmsb_graph_edge_kind kind,
+					  bool add),
+			     void *arg)
+{
+	p->edge_arg = arg;
+	p->edge_hook = hook;
 }
 
 /**

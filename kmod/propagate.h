@@ -65,6 +65,8 @@ struct mmsb_prop_stats {
  * @nr_work: entries of @work used in this tick
  * @tick: the tick recording changes (mmsb_prop_begin())
  * @changed: pages that tick changed, held, linked through ->prop.next
+ * @edge_hook: told of every edge added or deleted, under g->lock, or NULL
+ * @edge_arg: for @edge_hook
  *
  * @nodes to @nr_work are protected by @graph->lock; @chunk, @tick and
  * @changed are the tick's (one at a time), no lock.
@@ -85,6 +87,10 @@ struct mmsb_prop {
 	size_t nr_work;
 	u64 tick;
 	struct mmsb_page *changed;
+	void (*edge_hook)(void *arg, struct mmsb_page *from,
+			  struct mmsb_page *to, enum mmsb_graph_edge_kind kind,
+			  bool add);
+	void *edge_arg;
 };
 
 int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
@@ -93,8 +99,14 @@ void mmsb_prop_destroy(struct mmsb_prop *p);
 
 int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
 		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind);
-int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
-		       enum mmsb_graph_edge_kind kind);
+int mmsb_prop_del_edge(struct mmsb_prop *p, struct mmsb_page *from,
+		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind);
+void mmsb_prop_set_edge_hook(struct mmsb_prop *p,
+			     void (*hook)(void *arg, struct mmsb_page *from,
+					  struct mmsb_page *to,
+					  enum mmsb_graph_edge_kind kind,
+					  bool add),
+			     void *arg);
 void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id);
 void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 
