@@ -37,6 +37,7 @@ struct mmsb_page_table;
 
 struct mmsb_prop_node;
 struct mmsb_prop_work;
+struct mmsb_stream_tick;
 
 /**
  * struct mmsb_prop_stats - what propagation did in one tick
@@ -113,7 +114,8 @@ void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p, u64 tick);
 void mmsb_prop_collect(struct mmsb_prop *p, struct mmsb_page **pages,
 		       unsigned int nr);
-u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps);
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_stream_tick *cap,
+		  struct mmsb_prop_stats *ps);
 u64 mmsb_prop_validate(struct mmsb_prop *p, bool *has_cycle);
 void mmsb_prop_end(struct mmsb_prop *p);
 
