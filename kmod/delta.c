@@ -104,6 +104,21 @@ efault:
 	return -EFAULT;
 }
 
+/*
+ * Copy a payload or mask from where @b's submission keeps them: user
+ * memory, or kernel memory whose range the caller checked (the mapped
+ * queue's arena, which user space may change meanwhile: it is read
+ * once, here, and the copy is what is checked and applied).
+ */
+static int mmsb_builder_copy(const struct mmsb_builder *b, void *dst, u64 src,
+			     size_t len)
+{
+	if (!b->ksrc)
+		return mmsb_delta_copy(dst, src, len);
+	memcpy(dst, (const void *)(uintptr_t)src, len);
+	return 0;
+}
+
 /* Bytes a delta of this form takes in a chunk. */
 static size_t mmsb_delta_need(u64 len, u32 encoding)
 {
@@ -210,6 +225,7 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->cur = NULL;
 	b->batch = NULL;
 	b->parked = 0;
+	b->ksrc = false;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
 
@@ -548,7 +564,7 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		u8 *mask = kd->data + kd->len;
 
 		mask_len = BITS_TO_BYTES(kd->len);
-		ret = mmsb_delta_copy(mask, d->mask, mask_len);
+		ret = mmsb_builder_copy(b, mask, d->mask, mask_len);
 		if (ret)
 			return ret;
 		if (!mmsb_delta_mask_tail_clear(mask, kd->len))
@@ -558,15 +574,15 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 
 			if (plen != mmsb_delta_popcount(mask, mask_len))
 				return -EMSGSIZE;
-			ret = mmsb_delta_copy(kd->data + kd->len - plen,
-					      d->payload, plen);
+			ret = mmsb_builder_copy(b, kd->data + kd->len - plen,
+						d->payload, plen);
 			if (ret)
 				return ret;
 			mmsb_delta_expand(kd->data, mask, kd->len, plen);
 			goto commit;
 		}
 	}
-	ret = mmsb_delta_copy(kd->data, d->payload, kd->len);
+	ret = mmsb_builder_copy(b, kd->data, d->payload, kd->len);
 	if (ret)
 		return ret;
 commit:

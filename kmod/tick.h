@@ -25,6 +25,7 @@ struct mmsb_engine_stats;
 struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
+struct mmsb_sq_list;
 
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
@@ -39,6 +40,7 @@ struct mmsb_prop;
  * @prop: propagation along edges; its records must hold
  *	min(@batch_max, MMSB_TICK_CHUNK) pages
  * @mon: memory monitor run at the end of each tick (GC)
+ * @sqs: mapped queues consumed at the start of each tick, or NULL
  */
 struct mmsb_tick_config {
 	const char *name;
@@ -48,6 +50,7 @@ struct mmsb_tick_config {
 	unsigned int batch_max;
 	struct mmsb_prop *prop;
 	struct mmsb_monitor *mon;
+	struct mmsb_sq_list *sqs;
 };
 
 /**
@@ -74,6 +77,9 @@ struct mmsb_tick_totals {
  * @deltas: submission state (delta release)
  * @prop: propagation and graph validation
  * @mon: the memory monitor (GC)
+ * @sqs: the mapped queues (sq.c), consumed before each drain
+ * @sq_armed: the last tick found a mapped queue set up: the timer keeps
+ *	running for it
  * @period: tick period, 0 = on demand
  * @budget_ns: tick budget
  * @batch_max: deltas per tick at most
@@ -110,6 +116,8 @@ struct mmsb_tick {
 	struct mmsb_delta_ctx *deltas;
 	struct mmsb_prop *prop;
 	struct mmsb_monitor *mon;
+	struct mmsb_sq_list *sqs;
+	bool sq_armed;
 	ktime_t period;
 	u64 budget_ns;
 	unsigned int batch_max;

@@ -37,7 +37,7 @@ TEST_F(device, version)
 	EXPECT_EQ(0, v.reserved[0]);
 	EXPECT_EQ(0, v.reserved[1]);
 	/* Every defined feature, and only those. */
-	EXPECT_EQ((MMSB_FEAT_GC << 1) - 1, v.features);
+	EXPECT_EQ((MMSB_FEAT_SQ << 1) - 1, v.features);
 }
 
 TEST_F(device, version_bad_pointer)
