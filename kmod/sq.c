@@ -492,8 +492,10 @@ bool mmsb_sq_tick(struct mmsb_sq_list *list)
 	if (!list || !READ_ONCE(list->nr))
 		return false;
 	mutex_lock(&list->lock);
+	/* Rounds until a queue is empty, or the CQ or the ring is full. */
 	list_for_each_entry(sq, &list->head, node)
-		mmsb_sq_consume(sq, true);
+		while (mmsb_sq_consume(sq, true) > 0)
+			;
 	armed = list->nr;
 	mutex_unlock(&list->lock);
 	return armed;
