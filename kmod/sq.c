@@ -352,7 +352,9 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 	struct mmsb_sq_ring *r = sq->ring;
 	struct mmsb_sq_round *round;
 	u32 head = sq->sq_head, n, room, i, queued = 0;
+	struct mmsb_delta_desc d;
 	struct mmsb_builder b;
+	struct mmsb_sqe e;
 	u64 base_id;
 	long got;
 
@@ -396,9 +398,8 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 			  mmsb_tick_capacity(t));
 	b.ksrc = true;
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	/* @d and @e out here: a kernel that zeroes locals does it once. */
 	for (i = 0; i < n; i++) {
-		struct mmsb_delta_desc d;
-		struct mmsb_sqe e;
 		int ret;
 
 		/* The one read of the SQE: all below uses the copy. */
