@@ -61,6 +61,9 @@
 /* SQEs one round consumes at most: one batch, a few chunks. */
 #define MMSB_SQ_ROUND_MAX	4096U
 
+/* SQEs the tick takes from one queue at most, per tick. */
+#define MMSB_SQ_TICK_MAX	(4 * MMSB_SQ_ROUND_MAX)
+
 /* The SQE array starts after the ring header. */
 #define MMSB_SQ_SQES_OFF	sizeof(struct mmsb_sq_ring)
 
@@ -478,25 +481,32 @@ int mmsb_sq_consume(struct mmsb_sq *sq, bool in_tick)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_consume);
 
 /**
- * mmsb_sq_tick() - the tick consumes every queue of its bus
- * @list: the bus's queues, or NULL
+ * __mmsb_sq_tick() - the tick consumes every queue of its bus
+ * @list: the bus's queues
+ *
+ * Rounds of each queue until it is empty, its CQ or the tick's queue is
+ * full, or MMSB_SQ_TICK_MAX SQEs were taken from it in this tick: a
+ * process that publishes as fast as the tick consumes cannot hold the
+ * tick here.
  *
  * Context: the tick, with its run_lock, before it drains.
  * Return: whether a queue is set up: the tick then keeps its timer
  * running, so that published SQEs are consumed without a system call.
  */
-bool mmsb_sq_tick(struct mmsb_sq_list *list)
+bool __mmsb_sq_tick(struct mmsb_sq_list *list)
 {
 	struct mmsb_sq *sq;
 	bool armed;
+	u32 taken;
+	int n;
 
-	if (!list || !READ_ONCE(list->nr))
-		return false;
 	mutex_lock(&list->lock);
-	/* Rounds until a queue is empty, or the CQ or the ring is full. */
 	list_for_each_entry(sq, &list->head, node)
-		while (mmsb_sq_consume(sq, true) > 0)
-			;
+		for (taken = 0; taken < MMSB_SQ_TICK_MAX; taken += n) {
+			n = mmsb_sq_consume(sq, true);
+			if (n <= 0)
+				break;
+		}
 	armed = list->nr;
 	mutex_unlock(&list->lock);
 	return armed;

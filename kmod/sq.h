@@ -11,6 +11,7 @@
 
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/compiler.h>
 #include <linux/types.h>
 
 #include <linux/mmsb.h>
@@ -50,7 +51,23 @@ struct mmsb_sq_bus {
 };
 
 void mmsb_sq_list_init(struct mmsb_sq_list *list);
-bool mmsb_sq_tick(struct mmsb_sq_list *list);
+bool __mmsb_sq_tick(struct mmsb_sq_list *list);
+
+/**
+ * mmsb_sq_tick() - the tick consumes every queue of its bus
+ * @list: the bus's queues, or NULL
+ *
+ * Inline, so that a bus without a queue pays a load per tick, not a
+ * call.  See __mmsb_sq_tick().
+ *
+ * Return: whether a queue is set up.
+ */
+static inline bool mmsb_sq_tick(struct mmsb_sq_list *list)
+{
+	if (!list || !READ_ONCE(list->nr))
+		return false;
+	return __mmsb_sq_tick(list);
+}
 
 struct mmsb_sq *mmsb_sq_create(const struct mmsb_sq_bus *bus,
 			       const struct cred *cred, bool admin,
