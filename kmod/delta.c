@@ -65,7 +65,7 @@ int mmsb_delta_check(const struct mmsb_delta_desc *d)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_check);
 
 /* Copy @len bytes from user space to @dst. */
-static int mmsb_delta_copy(void *dst, u64 src, size_t len)
+static __always_inline int mmsb_delta_copy(void *dst, u64 src, size_t len)
 {
 	const u8 __user *u = u64_to_user_ptr(src);
 	u8 *d = dst;
@@ -110,8 +110,8 @@ efault:
  * queue's arena, which user space may change meanwhile: it is read
  * once, here, and the copy is what is checked and applied).
  */
-static int mmsb_builder_copy(const struct mmsb_builder *b, void *dst, u64 src,
-			     size_t len)
+static __always_inline int mmsb_builder_copy(const struct mmsb_builder *b,
+					     void *dst, u64 src, size_t len)
 {
 	if (!b->ksrc)
 		return mmsb_delta_copy(dst, src, len);
