@@ -111,8 +111,16 @@ u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx)
 	return bytes;
 }
 
-/* Charge @bytes to the memory limit, the pages' account (page.c). */
-static int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)
+/**
+ * mmsb_delta_charge() - charge @bytes of delta memory to the limit
+ * @ctx: submission state; @bytes count in its delta_bytes
+ * @bytes: bytes about to be held (chunks, a mapped queue)
+ *
+ * The limit is the pages' account (page.c).
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)
 {
 	int ret = mmsb_page_table_charge(ctx->pages, bytes);
 
@@ -121,7 +129,12 @@ static int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes)
 	return ret;
 }
 
-static void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes)
+/**
+ * mmsb_delta_uncharge() - give back what mmsb_delta_charge() took
+ * @ctx: submission state
+ * @bytes: bytes no longer held
+ */
+void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes)
 {
 	atomic64_sub(bytes, &ctx->bytes);
 	mmsb_page_table_uncharge(ctx->pages, bytes);

@@ -165,6 +165,8 @@ void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 			 struct mmsb_page_table *pages);
 void mmsb_delta_ctx_destroy(struct mmsb_delta_ctx *ctx);
 u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx);
+int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes);
+void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes);
 
 struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 				  size_t want);

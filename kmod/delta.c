@@ -65,7 +65,7 @@ int mmsb_delta_check(const struct mmsb_delta_desc *d)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_check);
 
 /* Copy @len bytes from user space to @dst. */
-static int mmsb_delta_copy(void *dst, u64 src, size_t len)
+static __always_inline int mmsb_delta_copy(void *dst, u64 src, size_t len)
 {
 	const u8 __user *u = u64_to_user_ptr(src);
 	u8 *d = dst;
@@ -102,6 +102,21 @@ static int mmsb_delta_copy(void *dst, u64 src, size_t len)
 efault:
 	user_read_access_end();
 	return -EFAULT;
+}
+
+/*
+ * Copy a payload or mask from where @b's submission keeps them: user
+ * memory, or kernel memory whose range the caller checked (the mapped
+ * queue's arena, which user space may change meanwhile: it is read
+ * once, here, and the copy is what is checked and applied).
+ */
+static __always_inline int mmsb_builder_copy(const struct mmsb_builder *b,
+					     void *dst, u64 src, size_t len)
+{
+	if (!b->ksrc)
+		return mmsb_delta_copy(dst, src, len);
+	memcpy(dst, (const void *)(uintptr_t)src, len);
+	return 0;
 }
 
 /* Bytes a delta of this form takes in a chunk. */
@@ -210,6 +225,7 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->cur = NULL;
 	b->batch = NULL;
 	b->parked = 0;
+	b->ksrc = false;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
 
@@ -548,7 +564,7 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		u8 *mask = kd->data + kd->len;
 
 		mask_len = BITS_TO_BYTES(kd->len);
-		ret = mmsb_delta_copy(mask, d->mask, mask_len);
+		ret = mmsb_builder_copy(b, mask, d->mask, mask_len);
 		if (ret)
 			return ret;
 		if (!mmsb_delta_mask_tail_clear(mask, kd->len))
@@ -558,15 +574,15 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 
 			if (plen != mmsb_delta_popcount(mask, mask_len))
 				return -EMSGSIZE;
-			ret = mmsb_delta_copy(kd->data + kd->len - plen,
-					      d->payload, plen);
+			ret = mmsb_builder_copy(b, kd->data + kd->len - plen,
+						d->payload, plen);
 			if (ret)
 				return ret;
 			mmsb_delta_expand(kd->data, mask, kd->len, plen);
 			goto commit;
 		}
 	}
-	ret = mmsb_delta_copy(kd->data, d->payload, kd->len);
+	ret = mmsb_builder_copy(b, kd->data, d->payload, kd->len);
 	if (ret)
 		return ret;
 commit:

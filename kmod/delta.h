@@ -151,6 +151,8 @@ struct mmsb_page_cache {
  *	every distinct page it addresses
  * @parked: while the submission is parked (mmsb_builder_park()), the
  *	number of page ids that @cur keeps instead of its references
+ * @ksrc: payload and mask are kernel addresses (the mapped queue's
+ *	arena, sq.c), copied with memcpy(); else user pointers
  */
 struct mmsb_builder {
 	struct mmsb_delta_ctx *ctx;
@@ -164,6 +166,7 @@ struct mmsb_builder {
 	struct mmsb_batch *batch;
 	struct mmsb_page_cache *cache;
 	u32 parked;
+	bool ksrc;
 };
 
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */

@@ -21,6 +21,7 @@
 
 struct mmsb_dev;
 struct mmsb_page_table;
+struct mmsb_sq;
 struct mmsb_tick;
 
 /**
@@ -44,6 +45,8 @@ struct mmsb_tick;
  * @park_lock: protects @parks
  * @parks: SYNC submissions a signal interrupted, one per thread at most,
  *	for the restarted call to resume (struct mmsb_park, submit.c)
+ * @sq: the file's mapped queue (sq.c), or NULL; set once, by
+ *	MMSB_IOC_SQ_SETUP (release store), freed at release
  */
 struct mmsb_file {
 	const struct cred *cred;
@@ -61,6 +64,7 @@ struct mmsb_file {
 	struct mmsb_page_cache pages;
 	spinlock_t park_lock;	/* @parks */
 	struct list_head parks;
+	struct mmsb_sq *sq;
 };
 
 #endif /* _MMSB_FILE_H */

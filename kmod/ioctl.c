@@ -385,6 +385,8 @@ static const struct mmsb_ioctl_desc mmsb_ioctls[] = {
 	{ .cmd = MMSB_IOC_EDGE_ADD, .fn = mmsb_ioctl_edge_add },
 	{ .cmd = MMSB_IOC_EDGE_DEL, .fn = mmsb_ioctl_edge_del },
 	{ .cmd = MMSB_IOC_STREAM_OPEN, .fn = mmsb_ioctl_stream_open },
+	{ .cmd = MMSB_IOC_SQ_SETUP, .fn = mmsb_ioctl_sq_setup },
+	{ .cmd = MMSB_IOC_SQ_ENTER, .fn = mmsb_ioctl_sq_enter },
 };
 
 /**

@@ -127,6 +127,9 @@ static int mmsb_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mmsb_file *mf = file->private_data;
 
+	/* First: no page id reaches the queue's offset. */
+	if (vma->vm_pgoff >= MMSB_SQ_OFFSET >> PAGE_SHIFT)
+		return mmsb_sq_mmap(mf, vma);
 	if (vma->vm_pgoff == MMSB_BUS_HEADER_OFFSET >> PAGE_SHIFT)
 		return mmsb_bus_header_mmap(mf->dev->tick.bus, vma);
 	return mmsb_page_mmap(&mf->dev->pages, vma, mf->cred, mf->admin);
@@ -163,6 +166,8 @@ static int mmsb_release(struct inode *inode, struct file *file)
 {
 	/* Queued deltas stay queued: they belong to the tick now. */
 	mmsb_submit_release(file->private_data);
+	/* The mapped queue's are waited for: their CQEs are its memory. */
+	mmsb_sq_release(file->private_data);
 	mmsb_events_release(file->private_data);
 	kfree(file->private_data);
 	return 0;
@@ -251,6 +256,7 @@ static int mmsb_bus_init(struct mmsb_dev *dev, unsigned int index)
 		.prop = &dev->prop,
 		.mon = &dev->monitor,
 		.stream = &dev->stream,
+		.sqs = &dev->sqs,
 	};
 	int ret;
 
@@ -270,6 +276,7 @@ static int mmsb_bus_init(struct mmsb_dev *dev, unsigned int index)
 	if (ret)
 		goto err_graph;
 	mmsb_delta_ctx_init(&dev->deltas, &dev->pages);
+	mmsb_sq_list_init(&dev->sqs);
 	ret = mmsb_engine_init(&dev->engine,
 			       workers ? workers : num_online_cpus(),
 			       dev->name);

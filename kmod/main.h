@@ -29,12 +29,14 @@
 #include "page.h"
 #include "propagate.h"
 #include "stream.h"
+#include "sq.h"
 #include "tick.h"
 
 /* Features this build implements (struct mmsb_version.features). */
 #define MMSB_FEATURES		(MMSB_FEAT_PAGES | MMSB_FEAT_DELTAS | \
 				 MMSB_FEAT_GRAPH | MMSB_FEAT_URING | \
-				 MMSB_FEAT_GC | MMSB_FEAT_STREAM)
+				 MMSB_FEAT_GC | MMSB_FEAT_SQ | \
+				 MMSB_FEAT_STREAM)
 
 /* Upper bounds of the module parameters. */
 #define MMSB_RING_SIZE_MAX	MMSB_RING_MAX_CAPACITY	/* ring.h */
@@ -56,6 +58,7 @@
  * @prop: propagation along @graph, driven by @tick
  * @monitor: memory accounting and GC, run by @tick
  * @stream: change streams, captured by @tick
+ * @sqs: the files' mapped queues, consumed by @tick (sq.c)
  * @misc: the misc device ("mmsb", "mmsb1", ...)
  * @debugfs: its debugfs directory (same name)
  * @name: the device's name
@@ -72,6 +75,7 @@ struct mmsb_dev {
 	struct mmsb_prop prop;
 	struct mmsb_monitor monitor;
 	struct mmsb_stream_bus stream;
+	struct mmsb_sq_list sqs;
 	struct miscdevice misc;
 	struct dentry *debugfs;
 	char name[16];

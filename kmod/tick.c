@@ -59,6 +59,7 @@
 #include "page.h"
 #include "propagate.h"
 #include "stream.h"
+#include "sq.h"
 #include "tick.h"
 #include "trace.h"
 
@@ -369,6 +370,11 @@ static bool mmsb_tick_next(struct mmsb_tick *t)
 {
 	/* A chunk partly taken is work the ring no longer shows. */
 	if (!mmsb_tick_has_work(t)) {
+		/* A mapped queue is consumed at every tick: keep them coming. */
+		if (t->sq_armed && t->period && !READ_ONCE(t->stopping)) {
+			mmsb_tick_wake_timer(t);
+			return false;
+		}
 		if (mmsb_monitor_has_work(t->mon))
 			return mmsb_tick_keep_gc(t);
 		mmsb_tick_maybe_idle(t);
@@ -403,6 +409,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		.request = atomic64_read_acquire(&t->requested),
 	};
 
+	/* The mapped queues' SQEs join the queue before the drain. */
+	t->sq_armed = mmsb_sq_tick(t->sqs);
 	mmsb_tick_apply(t, &tc);
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
@@ -563,6 +571,8 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->prop = cfg->prop;
 	t->mon = cfg->mon;
 	t->stream = cfg->stream;
+	t->sqs = cfg->sqs;
+	t->sq_armed = false;
 	t->period = ns_to_ktime((u64)cfg->period_us * NSEC_PER_USEC);
 	t->budget_ns = (u64)cfg->budget_us * NSEC_PER_USEC;
 	t->batch_max = cfg->batch_max;

@@ -26,6 +26,7 @@ struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
 struct mmsb_stream_bus;
+struct mmsb_sq_list;
 
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
@@ -41,6 +42,7 @@ struct mmsb_stream_bus;
  *	min(@batch_max, MMSB_TICK_CHUNK) pages
  * @mon: memory monitor run at the end of each tick (GC)
  * @stream: the bus's change streams, or NULL
+ * @sqs: mapped queues consumed at the start of each tick, or NULL
  */
 struct mmsb_tick_config {
 	const char *name;
@@ -51,6 +53,7 @@ struct mmsb_tick_config {
 	struct mmsb_prop *prop;
 	struct mmsb_monitor *mon;
 	struct mmsb_stream_bus *stream;
+	struct mmsb_sq_list *sqs;
 };
 
 /**
@@ -78,6 +81,9 @@ struct mmsb_tick_totals {
  * @prop: propagation and graph validation
  * @mon: the memory monitor (GC)
  * @stream: the change streams the tick captures for, or NULL
+ * @sqs: the mapped queues (sq.c), consumed before each drain
+ * @sq_armed: the last tick found a mapped queue set up: the timer keeps
+ *	running for it
  * @period: tick period, 0 = on demand
  * @budget_ns: tick budget
  * @batch_max: deltas per tick at most
@@ -115,6 +121,8 @@ struct mmsb_tick {
 	struct mmsb_prop *prop;
 	struct mmsb_monitor *mon;
 	struct mmsb_stream_bus *stream;
+	struct mmsb_sq_list *sqs;
+	bool sq_armed;
 	ktime_t period;
 	u64 budget_ns;
 	unsigned int batch_max;

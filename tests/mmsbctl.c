@@ -387,7 +387,7 @@ TEST_F(mmsbctl, json)
 
 	ASSERT_EQ(0, mmsbctl(r, "--json", "version", NULL));
 	EXPECT_STREQ("{\"abi_version\":1,\"features\":[\"pages\",\"deltas\","
-		     "\"io_uring\",\"graph\",\"gc\"]}\n", r->out);
+		     "\"io_uring\",\"graph\",\"gc\",\"sq\"]}\n", r->out);
 
 	ASSERT_EQ(0, mmsbctl(r, "submit", self->id, "2", "c0ffee", "sync",
 			     "--json", NULL));

@@ -286,3 +286,153 @@ const char *mmsb_strerror(int err)
 	msg = err ? strerrordesc_np(err) : "Success";
 	return msg ? msg : "Unknown error";
 }
+
+int mmsb_sq_setup(int fd, __u32 entries, __u64 arena_bytes, __u32 flags,
+		  __u32 idle_ms, struct mmsb_sq_handle *q)
+{
+	struct mmsb_sq_setup p = {
+		.entries = entries,
+		.flags = flags,
+		.arena_bytes = arena_bytes,
+		.sq_idle_ms = idle_ms,
+	};
+	void *map;
+	int ret;
+
+	ret = mmsb_ioctl(fd, MMSB_IOC_SQ_SETUP, &p);
+	if (ret)
+		return ret;
+	map = mmap(NULL, p.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   MMSB_SQ_OFFSET);
+	if (map == MAP_FAILED)
+		return -errno;
+	memset(q, 0, sizeof(*q));
+	q->fd = fd;
+	q->map = map;
+	q->map_size = p.map_size;
+	q->ring = map;
+	q->sqes = (struct mmsb_sqe *)((char *)map + p.sqes_off);
+	q->cqes = (struct mmsb_cqe *)((char *)map + p.cqes_off);
+	q->arena = (unsigned char *)map + p.arena_off;
+	q->arena_bytes = arena_bytes;
+	q->entries = entries;
+	/* Slots of whole 8-byte words: masks and payloads stay aligned. */
+	q->slot_bytes = (__u32)(arena_bytes / entries) & ~7U;
+	q->tail = q->ring->sq_tail;
+	q->flags = flags;
+	return 0;
+}
+
+int mmsb_sq_unmap(struct mmsb_sq_handle *q)
+{
+	int ret = munmap(q->map, q->map_size) ? -errno : 0;
+
+	q->map = NULL;
+	return ret;
+}
+
+struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q)
+{
+	/*
+	 * Pairs with the kernel's release store of sq_head once it copied
+	 * the SQEs (and their arena bytes) before it out.
+	 */
+	__u32 head = __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE);
+	struct mmsb_sqe *sqe;
+
+	if (q->tail - head >= q->entries)
+		return NULL;
+	sqe = &q->sqes[q->tail & (q->entries - 1)];
+	memset(sqe, 0, sizeof(*sqe));
+	q->tail++;
+	return sqe;
+}
+
+void *mmsb_sq_arena(struct mmsb_sq_handle *q, const struct mmsb_sqe *sqe,
+		    __u32 *off)
+{
+	__u32 slot = (__u32)(sqe - q->sqes);
+
+	*off = slot * q->slot_bytes;
+	return q->arena + *off;
+}
+
+int mmsb_sq_prep_dense(struct mmsb_sq_handle *q, struct mmsb_sqe *sqe,
+		       __u64 page, __u32 off, const void *data, __u32 len,
+		       __u64 user_data)
+{
+	__u32 aoff;
+	void *dst = mmsb_sq_arena(q, sqe, &aoff);
+
+	if (len > q->slot_bytes)
+		return -EMSGSIZE;
+	memcpy(dst, data, len);
+	sqe->page_id = page;
+	sqe->offset = off;
+	sqe->len = len;
+	sqe->payload_off = aoff;
+	sqe->payload_len = len;
+	sqe->encoding = MMSB_DELTA_DENSE;
+	sqe->user_data = user_data;
+	return 0;
+}
+
+int mmsb_sq_enter(struct mmsb_sq_handle *q, __u32 flags, __u32 min_complete,
+		  __u64 timeout_ns)
+{
+	struct mmsb_sq_enter e = {
+		.flags = flags,
+		.min_complete = min_complete,
+		.timeout_ns = timeout_ns,
+	};
+	int ret = mmsb_ioctl(q->fd, MMSB_IOC_SQ_ENTER, &e);
+
+	return ret ? ret : (int)e.submitted;
+}
+
+int mmsb_sq_submit(struct mmsb_sq_handle *q)
+{
+	__u32 old = q->ring->sq_tail;
+	int ret;
+
+	/*
+	 * The SQEs and arena bytes before the tail.  Pairs with the
+	 * kernel's acquire load of sq_tail before it copies them.
+	 */
+	__atomic_store_n(&q->ring->sq_tail, q->tail, __ATOMIC_RELEASE);
+	if (!(q->flags & MMSB_SQ_POLL))
+		return (int)(q->tail - old);
+	/*
+	 * The tail before the look at the flags.  Pairs with the poller's
+	 * smp_mb() between setting NEED_WAKEUP and its look at the tail.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&q->ring->flags, __ATOMIC_RELAXED) &
+	    MMSB_SQ_NEED_WAKEUP) {
+		ret = mmsb_sq_enter(q, MMSB_SQ_ENTER_WAKEUP, 0, 0);
+		if (ret < 0)
+			return ret;
+	}
+	return (int)(q->tail - old);
+}
+
+struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q)
+{
+	/* Pairs with the kernel's release store of cq_tail. */
+	__u32 tail = __atomic_load_n(&q->ring->cq_tail, __ATOMIC_ACQUIRE);
+	__u32 head = q->ring->cq_head;
+
+	if (head == tail)
+		return NULL;
+	return &q->cqes[head & (2 * q->entries - 1)];
+}
+
+void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q)
+{
+	/*
+	 * The CQE was read.  Pairs with the kernel's acquire load of
+	 * cq_head before it writes the slot again.
+	 */
+	__atomic_store_n(&q->ring->cq_head, q->ring->cq_head + 1,
+			 __ATOMIC_RELEASE);
+}

@@ -206,6 +206,95 @@ int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind);
  */
 const char *mmsb_strerror(int err);
 
+/*
+ * The mapped submission queue (MMSB_FEAT_SQ; the ring protocol is in
+ * <linux/mmsb.h>, "Mapped submission queue").  One writer thread and
+ * one reader thread at a time per queue (or one thread doing both).
+ *
+ * struct mmsb_sq_handle - a process's view of its file's queue
+ * @fd: the file that set it up
+ * @map: the mapping, @map_size bytes
+ * @ring: the ring header
+ * @sqes, @cqes: the SQE and CQE arrays
+ * @arena: the payload arena, @arena_bytes
+ * @entries: SQ entries (the CQ has twice as many)
+ * @slot_bytes: arena bytes of each SQE slot (mmsb_sq_arena())
+ * @tail: SQEs got so far (published up to ring->sq_tail)
+ * @flags: the MMSB_SQ_* flags of the setup
+ */
+struct mmsb_sq_handle {
+	int fd;
+	void *map;
+	size_t map_size;
+	struct mmsb_sq_ring *ring;
+	struct mmsb_sqe *sqes;
+	struct mmsb_cqe *cqes;
+	unsigned char *arena;
+	__u64 arena_bytes;
+	__u32 entries;
+	__u32 slot_bytes;
+	__u32 tail;
+	__u32 flags;
+};
+
+/*
+ * Give @fd a queue of @entries SQEs (a power of two) and @arena_bytes
+ * of arena, MMSB_SQ_POLL in @flags for a poller that goes idle after
+ * @idle_ms (0: the default), and map it into @q.  Errors: those of
+ * MMSB_IOC_SQ_SETUP (-EBUSY: the file has one) and of mmap(2).
+ */
+int mmsb_sq_setup(int fd, __u32 entries, __u64 arena_bytes, __u32 flags,
+		  __u32 idle_ms, struct mmsb_sq_handle *q);
+
+/* Unmap @q; the queue itself goes when its file is closed. */
+int mmsb_sq_unmap(struct mmsb_sq_handle *q);
+
+/*
+ * The next free SQE, zeroed, or NULL while the SQ is full (the kernel
+ * did not consume enough yet).  Fill it, then mmsb_sq_submit().
+ */
+struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q);
+
+/*
+ * The arena bytes of @sqe's slot: @q->slot_bytes (arena / entries) at
+ * arena offset *@off, free for the SQE's payload and mask until the
+ * kernel consumed it (which is when the slot can be got again).
+ */
+void *mmsb_sq_arena(struct mmsb_sq_handle *q, const struct mmsb_sqe *sqe,
+		    __u32 *off);
+
+/*
+ * Fill @sqe as a DENSE delta writing @len bytes of @data at @off of
+ * page @page, the bytes in the SQE's arena slot.  Returns 0, or
+ * -EMSGSIZE when @len is over @q->slot_bytes.
+ */
+int mmsb_sq_prep_dense(struct mmsb_sq_handle *q, struct mmsb_sqe *sqe,
+		       __u64 page, __u32 off, const void *data, __u32 len,
+		       __u64 user_data);
+
+/*
+ * Publish the SQEs got since the last call (a release store of
+ * sq_tail); wake the poller if it sleeps (MMSB_SQ_NEED_WAKEUP: one
+ * MMSB_IOC_SQ_ENTER).  Returns the number published, or an error of
+ * that call.
+ */
+int mmsb_sq_submit(struct mmsb_sq_handle *q);
+
+/* The oldest unread CQE, or NULL if none is ready. */
+struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q);
+
+/* The CQE mmsb_sq_peek_cqe() gave was read: free its slot. */
+void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q);
+
+/*
+ * MMSB_IOC_SQ_ENTER: @flags MMSB_SQ_ENTER_*; with GETEVENTS, wait up to
+ * @timeout_ns (U64_MAX: for ever) until @min_complete CQEs are ready.
+ * Returns the SQEs the call consumed (SUBMIT), or -ETIMEDOUT, -EINTR,
+ * -ENXIO, -EINVAL.
+ */
+int mmsb_sq_enter(struct mmsb_sq_handle *q, __u32 flags, __u32 min_complete,
+		  __u64 timeout_ns);
+
 #ifdef __cplusplus
 }
 #endif

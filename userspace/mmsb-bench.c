@@ -73,6 +73,8 @@ enum kind {
 	K_IOCTL_SYNC,	/* MMSB_IOC_SUBMIT with MMSB_SUBMIT_SYNC */
 	K_IOCTL_ATOMIC,	/* the same, and MMSB_SUBMIT_ATOMIC */
 	K_URING,	/* MMSB_URING_SUBMIT */
+	K_SQ,		/* the mapped queue, consumed by the tick */
+	K_SQ_POLL,	/* the mapped queue, consumed by its poller */
 };
 
 /* Where a kind's bytes live (one target per kind, page count, value size). */
@@ -83,6 +85,7 @@ static const enum tkind target_of[] = {
 	[K_ENOTTY] = T_MEMFD, [K_PWRITE] = T_MEMFD, [K_URING_WRITE] = T_MEMFD,
 	[K_BPF_ELEM] = T_BPF, [K_BPF_BATCH] = T_BPF, [K_IOCTL] = T_MMSB,
 	[K_IOCTL_SYNC] = T_MMSB, [K_IOCTL_ATOMIC] = T_MMSB, [K_URING] = T_MMSB,
+	[K_SQ] = T_MMSB, [K_SQ_POLL] = T_MMSB,
 };
 
 /*
@@ -109,7 +112,7 @@ struct row {
 #define G	S_GUARD
 #define C	S_CONTENTION
 static const struct row rows[] = {
-	{ "memcpy", "user memcpy under a seqlock (the limit)", K_MEMCPY, 1, 1, 64, 64, 0, 2000000, P },
+	{ "memcpy", "user memcpy under a seqlock (the limit)", K_MEMCPY, 1, 1, 64, 64, 0, 2000000, P | G },
 	{ "nop_d128", "io_uring NOP, depth 128 (floor)", K_NOP, 1, 128, 64, 64, 0, 262144, P },
 	{ "null_ioctl", "null ioctl: MMSB_IOC_VERSION (floor)", K_NULL_IOCTL, 1, 1, 64, 64, 0, 131072, P },
 	{ "enotty_memfd", "unknown ioctl on a memfd: -ENOTTY", K_ENOTTY, 1, 1, 64, 64, 0, 131072, P },
@@ -133,6 +136,9 @@ static const struct row rows[] = {
 	{ "mmsb_sync_b16", "mmsb ioctl SYNC, batch 16", K_IOCTL_SYNC, 16, 1, 64, 64, 0, 16384, M | C },
 	{ "mmsb_sync_b64", "mmsb ioctl SYNC, batch 64", K_IOCTL_SYNC, 64, 1, 64, 64, 0, 32768, M },
 	{ "mmsb_sync_b256", "mmsb ioctl SYNC, batch 256", K_IOCTL_SYNC, 256, 1, 64, 64, 0, 65536, M },
+	/* 256 SQEs published at a time into a queue of 4096; see run_sq(). */
+	{ "mmsb_sq_b256", "mmsb mapped queue, consumed by the tick", K_SQ, 256, 1, 64, 64, 0, 65536, M | G },
+	{ "mmsb_sq_poll_b256", "mmsb mapped queue, consumed by the poller", K_SQ_POLL, 256, 1, 64, 64, 0, 65536, M | G },
 	{ "mmsb_sync_b4096", "mmsb ioctl SYNC, batch 4096", K_IOCTL_SYNC, 4096, 1, 64, 64, 0, 65536, M },
 	{ "mmsb_sync_b8_p8", "mmsb ioctl SYNC, batch 8, 8 pages", K_IOCTL_SYNC, 8, 1, 64, 8, 0, 16384, M | G },
 	{ "mmsb_atomic_b8_p8", "mmsb ioctl SYNC ATOMIC, batch 8, 8 pages", K_IOCTL_ATOMIC, 8, 1, 64, 8, 0, 16384, M | G },
@@ -543,6 +549,105 @@ static void prep_submit(void *ctx, struct io_uring_sqe *sqe, unsigned int first,
 	mmsb_uring_prep_submit(sqe, t->fd, t->desc + first, count, 0);
 }
 
+/*
+ * The mapped queue: one per row kind, on a file of its own (one queue a
+ * file), set up at the row's first run and gone at its end
+ * (sq_close()), so that no queue keeps the tick's timer running for the
+ * rows after it.
+ */
+#define SQ_ENTRIES	4096
+
+static struct mmsb_sq_handle sq_handle[2];
+static long sq_calls;
+
+static struct mmsb_sq_handle *sq_get(const struct row *r)
+{
+	struct mmsb_sq_handle *q = &sq_handle[r->kind == K_SQ_POLL];
+	int fd, ret;
+
+	if (q->map)
+		return q;
+	fd = mmsb_open();
+	if (fd < 0)
+		die("open", -fd);
+	ret = mmsb_sq_setup(fd, SQ_ENTRIES, SQ_ENTRIES * (__u64)r->len,
+			    r->kind == K_SQ_POLL ? MMSB_SQ_POLL : 0, 0, q);
+	if (ret)
+		die("sq setup", -ret);
+	return q;
+}
+
+static void sq_close(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sq_handle); i++) {
+		if (!sq_handle[i].map)
+			continue;
+		mmsb_sq_unmap(&sq_handle[i]);
+		close(sq_handle[i].fd);
+	}
+}
+
+/*
+ * @n deltas through queue @q, @batch SQEs published at a time (one
+ * release store of the tail, no system call).  The kernel consumes them
+ * (the tick, or the poller) and posts the CQEs once applied and
+ * visible.  The writer refills what the kernel consumed and reaps the
+ * CQEs; only when it can neither publish nor reap does it sleep, in one
+ * MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT: it never consumes), counted
+ * in sq_calls: about one per tick, never one per batch.
+ */
+static int run_sq(struct target *t, struct mmsb_sq_handle *q, long n,
+		  unsigned int batch)
+{
+	const struct bench_work *w = t->w;
+	long sent = 0, done = 0;
+	struct mmsb_cqe *c;
+	int ret;
+
+	while (done < n) {
+		bool moved = false;
+
+		while (sent < n && q->tail - __atomic_load_n(&q->ring->sq_head,
+				__ATOMIC_ACQUIRE) <= q->entries - batch) {
+			unsigned int k;
+
+			for (k = 0; k < batch; k++, sent++) {
+				unsigned int i = sent % BENCH_POOL;
+				struct mmsb_sqe *e = mmsb_sq_get_sqe(q);
+
+				if (!e)
+					return -EIO;
+				ret = mmsb_sq_prep_dense(q, e, t->ids[w->page[i]],
+							 w->off[i],
+							 bench_payload(w, i),
+							 w->len, sent);
+				if (ret)
+					return ret;
+			}
+			ret = mmsb_sq_submit(q);
+			if (ret < 0)
+				return ret;
+			moved = true;
+		}
+		while ((c = mmsb_sq_peek_cqe(q))) {
+			if (c->status)
+				return c->status;
+			mmsb_sq_cqe_seen(q);
+			done++;
+			moved = true;
+		}
+		if (moved || done == n)
+			continue;
+		ret = mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 1, UINT64_MAX);
+		if (ret < 0)
+			return ret;
+		sq_calls++;
+	}
+	return 0;
+}
+
 /* @n deltas of row @r on @t: the timed part of every row. */
 static int run(const struct row *r, struct target *t, long n)
 {
@@ -577,6 +682,9 @@ static int run(const struct row *r, struct target *t, long n)
 	case K_URING:
 		return run_ring(get_ring(), t, n, r->depth, r->batch, r->batch,
 				prep_submit);
+	case K_SQ:
+	case K_SQ_POLL:
+		return run_sq(t, sq_get(r), n, r->batch);
 	}
 	return -EINVAL;
 }
@@ -652,6 +760,11 @@ static void measure(const struct row *r, const char *section, long n)
 	bench_model_apply(t->model, &work, n);
 	res.check = verify(r, t);
 	bench_csv(&res);
+	if (r->kind == K_SQ || r->kind == K_SQ_POLL)
+		printf("# %s: %ld SQ_ENTER calls (GETEVENTS) for %ld deltas\n",
+		       r->key, sq_calls, n + warm);
+	sq_calls = 0;
+	sq_close();
 }
 
 /*

@@ -42,6 +42,7 @@ static const struct {
 	{ MMSB_FEAT_URING, "io_uring" },
 	{ MMSB_FEAT_GRAPH, "graph" },
 	{ MMSB_FEAT_GC, "gc" },
+	{ MMSB_FEAT_SQ, "sq" },
 };
 
 static int cmd_version(int fd, int argc, char **argv)

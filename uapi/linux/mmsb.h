@@ -47,6 +47,7 @@
 #define MMSB_FEAT_URING		_BITULL(2)	/* IORING_OP_URING_CMD */
 #define MMSB_FEAT_GRAPH		_BITULL(3)	/* edges and propagation */
 #define MMSB_FEAT_GC		_BITULL(4)	/* evictable pages, monitor */
+#define MMSB_FEAT_SQ		_BITULL(5)	/* mapped submission queue */
 #define MMSB_FEAT_STREAM	_BITULL(6)	/* change stream, restore, edge list */
 
 /**
@@ -934,6 +935,259 @@ struct mmsb_uring_wait {
 
 #define MMSB_URING_SUBMIT	_IOW(MMSB_IOC_MAGIC, 0x30, struct mmsb_uring_submit)
 #define MMSB_URING_WAIT		_IOW(MMSB_IOC_MAGIC, 0x31, struct mmsb_uring_wait)
+
+/*
+ * Mapped submission queue (MMSB_FEAT_SQ)
+ *
+ * MMSB_IOC_SQ_SETUP gives the open file a submission queue (SQ) and a
+ * completion queue (CQ) in kernel memory, which the process maps
+ * writable, shared, at MMSB_SQ_OFFSET:
+ *
+ *	mmap(NULL, setup.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+ *	     MMSB_SQ_OFFSET)
+ *
+ * The mapping holds, at the offsets MMSB_IOC_SQ_SETUP returns, a struct
+ * mmsb_sq_ring, the SQE array (@entries struct mmsb_sqe), the CQE array
+ * (2 * @entries struct mmsb_cqe) and the payload arena (@arena_bytes).
+ * It is the only writable mapping mmsb hands out, and only through the
+ * file that set the queue up (another open file of /dev/mmsb has its
+ * own queue, or none: -ENXIO); whoever holds that file (dup(), a passed
+ * descriptor) holds the queue, as with io_uring.  It is not inherited
+ * across fork() (VM_DONTCOPY: the child has no mapping there), cannot
+ * grow (mremap: -EFAULT), must be MAP_SHARED (-EINVAL) and no longer
+ * than @map_size (-EINVAL).  The queue lives until the file is released:
+ * release stops consuming, waits until the deltas taken from the queue
+ * were handled, then frees it.  Page ids at or past
+ * MMSB_SQ_OFFSET / page size cannot be mapped (no bus gets near them).
+ *
+ * Ring protocol.  Indexes are free-running __u32 counters; an entry's
+ * slot is index & mask.  Who writes what:
+ *
+ *	sq_tail  user space   SQEs [sq_head, sq_tail) are published
+ *	sq_head  kernel       SQEs before it were copied out: their slots
+ *			      (and their arena bytes) may be reused
+ *	cq_tail  kernel       CQEs [cq_head, cq_tail) are ready
+ *	cq_head  user space   CQEs before it were read: their slots are free
+ *	flags    kernel       MMSB_SQ_NEED_WAKEUP
+ *
+ * Writer: fill the SQE at sq_tail & sq_mask (and its payload and mask
+ * bytes in the arena), then store sq_tail + n with release semantics
+ * (pairs with the kernel's acquire load of sq_tail: the kernel sees the
+ * SQEs and arena bytes written before).  Load sq_head with acquire
+ * before reusing a slot or arena bytes (pairs with the kernel's release
+ * store after it copied them out).  Reader: load cq_tail with acquire
+ * (pairs with the kernel's release store after it wrote the CQEs), read
+ * the CQEs, then store cq_head with release (pairs with the kernel's
+ * acquire load before it reuses their slots).  libmmsb's mmsb_sq_*()
+ * functions do exactly this.
+ *
+ * Copy-once: the kernel copies each SQE out of the ring once, into
+ * kernel memory, then checks that copy; it copies each delta's mask and
+ * payload out of the arena once, into the queued delta, and checks the
+ * copy.  A process changing the ring or the arena at any moment can only
+ * change which (checked) values the kernel took, never get an unchecked
+ * one applied.  A tail more than @entries ahead of the kernel's head is
+ * ignored (nothing is consumed) until it is sane again; the header's
+ * sq_head and cq_tail are only ever written by the kernel from its own
+ * copies.
+ *
+ * Consumption.  The kernel consumes the SQ at every tick (the tick's
+ * timer keeps running while a queue is set up, see tick_us), in
+ * MMSB_IOC_SQ_ENTER with MMSB_SQ_ENTER_SUBMIT, and with MMSB_SQ_POLL in
+ * a kernel thread of the queue (mmsbN-sqpoll) between ticks.  The
+ * poller goes idle after @sq_idle_ms without work, sets
+ * MMSB_SQ_NEED_WAKEUP, and is woken by MMSB_SQ_ENTER_WAKEUP (or still
+ * finds the SQEs consumed by the next tick).  An SQE is consumed only
+ * when its CQE has room (the kernel counts the deltas in flight): the
+ * CQ never overflows and no completion is ever lost; while the CQ is
+ * full the SQEs wait, and @overflow counts the times that happened.
+ * Deltas from the queue take their place in the tick's queue in SQ
+ * order (per page: the order the kernel consumed them, also against
+ * ioctl and io_uring submissions) and complete at the end of the tick
+ * that handled them, after propagation, like a SYNC submission: then
+ * the CQE carries their id, status and the page's epoch.  A refused
+ * SQE (the errnos of struct mmsb_delta, -EINVAL for a reserved field
+ * or an arena range past @arena_bytes, -ENOMEM for the memory limit)
+ * gets its CQE at once, with delta_id 0.  Deltas from the queue, and
+ * the queue's own memory, count in MMSB_IOC_STATS's delta_bytes and
+ * against mem_limit_mb; the queue's memory also to the memory cgroup of
+ * the process that set it up.
+ */
+
+/* struct mmsb_sq_setup.flags */
+#define MMSB_SQ_POLL		_BITUL(0)	/* a poller thread consumes the SQ */
+#define MMSB_SQ_SETUP_FLAGS_ALL	MMSB_SQ_POLL
+
+#define MMSB_SQ_ENTRIES_MAX	32768		/* SQ entries at most */
+#define MMSB_SQ_ARENA_MAX	(64U << 20)	/* arena bytes at most */
+#define MMSB_SQ_IDLE_MS_DEFAULT	1000		/* sq_idle_ms 0 means this */
+#define MMSB_SQ_IDLE_MS_MAX	60000
+
+/* The mmap offset of the queue: past every page id's. */
+#define MMSB_SQ_OFFSET		_BITULL(46)
+
+/**
+ * struct mmsb_sq_setup - set up the file's queue (MMSB_IOC_SQ_SETUP)
+ * @entries: in: SQ entries, a power of two, 1 to MMSB_SQ_ENTRIES_MAX;
+ *	the CQ has twice as many
+ * @flags: in: MMSB_SQ_* flags
+ * @arena_bytes: in: payload arena bytes, 0 to MMSB_SQ_ARENA_MAX, a
+ *	multiple of 8
+ * @sq_idle_ms: in: MMSB_SQ_POLL only (else 0): the poller goes idle
+ *	after this many milliseconds without work, 0 for
+ *	MMSB_SQ_IDLE_MS_DEFAULT, at most MMSB_SQ_IDLE_MS_MAX
+ * @pad: in: zero
+ * @map_size: out: bytes to map at MMSB_SQ_OFFSET (page aligned)
+ * @sqes_off: out: offset of the SQE array in the mapping
+ * @cqes_off: out: offset of the CQE array
+ * @arena_off: out: offset of the arena (page aligned)
+ * @reserved: in: zero
+ *
+ * The ring header is at offset 0.  Errors: -EINVAL (a field out of its
+ * range, unknown flags, @pad or @reserved not zero), -EBUSY (the file
+ * has a queue already), -ENOMEM (the memory limit, or no memory), -EFAULT.
+ */
+struct mmsb_sq_setup {
+	__u32 entries;
+	__u32 flags;
+	__u64 arena_bytes;
+	__u32 sq_idle_ms;
+	__u32 pad;
+	__u64 map_size;
+	__u64 sqes_off;
+	__u64 cqes_off;
+	__u64 arena_off;
+	__u64 reserved[4];
+};
+
+/* struct mmsb_sq_ring.flags */
+#define MMSB_SQ_NEED_WAKEUP	_BITUL(0)	/* the poller sleeps: SQ_ENTER WAKEUP */
+
+/**
+ * struct mmsb_sq_ring - the header of the queue's mapping (offset 0)
+ * @sq_head: kernel: SQEs before it were copied out
+ * @sq_tail: user space: SQEs before it are published (release store)
+ * @cq_head: user space: CQEs before it were read (release store)
+ * @cq_tail: kernel: CQEs before it are ready
+ * @sq_mask: kernel: @entries - 1
+ * @cq_mask: kernel: 2 * @entries - 1
+ * @entries: kernel: SQ entries
+ * @flags: kernel: MMSB_SQ_NEED_WAKEUP
+ * @overflow: kernel: times SQEs waited because the CQ had no room
+ * @pad: zero
+ * @arena_bytes: kernel: bytes of the arena
+ * @reserved: zero
+ *
+ * The kernel reads only @sq_tail and @cq_head; what user space writes
+ * anywhere else in the header is ignored (and may be overwritten).
+ */
+struct mmsb_sq_ring {
+	__u32 sq_head;
+	__u32 sq_tail;
+	__u32 cq_head;
+	__u32 cq_tail;
+	__u32 sq_mask;
+	__u32 cq_mask;
+	__u32 entries;
+	__u32 flags;
+	__u32 overflow;
+	__u32 pad;
+	__u64 arena_bytes;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_sqe - one delta in the SQ
+ * @page_id: the target page
+ * @expected_epoch: as in struct mmsb_delta (0 = any; else -ESTALE
+ *	unless the page is at this epoch when applied)
+ * @user_data: returned unchanged in the CQE
+ * @offset: window start in the page data
+ * @len: window length, 1 to the page size
+ * @payload_off: offset of the payload bytes in the arena
+ * @payload_len: payload bytes (len, or the mask's set bits for SPARSE)
+ * @mask_off: offset in the arena of the (len + 7) / 8 mask bytes;
+ *	MASKED and SPARSE only (0 for DENSE)
+ * @encoding: MMSB_DELTA_*
+ * @flags: zero (no flags defined yet)
+ * @reserved: zero
+ *
+ * What struct mmsb_delta carries, with arena offsets for pointers.  The
+ * ranges [payload_off, payload_off + payload_len) and, for MASKED and
+ * SPARSE, [mask_off, mask_off + (len + 7) / 8) must lie in the arena
+ * (-EINVAL).  Other checks and errnos: struct mmsb_delta.
+ */
+struct mmsb_sqe {
+	__u64 page_id;
+	__u64 expected_epoch;
+	__u64 user_data;
+	__u32 offset;
+	__u32 len;
+	__u32 payload_off;
+	__u32 payload_len;
+	__u32 mask_off;
+	__u16 encoding;
+	__u16 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct mmsb_cqe - the outcome of one SQE
+ * @user_data: the SQE's
+ * @delta_id: the id the kernel gave the delta, 0 if it was refused
+ *	before it was queued
+ * @epoch: the page's epoch after the tick that applied the delta (0 if
+ *	it was not applied)
+ * @status: 0 applied (and visible in the mappings, propagation done), or
+ *	-errno: refused at once, or at its tick (-ESTALE, -EIDRM)
+ * @pad: zero
+ */
+struct mmsb_cqe {
+	__u64 user_data;
+	__u64 delta_id;
+	__u64 epoch;
+	__s32 status;
+	__u32 pad;
+};
+
+/* struct mmsb_sq_enter.flags */
+#define MMSB_SQ_ENTER_SUBMIT	_BITUL(0)	/* consume the SQ now */
+#define MMSB_SQ_ENTER_GETEVENTS	_BITUL(1)	/* wait for min_complete CQEs */
+#define MMSB_SQ_ENTER_WAKEUP	_BITUL(2)	/* wake an idle poller */
+#define MMSB_SQ_ENTER_FLAGS_ALL	(MMSB_SQ_ENTER_SUBMIT | \
+				 MMSB_SQ_ENTER_GETEVENTS | \
+				 MMSB_SQ_ENTER_WAKEUP)
+
+/**
+ * struct mmsb_sq_enter - drive the file's queue (MMSB_IOC_SQ_ENTER)
+ * @flags: in: MMSB_SQ_ENTER_* (at least one)
+ * @min_complete: in: GETEVENTS: return once cq_tail - cq_head (as
+ *	user space last stored cq_head) is at least this, 1 to twice the
+ *	entries; else 0
+ * @timeout_ns: in: GETEVENTS: relative timeout, U64_MAX waits for
+ *	ever, 0 looks once; else 0
+ * @submitted: out: SQEs consumed by this call (SUBMIT)
+ * @ready: out: CQEs ready (cq_tail - cq_head) at return
+ * @reserved: in: zero
+ *
+ * SUBMIT consumes what the SQ holds (as much as the CQ and the tick's
+ * queue have room for) and has a tick run; GETEVENTS then waits.
+ * Errors: -EINVAL (flags, a field out of range, @reserved not zero),
+ * -ENXIO (the file has no queue), -ETIMEDOUT (GETEVENTS: fewer CQEs
+ * than @min_complete when the timeout passed; @ready says how many),
+ * -EINTR (a signal), -EFAULT.
+ */
+struct mmsb_sq_enter {
+	__u32 flags;
+	__u32 min_complete;
+	__u64 timeout_ns;
+	__u32 submitted;
+	__u32 ready;
+	__u64 reserved[2];
+};
+
+#define MMSB_IOC_SQ_SETUP	_IOWR(MMSB_IOC_MAGIC, 0x15, struct mmsb_sq_setup)
+#define MMSB_IOC_SQ_ENTER	_IOWR(MMSB_IOC_MAGIC, 0x16, struct mmsb_sq_enter)
 
 /*
  * The read protocol, for C readers of a mapping.  @hdr points at the

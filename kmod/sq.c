@@ -1,0 +1,883 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmsb mapped submission queue (uapi: "Mapped submission queue").
+ *
+ * One queue per open file: a ring header, the SQE array, the CQE array
+ * and the payload arena in one accounted vmalloc area, mapped writable
+ * into the process that set it up.  User space publishes SQEs with a
+ * release store of sq_tail; the kernel consumes them here, in three
+ * places that take turns on the queue's @lock:
+ *
+ *   - the tick, before it drains (mmsb_sq_tick(): a trylock, so a queue
+ *     another consumer holds waits for the next tick);
+ *   - MMSB_IOC_SQ_ENTER with MMSB_SQ_ENTER_SUBMIT;
+ *   - with MMSB_SQ_POLL, the queue's poller kthread, between ticks,
+ *     until it found nothing for sq_idle_ms (then MMSB_SQ_NEED_WAKEUP).
+ *
+ * Consuming is a submission like the ioctl's, through the same builder
+ * (delta.c, with kernel-memory sources): each SQE is copied once into a
+ * local, checked there, its arena ranges bounded, and its mask and
+ * payload copied once from the arena into the delta's record, where
+ * they are checked.  The records go through the tick's queue in SQ
+ * order, as one awaited batch per round; the batch's ->done, at the end
+ * of the tick that handled its last delta (after propagation), writes
+ * the CQEs.  A refused SQE gets its CQE at once.  An SQE is consumed
+ * only when its CQE has room: @inflight counts the CQEs owed, so the
+ * CQ never overflows.
+ *
+ * Lifetime: the file's reference, plus one per round in flight (the
+ * batch's ->done drops it), so a queue whose file was released goes
+ * when its last delta completed.  Release stops consuming and waits for
+ * that, so the memory is back when close() returns.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitops.h>
+#include <linux/cred.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/kref.h>
+#include <linux/kthread.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+#include <kunit/visibility.h>
+
+#include "batch.h"
+#include "compat.h"
+#include "delta.h"
+#include "file.h"
+#include "main.h"
+#include "sq.h"
+#include "tick.h"
+
+/* SQEs one round consumes at most: one batch, a few chunks. */
+#define MMSB_SQ_ROUND_MAX	4096U
+
+/* SQEs the tick takes from one queue at most, per tick. */
+#define MMSB_SQ_TICK_MAX	(4 * MMSB_SQ_ROUND_MAX)
+
+/* The SQE array starts after the ring header. */
+#define MMSB_SQ_SQES_OFF	sizeof(struct mmsb_sq_ring)
+
+/**
+ * struct mmsb_sq - a file's mapped queue
+ * @ref: the file's reference and one per round in flight
+ * @bus: the bus's queue list, submission state and tick
+ * @cred: the setter's credentials (the file's), for page permission
+ * @admin: the setter bypasses page modes
+ * @node: on @bus.list
+ * @lock: serialises the consumers and @sq_head, @dead
+ * @dead: release began: nothing is consumed any more
+ * @sq_head: the kernel's own head; published to the ring after each round
+ * @mem: the mapping's memory (ring, SQEs, CQEs, arena)
+ * @map_size: bytes of @mem, charged to the bus's limit
+ * @ring: the ring header at @mem
+ * @sqes: the SQE array
+ * @cqes: the CQE array
+ * @arena: the payload arena
+ * @arena_bytes: its size
+ * @entries: SQ entries (a power of two)
+ * @cq_entries: CQ entries, 2 * @entries
+ * @cq_lock: protects @cq_tail, @inflight and the CQE slots
+ * @cq_tail: the kernel's own CQ tail
+ * @inflight: SQEs consumed whose CQE is not posted yet
+ * @overflow: times SQEs waited for CQ room (mirrored in the ring)
+ * @cq_wq: SQ_ENTER's GETEVENTS and release wait here for CQEs
+ * @poller: the poller kthread (MMSB_SQ_POLL), or NULL
+ * @poll_wq: the idle poller sleeps here
+ * @wake: MMSB_SQ_ENTER_WAKEUP was asked for
+ * @idle: the poller's quiet time, in jiffies
+ * @pages: the pages the queue's rounds looked up
+ * @spare: the page cache for a round that finds @pages busy (never,
+ *	since rounds are serialised; mmsb_page_cache_acquire() wants one)
+ */
+struct mmsb_sq {
+	struct kref ref;
+	struct mmsb_sq_bus bus;
+	const struct cred *cred;
+	bool admin;
+	struct list_head node;
+	struct mutex lock;	/* consumers, @sq_head, @dead */
+	bool dead;
+	u32 sq_head;
+	void *mem;
+	size_t map_size;
+	struct mmsb_sq_ring *ring;
+	struct mmsb_sqe *sqes;
+	struct mmsb_cqe *cqes;
+	u8 *arena;
+	u64 arena_bytes;
+	u32 entries;
+	u32 cq_entries;
+	spinlock_t cq_lock;	/* @cq_tail, @inflight, CQE slots */
+	u32 cq_tail;
+	u32 inflight;
+	u32 overflow;
+	wait_queue_head_t cq_wq;
+	struct task_struct *poller;
+	wait_queue_head_t poll_wq;
+	bool wake;
+	unsigned long idle;
+	struct mmsb_page_cache pages;
+	struct mmsb_page_cache spare;
+};
+
+/**
+ * struct mmsb_sq_round - the SQEs one consumption queued, as one batch
+ * @sq: the queue (a reference)
+ * @user_data: user_data of each SQE of the round, by its index
+ */
+struct mmsb_sq_round {
+	struct mmsb_sq *sq;
+	u64 user_data[];
+};
+
+/**
+ * mmsb_sq_list_init() - a bus's empty list of queues
+ * @list: the list
+ */
+void mmsb_sq_list_init(struct mmsb_sq_list *list)
+{
+	mutex_init(&list->lock);
+	INIT_LIST_HEAD(&list->head);
+	list->nr = 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_list_init);
+
+static void mmsb_sq_free(struct kref *ref)
+{
+	struct mmsb_sq *sq = container_of(ref, struct mmsb_sq, ref);
+
+	vfree(sq->mem);
+	mmsb_delta_uncharge(sq->bus.deltas, sq->map_size);
+	put_cred(sq->cred);
+	kfree(sq);
+}
+
+static void mmsb_sq_put(struct mmsb_sq *sq)
+{
+	kref_put(&sq->ref, mmsb_sq_free);
+}
+
+/**
+ * mmsb_sq_mem() - the queue's memory, as user space maps it
+ * @sq: the queue
+ *
+ * For KUnit, which plays user space on it.
+ *
+ * Return: the start of the ring header.
+ */
+void *mmsb_sq_mem(struct mmsb_sq *sq)
+{
+	return sq->mem;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_mem);
+
+/*
+ * CQEs the kernel owes or posted that user space has not read, from the
+ * cq_head it stored; a head that no sane reader stores (ahead of the
+ * tail, or more than the CQ behind it) counts as a full CQ.  Called
+ * with @cq_lock held.
+ */
+static u32 mmsb_sq_cq_used(struct mmsb_sq *sq)
+{
+	/*
+	 * Pairs with user space's release store of cq_head after it read
+	 * the CQEs before it: their slots may be written again.
+	 */
+	u32 used = sq->cq_tail - smp_load_acquire(&sq->ring->cq_head);
+
+	return min(used, sq->cq_entries);
+}
+
+/* CQ slots neither posted and unread nor owed: what may be consumed. */
+static u32 mmsb_sq_cq_room(struct mmsb_sq *sq)
+{
+	u32 used;
+
+	spin_lock(&sq->cq_lock);
+	used = mmsb_sq_cq_used(sq) + sq->inflight;
+	spin_unlock(&sq->cq_lock);
+	return used >= sq->cq_entries ? 0 : sq->cq_entries - used;
+}
+
+/**
+ * mmsb_sq_ready() - CQEs ready for user space
+ * @sq: the queue
+ *
+ * Return: cq_tail - cq_head as the kernel sees them (at most the CQ).
+ */
+u32 mmsb_sq_ready(struct mmsb_sq *sq)
+{
+	u32 n;
+
+	spin_lock(&sq->cq_lock);
+	n = mmsb_sq_cq_used(sq);
+	spin_unlock(&sq->cq_lock);
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_ready);
+
+/* Write one CQE, with @cq_lock held; it was owed (@inflight). */
+static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
+			     u64 epoch, s32 status)
+{
+	struct mmsb_cqe *cqe = &sq->cqes[sq->cq_tail & (sq->cq_entries - 1)];
+
+	cqe->user_data = user_data;
+	cqe->delta_id = id;
+	cqe->epoch = epoch;
+	cqe->status = status;
+	cqe->pad = 0;
+	sq->cq_tail++;
+	sq->inflight--;
+}
+
+/* Publish the CQEs written so far, with @cq_lock held. */
+static void mmsb_sq_publish(struct mmsb_sq *sq)
+{
+	/*
+	 * The CQEs before the tail.  Pairs with user space's acquire load
+	 * of cq_tail, before it reads them.
+	 */
+	smp_store_release(&sq->ring->cq_tail, sq->cq_tail);
+}
+
+/* A refused SQE's CQE, at once. */
+static void mmsb_sq_refuse(struct mmsb_sq *sq, u64 user_data, int status)
+{
+	spin_lock(&sq->cq_lock);
+	mmsb_sq_post_one(sq, user_data, 0, 0, status);
+	mmsb_sq_publish(sq);
+	spin_unlock(&sq->cq_lock);
+}
+
+/*
+ * The batch of a round ended (at the end of its last delta's tick,
+ * after propagation): a CQE for each of its deltas, in the records'
+ * order.  Runs in the thread that ran the tick.
+ */
+static void mmsb_sq_done(struct mmsb_batch *batch)
+{
+	struct mmsb_sq_round *round = batch->priv;
+	struct mmsb_sq *sq = round->sq;
+	struct mmsb_kdelta *kd;
+	struct mmsb_chunk *c;
+	u32 i;
+
+	spin_lock(&sq->cq_lock);
+	for (c = batch->chunks; c; c = c->bnext)
+		for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+		     i++, kd = mmsb_kdelta_next(kd))
+			mmsb_sq_post_one(sq, round->user_data[kd->index],
+					 kd->id, kd->status ? 0 : kd->epoch,
+					 kd->status);
+	mmsb_sq_publish(sq);
+	spin_unlock(&sq->cq_lock);
+	wake_up_all(&sq->cq_wq);
+	kfree(round);
+	/* The owner's reference; the tick drops its own after us. */
+	mmsb_batch_put(batch);
+	mmsb_sq_put(sq);
+}
+
+/*
+ * An SQE's fields as the builder takes them: arena offsets become
+ * kernel addresses once their ranges are inside the arena.  @e is the
+ * kernel's copy; nothing here reads the ring.
+ */
+static int mmsb_sq_desc(const struct mmsb_sq *sq, const struct mmsb_sqe *e,
+			struct mmsb_delta_desc *d)
+{
+	u64 mask_len;
+
+	if (e->flags || e->reserved[0] || e->reserved[1])
+		return -EINVAL;
+	if ((u64)e->payload_off + e->payload_len > sq->arena_bytes)
+		return -EINVAL;
+	d->page_id = e->page_id;
+	d->expected_epoch = e->expected_epoch;
+	d->offset = e->offset;
+	d->len = e->len;
+	d->payload = (uintptr_t)(sq->arena + e->payload_off);
+	d->payload_len = e->payload_len;
+	d->encoding = e->encoding;
+	d->flags = 0;
+	d->pad = 0;
+	d->mask = 0;
+	if (e->encoding == MMSB_DELTA_DENSE)
+		return e->mask_off ? -EINVAL : 0;
+	mask_len = BITS_TO_BYTES((u64)e->len);
+	if ((u64)e->mask_off + mask_len > sq->arena_bytes)
+		return -EINVAL;
+	d->mask = (uintptr_t)(sq->arena + e->mask_off);
+	return 0;
+}
+
+/* Queue the builder's open chunk, whose records have room reserved. */
+static u32 mmsb_sq_push(struct mmsb_sq *sq, struct mmsb_builder *b)
+{
+	struct mmsb_chunk *c = b->cur;
+	u32 nr;
+
+	if (!c || !c->nr) {
+		mmsb_builder_close(b);
+		return 0;
+	}
+	b->cur = NULL;
+	nr = c->nr;
+	mmsb_batch_add_chunk(c->batch, c);
+	/* Counted before the tick can apply them: see STATS in the uapi. */
+	atomic64_add(nr, &sq->bus.deltas->submitted);
+	/* Awaited: the caller kicks, or is the tick. */
+	mmsb_tick_push(sq->bus.tick, c, true);
+	return nr;
+}
+
+/*
+ * One round, with @lock held: copy the published SQEs (as many as the
+ * CQ and the tick's queue have room for) out of the ring, check them,
+ * queue the good ones as one batch, post the refused ones' CQEs.
+ * Returns the SQEs consumed, or -ENOMEM (nothing consumed).
+ */
+static int mmsb_sq_round(struct mmsb_sq *sq)
+{
+	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
+	struct mmsb_tick *t = sq->bus.tick;
+	struct mmsb_sq_ring *r = sq->ring;
+	struct mmsb_sq_round *round;
+	u32 head = sq->sq_head, n, room, i, queued = 0;
+	struct mmsb_delta_desc d;
+	struct mmsb_builder b;
+	struct mmsb_sqe e;
+	u64 base_id;
+	long got;
+
+	if (sq->dead)
+		return 0;
+	/*
+	 * Pairs with user space's release store of sq_tail: the SQEs and
+	 * arena bytes it wrote before are visible to the copies below.
+	 */
+	n = smp_load_acquire(&r->sq_tail) - head;
+	/* Nothing, or a tail no sane writer stores: wait until it is. */
+	if (!n || n > sq->entries)
+		return 0;
+	room = mmsb_sq_cq_room(sq);
+	if (room < n) {
+		WRITE_ONCE(r->overflow, ++sq->overflow);
+		n = room;
+		if (!n)
+			return 0;
+	}
+	n = min(n, MMSB_SQ_ROUND_MAX);
+	/* Never waits: a full queue kicks a tick and the SQEs wait. */
+	got = mmsb_tick_reserve(t, n, true);
+	if (got <= 0)
+		return 0;
+	n = got;
+	round = kmalloc(struct_size(round, user_data, n),
+			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!round) {
+		mmsb_tick_unreserve(t, n);
+		return -ENOMEM;
+	}
+	round->sq = sq;
+	spin_lock(&sq->cq_lock);
+	sq->inflight += n;
+	spin_unlock(&sq->cq_lock);
+
+	mmsb_builder_init(&b, ctx, mmsb_page_cache_acquire(&sq->pages,
+							   &sq->spare),
+			  sq->cred, sq->admin, true, false,
+			  mmsb_tick_capacity(t));
+	b.ksrc = true;
+	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	/* @d and @e out here: a kernel that zeroes locals does it once. */
+	for (i = 0; i < n; i++) {
+		int ret;
+
+		/* The one read of the SQE: all below uses the copy. */
+		memcpy(&e, &sq->sqes[(head + i) & (sq->entries - 1)],
+		       sizeof(e));
+		round->user_data[i] = e.user_data;
+		ret = mmsb_sq_desc(sq, &e, &d);
+		b.left = n - i;
+		while (!ret) {
+			ret = mmsb_delta_add(&b, &d, base_id + i + 1, i);
+			if (ret != MMSB_DELTA_FULL)
+				break;
+			queued += mmsb_sq_push(sq, &b);
+			ret = 0;
+		}
+		if (ret) {
+			atomic64_inc(&ctx->rejected);
+			/*
+			 * The count before the CQE, as in submit.c: pairs
+			 * with a reader that reads the CQE, then STATS.
+			 */
+			smp_mb__after_atomic();
+			mmsb_sq_refuse(sq, e.user_data, ret);
+		}
+	}
+	queued += mmsb_sq_push(sq, &b);
+	mmsb_builder_finish(&b);
+	sq->sq_head = head + n;
+	/*
+	 * Every copy out of the SQEs and the arena is done.  Pairs with
+	 * user space's acquire load of sq_head before it reuses them.
+	 */
+	smp_store_release(&r->sq_head, sq->sq_head);
+	if (queued < n)
+		mmsb_tick_unreserve(t, n - queued);
+	if (!queued) {
+		if (b.batch)
+			mmsb_batch_abandon(b.batch);
+		kfree(round);
+		wake_up_all(&sq->cq_wq);
+		return n;
+	}
+	kref_get(&sq->ref);
+	b.batch->done = mmsb_sq_done;
+	b.batch->priv = round;
+	mmsb_batch_arm(b.batch);
+	if (queued < n)
+		wake_up_all(&sq->cq_wq);
+	return n;
+}
+
+/**
+ * mmsb_sq_consume() - consume what the SQ holds
+ * @sq: the queue
+ * @in_tick: the caller is the tick, before it drains: another consumer
+ *	busy with the queue leaves it to the next tick
+ *
+ * Everything queued here is taken by the next tick to start; a caller
+ * other than the tick has one run (mmsb_tick_kick() or a tick inline).
+ *
+ * Context: process context, sleeps unless @in_tick.
+ * Return: SQEs consumed (queued or refused), or -ENOMEM.
+ */
+int mmsb_sq_consume(struct mmsb_sq *sq, bool in_tick)
+{
+	int n;
+
+	if (!in_tick)
+		mutex_lock(&sq->lock);
+	else if (!mutex_trylock(&sq->lock))
+		return 0;
+	n = mmsb_sq_round(sq);
+	mutex_unlock(&sq->lock);
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_consume);
+
+/**
+ * __mmsb_sq_tick() - the tick consumes every queue of its bus
+ * @list: the bus's queues
+ *
+ * Rounds of each queue until it is empty, its CQ or the tick's queue is
+ * full, or MMSB_SQ_TICK_MAX SQEs were taken from it in this tick: a
+ * process that publishes as fast as the tick consumes cannot hold the
+ * tick here.
+ *
+ * Context: the tick, with its run_lock, before it drains.
+ * Return: whether a queue is set up: the tick then keeps its timer
+ * running, so that published SQEs are consumed without a system call.
+ */
+bool __mmsb_sq_tick(struct mmsb_sq_list *list)
+{
+	struct mmsb_sq *sq;
+	bool armed;
+	u32 taken;
+	int n;
+
+	mutex_lock(&list->lock);
+	list_for_each_entry(sq, &list->head, node)
+		for (taken = 0; taken < MMSB_SQ_TICK_MAX; taken += n) {
+			n = mmsb_sq_consume(sq, true);
+			if (n <= 0)
+				break;
+		}
+	armed = list->nr;
+	mutex_unlock(&list->lock);
+	return armed;
+}
+
+/* SQEs published and not consumed. */
+static bool mmsb_sq_pending(struct mmsb_sq *sq)
+{
+	return READ_ONCE(sq->ring->sq_tail) != READ_ONCE(sq->sq_head);
+}
+
+/*
+ * The poller: consume while there is work; after @idle without any,
+ * set NEED_WAKEUP and sleep until SQ_ENTER's WAKEUP.  Between looks it
+ * sleeps a little rather than spin: the tick needs the CPU too.
+ */
+static int mmsb_sq_poll_fn(void *arg)
+{
+	struct mmsb_sq *sq = arg;
+	struct mmsb_sq_ring *r = sq->ring;
+	unsigned long idle_end = jiffies + sq->idle;
+
+	while (!kthread_should_stop()) {
+		if (mmsb_sq_consume(sq, false) > 0) {
+			mmsb_tick_kick(sq->bus.tick);
+			idle_end = jiffies + sq->idle;
+			cond_resched();
+			continue;
+		}
+		if (time_before(jiffies, idle_end)) {
+			usleep_range(20, 50);
+			continue;
+		}
+		WRITE_ONCE(r->flags, MMSB_SQ_NEED_WAKEUP);
+		/*
+		 * The flag before the look at the tail.  Pairs with the
+		 * full fence of a writer between its tail store and its
+		 * load of flags (mmsb_sq_submit() in libmmsb): either we
+		 * see its SQEs or it sees the flag and wakes us.
+		 */
+		smp_mb();
+		if (!mmsb_sq_pending(sq))
+			wait_event_idle(sq->poll_wq, READ_ONCE(sq->wake) ||
+					kthread_should_stop());
+		WRITE_ONCE(sq->wake, false);
+		WRITE_ONCE(r->flags, 0);
+		idle_end = jiffies + sq->idle;
+	}
+	return 0;
+}
+
+/* Wake an idle poller (MMSB_SQ_ENTER_WAKEUP). */
+static void mmsb_sq_wake_poller(struct mmsb_sq *sq)
+{
+	if (!sq->poller)
+		return;
+	WRITE_ONCE(sq->wake, true);
+	wake_up(&sq->poll_wq);
+}
+
+/* Check what user space asked for; compute the layout. */
+static int mmsb_sq_check(struct mmsb_sq_setup *p)
+{
+	u64 cqes_end;
+
+	if (!p->entries || p->entries > MMSB_SQ_ENTRIES_MAX ||
+	    !is_power_of_2(p->entries))
+		return -EINVAL;
+	if ((p->flags & ~MMSB_SQ_SETUP_FLAGS_ALL) || p->pad ||
+	    memchr_inv(p->reserved, 0, sizeof(p->reserved)))
+		return -EINVAL;
+	if (p->arena_bytes > MMSB_SQ_ARENA_MAX || p->arena_bytes % 8)
+		return -EINVAL;
+	if (p->sq_idle_ms > MMSB_SQ_IDLE_MS_MAX ||
+	    (p->sq_idle_ms && !(p->flags & MMSB_SQ_POLL)))
+		return -EINVAL;
+	p->sqes_off = MMSB_SQ_SQES_OFF;
+	p->cqes_off = p->sqes_off + (u64)p->entries * sizeof(struct mmsb_sqe);
+	cqes_end = p->cqes_off + 2ULL * p->entries * sizeof(struct mmsb_cqe);
+	p->arena_off = PAGE_ALIGN(cqes_end);
+	p->map_size = PAGE_ALIGN(p->arena_off + p->arena_bytes);
+	return 0;
+}
+
+/**
+ * mmsb_sq_create() - a queue, consumed by its bus's tick from now on
+ * @bus: the bus's queue list, submission state and tick
+ * @cred: the credentials deltas are checked with (a reference is taken)
+ * @admin: they bypass page modes
+ * @p: the setup; checked here, and its outputs (layout) filled in
+ *
+ * The memory is charged to the bus's limit (in delta_bytes) and to the
+ * caller's memory cgroup.  With MMSB_SQ_POLL, the poller starts.
+ *
+ * Context: process context, sleeps.
+ * Return: the queue, or ERR_PTR(-EINVAL) (a field of @p), -ENOMEM (the
+ * limit, or no memory), or the poller's creation error.
+ */
+struct mmsb_sq *mmsb_sq_create(const struct mmsb_sq_bus *bus,
+			       const struct cred *cred, bool admin,
+			       struct mmsb_sq_setup *p)
+{
+	struct mmsb_sq *sq;
+	int ret;
+
+	ret = mmsb_sq_check(p);
+	if (ret)
+		return ERR_PTR(ret);
+	sq = kzalloc(sizeof(*sq), GFP_KERNEL_ACCOUNT);
+	if (!sq)
+		return ERR_PTR(-ENOMEM);
+	sq->bus = *bus;
+	sq->map_size = p->map_size;
+	ret = mmsb_delta_charge(bus->deltas, sq->map_size);
+	if (ret)
+		goto err_free;
+	ret = -ENOMEM;
+	/* As the pages: -ENOMEM rather than the cgroup's OOM killer. */
+	sq->mem = __vmalloc(sq->map_size, GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+			    __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	if (!sq->mem)
+		goto err_uncharge;
+	kref_init(&sq->ref);
+	sq->cred = get_cred(cred);
+	sq->admin = admin;
+	mutex_init(&sq->lock);
+	spin_lock_init(&sq->cq_lock);
+	init_waitqueue_head(&sq->cq_wq);
+	init_waitqueue_head(&sq->poll_wq);
+	sq->entries = p->entries;
+	sq->cq_entries = 2 * p->entries;
+	sq->arena_bytes = p->arena_bytes;
+	sq->ring = sq->mem;
+	sq->sqes = sq->mem + p->sqes_off;
+	sq->cqes = sq->mem + p->cqes_off;
+	sq->arena = sq->mem + p->arena_off;
+	sq->ring->sq_mask = sq->entries - 1;
+	sq->ring->cq_mask = sq->cq_entries - 1;
+	sq->ring->entries = sq->entries;
+	sq->ring->arena_bytes = sq->arena_bytes;
+	sq->idle = msecs_to_jiffies(p->sq_idle_ms ?: MMSB_SQ_IDLE_MS_DEFAULT);
+	if (p->flags & MMSB_SQ_POLL) {
+		sq->poller = kthread_run(mmsb_sq_poll_fn, sq, "%s-sqpoll",
+					 bus->name ?: "mmsb");
+		if (IS_ERR(sq->poller)) {
+			ret = PTR_ERR(sq->poller);
+			sq->poller = NULL;
+			mmsb_sq_put(sq);
+			return ERR_PTR(ret);
+		}
+	}
+	mutex_lock(&bus->list->lock);
+	list_add_tail(&sq->node, &bus->list->head);
+	WRITE_ONCE(bus->list->nr, bus->list->nr + 1);
+	mutex_unlock(&bus->list->lock);
+	/* A timer stopped for idleness runs again, for the queue. */
+	mmsb_tick_wake_timer(bus->tick);
+	return sq;
+
+err_uncharge:
+	mmsb_delta_uncharge(bus->deltas, sq->map_size);
+err_free:
+	kfree(sq);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_create);
+
+static bool mmsb_sq_settled(struct mmsb_sq *sq)
+{
+	bool settled;
+
+	spin_lock(&sq->cq_lock);
+	settled = !sq->inflight;
+	spin_unlock(&sq->cq_lock);
+	return settled;
+}
+
+/**
+ * mmsb_sq_destroy() - stop consuming, wait for the deltas in flight,
+ *	drop the queue
+ * @sq: the queue; nobody maps it any more
+ *
+ * The tick no longer sees it and the poller stops; the deltas already
+ * queued are applied (or refused) as usual, at the ticks this asks for,
+ * and their CQEs written; then the memory goes.
+ *
+ * Context: process context, sleeps.
+ */
+void mmsb_sq_destroy(struct mmsb_sq *sq)
+{
+	struct mmsb_sq_list *list = sq->bus.list;
+
+	mutex_lock(&list->lock);
+	list_del(&sq->node);
+	WRITE_ONCE(list->nr, list->nr - 1);
+	mutex_unlock(&list->lock);
+	if (sq->poller)
+		kthread_stop(sq->poller);
+	mutex_lock(&sq->lock);
+	sq->dead = true;
+	mutex_unlock(&sq->lock);
+	if (!mmsb_sq_settled(sq)) {
+		mmsb_tick_kick(sq->bus.tick);
+		wait_event(sq->cq_wq, mmsb_sq_settled(sq));
+	}
+	mmsb_sq_put(sq);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_destroy);
+
+/**
+ * mmsb_sq_mmap() - map the file's queue, writable (->mmap at
+ *	MMSB_SQ_OFFSET and past it)
+ * @mf: the file
+ * @vma: the new mapping
+ *
+ * Shared only; not copied by fork() (VM_DONTCOPY), never grown
+ * (VM_DONTEXPAND), never executable.  The mapping holds the file, so
+ * the queue outlives it.
+ *
+ * Return: 0, -EINVAL (an offset other than MMSB_SQ_OFFSET, a private
+ * mapping, one longer than the queue), -ENXIO (the file has no queue),
+ * -EPERM (PROT_EXEC), or vm_insert_page()'s error.
+ */
+int mmsb_sq_mmap(struct mmsb_file *mf, struct vm_area_struct *vma)
+{
+	/* Pairs with the release store that published the queue. */
+	struct mmsb_sq *sq = smp_load_acquire(&mf->sq);
+	unsigned long addr;
+	size_t off = 0;
+	int ret;
+
+	if (vma->vm_pgoff != MMSB_SQ_OFFSET >> PAGE_SHIFT)
+		return -EINVAL;
+	if (!sq)
+		return -ENXIO;
+	if (!(vma->vm_flags & VM_SHARED) ||
+	    vma->vm_end - vma->vm_start > sq->map_size)
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		ret = vm_insert_page(vma, addr,
+				     vmalloc_to_page((u8 *)sq->mem + off));
+		if (ret)
+			return ret;
+		off += PAGE_SIZE;
+	}
+	return 0;
+}
+
+/**
+ * mmsb_ioctl_sq_setup() - MMSB_IOC_SQ_SETUP
+ * @file: the mmsb file
+ * @uarg: user pointer to struct mmsb_sq_setup
+ *
+ * Return: 0, -EBUSY (the file has a queue), -EINVAL, -ENOMEM, -EFAULT.
+ */
+long mmsb_ioctl_sq_setup(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_dev *dev = mf->dev;
+	struct mmsb_sq_bus bus = {
+		.list = &dev->sqs,
+		.deltas = mf->deltas,
+		.tick = mf->tick,
+		.name = dev->name,
+	};
+	struct mmsb_sq_setup p;
+	struct mmsb_sq *sq;
+
+	if (copy_from_user(&p, uarg, sizeof(p)))
+		return -EFAULT;
+	if (READ_ONCE(mf->sq))
+		return -EBUSY;
+	sq = mmsb_sq_create(&bus, mf->cred, mf->admin, &p);
+	if (IS_ERR(sq))
+		return PTR_ERR(sq);
+	if (copy_to_user(uarg, &p, sizeof(p))) {
+		mmsb_sq_destroy(sq);
+		return -EFAULT;
+	}
+	/* Pairs with the acquire loads of mmsb_sq_mmap() and SQ_ENTER. */
+	if (cmpxchg_release(&mf->sq, NULL, sq)) {
+		mmsb_sq_destroy(sq);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* GETEVENTS: wait until @min CQEs are ready, or the timeout. */
+static int mmsb_sq_wait(struct mmsb_sq *sq, u32 min, u64 timeout_ns)
+{
+	long ret;
+
+	if (mmsb_sq_ready(sq) >= min)
+		return 0;
+	if (!timeout_ns)
+		return -ETIMEDOUT;
+	if (timeout_ns == U64_MAX)
+		ret = wait_event_interruptible(sq->cq_wq,
+					       mmsb_sq_ready(sq) >= min);
+	else
+		ret = wait_event_interruptible_hrtimeout(sq->cq_wq,
+							 mmsb_sq_ready(sq) >= min,
+							 ns_to_ktime(min_t(u64, timeout_ns,
+									   KTIME_MAX)));
+	if (ret == -ETIME)
+		return -ETIMEDOUT;
+	return ret ? -EINTR : 0;
+}
+
+/**
+ * mmsb_ioctl_sq_enter() - MMSB_IOC_SQ_ENTER
+ * @file: the mmsb file
+ * @uarg: user pointer to struct mmsb_sq_enter
+ *
+ * Return: 0, -EINVAL, -ENXIO (no queue), -ETIMEDOUT, -EINTR, -ENOMEM
+ * (SUBMIT could not allocate a round), -EFAULT.
+ */
+long mmsb_ioctl_sq_enter(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_sq_enter __user *u = uarg;
+	struct mmsb_sq_enter e;
+	struct mmsb_sq *sq;
+	bool getevents;
+	int ret = 0, n;
+
+	if (copy_from_user(&e, uarg, sizeof(e)))
+		return -EFAULT;
+	getevents = e.flags & MMSB_SQ_ENTER_GETEVENTS;
+	if (!e.flags || (e.flags & ~MMSB_SQ_ENTER_FLAGS_ALL) ||
+	    e.reserved[0] || e.reserved[1] ||
+	    (!getevents && (e.min_complete || e.timeout_ns)))
+		return -EINVAL;
+	/* Pairs with the release store that published the queue. */
+	sq = smp_load_acquire(&mf->sq);
+	if (!sq)
+		return -ENXIO;
+	if (getevents && (!e.min_complete || e.min_complete > sq->cq_entries))
+		return -EINVAL;
+	e.submitted = 0;
+	if (e.flags & MMSB_SQ_ENTER_WAKEUP)
+		mmsb_sq_wake_poller(sq);
+	if (e.flags & MMSB_SQ_ENTER_SUBMIT) {
+		n = mmsb_sq_consume(sq, false);
+		if (n < 0)
+			return n;
+		e.submitted = n;
+		/* The round's deltas, in a tick run here if none runs. */
+		if (n)
+			mmsb_tick_run_here(mf->tick);
+	}
+	if (getevents)
+		ret = mmsb_sq_wait(sq, e.min_complete, e.timeout_ns);
+	e.ready = mmsb_sq_ready(sq);
+	if (put_user(e.submitted, &u->submitted) || put_user(e.ready, &u->ready))
+		return -EFAULT;
+	return ret;
+}
+
+/**
+ * mmsb_sq_release() - the file goes: so does its queue
+ * @mf: the file
+ *
+ * Context: ->release, process context.
+ */
+void mmsb_sq_release(struct mmsb_file *mf)
+{
+	if (mf->sq)
+		mmsb_sq_destroy(mf->sq);
+}

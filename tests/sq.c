@@ -1,0 +1,741 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The mapped submission queue (MMSB_IOC_SQ_SETUP, MMSB_IOC_SQ_ENTER and
+ * the mapping at MMSB_SQ_OFFSET).
+ *
+ * sq.setup_errors: every bad setup field, a second setup, and the
+ * mapping's rules, each with its errno.
+ * sq.fork_child_has_no_mapping: the queue is not inherited.
+ * sq.encodings_against_model: DENSE, MASKED and SPARSE deltas through
+ * the queue leave exactly the model's bytes; each CQE has its SQE's
+ * user_data, an id and the page's epoch.
+ * sq.refusals: bad arena ranges, reserved fields, a missing page, a
+ * window past the page and a stale expected epoch, each in its CQE.
+ * sq.order_with_ioctl: deltas of the queue and of SUBMIT on one page
+ * apply in the order the kernel took them.
+ * sq.tick_consumes / sq.poller_consumes_and_sleeps: no system call
+ * between publishing and the completions; the poller's NEED_WAKEUP.
+ * sq.cq_full: a full CQ holds SQEs back, counted in overflow.
+ * sq.scribbler: a writer scribbling over its whole queue while the
+ * kernel consumes it; a page it may not write stays untouched and the
+ * memory comes back.
+ * sq.kill_busy: a process killed with a busy queue and a busy poller
+ * leaks nothing; the module unloads.
+ * sq.memory_limit: the queue counts in delta_bytes and the limit.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "pages.h"
+
+#define PSIZE	4096
+#define NOBODY	65534
+
+static __u64 delta_bytes(int fd)
+{
+	struct mmsb_stats s;
+
+	if (mmsb_stats(fd, &s))
+		return ~0ULL;
+	return s.delta_bytes;
+}
+
+/* Wait up to 10 s for delta_bytes to be @want (ticks give chunks back). */
+static __u64 delta_bytes_settle(int fd, __u64 want)
+{
+	__u64 b = 0;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		b = delta_bytes(fd);
+		if (b == want)
+			break;
+		ioctl(fd, MMSB_IOC_FLUSH);
+		usleep(10000);
+	}
+	return b;
+}
+
+static int setup_raw(int fd, struct mmsb_sq_setup *p)
+{
+	return ioctl_err(fd, MMSB_IOC_SQ_SETUP, p);
+}
+
+/* Submit what was got, consume it now and wait for @n CQEs. */
+static int submit_wait(struct mmsb_sq_handle *q, __u32 n)
+{
+	int ret = mmsb_sq_submit(q);
+
+	if (ret < 0)
+		return ret;
+	ret = mmsb_sq_enter(q, MMSB_SQ_ENTER_SUBMIT | MMSB_SQ_ENTER_GETEVENTS,
+			    n, 10ULL * 1000000000);
+	return ret < 0 ? ret : 0;
+}
+
+/* Take the next CQE into *@out. */
+static int reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
+{
+	struct mmsb_cqe *c = mmsb_sq_peek_cqe(q);
+
+	if (!c)
+		return -EAGAIN;
+	*out = *c;
+	mmsb_sq_cqe_seen(q);
+	return 0;
+}
+
+/* Wait up to 10 s, without system calls into mmsb, for a CQE. */
+static int reap_spin(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
+{
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (!reap(q, out))
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+FIXTURE(sq) {
+	int fd;
+	__u64 page, ro;
+	const struct mmsb_page_header *hdr;
+	struct mmsb_sq_handle q;
+	bool mapped;
+};
+
+FIXTURE_SETUP(sq)
+{
+	struct mmsb_page_create pc;
+
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0666, 0, &pc));
+	self->page = pc.id;
+	ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &self->hdr));
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0644, 0, &pc));
+	self->ro = pc.id;
+	self->mapped = false;
+}
+
+FIXTURE_TEARDOWN(sq)
+{
+	if (self->mapped)
+		mmsb_sq_unmap(&self->q);
+	if (self->hdr)
+		mmsb_page_unmap(self->hdr);
+	free_all(self->fd);
+	close(self->fd);
+}
+
+static int sq_up(FIXTURE_DATA(sq) *self, __u32 entries, __u32 flags,
+		 __u32 idle_ms)
+{
+	int ret = mmsb_sq_setup(self->fd, entries, entries * 256ULL, flags,
+				idle_ms, &self->q);
+
+	self->mapped = !ret;
+	return ret;
+}
+
+TEST_F(sq, setup_errors)
+{
+	struct mmsb_sq_setup p;
+	struct mmsb_sq_enter e = { .flags = MMSB_SQ_ENTER_SUBMIT };
+	struct mmsb_version v;
+	int fd2;
+	void *m;
+
+	ASSERT_EQ(0, mmsb_version(self->fd, &v));
+	EXPECT_TRUE(v.features & MMSB_FEAT_SQ);
+#define BAD(field, value) do {						\
+	memset(&p, 0, sizeof(p));					\
+	p.entries = 8;							\
+	p.arena_bytes = 4096;						\
+	p.field = value;						\
+	EXPECT_EQ(-EINVAL, setup_raw(self->fd, &p)) TH_LOG(#field);	\
+} while (0)
+	BAD(entries, 0);
+	BAD(entries, 12);
+	BAD(entries, MMSB_SQ_ENTRIES_MAX * 2);
+	BAD(arena_bytes, 4100);
+	BAD(arena_bytes, MMSB_SQ_ARENA_MAX + 8ULL);
+	BAD(flags, 2);
+	BAD(pad, 1);
+	BAD(reserved[3], 1);
+	BAD(sq_idle_ms, 10);	/* without MMSB_SQ_POLL */
+#undef BAD
+	memset(&p, 0, sizeof(p));
+	p.entries = 8;
+	p.flags = MMSB_SQ_POLL;
+	p.sq_idle_ms = MMSB_SQ_IDLE_MS_MAX + 1;
+	EXPECT_EQ(-EINVAL, setup_raw(self->fd, &p));
+
+	/* No queue yet: SQ_ENTER and the mapping say so. */
+	EXPECT_EQ(-ENXIO, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	EXPECT_EQ(-ENXIO, map(self->fd, MMSB_SQ_OFFSET, 4096,
+			      PROT_READ | PROT_WRITE, MAP_SHARED, &m));
+
+	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
+	EXPECT_EQ(8, self->q.ring->entries);
+	EXPECT_EQ(7, self->q.ring->sq_mask);
+	EXPECT_EQ(15, self->q.ring->cq_mask);
+	EXPECT_EQ(8 * 256, self->q.ring->arena_bytes);
+	memset(&p, 0, sizeof(p));
+	p.entries = 8;
+	EXPECT_EQ(-EBUSY, setup_raw(self->fd, &p));
+
+	/* SQ_ENTER's own checks. */
+	e.flags = 0;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	e.flags = 8;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	e.flags = MMSB_SQ_ENTER_SUBMIT;
+	e.min_complete = 1;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	e.flags = MMSB_SQ_ENTER_GETEVENTS;
+	e.min_complete = 17;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	e.min_complete = 1;
+	e.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	e.reserved[1] = 0;
+	e.timeout_ns = 0;
+	EXPECT_EQ(-ETIMEDOUT, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+	e.timeout_ns = 1000000;
+	EXPECT_EQ(-ETIMEDOUT, ioctl_err(self->fd, MMSB_IOC_SQ_ENTER, &e));
+
+	/* The mapping: shared, not longer, not executable, that offset. */
+	EXPECT_EQ(-EINVAL, map(self->fd, MMSB_SQ_OFFSET, 4096,
+			       PROT_READ | PROT_WRITE, MAP_PRIVATE, &m));
+	EXPECT_EQ(-EINVAL, map(self->fd, MMSB_SQ_OFFSET,
+			       self->q.map_size + 4096, PROT_READ, MAP_SHARED,
+			       &m));
+	EXPECT_EQ(-EPERM, map(self->fd, MMSB_SQ_OFFSET, 4096,
+			      PROT_READ | PROT_EXEC, MAP_SHARED, &m));
+	EXPECT_EQ(-EINVAL, map(self->fd, MMSB_SQ_OFFSET + 4096, 4096,
+			       PROT_READ, MAP_SHARED, &m));
+	/* mremap growth of it is refused. */
+	EXPECT_EQ(MAP_FAILED, mremap(self->q.map, self->q.map_size,
+				     self->q.map_size + 4096, 0));
+	/* Every other mapping stays read-only. */
+	EXPECT_EQ(-EPERM, map(self->fd, page_size() * self->page, 4096,
+			      PROT_READ | PROT_WRITE, MAP_SHARED, &m));
+	EXPECT_EQ(-EPERM, map(self->fd, MMSB_BUS_HEADER_OFFSET, 4096,
+			      PROT_READ | PROT_WRITE, MAP_SHARED, &m));
+	/* Another file of the same bus has no queue of its own. */
+	fd2 = mmsb_open();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-ENXIO, map(fd2, MMSB_SQ_OFFSET, 4096,
+			      PROT_READ | PROT_WRITE, MAP_SHARED, &m));
+	close(fd2);
+}
+
+TEST_F(sq, fork_child_has_no_mapping)
+{
+	unsigned char vec;
+	pid_t pid;
+
+	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		/* mincore(): -ENOMEM for an unmapped range. */
+		_exit(mincore(self->q.map, 4096, &vec) == -1 &&
+		      errno == ENOMEM ? 0 : 1);
+	EXPECT_EQ(0, wait_child(pid));
+	/* The parent's is still there. */
+	EXPECT_EQ(0, mincore(self->q.map, 4096, &vec));
+}
+
+TEST_F(sq, encodings_against_model)
+{
+	unsigned char model[PSIZE] = { 0 }, data[PSIZE];
+	struct mmsb_delta d[3] = { 0 };
+	unsigned char payload[3][64], mask[3][8];
+	struct mmsb_cqe cqe[3];
+	__u64 last_id = 0;
+	int i, k, round;
+
+	ASSERT_EQ(0, sq_up(self, 4, 0, 0));
+	for (round = 0; round < 5; round++) {	/* wraps the 4-entry SQ */
+		for (i = 0; i < 3; i++) {
+			struct mmsb_sqe *sqe = mmsb_sq_get_sqe(&self->q);
+			unsigned char *a;
+			__u32 off;
+
+			ASSERT_NE(NULL, sqe);
+			a = mmsb_sq_arena(&self->q, sqe, &off);
+			memset(&d[i], 0, sizeof(d[i]));
+			d[i].page_id = self->page;
+			d[i].offset = 100 * round + 7 * i;
+			d[i].len = 64;
+			d[i].encoding = i;
+			for (k = 0; k < 64; k++)
+				payload[i][k] = round * 31 + i * 7 + k + 1;
+			for (k = 0; k < 8; k++)
+				mask[i][k] = 0x5a ^ (round + k);
+			d[i].payload = (__u64)(uintptr_t)payload[i];
+			d[i].mask = i ? (__u64)(uintptr_t)mask[i] : 0;
+			d[i].payload_len = 64;
+			if (i == MMSB_DELTA_SPARSE) {
+				__u64 n = 0;
+
+				for (k = 0; k < 64; k++)
+					n += !!(mask[i][k / 8] & (1 << (k % 8)));
+				d[i].payload_len = n;
+			}
+			memcpy(a, payload[i], d[i].payload_len);
+			memcpy(a + 64, mask[i], 8);
+			sqe->page_id = self->page;
+			sqe->offset = d[i].offset;
+			sqe->len = 64;
+			sqe->encoding = i;
+			sqe->payload_off = off;
+			sqe->payload_len = d[i].payload_len;
+			sqe->mask_off = i ? off + 64 : 0;
+			sqe->user_data = 1000 * round + i;
+			delta_model_apply(model, &d[i]);
+		}
+		ASSERT_EQ(0, submit_wait(&self->q, 3));
+		for (i = 0; i < 3; i++) {
+			ASSERT_EQ(0, reap(&self->q, &cqe[i]));
+			EXPECT_EQ(1000 * round + i, cqe[i].user_data);
+			EXPECT_EQ(0, cqe[i].status);
+			EXPECT_LT(last_id, cqe[i].delta_id);
+			last_id = cqe[i].delta_id;
+			EXPECT_EQ(round + 1, cqe[i].epoch);
+			EXPECT_EQ(0, cqe[i].pad);
+		}
+		EXPECT_EQ(-EAGAIN, reap(&self->q, &cqe[0]));
+		ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, data, PSIZE, NULL));
+		EXPECT_EQ(0, memcmp(model, data, PSIZE)) TH_LOG("round %d", round);
+		EXPECT_EQ(round + 1, self->hdr->epoch);
+		EXPECT_EQ(last_id, self->hdr->last_delta_id);
+	}
+	EXPECT_EQ(15, self->q.ring->sq_head);
+	EXPECT_EQ(15, self->q.ring->cq_tail);
+	EXPECT_EQ(0, self->q.ring->overflow);
+}
+
+TEST_F(sq, refusals)
+{
+	struct mmsb_page_info info;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	__u32 off;
+	int i;
+	/* Each bad SQE, then its expected status. */
+	static const int want[] = {
+		-EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -ENOENT,
+		-ERANGE, -EMSGSIZE, -ESTALE, 0,
+	};
+	const int n = sizeof(want) / sizeof(want[0]);
+
+	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
+	for (i = 0; i < n; i++) {
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		mmsb_sq_arena(&self->q, s, &off);
+		s->page_id = self->page;
+		s->offset = 0;
+		s->len = 8;
+		s->payload_off = off;
+		s->payload_len = 8;
+		s->user_data = i;
+		switch (i) {
+		case 0: s->payload_off = 16 * 256 - 4; break;	/* past arena */
+		case 1: s->reserved[0] = 1; break;
+		case 2: s->flags = 1; break;
+		case 3: s->encoding = MMSB_DELTA_MASKED;
+			s->mask_off = 16 * 256; break;		/* mask past */
+		case 4: s->mask_off = off; break;		/* DENSE mask */
+		case 5: s->page_id = 999999; break;
+		case 6: s->offset = PSIZE - 4; break;
+		case 7: s->payload_len = 7; break;
+		case 8: s->expected_epoch = 77; break;
+		default: break;
+		}
+	}
+	ASSERT_EQ(0, submit_wait(&self->q, n));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		/* Refusals at once come first; -ESTALE and 0 at the tick. */
+		ASSERT_GT(n, (int)cqe.user_data);
+		EXPECT_EQ(i < n - 2 ? (__u64)i : cqe.user_data, cqe.user_data);
+		EXPECT_EQ(want[cqe.user_data], cqe.status)
+			TH_LOG("sqe %llu", (unsigned long long)cqe.user_data);
+		if (cqe.status == -ESTALE || !cqe.status) {
+			EXPECT_NE(0, cqe.delta_id);
+			EXPECT_EQ(cqe.status ? 0 : 1, cqe.epoch);
+		} else {
+			EXPECT_EQ(0, cqe.delta_id);
+			EXPECT_EQ(0, cqe.epoch);
+		}
+	}
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->page, &info));
+	EXPECT_EQ(1, info.epoch);
+}
+
+/* As nobody (no CAP_SYS_ADMIN): root's 0644 page refuses every delta. */
+TEST_F(sq, refuses_unwritable_page)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_page_info info;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct mmsb_cqe cqe;
+		struct mmsb_sqe *s;
+		unsigned char b[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+		int fd;
+
+		if (setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(2);
+		fd = mmsb_open();
+		if (fd < 0 || mmsb_sq_setup(fd, 4, 1024, 0, 0, &q))
+			_exit(3);
+		s = mmsb_sq_get_sqe(&q);
+		mmsb_sq_prep_dense(&q, s, self->ro, 0, b, 8, 5);
+		if (submit_wait(&q, 1) || reap(&q, &cqe))
+			_exit(4);
+		_exit(cqe.status == -EACCES && cqe.user_data == 5 &&
+		      !cqe.delta_id ? 0 : 5);
+	}
+	EXPECT_EQ(0, wait_child(pid));
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->ro, &info));
+	EXPECT_EQ(0, info.epoch);
+}
+
+TEST_F(sq, order_with_ioctl)
+{
+	struct mmsb_delta d;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	unsigned char a = 0xaa, b = 0xbb, c = 0xcc, got;
+
+	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
+	/* SUBMIT (not SYNC) queues a; the queue's b is consumed after. */
+	mmsb_delta_dense(&d, self->page, 0, &a, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, 0, NULL));
+	s = mmsb_sq_get_sqe(&self->q);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 0, &b, 1, 1));
+	ASSERT_EQ(0, submit_wait(&self->q, 1));
+	ASSERT_EQ(0, reap(&self->q, &cqe));
+	EXPECT_EQ(0, cqe.status);
+	EXPECT_LT(d.delta_id, cqe.delta_id);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, &got, 1, NULL));
+	EXPECT_EQ(b, got);
+	/* Consumed, not yet applied; then SYNC c: c is last. */
+	s = mmsb_sq_get_sqe(&self->q);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 0, &a, 1, 2));
+	ASSERT_LE(0, mmsb_sq_submit(&self->q));
+	ASSERT_EQ(1, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_SUBMIT, 0, 0));
+	mmsb_delta_dense(&d, self->page, 0, &c, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	EXPECT_EQ(0, cqe.status);
+	EXPECT_LT(cqe.delta_id, d.delta_id);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, &got, 1, NULL));
+	EXPECT_EQ(c, got);
+}
+
+/* Published and never entered: the tick consumes it. */
+TEST_F(sq, tick_consumes)
+{
+	unsigned char b[64], got[64];
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	int i;
+
+	for (i = 0; i < 64; i++)
+		b[i] = i + 3;
+	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
+	s = mmsb_sq_get_sqe(&self->q);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 64, b, 64, 9));
+	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	EXPECT_EQ(9, cqe.user_data);
+	EXPECT_EQ(0, cqe.status);
+	EXPECT_EQ(1, cqe.epoch);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 64, got, 64, NULL));
+	EXPECT_EQ(0, memcmp(b, got, 64));
+}
+
+TEST_F(sq, poller_consumes_and_sleeps)
+{
+	unsigned char b = 0x42, got;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	int i;
+
+	ASSERT_EQ(0, sq_up(self, 8, MMSB_SQ_POLL, 20));
+	s = mmsb_sq_get_sqe(&self->q);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 5, &b, 1, 1));
+	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	EXPECT_EQ(0, cqe.status);
+	/* After 20 ms of nothing, the poller sleeps and says so. */
+	for (i = 0; i < 5000 && !(__atomic_load_n(&self->q.ring->flags,
+			__ATOMIC_ACQUIRE) & MMSB_SQ_NEED_WAKEUP); i++)
+		usleep(1000);
+	EXPECT_TRUE(self->q.ring->flags & MMSB_SQ_NEED_WAKEUP);
+	/* mmsb_sq_submit() wakes it; the flag clears. */
+	b = 0x43;
+	s = mmsb_sq_get_sqe(&self->q);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 5, &b, 1, 2));
+	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	EXPECT_EQ(2, cqe.user_data);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 5, &got, 1, NULL));
+	EXPECT_EQ(0x43, got);
+}
+
+TEST_F(sq, cq_full)
+{
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	unsigned char b = 1;
+	int i;
+
+	/* 2 SQEs, 4 CQEs: two rounds fill the CQ. */
+	ASSERT_EQ(0, sq_up(self, 2, 0, 0));
+	for (i = 0; i < 4; i++) {
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, i, &b,
+						1, i));
+		if (i % 2)
+			ASSERT_EQ(0, submit_wait(&self->q, i + 1));
+	}
+	EXPECT_EQ(4, self->q.ring->cq_tail);
+	/* The CQ is full: the next SQEs wait, however often entered. */
+	for (i = 4; i < 6; i++) {
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, i, &b,
+						1, i));
+	}
+	EXPECT_EQ(NULL, mmsb_sq_get_sqe(&self->q));
+	ASSERT_EQ(2, mmsb_sq_submit(&self->q));
+	EXPECT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_SUBMIT, 0, 0));
+	usleep(20000);	/* ticks run meanwhile */
+	EXPECT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_SUBMIT, 0, 0));
+	EXPECT_EQ(4, self->q.ring->cq_tail);
+	EXPECT_EQ(4, self->q.ring->sq_head);
+	EXPECT_LE(2, self->q.ring->overflow);
+	/* Two CQEs read: the two SQEs go. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+	}
+	ASSERT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_GETEVENTS, 4,
+				   10ULL * 1000000000));
+	for (i = 2; i < 6; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(6, self->q.ring->sq_head);
+}
+
+/* A thread that writes random bytes over the whole mapping. */
+struct scribble {
+	unsigned char *mem;
+	size_t len;
+	volatile int stop;
+	unsigned int seed;
+};
+
+static void *scribbler(void *arg)
+{
+	struct scribble *sc = arg;
+
+	while (!sc->stop) {
+		size_t i = rand_r(&sc->seed) % sc->len;
+
+		sc->mem[i] = rand_r(&sc->seed);
+		if (rand_r(&sc->seed) % 4 == 0)
+			((__u32 *)sc->mem)[rand_r(&sc->seed) % 4] =
+				rand_r(&sc->seed);
+	}
+	return NULL;
+}
+
+/*
+ * As nobody: valid SQEs for its own page and for root's 0644 page (which
+ * it may not write), published while a second thread scribbles over
+ * the ring, the SQEs, the CQEs and the arena.  The kernel must not
+ * crash or splat, root's page stays zero, the memory comes back.
+ */
+TEST_F(sq, scribbler)
+{
+	__u64 base = delta_bytes(self->fd);
+	struct mmsb_page_info info;
+	unsigned char zero[PSIZE] = { 0 }, data[PSIZE];
+	const struct mmsb_page_header *ro;
+	pid_t pid;
+
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->ro, &ro));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct mmsb_sq_handle q;
+		struct scribble sc;
+		pthread_t th;
+		unsigned char b[64];
+		struct mmsb_sqe *s;
+		int fd, i, k;
+
+		if (setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(2);
+		fd = mmsb_open();
+		if (fd < 0 || mmsb_sq_setup(fd, 64, 64 * 256, 0, 0, &q))
+			_exit(3);
+		memset(b, 0x77, sizeof(b));
+		sc.mem = q.map;
+		sc.len = q.map_size;
+		sc.stop = 0;
+		sc.seed = 1;
+		if (pthread_create(&th, NULL, scribbler, &sc))
+			_exit(4);
+		for (i = 0; i < 2000; i++) {
+			struct mmsb_cqe *c;
+
+			/* The head may be garbage: re-sync with the kernel's. */
+			q.tail = __atomic_load_n(&q.ring->sq_head,
+						 __ATOMIC_ACQUIRE);
+			for (k = 0; k < 8; k++) {
+				s = mmsb_sq_get_sqe(&q);
+				if (!s)
+					break;
+				mmsb_sq_prep_dense(&q, s, k % 2 ? self->ro :
+						   self->page, k * 64, b, 64, k);
+			}
+			mmsb_sq_submit(&q);
+			mmsb_sq_enter(&q, MMSB_SQ_ENTER_SUBMIT, 0, 0);
+			/* A scribbled cq_tail may be far off: a few at most. */
+			for (k = 0; k < 16 && (c = mmsb_sq_peek_cqe(&q)); k++)
+				mmsb_sq_cqe_seen(&q);
+			q.ring->cq_head = q.ring->cq_tail;
+		}
+		sc.stop = 1;
+		pthread_join(th, NULL);
+		_exit(0);
+	}
+	EXPECT_EQ(0, wait_child(pid));
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->ro, &info));
+	EXPECT_EQ(0, info.epoch);
+	ASSERT_EQ(0, mmsb_page_read(ro, 0, data, PSIZE, NULL));
+	EXPECT_EQ(0, memcmp(zero, data, PSIZE));
+	EXPECT_EQ(base, delta_bytes_settle(self->fd, base));
+	mmsb_page_unmap(ro);
+}
+
+/*
+ * A process with a busy queue and a busy poller is killed: its deltas
+ * apply, its memory comes back, and the module unloads.
+ */
+TEST_F(sq, kill_busy)
+{
+	__u64 base = delta_bytes(self->fd);
+	struct mmsb_page_info info;
+	int pipefd[2], status;
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct mmsb_sq_handle q;
+		unsigned char b[64];
+		struct mmsb_sqe *s;
+		int fd, i = 0, told = 0;
+
+		fd = mmsb_open();
+		if (fd < 0 || mmsb_sq_setup(fd, 256, 256 * 64, MMSB_SQ_POLL,
+					    0, &q))
+			_exit(3);
+		memset(b, 0x55, sizeof(b));
+		for (;;) {
+			while ((s = mmsb_sq_get_sqe(&q))) {
+				mmsb_sq_prep_dense(&q, s, self->page,
+						   (i % 64) * 64, b, 64, i);
+				i++;
+			}
+			mmsb_sq_submit(&q);
+			while (mmsb_sq_peek_cqe(&q))
+				mmsb_sq_cqe_seen(&q);
+			if (i > 2000 && !told++ &&
+			    write(pipefd[1], "x", 1) != 1)
+				_exit(4);
+		}
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	close(pipefd[0]);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_EQ(base, delta_bytes_settle(self->fd, base));
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->page, &info));
+	EXPECT_LT(0, info.epoch);
+	/* No thread of the queue is left: the module unloads. */
+	mmsb_page_unmap(self->hdr);
+	self->hdr = NULL;
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(0, module_unload());
+	EXPECT_EQ(0, module_load(""));
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+}
+
+TEST_F(sq, memory_limit)
+{
+	__u64 base = delta_bytes(self->fd);
+	struct mmsb_sq_setup p = { .entries = 1024,
+				   .arena_bytes = MMSB_SQ_ARENA_MAX };
+	struct mmsb_stats s;
+	int fd2;
+
+	ASSERT_EQ(0, sq_up(self, 64, 0, 0));
+	EXPECT_EQ(base + self->q.map_size, delta_bytes(self->fd));
+	/* The default limit (1 GiB) takes 64 MiB: a setup of it works... */
+	fd2 = mmsb_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, mmsb_stats(fd2, &s));
+	ASSERT_EQ(0, setup_raw(fd2, &p));
+	EXPECT_EQ(base + self->q.map_size + p.map_size, delta_bytes(self->fd));
+	close(fd2);
+	EXPECT_EQ(base + self->q.map_size, delta_bytes(self->fd));
+	mmsb_sq_unmap(&self->q);
+	self->mapped = false;
+	/* ...but not under a limit of 32 MiB: -ENOMEM. */
+	mmsb_page_unmap(self->hdr);
+	self->hdr = NULL;
+	free_all(self->fd);
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(0, module_reload("mem_limit_mb=32"));
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(-ENOMEM, setup_raw(self->fd, &p));
+	EXPECT_EQ(0, delta_bytes(self->fd));
+	close(self->fd);
+	ASSERT_EQ(0, module_reload(""));
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+}
+
+TEST_HARNESS_MAIN
