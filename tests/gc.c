@@ -25,7 +25,7 @@
  * host (TCG, two cores) stops a run at its deadline and the work takes
  * one run more.
  */
-#define NO_BUDGET	" tick_budget_us=10000000"
+#define NO_BUDGET	"tick_budget_us=10000000"
 
 static long now_ms(void)
 {
@@ -188,7 +188,8 @@ TEST_F_TIMEOUT(gc, freed_while_mapped_returns_to_baseline, 300)
 	__u64 runs, pending;
 	unsigned int i;
 
-	open_with(_metadata, self, "", n);
+	/* It counts runs: gc_batch_pages alone must bound each. */
+	open_with(_metadata, self, NO_BUDGET, n);
 	ASSERT_EQ(0, mmsb_stats(self->fd, &base));
 	ASSERT_EQ(0, create_n(self, n, SMALL, 0));
 	for (i = 0; i < n; i++)
@@ -386,7 +387,7 @@ TEST_F_TIMEOUT(gc, reclaim_batch_per_tick, 60)
 	struct mmsb_stats base, st;
 	unsigned int i;
 
-	open_with(_metadata, self, "gc_batch_pages=8 tick_us=0" NO_BUDGET, n);
+	open_with(_metadata, self, "gc_batch_pages=8 tick_us=0 " NO_BUDGET, n);
 	ASSERT_EQ(0, create_n(self, n, SMALL, 0));
 	ASSERT_EQ(0, queue_one_each(self, n));
 	for (i = 0; i < n; i++)
@@ -443,7 +444,7 @@ TEST_F_TIMEOUT(gc, evictions_batch_per_tick, 60)
 	unsigned int i;
 
 	evict_setup(_metadata, self, "mem_limit_mb=1 gc_threshold=50 "
-		    "cold_age=1 gc_batch_pages=8 tick_us=0" NO_BUDGET, n, &st);
+		    "cold_age=1 gc_batch_pages=8 tick_us=0 " NO_BUDGET, n, &st);
 	for (i = 1; i <= n / batch; i++) {
 		ASSERT_EQ(0, mmsb_flush(self->fd));
 		ASSERT_EQ(0, mmsb_stats(self->fd, &st));
@@ -477,7 +478,7 @@ TEST_F_TIMEOUT(gc, changing_evictable_page_stays, 60)
 	char c;
 
 	evict_setup(_metadata, self, "mem_limit_mb=1 gc_threshold=50 "
-		    "cold_age=2 gc_batch_pages=64 tick_us=0" NO_BUDGET, n,
+		    "cold_age=2 gc_batch_pages=64 tick_us=0 " NO_BUDGET, n,
 		    &st);
 	/* The first of the n evictable pages is the one that changes. */
 	hot = self->ids[0];
@@ -665,7 +666,7 @@ TEST_F_TIMEOUT(gc, freed_memory_evicts_nothing, 120)
 	unsigned int i;
 
 	open_with(_metadata, self, "mem_limit_mb=16 gc_threshold=50 "
-		  "gc_batch_pages=1" NO_BUDGET, freed + evictable);
+		  "gc_batch_pages=1 " NO_BUDGET, freed + evictable);
 	for (i = 0; i < freed; i++) {
 		ASSERT_EQ(0, mmsb_page_create(self->fd, size, 0, 0, &pc));
 		ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
