@@ -102,4 +102,15 @@ mmsb_uring_cmd_task(struct io_uring_cmd *ioucmd)
 }
 #endif
 
+/*
+ * eventfd_signal() lost its count argument in 6.8 (it always adds 1
+ * now); 6.1 takes the count.  Kbuild defines MMSB_NO_EVENTFD_SIGNAL_1
+ * when <linux/eventfd.h> has no one-argument form.  (The macro's own
+ * name inside it is not expanded again: it calls the function.)
+ */
+#ifdef MMSB_NO_EVENTFD_SIGNAL_1
+#include <linux/eventfd.h>
+#define eventfd_signal(ctx)	eventfd_signal((ctx), 1)
+#endif
+
 #endif /* _MMSB_COMPAT_H */

@@ -35,6 +35,7 @@
 #include <linux/bitops.h>
 #include <linux/cred.h>
 #include <linux/delay.h>
+#include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/kref.h>
@@ -91,6 +92,7 @@
  * @inflight: SQEs consumed whose CQE is not posted yet
  * @overflow: times SQEs waited for CQ room (mirrored in the ring)
  * @cq_wq: SQ_ENTER's GETEVENTS and release wait here for CQEs
+ * @eventfd: signalled when CQEs are posted (MMSB_SQ_EVENTFD), or NULL
  * @poller: the poller kthread (MMSB_SQ_POLL), or NULL
  * @poll_wq: the idle poller sleeps here
  * @wake: MMSB_SQ_ENTER_WAKEUP was asked for
@@ -122,6 +124,7 @@ struct mmsb_sq {
 	u32 inflight;
 	u32 overflow;
 	wait_queue_head_t cq_wq;
+	struct eventfd_ctx *eventfd;
 	struct task_struct *poller;
 	wait_queue_head_t poll_wq;
 	bool wake;
@@ -156,6 +159,8 @@ static void mmsb_sq_free(struct kref *ref)
 {
 	struct mmsb_sq *sq = container_of(ref, struct mmsb_sq, ref);
 
+	if (sq->eventfd)
+		eventfd_ctx_put(sq->eventfd);
 	vfree(sq->mem);
 	mmsb_delta_uncharge(sq->bus.deltas, sq->map_size);
 	put_cred(sq->cred);
@@ -251,6 +256,17 @@ static void mmsb_sq_publish(struct mmsb_sq *sq)
 	smp_store_release(&sq->ring->cq_tail, sq->cq_tail);
 }
 
+/*
+ * CQEs were published: wake SQ_ENTER's waiters and signal the eventfd.
+ * Process context (the tick's thread, the poller, a consuming call).
+ */
+static void mmsb_sq_notify(struct mmsb_sq *sq)
+{
+	wake_up_all(&sq->cq_wq);
+	if (sq->eventfd)
+		eventfd_signal(sq->eventfd);
+}
+
 /* A refused SQE's CQE, at once. */
 static void mmsb_sq_refuse(struct mmsb_sq *sq, u64 user_data, int status)
 {
@@ -282,7 +298,7 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
 					 kd->status);
 	mmsb_sq_publish(sq);
 	spin_unlock(&sq->cq_lock);
-	wake_up_all(&sq->cq_wq);
+	mmsb_sq_notify(sq);
 	kfree(round);
 	/* The owner's reference; the tick drops its own after us. */
 	mmsb_batch_put(batch);
@@ -442,7 +458,7 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 		if (b.batch)
 			mmsb_batch_abandon(b.batch);
 		kfree(round);
-		wake_up_all(&sq->cq_wq);
+		mmsb_sq_notify(sq);
 		return n;
 	}
 	kref_get(&sq->ref);
@@ -450,7 +466,7 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 	b.batch->priv = round;
 	mmsb_batch_arm(b.batch);
 	if (queued < n)
-		wake_up_all(&sq->cq_wq);
+		mmsb_sq_notify(sq);
 	return n;
 }
 
@@ -575,7 +591,8 @@ static int mmsb_sq_check(struct mmsb_sq_setup *p)
 	if (!p->entries || p->entries > MMSB_SQ_ENTRIES_MAX ||
 	    !is_power_of_2(p->entries))
 		return -EINVAL;
-	if ((p->flags & ~MMSB_SQ_SETUP_FLAGS_ALL) || p->pad ||
+	if ((p->flags & ~MMSB_SQ_SETUP_FLAGS_ALL) ||
+	    (p->eventfd && !(p->flags & MMSB_SQ_EVENTFD)) ||
 	    memchr_inv(p->reserved, 0, sizeof(p->reserved)))
 		return -EINVAL;
 	if (p->arena_bytes > MMSB_SQ_ARENA_MAX || p->arena_bytes % 8)
@@ -619,10 +636,17 @@ struct mmsb_sq *mmsb_sq_create(const struct mmsb_sq_bus *bus,
 	if (!sq)
 		return ERR_PTR(-ENOMEM);
 	sq->bus = *bus;
+	if (p->flags & MMSB_SQ_EVENTFD) {
+		sq->eventfd = eventfd_ctx_fdget(p->eventfd);
+		if (IS_ERR(sq->eventfd)) {
+			ret = PTR_ERR(sq->eventfd);
+			goto err_free;
+		}
+	}
 	sq->map_size = p->map_size;
 	ret = mmsb_delta_charge(bus->deltas, sq->map_size);
 	if (ret)
-		goto err_free;
+		goto err_eventfd;
 	ret = -ENOMEM;
 	/* As the pages: -ENOMEM rather than the cgroup's OOM killer. */
 	sq->mem = __vmalloc(sq->map_size, GFP_KERNEL_ACCOUNT | __GFP_ZERO |
@@ -668,6 +692,9 @@ struct mmsb_sq *mmsb_sq_create(const struct mmsb_sq_bus *bus,
 
 err_uncharge:
 	mmsb_delta_uncharge(bus->deltas, sq->map_size);
+err_eventfd:
+	if (sq->eventfd)
+		eventfd_ctx_put(sq->eventfd);
 err_free:
 	kfree(sq);
 	return ERR_PTR(ret);

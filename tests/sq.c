@@ -22,10 +22,14 @@
  * sq.kill_busy: a process killed with a busy queue and a busy poller
  * leaks nothing; the module unloads.
  * sq.memory_limit: the queue counts in delta_bytes and the limit.
+ * sq.eventfd: MMSB_SQ_EVENTFD's errors; the eventfd is signalled when
+ * CQEs are posted, so poll() on it wakes, for applied and refused SQEs.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -165,8 +169,8 @@ TEST_F(sq, setup_errors)
 	BAD(entries, MMSB_SQ_ENTRIES_MAX * 2);
 	BAD(arena_bytes, 4100);
 	BAD(arena_bytes, MMSB_SQ_ARENA_MAX + 8ULL);
-	BAD(flags, 2);
-	BAD(pad, 1);
+	BAD(flags, 4);
+	BAD(eventfd, 1);	/* without MMSB_SQ_EVENTFD */
 	BAD(reserved[3], 1);
 	BAD(sq_idle_ms, 10);	/* without MMSB_SQ_POLL */
 #undef BAD
@@ -736,6 +740,79 @@ TEST_F(sq, memory_limit)
 	ASSERT_EQ(0, module_reload(""));
 	self->fd = mmsb_open();
 	ASSERT_LE(0, self->fd);
+}
+
+/* Wait up to 10 s for the eventfd; its count, or -errno. */
+static long long eventfd_wait(int efd)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	eventfd_t v;
+
+	if (poll(&pfd, 1, 10000) != 1)
+		return -ETIMEDOUT;
+	if (eventfd_read(efd, &v))
+		return -errno;
+	return (long long)v;
+}
+
+TEST_F(sq, eventfd)
+{
+	struct mmsb_sq_setup p = {
+		.entries = 8,
+		.arena_bytes = 2048,
+		.flags = MMSB_SQ_EVENTFD,
+	};
+	__u8 bytes[16] = "eventfd signals";
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *sqe;
+	eventfd_t v;
+	int efd, i;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	p.eventfd = -1;
+	EXPECT_EQ(-EBADF, setup_raw(self->fd, &p));
+	p.eventfd = self->fd;	/* an open file, but no eventfd */
+	EXPECT_EQ(-EINVAL, setup_raw(self->fd, &p));
+
+	ASSERT_EQ(0, mmsb_sq_setup_eventfd(self->fd, 8, 2048,
+					   MMSB_SQ_EVENTFD, 0, efd, &self->q));
+	self->mapped = true;
+	EXPECT_EQ(-1, eventfd_read(efd, &v));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* Published, consumed by the tick: no call into mmsb at all. */
+	for (i = 0; i < 4; i++) {
+		sqe = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, sqe);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, sqe, self->page,
+						i * 16, bytes, 16, i));
+	}
+	ASSERT_EQ(4, mmsb_sq_submit(&self->q));
+	for (i = 0; i < 4; i++) {
+		if (!mmsb_sq_peek_cqe(&self->q))
+			ASSERT_LT(0, eventfd_wait(efd));
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(0, memcmp((const __u8 *)self->hdr + MMSB_PAGE_DATA_OFFSET +
+			    48, bytes, 16));
+
+	/* A refused SQE (no such page) is posted at once, and signals. */
+	eventfd_read(efd, &v);
+	sqe = mmsb_sq_get_sqe(&self->q);
+	ASSERT_NE(NULL, sqe);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, sqe, 999999, 0, bytes, 16,
+					7));
+	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+	ASSERT_LT(0, eventfd_wait(efd));
+	ASSERT_EQ(0, reap(&self->q, &cqe));
+	EXPECT_EQ(7, cqe.user_data);
+	EXPECT_EQ(-ENOENT, cqe.status);
+	EXPECT_EQ(0, cqe.delta_id);
+	/* The queue holds the eventfd: closing ours changes nothing. */
+	close(efd);
 }
 
 TEST_HARNESS_MAIN

@@ -290,11 +290,20 @@ const char *mmsb_strerror(int err)
 int mmsb_sq_setup(int fd, __u32 entries, __u64 arena_bytes, __u32 flags,
 		  __u32 idle_ms, struct mmsb_sq_handle *q)
 {
+	return mmsb_sq_setup_eventfd(fd, entries, arena_bytes,
+				     flags & ~MMSB_SQ_EVENTFD, idle_ms, 0, q);
+}
+
+int mmsb_sq_setup_eventfd(int fd, __u32 entries, __u64 arena_bytes,
+			  __u32 flags, __u32 idle_ms, int efd,
+			  struct mmsb_sq_handle *q)
+{
 	struct mmsb_sq_setup p = {
 		.entries = entries,
 		.flags = flags,
 		.arena_bytes = arena_bytes,
 		.sq_idle_ms = idle_ms,
+		.eventfd = flags & MMSB_SQ_EVENTFD ? efd : 0,
 	};
 	void *map;
 	int ret;

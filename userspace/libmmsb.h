@@ -246,6 +246,15 @@ struct mmsb_sq_handle {
 int mmsb_sq_setup(int fd, __u32 entries, __u64 arena_bytes, __u32 flags,
 		  __u32 idle_ms, struct mmsb_sq_handle *q);
 
+/*
+ * mmsb_sq_setup(), and the kernel signals eventfd @efd (eventfd(2))
+ * each time it posts CQEs (MMSB_SQ_EVENTFD), so that completions can
+ * be waited for with poll, epoll or io_uring on @efd.
+ */
+int mmsb_sq_setup_eventfd(int fd, __u32 entries, __u64 arena_bytes,
+			  __u32 flags, __u32 idle_ms, int efd,
+			  struct mmsb_sq_handle *q);
+
 /* Unmap @q; the queue itself goes when its file is closed. */
 int mmsb_sq_unmap(struct mmsb_sq_handle *q);
 

@@ -1016,7 +1016,8 @@ struct mmsb_uring_wait {
 
 /* struct mmsb_sq_setup.flags */
 #define MMSB_SQ_POLL		_BITUL(0)	/* a poller thread consumes the SQ */
-#define MMSB_SQ_SETUP_FLAGS_ALL	MMSB_SQ_POLL
+#define MMSB_SQ_EVENTFD		_BITUL(1)	/* CQEs signal an eventfd */
+#define MMSB_SQ_SETUP_FLAGS_ALL	(MMSB_SQ_POLL | MMSB_SQ_EVENTFD)
 
 #define MMSB_SQ_ENTRIES_MAX	32768		/* SQ entries at most */
 #define MMSB_SQ_ARENA_MAX	(64U << 20)	/* arena bytes at most */
@@ -1036,7 +1037,11 @@ struct mmsb_uring_wait {
  * @sq_idle_ms: in: MMSB_SQ_POLL only (else 0): the poller goes idle
  *	after this many milliseconds without work, 0 for
  *	MMSB_SQ_IDLE_MS_DEFAULT, at most MMSB_SQ_IDLE_MS_MAX
- * @pad: in: zero
+ * @eventfd: in: MMSB_SQ_EVENTFD only (else 0): an eventfd(2) the
+ *	kernel signals (adds 1 to) each time it posts CQEs, so that a
+ *	process may wait for completions with poll, select, epoll or
+ *	io_uring (POLL_ADD or READ on the eventfd); the queue holds it
+ *	until the file is released
  * @map_size: out: bytes to map at MMSB_SQ_OFFSET (page aligned)
  * @sqes_off: out: offset of the SQE array in the mapping
  * @cqes_off: out: offset of the CQE array
@@ -1044,15 +1049,17 @@ struct mmsb_uring_wait {
  * @reserved: in: zero
  *
  * The ring header is at offset 0.  Errors: -EINVAL (a field out of its
- * range, unknown flags, @pad or @reserved not zero), -EBUSY (the file
- * has a queue already), -ENOMEM (the memory limit, or no memory), -EFAULT.
+ * range, unknown flags, @eventfd without MMSB_SQ_EVENTFD or not an
+ * eventfd, @reserved not zero), -EBADF (@eventfd is no open file),
+ * -EBUSY (the file has a queue already), -ENOMEM (the memory limit, or
+ * no memory), -EFAULT.
  */
 struct mmsb_sq_setup {
 	__u32 entries;
 	__u32 flags;
 	__u64 arena_bytes;
 	__u32 sq_idle_ms;
-	__u32 pad;
+	__s32 eventfd;
 	__u64 map_size;
 	__u64 sqes_off;
 	__u64 cqes_off;
