@@ -512,10 +512,18 @@ bool __mmsb_sq_tick(struct mmsb_sq_list *list)
 	return armed;
 }
 
-/* SQEs published and not consumed. */
+/*
+ * SQEs published that a round would take now: a sane tail ahead of the
+ * head, and room in the CQ.  A tail no sane writer stores, or a CQ
+ * user space does not reap, leaves the poller nothing to do: it sleeps
+ * rather than look again every few microseconds for ever, and the tick,
+ * which consumes every queue, takes the SQEs once they can go.
+ */
 static bool mmsb_sq_pending(struct mmsb_sq *sq)
 {
-	return READ_ONCE(sq->ring->sq_tail) != READ_ONCE(sq->sq_head);
+	u32 n = READ_ONCE(sq->ring->sq_tail) - READ_ONCE(sq->sq_head);
+
+	return n && n <= sq->entries && mmsb_sq_cq_room(sq);
 }
 
 /*

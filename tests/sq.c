@@ -15,6 +15,8 @@
  * apply in the order the kernel took them.
  * sq.tick_consumes / sq.poller_consumes_and_sleeps: no system call
  * between publishing and the completions; the poller's NEED_WAKEUP.
+ * sq.poller_sleeps_on_stuck_queue: SQEs the poller cannot take (a
+ * tail past the SQ, a full CQ) leave it asleep, not looking for ever.
  * sq.cq_full: a full CQ holds SQEs back, counted in overflow.
  * sq.scribbler: a writer scribbling over its whole queue while the
  * kernel consumes it; a page it may not write stays untouched and the
@@ -497,6 +499,72 @@ TEST_F(sq, poller_consumes_and_sleeps)
 	EXPECT_EQ(2, cqe.user_data);
 	ASSERT_EQ(0, mmsb_page_read(self->hdr, 5, &got, 1, NULL));
 	EXPECT_EQ(0x43, got);
+}
+
+/* Whether the poller stays asleep: NEED_WAKEUP at each of 200 looks. */
+static int poller_stays_asleep(const struct mmsb_sq_ring *r)
+{
+	int i, awake = 0;
+
+	for (i = 0; i < 2000 && !(__atomic_load_n(&r->flags,
+			__ATOMIC_ACQUIRE) & MMSB_SQ_NEED_WAKEUP); i++)
+		usleep(1000);
+	for (i = 0; i < 200; i++) {
+		if (!(__atomic_load_n(&r->flags, __ATOMIC_ACQUIRE) &
+		      MMSB_SQ_NEED_WAKEUP))
+			awake++;
+		usleep(1000);
+	}
+	return awake;
+}
+
+TEST_F(sq, poller_sleeps_on_stuck_queue)
+{
+	struct mmsb_sq_ring *r;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	unsigned char b = 7;
+	int i;
+
+	/* 2 SQEs, 4 CQEs; the poller idles after 20 ms. */
+	ASSERT_EQ(0, sq_up(self, 2, MMSB_SQ_POLL, 20));
+	r = self->q.ring;
+	/* A tail more than the SQ ahead: nothing the poller may take. */
+	__atomic_store_n(&r->sq_tail, 3, __ATOMIC_RELEASE);
+	EXPECT_EQ(0, poller_stays_asleep(r));
+	EXPECT_EQ(0, r->sq_head);
+	__atomic_store_n(&r->sq_tail, 0, __ATOMIC_RELEASE);
+	/* A CQ nobody reaps, SQEs behind it: nothing it may take either. */
+	for (i = 0; i < 6; i++) {
+		/* The SQ holds 2: wait for the poller to take the last 2. */
+		for (int j = 0; j < 10000 && i % 2 == 0 && i < 6 &&
+		     __atomic_load_n(&r->sq_head, __ATOMIC_ACQUIRE) != i; j++)
+			usleep(1000);
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, i, &b,
+						1, i));
+		if (i % 2)
+			ASSERT_EQ(2, mmsb_sq_submit(&self->q));
+	}
+	for (i = 0; i < 10000 && r->cq_tail != 4; i++)
+		usleep(1000);
+	EXPECT_EQ(4, r->cq_tail);
+	EXPECT_EQ(0, poller_stays_asleep(r));
+	EXPECT_EQ(4, r->sq_head);
+	/* Two CQEs read: the ticks take the two SQEs the poller left. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+	}
+	ASSERT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_GETEVENTS, 4,
+				   10ULL * 1000000000));
+	for (i = 2; i < 6; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(6, r->sq_head);
 }
 
 TEST_F(sq, cq_full)
