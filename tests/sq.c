@@ -11,6 +11,8 @@
  * user_data, an id and the page's epoch.
  * sq.refusals: bad arena ranges, reserved fields, a missing page, a
  * window past the page and a stale expected epoch, each in its CQE.
+ * sq.refusals_at_u32_edges: arena offsets and lengths near 2^32, for
+ * each encoding, and masks with stray bits, each with its status.
  * sq.order_with_ioctl: deltas of the queue and of SUBMIT on one page
  * apply in the order the kernel took them.
  * sq.tick_consumes / sq.poller_consumes_and_sleeps: no system call
@@ -382,6 +384,78 @@ TEST_F(sq, refusals)
 	}
 	ASSERT_EQ(0, mmsb_page_info(self->fd, self->page, &info));
 	EXPECT_EQ(1, info.epoch);
+}
+
+/*
+ * Offsets and lengths at the edge of 32 bits, for every encoding: the
+ * arena bounds are summed in 64 bits (a u32 sum would wrap inside the
+ * arena), and payload_len, masks and stray mask bits are checked on
+ * the kernel's copy.  Only the last SQE is good.
+ */
+TEST_F(sq, refusals_at_u32_edges)
+{
+	static const int want[] = {
+		-EINVAL, -EINVAL, -EINVAL, -EINVAL, -ERANGE, -ERANGE,
+		-EINVAL, -EMSGSIZE, -EMSGSIZE, -EINVAL, -EINVAL, 0,
+	};
+	const int n = sizeof(want) / sizeof(want[0]);
+	unsigned char got[8], *a;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	int status[16];
+	__u32 off;
+	int i;
+
+	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
+	for (i = 0; i < n; i++) {
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		a = mmsb_sq_arena(&self->q, s, &off);
+		memset(a, 0, 16);
+		s->page_id = self->page;
+		s->len = 8;
+		s->payload_off = off + 8;
+		s->payload_len = 8;
+		s->user_data = i;
+		switch (i) {
+		case 0: s->payload_off = 0xfffffff8; s->payload_len = 16; break;
+		case 1: s->payload_len = 0xffffffff; break;
+		case 2: s->encoding = MMSB_DELTA_MASKED;
+			s->mask_off = 0xffffffff; break;
+		case 3: s->encoding = MMSB_DELTA_MASKED;	/* 512 MiB mask */
+			s->mask_off = off; s->len = 0xffffffff; break;
+		case 4: s->len = 0xfffffff8; break;		/* > max page */
+		case 5: s->offset = 0xfffffffc; break;		/* off + len wraps */
+		case 6: s->encoding = MMSB_DELTA_MASKED;	/* stray tail bit */
+			s->mask_off = off; s->len = 5; s->payload_len = 5;
+			a[0] = 0x20; break;
+		case 7: s->encoding = MMSB_DELTA_SPARSE;	/* 4 bits, 3 bytes */
+			s->mask_off = off; s->payload_len = 3;
+			a[0] = 0x0f; break;
+		case 8: s->encoding = MMSB_DELTA_SPARSE;	/* more than len */
+			s->mask_off = off; s->payload_len = 9;
+			a[0] = 0xff; break;
+		case 9: s->encoding = 3;
+			s->mask_off = off; break;
+		case 10: s->len = 0; s->payload_len = 0; break;
+		default: s->encoding = MMSB_DELTA_SPARSE;	/* bytes 0, 7 */
+			s->mask_off = off; s->payload_len = 2;
+			a[0] = 0x81; a[8] = 0xaa; a[9] = 0xbb; break;
+		}
+	}
+	ASSERT_EQ(0, submit_wait(&self->q, n));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		ASSERT_GT(n, (int)cqe.user_data);
+		status[cqe.user_data] = cqe.status;
+		EXPECT_EQ(cqe.status ? 0 : 1, cqe.epoch);
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(want[i], status[i]) TH_LOG("sqe %d", i);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 8, NULL));
+	EXPECT_EQ(0xaa, got[0]);
+	EXPECT_EQ(1, all_zero(got + 1, 6));
+	EXPECT_EQ(0xbb, got[7]);
 }
 
 /* As nobody (no CAP_SYS_ADMIN): root's 0644 page refuses every delta. */
