@@ -859,7 +859,13 @@ long mmsb_ioctl_sq_enter(struct file *file, void __user *uarg)
 	if (getevents && (!e.min_complete || e.min_complete > sq->cq_entries))
 		return -EINVAL;
 	e.submitted = 0;
-	if (e.flags & MMSB_SQ_ENTER_WAKEUP)
+	/*
+	 * GETEVENTS wakes an idle poller that has SQEs to take: those it
+	 * left behind a full CQ the caller has reaped since, which with
+	 * tick_us=0 no tick would take.
+	 */
+	if ((e.flags & MMSB_SQ_ENTER_WAKEUP) ||
+	    (getevents && sq->poller && mmsb_sq_pending(sq)))
 		mmsb_sq_wake_poller(sq);
 	if (e.flags & MMSB_SQ_ENTER_SUBMIT) {
 		n = mmsb_sq_consume(sq, false);

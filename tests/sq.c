@@ -19,6 +19,8 @@
  * between publishing and the completions; the poller's NEED_WAKEUP.
  * sq.poller_sleeps_on_stuck_queue: SQEs the poller cannot take (a
  * tail past the SQ, a full CQ) leave it asleep, not looking for ever.
+ * sq_notick.poller_woken_by_getevents: with tick_us=0, GETEVENTS wakes the
+ * poller for the SQEs it left behind a CQ reaped since.
  * sq.cq_full: a full CQ holds SQEs back, counted in overflow.
  * sq.scribbler: a writer scribbling over its whole queue while the
  * kernel consumes it; a page it may not write stays untouched and the
@@ -639,6 +641,82 @@ TEST_F(sq, poller_sleeps_on_stuck_queue)
 		EXPECT_EQ(0, cqe.status);
 	}
 	EXPECT_EQ(6, r->sq_head);
+}
+
+/*
+ * With tick_us=0 no timer tick takes the SQEs the poller left behind a
+ * full CQ: once the CQ is reaped, GETEVENTS wakes the poller for them.
+ */
+FIXTURE(sq_notick) {
+	int fd;
+	struct mmsb_sq_handle q;
+	bool mapped;
+};
+
+FIXTURE_SETUP(sq_notick)
+{
+	self->fd = -1;
+	self->mapped = false;
+	ASSERT_EQ(0, module_reload("tick_us=0"));
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+}
+
+/* Back to the run's parameters, whatever the test did. */
+FIXTURE_TEARDOWN(sq_notick)
+{
+	if (self->mapped)
+		mmsb_sq_unmap(&self->q);
+	if (self->fd >= 0)
+		close(self->fd);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+TEST_F(sq_notick, poller_woken_by_getevents)
+{
+	struct mmsb_sq_handle *q = &self->q;
+	struct mmsb_page_create pc;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	unsigned char b = 9;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0666, 0, &pc));
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 2, 2 * 256, MMSB_SQ_POLL, 20, q));
+	self->mapped = true;
+	for (i = 0; i < 6; i++) {
+		for (int j = 0; j < 10000 && i % 2 == 0 &&
+		     __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE) != i;
+		     j++)
+			usleep(1000);
+		s = mmsb_sq_get_sqe(q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(q, s, pc.id, i, &b, 1, i));
+		if (i % 2)
+			ASSERT_EQ(2, mmsb_sq_submit(q));
+	}
+	for (i = 0; i < 10000 && q->ring->cq_tail != 4; i++)
+		usleep(1000);
+	ASSERT_EQ(4, q->ring->cq_tail);
+	/* The poller gives up on the 2 SQEs behind the full CQ. */
+	for (i = 0; i < 5000 && !(__atomic_load_n(&q->ring->flags,
+			__ATOMIC_ACQUIRE) & MMSB_SQ_NEED_WAKEUP); i++)
+		usleep(1000);
+	ASSERT_TRUE(q->ring->flags & MMSB_SQ_NEED_WAKEUP);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+	}
+	/* No SUBMIT, no WAKEUP: GETEVENTS alone gets the 2 applied. */
+	EXPECT_EQ(0, mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 4,
+				   5ULL * 1000000000));
+	for (i = 2; i < 6; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(6, q->ring->sq_head);
+	ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
 }
 
 TEST_F(sq, cq_full)

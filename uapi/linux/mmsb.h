@@ -997,7 +997,9 @@ struct mmsb_uring_wait {
  * a kernel thread of the queue (mmsbN-sqpoll) between ticks.  The
  * poller goes idle after @sq_idle_ms without work, sets
  * MMSB_SQ_NEED_WAKEUP, and is woken by MMSB_SQ_ENTER_WAKEUP (or still
- * finds the SQEs consumed by the next tick).  An SQE is consumed only
+ * finds the SQEs consumed by the next tick); SQEs it cannot take (a
+ * full CQ) are no work, and GETEVENTS wakes it when there are SQEs to
+ * take.  An SQE is consumed only
  * when its CQE has room (the kernel counts the deltas in flight): the
  * CQ never overflows and no completion is ever lost; while the CQ is
  * full the SQEs wait, and @overflow counts the times that happened.
