@@ -953,7 +953,9 @@ struct mmsb_uring_wait {
  * file that set the queue up (another open file of /dev/mmsb has its
  * own queue, or none: -ENXIO); whoever holds that file (dup(), a passed
  * descriptor) holds the queue, as with io_uring.  It is not inherited
- * across fork() (VM_DONTCOPY: the child has no mapping there), cannot
+ * across fork() (VM_DONTCOPY: the child has no mapping there, unless
+ * the process asked for one with madvise(MADV_DOFORK): the child then
+ * maps the same queue, which its mapping keeps), cannot
  * grow (mremap: -EFAULT), must be MAP_SHARED (-EINVAL) and no longer
  * than @map_size (-EINVAL).  The queue lives until the file is released:
  * release stops consuming, waits until the deltas taken from the queue
