@@ -528,10 +528,18 @@ bool __mmsb_sq_tick(struct mmsb_sq_list *list)
 	return armed;
 }
 
-/* SQEs published and not consumed. */
+/*
+ * SQEs published that a round would take now: a sane tail ahead of the
+ * head, and room in the CQ.  A tail no sane writer stores, or a CQ
+ * user space does not reap, leaves the poller nothing to do: it sleeps
+ * rather than look again every few microseconds for ever, and the tick,
+ * which consumes every queue, takes the SQEs once they can go.
+ */
 static bool mmsb_sq_pending(struct mmsb_sq *sq)
 {
-	return READ_ONCE(sq->ring->sq_tail) != READ_ONCE(sq->sq_head);
+	u32 n = READ_ONCE(sq->ring->sq_tail) - READ_ONCE(sq->sq_head);
+
+	return n && n <= sq->entries && mmsb_sq_cq_room(sq);
 }
 
 /*
@@ -878,7 +886,13 @@ long mmsb_ioctl_sq_enter(struct file *file, void __user *uarg)
 	if (getevents && (!e.min_complete || e.min_complete > sq->cq_entries))
 		return -EINVAL;
 	e.submitted = 0;
-	if (e.flags & MMSB_SQ_ENTER_WAKEUP)
+	/*
+	 * GETEVENTS wakes an idle poller that has SQEs to take: those it
+	 * left behind a full CQ the caller has reaped since, which with
+	 * tick_us=0 no tick would take.
+	 */
+	if ((e.flags & MMSB_SQ_ENTER_WAKEUP) ||
+	    (getevents && sq->poller && mmsb_sq_pending(sq)))
 		mmsb_sq_wake_poller(sq);
 	if (e.flags & MMSB_SQ_ENTER_SUBMIT) {
 		n = mmsb_sq_consume(sq, false);

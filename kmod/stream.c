@@ -117,7 +117,8 @@
  * @dropped: records dropped since open
  * @head: bytes ever published (producer: release, consumer: acquire)
  * @tail: bytes ever consumed (consumer: release, producer: acquire)
- * @read_lock: one reader at a time
+ * @read_lock: one reader at a time, held while it copies, never while
+ *	it waits for records
  * @wq: readers and pollers wait here
  *
  * @prod, @lost, @lost_tick and @dropped are the producers' (@sb->lock);
@@ -142,7 +143,7 @@ struct mmsb_stream {
 	u64 dropped;
 	u64 head ____cacheline_aligned_in_smp;
 	u64 tail ____cacheline_aligned_in_smp;
-	struct mutex read_lock;	/* one reader at a time */
+	struct mutex read_lock;	/* one reader copying at a time */
 	wait_queue_head_t wq;
 };
 
@@ -805,25 +806,31 @@ static ssize_t mmsb_stream_read(struct file *file, char __user *buf,
 
 	if (count < sizeof(rec))
 		return -EINVAL;
-	if (mutex_lock_interruptible(&s->read_lock))
-		return -ERESTARTSYS;
-	tail = s->tail;
 	for (;;) {
+		if (mutex_lock_interruptible(&s->read_lock))
+			return -ERESTARTSYS;
+		/* Another reader may have taken records while we slept. */
+		tail = s->tail;
 		/* Pairs with smp_store_release() in mmsb_stream_publish(). */
 		head = smp_load_acquire(&s->head);
 		if (head != tail)
 			break;
 		if (READ_ONCE(s->lost)) {
 			mmsb_stream_repair(s);
+			mutex_unlock(&s->read_lock);
 			continue;
 		}
-		if (file->f_flags & O_NONBLOCK) {
-			ret = -EAGAIN;
-			goto unlock;
-		}
+		/*
+		 * Not asleep with @read_lock held: a reader that must not
+		 * block (O_NONBLOCK set meanwhile on the shared file) would
+		 * wait behind us until the next record.
+		 */
+		mutex_unlock(&s->read_lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
 		ret = wait_event_interruptible(s->wq, mmsb_stream_readable(s));
 		if (ret)
-			goto unlock;
+			return ret;
 	}
 	while (tail != head) {
 		mmsb_stream_ring_peek(s, tail, &rec);
@@ -844,7 +851,6 @@ static ssize_t mmsb_stream_read(struct file *file, char __user *buf,
 	 * out of the ring are done before the producer reuses the room.
 	 */
 	smp_store_release(&s->tail, tail);
-unlock:
 	mutex_unlock(&s->read_lock);
 	return done ? done : ret;
 }

@@ -11,10 +11,16 @@
  * user_data, an id and the page's epoch.
  * sq.refusals: bad arena ranges, reserved fields, a missing page, a
  * window past the page and a stale expected epoch, each in its CQE.
+ * sq.refusals_at_u32_edges: arena offsets and lengths near 2^32, for
+ * each encoding, and masks with stray bits, each with its status.
  * sq.order_with_ioctl: deltas of the queue and of SUBMIT on one page
  * apply in the order the kernel took them.
  * sq.tick_consumes / sq.poller_consumes_and_sleeps: no system call
  * between publishing and the completions; the poller's NEED_WAKEUP.
+ * sq.poller_sleeps_on_stuck_queue: SQEs the poller cannot take (a
+ * tail past the SQ, a full CQ) leave it asleep, not looking for ever.
+ * sq_notick.poller_woken_by_getevents: with tick_us=0, GETEVENTS wakes the
+ * poller for the SQEs it left behind a CQ reaped since.
  * sq.cq_full: a full CQ holds SQEs back, counted in overflow.
  * sq.scribbler: a writer scribbling over its whole queue while the
  * kernel consumes it; a page it may not write stays untouched and the
@@ -386,6 +392,78 @@ TEST_F(sq, refusals)
 	EXPECT_EQ(1, info.epoch);
 }
 
+/*
+ * Offsets and lengths at the edge of 32 bits, for every encoding: the
+ * arena bounds are summed in 64 bits (a u32 sum would wrap inside the
+ * arena), and payload_len, masks and stray mask bits are checked on
+ * the kernel's copy.  Only the last SQE is good.
+ */
+TEST_F(sq, refusals_at_u32_edges)
+{
+	static const int want[] = {
+		-EINVAL, -EINVAL, -EINVAL, -EINVAL, -ERANGE, -ERANGE,
+		-EINVAL, -EMSGSIZE, -EMSGSIZE, -EINVAL, -EINVAL, 0,
+	};
+	const int n = sizeof(want) / sizeof(want[0]);
+	unsigned char got[8], *a;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	int status[16];
+	__u32 off;
+	int i;
+
+	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
+	for (i = 0; i < n; i++) {
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		a = mmsb_sq_arena(&self->q, s, &off);
+		memset(a, 0, 16);
+		s->page_id = self->page;
+		s->len = 8;
+		s->payload_off = off + 8;
+		s->payload_len = 8;
+		s->user_data = i;
+		switch (i) {
+		case 0: s->payload_off = 0xfffffff8; s->payload_len = 16; break;
+		case 1: s->payload_len = 0xffffffff; break;
+		case 2: s->encoding = MMSB_DELTA_MASKED;
+			s->mask_off = 0xffffffff; break;
+		case 3: s->encoding = MMSB_DELTA_MASKED;	/* 512 MiB mask */
+			s->mask_off = off; s->len = 0xffffffff; break;
+		case 4: s->len = 0xfffffff8; break;		/* > max page */
+		case 5: s->offset = 0xfffffffc; break;		/* off + len wraps */
+		case 6: s->encoding = MMSB_DELTA_MASKED;	/* stray tail bit */
+			s->mask_off = off; s->len = 5; s->payload_len = 5;
+			a[0] = 0x20; break;
+		case 7: s->encoding = MMSB_DELTA_SPARSE;	/* 4 bits, 3 bytes */
+			s->mask_off = off; s->payload_len = 3;
+			a[0] = 0x0f; break;
+		case 8: s->encoding = MMSB_DELTA_SPARSE;	/* more than len */
+			s->mask_off = off; s->payload_len = 9;
+			a[0] = 0xff; break;
+		case 9: s->encoding = 3;
+			s->mask_off = off; break;
+		case 10: s->len = 0; s->payload_len = 0; break;
+		default: s->encoding = MMSB_DELTA_SPARSE;	/* bytes 0, 7 */
+			s->mask_off = off; s->payload_len = 2;
+			a[0] = 0x81; a[8] = 0xaa; a[9] = 0xbb; break;
+		}
+	}
+	ASSERT_EQ(0, submit_wait(&self->q, n));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		ASSERT_GT(n, (int)cqe.user_data);
+		status[cqe.user_data] = cqe.status;
+		EXPECT_EQ(cqe.status ? 0 : 1, cqe.epoch);
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(want[i], status[i]) TH_LOG("sqe %d", i);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 8, NULL));
+	EXPECT_EQ(0xaa, got[0]);
+	EXPECT_EQ(1, all_zero(got + 1, 6));
+	EXPECT_EQ(0xbb, got[7]);
+}
+
 /* As nobody (no CAP_SYS_ADMIN): root's 0644 page refuses every delta. */
 TEST_F(sq, refuses_unwritable_page)
 {
@@ -501,6 +579,148 @@ TEST_F(sq, poller_consumes_and_sleeps)
 	EXPECT_EQ(2, cqe.user_data);
 	ASSERT_EQ(0, mmsb_page_read(self->hdr, 5, &got, 1, NULL));
 	EXPECT_EQ(0x43, got);
+}
+
+/* Whether the poller stays asleep: NEED_WAKEUP at each of 200 looks. */
+static int poller_stays_asleep(const struct mmsb_sq_ring *r)
+{
+	int i, awake = 0;
+
+	for (i = 0; i < 2000 && !(__atomic_load_n(&r->flags,
+			__ATOMIC_ACQUIRE) & MMSB_SQ_NEED_WAKEUP); i++)
+		usleep(1000);
+	for (i = 0; i < 200; i++) {
+		if (!(__atomic_load_n(&r->flags, __ATOMIC_ACQUIRE) &
+		      MMSB_SQ_NEED_WAKEUP))
+			awake++;
+		usleep(1000);
+	}
+	return awake;
+}
+
+TEST_F(sq, poller_sleeps_on_stuck_queue)
+{
+	struct mmsb_sq_ring *r;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	unsigned char b = 7;
+	int i;
+
+	/* 2 SQEs, 4 CQEs; the poller idles after 20 ms. */
+	ASSERT_EQ(0, sq_up(self, 2, MMSB_SQ_POLL, 20));
+	r = self->q.ring;
+	/* A tail more than the SQ ahead: nothing the poller may take. */
+	__atomic_store_n(&r->sq_tail, 3, __ATOMIC_RELEASE);
+	EXPECT_EQ(0, poller_stays_asleep(r));
+	EXPECT_EQ(0, r->sq_head);
+	__atomic_store_n(&r->sq_tail, 0, __ATOMIC_RELEASE);
+	/* A CQ nobody reaps, SQEs behind it: nothing it may take either. */
+	for (i = 0; i < 6; i++) {
+		/* The SQ holds 2: wait for the poller to take the last 2. */
+		for (int j = 0; j < 10000 && i % 2 == 0 && i < 6 &&
+		     __atomic_load_n(&r->sq_head, __ATOMIC_ACQUIRE) != i; j++)
+			usleep(1000);
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, i, &b,
+						1, i));
+		if (i % 2)
+			ASSERT_EQ(2, mmsb_sq_submit(&self->q));
+	}
+	for (i = 0; i < 10000 && r->cq_tail != 4; i++)
+		usleep(1000);
+	EXPECT_EQ(4, r->cq_tail);
+	EXPECT_EQ(0, poller_stays_asleep(r));
+	EXPECT_EQ(4, r->sq_head);
+	/* Two CQEs read: the ticks take the two SQEs the poller left. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+	}
+	ASSERT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_GETEVENTS, 4,
+				   10ULL * 1000000000));
+	for (i = 2; i < 6; i++) {
+		ASSERT_EQ(0, reap(&self->q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(6, r->sq_head);
+}
+
+/*
+ * With tick_us=0 no timer tick takes the SQEs the poller left behind a
+ * full CQ: once the CQ is reaped, GETEVENTS wakes the poller for them.
+ */
+FIXTURE(sq_notick) {
+	int fd;
+	struct mmsb_sq_handle q;
+	bool mapped;
+};
+
+FIXTURE_SETUP(sq_notick)
+{
+	self->fd = -1;
+	self->mapped = false;
+	ASSERT_EQ(0, module_reload("tick_us=0"));
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+}
+
+/* Back to the run's parameters, whatever the test did. */
+FIXTURE_TEARDOWN(sq_notick)
+{
+	if (self->mapped)
+		mmsb_sq_unmap(&self->q);
+	if (self->fd >= 0)
+		close(self->fd);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+TEST_F(sq_notick, poller_woken_by_getevents)
+{
+	struct mmsb_sq_handle *q = &self->q;
+	struct mmsb_page_create pc;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	unsigned char b = 9;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0666, 0, &pc));
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 2, 2 * 256, MMSB_SQ_POLL, 20, q));
+	self->mapped = true;
+	for (i = 0; i < 6; i++) {
+		for (int j = 0; j < 10000 && i % 2 == 0 &&
+		     __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE) != i;
+		     j++)
+			usleep(1000);
+		s = mmsb_sq_get_sqe(q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(q, s, pc.id, i, &b, 1, i));
+		if (i % 2)
+			ASSERT_EQ(2, mmsb_sq_submit(q));
+	}
+	for (i = 0; i < 10000 && q->ring->cq_tail != 4; i++)
+		usleep(1000);
+	ASSERT_EQ(4, q->ring->cq_tail);
+	/* The poller gives up on the 2 SQEs behind the full CQ. */
+	for (i = 0; i < 5000 && !(__atomic_load_n(&q->ring->flags,
+			__ATOMIC_ACQUIRE) & MMSB_SQ_NEED_WAKEUP); i++)
+		usleep(1000);
+	ASSERT_TRUE(q->ring->flags & MMSB_SQ_NEED_WAKEUP);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+	}
+	/* No SUBMIT, no WAKEUP: GETEVENTS alone gets the 2 applied. */
+	EXPECT_EQ(0, mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 4,
+				   5ULL * 1000000000));
+	for (i = 2; i < 6; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(6, q->ring->sq_head);
+	ASSERT_EQ(0, mmsb_page_free(self->fd, pc.id));
 }
 
 TEST_F(sq, cq_full)

@@ -2,7 +2,8 @@
 /*
  * The change stream (MMSB_IOC_STREAM_OPEN): what it refuses, the records
  * of every kind of change with their exact bytes, ids, epochs and ticks,
- * their order, what a stream may see, read() and poll(), overflow, a
+ * their order, what a stream may see, read() and poll() (a reader
+ * blocked beside an O_NONBLOCK one too), overflow, a
  * replay of thousands of random deltas that must rebuild every page, its
  * memory, and unloading once the streams are closed.
  */
@@ -633,6 +634,51 @@ TEST_F(stream, read_and_poll)
 	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL));
 	EXPECT_EQ(0, wait_child(pid));
 	close(ep);
+	close(s);
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/*
+ * A reader blocked in read() holds nothing that another reader of the
+ * same file waits for: once O_NONBLOCK is set on the file, a second
+ * read() is -EAGAIN at once, not stuck until the first one's record.
+ */
+TEST_F(stream, nonblocking_reader_beside_blocked_one)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	unsigned char v[8] = { 1 };
+	struct mmsb_delta d;
+	__u64 id;
+	pid_t pid;
+	int s;
+
+	ASSERT_EQ(0, create(self->fd, 64, 0600, &id));
+	s = stream_open(self->fd, 0, &id, 1, 0, NULL);
+	ASSERT_LE(0, s);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		ssize_t n = read(s, rbuf, sizeof(rbuf));
+
+		_exit(n == (ssize_t)(REC + 8 + REC) ? 0 : 1);
+	}
+	usleep(200000);	/* the child sleeps in read() */
+	ASSERT_EQ(0, fcntl(s, F_SETFL, O_NONBLOCK));
+	/* No SA_RESTART: a read stuck behind the child ends in 2 s. */
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	alarm(2);
+	EXPECT_EQ(-1, read(s, rbuf, sizeof(rbuf)));
+	EXPECT_EQ(EAGAIN, errno);
+	alarm(0);
+	/* The child gets the tick's records, whole. */
+	mkdelta(&d, id, MMSB_DELTA_DENSE, 8, 8, v, NULL);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL));
+	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(-1, read(s, rbuf, sizeof(rbuf)));
+	EXPECT_EQ(EAGAIN, errno);
 	close(s);
 }
 

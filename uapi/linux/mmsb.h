@@ -953,7 +953,9 @@ struct mmsb_uring_wait {
  * file that set the queue up (another open file of /dev/mmsb has its
  * own queue, or none: -ENXIO); whoever holds that file (dup(), a passed
  * descriptor) holds the queue, as with io_uring.  It is not inherited
- * across fork() (VM_DONTCOPY: the child has no mapping there), cannot
+ * across fork() (VM_DONTCOPY: the child has no mapping there, unless
+ * the process asked for one with madvise(MADV_DOFORK): the child then
+ * maps the same queue, which its mapping keeps), cannot
  * grow (mremap: -EFAULT), must be MAP_SHARED (-EINVAL) and no longer
  * than @map_size (-EINVAL).  The queue lives until the file is released:
  * release stops consuming, waits until the deltas taken from the queue
@@ -997,7 +999,9 @@ struct mmsb_uring_wait {
  * a kernel thread of the queue (mmsbN-sqpoll) between ticks.  The
  * poller goes idle after @sq_idle_ms without work, sets
  * MMSB_SQ_NEED_WAKEUP, and is woken by MMSB_SQ_ENTER_WAKEUP (or still
- * finds the SQEs consumed by the next tick).  An SQE is consumed only
+ * finds the SQEs consumed by the next tick); SQEs it cannot take (a
+ * full CQ) are no work, and GETEVENTS wakes it when there are SQEs to
+ * take.  An SQE is consumed only
  * when its CQE has room (the kernel counts the deltas in flight): the
  * CQ never overflows and no completion is ever lost; while the CQ is
  * full the SQEs wait, and @overflow counts the times that happened.
