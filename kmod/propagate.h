@@ -95,6 +95,8 @@ int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
 		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind);
 int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
 		       enum mmsb_graph_edge_kind kind);
+unsigned int mmsb_prop_list_edges(struct mmsb_prop *p, u64 id,
+				  struct mmsb_graph_out *out, unsigned int max);
 void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id);
 void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 

@@ -199,6 +199,30 @@ int mmsb_edge_add(int fd, __u64 from, __u64 to, __u32 kind);
 int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind);
 
 /*
+ * Restore a page as a snapshot or a replication leader had it
+ * (MMSB_PAGE_RESTORE): id @id, which must be above every id the bus has
+ * handed out, first epoch @epoch, first data the @size bytes at @data
+ * (NULL: zeroes); @mode and @flags as mmsb_page_create().  @out
+ * receives the id and the mmap offset.  Needs CAP_SYS_ADMIN when @fd
+ * was opened.  Errors: -EPERM, -EEXIST (@id not above every id handed
+ * out), -EINVAL, -EFAULT, -ENOMEM, as mmsb_page_create() otherwise.
+ * Since MMSB_1.4.
+ */
+int mmsb_page_restore(int fd, __u64 id, __u64 size, __u32 mode,
+		      __u32 flags, __u64 epoch, const void *data,
+		      struct mmsb_page_create *out);
+
+/*
+ * Store up to @max (at most MMSB_EDGE_LIST_MAX) outgoing edges of page
+ * @page in @edges, by @to ascending, read in one cut
+ * (MMSB_IOC_EDGE_LIST); *@count (if not NULL) gets how many the page
+ * has.  Returns the number stored, or -ENOENT, -EACCES (no read right),
+ * -EINVAL (@max too big), -EFAULT.  Since MMSB_1.4.
+ */
+int mmsb_edge_list(int fd, __u64 page, struct mmsb_edge *edges, __u32 max,
+		   __u32 *count);
+
+/*
  * A message for @err, an error of libmmsb (negative) or an errno
  * (positive): what it means for mmsb where the ABI gives it a meaning
  * (-ESTALE: "page is not at the expected epoch"), else the C library's
