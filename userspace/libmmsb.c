@@ -302,6 +302,12 @@ static const struct {
 	{ EAGAIN, "No room in the delta ring, or no event (try again)" },
 	{ ECOMM, "Deltas were queued, but their results could not be written back (do not retry)" },
 	{ EINPROGRESS, "Delta's outcome was not written back" },
+	{ EBADMSG, "Not an mmsb snapshot or stream (bad magic or malformed)" },
+	{ EPROTONOSUPPORT, "Unsupported snapshot format version" },
+	{ ENODATA, "Snapshot or stream is truncated" },
+	{ EILSEQ, "Snapshot checksum mismatch" },
+	{ EBADE, "Bus is not in the state the stream expects (replay diverged)" },
+	{ EPIPE, "Change stream overflowed: records were lost, resynchronise" },
 };
 
 const char *mmsb_strerror(int err)
