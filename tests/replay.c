@@ -214,7 +214,7 @@ TEST_F(replay, snapshot_restore_identical)
 		TH_LOG("%s", out.out);
 	ASSERT_EQ(0, run(&out, "mmsbctl", "--bus", "1", "restore", SNAP_FILE,
 			 NULL)) TH_LOG("%s", out.err);
-	EXPECT_EQ(0, buses_equal(self->fd, self->copy));
+	EXPECT_EQ(0, buses_equal(self->fd, self->copy, 1));
 
 	/* The copy's ids continue after the restored ones. */
 	ASSERT_EQ(0, mmsb_page_create(self->copy, 8, 0, 0, &pc));
@@ -223,7 +223,7 @@ TEST_F(replay, snapshot_restore_identical)
 	ASSERT_EQ(0, mmsb_page_free(self->copy, pc.id));
 	ASSERT_EQ(0, run(&out, "mmsbctl", "--bus", "1", "restore", SNAP_FILE,
 			 NULL)) TH_LOG("%s", out.err);
-	EXPECT_EQ(0, buses_equal(self->fd, self->copy));
+	EXPECT_EQ(0, buses_equal(self->fd, self->copy, 1));
 }
 
 /*
@@ -257,7 +257,7 @@ TEST_F(replay, apply_over_existing)
 	ASSERT_EQ(0, mmsb_page_free(self->fd, self->id[7]));
 	ASSERT_EQ(0, mmsb_snap_take(self->fd, &late));
 	ASSERT_EQ(0, mmsb_snap_apply(self->copy, late));
-	EXPECT_EQ(0, buses_equal(self->fd, self->copy));
+	EXPECT_EQ(0, buses_equal(self->fd, self->copy, 1));
 
 	/* The copy moved past the original: not brought back. */
 	mmsb_delta_dense(&d, self->id[0], 0, "x", 1);
@@ -406,7 +406,7 @@ TEST_F(replay, replay_to_tick)
 		EXPECT_EQ(49, st.skipped_ticks);
 		mmsb_replayer_free(rp);
 	}
-	EXPECT_EQ(0, buses_equal(self->fd, self->copy));
+	EXPECT_EQ(0, buses_equal(self->fd, self->copy, 1));
 	mmsb_page_unmap(nh);
 	free(b.p);
 }

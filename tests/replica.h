@@ -93,9 +93,9 @@ static inline int run(struct run *r, const char *prog, ...)
 /*
  * Do the buses @a and @b hold the same pages (ids, sizes, modes, flags,
  * owners, epochs, bytes) and edges?  0, or -EBADE with the first
- * difference printed; -errno of a call that failed.
+ * difference printed if @verbose; -errno of a call that failed.
  */
-static inline int buses_equal(int a, int b)
+static inline int buses_equal(int a, int b, int verbose)
 {
 	struct mmsb_snap *sa = NULL, *sb = NULL;
 	__u64 i;
@@ -108,7 +108,8 @@ static inline int buses_equal(int a, int b)
 		goto out;
 	ret = -EBADE;
 	if (sa->nr_pages != sb->nr_pages) {
-		printf("# %llu pages against %llu\n",
+		if (verbose)
+			printf("# %llu pages against %llu\n",
 		       (unsigned long long)sa->nr_pages,
 		       (unsigned long long)sb->nr_pages);
 		goto out;
@@ -120,7 +121,8 @@ static inline int buses_equal(int a, int b)
 		    p->epoch != q->epoch || p->mode != q->mode ||
 		    p->flags != q->flags || p->uid != q->uid ||
 		    p->gid != q->gid) {
-			printf("# page %llu: size %llu epoch %llu mode %o flags %u owner %u:%u against page %llu: size %llu epoch %llu mode %o flags %u owner %u:%u\n",
+			if (verbose)
+				printf("# page %llu: size %llu epoch %llu mode %o flags %u owner %u:%u against page %llu: size %llu epoch %llu mode %o flags %u owner %u:%u\n",
 			       (unsigned long long)p->id,
 			       (unsigned long long)p->size,
 			       (unsigned long long)p->epoch, p->mode, p->flags,
@@ -131,14 +133,16 @@ static inline int buses_equal(int a, int b)
 			goto out;
 		}
 		if (memcmp(p->data, q->data, p->size)) {
-			printf("# page %llu: bytes differ\n",
+			if (verbose)
+				printf("# page %llu: bytes differ\n",
 			       (unsigned long long)p->id);
 			goto out;
 		}
 	}
 	if (sa->nr_edges != sb->nr_edges ||
 	    memcmp(sa->edges, sb->edges, sa->nr_edges * sizeof(*sa->edges))) {
-		printf("# edges differ: %llu against %llu\n",
+		if (verbose)
+			printf("# edges differ: %llu against %llu\n",
 		       (unsigned long long)sa->nr_edges,
 		       (unsigned long long)sb->nr_edges);
 		goto out;
