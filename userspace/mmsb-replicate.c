@@ -150,12 +150,20 @@ struct leader {
 	int fd, sfd;
 	__u64 gen;
 	__u64 prev;		/* tick of the last entry, or the snapshot's */
-	__u64 cut;		/* the latest snapshot's tick */
+	__u64 cut;		/* records up to this tick are dropped */
 	__u64 since_snap;	/* entries since that snapshot */
 	__u64 entries, bytes, snapshots, overflows;
 };
 
-static void leader_snapshot(struct leader *l)
+/*
+ * Take and store a snapshot.  With @restart (the start, an overflow)
+ * the entries go on from its cut: records of ticks up to it are
+ * dropped and the next entry's prev is the cut, so that a follower at
+ * an older tick sees the hole.  Without (every S entries) the entries
+ * go on as they were: a follower starting from it finds the entry of
+ * its cut's tick before the ones it reads.
+ */
+static void leader_snapshot(struct leader *l, int restart)
 {
 	struct mmsb_snap *s;
 	size_t len;
@@ -169,10 +177,10 @@ static void leader_snapshot(struct leader *l)
 	if (ret)
 		die("snapshot: %s", mmsb_strerror(ret));
 	freeReplyObject(cmd(l->c, "SET %s:snapshot %b", opt.key, buf, len));
-	/* Entries after it continue from its cut. */
-	if (s->tick > l->prev)
+	if (restart) {
 		l->prev = s->tick;
-	l->cut = s->tick;
+		l->cut = s->tick;
+	}
 	l->since_snap = 0;
 	l->snapshots++;
 	fprintf(stderr, "mmsb-replicate: leader: snapshot at tick %llu, %llu pages, %zu bytes\n",
@@ -225,7 +233,7 @@ static size_t leader_cut(struct leader *l, char *buf, size_t have)
 			l->overflows++;
 			fprintf(stderr, "mmsb-replicate: leader: stream overflow at tick %llu\n",
 				(unsigned long long)rec->tick);
-			leader_snapshot(l);
+			leader_snapshot(l, 1);
 			start = off;
 			break;
 		case MMSB_REC_TICK:
@@ -236,7 +244,7 @@ static size_t leader_cut(struct leader *l, char *buf, size_t have)
 			leader_add(l, rec->tick, buf + start, off - start);
 			start = off;
 			if (opt.snap_every && l->since_snap >= opt.snap_every)
-				leader_snapshot(l);
+				leader_snapshot(l, 0);
 			break;
 		default:
 			/* Before the cut: dropped with its tick's records. */
@@ -275,7 +283,7 @@ static int run_leader(void)
 	freeReplyObject(r);
 	/* A new generation's ticks may be lower: a fresh stream. */
 	freeReplyObject(cmd(l.c, "DEL %s", opt.key));
-	leader_snapshot(&l);
+	leader_snapshot(&l, 1);
 	freeReplyObject(cmd(l.c, "SET %s:leader %llu %llu %llu", opt.key,
 			    (unsigned long long)l.gen,
 			    (unsigned long long)l.cut,
