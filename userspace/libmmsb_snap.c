@@ -570,21 +570,81 @@ static int snap_create(int fd, const struct mmsb_snap_page *p)
 	return ret;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A page both the bus and the snapshot have, on its way to the latter. */
+struct snap_catchup {
+	const struct mmsb_snap_page *p;
+	__u64 epoch;		/* the bus's */
+};
+
 /*
- * Bring an existing page to the snapshot's bytes and epoch: nothing if
- * it has both; else one SYNC DENSE delta of all its bytes, then
- * one-byte deltas rewriting a byte with its own value, one tick each,
- * until the epoch is the snapshot's.  The bus has no edge meanwhile
- * (mmsb_snap_apply()), so nothing else moves.  -ESTALE if the page is
- * past the snapshot, or at its epoch with other bytes (an epoch never
- * goes back).
+ * Bring the pages the bus has already to the snapshot's bytes and
+ * epochs: nothing for a page that has both; else, in rounds, one delta
+ * per page still behind, all in one SYNC submission a round: the first
+ * a DENSE delta of all its bytes, then one-byte deltas rewriting a byte
+ * with its own value, until each epoch is the snapshot's.  Each delta
+ * expects the epoch it saw, so every page moves by exactly one a round.
+ * The bus has no edge meanwhile (mmsb_snap_apply()), so nothing else
+ * moves.  -ESTALE for a page past the snapshot, or at its epoch with
+ * other bytes (an epoch never goes back); -EMSGSIZE for another size.
  */
-static int snap_overwrite(int fd, const struct mmsb_snap_page *p)
+static int snap_catch_up(int fd, struct snap_catchup *c, size_t n)
+{
+	struct mmsb_delta *d = calloc(MMSB_SUBMIT_MAX, sizeof(*d));
+	size_t *which = calloc(MMSB_SUBMIT_MAX, sizeof(*which));
+	size_t i, k, left;
+	int ret = -ENOMEM, round;
+
+	if (!d || !which)
+		goto out;
+	for (round = 0;; round++) {
+		left = 0;
+		for (i = 0; i < n; i++)
+			left += c[i].epoch < c[i].p->epoch;
+		if (!left)
+			break;
+		for (i = 0; i < n;) {
+			for (k = 0; i < n && k < MMSB_SUBMIT_MAX; i++) {
+				if (c[i].epoch >= c[i].p->epoch)
+					continue;
+				mmsb_delta_dense(&d[k], c[i].p->id, 0,
+						 c[i].p->data,
+						 round ? 1 : c[i].p->size);
+				/* Epoch 0 cannot be expected: 0 means any. */
+				d[k].expected_epoch = c[i].epoch;
+				which[k++] = i;
+			}
+			if (!k)
+				break;
+			ret = mmsb_submit(fd, d, k, MMSB_SUBMIT_SYNC, NULL);
+			if (ret)
+				goto out;
+			while (k--) {
+				ret = d[k].status;
+				if (ret)
+					goto out;
+				c[which[k]].epoch = d[k].epoch;
+			}
+		}
+	}
+	ret = 0;
+out:
+	free(d);
+	free(which);
+	return ret;
+}
+
+/* Where page @p of the bus stands; 1 if it needs catching up. */
+static int snap_compare(int fd, const struct mmsb_snap_page *p, __u64 *epoch)
 {
 	const struct mmsb_page_header *hdr;
-	struct mmsb_delta d;
-	__u64 epoch;
-	int ret, first = 1, same;
+	int ret, same;
 	__u8 *now;
 
 	ret = mmsb_page_map(fd, p->id, &hdr);
@@ -597,26 +657,14 @@ static int snap_overwrite(int fd, const struct mmsb_snap_page *p)
 	ret = -EMSGSIZE;
 	if (hdr->size != p->size)
 		goto out;
-	ret = mmsb_page_read(hdr, 0, now, p->size, &epoch);
+	ret = mmsb_page_read(hdr, 0, now, p->size, epoch);
 	if (ret)
 		goto out;
 	same = !memcmp(now, p->data, p->size);
 	ret = -ESTALE;
-	if (epoch > p->epoch || (epoch == p->epoch && !same))
+	if (*epoch > p->epoch || (*epoch == p->epoch && !same))
 		goto out;
-	ret = 0;
-	while (epoch < p->epoch) {
-		mmsb_delta_dense(&d, p->id, 0, p->data, first ? p->size : 1);
-		/* Epoch 0 cannot be expected: 0 means any. */
-		d.expected_epoch = epoch;
-		ret = mmsb_submit(fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
-		if (!ret)
-			ret = d.status;
-		if (ret)
-			goto out;
-		epoch = d.epoch;
-		first = 0;
-	}
+	ret = *epoch < p->epoch;
 out:
 	free(now);
 	mmsb_page_unmap(hdr);
@@ -625,14 +673,20 @@ out:
 
 int mmsb_snap_apply(int fd, const struct mmsb_snap *s)
 {
+	struct snap_catchup *c = NULL;
 	struct mmsb_edge e[64];
 	__u64 *ids = NULL, i;
+	size_t nc = 0;
 	__u32 count;
 	int n, ret, got, k;
 
 	n = list_ids(fd, &ids);
 	if (n < 0)
 		return n;
+	ret = -ENOMEM;
+	c = calloc(s->nr_pages + 1, sizeof(*c));
+	if (!c)
+		goto out;
 	/* 1. No edge, so that nothing below propagates. */
 	for (i = 0; i < (__u64)n; i++) {
 		do {
@@ -660,14 +714,21 @@ int mmsb_snap_apply(int fd, const struct mmsb_snap *s)
 	/* 3. Pages it has: created as they were, or brought to it. */
 	for (i = 0; i < s->nr_pages; i++) {
 		const struct mmsb_snap_page *p = &s->pages[i];
-		int have = 0, j;
 
-		for (j = 0; j < n && !have; j++)
-			have = ids[j] == p->id;
-		ret = have ? snap_overwrite(fd, p) : snap_create(fd, p);
+		if (!bsearch(&p->id, ids, n, sizeof(*ids), cmp_u64)) {
+			ret = snap_create(fd, p);
+		} else {
+			c[nc].p = p;
+			ret = snap_compare(fd, p, &c[nc].epoch);
+			nc += ret == 1;
+			ret = ret == 1 ? 0 : ret;
+		}
 		if (ret)
 			goto out;
 	}
+	ret = snap_catch_up(fd, c, nc);
+	if (ret)
+		goto out;
 	/* 4. Its edges. */
 	for (i = 0; i < s->nr_edges; i++) {
 		ret = mmsb_edge_add(fd, s->edges[i].from, s->edges[i].to,
@@ -677,6 +738,7 @@ int mmsb_snap_apply(int fd, const struct mmsb_snap *s)
 	}
 	ret = 0;
 out:
+	free(c);
 	free(ids);
 	return ret;
 }
