@@ -143,6 +143,17 @@ static char *get_str(redisContext *c, const char *suffix, size_t *len)
 	return s;
 }
 
+/* SET KEY:suffix "A B C": one value, so one argument. */
+static void set_triple(redisContext *c, const char *suffix, __u64 a, __u64 b,
+		       __u64 n)
+{
+	char v[64];
+
+	snprintf(v, sizeof(v), "%llu %llu %llu", (unsigned long long)a,
+		 (unsigned long long)b, (unsigned long long)n);
+	freeReplyObject(cmd(c, "SET %s:%s %s", opt.key, suffix, v));
+}
+
 /* ---- leader ----------------------------------------------------------- */
 
 struct leader {
@@ -203,10 +214,7 @@ static void leader_add(struct leader *l, __u64 tick, const void *recs,
 			    (unsigned long long)tick,
 			    (unsigned long long)l->prev,
 			    (unsigned long long)ns, recs, len));
-	freeReplyObject(cmd(l->c, "SET %s:leader %llu %llu %llu", opt.key,
-			    (unsigned long long)l->gen,
-			    (unsigned long long)tick,
-			    (unsigned long long)ns));
+	set_triple(l->c, "leader", l->gen, tick, ns);
 	l->prev = tick;
 	l->entries++;
 	l->bytes += len;
@@ -284,10 +292,7 @@ static int run_leader(void)
 	/* A new generation's ticks may be lower: a fresh stream. */
 	freeReplyObject(cmd(l.c, "DEL %s", opt.key));
 	leader_snapshot(&l, 1);
-	freeReplyObject(cmd(l.c, "SET %s:leader %llu %llu %llu", opt.key,
-			    (unsigned long long)l.gen,
-			    (unsigned long long)l.cut,
-			    (unsigned long long)now_ns()));
+	set_triple(l.c, "leader", l.gen, l.cut, now_ns());
 	buf = malloc(cap);
 	if (!buf)
 		die("out of memory");
@@ -345,10 +350,10 @@ struct follower {
 
 static void follower_save(struct follower *f)
 {
-	freeReplyObject(cmd(f->c, "SET %s:follower:%s %llu %llu %llu",
-			    opt.key, opt.name, (unsigned long long)f->gen,
-			    (unsigned long long)f->tick,
-			    (unsigned long long)f->entry_ns));
+	char suffix[300];
+
+	snprintf(suffix, sizeof(suffix), "follower:%s", opt.name);
+	set_triple(f->c, suffix, f->gen, f->tick, f->entry_ns);
 }
 
 static __u64 current_gen(redisContext *c)
@@ -441,8 +446,12 @@ static int follower_entry(struct follower *f, redisReply *kv)
 		follower_resync(f, "a new leader generation");
 		return 1;
 	}
-	if (prev != f->tick) {
-		/* Never out of order, never across a hole. */
+	/*
+	 * Never out of order, never across a hole: the entry must follow
+	 * a tick the bus has.  (After a start from a snapshot whose cut is
+	 * between two entries, the first one follows an older tick.)
+	 */
+	if (prev > f->tick) {
 		char why[128];
 
 		f->gaps++;
