@@ -3,8 +3,10 @@
  * mmsb debugfs: human-readable figures, the page table and the graph.
  *
  *   stats  one "key: value" line per figure of MMSB_IOC_STATS, then the
- *          monitor's last run and the module's GC parameters, and
- *          uring_inflight: io_uring commands issued and not completed
+ *          monitor's last run and the module's GC parameters, the
+ *          change streams (open, opened since load, their buffers,
+ *          overflows and records dropped), and uring_inflight: io_uring
+ *          commands issued and not completed
  *   pages  one line per live page: id size epoch uid gid mode flags
  *          refs live
  *   graph  one line per edge: from -> to kind
@@ -60,6 +62,12 @@ static int mmsb_debugfs_stats_show(struct seq_file *m, void *v)
 	P("gc_last_reclaimed_bytes", run.reclaimed_bytes);
 	P("page_overhead_bytes_1_frame", PAGE_SIZE - MMSB_PAGE_DATA_OFFSET - 1 +
 	  mmsb_monitor_page_overhead(PAGE_SIZE));
+	/* Change streams: open now, since load, buffers, losses. */
+	P("stream_open", READ_ONCE(dev->stream.nr));
+	P("stream_opened", atomic64_read(&dev->stream.opened));
+	P("stream_buffer_bytes", atomic64_read(&dev->stream.buffer_bytes));
+	P("stream_overflows", atomic64_read(&dev->stream.overflows));
+	P("stream_records_dropped", atomic64_read(&dev->stream.dropped));
 	/* Module-wide, the same on every bus. */
 	P("uring_inflight", mmsb_uring_inflight_count());
 #undef P

@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "page.h"
 #include "propagate.h"
+#include "stream.h"
 
 /*
  * Jobs smaller than this are applied by the thread running the tick
@@ -47,19 +48,41 @@
  */
 #define MMSB_ENGINE_INLINE_MAX	1024
 
+/* Staging for the records of the deltas linked from @first (stream.h). */
+static struct mmsb_stream_seg *mmsb_engine_seg(struct mmsb_stream_tick *cap,
+					       struct mmsb_page *page,
+					       const struct mmsb_kdelta *first)
+{
+	const struct mmsb_kdelta *kd;
+	size_t bytes = 0;
+
+	for (kd = first; kd; kd = kd->tick_next)
+		bytes += mmsb_stream_rec_bytes(kd->len);
+	return mmsb_stream_seg_new(cap, page, bytes);
+}
+
 /*
  * Apply the deltas linked on @page from ->tick.first (tick @tick, never
  * 0), storing each delta's status and the page's new epoch in the
  * delta; notes the changed ranges in @dirty if set.  The caller is the
  * only thread touching @page's tick fields and data in this tick.
+ *
+ * @capture is a constant of each caller: the loop is compiled twice,
+ * and the one that runs while nobody streams has no capture code at
+ * all.  With it, each applied delta's window is staged in *@slot right
+ * after the delta wrote it, and the records get the epoch the page has
+ * after the tick once the write section committed.
  */
-static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
-			      struct mmsb_dirty *dirty,
-			      struct mmsb_engine_stats *stats)
+static __always_inline void
+mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
+		       struct mmsb_dirty *dirty, struct mmsb_stream_tick *cap,
+		       struct mmsb_stream_seg **slot,
+		       struct mmsb_engine_stats *stats, const bool capture)
 {
 	struct mmsb_kdelta *kd, *first = page->tick.first;
 	bool moved = mmsb_page_changed_in(page, tick);
 	bool live = READ_ONCE(page->live);
+	struct mmsb_stream_seg *seg = NULL;
 	bool writing = false;
 	u64 epoch = page->epoch;
 	u64 last_id = page->last_delta_id;
@@ -69,6 +92,10 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 	if (dirty) {
 		dirty->id = page->id;
 		dirty->nr = 0;
+	}
+	if (capture) {
+		seg = mmsb_engine_seg(cap, page, first);
+		*slot = seg;
 	}
 
 	for (kd = first; kd; kd = kd->tick_next) {
@@ -89,6 +116,10 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			writing = true;
 		}
 		mmsb_delta_apply(kd, page->data);
+		if (capture && seg)
+			mmsb_stream_seg_put(seg, MMSB_REC_DELTA, tick, page->id,
+					    kd->id, kd->offset, kd->len,
+					    page->data + kd->offset);
 		/* A MASKED delta counts its whole window: coarse, cheap. */
 		if (dirty)
 			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);
@@ -102,18 +133,46 @@ static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
 			stats->pages_changed++;
 		epoch = page->epoch;
 	}
+	if (capture && seg)
+		mmsb_stream_seg_stamp(seg, 0, epoch);
 
 	/* The records keep the outcome until their batch reports it. */
 	for (kd = first; kd; kd = kd->tick_next)
 		kd->epoch = epoch;
 }
 
+static void mmsb_engine_apply(struct mmsb_page *page, u64 tick,
+			      struct mmsb_dirty *dirty,
+			      struct mmsb_engine_stats *stats)
+{
+	mmsb_engine_apply_page(page, tick, dirty, NULL, NULL, stats, false);
+}
+
+/* Out of line, so the path nobody streams on stays as it was. */
+static noinline void mmsb_engine_apply_capture(struct mmsb_page *page,
+					       u64 tick,
+					       struct mmsb_dirty *dirty,
+					       struct mmsb_stream_tick *cap,
+					       struct mmsb_stream_seg **slot,
+					       struct mmsb_engine_stats *stats)
+{
+	mmsb_engine_apply_page(page, tick, dirty, cap, slot, stats, true);
+}
+
 /* Claim pages of the current job until there are none left. */
 static void mmsb_engine_work(struct mmsb_engine *eng,
 			     struct mmsb_engine_stats *stats)
 {
+	struct mmsb_stream_tick *cap = eng->cap;
 	unsigned int i;
 
+	if (unlikely(cap)) {
+		while ((i = atomic_fetch_inc(&eng->next)) < eng->nr_pages)
+			mmsb_engine_apply_capture(eng->pages[i], eng->tick,
+						  eng->dirty ? &eng->dirty[i] : NULL,
+						  cap, &cap->slots[i], stats);
+		return;
+	}
 	while ((i = atomic_fetch_inc(&eng->next)) < eng->nr_pages)
 		mmsb_engine_apply(eng->pages[i], eng->tick,
 				  eng->dirty ? &eng->dirty[i] : NULL, stats);
@@ -161,19 +220,31 @@ static void mmsb_engine_add(struct mmsb_engine_stats *to,
  * @tick: tick number, the same for every chunk of one tick
  * @dirty: NULL, or @nr_pages records: record i gets the id of pages[i]
  *	and the byte ranges its deltas changed (none if no delta applied)
+ * @cap: NULL, or the tick's capture state: @cap->slots[i] gets the
+ *	staged records of pages[i] (NULL if none could be staged); its
+ *	@nr_slots is at least @nr_pages
  * @stats: counters to add to
  *
  * Context: the thread running the tick (one job at a time); sleeps.
  */
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
-		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats)
+		     struct mmsb_dirty *dirty, struct mmsb_stream_tick *cap,
+		     struct mmsb_engine_stats *stats)
 {
 	unsigned int i;
 
 	/* Small jobs: the caller alone, no claiming. */
 	if (!eng->nr_workers || nr_pages < 2 ||
 	    nr_deltas < MMSB_ENGINE_INLINE_MAX) {
+		if (unlikely(cap)) {
+			for (i = 0; i < nr_pages; i++)
+				mmsb_engine_apply_capture(pages[i], tick,
+							  dirty ? &dirty[i] : NULL,
+							  cap, &cap->slots[i],
+							  stats);
+			return;
+		}
 		for (i = 0; i < nr_pages; i++)
 			mmsb_engine_apply(pages[i], tick,
 					  dirty ? &dirty[i] : NULL, stats);
@@ -183,6 +254,7 @@ void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 	eng->nr_pages = nr_pages;
 	eng->tick = tick;
 	eng->dirty = dirty;
+	eng->cap = cap;
 	atomic_set(&eng->next, 0);
 	for (i = 0; i < eng->nr_workers; i++)
 		memset(&eng->workers[i].stats, 0, sizeof(eng->workers[i].stats));

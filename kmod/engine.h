@@ -17,6 +17,7 @@
 
 struct mmsb_dirty;
 struct mmsb_page;
+struct mmsb_stream_tick;
 
 /**
  * struct mmsb_engine_stats - what one run (or one page) did
@@ -57,6 +58,8 @@ struct mmsb_worker {
  * @tick: tick number of the job (for the once-per-tick epoch rule)
  * @dirty: NULL, or one record per entry of @pages, where the thread
  *	applying a page notes the byte ranges it changed (propagate.h)
+ * @cap: NULL, or the tick's capture state (stream.h): the thread
+ *	applying page i stages its records in @cap->slots[i]
  * @next: next index of @pages to claim
  * @active: workers still running the job
  * @done: completed by the last worker to finish
@@ -74,6 +77,7 @@ struct mmsb_engine {
 	unsigned int nr_pages;
 	u64 tick;
 	struct mmsb_dirty *dirty;
+	struct mmsb_stream_tick *cap;
 	atomic_t next ____cacheline_aligned_in_smp;
 	atomic_t active;
 	struct completion done;
@@ -84,6 +88,7 @@ int mmsb_engine_init(struct mmsb_engine *eng, unsigned int nr_workers,
 void mmsb_engine_destroy(struct mmsb_engine *eng);
 void mmsb_engine_run(struct mmsb_engine *eng, struct mmsb_page **pages,
 		     unsigned int nr_pages, unsigned int nr_deltas, u64 tick,
-		     struct mmsb_dirty *dirty, struct mmsb_engine_stats *stats);
+		     struct mmsb_dirty *dirty, struct mmsb_stream_tick *cap,
+		     struct mmsb_engine_stats *stats);
 
 #endif /* _MMSB_ENGINE_H */

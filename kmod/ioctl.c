@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mmsb control ioctls: VERSION, PAGE_CREATE (and restore), PAGE_FREE,
- * PAGE_INFO, PAGE_LIST, EDGE_ADD, EDGE_DEL, EDGE_LIST and STATS (main.c
+ * PAGE_INFO, PAGE_LIST, EDGE_ADD, EDGE_DEL, EDGE_LIST, STATS and
+ * STREAM_OPEN (main.c
  * dispatches).
  *
  * Top layer, like submit.c and uring.c: each handler copies its
@@ -266,10 +267,19 @@ static long mmsb_ioctl_edge_del(struct file *file, void __user *uarg)
 	ret = mmsb_edge_get_pages(file, &ue, &from, &to);
 	if (ret)
 		return ret;
+	/* A page freed meanwhile took its edges along: -ENOENT either way. */
+	ret = mmsb_prop_del_edge(&mf->dev->prop, from, to, kind);
 	mmsb_page_put(to);
 	mmsb_page_put(from);
-	/* A page freed meanwhile took its edges along: -ENOENT either way. */
-	return mmsb_prop_del_edge(&mf->dev->prop, ue.from, ue.to, kind);
+	return ret;
+}
+
+/* The change stream: stream.c owns it, user memory included. */
+static long mmsb_ioctl_stream_open(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+
+	return mmsb_stream_open_ioctl(&mf->dev->stream, mf, uarg);
 }
 
 /*
@@ -450,6 +460,7 @@ static const struct mmsb_ioctl_desc mmsb_ioctls[] = {
 	{ .cmd = MMSB_IOC_EDGE_ADD, .fn = mmsb_ioctl_edge_add },
 	{ .cmd = MMSB_IOC_EDGE_DEL, .fn = mmsb_ioctl_edge_del },
 	{ .cmd = MMSB_IOC_EDGE_LIST, .fn = mmsb_ioctl_edge_list },
+	{ .cmd = MMSB_IOC_STREAM_OPEN, .fn = mmsb_ioctl_stream_open },
 };
 
 /**

@@ -25,6 +25,7 @@
 #include "events.h"
 #include "ioctl.h"
 #include "main.h"
+#include "stream.h"
 #include "submit.h"
 #include "uring.h"
 
@@ -186,10 +187,44 @@ static void mmsb_bus_reclaim(void *arg)
 	mmsb_tick_kick(arg);
 }
 
-/* A page left the table (freed by a user, or evicted): drop its edges. */
-static void mmsb_bus_page_freed(void *arg, u64 id)
+/*
+ * A page left the table (freed by a user, or evicted): drop its edges,
+ * then tell the change streams (after the edges: see stream.c).
+ */
+static void mmsb_bus_page_freed(void *arg, struct mmsb_page *page)
 {
-	mmsb_prop_remove_page(arg, id);
+	struct mmsb_dev *dev = arg;
+
+	mmsb_prop_remove_page(&dev->prop, page->id);
+	mmsb_stream_page_freed(&dev->stream, page);
+}
+
+/* A page enters the table: the change streams report it first. */
+static void mmsb_bus_page_creating(void *arg, struct mmsb_page *page)
+{
+	struct mmsb_dev *dev = arg;
+
+	mmsb_stream_page_creating(&dev->stream, page);
+}
+
+static void mmsb_bus_page_created(void *arg, struct mmsb_page *page, int err)
+{
+	struct mmsb_dev *dev = arg;
+
+	mmsb_stream_page_created(&dev->stream, page, err);
+}
+
+/* An edge was added or deleted (under the graph's lock). */
+static void mmsb_bus_edge(void *arg, struct mmsb_page *from,
+			  struct mmsb_page *to, enum mmsb_graph_edge_kind kind,
+			  bool add)
+{
+	struct mmsb_dev *dev = arg;
+
+	mmsb_stream_edge(&dev->stream, from, to,
+			 kind == MMSB_GRAPH_NOTIFY ? MMSB_EDGE_NOTIFY :
+						     MMSB_EDGE_PASSTHROUGH,
+			 add);
 }
 
 /*
@@ -215,6 +250,7 @@ static int mmsb_bus_init(struct mmsb_dev *dev, unsigned int index)
 		.batch_max = batch_max,
 		.prop = &dev->prop,
 		.mon = &dev->monitor,
+		.stream = &dev->stream,
 	};
 	int ret;
 
@@ -239,13 +275,17 @@ static int mmsb_bus_init(struct mmsb_dev *dev, unsigned int index)
 			       dev->name);
 	if (ret)
 		goto err_deltas;
+	mmsb_stream_bus_init(&dev->stream, &dev->pages, &dev->tick,
+			     max_page_size, min(batch_max, MMSB_TICK_CHUNK));
 	ret = mmsb_tick_init(&dev->tick, &tcfg, &dev->engine, &dev->deltas);
 	if (ret)
-		goto err_engine;
+		goto err_stream;
 	/* From now on the tick frees pages (page.h, "Reclaim"). */
 	mmsb_page_table_set_reclaim(&dev->pages, mmsb_bus_reclaim, &dev->tick);
-	mmsb_page_table_set_freed(&dev->pages, mmsb_bus_page_freed,
-				  &dev->prop);
+	mmsb_page_table_set_freed(&dev->pages, mmsb_bus_page_freed, dev);
+	mmsb_page_table_set_created(&dev->pages, mmsb_bus_page_creating,
+				    mmsb_bus_page_created, dev);
+	mmsb_prop_set_edge_hook(&dev->prop, mmsb_bus_edge, dev);
 
 	dev->misc = (struct miscdevice) {
 		.minor = MISC_DYNAMIC_MINOR,
@@ -264,9 +304,12 @@ static int mmsb_bus_init(struct mmsb_dev *dev, unsigned int index)
 
 err_tick:
 	mmsb_tick_destroy(&dev->tick);
+	mmsb_prop_set_edge_hook(&dev->prop, NULL, NULL);
+	mmsb_page_table_set_created(&dev->pages, NULL, NULL, NULL);
 	mmsb_page_table_set_reclaim(&dev->pages, NULL, NULL);
 	mmsb_page_table_set_freed(&dev->pages, NULL, NULL);
-err_engine:
+err_stream:
+	mmsb_stream_bus_destroy(&dev->stream);
 	mmsb_engine_destroy(&dev->engine);
 err_deltas:
 	mmsb_delta_ctx_destroy(&dev->deltas);
@@ -286,8 +329,12 @@ static void mmsb_bus_exit(struct mmsb_dev *dev)
 	/* Queued deltas hold page references: they are applied first. */
 	mmsb_tick_destroy(&dev->tick);
 	/* No tick to kick: the table destroy frees what is left. */
+	mmsb_prop_set_edge_hook(&dev->prop, NULL, NULL);
+	mmsb_page_table_set_created(&dev->pages, NULL, NULL, NULL);
 	mmsb_page_table_set_reclaim(&dev->pages, NULL, NULL);
 	mmsb_page_table_set_freed(&dev->pages, NULL, NULL);
+	/* Every stream closed before the module could go. */
+	mmsb_stream_bus_destroy(&dev->stream);
 	mmsb_engine_destroy(&dev->engine);
 	mmsb_delta_ctx_destroy(&dev->deltas);
 	/* The tick, which propagates, is gone. */

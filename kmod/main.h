@@ -28,12 +28,13 @@
 #include "monitor.h"
 #include "page.h"
 #include "propagate.h"
+#include "stream.h"
 #include "tick.h"
 
 /* Features this build implements (struct mmsb_version.features). */
 #define MMSB_FEATURES		(MMSB_FEAT_PAGES | MMSB_FEAT_DELTAS | \
 				 MMSB_FEAT_GRAPH | MMSB_FEAT_URING | \
-				 MMSB_FEAT_GC)
+				 MMSB_FEAT_GC | MMSB_FEAT_STREAM)
 
 /* Upper bounds of the module parameters. */
 #define MMSB_RING_SIZE_MAX	MMSB_RING_MAX_CAPACITY	/* ring.h */
@@ -54,6 +55,7 @@
  * @graph: page dependencies (edges)
  * @prop: propagation along @graph, driven by @tick
  * @monitor: memory accounting and GC, run by @tick
+ * @stream: change streams, captured by @tick
  * @misc: the misc device ("mmsb", "mmsb1", ...)
  * @debugfs: its debugfs directory (same name)
  * @name: the device's name
@@ -69,6 +71,7 @@ struct mmsb_dev {
 	struct mmsb_graph graph;
 	struct mmsb_prop prop;
 	struct mmsb_monitor monitor;
+	struct mmsb_stream_bus stream;
 	struct miscdevice misc;
 	struct dentry *debugfs;
 	char name[16];

@@ -48,6 +48,9 @@ int mmsb_page_table_init(struct mmsb_page_table *t, u64 limit,
 	t->notify_arg = NULL;
 	t->freed = NULL;
 	t->freed_arg = NULL;
+	t->creating = NULL;
+	t->created = NULL;
+	t->created_arg = NULL;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_init);
@@ -71,18 +74,47 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_set_reclaim);
  * mmsb_page_table_set_freed() - register the "page freed" hook
  * @t: the table, before any page is created
  * @freed: called by mmsb_page_free(), in the freeing task's process
- *	context (it may sleep), with the id of each page it took out of
- *	the table, after the id stopped resolving: what others keep about
- *	a page (its edges) goes here, whoever frees it (a user, GC)
+ *	context (it may sleep), with each page it took out of the table
+ *	(held for the call), after the id stopped resolving: what others
+ *	keep about a page (its edges) goes here, whoever frees it (a
+ *	user, GC)
  * @arg: for @freed
  */
 void mmsb_page_table_set_freed(struct mmsb_page_table *t,
-			       void (*freed)(void *arg, u64 id), void *arg)
+			       void (*freed)(void *arg, struct mmsb_page *page),
+			       void *arg)
 {
 	t->freed_arg = arg;
 	t->freed = freed;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_set_freed);
+
+/**
+ * mmsb_page_table_set_created() - register the "page created" hook
+ * @t: the table, before any page is created
+ * @creating: called by mmsb_page_create(), in process context (it may
+ *	sleep), with each new page, fully set up, right before it enters
+ *	the table: nobody can look it up yet
+ * @created: called right after, with 0 once the page is in the table,
+ *	or the error that kept it out (the page is then freed)
+ * @arg: for both
+ *
+ * Between the two calls the hook may hold a lock of its own: the page
+ * enters the table inside it (what the change stream needs to put a
+ * page's creation before anything done to it).
+ */
+void mmsb_page_table_set_created(struct mmsb_page_table *t,
+				 void (*creating)(void *arg,
+						  struct mmsb_page *page),
+				 void (*created)(void *arg,
+						 struct mmsb_page *page,
+						 int err),
+				 void *arg)
+{
+	t->created_arg = arg;
+	t->creating = creating;
+	t->created = created;
+}
 
 /* Free a page nobody references any more. */
 static void mmsb_page_release(struct mmsb_page_table *t,
@@ -346,8 +378,12 @@ struct mmsb_page *mmsb_page_create_restore(struct mmsb_page_table *t,
 	page->hdr->size = size;
 	page->hdr->id = id;
 
+	if (t->creating)
+		t->creating(t->created_arg, page);
 	/* Publishes the initialised page (xa_insert stores with release). */
 	ret = xa_insert(&t->xa, id, page, GFP_KERNEL_ACCOUNT);
+	if (t->created)
+		t->created(t->created_arg, page, ret);
 	if (ret)
 		goto err_vfree;
 	/* Fails only if the id is gone again: a racing free. */
@@ -411,7 +447,7 @@ int mmsb_page_free(struct mmsb_page_table *t, u64 id,
 	if (removed) {
 		mmsb_page_unpublish(t, page);
 		if (t->freed)
-			t->freed(t->freed_arg, id);
+			t->freed(t->freed_arg, page);
 	}
 	mmsb_page_put(page);
 	return removed ? 0 : -ENOENT;

@@ -147,9 +147,14 @@ struct mmsb_page {
  * @backlog: pages taken off @reclaim and not yet freed, oldest first
  * @notify: reclaim hook, called when @reclaim turns non-empty, or NULL
  * @notify_arg: for @notify
- * @freed: "page freed" hook, called with the id of every page taken out
- *	of the table by mmsb_page_free(), or NULL
+ * @freed: "page freed" hook, called with every page taken out of the
+ *	table by mmsb_page_free(), or NULL
  * @freed_arg: for @freed
+ * @creating: "page created" hook, called with a new page before it
+ *	enters the table, or NULL; @created follows it in any case
+ * @created: called once the page is in the table, or failed to enter
+ *	it (with the error), or NULL
+ * @created_arg: for @creating and @created
  *
  * Evictable pages carry MMSB_PAGE_XA_EVICTABLE in @xa, so the monitor
  * walks them without looking at the others.
@@ -171,8 +176,11 @@ struct mmsb_page_table {
 	struct llist_node *backlog;
 	void (*notify)(void *arg);
 	void *notify_arg;
-	void (*freed)(void *arg, u64 id);
+	void (*freed)(void *arg, struct mmsb_page *page);
 	void *freed_arg;
+	void (*creating)(void *arg, struct mmsb_page *page);
+	void (*created)(void *arg, struct mmsb_page *page, int err);
+	void *created_arg;
 };
 
 /*
@@ -202,7 +210,15 @@ void mmsb_page_table_destroy(struct mmsb_page_table *t);
 void mmsb_page_table_set_reclaim(struct mmsb_page_table *t,
 				 void (*notify)(void *arg), void *arg);
 void mmsb_page_table_set_freed(struct mmsb_page_table *t,
-			       void (*freed)(void *arg, u64 id), void *arg);
+			       void (*freed)(void *arg, struct mmsb_page *page),
+			       void *arg);
+void mmsb_page_table_set_created(struct mmsb_page_table *t,
+				 void (*creating)(void *arg,
+						  struct mmsb_page *page),
+				 void (*created)(void *arg,
+						 struct mmsb_page *page,
+						 int err),
+				 void *arg);
 unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
 			       u64 deadline_ns, u64 *bytes);
 

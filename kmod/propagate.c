@@ -39,6 +39,7 @@
 
 #include "page.h"
 #include "propagate.h"
+#include "stream.h"
 
 #define MMSB_PROP_NONE		UINT_MAX
 
@@ -234,6 +235,8 @@ int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
 	ret = mmsb_prop_reserve(p);
 	if (ret)
 		mmsb_graph_remove_edge(g, from->id, to->id, kind);
+	else if (p->edge_hook)
+		p->edge_hook(p->edge_arg, from, to, kind, true);
 unlock:
 	mutex_unlock(&g->lock);
 	return ret;
@@ -243,22 +246,44 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_add_edge);
 /**
  * mmsb_prop_del_edge() - remove the dependency @from -> @to
  * @p: the state
- * @from: source page id
- * @to: dependent page id
+ * @from: source page, held by the caller, access checked
+ * @to: dependent page, held by the caller, access checked
  * @kind: the edge's kind
  *
  * Context: process context, sleeps; takes g->lock.
  * Return: as mmsb_graph_remove_edge().
  */
-int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
-		       enum mmsb_graph_edge_kind kind)
+int mmsb_prop_del_edge(struct mmsb_prop *p, struct mmsb_page *from,
+		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind)
 {
 	int ret;
 
 	mutex_lock(&p->graph->lock);
-	ret = mmsb_graph_remove_edge(p->graph, from, to, kind);
+	ret = mmsb_graph_remove_edge(p->graph, from->id, to->id, kind);
+	if (!ret && p->edge_hook)
+		p->edge_hook(p->edge_arg, from, to, kind, false);
 	mutex_unlock(&p->graph->lock);
 	return ret;
+}
+
+/**
+ * mmsb_prop_set_edge_hook() - register the "edge added or deleted" hook
+ * @p: the state, before any edge is added
+ * @hook: called under g->lock, so in the graph's order, after each edge
+ *	added or deleted (not for the edges of a freed page, which go with
+ *	it): the pages, the kind, true for an addition; may sleep, must not
+ *	take g->lock
+ * @arg: for @hook
+ */
+void mmsb_prop_set_edge_hook(struct mmsb_prop *p,
+			     void (*hook)(void *arg, struct mmsb_page *from,
+					  struct mmsb_page *to,
+					  enum mmsb_graph_edge_kind kind,
+					  bool add),
+			     void *arg)
+{
+	p->edge_arg = arg;
+	p->edge_hook = hook;
 }
 
 /**
@@ -456,11 +481,72 @@ static bool mmsb_prop_has_bytes(struct mmsb_prop *p,
 }
 
 /*
+ * The records of what reached index @i (stream.h): for each PASSTHROUGH
+ * range, the bytes the page holds there now; for each NOTIFY edge, one
+ * record without bytes.  With @seg NULL, only their size.  The ranges
+ * are those mmsb_prop_apply() copied.
+ */
+static size_t mmsb_prop_capture_pass(struct mmsb_prop *p, size_t i,
+				     struct mmsb_page *dst, u64 tick,
+				     struct mmsb_stream_seg *seg)
+{
+	const struct mmsb_prop_node *sn;
+	const struct mmsb_graph_edge *e;
+	size_t start, end, bytes = 0;
+	unsigned int w, r;
+
+	for (w = p->nodes[i].work; w != MMSB_PROP_NONE; w = p->work[w].next) {
+		e = p->work[w].edge;
+		if (e->kind == MMSB_GRAPH_NOTIFY) {
+			bytes += mmsb_stream_rec_bytes(0);
+			if (seg)
+				mmsb_stream_seg_put(seg, MMSB_REC_PROPAGATED,
+						    tick, dst->id, 0, 0, 0,
+						    dst->data);
+			continue;
+		}
+		sn = &p->nodes[e->from->topo_index];
+		if (!sn->page)
+			continue;
+		for (r = 0; r < sn->dirty.nr; r++) {
+			start = sn->dirty.r[r].start;
+			end = min_t(size_t, sn->dirty.r[r].end, dst->size);
+			if (start >= end)
+				break;
+			bytes += mmsb_stream_rec_bytes(end - start);
+			if (seg)
+				mmsb_stream_seg_put(seg, MMSB_REC_PROPAGATED,
+						    tick, dst->id, 0, start,
+						    end - start,
+						    dst->data + start);
+		}
+	}
+	return bytes;
+}
+
+/* Stage the records of index @i, which this tick wrote (epoch @epoch). */
+static void mmsb_prop_capture(struct mmsb_prop *p, size_t i,
+			      struct mmsb_page *dst, u64 tick,
+			      struct mmsb_stream_tick *cap)
+{
+	struct mmsb_stream_seg *seg;
+
+	seg = mmsb_stream_seg_new(cap, dst,
+				  mmsb_prop_capture_pass(p, i, dst, tick, NULL));
+	if (!seg)
+		return;
+	mmsb_prop_capture_pass(p, i, dst, tick, seg);
+	mmsb_stream_seg_stamp(seg, 0, dst->epoch);
+	mmsb_stream_seg_add(cap, seg);
+}
+
+/*
  * Apply every edge that reached index @i in this tick, in one write
  * section: copy the PASSTHROUGH ranges, raise the epoch once per tick,
  * wake the waiters.
  */
 static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
+			    struct mmsb_stream_tick *cap,
 			    struct mmsb_prop_stats *ps)
 {
 	struct mmsb_prop_node *pn = &p->nodes[i];
@@ -504,6 +590,9 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 	}
 	if (mmsb_page_write_commit(dst, tick, dst->last_delta_id))
 		ps->pages_changed++;
+	/* After the commit: its bytes are final for the tick, and its epoch. */
+	if (unlikely(cap))
+		mmsb_prop_capture(p, i, dst, tick, cap);
 	pn->changed = true;
 	ps->propagated++;
 }
@@ -537,6 +626,8 @@ static void mmsb_prop_push(struct mmsb_prop *p, size_t i)
  * mmsb_prop_run() - propagate this tick's changes along the edges
  * @p: the state, after the tick's last mmsb_prop_collect()
  * @tick: the tick number (the once-per-tick epoch rule)
+ * @cap: NULL, or the tick's capture state: what each page received is
+ *	staged as PROPAGATED records (stream.h)
  * @ps: pages propagated to and pages whose epoch this moved are added to
  *
  * Takes g->lock, which mmsb_prop_end() releases: the order, the topo
@@ -545,7 +636,8 @@ static void mmsb_prop_push(struct mmsb_prop *p, size_t i)
  * Context: the tick, after every chunk was applied; sleeps.
  * Return: nanoseconds spent.
  */
-u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps)
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_stream_tick *cap,
+		  struct mmsb_prop_stats *ps)
 {
 	u64 start = ktime_get_ns();
 	size_t i;
@@ -556,7 +648,7 @@ u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps)
 	/* for_each_set_bit() rereads the bitmap: bits set ahead are seen. */
 	for_each_set_bit(i, p->touched, p->nr) {
 		if (p->nodes[i].work != MMSB_PROP_NONE)
-			mmsb_prop_apply(p, i, tick, ps);
+			mmsb_prop_apply(p, i, tick, cap, ps);
 		if (p->nodes[i].changed)
 			mmsb_prop_push(p, i);
 	}

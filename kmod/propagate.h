@@ -37,6 +37,7 @@ struct mmsb_page_table;
 
 struct mmsb_prop_node;
 struct mmsb_prop_work;
+struct mmsb_stream_tick;
 
 /**
  * struct mmsb_prop_stats - what propagation did in one tick
@@ -65,6 +66,8 @@ struct mmsb_prop_stats {
  * @nr_work: entries of @work used in this tick
  * @tick: the tick recording changes (mmsb_prop_begin())
  * @changed: pages that tick changed, held, linked through ->prop.next
+ * @edge_hook: told of every edge added or deleted, under g->lock, or NULL
+ * @edge_arg: for @edge_hook
  *
  * @nodes to @nr_work are protected by @graph->lock; @chunk, @tick and
  * @changed are the tick's (one at a time), no lock.
@@ -85,6 +88,10 @@ struct mmsb_prop {
 	size_t nr_work;
 	u64 tick;
 	struct mmsb_page *changed;
+	void (*edge_hook)(void *arg, struct mmsb_page *from,
+			  struct mmsb_page *to, enum mmsb_graph_edge_kind kind,
+			  bool add);
+	void *edge_arg;
 };
 
 int mmsb_prop_init(struct mmsb_prop *p, struct mmsb_graph *graph,
@@ -93,8 +100,14 @@ void mmsb_prop_destroy(struct mmsb_prop *p);
 
 int mmsb_prop_add_edge(struct mmsb_prop *p, struct mmsb_page *from,
 		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind);
-int mmsb_prop_del_edge(struct mmsb_prop *p, u64 from, u64 to,
-		       enum mmsb_graph_edge_kind kind);
+int mmsb_prop_del_edge(struct mmsb_prop *p, struct mmsb_page *from,
+		       struct mmsb_page *to, enum mmsb_graph_edge_kind kind);
+void mmsb_prop_set_edge_hook(struct mmsb_prop *p,
+			     void (*hook)(void *arg, struct mmsb_page *from,
+					  struct mmsb_page *to,
+					  enum mmsb_graph_edge_kind kind,
+					  bool add),
+			     void *arg);
 unsigned int mmsb_prop_list_edges(struct mmsb_prop *p, u64 id,
 				  struct mmsb_graph_out *out, unsigned int max);
 void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id);
@@ -103,7 +116,8 @@ void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 struct mmsb_dirty *mmsb_prop_begin(struct mmsb_prop *p, u64 tick);
 void mmsb_prop_collect(struct mmsb_prop *p, struct mmsb_page **pages,
 		       unsigned int nr);
-u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_prop_stats *ps);
+u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_stream_tick *cap,
+		  struct mmsb_prop_stats *ps);
 u64 mmsb_prop_validate(struct mmsb_prop *p, bool *has_cycle);
 void mmsb_prop_end(struct mmsb_prop *p);
 

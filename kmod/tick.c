@@ -58,6 +58,7 @@
 #include "monitor.h"
 #include "page.h"
 #include "propagate.h"
+#include "stream.h"
 #include "tick.h"
 #include "trace.h"
 
@@ -185,6 +186,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  * @deltas: deltas taken
  * @dirty: the engine's records of changed bytes, NULL when the tick does
  *	not propagate (the graph had no edge when it started)
+ * @st: the change stream's capture, NULL when no stream was open when
+ *	the tick started (stream.h)
  * @es: what the engine did
  * @m: the metrics it publishes
  */
@@ -193,6 +196,7 @@ struct mmsb_tick_ctx {
 	u64 request;
 	unsigned int deltas;
 	struct mmsb_dirty *dirty;
+	struct mmsb_stream_tick *st;
 	struct mmsb_engine_stats es;
 	struct mmsb_tick_metrics m;
 };
@@ -204,7 +208,9 @@ struct mmsb_tick_ctx {
  * budget is spent.  Deltas arriving meanwhile wait for the next tick, so
  * a steady stream of producers cannot stretch one tick to its budget.
  * The first chunk opens the tick: its number, the bus header's odd
- * sequence, and whether it records changes for propagation.
+ * sequence, and whether it records changes for propagation.  Whether it
+ * captures for change streams is decided before anything is taken: one
+ * branch while nobody streams.
  */
 static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
@@ -213,6 +219,8 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 
 	limit = min_t(unsigned long, t->batch_max,
 		      mmsb_queue_reserved(&t->queue));
+	if (unlikely(mmsb_stream_active(t->stream)) && limit)
+		tc->st = mmsb_stream_tick_begin(t->stream);
 	while (tc->deltas < limit) {
 		n = mmsb_tick_take(t, min(t->chunk, limit - tc->deltas),
 				   t->tick_no + !tc->deltas, &nr_pages, &tc->es);
@@ -232,7 +240,9 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 		}
 		tc->deltas += n;
 		mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
-				tc->dirty, &tc->es);
+				tc->dirty, tc->st, &tc->es);
+		if (unlikely(tc->st))
+			mmsb_stream_tick_collect(tc->st, nr_pages);
 		if (tc->dirty)
 			mmsb_prop_collect(t->prop, t->pages, nr_pages);
 		mmsb_tick_retire(t);
@@ -258,7 +268,7 @@ static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 
 	if (!tc->dirty)
 		return;
-	m->propagate_ns = mmsb_prop_run(t->prop, t->tick_no, &ps);
+	m->propagate_ns = mmsb_prop_run(t->prop, t->tick_no, tc->st, &ps);
 	trace_mmsb_propagate(t->tick_no, ps.propagated, m->propagate_ns);
 	m->graph_ns = mmsb_prop_validate(t->prop, &cycle);
 	mmsb_prop_end(t->prop);
@@ -402,6 +412,9 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	} else if (mmsb_monitor_has_work(t->mon)) {
 		mmsb_tick_gc(t, &tc);
 	}
+	/* Records out before the batches complete: a SYNC caller finds them. */
+	if (unlikely(tc.st))
+		mmsb_stream_tick_end(t->stream, tc.deltas ? t->tick_no : 0);
 	mmsb_tick_complete(t, &tc);
 	return mmsb_tick_next(t);
 }
@@ -419,6 +432,34 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 bool mmsb_tick_trylock(struct mmsb_tick *t)
 {
 	return mutex_trylock(&t->run_lock);
+}
+
+/**
+ * mmsb_tick_pause() - wait until no tick runs, and keep it so
+ * @t: the tick
+ * @last: out: the number of the last tick that handled deltas
+ *
+ * For what must happen between two ticks (a change stream's start);
+ * mmsb_tick_resume() ends it.
+ *
+ * Context: process context, sleeps.
+ * Return: 0, or -EINTR if a signal came first (nothing held).
+ */
+int mmsb_tick_pause(struct mmsb_tick *t, u64 *last)
+{
+	if (mutex_lock_interruptible(&t->run_lock))
+		return -EINTR;
+	*last = t->tick_no;
+	return 0;
+}
+
+/**
+ * mmsb_tick_resume() - ticks may run again
+ * @t: the tick, paused by mmsb_tick_pause()
+ */
+void mmsb_tick_resume(struct mmsb_tick *t)
+{
+	mutex_unlock(&t->run_lock);
 }
 
 /**
@@ -521,6 +562,7 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->deltas = deltas;
 	t->prop = cfg->prop;
 	t->mon = cfg->mon;
+	t->stream = cfg->stream;
 	t->period = ns_to_ktime((u64)cfg->period_us * NSEC_PER_USEC);
 	t->budget_ns = (u64)cfg->budget_us * NSEC_PER_USEC;
 	t->batch_max = cfg->batch_max;

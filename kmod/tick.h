@@ -25,6 +25,7 @@ struct mmsb_engine_stats;
 struct mmsb_monitor;
 struct mmsb_page;
 struct mmsb_prop;
+struct mmsb_stream_bus;
 
 /* Deltas drained and applied at once; the budget is checked between. */
 #define MMSB_TICK_CHUNK		4096U
@@ -39,6 +40,7 @@ struct mmsb_prop;
  * @prop: propagation along edges; its records must hold
  *	min(@batch_max, MMSB_TICK_CHUNK) pages
  * @mon: memory monitor run at the end of each tick (GC)
+ * @stream: the bus's change streams, or NULL
  */
 struct mmsb_tick_config {
 	const char *name;
@@ -48,6 +50,7 @@ struct mmsb_tick_config {
 	unsigned int batch_max;
 	struct mmsb_prop *prop;
 	struct mmsb_monitor *mon;
+	struct mmsb_stream_bus *stream;
 };
 
 /**
@@ -74,6 +77,7 @@ struct mmsb_tick_totals {
  * @deltas: submission state (delta release)
  * @prop: propagation and graph validation
  * @mon: the memory monitor (GC)
+ * @stream: the change streams the tick captures for, or NULL
  * @period: tick period, 0 = on demand
  * @budget_ns: tick budget
  * @batch_max: deltas per tick at most
@@ -110,6 +114,7 @@ struct mmsb_tick {
 	struct mmsb_delta_ctx *deltas;
 	struct mmsb_prop *prop;
 	struct mmsb_monitor *mon;
+	struct mmsb_stream_bus *stream;
 	ktime_t period;
 	u64 budget_ns;
 	unsigned int batch_max;
@@ -153,6 +158,8 @@ void mmsb_tick_kick(struct mmsb_tick *t);
 void mmsb_tick_wake_timer(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
 bool mmsb_tick_trylock(struct mmsb_tick *t);
+int mmsb_tick_pause(struct mmsb_tick *t, u64 *last);
+void mmsb_tick_resume(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
 void mmsb_tick_run_here(struct mmsb_tick *t);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,

@@ -6,6 +6,7 @@
  *   mmsb_tick       one tick that applied deltas, at its end
  *   mmsb_propagate  one tick's propagation along the graph's edges
  *   mmsb_gc         one monitor run that had work (GC)
+ *   mmsb_stream_overflow  a change stream began dropping records
  *
  * Each fires once per call or tick, never per delta, so a disabled
  * event costs a static branch per submission or tick.  How to watch
@@ -124,6 +125,26 @@ TRACE_EVENT(mmsb_gc,
 		      __entry->usage, __entry->examined, __entry->evicted,
 		      __entry->reclaimed_pages, __entry->reclaimed_bytes,
 		      __entry->ns)
+);
+
+/*
+ * mmsb_stream_overflow - a change stream began to drop records: the
+ *	reader will get MMSB_REC_OVERFLOW naming @tick
+ * @tick: the first tick lost
+ * @bytes: bytes of the records that did not fit
+ * @buffer: the stream's buffer, bytes
+ */
+TRACE_EVENT(mmsb_stream_overflow,
+	    TP_PROTO(u64 tick, u64 bytes, u32 buffer),
+	    TP_ARGS(tick, bytes, buffer),
+	    TP_STRUCT__entry(__field(u64, tick)
+			     __field(u64, bytes)
+			     __field(u32, buffer)),
+	    TP_fast_assign(__entry->tick = tick;
+			   __entry->bytes = bytes;
+			   __entry->buffer = buffer;),
+	    TP_printk("tick=%llu bytes=%llu buffer=%u",
+		      __entry->tick, __entry->bytes, __entry->buffer)
 );
 
 #endif /* _MMSB_TRACE_H */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,6 +119,9 @@ TEST_F(trace, formats)
 		{ "mmsb_propagate", "field:u64 propagated;" },
 		{ "mmsb_gc", "field:u64 reclaimed_pages;" },
 		{ "mmsb_gc", "field:u64 evicted;" },
+		{ "mmsb_stream_overflow", "field:u64 tick;" },
+		{ "mmsb_stream_overflow", "field:u64 bytes;" },
+		{ "mmsb_stream_overflow", "field:u32 buffer;" },
 	};
 	char path[128];
 	size_t i;
@@ -261,6 +265,46 @@ TEST_F(trace, gc)
 			       " evicted=0 reclaimed_pages=1 reclaimed_bytes="))
 		TH_LOG("%s", event(self->trace, "mmsb_gc"));
 	EXPECT_EQ(0, mmsb_page_free(self->fd, b.id));
+}
+
+/*
+ * A change stream of 4 KiB nobody reads: the tick whose records do not
+ * fit starts an overflow, once; the ticks dropped after it are silent.
+ */
+TEST_F(trace, stream_overflow)
+{
+	struct mmsb_stream_open so = {
+		.flags = MMSB_STREAM_ALL,
+		.buffer_bytes = 4096,
+	};
+	struct mmsb_page_create a;
+	struct mmsb_delta d;
+	static __u8 v[3000];
+	char want[128];
+	__u64 tick;
+	int s, i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, sizeof(v), 0, 0, &a));
+	s = ioctl(self->fd, MMSB_IOC_STREAM_OPEN, &so);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, write_file(EVENTS "/mmsb_stream_overflow/enable", "1"));
+	mmsb_delta_dense(&d, a.id, 0, v, sizeof(v));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC,
+					 NULL));
+	/* The first tick fits (3,048 + 48 bytes), the second does not. */
+	tick = so.tick + 2;
+	self->trace = read_file(TRACEFS "/trace");
+	ASSERT_NE(NULL, self->trace);
+	EXPECT_EQ(1, count(self->trace, " mmsb_stream_overflow: "))
+		TH_LOG("%s", self->trace);
+	snprintf(want, sizeof(want), "tick=%llu bytes=3096 buffer=4096",
+		 (unsigned long long)tick);
+	EXPECT_NE(NULL, strstr(event(self->trace, "mmsb_stream_overflow"),
+			       want))
+		TH_LOG("%s", event(self->trace, "mmsb_stream_overflow"));
+	close(s);
+	EXPECT_EQ(0, mmsb_page_free(self->fd, a.id));
 }
 
 /*

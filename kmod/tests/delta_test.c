@@ -96,7 +96,7 @@ static void dt_run(struct kunit *test, struct dt *t, struct mmsb_page **pages,
 {
 	unsigned int i;
 
-	mmsb_engine_run(&t->eng, pages, np, nr, tick, NULL, st);
+	mmsb_engine_run(&t->eng, pages, np, nr, tick, NULL, NULL, st);
 	for (i = 0; i < np; i++)
 		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
 }

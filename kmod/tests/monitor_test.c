@@ -42,12 +42,12 @@ static void count_notify(void *arg)
 	c->notified++;
 }
 
-static void count_evicted(void *arg, u64 id)
+static void count_evicted(void *arg, struct mmsb_page *page)
 {
 	struct monitor_ctx *c = arg;
 
 	c->evicted_calls++;
-	c->last_evicted = id;
+	c->last_evicted = page->id;
 	/* A slow eviction: the run's clock passes its deadline here. */
 	while (c->spin_until && ktime_get_ns() < c->spin_until)
 		cpu_relax();

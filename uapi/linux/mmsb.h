@@ -541,7 +541,9 @@ struct mmsb_edge_list {
  * order (acceptance order); pages created, freed and edges added or
  * deleted between two ticks are reported between their records.  A
  * page's MMSB_REC_CREATE comes before any record of its deltas, its
- * MMSB_REC_FREE after all of them.
+ * MMSB_REC_FREE after all of them.  A page's edges go with its FREE (no
+ * MMSB_REC_EDGE_DEL is made for them); an edge record is reported to the
+ * streams that report both of its pages.
  *
  * A stream reports what its opener may read (read permission at the
  * time of the record): every page with MMSB_STREAM_ALL, or the pages
@@ -549,8 +551,11 @@ struct mmsb_edge_list {
  * memory limit.  When a tick's records do not fit, that tick's records
  * and the following are dropped until the reader has made room for a
  * whole tick; the next record read is then MMSB_REC_OVERFLOW, naming
- * the first tick lost.  Nothing is ever dropped silently: after an
- * overflow, the reader must resynchronise from a snapshot.
+ * the first tick lost (when the first record lost came between ticks T
+ * and T + 1, T + 1).  A reader that empties the buffer while records
+ * are being dropped gets that record at once.  Nothing is ever dropped
+ * silently: after an overflow, the reader must resynchronise from a
+ * snapshot.
  */
 #define MMSB_STREAM_ALL		_BITUL(0)	/* every page, new ones too */
 #define MMSB_STREAM_FLAGS_ALL	MMSB_STREAM_ALL
@@ -603,7 +608,8 @@ struct mmsb_stream_open {
  * @flags: zero (no flags defined yet)
  * @tick: the tick the change belongs to: for DELTA, PROPAGATED and TICK
  *	the tick that applied it; for CREATE, FREE and the edges, the
- *	last tick completed before it; for OVERFLOW the first tick lost
+ *	last tick whose records came before it; for OVERFLOW the first
+ *	tick lost
  * @page_id: the page (for the edges, the edge's @from; 0 for TICK and
  *	OVERFLOW)
  * @epoch: the page's epoch after the tick (DELTA, PROPAGATED), its
