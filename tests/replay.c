@@ -7,9 +7,9 @@
  * gives the original as it stood at N, byte for byte; damaged files and
  * impossible requests give clear errors.
  *
- * The stream of the replay tests is recorded by the test from SUBMIT
- * results (ids, epochs, windows: what the change stream reports), so
- * replay is tested on its own; tests/replicate.c uses the kernel's.
+ * replay_to_tick records its stream from SUBMIT results (ids, epochs,
+ * windows: what the change stream reports), so replay is tested on its
+ * own; recorded_stream records the kernel's with "mmsbctl stream".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -593,6 +593,118 @@ TEST_F(replay, stream_errors)
 	mmsb_replayer_free(rp);
 	mmsb_snap_free(snap);
 	free(b.p);
+}
+
+/* The snapshot's bytes, epochs and edges are the bus's now? */
+static int bus_is_snap(int fd, const struct mmsb_snap *want)
+{
+	struct mmsb_snap *got;
+	__u64 k;
+	int ret = -EBADE;
+
+	if (mmsb_snap_take(fd, &got))
+		return -EIO;
+	if (got->nr_pages != want->nr_pages || got->nr_edges != want->nr_edges)
+		goto out;
+	for (k = 0; k < want->nr_pages; k++)
+		if (want->pages[k].id != got->pages[k].id ||
+		    want->pages[k].epoch != got->pages[k].epoch ||
+		    want->pages[k].size != got->pages[k].size ||
+		    memcmp(want->pages[k].data, got->pages[k].data,
+			   want->pages[k].size)) {
+			printf("# page %llu differs\n",
+			       (unsigned long long)want->pages[k].id);
+			goto out;
+		}
+	ret = memcmp(want->edges, got->edges,
+		     want->nr_edges * sizeof(*want->edges)) ? -EBADE : 0;
+out:
+	mmsb_snap_free(got);
+	return ret;
+}
+
+/*
+ * The kernel's stream, recorded by "mmsbctl stream --all ticks=60"
+ * while 60 SYNC submissions of every encoding run over pages with
+ * passthrough and notify edges; "mmsbctl replay" of the snapshot taken
+ * after the stream opened plus that recording, to the tick of the 30th
+ * submission, gives the bus as a snapshot taken then shows it; the
+ * rest of the recording brings the copy to the original.
+ */
+TEST_F(replay, recorded_stream)
+{
+	struct mmsb_replayer *rp;
+	struct mmsb_snap *mid;
+	__u64 seed = 5, stop = 0;
+	char to[32], fdpath[64];
+	struct rdelta r[3];
+	struct mmsb_delta d[3];
+	struct run out;
+	size_t len;
+	void *buf;
+	pid_t pid;
+	int t, i, status;
+
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->id[0], self->id[1],
+				   MMSB_EDGE_PASSTHROUGH));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->id[1], self->id[2],
+				   MMSB_EDGE_NOTIFY));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->id[3], self->id[4],
+				   MMSB_EDGE_PASSTHROUGH));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int o = open(STREAM_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (o < 0 || dup2(o, STDOUT_FILENO) < 0)
+			_exit(126);
+		execlp("mmsbctl", "mmsbctl", "stream", "--all", "ticks=60",
+		       NULL);
+		_exit(127);
+	}
+	/* Its stream open (fd 4, after the bus's 3), then the snapshot. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/4", pid);
+	for (i = 0; i < 500 && access(fdpath, F_OK); i++)
+		usleep(10000);
+	ASSERT_EQ(0, access(fdpath, F_OK));
+	ASSERT_EQ(0, run(&out, "mmsbctl", "snapshot", SNAP_FILE, NULL))
+		TH_LOG("%s", out.err);
+	for (t = 0; t < 60; t++) {
+		int first = rnd(&seed) % NR_PAGES;
+
+		for (i = 0; i < 3; i++) {
+			int p = (first + i) % NR_PAGES;
+
+			random_delta(&r[i], self->id[p], self->hdr[p]->size,
+				     &seed);
+			d[i] = r[i].d;
+		}
+		ASSERT_EQ(0, mmsb_submit(self->fd, d, 3,
+					 MMSB_SUBMIT_SYNC | MMSB_SUBMIT_ATOMIC,
+					 NULL));
+		if (t == 29) {
+			ASSERT_EQ(0, mmsb_snap_take(self->fd, &mid));
+			stop = mid->tick;
+		}
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+
+	snprintf(to, sizeof(to), "%llu", (unsigned long long)stop);
+	ASSERT_EQ(0, run(&out, "mmsbctl", "--bus", "1", "replay", SNAP_FILE,
+			 STREAM_FILE, "--to-epoch", to, NULL))
+		TH_LOG("%s", out.err);
+	EXPECT_NE(NULL, strstr(out.out, "30 ticks")) TH_LOG("%s", out.out);
+	EXPECT_EQ(0, bus_is_snap(self->copy, mid));
+	mmsb_snap_free(mid);
+
+	ASSERT_EQ(0, mmsb_read_file(STREAM_FILE, &buf, &len));
+	ASSERT_EQ(0, mmsb_replayer_new(self->copy, stop, &rp));
+	ASSERT_EQ(0, mmsb_replayer_feed(rp, buf, len, UINT64_MAX, NULL));
+	EXPECT_EQ(self->bus->tick, mmsb_replayer_tick(rp));
+	mmsb_replayer_free(rp);
+	free(buf);
+	EXPECT_EQ(0, buses_equal(self->fd, self->copy, 1));
 }
 
 TEST_HARNESS_MAIN
