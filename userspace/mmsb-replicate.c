@@ -113,6 +113,19 @@ static redisReply *cmd(redisContext *c, const char *fmt, ...)
 	return r;
 }
 
+/* The next reply of a pipeline, checked as cmd() checks one. */
+static void reply(redisContext *c)
+{
+	redisReply *r = NULL;
+
+	if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
+		die("redis %s:%d: %s", opt.host, opt.port,
+		    c->errstr[0] ? c->errstr : "no reply");
+	if (r->type == REDIS_REPLY_ERROR)
+		die("redis: %s", r->str);
+	freeReplyObject(r);
+}
+
 static redisContext *redis_connect(void)
 {
 	redisContext *c = redisConnect(opt.host, opt.port);
@@ -162,6 +175,8 @@ struct leader {
 	__u64 gen;
 	__u64 prev;		/* tick of the last entry, or the snapshot's */
 	__u64 cut;		/* records up to this tick are dropped */
+	__u64 marker;		/* the last marker entry's tick */
+	int marked;		/* one was added */
 	__u64 since_snap;	/* entries since that snapshot */
 	__u64 entries, bytes, snapshots, overflows;
 };
@@ -188,15 +203,33 @@ static void leader_snapshot(struct leader *l, int restart)
 	if (ret)
 		die("snapshot: %s", mmsb_strerror(ret));
 	freeReplyObject(cmd(l->c, "SET %s:snapshot %b", opt.key, buf, len));
-	if (restart) {
-		l->prev = s->tick;
-		l->cut = s->tick;
-	}
-	l->since_snap = 0;
-	l->snapshots++;
 	fprintf(stderr, "mmsb-replicate: leader: snapshot at tick %llu, %llu pages, %zu bytes\n",
 		(unsigned long long)s->tick, (unsigned long long)s->nr_pages,
 		len);
+	if (restart) {
+		/*
+		 * A marker entry TICK-1 (after any entry TICK-0) says the
+		 * stream goes on from the cut: a follower at an older tick
+		 * sees the hole even if no tick follows.  Another overflow
+		 * before any tick has the same cut: its marker is there.
+		 */
+		l->prev = s->tick;
+		l->cut = s->tick;
+	}
+	if (restart && (!l->marked || s->tick != l->marker)) {
+		l->marked = 1;
+		l->marker = s->tick;
+		freeReplyObject(cmd(l->c,
+				    "XADD %s MAXLEN ~ %llu %llu-1 gen %llu tick %llu prev %llu ns %llu recs %b",
+				    opt.key, opt.maxlen,
+				    (unsigned long long)s->tick,
+				    (unsigned long long)l->gen,
+				    (unsigned long long)s->tick,
+				    (unsigned long long)s->tick,
+				    (unsigned long long)now_ns(), "", (size_t)0));
+	}
+	l->since_snap = 0;
+	l->snapshots++;
 	free(buf);
 	mmsb_snap_free(s);
 }
@@ -207,14 +240,21 @@ static void leader_add(struct leader *l, __u64 tick, const void *recs,
 {
 	__u64 ns = now_ns();
 
-	freeReplyObject(cmd(l->c,
-			    "XADD %s MAXLEN ~ %llu %llu-0 gen %llu tick %llu prev %llu ns %llu recs %b",
-			    opt.key, opt.maxlen, (unsigned long long)tick,
-			    (unsigned long long)l->gen,
-			    (unsigned long long)tick,
-			    (unsigned long long)l->prev,
-			    (unsigned long long)ns, recs, len));
-	set_triple(l->c, "leader", l->gen, tick, ns);
+	char v[64];
+
+	/* Both in one round trip. */
+	snprintf(v, sizeof(v), "%llu %llu %llu", (unsigned long long)l->gen,
+		 (unsigned long long)tick, (unsigned long long)ns);
+	redisAppendCommand(l->c,
+			   "XADD %s MAXLEN ~ %llu %llu-0 gen %llu tick %llu prev %llu ns %llu recs %b",
+			   opt.key, opt.maxlen, (unsigned long long)tick,
+			   (unsigned long long)l->gen,
+			   (unsigned long long)tick,
+			   (unsigned long long)l->prev,
+			   (unsigned long long)ns, recs, len);
+	redisAppendCommand(l->c, "SET %s:leader %s", opt.key, v);
+	reply(l->c);
+	reply(l->c);
 	l->prev = tick;
 	l->entries++;
 	l->bytes += len;
@@ -440,7 +480,7 @@ static int follower_entry(struct follower *f, redisReply *kv)
 	__u64 lag;
 	int ret;
 
-	if (!recs || recs->type != REDIS_REPLY_STRING || !tick)
+	if (!recs || recs->type != REDIS_REPLY_STRING)
 		die("%s: malformed entry", opt.key);
 	if (gen != f->gen) {
 		follower_resync(f, "a new leader generation");
@@ -461,8 +501,9 @@ static int follower_entry(struct follower *f, redisReply *kv)
 		follower_resync(f, why);
 		return 1;
 	}
-	ret = mmsb_replayer_feed(f->rp, recs->str, recs->len, UINT64_MAX,
-				 NULL);
+	/* A marker (a snapshot's cut, no record) moves nothing. */
+	ret = recs->len ? mmsb_replayer_feed(f->rp, recs->str, recs->len,
+					     UINT64_MAX, NULL) : 0;
 	if (ret == -EBADE || ret == -EPIPE) {
 		follower_resync(f, mmsb_strerror(ret));
 		return 1;
@@ -519,7 +560,11 @@ static int run_follower(void)
 		redisReply *r, *entries;
 		size_t i;
 
-		r = cmd(f.c, "XREAD COUNT 256 BLOCK 200 STREAMS %s %llu-0",
+		/*
+		 * After TICK-1: entry TICK-0 and the marker TICK-1 of a
+		 * snapshot at TICK are behind the follower.
+		 */
+		r = cmd(f.c, "XREAD COUNT 256 BLOCK 200 STREAMS %s %llu-1",
 			opt.key, (unsigned long long)f.tick);
 		if (r->type != REDIS_REPLY_ARRAY || !r->elements) {
 			freeReplyObject(r);
@@ -596,7 +641,7 @@ static int run_status(void)
 		lag_t = g == lgen ? (long long)(ltick - t) : -1;
 		if (lag_t > 0) {
 			/* Since the oldest entry it has not applied was added. */
-			r = cmd(c, "XRANGE %s (%llu-0 + COUNT 1", opt.key, t);
+			r = cmd(c, "XRANGE %s (%llu-1 + COUNT 1", opt.key, t);
 			if (r->type == REDIS_REPLY_ARRAY && r->elements)
 				lag_s = (now - num(field(r->element[0]->element[1],
 							  "ns"))) / 1e9;
