@@ -462,7 +462,9 @@ TEST_F_TIMEOUT(repl, follower_killed, 600)
 TEST_F_TIMEOUT(repl, late_follower, 600)
 {
 	char out[4096], err[4096];
+	unsigned long long resyncs, gaps;
 	struct run st;
+	const char *p;
 
 	/* A short stream: the first entries are trimmed long before. */
 	ASSERT_EQ(0, start_leader(self, "200", "50", "4194304"));
@@ -475,7 +477,17 @@ TEST_F_TIMEOUT(repl, late_follower, 600)
 	output("late", "err", err, sizeof(err));
 	TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(err, "no position recorded")) TH_LOG("%s", err);
-	EXPECT_NE(NULL, strstr(out, " 1 resyncs, 0 gaps")) TH_LOG("%s", err);
+	/*
+	 * Started from the snapshot; with 200 entries kept it may fall
+	 * behind the trimming while it catches up: then a gap, and the
+	 * newer snapshot.
+	 */
+	p = strstr(out, " resyncs, ");
+	ASSERT_NE(NULL, p) TH_LOG("%s", out);
+	while (p > out && p[-1] != ' ')
+		p--;
+	ASSERT_EQ(2, sscanf(p, "%llu resyncs, %llu gaps", &resyncs, &gaps));
+	EXPECT_EQ(gaps + 1, resyncs) TH_LOG("%s", err);
 	/* The stream holds about MAXLEN entries, not every tick. */
 	ASSERT_EQ(0, run(&st, "mmsb-replicate", "--status", "--json", "--key",
 			 KEY, NULL)) TH_LOG("%s", st.err);

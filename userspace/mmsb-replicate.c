@@ -176,6 +176,7 @@ struct leader {
 	__u64 prev;		/* tick of the last entry, or the snapshot's */
 	__u64 cut;		/* records up to this tick are dropped */
 	__u64 marker;		/* the last marker entry's tick */
+	__u64 reported;		/* the tick KEY:leader has */
 	int marked;		/* one was added */
 	__u64 since_snap;	/* entries since that snapshot */
 	__u64 entries, bytes, snapshots, overflows;
@@ -228,6 +229,11 @@ static void leader_snapshot(struct leader *l, int restart)
 				    (unsigned long long)s->tick,
 				    (unsigned long long)now_ns(), "", (size_t)0));
 	}
+	/* The leader is at least where its snapshot is (--status). */
+	if (s->tick > l->reported) {
+		l->reported = s->tick;
+		set_triple(l->c, "leader", l->gen, s->tick, now_ns());
+	}
 	l->since_snap = 0;
 	l->snapshots++;
 	free(buf);
@@ -252,8 +258,12 @@ static void leader_add(struct leader *l, __u64 tick, const void *recs,
 			   (unsigned long long)tick,
 			   (unsigned long long)l->prev,
 			   (unsigned long long)ns, recs, len);
-	redisAppendCommand(l->c, "SET %s:leader %s", opt.key, v);
-	reply(l->c);
+	/* A snapshot may have reported a later tick already. */
+	if (tick > l->reported) {
+		redisAppendCommand(l->c, "SET %s:leader %s", opt.key, v);
+		reply(l->c);
+		l->reported = tick;
+	}
 	reply(l->c);
 	l->prev = tick;
 	l->entries++;
@@ -638,7 +648,11 @@ static int run_status(void)
 			continue;
 		}
 		freeReplyObject(r);
-		lag_t = g == lgen ? (long long)(ltick - t) : -1;
+		/*
+		 * A follower that just took a snapshot may be ahead of the
+		 * leader's key for a moment: no lag.
+		 */
+		lag_t = g != lgen ? -1 : t >= ltick ? 0 : (long long)(ltick - t);
 		if (lag_t > 0) {
 			/* Since the oldest entry it has not applied was added. */
 			r = cmd(c, "XRANGE %s (%llu-1 + COUNT 1", opt.key, t);
