@@ -4,7 +4,9 @@
  *
  * Link with `pkg-config --cflags --libs mmsb` (add --static for the
  * archive); the io_uring helpers are in <libmmsb_uring.h>.  Every
- * function is in libmmsb(3); its symbols carry the version MMSB_1.0.
+ * function is in libmmsb(3); its symbols carry the versions of
+ * libmmsb.map (MMSB_1.0 and the nodes after it: snapshots, streams
+ * and replay since MMSB_1.4).
  *
  * Every function returns 0 (or a non-negative count) on success and a
  * negative errno on failure; none of them sets errno for the caller.
