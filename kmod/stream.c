@@ -595,6 +595,7 @@ lost:
 	WRITE_ONCE(st->lost, true);
 	return NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_stream_seg_new);
 
 /**
  * mmsb_stream_seg_stamp() - the page's epoch after the tick, on its records
@@ -612,6 +613,7 @@ void mmsb_stream_seg_stamp(struct mmsb_stream_seg *seg, size_t from,
 		rec->epoch = epoch;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_stream_seg_stamp);
 
 /**
  * mmsb_stream_seg_add() - append a segment to the tick's
@@ -628,6 +630,7 @@ void mmsb_stream_seg_add(struct mmsb_stream_tick *st,
 	*st->tail = seg;
 	st->tail = &seg->next;
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_stream_seg_add);
 
 /**
  * mmsb_stream_tick_collect() - take an engine job's segments, in order
@@ -646,6 +649,7 @@ void mmsb_stream_tick_collect(struct mmsb_stream_tick *st, unsigned int nr)
 		st->slots[i] = NULL;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_stream_tick_collect);
 
 /* Records in a segment. */
 static u64 mmsb_stream_seg_records(const struct mmsb_stream_seg *seg)

@@ -1245,6 +1245,104 @@ static void op_edge(struct worker *w)
 		fail(w, "-EACCES for CAP_SYS_ADMIN");
 }
 
+/*
+ * A change stream: opened with good and bad arguments, what it has read
+ * whole (records 8-aligned, known types, their sizes adding up), closed.
+ */
+static void op_stream(struct worker *w)
+{
+	static unsigned char buf[1 << 16];
+	struct mmsb_stream_open so = { 0 };
+	const struct mmsb_stream_record *r;
+	__u64 ids[4];
+	ssize_t n, off;
+	int s, err, bad = 0;
+	unsigned int i;
+
+	opname = "STREAM_OPEN";
+	if (chance(w, 50)) {
+		so.flags = MMSB_STREAM_ALL;
+	} else {
+		so.count = 1 + below(w, 4);
+		for (i = 0; i < so.count; i++)
+			ids[i] = pick_id(w, false);
+		so.page_ids = (__u64)(uintptr_t)ids;
+	}
+	so.buffer_bytes = chance(w, 50) ? 0 : 4096 + below(w, 1 << 16);
+	switch (below(w, 12)) {
+	case 0:
+		so.flags |= 2U << below(w, 30);
+		bad = EINVAL;
+		break;
+	case 1:
+		so.pad = rnd(w) | 1;
+		bad = EINVAL;
+		break;
+	case 2:
+		so.reserved[below(w, 2)] = rnd(w) | 1;
+		bad = EINVAL;
+		break;
+	case 3:
+		so.buffer_bytes = 1 + below(w, 4095);
+		bad = EINVAL;
+		break;
+	case 4:
+		so.buffer_bytes = MMSB_STREAM_BUFFER_MAX + 1 + below(w, 1000);
+		bad = EINVAL;
+		break;
+	case 5:
+		if (so.flags) {
+			so.count = 1 + below(w, 10);
+			bad = EINVAL;
+		} else {
+			so.page_ids = (__u64)(uintptr_t)
+				bad_ptr(w, so.count * sizeof(ids[0]));
+			bad = EFAULT;
+		}
+		break;
+	case 6:
+		s = ioctl(w->fd, MMSB_IOC_STREAM_OPEN, bad_ptr(w, sizeof(so)));
+		expect_eq(w, s < 0 ? errno : 0, EFAULT);
+		if (s >= 0)
+			close(s);
+		return;
+	}
+	s = ioctl(w->fd, MMSB_IOC_STREAM_OPEN, &so);
+	err = s < 0 ? errno : 0;
+	if (s >= 0 && bad)
+		close(s);
+	if (bad) {
+		expect_eq(w, err, bad);
+		return;
+	}
+	expect_in(w, err, ERRS(ENOENT, EACCES, ENOMEM, EMFILE));
+	if (err == EACCES && w->root)
+		fail(w, "-EACCES for CAP_SYS_ADMIN");
+	if (s < 0)
+		return;
+	opname = "read(stream)";
+	fcntl(s, F_SETFL, O_NONBLOCK);
+	n = read(s, buf, below(w, sizeof(*r)));
+	expect_eq(w, n < 0 ? errno : 0, EINVAL);
+	/* Ticks since the open, at most: a flush makes one. */
+	if (chance(w, 50))
+		xioctl(w, MMSB_IOC_FLUSH, NULL);
+	n = read(s, buf, sizeof(*r) + below(w, sizeof(buf) - sizeof(*r)));
+	err = n < 0 ? errno : 0;
+	expect_in(w, err, ERRS(EAGAIN, EINVAL));
+	for (off = 0; n > 0 && off < n; off += r->size) {
+		r = (const void *)(buf + off);
+		if (r->size < sizeof(*r) || r->size % 8 || off + r->size > n ||
+		    r->type < MMSB_REC_DELTA || r->type > MMSB_REC_OVERFLOW ||
+		    r->size != sizeof(*r) + ((r->len + 7) & ~7U)) {
+			fail(w, "bad record at %zd of %zd: size %u type %u",
+			     off, n, r->size, r->type);
+			break;
+		}
+	}
+	close(s);
+}
+
 static void op_bad_ioctl(struct worker *w)
 {
 	unsigned long cmd;
@@ -1553,7 +1651,8 @@ static const struct {
 	{ 32, "submit", op_submit },	{ 44, "model", op_model },
 	{ 52, "uring", op_uring },	{ 57, "wait", op_wait },
 	{ 59, "flush", op_flush },	{ 62, "stats", op_stats },
-	{ 69, "subscribe", op_subscribe }, { 76, "edge", op_edge },
+	{ 67, "subscribe", op_subscribe }, { 69, "stream", op_stream },
+	{ 76, "edge", op_edge },
 	{ 78, "ioctl", op_bad_ioctl },	{ 87, "mmap", op_mmap },
 	{ 95, "vm", op_vm },		{ 98, "fork", op_fork },
 	{ 100, "reopen", op_reopen },
