@@ -653,11 +653,10 @@ TEST_F(replay, recorded_stream)
 	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->id[3], self->id[4],
 				   MMSB_EDGE_PASSTHROUGH));
 	/*
-	 * On the debug kernel a new process right after the fixture's
-	 * reload has, rarely, failed to open /dev/mmsb (-ENODEV, -ENOENT:
-	 * an open finding, see the report): try the recorder up to five
-	 * times, each until its stream is open (fd 4, after the bus's 3)
-	 * or it exited.
+	 * The recorder is started again if it exits before its stream is
+	 * open (fd 4, after the bus's 3): a new process right after the
+	 * fixture's reload has, rarely, failed to open /dev/mmsb on the
+	 * debug kernel (-ENODEV, -ENOENT), an open finding.
 	 */
 	for (tries = 0; tries < 5; tries++) {
 		pid = fork();
@@ -666,7 +665,8 @@ TEST_F(replay, recorded_stream)
 			int o = open(STREAM_FILE, O_WRONLY | O_CREAT | O_TRUNC,
 				     0600);
 
-			if (o < 0 || dup2(o, STDOUT_FILENO) < 0)
+			/* Only 0, 1, 2: the bus is fd 3, the stream fd 4. */
+			if (o < 0 || dup2(o, STDOUT_FILENO) < 0 || close(o))
 				_exit(126);
 			execlp("mmsbctl", "mmsbctl", "stream", "--all",
 			       "ticks=60", NULL);
