@@ -86,6 +86,10 @@ $(SOLIB): $(LIB_PIC_OBJS) $(LIB_MAP)
 $(BUILD)/userspace/%: userspace/%.c $(LIB) $(USER_HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) -luring -lpthread
 
+# The replicator talks to Redis through Debian's hiredis (libhiredis-dev).
+$(BUILD)/userspace/mmsb-replicate: userspace/mmsb-replicate.c $(LIB) $(USER_HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) -lhiredis -luring
+
 # Tests use the kernel's kselftest harness straight from linux-source;
 # its macros compare mixed signedness and longjmp, as in-tree selftests.
 $(BUILD)/tests/%: tests/%.c $(LIB) $(USER_HDRS) $(wildcard tests/*.h)
@@ -186,7 +190,8 @@ install-user: userspace
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSCONFDIR)/modprobe.d \
 		$(DESTDIR)$(DOCDIR)/examples
-	$(INSTALL) -m 755 $(BUILD)/userspace/mmsbctl $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 755 $(BUILD)/userspace/mmsbctl \
+		$(BUILD)/userspace/mmsb-replicate $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
 	$(INSTALL) -m 755 $(SOLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmmsb.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libmmsb.so.$(LIB_MAJOR)
@@ -198,7 +203,8 @@ install-user: userspace
 		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
 		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
 		dist/mmsb.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/mmsb.pc
-	$(INSTALL) -m 644 man/mmsbctl.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 man/mmsbctl.1 man/mmsb-replicate.1 \
+		$(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 644 man/libmmsb.3 $(DESTDIR)$(MANDIR)/man3/
 	for f in $(LIB_FUNCS); do \
 		echo '.so man3/libmmsb.3' >$(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; \
@@ -222,7 +228,7 @@ uninstall-module:
 	$(if $(DESTDIR),,depmod -a $(shell cat $(KDIR)/include/config/kernel.release))
 
 uninstall-user:
-	rm -f $(DESTDIR)$(BINDIR)/mmsbctl \
+	rm -f $(DESTDIR)$(BINDIR)/mmsbctl $(DESTDIR)$(BINDIR)/mmsb-replicate \
 		$(DESTDIR)$(LIBDIR)/libmmsb.a $(DESTDIR)$(LIBDIR)/libmmsb.so \
 		$(DESTDIR)$(LIBDIR)/libmmsb.so.$(LIB_MAJOR) \
 		$(DESTDIR)$(LIBDIR)/libmmsb.so.$(LIB_VERSION) \
@@ -231,6 +237,7 @@ uninstall-user:
 		$(DESTDIR)$(INCLUDEDIR)/libmmsb_uring.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/mmsb.pc \
 		$(DESTDIR)$(MANDIR)/man1/mmsbctl.1 \
+		$(DESTDIR)$(MANDIR)/man1/mmsb-replicate.1 \
 		$(DESTDIR)$(MANDIR)/man3/libmmsb.3 \
 		$(LIB_FUNCS:%=$(DESTDIR)$(MANDIR)/man3/%.3) \
 		$(DESTDIR)$(UDEVRULESDIR)/60-mmsb.rules \

@@ -490,6 +490,73 @@ unsigned int mmsb_graph_remove_node(struct mmsb_graph *g, u64 id)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_graph_remove_node);
 
+/* Sift @out[i] down the max-heap (by @to) of @n entries. */
+static void mmsb_graph_out_sift(struct mmsb_graph_out *out, unsigned int n,
+				unsigned int i)
+{
+	for (;;) {
+		unsigned int big = i, l = 2 * i + 1, r = l + 1;
+
+		if (l < n && out[l].to > out[big].to)
+			big = l;
+		if (r < n && out[r].to > out[big].to)
+			big = r;
+		if (big == i)
+			return;
+		swap(out[i], out[big]);
+		i = big;
+	}
+}
+
+/**
+ * mmsb_graph_out_edges - the outgoing edges of a node, by @to ascending
+ * @g: the graph; caller holds g->lock
+ * @id: page id
+ * @out: room for @max entries, or NULL with @max 0
+ * @max: entries to store at most: those with the @max lowest @to
+ *
+ * A max-heap of the @max lowest @to seen so far, then a heap sort:
+ * O(E log @max) for the node's E edges, no allocation.
+ *
+ * Return: the node's outgoing edges (0 for a page without one);
+ * min(that, @max) of them are stored.
+ */
+unsigned int mmsb_graph_out_edges(struct mmsb_graph *g, u64 id,
+				  struct mmsb_graph_out *out, unsigned int max)
+{
+	struct mmsb_graph_node *n = mmsb_graph_lookup(g, id);
+	struct mmsb_graph_edge *e;
+	unsigned int i, k = 0;
+
+	if (!n)
+		return 0;
+	if (!max)
+		return n->nr_out;
+	mmsb_graph_for_each_out(e, n) {
+		struct mmsb_graph_out o = { .to = e->to->id, .kind = e->kind };
+
+		if (k < max) {
+			out[k++] = o;
+			if (k == max)
+				for (i = max / 2; i-- > 0; )
+					mmsb_graph_out_sift(out, max, i);
+		} else if (o.to < out[0].to) {
+			out[0] = o;
+			mmsb_graph_out_sift(out, max, 0);
+		}
+	}
+	if (k < max)
+		for (i = k / 2; i-- > 0; )
+			mmsb_graph_out_sift(out, k, i);
+	/* Heap sort: the largest goes last, so the order is ascending. */
+	for (i = k; i > 1; i--) {
+		swap(out[0], out[i - 1]);
+		mmsb_graph_out_sift(out, i - 1, 0);
+	}
+	return n->nr_out;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_graph_out_edges);
+
 /**
  * mmsb_graph_validate - check that the whole graph is acyclic
  * @g: the graph; caller holds g->lock

@@ -96,6 +96,17 @@ struct mmsb_graph_edge {
 struct mmsb_graph_frame;
 
 /**
+ * struct mmsb_graph_out - one outgoing edge, as mmsb_graph_out_edges()
+ *	lists it
+ * @to: the dependent page
+ * @kind: the edge's kind
+ */
+struct mmsb_graph_out {
+	u64 to;
+	enum mmsb_graph_edge_kind kind;
+};
+
+/**
  * struct mmsb_graph - the dependency graph
  * @lock: protects everything below; held by the caller of every
  *	mmsb_graph_*() function except init and destroy
@@ -166,6 +177,8 @@ int mmsb_graph_add_edge(struct mmsb_graph *g, u64 from, u64 to,
 int mmsb_graph_remove_edge(struct mmsb_graph *g, u64 from, u64 to,
 			   enum mmsb_graph_edge_kind kind);
 unsigned int mmsb_graph_remove_node(struct mmsb_graph *g, u64 id);
+unsigned int mmsb_graph_out_edges(struct mmsb_graph *g, u64 id,
+				  struct mmsb_graph_out *out, unsigned int max);
 
 int mmsb_graph_validate(struct mmsb_graph *g, struct mmsb_graph_report *r,
 			u64 *cycle, size_t cap);

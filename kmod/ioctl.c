@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmsb control ioctls: VERSION, PAGE_CREATE, PAGE_FREE, PAGE_INFO,
- * PAGE_LIST, EDGE_ADD, EDGE_DEL, STATS and STREAM_OPEN (main.c
+ * mmsb control ioctls: VERSION, PAGE_CREATE (and restore), PAGE_FREE,
+ * PAGE_INFO, PAGE_LIST, EDGE_ADD, EDGE_DEL, EDGE_LIST, STATS and
+ * STREAM_OPEN (main.c
  * dispatches).
  *
  * Top layer, like submit.c and uring.c: each handler copies its
@@ -35,20 +36,46 @@ static long mmsb_ioctl_version(struct file *file, void __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/* struct mmsb_page_restore.fill: the first data from the user's @data. */
+static int mmsb_restore_fill(void *dst, size_t size, void *arg)
+{
+	const struct mmsb_page_create *pc = arg;
+
+	/* @data 0: the page keeps the zeroes it was allocated with. */
+	if (!pc->data)
+		return 0;
+	return copy_from_user(dst, u64_to_user_ptr(pc->data), size) ?
+		-EFAULT : 0;
+}
+
 static long mmsb_ioctl_page_create(struct file *file, void __user *uarg)
 {
 	struct mmsb_file *mf = file->private_data;
+	struct mmsb_page_restore restore;
 	struct mmsb_page_create pc;
 	struct mmsb_page *page;
+	bool restoring;
 
 	if (copy_from_user(&pc, uarg, sizeof(pc)))
 		return -EFAULT;
+	restoring = pc.flags & MMSB_PAGE_RESTORE;
 	/* Bounds before narrowing to size_t and umode_t. */
-	if (pc.epoch || pc.data ||
+	if (pc.flags & ~MMSB_PAGE_CREATE_FLAGS_ALL ||
+	    (!restoring && (pc.epoch || pc.data)) ||
 	    pc.size > MMSB_PAGE_SIZE_MAX || pc.mode > 0777)
 		return -EINVAL;
-	page = mmsb_page_create(&mf->dev->pages, pc.size, pc.mode, pc.flags,
-				mf->cred);
+	/* Ids and epochs are the bus's history: only an admin rewrites it. */
+	if (restoring && !mf->admin)
+		return -EPERM;
+	restore = (struct mmsb_page_restore) {
+		.id = pc.id,
+		.epoch = pc.epoch,
+		.fill = mmsb_restore_fill,
+		.arg = &pc,
+	};
+	page = mmsb_page_create_restore(&mf->dev->pages, pc.size, pc.mode,
+					pc.flags & ~MMSB_PAGE_RESTORE,
+					mf->cred, restoring ? &restore : NULL);
 	/*
 	 * Usage may have crossed the GC threshold: an idle tick must run to
 	 * age and evict cold evictable pages (a failed create too, so a
@@ -256,6 +283,54 @@ static long mmsb_ioctl_stream_open(struct file *file, void __user *uarg)
 }
 
 /*
+ * A page's outgoing edges, in one cut of the graph, by @to ascending.
+ * Read permission on the page: its edges are part of what it shows.
+ */
+static long mmsb_ioctl_edge_list(struct file *file, void __user *uarg)
+{
+	struct mmsb_file *mf = file->private_data;
+	struct mmsb_graph_out *out = NULL;
+	struct mmsb_edge_list el;
+	struct mmsb_page *page;
+	unsigned int i, n;
+	long ret = 0;
+
+	if (copy_from_user(&el, uarg, sizeof(el)))
+		return -EFAULT;
+	if (memchr_inv(el.reserved, 0, sizeof(el.reserved)) ||
+	    el.max > MMSB_EDGE_LIST_MAX)
+		return -EINVAL;
+	page = mmsb_page_lookup(&mf->dev->pages, el.page_id, mf->cred,
+				mf->admin, MMSB_MAY_READ);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	mmsb_page_put(page);
+	if (el.max) {
+		out = kvmalloc_array(el.max, sizeof(*out), GFP_KERNEL_ACCOUNT);
+		if (!out)
+			return -ENOMEM;
+	}
+	el.count = mmsb_prop_list_edges(&mf->dev->prop, el.page_id, out,
+					el.max);
+	n = min(el.count, el.max);
+	for (i = 0; i < n && !ret; i++) {
+		struct mmsb_edge ue = {
+			.from = el.page_id,
+			.to = out[i].to,
+			.kind = out[i].kind,
+		};
+		struct mmsb_edge __user *dst = u64_to_user_ptr(el.edges);
+
+		if (copy_to_user(&dst[i], &ue, sizeof(ue)))
+			ret = -EFAULT;
+	}
+	kvfree(out);
+	if (!ret && copy_to_user(uarg, &el, sizeof(el)))
+		ret = -EFAULT;
+	return ret;
+}
+
+/*
  * Every counter of MMSB_IOC_STATS by name, from the uapi's field lists,
  * in struct order, for debugfs.  KUnit (suite mmsb_stats) checks that
  * the lists cover every field of the structs.
@@ -384,6 +459,7 @@ static const struct mmsb_ioctl_desc mmsb_ioctls[] = {
 	{ .cmd = MMSB_IOC_SUBSCRIBE, .fn = mmsb_ioctl_subscribe },
 	{ .cmd = MMSB_IOC_EDGE_ADD, .fn = mmsb_ioctl_edge_add },
 	{ .cmd = MMSB_IOC_EDGE_DEL, .fn = mmsb_ioctl_edge_del },
+	{ .cmd = MMSB_IOC_EDGE_LIST, .fn = mmsb_ioctl_edge_list },
 	{ .cmd = MMSB_IOC_STREAM_OPEN, .fn = mmsb_ioctl_stream_open },
 	{ .cmd = MMSB_IOC_SQ_SETUP, .fn = mmsb_ioctl_sq_setup },
 	{ .cmd = MMSB_IOC_SQ_ENTER, .fn = mmsb_ioctl_sq_enter },

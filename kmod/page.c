@@ -265,24 +265,45 @@ void mmsb_page_table_uncharge(struct mmsb_page_table *t, u64 bytes)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_table_uncharge);
 
+/*
+ * Reserve the restored id @id: above every id handed out, and later ids
+ * continue after it.  Racing creates and restores cannot both win: the
+ * counter only moves up, by compare-and-exchange.
+ */
+static int mmsb_page_restore_id(struct mmsb_page_table *t, u64 id)
+{
+	s64 old = atomic64_read(&t->next_id);
+
+	do {
+		if (id <= (u64)old)
+			return -EEXIST;
+	} while (!atomic64_try_cmpxchg(&t->next_id, &old, id));
+	return 0;
+}
+
 /**
- * mmsb_page_create() - create a zeroed page and publish its id
+ * mmsb_page_create_restore() - create a page, maybe as a snapshot had it
  * @t: the table
  * @size: data bytes, 1 to the table's max_size
  * @mode: permission bits, 0777 at most; 0 means MMSB_PAGE_MODE_DEFAULT
  * @flags: MMSB_PAGE_* flags
  * @cred: creator; the owner becomes its fsuid/fsgid
+ * @restore: NULL for a new zeroed page at epoch 0 with the next id;
+ *	else the id, first epoch and a way to fill the first data
  *
- * The page is in the table (visible to mmsb_page_get()) on return.
+ * The page is in the table (visible to mmsb_page_get()) on return, and
+ * only then: a restored page's data is filled before it is published.
  *
  * Return: the page with one reference for the caller, who drops it
- * with mmsb_page_put(); ERR_PTR(-EINVAL) for a bad size, mode or flag,
- * -ENOMEM over the table's limit or out of memory, -ENOSPC once the
- * ids are used up.
+ * with mmsb_page_put(); ERR_PTR(-EINVAL) for a bad size, mode, flag or
+ * restored id, -ENOMEM over the table's limit or out of memory,
+ * -ENOSPC once the ids are used up, -EEXIST for a restored id not above
+ * every id handed out, or what @restore->fill returned.
  */
-struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
-				   umode_t mode, u32 flags,
-				   const struct cred *cred)
+struct mmsb_page *mmsb_page_create_restore(struct mmsb_page_table *t,
+					   size_t size, umode_t mode,
+					   u32 flags, const struct cred *cred,
+					   const struct mmsb_page_restore *restore)
 {
 	struct mmsb_page *page;
 	size_t map_size;
@@ -292,6 +313,11 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	if (!size || size > t->max_size || mode & ~0777 ||
 	    flags & ~MMSB_PAGE_FLAGS_ALL)
 		return ERR_PTR(-EINVAL);
+	if (restore && (!restore->id || restore->id > MMSB_PAGE_ID_MAX))
+		return ERR_PTR(-EINVAL);
+	/* Cheap early answer; mmsb_page_restore_id() decides. */
+	if (restore && restore->id <= (u64)atomic64_read(&t->next_id))
+		return ERR_PTR(-EEXIST);
 	/* max_size is at most MMSB_PAGE_SIZE_MAX (1 GiB): cannot wrap. */
 	map_size = PAGE_ALIGN(size + MMSB_PAGE_DATA_OFFSET);
 
@@ -316,10 +342,24 @@ struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
 	if (!page->hdr)
 		goto err_free_page;
 
-	ret = -ENOSPC;
-	id = atomic64_inc_return(&t->next_id);
-	if (id > MMSB_PAGE_ID_MAX)
-		goto err_vfree;
+	if (restore) {
+		/* Unpublished: nobody sees the page while it fills. */
+		ret = restore->fill((u8 *)page->hdr + MMSB_PAGE_DATA_OFFSET,
+				    size, restore->arg);
+		if (ret)
+			goto err_vfree;
+		ret = mmsb_page_restore_id(t, restore->id);
+		if (ret)
+			goto err_vfree;
+		id = restore->id;
+		page->epoch = restore->epoch;
+		page->hdr->epoch = restore->epoch;
+	} else {
+		ret = -ENOSPC;
+		id = atomic64_inc_return(&t->next_id);
+		if (id > MMSB_PAGE_ID_MAX)
+			goto err_vfree;
+	}
 
 	page->id = id;
 	/* One reference for the table, one for the caller. */
@@ -362,7 +402,7 @@ err_uncharge:
 	mmsb_page_table_uncharge(t, map_size);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_IF_KUNIT(mmsb_page_create);
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_create_restore);
 
 /**
  * mmsb_page_free() - take a page's id out of the table

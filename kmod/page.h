@@ -225,9 +225,45 @@ unsigned int mmsb_page_reclaim(struct mmsb_page_table *t, unsigned int max,
 int mmsb_page_table_charge(struct mmsb_page_table *t, u64 bytes);
 void mmsb_page_table_uncharge(struct mmsb_page_table *t, u64 bytes);
 
-struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t, size_t size,
-				   umode_t mode, u32 flags,
-				   const struct cred *cred);
+/**
+ * struct mmsb_page_restore - a page rebuilt as it was (MMSB_PAGE_RESTORE)
+ * @id: the id to give it, above every id handed out
+ * @epoch: its first epoch
+ * @fill: writes its @size first data bytes into @dst, before the page
+ *	is published; returns 0 or a negative errno (the entry point
+ *	that copies them from user memory: -EFAULT)
+ * @arg: for @fill
+ */
+struct mmsb_page_restore {
+	u64 id;
+	u64 epoch;
+	int (*fill)(void *dst, size_t size, void *arg);
+	void *arg;
+};
+
+struct mmsb_page *mmsb_page_create_restore(struct mmsb_page_table *t,
+					   size_t size, umode_t mode,
+					   u32 flags, const struct cred *cred,
+					   const struct mmsb_page_restore *restore);
+
+/**
+ * mmsb_page_create() - create a zeroed page at epoch 0 with the next id
+ * @t: the table
+ * @size: data bytes, 1 to the table's max_size
+ * @mode: permission bits, 0777 at most; 0 means MMSB_PAGE_MODE_DEFAULT
+ * @flags: MMSB_PAGE_* flags
+ * @cred: creator; the owner becomes its fsuid/fsgid
+ *
+ * Return: as mmsb_page_create_restore().
+ */
+static inline struct mmsb_page *mmsb_page_create(struct mmsb_page_table *t,
+						 size_t size, umode_t mode,
+						 u32 flags,
+						 const struct cred *cred)
+{
+	return mmsb_page_create_restore(t, size, mode, flags, cred, NULL);
+}
+
 int mmsb_page_free(struct mmsb_page_table *t, u64 id,
 		   const struct cred *cred, bool admin);
 

@@ -287,6 +287,27 @@ void mmsb_prop_set_edge_hook(struct mmsb_prop *p,
 }
 
 /**
+ * mmsb_prop_list_edges() - a page's outgoing edges, in one cut
+ * @p: the state
+ * @id: the page
+ * @out: room for @max entries, or NULL with @max 0
+ * @max: entries to store at most
+ *
+ * Context: process context, sleeps; takes g->lock.
+ * Return: as mmsb_graph_out_edges().
+ */
+unsigned int mmsb_prop_list_edges(struct mmsb_prop *p, u64 id,
+				  struct mmsb_graph_out *out, unsigned int max)
+{
+	unsigned int n;
+
+	mutex_lock(&p->graph->lock);
+	n = mmsb_graph_out_edges(p->graph, id, out, max);
+	mutex_unlock(&p->graph->lock);
+	return n;
+}
+
+/**
  * mmsb_prop_remove_page() - drop the edges of a freed page
  * @p: the state
  * @id: the page, already out of the page table

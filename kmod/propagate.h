@@ -108,6 +108,8 @@ void mmsb_prop_set_edge_hook(struct mmsb_prop *p,
 					  enum mmsb_graph_edge_kind kind,
 					  bool add),
 			     void *arg);
+unsigned int mmsb_prop_list_edges(struct mmsb_prop *p, u64 id,
+				  struct mmsb_graph_out *out, unsigned int max);
 void mmsb_prop_remove_page(struct mmsb_prop *p, u64 id);
 void mmsb_prop_stats(struct mmsb_prop *p, u64 *edges, u64 *bytes);
 

@@ -86,3 +86,18 @@ build_module() {
 		die "module build for $name failed"
 	echo "$dir"
 }
+
+# guest_add_program ROOT PROGRAM: copy a dynamically linked host program
+# into the initramfs ROOT, as /bin/NAME, with every shared library ldd
+# names (and the loader) at its host path.  The guest is busybox and
+# static test programs otherwise; the replication tests need Debian's
+# redis-server this way.
+guest_add_program() {
+	local root=$1 prog lib
+	prog=$(command -v "$2") || die "$2 is not installed (run scripts/setup)"
+	cp "$prog" "$root/bin/"
+	for lib in $(ldd "$prog" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}

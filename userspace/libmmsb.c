@@ -245,6 +245,37 @@ int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind)
 	return mmsb_ioctl(fd, MMSB_IOC_EDGE_DEL, &e);
 }
 
+int mmsb_page_restore(int fd, __u64 id, __u64 size, __u32 mode,
+		      __u32 flags, __u64 epoch, const void *data,
+		      struct mmsb_page_create *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = size;
+	out->mode = mode;
+	out->flags = flags | MMSB_PAGE_RESTORE;
+	out->id = id;
+	out->epoch = epoch;
+	out->data = (__u64)(uintptr_t)data;
+	return mmsb_ioctl(fd, MMSB_IOC_PAGE_CREATE, out);
+}
+
+int mmsb_edge_list(int fd, __u64 page, struct mmsb_edge *edges, __u32 max,
+		   __u32 *count)
+{
+	struct mmsb_edge_list l = {
+		.page_id = page,
+		.edges = (__u64)(uintptr_t)edges,
+		.max = max,
+	};
+	int ret = mmsb_ioctl(fd, MMSB_IOC_EDGE_LIST, &l);
+
+	if (ret)
+		return ret;
+	if (count)
+		*count = l.count;
+	return l.count < max ? (int)l.count : (int)max;
+}
+
 int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max)
 {
 	ssize_t n = read(fd, ev, (size_t)max * sizeof(*ev));
@@ -271,6 +302,12 @@ static const struct {
 	{ EAGAIN, "No room in the delta ring, or no event (try again)" },
 	{ ECOMM, "Deltas were queued, but their results could not be written back (do not retry)" },
 	{ EINPROGRESS, "Delta's outcome was not written back" },
+	{ EBADMSG, "Not an mmsb snapshot or stream (bad magic or malformed)" },
+	{ EPROTONOSUPPORT, "Unsupported snapshot format version" },
+	{ ENODATA, "Snapshot or stream is truncated" },
+	{ EILSEQ, "Snapshot checksum mismatch" },
+	{ EBADE, "Bus is not in the state the stream expects (replay diverged)" },
+	{ EPIPE, "Change stream overflowed: records were lost, resynchronise" },
 };
 
 const char *mmsb_strerror(int err)

@@ -4,7 +4,9 @@
  *
  * Link with `pkg-config --cflags --libs mmsb` (add --static for the
  * archive); the io_uring helpers are in <libmmsb_uring.h>.  Every
- * function is in libmmsb(3); its symbols carry the version MMSB_1.0.
+ * function is in libmmsb(3); its symbols carry the versions of
+ * libmmsb.map (MMSB_1.0 and the nodes after it: snapshots, streams
+ * and replay since MMSB_1.4).
  *
  * Every function returns 0 (or a non-negative count) on success and a
  * negative errno on failure; none of them sets errno for the caller.
@@ -197,6 +199,222 @@ int mmsb_read_events(int fd, struct mmsb_event *ev, unsigned int max);
  */
 int mmsb_edge_add(int fd, __u64 from, __u64 to, __u32 kind);
 int mmsb_edge_del(int fd, __u64 from, __u64 to, __u32 kind);
+
+/*
+ * Restore a page as a snapshot or a replication leader had it
+ * (MMSB_PAGE_RESTORE): id @id, which must be above every id the bus has
+ * handed out, first epoch @epoch, first data the @size bytes at @data
+ * (NULL: zeroes); @mode and @flags as mmsb_page_create().  @out
+ * receives the id and the mmap offset.  Needs CAP_SYS_ADMIN when @fd
+ * was opened.  Errors: -EPERM, -EEXIST (@id not above every id handed
+ * out), -EINVAL, -EFAULT, -ENOMEM, as mmsb_page_create() otherwise.
+ * Since MMSB_1.4.
+ */
+int mmsb_page_restore(int fd, __u64 id, __u64 size, __u32 mode,
+		      __u32 flags, __u64 epoch, const void *data,
+		      struct mmsb_page_create *out);
+
+/*
+ * Store up to @max (at most MMSB_EDGE_LIST_MAX) outgoing edges of page
+ * @page in @edges, by @to ascending, read in one cut
+ * (MMSB_IOC_EDGE_LIST); *@count (if not NULL) gets how many the page
+ * has.  Returns the number stored, or -ENOENT, -EACCES (no read right),
+ * -EINVAL (@max too big), -EFAULT.  Since MMSB_1.4.
+ */
+int mmsb_edge_list(int fd, __u64 page, struct mmsb_edge *edges, __u32 max,
+		   __u32 *count);
+
+/*
+ * Snapshots (Documentation/snapshot.rst).  A snapshot is every page the
+ * caller may read, with its id, size, mode, flags, owner, epoch and
+ * bytes, and the edges between them, all as they stood at one cut
+ * between two ticks: @tick, the number of the last tick before it (the
+ * bus header's tick, which change stream records carry).
+ */
+
+/* One page of a snapshot; @data holds @size bytes. */
+struct mmsb_snap_page {
+	__u64 id;
+	__u64 size;
+	__u64 epoch;
+	__u64 last_delta_id;
+	__u32 mode;
+	__u32 flags;
+	__u32 uid;
+	__u32 gid;
+	__u8 *data;
+};
+
+/* A snapshot: @pages by id ascending, @edges by @from then @to. */
+struct mmsb_snap {
+	__u64 tick;
+	__u64 created_ns;
+	__u64 nr_pages;
+	struct mmsb_snap_page *pages;
+	__u64 nr_edges;
+	struct mmsb_edge *edges;
+};
+
+/* The file format, version 1: little-endian, 8-byte aligned. */
+#define MMSB_SNAP_MAGIC		"MMSBSNAP"
+#define MMSB_SNAP_VERSION	1
+
+/* The file's first 64 bytes. */
+struct mmsb_snap_file_header {
+	char magic[8];		/* MMSB_SNAP_MAGIC, no NUL */
+	__u32 version;		/* MMSB_SNAP_VERSION */
+	__u32 header_size;	/* 64 */
+	__u64 tick;		/* the cut */
+	__u64 nr_pages;
+	__u64 nr_edges;
+	__u64 total_size;	/* bytes of the file, checksum included */
+	__u64 created_ns;	/* CLOCK_REALTIME when taken */
+	__u64 reserved;		/* zero */
+};
+
+/* A page's 64 bytes, followed by its data, zero-padded to 8 bytes. */
+struct mmsb_snap_file_page {
+	__u64 id;
+	__u64 size;
+	__u64 epoch;
+	__u64 last_delta_id;
+	__u32 mode;
+	__u32 flags;
+	__u32 uid;
+	__u32 gid;
+	__u64 reserved[2];	/* zero */
+};
+
+/*
+ * Take a snapshot of the bus @fd in *@out (free it with
+ * mmsb_snap_free()): lists the pages, their information and edges, maps
+ * them and the bus header and copies every byte and epoch in one cut
+ * (mmsb_snapshot()), then lists again; a bus whose pages or edges
+ * changed meanwhile is tried again (100 times, then -EAGAIN).  Pages
+ * the caller may not read are left out, and the edges to them.  Errors:
+ * -ENOMEM, -E2BIG (a page with more than MMSB_EDGE_LIST_MAX edges), -EAGAIN,
+ * those of the calls it makes.  Since MMSB_1.4.
+ */
+int mmsb_snap_take(int fd, struct mmsb_snap **out);
+
+/* Free a snapshot of mmsb_snap_take() or mmsb_snap_decode(); NULL is fine. */
+void mmsb_snap_free(struct mmsb_snap *s);
+
+/*
+ * Encode @s in the file format into *@buf (malloc'ed, the caller frees)
+ * of *@len bytes.  Errors: -ENOMEM.  Since MMSB_1.4.
+ */
+int mmsb_snap_encode(const struct mmsb_snap *s, void **buf, size_t *len);
+
+/*
+ * Decode the @len bytes at @buf into *@out, checking everything: -EBADMSG
+ * (not a snapshot: bad magic, or inconsistent content), -EPROTONOSUPPORT
+ * (another version), -ENODATA (truncated), -EILSEQ (checksum mismatch),
+ * -ENOMEM.  Since MMSB_1.4.
+ */
+int mmsb_snap_decode(const void *buf, size_t len, struct mmsb_snap **out);
+
+/* mmsb_snap_encode() into the file @path (created or truncated, 0644). */
+int mmsb_snap_write_file(const struct mmsb_snap *s, const char *path);
+
+/* mmsb_snap_decode() of the file @path; errors of open(2)/read(2) too. */
+int mmsb_snap_read_file(const char *path, struct mmsb_snap **out);
+
+/* The whole file @path in *@buf (malloc'ed) of *@len bytes. */
+int mmsb_read_file(const char *path, void **buf, size_t *len);
+
+/*
+ * Make the bus @fd what snapshot @s describes: edges deleted first (so
+ * nothing propagates meanwhile), pages @s does not have freed, pages it
+ * has but the bus lacks created with MMSB_PAGE_RESTORE (same id, epoch,
+ * bytes, mode, flags, and owner where the caller may set its fsuid),
+ * pages both have overwritten by SYNC DENSE deltas and brought to the
+ * snapshot's epoch one tick at a time, then the snapshot's edges added.
+ * Needs CAP_SYS_ADMIN.  Errors: -ESTALE (a page of the bus is past the
+ * snapshot's epoch), -EMSGSIZE (a page of another size), -EEXIST (an
+ * id the bus handed out already), those of the calls it makes.
+ * Since MMSB_1.4.
+ */
+int mmsb_snap_apply(int fd, const struct mmsb_snap *s);
+
+/*
+ * Open a change stream of the bus @fd (MMSB_IOC_STREAM_OPEN): @flags
+ * MMSB_STREAM_ALL, or the @count pages of @ids; @buffer_bytes 0 for the
+ * default.  *@tick (if not NULL) gets the last tick completed before
+ * it.  Returns the stream's descriptor (read(2) gives struct
+ * mmsb_stream_record entries) or -errno.  Since MMSB_1.4.
+ */
+int mmsb_stream_open(int fd, __u32 flags, const __u64 *ids, __u32 count,
+		     __u32 buffer_bytes, __u64 *tick);
+
+/*
+ * The record at *@off of the @len bytes at @buf, checked: returns 1 and
+ * moves *@off past it, 0 at the end, -ENODATA for a record cut off by
+ * the end, -EBADMSG for a malformed one.  Since MMSB_1.4.
+ */
+int mmsb_stream_next(const void *buf, size_t len, size_t *off,
+		     const struct mmsb_stream_record **rec);
+
+/*
+ * Replay: a recorded change stream applied to a bus tick by tick, so
+ * that the bus goes through the states of the original.  Each tick's
+ * DELTA records become one MMSB_SUBMIT_SYNC | MMSB_SUBMIT_ATOMIC
+ * submission of DENSE deltas of the recorded windows, the first of each
+ * page expecting the epoch before the tick; PROPAGATED records are
+ * checked against the bus (epoch and bytes: the bus's own edges
+ * propagate them), not applied; CREATE, FREE, EDGE_ADD and EDGE_DEL are
+ * applied in their place (after the tick's submission when they come
+ * after its deltas), idempotently: what the bus has already is fine.
+ */
+struct mmsb_replayer;
+
+/* What a replayer did so far. */
+struct mmsb_replay_stats {
+	__u64 ticks;		/* ticks applied */
+	__u64 deltas;		/* deltas submitted */
+	__u64 checked;		/* PROPAGATED records that matched */
+	__u64 skipped_ticks;	/* found applied already (a restart) */
+	__u64 creates;
+	__u64 frees;
+	__u64 edges;		/* edges added or deleted */
+};
+
+/*
+ * A replayer for the bus @fd, which is at tick @tick of the original
+ * (a snapshot's cut): records of ticks up to @tick are skipped.
+ * Errors: -ENOMEM.  Since MMSB_1.4.
+ */
+int mmsb_replayer_new(int fd, __u64 tick, struct mmsb_replayer **out);
+
+/* Free a replayer (its mappings of the bus's pages go too). */
+void mmsb_replayer_free(struct mmsb_replayer *r);
+
+/*
+ * Apply the whole ticks of the @len bytes of records at @buf, up to tick
+ * @to (UINT64_MAX: all): the records start after the TICK record of the
+ * replayer's tick if they hold it, else at the first record of a later
+ * tick.  With @used NULL the records must end at a tick's end (else
+ * -ENODATA); with @used, *@used gets how many bytes were consumed: what
+ * follows is an unfinished tick, to feed again with more bytes.
+ * Errors: -EPIPE (an MMSB_REC_OVERFLOW record: records were lost),
+ * -EBADE (the bus is not where the records say it should be: a tick
+ * found neither applied nor applicable, a PROPAGATED check failed, or a
+ * tick too large for one atomic submission), -EBADMSG (a malformed
+ * record), those of the calls it makes.  After an error the replayer's
+ * tick is the last tick applied whole.  Since MMSB_1.4.
+ */
+int mmsb_replayer_feed(struct mmsb_replayer *r, const void *buf, size_t len,
+		       __u64 to, size_t *used);
+
+/* The last tick applied (or the starting tick). */
+__u64 mmsb_replayer_tick(const struct mmsb_replayer *r);
+
+/* Start again at tick @tick (after mmsb_snap_apply() of a snapshot). */
+void mmsb_replayer_reset(struct mmsb_replayer *r, __u64 tick);
+
+/* Copy the replayer's counters into @st. */
+void mmsb_replayer_stats(const struct mmsb_replayer *r,
+			 struct mmsb_replay_stats *st);
 
 /*
  * A message for @err, an error of libmmsb (negative) or an errno

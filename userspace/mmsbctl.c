@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "libmmsb.h"
 
@@ -695,6 +696,239 @@ out:
 	return ret;
 }
 
+/* A command that printed its own message returns this: exit status 1. */
+#define REPORTED	(-4096)
+
+/* Print "mmsbctl: WHAT: message" for @err; returns REPORTED. */
+static int report(const char *what, int err)
+{
+	fprintf(stderr, "mmsbctl: %s: %s\n", what, mmsb_strerror(err));
+	return REPORTED;
+}
+
+static __u64 snap_bytes(const struct mmsb_snap *s)
+{
+	__u64 i, n = 0;
+
+	for (i = 0; i < s->nr_pages; i++)
+		n += s->pages[i].size;
+	return n;
+}
+
+static void snap_print(const char *verb, const char *file,
+		       const struct mmsb_snap *s)
+{
+	if (json)
+		printf("{\"%s\":\"%s\",\"tick\":%llu,\"pages\":%llu,\"edges\":%llu,\"bytes\":%llu}\n",
+		       verb, file, (unsigned long long)s->tick,
+		       (unsigned long long)s->nr_pages,
+		       (unsigned long long)s->nr_edges,
+		       (unsigned long long)snap_bytes(s));
+	else
+		printf("%s %s: tick %llu, %llu pages, %llu edges, %llu bytes\n",
+		       verb, file, (unsigned long long)s->tick,
+		       (unsigned long long)s->nr_pages,
+		       (unsigned long long)s->nr_edges,
+		       (unsigned long long)snap_bytes(s));
+}
+
+/* snapshot FILE */
+static int cmd_snapshot(int fd, int argc, char **argv)
+{
+	struct mmsb_snap *s;
+	char what[300];
+	int ret;
+
+	if (argc != 2)
+		return -EINVAL;
+	ret = mmsb_snap_take(fd, &s);
+	if (ret)
+		return ret;
+	ret = mmsb_snap_write_file(s, argv[1]);
+	if (!ret)
+		snap_print("snapshot", argv[1], s);
+	mmsb_snap_free(s);
+	snprintf(what, sizeof(what), "snapshot %s", argv[1]);
+	return ret ? report(what, ret) : 0;
+}
+
+/* restore FILE */
+static int cmd_restore(int fd, int argc, char **argv)
+{
+	struct mmsb_snap *s;
+	char what[300];
+	int ret;
+
+	if (argc != 2)
+		return -EINVAL;
+	snprintf(what, sizeof(what), "restore %s", argv[1]);
+	ret = mmsb_snap_read_file(argv[1], &s);
+	if (ret)
+		return report(what, ret);
+	ret = mmsb_snap_apply(fd, s);
+	if (!ret)
+		snap_print("restored", argv[1], s);
+	mmsb_snap_free(s);
+	return ret ? report(what, ret) : 0;
+}
+
+/* The highest tick of the records in @buf (whole records only). */
+static __u64 stream_last_tick(const void *buf, size_t len)
+{
+	const struct mmsb_stream_record *rec;
+	size_t off = 0;
+	__u64 last = 0;
+
+	while (mmsb_stream_next(buf, len, &off, &rec) > 0)
+		if (rec->tick > last)
+			last = rec->tick;
+	return last;
+}
+
+/* replay SNAPSHOT STREAM --to-epoch N */
+static int cmd_replay(int fd, int argc, char **argv)
+{
+	struct mmsb_replayer *r = NULL;
+	struct mmsb_replay_stats st;
+	struct mmsb_snap *s = NULL;
+	unsigned long long to;
+	void *buf = NULL;
+	char what[600];
+	size_t len, used;
+	int ret;
+
+	if (argc != 5 || strcmp(argv[3], "--to-epoch") ||
+	    parse_u64(argv[4], 0, &to))
+		return -EINVAL;
+	snprintf(what, sizeof(what), "replay %s", argv[1]);
+	ret = mmsb_snap_read_file(argv[1], &s);
+	if (ret)
+		return report(what, ret);
+	snprintf(what, sizeof(what), "replay %s", argv[2]);
+	ret = mmsb_read_file(argv[2], &buf, &len);
+	if (ret) {
+		ret = report(what, ret);
+		goto out;
+	}
+	if (to < s->tick) {
+		fprintf(stderr, "mmsbctl: replay: tick %llu is before the snapshot's cut, tick %llu\n",
+			to, (unsigned long long)s->tick);
+		ret = REPORTED;
+		goto out;
+	}
+	if (stream_last_tick(buf, len) < to) {
+		fprintf(stderr, "mmsbctl: replay: %s ends at tick %llu, before tick %llu\n",
+			argv[2], (unsigned long long)stream_last_tick(buf, len),
+			to);
+		ret = REPORTED;
+		goto out;
+	}
+	snprintf(what, sizeof(what), "replay: restore %s", argv[1]);
+	ret = mmsb_snap_apply(fd, s);
+	if (ret) {
+		ret = report(what, ret);
+		goto out;
+	}
+	ret = mmsb_replayer_new(fd, s->tick, &r);
+	if (ret)
+		goto out;
+	ret = mmsb_replayer_feed(r, buf, len, to, &used);
+	if (ret) {
+		fprintf(stderr, "mmsbctl: replay %s after tick %llu: %s\n",
+			argv[2], (unsigned long long)mmsb_replayer_tick(r),
+			mmsb_strerror(ret));
+		ret = REPORTED;
+		goto out;
+	}
+	mmsb_replayer_stats(r, &st);
+	if (json)
+		printf("{\"from\":%llu,\"to\":%llu,\"ticks\":%llu,\"deltas\":%llu,\"checked\":%llu}\n",
+		       (unsigned long long)s->tick, to,
+		       (unsigned long long)st.ticks,
+		       (unsigned long long)st.deltas,
+		       (unsigned long long)st.checked);
+	else
+		printf("replayed ticks %llu..%llu: %llu ticks, %llu deltas, %llu propagations checked\n",
+		       (unsigned long long)s->tick, to,
+		       (unsigned long long)st.ticks,
+		       (unsigned long long)st.deltas,
+		       (unsigned long long)st.checked);
+out:
+	mmsb_replayer_free(r);
+	mmsb_snap_free(s);
+	free(buf);
+	return ret;
+}
+
+/* stream [--all|ID...] [buffer=BYTES] [ticks=N]: raw records to stdout */
+static int cmd_stream(int fd, int argc, char **argv)
+{
+	unsigned long long v, ticks = 0, buffer = 0;
+	const struct mmsb_stream_record *rec;
+	__u64 *ids = NULL, seen = 0;
+	__u32 flags = 0, n = 0;
+	size_t cap = 1 << 20, have = 0, off;
+	char *buf = NULL;
+	int sfd = -1, ret, i;
+
+	ids = calloc(argc, sizeof(*ids));
+	buf = malloc(cap);
+	ret = -ENOMEM;
+	if (!ids || !buf)
+		goto out;
+	ret = -EINVAL;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--all"))
+			flags |= MMSB_STREAM_ALL;
+		else if (!strncmp(argv[i], "buffer=", 7) &&
+			 !parse_u64(argv[i] + 7, 0, &buffer))
+			continue;
+		else if (!strncmp(argv[i], "ticks=", 6) &&
+			 !parse_u64(argv[i] + 6, 0, &ticks))
+			continue;
+		else if (!parse_u64(argv[i], 0, &v))
+			ids[n++] = v;
+		else
+			goto out;
+	}
+	if (!flags == !n || buffer > UINT32_MAX)
+		goto out;
+	sfd = mmsb_stream_open(fd, flags, n ? ids : NULL, n, buffer, NULL);
+	ret = sfd;
+	if (sfd < 0)
+		goto out;
+	/* Whole records only; count the ticks as they pass. */
+	while (!ticks || seen < ticks) {
+		ssize_t got = read(sfd, buf + have, cap - have);
+
+		if (got < 0) {
+			ret = -errno;
+			if (ret == -EINTR)
+				continue;
+			goto out;
+		}
+		have += got;
+		off = 0;
+		while (mmsb_stream_next(buf, have, &off, &rec) > 0) {
+			if (rec->type == MMSB_REC_TICK && ++seen == ticks)
+				break;
+		}
+		if (fwrite(buf, 1, off, stdout) != off) {
+			ret = -EIO;
+			goto out;
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	ret = fflush(stdout) ? -EIO : 0;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	free(ids);
+	free(buf);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int fd, int argc, char **argv);
@@ -721,6 +955,14 @@ static const struct {
 	  "statistics as \"name value\" lines; live every INTERVAL_MS" },
 	{ "watch", cmd_watch, "ID... [count=N]",
 	  "print each change of the pages: epoch, changed bytes as OFFSET:HEX" },
+	{ "snapshot", cmd_snapshot, "FILE",
+	  "every readable page and edge, in one cut between ticks, into FILE" },
+	{ "restore", cmd_restore, "FILE",
+	  "make the bus what snapshot FILE holds (CAP_SYS_ADMIN)" },
+	{ "replay", cmd_replay, "SNAPSHOT STREAM --to-epoch N",
+	  "restore SNAPSHOT, then apply the recorded STREAM's ticks up to tick N" },
+	{ "stream", cmd_stream, "--all|ID... [buffer=BYTES] [ticks=N]",
+	  "the raw change stream records to stdout (N ticks, or until killed)" },
 };
 
 static void usage(FILE *f)
@@ -783,7 +1025,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		ret = cmds[i].fn(fd, argc - 1, argv + 1);
-		if (ret < 0)
+		if (ret < 0 && ret != REPORTED)
 			fprintf(stderr, "mmsbctl: %s: %s\n", argv[1],
 				strerror(-ret));
 		return ret < 0 ? 1 : 0;

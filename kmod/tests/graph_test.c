@@ -240,6 +240,56 @@ static void mmsb_graph_test_remove_node(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_nr_nodes(g)), 0);
 }
 
+/* mmsb_graph_out_edges(): by @to ascending, the lowest @max of them. */
+static void mmsb_graph_test_out_edges(struct kunit *test)
+{
+	struct mmsb_graph *g = test->priv;
+	struct mmsb_graph_out out[8];
+	static const unsigned int order[] = { 5, 2, 7, 1, 4, 6, 3 };
+	enum mmsb_graph_edge_kind kind;
+	unsigned int i;
+
+	/*
+	 * a -> f, c, h, b, e, g, d (added in that order; b and e notify),
+	 * x -> a: listed as b c d e f g h, a's incoming edge not at all.
+	 */
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		kind = order[i] == 1 || order[i] == 4 ? NT : PT;
+		KUNIT_ASSERT_EQ(test,
+				LOCKED(g, mmsb_graph_add_edge(g, id(0),
+							      id(order[i]),
+							      kind)), 0);
+	}
+	KUNIT_ASSERT_EQ(test, graph_add(g, id(9), id(0)), 0);
+
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(0), out, 8)),
+			7);
+	for (i = 0; i < 7; i++) {
+		KUNIT_EXPECT_EQ(test, out[i].to, id(i + 1));
+		KUNIT_EXPECT_EQ(test, out[i].kind, i == 0 || i == 3 ? NT : PT);
+	}
+	/* Three slots: b c d, and still the count of all. */
+	memset(out, 0, sizeof(out));
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(0), out, 3)),
+			7);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, out[i].to, id(i + 1));
+	KUNIT_EXPECT_EQ(test, out[3].to, 0);
+	/* One slot, no slot, a page with no outgoing edge, an unknown id. */
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(0), out, 1)),
+			7);
+	KUNIT_EXPECT_EQ(test, out[0].to, id(1));
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(0), NULL, 0)),
+			7);
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(1), out, 8)),
+			0);
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(20), out, 8)),
+			0);
+	KUNIT_EXPECT_EQ(test, LOCKED(g, mmsb_graph_out_edges(g, id(9), out, 8)),
+			1);
+	KUNIT_EXPECT_EQ(test, out[0].to, id(0));
+}
+
 static void mmsb_graph_test_edge_limit(struct kunit *test)
 {
 	struct mmsb_graph small;
@@ -298,6 +348,7 @@ static struct kunit_case mmsb_graph_test_cases[] = {
 	KUNIT_CASE(mmsb_graph_test_remove_node),
 	KUNIT_CASE(mmsb_graph_test_edge_limit),
 	KUNIT_CASE(mmsb_graph_test_topo_cached),
+	KUNIT_CASE(mmsb_graph_test_out_edges),
 	{}
 };
 

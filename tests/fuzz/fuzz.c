@@ -316,16 +316,37 @@ static void op_create(struct worker *w)
 		pc.mode = 01000 + below(w, 1U << 20);
 		bad = EINVAL;
 		break;
-	case 2:
-		pc.flags = 1U << (1 + below(w, 31));
+	case 2: {
+		/* Any unknown bit; bit 8 is MMSB_PAGE_RESTORE (case 3). */
+		unsigned int bit = 1 + below(w, 30);
+
+		pc.flags = 1U << (bit < 8 ? bit : bit + 1);
 		bad = EINVAL;
 		break;
+	}
 	case 3:
-		if (below(w, 2))
+		switch (below(w, 3)) {
+		case 0:
 			pc.epoch = 1 + below(w, 100);
-		else
+			bad = EINVAL;
+			break;
+		case 1:
 			pc.data = 1 + below(w, 100);
-		bad = EINVAL;
+			bad = EINVAL;
+			break;
+		default:
+			/*
+			 * A restore of an id handed out already (or 0):
+			 * -EEXIST (-EINVAL) for root, -EPERM for the
+			 * others, who lack CAP_SYS_ADMIN.
+			 */
+			pc.flags |= MMSB_PAGE_RESTORE;
+			pc.id = chance(w, 10) ? 0 : (w->nown ?
+				w->own[below(w, w->nown)].id : 0);
+			pc.epoch = rnd(w);
+			bad = !w->root ? EPERM : pc.id ? EEXIST : EINVAL;
+			break;
+		}
 		break;
 	case 4:
 		pc.size = rnd(w) | (1ULL << 63);
