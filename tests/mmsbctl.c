@@ -17,78 +17,19 @@
 
 #include "kselftest_harness.h"
 #include "libmmsb.h"
+#include "run.h"
 
 #define PAGE_BYTES	64
-#define MAX_ARGS	10
-
-struct run {
-	int code;		/* exit status, -1 if it did not exit */
-	char out[4096];		/* stdout, NUL terminated */
-	char err[4096];		/* stderr, NUL terminated */
-};
-
-/* Read @fd to EOF into @buf, NUL terminated, dropping what does not fit. */
-static void slurp(int fd, char *buf, size_t size)
-{
-	char sink[256], *p;
-	size_t n = 0, room;
-	ssize_t r;
-
-	for (;;) {
-		p = n < size - 1 ? buf + n : sink;
-		room = n < size - 1 ? size - 1 - n : sizeof(sink);
-		r = read(fd, p, room);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (p != sink)
-			n += r;
-	}
-	buf[n] = '\0';
-	close(fd);
-}
-
-/*
- * Run "mmsbctl ARGS..." (NULL-terminated) and capture its output.  The
- * outputs are small, so draining stdout before stderr cannot block the
- * child.
- */
+/* Run "mmsbctl ARGS..." (NULL-terminated): run.h's vrun(). */
 static int mmsbctl(struct run *r, ...)
 {
-	char *argv[MAX_ARGS + 2] = { "mmsbctl" };
-	int out[2], err[2], status, n = 1;
 	va_list ap;
-	pid_t pid;
+	int ret;
 
 	va_start(ap, r);
-	while (n <= MAX_ARGS && (argv[n] = va_arg(ap, char *)))
-		n++;
+	ret = vrun(r, "mmsbctl", ap);
 	va_end(ap);
-	argv[n] = NULL;
-	if (pipe(out) || pipe(err))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		close(out[0]);
-		close(out[1]);
-		close(err[0]);
-		close(err[1]);
-		execvp("mmsbctl", argv);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	slurp(out[0], r->out, sizeof(r->out));
-	slurp(err[0], r->err, sizeof(r->err));
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return r->code;
+	return ret;
 }
 
 /* What "mmsbctl submit" printed: "delta_id N status S epoch E". */

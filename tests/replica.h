@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of the snapshot, replay and replication tests: run a tool
- * (mmsbctl, mmsb-replicate) and capture its output, and compare two
- * buses page by page (ids, sizes, modes, flags, owners, epochs, bytes,
+ * (mmsbctl, mmsb-replicate) and capture its output (run.h), and compare
+ * two buses page by page (ids, sizes, modes, flags, owners, epochs, bytes,
  * edges).  Return 0 or -errno, like libmmsb; what differs is printed.
  */
 #ifndef MMSB_TESTS_REPLICA_H
@@ -17,78 +17,7 @@
 #include <unistd.h>
 
 #include "libmmsb.h"
-
-#define RUN_MAX_ARGS	16
-
-struct run {
-	int code;		/* exit status, -1 if it did not exit */
-	char out[8192];		/* stdout, NUL terminated */
-	char err[4096];		/* stderr, NUL terminated */
-};
-
-/* Read @fd to EOF into @buf, NUL terminated, dropping what does not fit. */
-static inline void run_slurp(int fd, char *buf, size_t size)
-{
-	char sink[256], *p;
-	size_t n = 0, room;
-	ssize_t r;
-
-	for (;;) {
-		p = n < size - 1 ? buf + n : sink;
-		room = n < size - 1 ? size - 1 - n : sizeof(sink);
-		r = read(fd, p, room);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (p != sink)
-			n += r;
-	}
-	buf[n] = '\0';
-	close(fd);
-}
-
-/*
- * Run PROGRAM ARGS... (NULL-terminated, from $PATH) and capture its
- * output; returns its exit status, -1 if it did not exit.  Outputs are
- * small: draining stdout before stderr cannot block the child.
- */
-static inline int run(struct run *r, const char *prog, ...)
-{
-	char *argv[RUN_MAX_ARGS + 2] = { (char *)prog };
-	int out[2], err[2], status, n = 1;
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, prog);
-	while (n <= RUN_MAX_ARGS && (argv[n] = va_arg(ap, char *)))
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (pipe(out) || pipe(err))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		close(out[0]);
-		close(out[1]);
-		close(err[0]);
-		close(err[1]);
-		execvp(prog, argv);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	run_slurp(out[0], r->out, sizeof(r->out));
-	run_slurp(err[0], r->err, sizeof(r->err));
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return r->code;
-}
+#include "run.h"
 
 /*
  * Do the buses @a and @b hold the same pages (ids, sizes, modes, flags,
