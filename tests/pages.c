@@ -5,7 +5,6 @@
  * fork, limits, many cycles) are in page_lifetime.c.
  */
 #include <grp.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -665,23 +664,6 @@ FIXTURE_TEARDOWN(admin)
 {
 	free_all(self->fd);
 	close(self->fd);
-}
-
-/* Take CAP_SYS_ADMIN out of every set of this process; 0 or -errno. */
-static int drop_cap_sys_admin(void)
-{
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	int i = CAP_TO_INDEX(CAP_SYS_ADMIN);
-
-	if (syscall(SYS_capget, &h, d))
-		return -errno;
-	d[i].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	d[i].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	d[i].inheritable &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
 
 /* One delta to @id through @fd: the SUBMIT's error, else its status. */

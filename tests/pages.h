@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -380,6 +381,23 @@ static inline int module_reload(const char *params)
 	if (ret && ret != -ENOENT)
 		return ret;
 	return module_load(params);
+}
+
+/* Take CAP_SYS_ADMIN out of every set of this process; 0 or -errno. */
+static inline int drop_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	int i = CAP_TO_INDEX(CAP_SYS_ADMIN);
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[i].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	d[i].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	d[i].inheritable &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
 
 #endif /* MMSB_TESTS_PAGES_H */

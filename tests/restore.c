@@ -6,7 +6,6 @@
  * ascending), each errno exact.
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,23 +185,6 @@ TEST_F(restore, efault)
 	ASSERT_EQ(0, munmap(none, 8192));
 	ASSERT_EQ(0, mmsb_page_restore(self->fd, id, 64, 0, 0, 2, NULL, &pc));
 	EXPECT_EQ(id, pc.id);
-}
-
-/* Take CAP_SYS_ADMIN out of every set of this process; 0 or -errno. */
-static int drop_cap_sys_admin(void)
-{
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	int i = CAP_TO_INDEX(CAP_SYS_ADMIN);
-
-	if (syscall(SYS_capget, &h, d))
-		return -errno;
-	d[i].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	d[i].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	d[i].inheritable &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
 
 /* Without CAP_SYS_ADMIN at open: -EPERM; a file opened with it works. */
