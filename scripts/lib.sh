@@ -87,11 +87,12 @@ build_module() {
 	echo "$dir"
 }
 
-# guest_add_program ROOT PROGRAM: copy a dynamically linked host program
-# into the initramfs ROOT, as /bin/NAME, with every shared library ldd
-# names (and the loader) at its host path.  The guest is busybox and
-# static test programs otherwise; the replication tests need Debian's
-# redis-server this way.
+# guest_add_program ROOT PROGRAM: copy a dynamically linked program (a
+# command of $PATH, or a path) into the initramfs ROOT, as /bin/NAME,
+# with every shared library ldd names (and the loader) at its host
+# path.  The guest is busybox and static programs otherwise; the
+# replication tests need Debian's redis-server and mmsb-replicate this
+# way.
 guest_add_program() {
 	local root=$1 prog lib
 	prog=$(command -v "$2") || die "$2 is not installed (run scripts/setup)"

@@ -136,6 +136,15 @@ static int spawn(struct proc *p, const char *name, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	/*
+	 * An earlier test's output under the same name must not be read as
+	 * this one's: the child creates the files anew, maybe well after
+	 * the parent first looks at them.
+	 */
+	snprintf(path, sizeof(path), "/tmp/%s.out", name);
+	unlink(path);
+	snprintf(path, sizeof(path), "/tmp/%s.err", name);
+	unlink(path);
 	p->pid = fork();
 	if (p->pid < 0)
 		return -errno;
