@@ -111,6 +111,31 @@ static int reap_spin(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
 	return -ETIMEDOUT;
 }
 
+/*
+ * Six SQEs, user_data 0 to 5, of which a full CQ held the last two
+ * back: read CQEs 0 and 1, which makes room, then wait for and read
+ * 2 to 5, all applied; the SQ's head then passed all six.
+ */
+static void reap_two_then_four(struct __test_metadata *_metadata,
+			       struct mmsb_sq_handle *q)
+{
+	struct mmsb_cqe cqe;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+	}
+	ASSERT_EQ(0, mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 4,
+				   10ULL * 1000000000));
+	for (i = 2; i < 6; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+	}
+	EXPECT_EQ(6, q->ring->sq_head);
+}
+
 FIXTURE(sq) {
 	int fd;
 	__u64 page, ro;
@@ -601,7 +626,6 @@ static int poller_stays_asleep(const struct mmsb_sq_ring *r)
 TEST_F(sq, poller_sleeps_on_stuck_queue)
 {
 	struct mmsb_sq_ring *r;
-	struct mmsb_cqe cqe;
 	struct mmsb_sqe *s;
 	unsigned char b = 7;
 	int i;
@@ -633,18 +657,7 @@ TEST_F(sq, poller_sleeps_on_stuck_queue)
 	EXPECT_EQ(0, poller_stays_asleep(r));
 	EXPECT_EQ(4, r->sq_head);
 	/* Two CQEs read: the ticks take the two SQEs the poller left. */
-	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, reap(&self->q, &cqe));
-		EXPECT_EQ(i, cqe.user_data);
-	}
-	ASSERT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_GETEVENTS, 4,
-				   10ULL * 1000000000));
-	for (i = 2; i < 6; i++) {
-		ASSERT_EQ(0, reap(&self->q, &cqe));
-		EXPECT_EQ(i, cqe.user_data);
-		EXPECT_EQ(0, cqe.status);
-	}
-	EXPECT_EQ(6, r->sq_head);
+	reap_two_then_four(_metadata, &self->q);
 }
 
 /*
@@ -725,7 +738,6 @@ TEST_F(sq_notick, poller_woken_by_getevents)
 
 TEST_F(sq, cq_full)
 {
-	struct mmsb_cqe cqe;
 	struct mmsb_sqe *s;
 	unsigned char b = 1;
 	int i;
@@ -757,18 +769,7 @@ TEST_F(sq, cq_full)
 	EXPECT_EQ(4, self->q.ring->sq_head);
 	EXPECT_LE(2, self->q.ring->overflow);
 	/* Two CQEs read: the two SQEs go. */
-	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, reap(&self->q, &cqe));
-		EXPECT_EQ(i, cqe.user_data);
-	}
-	ASSERT_EQ(0, mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_GETEVENTS, 4,
-				   10ULL * 1000000000));
-	for (i = 2; i < 6; i++) {
-		ASSERT_EQ(0, reap(&self->q, &cqe));
-		EXPECT_EQ(i, cqe.user_data);
-		EXPECT_EQ(0, cqe.status);
-	}
-	EXPECT_EQ(6, self->q.ring->sq_head);
+	reap_two_then_four(_metadata, &self->q);
 }
 
 /* A thread that writes random bytes over the whole mapping. */
