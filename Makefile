@@ -138,6 +138,12 @@ bench:
 	scripts/setup
 	scripts/bench
 
+# Where the guest instructions of make bench's rows go, by function
+# (scripts/profile): make profile KEY=b256 [PROFILE_ARGS="-a FUNC"].
+.PHONY: profile
+profile:
+	scripts/profile $(PROFILE_ARGS) $(KEY)
+
 test-6.1 test-6.12 test-debug:
 	scripts/qemu-run $(@:test-%=%) tests
 

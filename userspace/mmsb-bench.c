@@ -752,9 +752,11 @@ static void measure(const struct row *r, const char *section, long n)
 		die(r->key, -ret);
 	bench_model_apply(t->model, &work, warm);
 
+	bench_profile_mark();
 	t0 = now_ns();
 	ret = run(r, t, n);
 	res.ns = now_ns() - t0;
+	bench_profile_mark();
 	if (ret)
 		die(r->key, -ret);
 	bench_model_apply(t->model, &work, n);
