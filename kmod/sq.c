@@ -100,6 +100,7 @@
  * @pages: the pages the queue's rounds looked up
  * @spare: the page cache for a round that finds @pages busy (never,
  *	since rounds are serialised; mmsb_page_cache_acquire() wants one)
+ * @spare_round: a round's memory kept for the next round, or NULL
  */
 struct mmsb_sq {
 	struct kref ref;
@@ -131,6 +132,7 @@ struct mmsb_sq {
 	unsigned long idle;
 	struct mmsb_page_cache pages;
 	struct mmsb_page_cache spare;
+	struct mmsb_sq_round *spare_round;
 };
 
 /**
@@ -140,7 +142,7 @@ struct mmsb_sq {
  */
 struct mmsb_sq_round {
 	struct mmsb_sq *sq;
-	u64 user_data[];
+	u64 user_data[MMSB_SQ_ROUND_MAX];
 };
 
 /**
@@ -161,6 +163,7 @@ static void mmsb_sq_free(struct kref *ref)
 
 	if (sq->eventfd)
 		eventfd_ctx_put(sq->eventfd);
+	kvfree(sq->spare_round);
 	vfree(sq->mem);
 	mmsb_delta_uncharge(sq->bus.deltas, sq->map_size);
 	put_cred(sq->cred);
@@ -231,6 +234,28 @@ u32 mmsb_sq_ready(struct mmsb_sq *sq)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_ready);
 
+/*
+ * A round's memory: the one the last round left, or a new one.  Rounds
+ * are serialised (@lock) but end later, in the tick: usually the last
+ * one ended before the next starts, so a queue allocates (and, with
+ * init_on_alloc, zeroes) its 32 KiB once, not per round.
+ */
+static struct mmsb_sq_round *mmsb_sq_round_alloc(struct mmsb_sq *sq)
+{
+	struct mmsb_sq_round *round = xchg(&sq->spare_round, NULL);
+
+	if (round)
+		return round;
+	return kvmalloc(sizeof(*round), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+}
+
+/* Keep @round for the next round, unless one is kept already. */
+static void mmsb_sq_round_free(struct mmsb_sq *sq, struct mmsb_sq_round *round)
+{
+	if (cmpxchg(&sq->spare_round, NULL, round))
+		kvfree(round);
+}
+
 /* Write one CQE, with @cq_lock held; it was owed (@inflight). */
 static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
 			     u64 epoch, s32 status)
@@ -299,7 +324,7 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
 	mmsb_sq_publish(sq);
 	spin_unlock(&sq->cq_lock);
 	mmsb_sq_notify(sq);
-	kfree(round);
+	mmsb_sq_round_free(sq, round);
 	/* The owner's reference; the tick drops its own after us. */
 	mmsb_batch_put(batch);
 	mmsb_sq_put(sq);
@@ -400,8 +425,7 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 	if (got <= 0)
 		return 0;
 	n = got;
-	round = kmalloc(struct_size(round, user_data, n),
-			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	round = mmsb_sq_round_alloc(sq);
 	if (!round) {
 		mmsb_tick_unreserve(t, n);
 		return -ENOMEM;
@@ -457,7 +481,7 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 	if (!queued) {
 		if (b.batch)
 			mmsb_batch_abandon(b.batch);
-		kfree(round);
+		mmsb_sq_round_free(sq, round);
 		mmsb_sq_notify(sq);
 		return n;
 	}
