@@ -33,7 +33,7 @@
 
 /* Sizes of the pooled chunks, ascending; the last is MMSB_CHUNK_LARGE. */
 static const u32 mmsb_chunk_class_size[MMSB_CHUNK_CLASSES] = {
-	2048, 4096, 16384, MMSB_CHUNK_LARGE,
+	2048, 4096, 16384, 32768, MMSB_CHUNK_LARGE,
 };
 
 /* The pool class of a chunk of @size bytes, or -1 for one of its own. */

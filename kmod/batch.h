@@ -41,17 +41,20 @@ struct mmsb_page;
 struct mmsb_page_table;
 
 /*
- * Pooled chunks come in four sizes, header included, so that a call
- * of a few deltas does not hold 64 KiB (a 64-byte delta takes 136 bytes
- * with its page pointer): a submission takes the smallest that holds
- * it, or the largest.  Every chunk costs a reservation, a ring entry, a
- * reference per distinct page and a write-back window: a chunk of 64 KiB
- * (some 480 small deltas) makes that some 6 instructions a delta, one
- * of 16 KiB 25.  The pool keeps up to 1 MiB of each size free: 512,
- * 256, 64 and 16 chunks, what a stream of calls queues between two
- * ticks of 1 ms (the default period) in make bench.
+ * Pooled chunks come in five sizes, header included, so that a call
+ * of a few deltas does not hold 64 KiB (a 64-byte delta takes 120 bytes,
+ * and each distinct page a pointer): a submission takes the smallest
+ * that holds it, or the largest.  Every chunk costs a reservation, a
+ * ring entry, a reference per distinct page and a write-back window: a
+ * chunk of 64 KiB (some 540 small deltas) makes that some 6 instructions
+ * a delta, one of 16 KiB 25.  A call of 256 small deltas fits 32 KiB.
+ * The pool keeps up to 1 MiB of each size free: 512, 256, 64, 32 and 16
+ * chunks.  Calls of 256 deltas queue some 20 chunks between two ticks of
+ * 1 ms (the default period) under icount in make bench, more when the
+ * tick's thread waits for a CPU; a call that finds the pool empty
+ * allocates its chunk (and with init_on_alloc zeroes it).
  */
-#define MMSB_CHUNK_CLASSES	4
+#define MMSB_CHUNK_CLASSES	5
 #define MMSB_CHUNK_LARGE	(64 * 1024)
 #define MMSB_CHUNK_CACHE_BYTES	SZ_1M
 

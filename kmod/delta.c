@@ -42,9 +42,6 @@
 #include "delta.h"
 #include "page.h"
 
-/* Payloads up to this many bytes are read with word loads. */
-#define MMSB_COPY_WORDS_MAX	256
-
 /**
  * mmsb_delta_check() - the checks that need neither page nor user memory
  * @d: the delta's fields
@@ -113,9 +110,14 @@ efault:
 static __always_inline int mmsb_builder_copy(const struct mmsb_builder *b,
 					     void *dst, u64 src, size_t len)
 {
+	const void *ksrc = (const void *)(uintptr_t)src;
+
 	if (!b->ksrc)
 		return mmsb_delta_copy(dst, src, len);
-	memcpy(dst, (const void *)(uintptr_t)src, len);
+	if (len <= MMSB_COPY_WORDS_MAX)
+		mmsb_copy_words(dst, ksrc, len);
+	else
+		memcpy(dst, ksrc, len);
 	return 0;
 }
 
@@ -163,8 +165,9 @@ static bool mmsb_delta_mask_tail_clear(const u8 *mask, size_t len)
 /**
  * mmsb_page_cache_acquire() - the page cache a submission uses
  * @shared: the file's cache
- * @local: the submission's own, empty, for when another submission of
- *	the same file holds @shared
+ * @local: the submission's own, for when another submission of the same
+ *	file holds @shared; made empty here, so it may be uninitialised
+ *	(a kernel that zeroes locals would zero its 1 KiB every call)
  *
  * Return: @shared or @local, for mmsb_builder_init(); mmsb_builder_finish()
  * gives it back.
@@ -174,6 +177,9 @@ struct mmsb_page_cache *mmsb_page_cache_acquire(struct mmsb_page_cache *shared,
 {
 	if (!test_and_set_bit_lock(0, &shared->busy))
 		return shared;
+	/* Its slots are read only once @valid says so. */
+	local->busy = 1;
+	local->gen = 0;
 	local->valid = 0;
 	local->seq = 0;
 	return local;
@@ -373,8 +379,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_finish);
  * waits for its thread, which may never come back, and must not keep
  * a freed page's memory meanwhile.  Its page list keeps the pages' ids
  * instead (an id fits the slot of a pointer), and each record the index
- * of its page in that list (in @epoch, which is only written by the
- * tick), until mmsb_builder_resume() looks them up again.
+ * of its page in that list (@park_index), until mmsb_builder_resume()
+ * looks them up again.
  */
 void mmsb_builder_park(struct mmsb_builder *b)
 {
@@ -396,7 +402,7 @@ void mmsb_builder_park(struct mmsb_builder *b)
 	     i++, kd = mmsb_kdelta_next(kd)) {
 		for (j = 0; pages[j] != kd->page; j++)
 			;
-		kd->epoch = j;
+		kd->park_index = j;
 		kd->page = NULL;
 	}
 	ids = (unsigned long *)pages;
@@ -493,8 +499,8 @@ void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache,
 	}
 	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
 	     i++, kd = mmsb_kdelta_next(kd)) {
-		kd->page = pages[kd->epoch];
-		kd->epoch = 0;
+		kd->page = pages[kd->park_index];
+		kd->tick_next = NULL;
 	}
 	if (gone)
 		mmsb_chunk_drop_gone(c, pages, c->nr_pages, refuse, arg);
@@ -551,7 +557,6 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 	kd->tick_next = NULL;
 	kd->id = id;
 	kd->expected_epoch = d->expected_epoch;
-	kd->epoch = 0;
 	kd->offset = d->offset;
 	kd->len = d->len;
 	kd->index = index;
@@ -594,14 +599,14 @@ commit:
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_add);
 
 /**
- * mmsb_delta_apply() - write a delta's bytes into page data
+ * mmsb_delta_apply_slow() - mmsb_delta_apply() of a MASKED or large delta
  * @kd: the delta
- * @data: the page data (the window is at @data + @kd->offset)
+ * @data: the page data
  *
- * The caller is inside the page's write section.  Mask bytes that are
- * all ones or all zeroes take the fast paths: most masks are runs.
+ * Mask bytes that are all ones or all zeroes take the fast paths: most
+ * masks are runs.
  */
-void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data)
+void mmsb_delta_apply_slow(const struct mmsb_kdelta *kd, u8 *data)
 {
 	const u8 *mask = mmsb_kdelta_mask(kd);
 	const u8 *src = kd->data;
@@ -627,4 +632,4 @@ void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data)
 				dst[i + b] = src[i + b];
 	}
 }
-EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_apply);
+EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_apply_slow);

@@ -18,6 +18,7 @@
 #define _MMSB_DELTA_H
 
 #include <linux/cred.h>
+#include <linux/string.h>
 #include <linux/types.h>
 
 #include <linux/mmsb.h>
@@ -33,8 +34,12 @@ struct mmsb_page_table;
  * @tick_next: next delta of the same page in this tick, in ring order;
  *	written and read only by the tick and the one thread that applies
  *	the page
+ * @park_index: while its submission is parked (mmsb_builder_park()),
+ *	the index of the record's page in its chunk's page list; a parked
+ *	record is in no tick
  * @id: delta id, unique while the module is loaded
- * @expected_epoch: 0 = any, else the epoch the page must be at
+ * @expected_epoch: 0 = any, else the epoch the page must be at; read
+ *	by the tick before it writes @epoch in its place
  * @epoch: out: the page's epoch after the tick that handled the delta
  * @offset: window start in the page data
  * @len: window length, >= 1; @offset + @len <= page size (<= 1 GiB)
@@ -47,13 +52,21 @@ struct mmsb_page_table;
  *	tick made for all its deltas before applying any
  * @data: @len payload bytes at window positions (for MASKED only the
  *	masked ones matter)
+ *
+ * 56 bytes before the payload: a call of 256 deltas of 64 bytes fits a
+ * 32 KiB chunk.
  */
 struct mmsb_kdelta {
 	struct mmsb_page *page;
-	struct mmsb_kdelta *tick_next;
+	union {
+		struct mmsb_kdelta *tick_next;
+		unsigned long park_index;
+	};
 	u64 id;
-	u64 expected_epoch;
-	u64 epoch;
+	union {
+		u64 expected_epoch;
+		u64 epoch;
+	};
 	u32 offset;
 	u32 len;
 	u32 index;
@@ -63,6 +76,7 @@ struct mmsb_kdelta {
 	u16 atomic;
 	u8 data[];
 };
+static_assert(sizeof(struct mmsb_kdelta) == 56);
 
 static inline const u8 *mmsb_kdelta_mask(const struct mmsb_kdelta *kd)
 {
@@ -187,7 +201,58 @@ void mmsb_builder_park(struct mmsb_builder *b);
 void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache,
 			 void (*refuse)(void *arg, u32 index, int status),
 			 void *arg);
-void mmsb_delta_apply(const struct mmsb_kdelta *kd, u8 *data);
+void mmsb_delta_apply_slow(const struct mmsb_kdelta *kd, u8 *data);
+
+/* Payloads up to this many bytes are copied with word moves. */
+#define MMSB_COPY_WORDS_MAX	256
+
+/*
+ * Copy @len bytes, at most MMSB_COPY_WORDS_MAX, between kernel buffers
+ * that do not overlap, with word moves: for the small payloads of most
+ * deltas a memcpy() call costs more than these (without FSRM it is a
+ * loop that aligns first).  A tail shorter than a word is copied as the
+ * buffer's last word, which rewrites a few bytes with their own value
+ * and never touches a byte outside [@dst, @dst + @len).
+ */
+static __always_inline void mmsb_copy_words(u8 *dst, const u8 *src,
+					    size_t len)
+{
+	size_t i = 0;
+
+	if (len < sizeof(u64)) {
+		for (; i < len; i++)
+			dst[i] = src[i];
+		return;
+	}
+	for (; i + 4 * sizeof(u64) <= len; i += 4 * sizeof(u64)) {
+		memcpy(dst + i, src + i, sizeof(u64));
+		memcpy(dst + i + 8, src + i + 8, sizeof(u64));
+		memcpy(dst + i + 16, src + i + 16, sizeof(u64));
+		memcpy(dst + i + 24, src + i + 24, sizeof(u64));
+	}
+	for (; i + sizeof(u64) <= len; i += sizeof(u64))
+		memcpy(dst + i, src + i, sizeof(u64));
+	if (i < len)
+		memcpy(dst + len - sizeof(u64), src + len - sizeof(u64),
+		       sizeof(u64));
+}
+
+/**
+ * mmsb_delta_apply() - write a delta's bytes into page data
+ * @kd: the delta
+ * @data: the page data (the window is at @data + @kd->offset)
+ *
+ * The caller is inside the page's write section.  Inline for the common
+ * delta, a small DENSE one: the tick applies one per record.
+ */
+static __always_inline void mmsb_delta_apply(const struct mmsb_kdelta *kd,
+					     u8 *data)
+{
+	if (!kd->masked && kd->len <= MMSB_COPY_WORDS_MAX)
+		mmsb_copy_words(data + kd->offset, kd->data, kd->len);
+	else
+		mmsb_delta_apply_slow(kd, data);
+}
 
 /* The record after @kd in its chunk. */
 static inline struct mmsb_kdelta *mmsb_kdelta_next(struct mmsb_kdelta *kd)

@@ -628,7 +628,7 @@ static void mmsb_delta_test_park(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, kd->index, left[i]);
 		KUNIT_EXPECT_EQ(test, kd->offset, left[i]);
 		KUNIT_EXPECT_PTR_EQ(test, kd->page, t->page[pg[left[i]]]);
-		KUNIT_EXPECT_EQ(test, kd->epoch, 0);
+		KUNIT_EXPECT_PTR_EQ(test, kd->tick_next, NULL);
 	}
 	KUNIT_EXPECT_EQ(test, (u8 *)kd - c->mem, c->used);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
