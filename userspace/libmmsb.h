@@ -18,7 +18,9 @@
 #ifndef LIBMMSB_H
 #define LIBMMSB_H
 
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/mmsb.h>
 
 #ifdef __cplusplus
@@ -477,41 +479,12 @@ int mmsb_sq_setup_eventfd(int fd, __u32 entries, __u64 arena_bytes,
 int mmsb_sq_unmap(struct mmsb_sq_handle *q);
 
 /*
- * The next free SQE, zeroed, or NULL while the SQ is full (the kernel
- * did not consume enough yet).  Fill it, then mmsb_sq_submit().
- */
-struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q);
-
-/*
- * The arena bytes of @sqe's slot: @q->slot_bytes (arena / entries) at
- * arena offset *@off, free for the SQE's payload and mask until the
- * kernel consumed it (which is when the slot can be got again).
- */
-void *mmsb_sq_arena(struct mmsb_sq_handle *q, const struct mmsb_sqe *sqe,
-		    __u32 *off);
-
-/*
- * Fill @sqe as a DENSE delta writing @len bytes of @data at @off of
- * page @page, the bytes in the SQE's arena slot.  Returns 0, or
- * -EMSGSIZE when @len is over @q->slot_bytes.
- */
-int mmsb_sq_prep_dense(struct mmsb_sq_handle *q, struct mmsb_sqe *sqe,
-		       __u64 page, __u32 off, const void *data, __u32 len,
-		       __u64 user_data);
-
-/*
  * Publish the SQEs got since the last call (a release store of
  * sq_tail); wake the poller if it sleeps (MMSB_SQ_NEED_WAKEUP: one
  * MMSB_IOC_SQ_ENTER).  Returns the number published, or an error of
  * that call.
  */
 int mmsb_sq_submit(struct mmsb_sq_handle *q);
-
-/* The oldest unread CQE, or NULL if none is ready. */
-struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q);
-
-/* The CQE mmsb_sq_peek_cqe() gave was read: free its slot. */
-void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q);
 
 /*
  * MMSB_IOC_SQ_ENTER: @flags MMSB_SQ_ENTER_*; with GETEVENTS, wait up to
@@ -521,6 +494,106 @@ void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q);
  */
 int mmsb_sq_enter(struct mmsb_sq_handle *q, __u32 flags, __u32 min_complete,
 		  __u64 timeout_ns);
+
+/*
+ * The queue's per-SQE and per-CQE helpers are inline, as liburing's: a
+ * loop that writes SQEs and reaps CQEs makes no call but memcpy().  No
+ * system call; the writer's ones from the writer thread, the reader's
+ * from the reader thread.  The library has out-of-line copies of them
+ * too, under the same names (the MMSB_1.3 ones for programs linked
+ * before they were inline, all of them for callers that cannot use
+ * inline functions).
+ */
+
+/*
+ * The next free SQE, or NULL while the SQ is full (the kernel did not
+ * consume enough yet).  Not zeroed: it holds what its slot held last,
+ * so fill every field (as mmsb_sq_prep_dense() does) or memset() it
+ * first; every SQE got is published by the next mmsb_sq_submit().
+ * (The library's out-of-line copy, the MMSB_1.3 symbol, zeroes it, as
+ * it always did.)
+ */
+static inline struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q)
+{
+	/*
+	 * Pairs with the kernel's release store of sq_head once it copied
+	 * the SQEs (and their arena bytes) before it out.
+	 */
+	__u32 head = __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE);
+
+	if (q->tail - head >= q->entries)
+		return NULL;
+	return &q->sqes[q->tail++ & (q->entries - 1)];
+}
+
+/*
+ * The arena bytes of @sqe's slot: @q->slot_bytes (arena / entries) at
+ * arena offset *@off, free for the SQE's payload and mask until the
+ * kernel consumed it (which is when the slot can be got again).
+ */
+static inline void *mmsb_sq_arena(struct mmsb_sq_handle *q,
+				  const struct mmsb_sqe *sqe, __u32 *off)
+{
+	*off = (__u32)(sqe - q->sqes) * q->slot_bytes;
+	return q->arena + *off;
+}
+
+/*
+ * Fill every field of @sqe as a DENSE delta writing @len bytes of @data
+ * at @off of page @page, the bytes copied into the SQE's arena slot,
+ * expecting any epoch; @user_data comes back in its CQE.  Returns 0,
+ * or -EMSGSIZE when @len is over @q->slot_bytes: nothing is copied and
+ * the SQE, got all the same, asks for @len bytes with a payload of 0,
+ * which the kernel refuses (its CQE's status says why).
+ */
+static inline int mmsb_sq_prep_dense(struct mmsb_sq_handle *q,
+				     struct mmsb_sqe *sqe, __u64 page,
+				     __u32 off, const void *data, __u32 len,
+				     __u64 user_data)
+{
+	int ret = len > q->slot_bytes ? -EMSGSIZE : 0;
+	__u32 aoff;
+	void *dst = mmsb_sq_arena(q, sqe, &aoff);
+
+	if (!ret)
+		memcpy(dst, data, len);
+	sqe->page_id = page;
+	sqe->expected_epoch = 0;
+	sqe->user_data = user_data;
+	sqe->offset = off;
+	sqe->len = len;
+	sqe->payload_off = aoff;
+	sqe->payload_len = ret ? 0 : len;
+	sqe->mask_off = 0;
+	sqe->encoding = MMSB_DELTA_DENSE;
+	sqe->flags = 0;
+	sqe->reserved[0] = 0;
+	sqe->reserved[1] = 0;
+	return ret;
+}
+
+/* The oldest unread CQE, or NULL if none is ready. */
+static inline struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q)
+{
+	/* Pairs with the kernel's release store of cq_tail. */
+	__u32 tail = __atomic_load_n(&q->ring->cq_tail, __ATOMIC_ACQUIRE);
+	__u32 head = q->ring->cq_head;
+
+	if (head == tail)
+		return NULL;
+	return &q->cqes[head & (2 * q->entries - 1)];
+}
+
+/* The CQE mmsb_sq_peek_cqe() gave was read: free its slot. */
+static inline void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q)
+{
+	/*
+	 * The CQE was read.  Pairs with the kernel's acquire load of
+	 * cq_head before it writes the slot again.
+	 */
+	__atomic_store_n(&q->ring->cq_head, q->ring->cq_head + 1,
+			 __ATOMIC_RELEASE);
+}
 
 #ifdef __cplusplus
 }
