@@ -463,3 +463,15 @@ void mmsb_sq_cqe_seen_ool(struct mmsb_sq_handle *q)
 {
 	mmsb_sq_cqe_seen(q);
 }
+
+MMSB_OUT_OF_LINE(mmsb_sq_cq_ready, "MMSB_1.5");
+__u32 mmsb_sq_cq_ready_ool(const struct mmsb_sq_handle *q)
+{
+	return mmsb_sq_cq_ready(q);
+}
+
+MMSB_OUT_OF_LINE(mmsb_sq_cq_advance, "MMSB_1.5");
+void mmsb_sq_cq_advance_ool(struct mmsb_sq_handle *q, __u32 nr)
+{
+	mmsb_sq_cq_advance(q, nr);
+}

@@ -6,7 +6,8 @@
  * archive); the io_uring helpers are in <libmmsb_uring.h>.  Every
  * function is in libmmsb(3); its symbols carry the versions of
  * libmmsb.map (MMSB_1.0 and the nodes after it: snapshots, streams
- * and replay since MMSB_1.4).
+ * and replay since MMSB_1.4, the mapped queue's batch reap since
+ * MMSB_1.5).
  *
  * Every function returns 0 (or a non-negative count) on success and a
  * negative errno on failure; none of them sets errno for the caller.
@@ -572,27 +573,71 @@ static inline int mmsb_sq_prep_dense(struct mmsb_sq_handle *q,
 	return ret;
 }
 
+/*
+ * The number of CQEs ready (posted and not yet read: cq_tail -
+ * cq_head), 0 to twice the entries.  Since MMSB_1.5.
+ */
+static inline __u32 mmsb_sq_cq_ready(const struct mmsb_sq_handle *q)
+{
+	/*
+	 * Pairs with the kernel's release store of cq_tail after it wrote
+	 * the CQEs: those before the tail can be read.
+	 */
+	return __atomic_load_n(&q->ring->cq_tail, __ATOMIC_ACQUIRE) -
+	       q->ring->cq_head;
+}
+
 /* The oldest unread CQE, or NULL if none is ready. */
 static inline struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q)
 {
-	/* Pairs with the kernel's release store of cq_tail. */
-	__u32 tail = __atomic_load_n(&q->ring->cq_tail, __ATOMIC_ACQUIRE);
-	__u32 head = q->ring->cq_head;
-
-	if (head == tail)
+	if (!mmsb_sq_cq_ready(q))
 		return NULL;
-	return &q->cqes[head & (2 * q->entries - 1)];
+	return &q->cqes[q->ring->cq_head & (2 * q->entries - 1)];
 }
 
-/* The CQE mmsb_sq_peek_cqe() gave was read: free its slot. */
-static inline void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q)
+/*
+ * mmsb_sq_for_each_cqe - walk the ready CQEs, oldest first, without
+ * freeing them: @cqe (a struct mmsb_cqe *) points at each in turn and
+ * @head (a __u32) is its index in the CQ.  Each step loads cq_tail
+ * with acquire, as mmsb_sq_cq_ready() does (pairs with the kernel's
+ * release store of cq_tail after it wrote the CQEs), so CQEs posted
+ * during the walk are walked too.  Free the ones read with one
+ * mmsb_sq_cq_advance() after it (one store of cq_head a batch):
+ *
+ *	__u32 head, n = 0;
+ *
+ *	mmsb_sq_for_each_cqe(q, head, cqe) {
+ *		handle(cqe);
+ *		n++;
+ *	}
+ *	mmsb_sq_cq_advance(q, n);
+ */
+#define mmsb_sq_for_each_cqe(q, head, cqe)				\
+	for ((head) = (q)->ring->cq_head;				\
+	     ((cqe) = (head) != __atomic_load_n(&(q)->ring->cq_tail,	\
+						__ATOMIC_ACQUIRE) ?	\
+		      &(q)->cqes[(head) & (2 * (q)->entries - 1)] : NULL); \
+	     (head)++)
+
+/*
+ * The @nr oldest ready CQEs were read: free their slots in one store of
+ * cq_head (the kernel may write them again).  @nr at most
+ * mmsb_sq_cq_ready().  Since MMSB_1.5.
+ */
+static inline void mmsb_sq_cq_advance(struct mmsb_sq_handle *q, __u32 nr)
 {
 	/*
-	 * The CQE was read.  Pairs with the kernel's acquire load of
-	 * cq_head before it writes the slot again.
+	 * The CQEs were read.  Pairs with the kernel's acquire load of
+	 * cq_head before it writes their slots again.
 	 */
-	__atomic_store_n(&q->ring->cq_head, q->ring->cq_head + 1,
+	__atomic_store_n(&q->ring->cq_head, q->ring->cq_head + nr,
 			 __ATOMIC_RELEASE);
+}
+
+/* The CQE mmsb_sq_peek_cqe() gave was read: mmsb_sq_cq_advance() of 1. */
+static inline void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q)
+{
+	mmsb_sq_cq_advance(q, 1);
 }
 
 #ifdef __cplusplus
