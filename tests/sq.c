@@ -9,6 +9,10 @@
  * sq.encodings_against_model: DENSE, MASKED and SPARSE deltas through
  * the queue leave exactly the model's bytes; each CQE has its SQE's
  * user_data, an id and the page's epoch.
+ * sq.batch_reap_against_model: CQEs walked and freed in batches
+ * (mmsb_sq_cq_ready, mmsb_sq_for_each_cqe, mmsb_sq_cq_advance): exact
+ * user_data, status, ids in SQ order and epochs; SQEs prepared over
+ * stale slots.
  * sq.refusals: bad arena ranges, reserved fields, a missing page, a
  * window past the page and a stale expected epoch, each in its CQE.
  * sq.refusals_at_u32_edges: arena offsets and lengths near 2^32, for
@@ -96,6 +100,16 @@ static int reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
 	*out = *c;
 	mmsb_sq_cqe_seen(q);
 	return 0;
+}
+
+/* An SQE to fill by hand: mmsb_sq_get_sqe() leaves its slot's bytes. */
+static struct mmsb_sqe *get_zeroed_sqe(struct mmsb_sq_handle *q)
+{
+	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
+
+	if (s)
+		memset(s, 0, sizeof(*s));
+	return s;
 }
 
 /* Wait up to 10 s, without system calls into mmsb, for a CQE. */
@@ -300,7 +314,7 @@ TEST_F(sq, encodings_against_model)
 	ASSERT_EQ(0, sq_up(self, 4, 0, 0));
 	for (round = 0; round < 5; round++) {	/* wraps the 4-entry SQ */
 		for (i = 0; i < 3; i++) {
-			struct mmsb_sqe *sqe = mmsb_sq_get_sqe(&self->q);
+			struct mmsb_sqe *sqe = get_zeroed_sqe(&self->q);
 			unsigned char *a;
 			__u32 off;
 
@@ -358,6 +372,116 @@ TEST_F(sq, encodings_against_model)
 	EXPECT_EQ(0, self->q.ring->overflow);
 }
 
+/* One SQE of batch_reap_against_model: its user_data and status. */
+struct want_cqe {
+	__u64 user_data;
+	int status;
+};
+
+/*
+ * Walk the ready CQEs with mmsb_sq_for_each_cqe() from @want[@first] on:
+ * each has its user_data and status; an applied one the page's epoch
+ * @epoch and the id @id0 + its SQE's index (ids are consecutive in SQ
+ * order), a refused one neither.  Frees nothing; returns how many.
+ */
+static __u32 walk_cqes(struct __test_metadata *_metadata,
+		       struct mmsb_sq_handle *q, const struct want_cqe *want,
+		       __u32 first, __u64 id0, __u64 epoch)
+{
+	__u32 head, k = first, cq_head = q->ring->cq_head;
+	struct mmsb_cqe *cqe;
+
+	mmsb_sq_for_each_cqe(q, head, cqe) {
+		__u32 i = want[k].user_data % 100;
+
+		EXPECT_EQ(cq_head + k - first, head);
+		EXPECT_EQ(want[k].user_data, cqe->user_data);
+		EXPECT_EQ(want[k].status, cqe->status);
+		EXPECT_EQ(want[k].status ? 0 : id0 + i, cqe->delta_id);
+		EXPECT_EQ(want[k].status ? 0 : epoch, cqe->epoch);
+		k++;
+	}
+	EXPECT_EQ(cq_head, q->ring->cq_head);
+	return k - first;
+}
+
+/*
+ * mmsb_sq_cq_ready(), mmsb_sq_for_each_cqe() and mmsb_sq_cq_advance()
+ * against a model, over SQE slots full of stale bytes (as
+ * mmsb_sq_get_sqe() leaves them: mmsb_sq_prep_dense() writes every
+ * field).  Rounds of 7 SQEs: two for a missing page (-ENOENT) and one
+ * too long for its slot (-EMSGSIZE from mmsb_sq_prep_dense(), and from
+ * the kernel), refused at once; four applied at the round's tick.  The
+ * CQEs are the refused ones in SQ order, then the applied ones in SQ
+ * order; the walk frees nothing, and two then five are freed with one
+ * store of cq_head each.  Seven rounds wrap the 16 CQEs three times.
+ */
+TEST_F(sq, batch_reap_against_model)
+{
+	unsigned char model[PSIZE] = { 0 }, data[PSIZE], payload[40];
+	struct mmsb_sq_handle *q = &self->q;
+	struct want_cqe want[7];
+	struct mmsb_cqe *cqe;
+	int round, i, k;
+
+	/* 8 SQEs with 32 arena bytes each, 16 CQEs. */
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 8, 8 * 32, 0, 0, q));
+	self->mapped = true;
+	ASSERT_EQ(32, q->slot_bytes);
+	for (round = 0; round < 7; round++) {
+		__u64 id0;
+		int nref = 0, napp = 3;
+
+		/* Every SQE of the last round was consumed: slots are free. */
+		memset(q->sqes, 0xa5, 8 * sizeof(*q->sqes));
+		for (i = 0; i < 7; i++) {
+			struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
+			__u64 page = i == 1 || i == 4 ? 999999 : self->page;
+			__u32 len = i == 5 ? 40 : 8 + (round + i) % 17;
+			__u32 off = (round * 7 + i) * 40 % (PSIZE - 40);
+			int status = i == 1 || i == 4 ? -ENOENT :
+				     i == 5 ? -EMSGSIZE : 0;
+
+			ASSERT_NE(NULL, s);
+			for (k = 0; k < 40; k++)
+				payload[k] = round * 37 + i * 11 + k + 1;
+			EXPECT_EQ(i == 5 ? -EMSGSIZE : 0,
+				  mmsb_sq_prep_dense(q, s, page, off, payload,
+						     len, 100 * round + i));
+			/* Refused at once, in SQ order; then the others. */
+			want[status ? nref++ : napp++] = (struct want_cqe){
+				.user_data = 100 * round + i,
+				.status = status,
+			};
+			if (!status)
+				memcpy(model + off, payload, len);
+		}
+		ASSERT_EQ(3, nref);
+		ASSERT_EQ(0, submit_wait(q, 7));
+		EXPECT_EQ(7, mmsb_sq_cq_ready(q));
+		/* The first applied CQE gives the round's ids. */
+		cqe = &q->cqes[(q->ring->cq_head + 3) & 15];
+		ASSERT_EQ(0, cqe->status);
+		id0 = cqe->delta_id - cqe->user_data % 100;
+		EXPECT_EQ(7, walk_cqes(_metadata, q, want, 0, id0, round + 1));
+		/* The walk freed nothing: it walks the same again. */
+		EXPECT_EQ(7, mmsb_sq_cq_ready(q));
+		mmsb_sq_cq_advance(q, 2);
+		EXPECT_EQ(5, mmsb_sq_cq_ready(q));
+		EXPECT_EQ(5, walk_cqes(_metadata, q, want, 2, id0, round + 1));
+		mmsb_sq_cq_advance(q, 5);
+		EXPECT_EQ(0, mmsb_sq_cq_ready(q));
+		EXPECT_EQ(NULL, mmsb_sq_peek_cqe(q));
+		EXPECT_EQ(7 * (round + 1), q->ring->cq_head);
+		ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, data, PSIZE, NULL));
+		EXPECT_EQ(0, memcmp(model, data, PSIZE)) TH_LOG("round %d", round);
+		EXPECT_EQ(round + 1, self->hdr->epoch);
+	}
+	EXPECT_EQ(49, q->ring->sq_head);
+	EXPECT_EQ(49, q->ring->cq_tail);
+	EXPECT_EQ(0, q->ring->overflow);
+}
+
 TEST_F(sq, refusals)
 {
 	struct mmsb_page_info info;
@@ -374,7 +498,7 @@ TEST_F(sq, refusals)
 
 	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
 	for (i = 0; i < n; i++) {
-		s = mmsb_sq_get_sqe(&self->q);
+		s = get_zeroed_sqe(&self->q);
 		ASSERT_NE(NULL, s);
 		mmsb_sq_arena(&self->q, s, &off);
 		s->page_id = self->page;
@@ -439,7 +563,7 @@ TEST_F(sq, refusals_at_u32_edges)
 
 	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
 	for (i = 0; i < n; i++) {
-		s = mmsb_sq_get_sqe(&self->q);
+		s = get_zeroed_sqe(&self->q);
 		ASSERT_NE(NULL, s);
 		a = mmsb_sq_arena(&self->q, s, &off);
 		memset(a, 0, 16);

@@ -377,52 +377,6 @@ int mmsb_sq_unmap(struct mmsb_sq_handle *q)
 	return ret;
 }
 
-struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q)
-{
-	/*
-	 * Pairs with the kernel's release store of sq_head once it copied
-	 * the SQEs (and their arena bytes) before it out.
-	 */
-	__u32 head = __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE);
-	struct mmsb_sqe *sqe;
-
-	if (q->tail - head >= q->entries)
-		return NULL;
-	sqe = &q->sqes[q->tail & (q->entries - 1)];
-	memset(sqe, 0, sizeof(*sqe));
-	q->tail++;
-	return sqe;
-}
-
-void *mmsb_sq_arena(struct mmsb_sq_handle *q, const struct mmsb_sqe *sqe,
-		    __u32 *off)
-{
-	__u32 slot = (__u32)(sqe - q->sqes);
-
-	*off = slot * q->slot_bytes;
-	return q->arena + *off;
-}
-
-int mmsb_sq_prep_dense(struct mmsb_sq_handle *q, struct mmsb_sqe *sqe,
-		       __u64 page, __u32 off, const void *data, __u32 len,
-		       __u64 user_data)
-{
-	__u32 aoff;
-	void *dst = mmsb_sq_arena(q, sqe, &aoff);
-
-	if (len > q->slot_bytes)
-		return -EMSGSIZE;
-	memcpy(dst, data, len);
-	sqe->page_id = page;
-	sqe->offset = off;
-	sqe->len = len;
-	sqe->payload_off = aoff;
-	sqe->payload_len = len;
-	sqe->encoding = MMSB_DELTA_DENSE;
-	sqe->user_data = user_data;
-	return 0;
-}
-
 int mmsb_sq_enter(struct mmsb_sq_handle *q, __u32 flags, __u32 min_complete,
 		  __u64 timeout_ns)
 {
@@ -462,23 +416,62 @@ int mmsb_sq_submit(struct mmsb_sq_handle *q)
 	return (int)(q->tail - old);
 }
 
-struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q)
-{
-	/* Pairs with the kernel's release store of cq_tail. */
-	__u32 tail = __atomic_load_n(&q->ring->cq_tail, __ATOMIC_ACQUIRE);
-	__u32 head = q->ring->cq_head;
+/*
+ * The out-of-line copies of libmmsb.h's inline functions: for programs
+ * linked against MMSB_1.3, before they were inline, and for callers
+ * that cannot use inline functions (other languages, dlsym()).  Here
+ * NAME is the header's inline function, so the copy is NAME_ool,
+ * exported as NAME, the default version of node NODE.
+ */
+#define MMSB_OUT_OF_LINE(name, node) \
+	__asm__(".symver " #name "_ool, " #name "@@" node)
 
-	if (head == tail)
-		return NULL;
-	return &q->cqes[head & (2 * q->entries - 1)];
+MMSB_OUT_OF_LINE(mmsb_sq_get_sqe, "MMSB_1.3");
+struct mmsb_sqe *mmsb_sq_get_sqe_ool(struct mmsb_sq_handle *q)
+{
+	struct mmsb_sqe *sqe = mmsb_sq_get_sqe(q);
+
+	/* MMSB_1.3's promise, which programs linked against it rely on. */
+	if (sqe)
+		memset(sqe, 0, sizeof(*sqe));
+	return sqe;
 }
 
-void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q)
+MMSB_OUT_OF_LINE(mmsb_sq_arena, "MMSB_1.3");
+void *mmsb_sq_arena_ool(struct mmsb_sq_handle *q, const struct mmsb_sqe *sqe,
+			__u32 *off)
 {
-	/*
-	 * The CQE was read.  Pairs with the kernel's acquire load of
-	 * cq_head before it writes the slot again.
-	 */
-	__atomic_store_n(&q->ring->cq_head, q->ring->cq_head + 1,
-			 __ATOMIC_RELEASE);
+	return mmsb_sq_arena(q, sqe, off);
+}
+
+MMSB_OUT_OF_LINE(mmsb_sq_prep_dense, "MMSB_1.3");
+int mmsb_sq_prep_dense_ool(struct mmsb_sq_handle *q, struct mmsb_sqe *sqe,
+			   __u64 page, __u32 off, const void *data, __u32 len,
+			   __u64 user_data)
+{
+	return mmsb_sq_prep_dense(q, sqe, page, off, data, len, user_data);
+}
+
+MMSB_OUT_OF_LINE(mmsb_sq_peek_cqe, "MMSB_1.3");
+struct mmsb_cqe *mmsb_sq_peek_cqe_ool(struct mmsb_sq_handle *q)
+{
+	return mmsb_sq_peek_cqe(q);
+}
+
+MMSB_OUT_OF_LINE(mmsb_sq_cqe_seen, "MMSB_1.3");
+void mmsb_sq_cqe_seen_ool(struct mmsb_sq_handle *q)
+{
+	mmsb_sq_cqe_seen(q);
+}
+
+MMSB_OUT_OF_LINE(mmsb_sq_cq_ready, "MMSB_1.5");
+__u32 mmsb_sq_cq_ready_ool(const struct mmsb_sq_handle *q)
+{
+	return mmsb_sq_cq_ready(q);
+}
+
+MMSB_OUT_OF_LINE(mmsb_sq_cq_advance, "MMSB_1.5");
+void mmsb_sq_cq_advance_ool(struct mmsb_sq_handle *q, __u32 nr)
+{
+	mmsb_sq_cq_advance(q, nr);
 }

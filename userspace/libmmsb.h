@@ -6,7 +6,8 @@
  * archive); the io_uring helpers are in <libmmsb_uring.h>.  Every
  * function is in libmmsb(3); its symbols carry the versions of
  * libmmsb.map (MMSB_1.0 and the nodes after it: snapshots, streams
- * and replay since MMSB_1.4).
+ * and replay since MMSB_1.4, the mapped queue's batch reap since
+ * MMSB_1.5).
  *
  * Every function returns 0 (or a non-negative count) on success and a
  * negative errno on failure; none of them sets errno for the caller.
@@ -18,7 +19,9 @@
 #ifndef LIBMMSB_H
 #define LIBMMSB_H
 
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/mmsb.h>
 
 #ifdef __cplusplus
@@ -477,41 +480,12 @@ int mmsb_sq_setup_eventfd(int fd, __u32 entries, __u64 arena_bytes,
 int mmsb_sq_unmap(struct mmsb_sq_handle *q);
 
 /*
- * The next free SQE, zeroed, or NULL while the SQ is full (the kernel
- * did not consume enough yet).  Fill it, then mmsb_sq_submit().
- */
-struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q);
-
-/*
- * The arena bytes of @sqe's slot: @q->slot_bytes (arena / entries) at
- * arena offset *@off, free for the SQE's payload and mask until the
- * kernel consumed it (which is when the slot can be got again).
- */
-void *mmsb_sq_arena(struct mmsb_sq_handle *q, const struct mmsb_sqe *sqe,
-		    __u32 *off);
-
-/*
- * Fill @sqe as a DENSE delta writing @len bytes of @data at @off of
- * page @page, the bytes in the SQE's arena slot.  Returns 0, or
- * -EMSGSIZE when @len is over @q->slot_bytes.
- */
-int mmsb_sq_prep_dense(struct mmsb_sq_handle *q, struct mmsb_sqe *sqe,
-		       __u64 page, __u32 off, const void *data, __u32 len,
-		       __u64 user_data);
-
-/*
  * Publish the SQEs got since the last call (a release store of
  * sq_tail); wake the poller if it sleeps (MMSB_SQ_NEED_WAKEUP: one
  * MMSB_IOC_SQ_ENTER).  Returns the number published, or an error of
  * that call.
  */
 int mmsb_sq_submit(struct mmsb_sq_handle *q);
-
-/* The oldest unread CQE, or NULL if none is ready. */
-struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q);
-
-/* The CQE mmsb_sq_peek_cqe() gave was read: free its slot. */
-void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q);
 
 /*
  * MMSB_IOC_SQ_ENTER: @flags MMSB_SQ_ENTER_*; with GETEVENTS, wait up to
@@ -521,6 +495,150 @@ void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q);
  */
 int mmsb_sq_enter(struct mmsb_sq_handle *q, __u32 flags, __u32 min_complete,
 		  __u64 timeout_ns);
+
+/*
+ * The queue's per-SQE and per-CQE helpers are inline, as liburing's: a
+ * loop that writes SQEs and reaps CQEs makes no call but memcpy().  No
+ * system call; the writer's ones from the writer thread, the reader's
+ * from the reader thread.  The library has out-of-line copies of them
+ * too, under the same names (the MMSB_1.3 ones for programs linked
+ * before they were inline, all of them for callers that cannot use
+ * inline functions).
+ */
+
+/*
+ * The next free SQE, or NULL while the SQ is full (the kernel did not
+ * consume enough yet).  Not zeroed: it holds what its slot held last,
+ * so fill every field (as mmsb_sq_prep_dense() does) or memset() it
+ * first; every SQE got is published by the next mmsb_sq_submit().
+ * (The library's out-of-line copy, the MMSB_1.3 symbol, zeroes it, as
+ * it always did.)
+ */
+static inline struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q)
+{
+	/*
+	 * Pairs with the kernel's release store of sq_head once it copied
+	 * the SQEs (and their arena bytes) before it out.
+	 */
+	__u32 head = __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE);
+
+	if (q->tail - head >= q->entries)
+		return NULL;
+	return &q->sqes[q->tail++ & (q->entries - 1)];
+}
+
+/*
+ * The arena bytes of @sqe's slot: @q->slot_bytes (arena / entries) at
+ * arena offset *@off, free for the SQE's payload and mask until the
+ * kernel consumed it (which is when the slot can be got again).
+ */
+static inline void *mmsb_sq_arena(struct mmsb_sq_handle *q,
+				  const struct mmsb_sqe *sqe, __u32 *off)
+{
+	*off = (__u32)(sqe - q->sqes) * q->slot_bytes;
+	return q->arena + *off;
+}
+
+/*
+ * Fill every field of @sqe as a DENSE delta writing @len bytes of @data
+ * at @off of page @page, the bytes copied into the SQE's arena slot,
+ * expecting any epoch; @user_data comes back in its CQE.  Returns 0,
+ * or -EMSGSIZE when @len is over @q->slot_bytes: nothing is copied and
+ * the SQE, got all the same, asks for @len bytes with a payload of 0,
+ * which the kernel refuses (its CQE's status says why).
+ */
+static inline int mmsb_sq_prep_dense(struct mmsb_sq_handle *q,
+				     struct mmsb_sqe *sqe, __u64 page,
+				     __u32 off, const void *data, __u32 len,
+				     __u64 user_data)
+{
+	int ret = len > q->slot_bytes ? -EMSGSIZE : 0;
+	__u32 aoff;
+	void *dst = mmsb_sq_arena(q, sqe, &aoff);
+
+	if (!ret)
+		memcpy(dst, data, len);
+	sqe->page_id = page;
+	sqe->expected_epoch = 0;
+	sqe->user_data = user_data;
+	sqe->offset = off;
+	sqe->len = len;
+	sqe->payload_off = aoff;
+	sqe->payload_len = ret ? 0 : len;
+	sqe->mask_off = 0;
+	sqe->encoding = MMSB_DELTA_DENSE;
+	sqe->flags = 0;
+	sqe->reserved[0] = 0;
+	sqe->reserved[1] = 0;
+	return ret;
+}
+
+/*
+ * The number of CQEs ready (posted and not yet read: cq_tail -
+ * cq_head), 0 to twice the entries.  Since MMSB_1.5.
+ */
+static inline __u32 mmsb_sq_cq_ready(const struct mmsb_sq_handle *q)
+{
+	/*
+	 * Pairs with the kernel's release store of cq_tail after it wrote
+	 * the CQEs: those before the tail can be read.
+	 */
+	return __atomic_load_n(&q->ring->cq_tail, __ATOMIC_ACQUIRE) -
+	       q->ring->cq_head;
+}
+
+/* The oldest unread CQE, or NULL if none is ready. */
+static inline struct mmsb_cqe *mmsb_sq_peek_cqe(struct mmsb_sq_handle *q)
+{
+	if (!mmsb_sq_cq_ready(q))
+		return NULL;
+	return &q->cqes[q->ring->cq_head & (2 * q->entries - 1)];
+}
+
+/*
+ * mmsb_sq_for_each_cqe - walk the ready CQEs, oldest first, without
+ * freeing them: @cqe (a struct mmsb_cqe *) points at each in turn and
+ * @head (a __u32) is its index in the CQ.  Each step loads cq_tail
+ * with acquire, as mmsb_sq_cq_ready() does (pairs with the kernel's
+ * release store of cq_tail after it wrote the CQEs), so CQEs posted
+ * during the walk are walked too.  Free the ones read with one
+ * mmsb_sq_cq_advance() after it (one store of cq_head a batch):
+ *
+ *	__u32 head, n = 0;
+ *
+ *	mmsb_sq_for_each_cqe(q, head, cqe) {
+ *		handle(cqe);
+ *		n++;
+ *	}
+ *	mmsb_sq_cq_advance(q, n);
+ */
+#define mmsb_sq_for_each_cqe(q, head, cqe)				\
+	for ((head) = (q)->ring->cq_head;				\
+	     ((cqe) = (head) != __atomic_load_n(&(q)->ring->cq_tail,	\
+						__ATOMIC_ACQUIRE) ?	\
+		      &(q)->cqes[(head) & (2 * (q)->entries - 1)] : NULL); \
+	     (head)++)
+
+/*
+ * The @nr oldest ready CQEs were read: free their slots in one store of
+ * cq_head (the kernel may write them again).  @nr at most
+ * mmsb_sq_cq_ready().  Since MMSB_1.5.
+ */
+static inline void mmsb_sq_cq_advance(struct mmsb_sq_handle *q, __u32 nr)
+{
+	/*
+	 * The CQEs were read.  Pairs with the kernel's acquire load of
+	 * cq_head before it writes their slots again.
+	 */
+	__atomic_store_n(&q->ring->cq_head, q->ring->cq_head + nr,
+			 __ATOMIC_RELEASE);
+}
+
+/* The CQE mmsb_sq_peek_cqe() gave was read: mmsb_sq_cq_advance() of 1. */
+static inline void mmsb_sq_cqe_seen(struct mmsb_sq_handle *q)
+{
+	mmsb_sq_cq_advance(q, 1);
+}
 
 #ifdef __cplusplus
 }

@@ -591,12 +591,14 @@ static void sq_close(void)
 
 /*
  * @n deltas through queue @q, @batch SQEs published at a time (one
- * release store of the tail, no system call).  The kernel consumes them
- * (the tick, or the poller) and posts the CQEs once applied and
- * visible.  The writer refills what the kernel consumed and reaps the
- * CQEs; only when it can neither publish nor reap does it sleep, in one
- * MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT: it never consumes), counted
- * in sq_calls: about one per tick, never one per batch.
+ * release store of the tail, no system call), written with libmmsb's
+ * inline helpers.  The kernel consumes them (the tick, or the poller)
+ * and posts the CQEs once applied and visible.  The writer refills what
+ * the kernel consumed and reaps the CQEs, those ready at once with one
+ * store of cq_head; only when it can neither publish nor reap does it
+ * sleep, in one MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT: it never
+ * consumes), counted in sq_calls: about one per tick, never one per
+ * batch.
  */
 static int run_sq(struct target *t, struct mmsb_sq_handle *q, long n,
 		  unsigned int batch)
@@ -604,6 +606,7 @@ static int run_sq(struct target *t, struct mmsb_sq_handle *q, long n,
 	const struct bench_work *w = t->w;
 	long sent = 0, done = 0;
 	struct mmsb_cqe *c;
+	__u32 head, reaped;
 	int ret;
 
 	while (done < n) {
@@ -631,11 +634,15 @@ static int run_sq(struct target *t, struct mmsb_sq_handle *q, long n,
 				return ret;
 			moved = true;
 		}
-		while ((c = mmsb_sq_peek_cqe(q))) {
+		reaped = 0;
+		mmsb_sq_for_each_cqe(q, head, c) {
 			if (c->status)
 				return c->status;
-			mmsb_sq_cqe_seen(q);
-			done++;
+			reaped++;
+		}
+		if (reaped) {
+			mmsb_sq_cq_advance(q, reaped);
+			done += reaped;
 			moved = true;
 		}
 		if (moved || done == n)
