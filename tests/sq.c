@@ -102,16 +102,6 @@ static int reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
 	return 0;
 }
 
-/* An SQE to fill by hand: mmsb_sq_get_sqe() leaves its slot's bytes. */
-static struct mmsb_sqe *get_zeroed_sqe(struct mmsb_sq_handle *q)
-{
-	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
-
-	if (s)
-		memset(s, 0, sizeof(*s));
-	return s;
-}
-
 /* Wait up to 10 s, without system calls into mmsb, for a CQE. */
 static int reap_spin(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
 {
@@ -314,7 +304,7 @@ TEST_F(sq, encodings_against_model)
 	ASSERT_EQ(0, sq_up(self, 4, 0, 0));
 	for (round = 0; round < 5; round++) {	/* wraps the 4-entry SQ */
 		for (i = 0; i < 3; i++) {
-			struct mmsb_sqe *sqe = get_zeroed_sqe(&self->q);
+			struct mmsb_sqe *sqe = mmsb_sq_get_sqe(&self->q);
 			unsigned char *a;
 			__u32 off;
 
@@ -407,9 +397,8 @@ static __u32 walk_cqes(struct __test_metadata *_metadata,
 
 /*
  * mmsb_sq_cq_ready(), mmsb_sq_for_each_cqe() and mmsb_sq_cq_advance()
- * against a model, over SQE slots full of stale bytes (as
- * mmsb_sq_get_sqe() leaves them: mmsb_sq_prep_dense() writes every
- * field).  Rounds of 7 SQEs: two for a missing page (-ENOENT) and one
+ * against a model, over SQE slots full of stale bytes (that
+ * mmsb_sq_get_sqe() zeroes and mmsb_sq_prep_dense() overwrites).  Rounds of 7 SQEs: two for a missing page (-ENOENT) and one
  * too long for its slot (-EMSGSIZE from mmsb_sq_prep_dense(), and from
  * the kernel), refused at once; four applied at the round's tick.  The
  * CQEs are the refused ones in SQ order, then the applied ones in SQ
@@ -498,7 +487,7 @@ TEST_F(sq, refusals)
 
 	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
 	for (i = 0; i < n; i++) {
-		s = get_zeroed_sqe(&self->q);
+		s = mmsb_sq_get_sqe(&self->q);
 		ASSERT_NE(NULL, s);
 		mmsb_sq_arena(&self->q, s, &off);
 		s->page_id = self->page;
@@ -563,7 +552,7 @@ TEST_F(sq, refusals_at_u32_edges)
 
 	ASSERT_EQ(0, sq_up(self, 16, 0, 0));
 	for (i = 0; i < n; i++) {
-		s = get_zeroed_sqe(&self->q);
+		s = mmsb_sq_get_sqe(&self->q);
 		ASSERT_NE(NULL, s);
 		a = mmsb_sq_arena(&self->q, s, &off);
 		memset(a, 0, 16);

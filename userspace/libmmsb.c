@@ -429,12 +429,7 @@ int mmsb_sq_submit(struct mmsb_sq_handle *q)
 MMSB_OUT_OF_LINE(mmsb_sq_get_sqe, "MMSB_1.3");
 struct mmsb_sqe *mmsb_sq_get_sqe_ool(struct mmsb_sq_handle *q)
 {
-	struct mmsb_sqe *sqe = mmsb_sq_get_sqe(q);
-
-	/* MMSB_1.3's promise, which programs linked against it rely on. */
-	if (sqe)
-		memset(sqe, 0, sizeof(*sqe));
-	return sqe;
+	return mmsb_sq_get_sqe(q);
 }
 
 MMSB_OUT_OF_LINE(mmsb_sq_arena, "MMSB_1.3");

@@ -507,12 +507,11 @@ int mmsb_sq_enter(struct mmsb_sq_handle *q, __u32 flags, __u32 min_complete,
  */
 
 /*
- * The next free SQE, or NULL while the SQ is full (the kernel did not
- * consume enough yet).  Not zeroed: it holds what its slot held last,
- * so fill every field (as mmsb_sq_prep_dense() does) or memset() it
- * first; every SQE got is published by the next mmsb_sq_submit().
- * (The library's out-of-line copy, the MMSB_1.3 symbol, zeroes it, as
- * it always did.)
+ * The next free SQE, zeroed, or NULL while the SQ is full (the kernel
+ * did not consume enough yet); every SQE got is published by the next
+ * mmsb_sq_submit().  Inline, the zeroing costs next to nothing when a
+ * prep helper fills the SQE right after: the compiler drops the stores
+ * the helper overwrites.
  */
 static inline struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q)
 {
@@ -521,10 +520,13 @@ static inline struct mmsb_sqe *mmsb_sq_get_sqe(struct mmsb_sq_handle *q)
 	 * the SQEs (and their arena bytes) before it out.
 	 */
 	__u32 head = __atomic_load_n(&q->ring->sq_head, __ATOMIC_ACQUIRE);
+	struct mmsb_sqe *sqe;
 
 	if (q->tail - head >= q->entries)
 		return NULL;
-	return &q->sqes[q->tail++ & (q->entries - 1)];
+	sqe = &q->sqes[q->tail++ & (q->entries - 1)];
+	memset(sqe, 0, sizeof(*sqe));
+	return sqe;
 }
 
 /*
