@@ -76,6 +76,7 @@ struct mmsb_kdelta {
 	u16 atomic;
 	u8 data[];
 };
+
 static_assert(sizeof(struct mmsb_kdelta) == 56);
 
 static inline const u8 *mmsb_kdelta_mask(const struct mmsb_kdelta *kd)
