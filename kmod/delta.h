@@ -212,8 +212,10 @@ void mmsb_delta_apply_slow(const struct mmsb_kdelta *kd, u8 *data);
  * that do not overlap, with word moves: for the small payloads of most
  * deltas a memcpy() call costs more than these (without FSRM it is a
  * loop that aligns first).  A tail shorter than a word is copied as the
- * buffer's last word, which rewrites a few bytes with their own value
- * and never touches a byte outside [@dst, @dst + @len).
+ * buffer's last word, which rewrites a few bytes and never touches a
+ * byte outside [@dst, @dst + @len).  Those bytes are read twice: from
+ * memory another thread may write (the mapped queue's arena), the copy
+ * may hold either value of a byte, and it is the copy that is checked.
  */
 static __always_inline void mmsb_copy_words(u8 *dst, const u8 *src,
 					    size_t len)
