@@ -41,6 +41,7 @@
 #include "batch.h"
 #include "delta.h"
 #include "page.h"
+#include "usercopy.h"
 
 /**
  * mmsb_delta_check() - the checks that need neither page nor user memory
@@ -73,17 +74,12 @@ static __always_inline int mmsb_delta_copy(void *dst, u64 src, size_t len)
 		return -EFAULT;
 	/*
 	 * @dst is 8-byte aligned (records are); @u need not be.  Four
-	 * words a turn: the loop's own instructions are a third of a
-	 * one-word turn.
+	 * words a turn (usercopy.h): the loop's own instructions are a
+	 * third of a one-word turn.
 	 */
 	for (; len >= 4 * sizeof(u64); len -= 4 * sizeof(u64)) {
-		unsafe_get_user(((u64 *)d)[0], (const u64 __user *)u, efault);
-		unsafe_get_user(((u64 *)d)[1], (const u64 __user *)u + 1,
-				efault);
-		unsafe_get_user(((u64 *)d)[2], (const u64 __user *)u + 2,
-				efault);
-		unsafe_get_user(((u64 *)d)[3], (const u64 __user *)u + 3,
-				efault);
+		if (mmsb_get_user_32(d, u))
+			goto efault;
 		d += 4 * sizeof(u64);
 		u += 4 * sizeof(u64);
 	}

@@ -24,22 +24,45 @@
 #include "submit.h"
 #include "tick.h"
 #include "trace.h"
+#include "usercopy.h"
 
-/* Read the input fields of the caller's delta, each exactly once. */
+/*
+ * The input fields of struct mmsb_delta up to @flags, in the same places
+ * as in struct mmsb_delta_desc: read as two blocks of 32 bytes.
+ */
+#define MMSB_DELTA_IN_HEAD	offsetofend(struct mmsb_delta, flags)
+static_assert(MMSB_DELTA_IN_HEAD == 64);
+static_assert(offsetof(struct mmsb_delta_desc, page_id) == 0);
+static_assert(offsetof(struct mmsb_delta_desc, expected_epoch) ==
+	      offsetof(struct mmsb_delta, expected_epoch));
+static_assert(offsetof(struct mmsb_delta_desc, offset) ==
+	      offsetof(struct mmsb_delta, offset));
+static_assert(offsetof(struct mmsb_delta_desc, len) ==
+	      offsetof(struct mmsb_delta, len));
+static_assert(offsetof(struct mmsb_delta_desc, payload) ==
+	      offsetof(struct mmsb_delta, payload));
+static_assert(offsetof(struct mmsb_delta_desc, payload_len) ==
+	      offsetof(struct mmsb_delta, payload_len));
+static_assert(offsetof(struct mmsb_delta_desc, mask) ==
+	      offsetof(struct mmsb_delta, mask));
+static_assert(offsetof(struct mmsb_delta_desc, encoding) ==
+	      offsetof(struct mmsb_delta, encoding));
+static_assert(offsetof(struct mmsb_delta_desc, flags) ==
+	      offsetof(struct mmsb_delta, flags));
+
+/*
+ * Read the input fields of the caller's delta, each exactly once: the
+ * first 64 bytes whole (usercopy.h), then @pad.  The outputs between
+ * @flags and @pad are not read.
+ */
 static int mmsb_submit_read(const struct mmsb_delta __user *u,
 			    struct mmsb_delta_desc *d)
 {
 	if (!user_read_access_begin(u, sizeof(*u)))
 		return -EFAULT;
-	unsafe_get_user(d->page_id, &u->page_id, efault);
-	unsafe_get_user(d->expected_epoch, &u->expected_epoch, efault);
-	unsafe_get_user(d->offset, &u->offset, efault);
-	unsafe_get_user(d->len, &u->len, efault);
-	unsafe_get_user(d->payload, &u->payload, efault);
-	unsafe_get_user(d->payload_len, &u->payload_len, efault);
-	unsafe_get_user(d->mask, &u->mask, efault);
-	unsafe_get_user(d->encoding, &u->encoding, efault);
-	unsafe_get_user(d->flags, &u->flags, efault);
+	if (mmsb_get_user_32(d, u) ||
+	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
+		goto efault;
 	unsafe_get_user(d->pad, &u->pad, efault);
 	user_read_access_end();
 	return 0;

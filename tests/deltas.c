@@ -284,6 +284,65 @@ TEST_F(deltas, validation_table)
 	EXPECT_EQ(1, self->hdr->epoch);
 }
 
+/*
+ * Payloads and masks that end in memory the caller cannot read: the
+ * kernel reads small payloads 32 bytes a block (kmod/usercopy.h), so a
+ * fault in the first block, in a later block, in the word tail, in a
+ * large payload (copy_from_user()) and in a mask each refuse their
+ * delta with -EFAULT, and write nothing; the deltas around them apply.
+ */
+TEST_F(deltas, payload_faults)
+{
+	static const struct {
+		const char *name;
+		unsigned int len, before;	/* bytes readable */
+		int err;
+	} c[] = {
+		{ "first block",	64,	8,	EFAULT },
+		{ "second block",	64,	40,	EFAULT },
+		{ "word tail",		72,	68,	EFAULT },
+		{ "byte tail",		67,	66,	EFAULT },
+		{ "large",		300,	296,	EFAULT },
+		{ "readable",		64,	64,	0 },
+		{ "readable, tail",	67,	67,	0 },
+	};
+	static __u8 expect[PAGE_BYTES];
+	const long pg = sysconf(_SC_PAGESIZE);
+	const size_t n = ARRAY_SIZE(c) + 1, size = 2 * n * pg;
+	struct mmsb_delta d[ARRAY_SIZE(c) + 1];
+	unsigned int i, off = 0;
+	__u8 *mem, *end;
+
+	/* Each case its own readable page, followed by one that is not. */
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mprotect(mem + (2 * i + 1) * pg, pg, PROT_NONE));
+	for (i = 0; i < ARRAY_SIZE(c); i++, off += c[i - 1].len) {
+		__u8 *p = mem + (2 * i + 1) * pg - c[i].before;
+
+		memset(p, 0x10 + i, c[i].before);
+		mmsb_delta_dense(&d[i], self->page, off, p, c[i].len);
+		if (!c[i].err)
+			memset(expect + off, 0x10 + i, c[i].len);
+	}
+	/* A MASKED delta whose mask is past the end. */
+	end = mem + (2 * i + 1) * pg;
+	mmsb_delta_dense(&d[i], self->page, off, end - 1, 1);
+	d[i].encoding = MMSB_DELTA_MASKED;
+	d[i].mask = (__u64)(uintptr_t)end;
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, i + 1, MMSB_SUBMIT_SYNC, NULL));
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		EXPECT_EQ(-c[i].err, d[i].status) TH_LOG("case %s", c[i].name);
+		EXPECT_EQ(!c[i].err, !!d[i].delta_id)
+			TH_LOG("case %s", c[i].name);
+	}
+	EXPECT_EQ(-EFAULT, d[i].status);
+	EXPECT_EQ(0, memcmp(self->data, expect, PAGE_BYTES));
+	munmap(mem, size);
+}
+
 TEST_F(deltas, submit_refusals)
 {
 	struct mmsb_delta d;
