@@ -331,35 +331,40 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
 }
 
 /*
- * An SQE's fields as the builder takes them: arena offsets become
- * kernel addresses once their ranges are inside the arena.  @e is the
- * kernel's copy; nothing here reads the ring.
+ * Read the SQE @e of the shared ring, each field exactly once (user
+ * space may rewrite it meanwhile), into the fields the builder takes:
+ * arena offsets become kernel addresses once their ranges are inside
+ * the arena.  Everything is checked on the copies.
  */
 static int mmsb_sq_desc(const struct mmsb_sq *sq, const struct mmsb_sqe *e,
-			struct mmsb_delta_desc *d)
+			struct mmsb_delta_desc *d, u64 *user_data)
 {
+	u32 payload_off = READ_ONCE(e->payload_off);
+	u32 mask_off = READ_ONCE(e->mask_off);
 	u64 mask_len;
 
-	if (e->flags || e->reserved[0] || e->reserved[1])
-		return -EINVAL;
-	if ((u64)e->payload_off + e->payload_len > sq->arena_bytes)
-		return -EINVAL;
-	d->page_id = e->page_id;
-	d->expected_epoch = e->expected_epoch;
-	d->offset = e->offset;
-	d->len = e->len;
-	d->payload = (uintptr_t)(sq->arena + e->payload_off);
-	d->payload_len = e->payload_len;
-	d->encoding = e->encoding;
+	*user_data = READ_ONCE(e->user_data);
+	d->page_id = READ_ONCE(e->page_id);
+	d->expected_epoch = READ_ONCE(e->expected_epoch);
+	d->offset = READ_ONCE(e->offset);
+	d->len = READ_ONCE(e->len);
+	d->payload_len = READ_ONCE(e->payload_len);
+	d->encoding = READ_ONCE(e->encoding);
 	d->flags = 0;
 	d->pad = 0;
 	d->mask = 0;
-	if (e->encoding == MMSB_DELTA_DENSE)
-		return e->mask_off ? -EINVAL : 0;
-	mask_len = BITS_TO_BYTES((u64)e->len);
-	if ((u64)e->mask_off + mask_len > sq->arena_bytes)
+	if (READ_ONCE(e->flags) || READ_ONCE(e->reserved[0]) ||
+	    READ_ONCE(e->reserved[1]))
 		return -EINVAL;
-	d->mask = (uintptr_t)(sq->arena + e->mask_off);
+	if ((u64)payload_off + d->payload_len > sq->arena_bytes)
+		return -EINVAL;
+	d->payload = (uintptr_t)(sq->arena + payload_off);
+	if (d->encoding == MMSB_DELTA_DENSE)
+		return mask_off ? -EINVAL : 0;
+	mask_len = BITS_TO_BYTES(d->len);
+	if ((u64)mask_off + mask_len > sq->arena_bytes)
+		return -EINVAL;
+	d->mask = (uintptr_t)(sq->arena + mask_off);
 	return 0;
 }
 
@@ -398,7 +403,7 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 	u32 head = sq->sq_head, n, room, i, queued = 0;
 	struct mmsb_delta_desc d;
 	struct mmsb_builder b;
-	struct mmsb_sqe e;
+	u64 user_data;
 	u64 base_id;
 	long got;
 
@@ -441,15 +446,14 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 			  mmsb_tick_capacity(t));
 	b.ksrc = true;
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;
-	/* @d and @e out here: a kernel that zeroes locals does it once. */
+	/* @d out here: a kernel that zeroes locals does it once. */
 	for (i = 0; i < n; i++) {
 		int ret;
 
 		/* The one read of the SQE: all below uses the copy. */
-		memcpy(&e, &sq->sqes[(head + i) & (sq->entries - 1)],
-		       sizeof(e));
-		round->user_data[i] = e.user_data;
-		ret = mmsb_sq_desc(sq, &e, &d);
+		ret = mmsb_sq_desc(sq, &sq->sqes[(head + i) & (sq->entries - 1)],
+				   &d, &user_data);
+		round->user_data[i] = user_data;
 		b.left = n - i;
 		while (!ret) {
 			ret = mmsb_delta_add(&b, &d, base_id + i + 1, i);
@@ -465,7 +469,7 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 			 * with a reader that reads the CQE, then STATS.
 			 */
 			smp_mb__after_atomic();
-			mmsb_sq_refuse(sq, e.user_data, ret);
+			mmsb_sq_refuse(sq, user_data, ret);
 		}
 	}
 	queued += mmsb_sq_push(sq, &b);
