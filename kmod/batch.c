@@ -47,6 +47,51 @@ static int mmsb_chunk_class(size_t size)
 	return -1;
 }
 
+/* Pooled chunks of class @i an idle bus keeps. */
+static unsigned int mmsb_chunk_keep(int i)
+{
+	return MMSB_CHUNK_CACHE_BYTES / mmsb_chunk_class_size[i];
+}
+
+/*
+ * Free the pooled chunks past what an idle bus keeps, once no chunk was
+ * taken for MMSB_CHUNK_TRIM_DELAY_MS; a bus still in use looks again
+ * that long after its last take.
+ */
+static void mmsb_delta_ctx_trim(struct work_struct *work)
+{
+	struct mmsb_delta_ctx *ctx = container_of(to_delayed_work(work),
+						  struct mmsb_delta_ctx,
+						  trim_work);
+	unsigned long due = READ_ONCE(ctx->last_take) +
+			    msecs_to_jiffies(MMSB_CHUNK_TRIM_DELAY_MS);
+	struct mmsb_chunk *c, *free = NULL;
+	int i;
+
+	if (time_before(jiffies, due)) {
+		queue_delayed_work(system_wq, &ctx->trim_work, due - jiffies);
+		return;
+	}
+	for (i = 0; i < MMSB_CHUNK_CLASSES; i++) {
+		unsigned int keep = mmsb_chunk_keep(i);
+
+		spin_lock(&ctx->pool_lock);
+		while (ctx->pool_nr[i] > keep) {
+			c = ctx->pool[i];
+			ctx->pool[i] = c->next;
+			ctx->pool_nr[i]--;
+			c->next = free;
+			free = c;
+		}
+		spin_unlock(&ctx->pool_lock);
+	}
+	while (free) {
+		c = free;
+		free = c->next;
+		kvfree(c);
+	}
+}
+
 /**
  * mmsb_delta_ctx_init() - set up the submission state
  * @ctx: the state
@@ -68,6 +113,8 @@ void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 		ctx->pool[i] = NULL;
 		ctx->pool_nr[i] = 0;
 	}
+	INIT_DELAYED_WORK(&ctx->trim_work, mmsb_delta_ctx_trim);
+	ctx->last_take = jiffies;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_ctx_init);
 
@@ -80,6 +127,7 @@ void mmsb_delta_ctx_destroy(struct mmsb_delta_ctx *ctx)
 	struct mmsb_chunk *c, *next;
 	int i;
 
+	cancel_delayed_work_sync(&ctx->trim_work);
 	for (i = 0; i < MMSB_CHUNK_CLASSES; i++) {
 		for (c = ctx->pool[i]; c; c = next) {
 			next = c->next;
@@ -109,6 +157,29 @@ u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx)
 		bytes += (u64)READ_ONCE(ctx->pool_nr[i]) *
 			 mmsb_chunk_class_size[i];
 	return bytes;
+}
+
+/**
+ * mmsb_delta_ctx_idle() - a tick left nothing queued
+ * @ctx: the state
+ *
+ * If the pool holds more than an idle bus keeps, it is trimmed once no
+ * chunk was taken for MMSB_CHUNK_TRIM_DELAY_MS.  A look at five counters
+ * when there is nothing to trim, the common case of a tick run by a SYNC
+ * caller.
+ *
+ * Context: process context (the end of a tick).
+ */
+void mmsb_delta_ctx_idle(struct mmsb_delta_ctx *ctx)
+{
+	unsigned long delay = msecs_to_jiffies(MMSB_CHUNK_TRIM_DELAY_MS);
+	int i;
+
+	for (i = 0; i < MMSB_CHUNK_CLASSES; i++)
+		if (READ_ONCE(ctx->pool_nr[i]) > mmsb_chunk_keep(i))
+			break;
+	if (i < MMSB_CHUNK_CLASSES && !delayed_work_pending(&ctx->trim_work))
+		queue_delayed_work(system_wq, &ctx->trim_work, delay);
 }
 
 /**
@@ -175,6 +246,8 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 	}
 	if (mmsb_delta_charge(ctx, size))
 		return NULL;
+	/* For the pool's trim: racing stores are as good as any. */
+	WRITE_ONCE(ctx->last_take, jiffies);
 	if (cls >= 0 && READ_ONCE(ctx->pool[cls])) {
 		spin_lock(&ctx->pool_lock);
 		c = ctx->pool[cls];
@@ -260,7 +333,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_chunk_retire);
  * @c: the chunk; no page held
  *
  * Uncharges it; pooled chunks are kept for reuse, up to
- * MMSB_CHUNK_CACHE_BYTES of each size.
+ * MMSB_CHUNK_CACHE_BUSY_BYTES of each size (mmsb_delta_ctx_trim()).
  */
 void mmsb_chunk_put(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c)
 {
@@ -269,9 +342,9 @@ void mmsb_chunk_put(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c)
 
 	mmsb_delta_uncharge(ctx, size);
 	if (cls >= 0 && READ_ONCE(ctx->pool_nr[cls]) * size <
-	    MMSB_CHUNK_CACHE_BYTES) {
+	    MMSB_CHUNK_CACHE_BUSY_BYTES) {
 		spin_lock(&ctx->pool_lock);
-		if (ctx->pool_nr[cls] * size < MMSB_CHUNK_CACHE_BYTES) {
+		if (ctx->pool_nr[cls] * size < MMSB_CHUNK_CACHE_BUSY_BYTES) {
 			c->next = ctx->pool[cls];
 			ctx->pool[cls] = c;
 			ctx->pool_nr[cls]++;

@@ -34,6 +34,7 @@
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 #include <linux/mmsb.h>
 
@@ -48,15 +49,26 @@ struct mmsb_page_table;
  * ring entry, a reference per distinct page and a write-back window: a
  * chunk of 64 KiB (some 540 small deltas) makes that some 6 instructions
  * a delta, one of 16 KiB 25.  A call of 256 small deltas fits 32 KiB.
- * The pool keeps up to 1 MiB of each size free: 512, 256, 64, 32 and 16
- * chunks.  Calls of 256 deltas queue some 20 chunks between two ticks of
- * 1 ms (the default period) under icount in make bench, more when the
- * tick's thread waits for a CPU; a call that finds the pool empty
- * allocates its chunk (and with init_on_alloc zeroes it).
+ * A call that finds the pool empty allocates its chunk (and with
+ * init_on_alloc zeroes it), so the pool keeps what a producer queues
+ * between two ticks: up to MMSB_CHUNK_CACHE_BUSY_BYTES of each size while
+ * the bus is busy.  Calls of 64 deltas queued some 60 chunks of 16 KiB
+ * between two ticks of 1 ms (the default period) under icount in make
+ * bench, and over 100 when the tick's thread waited for a CPU: with a
+ * pool of 64 every such call zeroed a new chunk, 220 instructions a
+ * delta.  Once no chunk was taken for MMSB_CHUNK_TRIM_DELAY_MS, the
+ * pool goes back down to MMSB_CHUNK_CACHE_BYTES of each size, what an
+ * idle bus keeps: 512, 256, 64, 32 and 16 chunks (mmsb_delta_ctx_idle()).
+ * Not sooner: a producer whose calls the tick keeps up with leaves it
+ * nothing queued at the end of many ticks, and trimming then would free
+ * the chunks its next calls need, in bursts of page frees that would
+ * land on some unrelated call.
  */
 #define MMSB_CHUNK_CLASSES	5
 #define MMSB_CHUNK_LARGE	(64 * 1024)
 #define MMSB_CHUNK_CACHE_BYTES	SZ_1M
+#define MMSB_CHUNK_CACHE_BUSY_BYTES	SZ_8M
+#define MMSB_CHUNK_TRIM_DELAY_MS	100
 
 struct mmsb_batch;
 struct mmsb_delta_ctx;
@@ -151,6 +163,8 @@ static inline u32 mmsb_chunk_room(const struct mmsb_chunk *c)
  * @pool_lock: protects @pool and @pool_nr
  * @pool: free chunks by size class (small, large), via ->next
  * @pool_nr: entries of each list of @pool
+ * @trim_work: gives @pool back to what an idle bus keeps
+ * @last_take: jiffies when a chunk was last taken (mmsb_chunk_get())
  */
 struct mmsb_delta_ctx {
 	struct mmsb_page_table *pages;
@@ -162,12 +176,15 @@ struct mmsb_delta_ctx {
 	spinlock_t pool_lock;	/* @pool, @pool_nr */
 	struct mmsb_chunk *pool[MMSB_CHUNK_CLASSES];
 	unsigned int pool_nr[MMSB_CHUNK_CLASSES];
+	struct delayed_work trim_work;
+	unsigned long last_take;
 };
 
 void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 			 struct mmsb_page_table *pages);
 void mmsb_delta_ctx_destroy(struct mmsb_delta_ctx *ctx);
 u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx);
+void mmsb_delta_ctx_idle(struct mmsb_delta_ctx *ctx);
 int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes);
 void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes);
 
