@@ -254,8 +254,9 @@ static bool mmsb_builder_hold(struct mmsb_builder *b,
  * referenced once per chunk.  The caller made sure @c has room for one
  * more page pointer.
  */
-static int mmsb_builder_page(struct mmsb_builder *b, struct mmsb_chunk *c,
-			     u64 id, struct mmsb_page **out)
+static __always_inline int mmsb_builder_page(struct mmsb_builder *b,
+					     struct mmsb_chunk *c, u64 id,
+					     struct mmsb_page **out)
 {
 	struct mmsb_page_cache *pc = b->cache;
 	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
@@ -297,8 +298,9 @@ found:
  * has room (for the record and a page pointer), else a new one if none
  * is open (or the open one is empty).
  */
-static int mmsb_builder_chunk(struct mmsb_builder *b, size_t need,
-			      struct mmsb_chunk **out)
+static __always_inline int mmsb_builder_chunk(struct mmsb_builder *b,
+					      size_t need,
+					      struct mmsb_chunk **out)
 {
 	struct mmsb_chunk *c = b->cur;
 
@@ -503,20 +505,10 @@ void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache,
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_resume);
 
-/**
- * mmsb_delta_add() - validate a delta and copy it into the open chunk
- * @b: the submission's builder
- * @d: the delta's fields, read once from the caller
- * @id: the id it gets if queued
- * @index: its position in the submission
- *
- * Context: process context; reads user memory, may sleep.
- * Return: 0 (the delta is the last record of @b->cur), %MMSB_DELTA_FULL
- * (queue @b->cur, clear it and call again), or a negative errno from
- * the table at the top of this file (nothing of the delta was kept).
- */
-int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
-		   u64 id, u32 index)
+/* mmsb_delta_add(), inline in it and in mmsb_delta_add_array(). */
+static __always_inline int __mmsb_delta_add(struct mmsb_builder *b,
+					    const struct mmsb_delta_desc *d,
+					    u64 id, u32 index)
 {
 	struct mmsb_chunk *c;
 	struct mmsb_page *page;
@@ -592,7 +584,110 @@ commit:
 	c->last_index = index;
 	return 0;
 }
+
+/**
+ * mmsb_delta_add() - validate a delta and copy it into the open chunk
+ * @b: the submission's builder
+ * @d: the delta's fields, read once from the caller
+ * @id: the id it gets if queued: a submission's delta @index gets its
+ *	base + @index + 1 (mmsb_chunk_put_results() counts on it)
+ * @index: its position in the submission
+ *
+ * Context: process context; reads user memory, may sleep.
+ * Return: 0 (the delta is the last record of @b->cur), %MMSB_DELTA_FULL
+ * (queue @b->cur, clear it and call again), or a negative errno from
+ * the table at the top of this file (nothing of the delta was kept).
+ */
+int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
+		   u64 id, u32 index)
+{
+	return __mmsb_delta_add(b, d, id, index);
+}
 EXPORT_SYMBOL_IF_KUNIT(mmsb_delta_add);
+
+/*
+ * The input fields of struct mmsb_delta up to @flags, in the same places
+ * as in struct mmsb_delta_desc: read as two blocks of 32 bytes.
+ */
+#define MMSB_DELTA_IN_HEAD	offsetofend(struct mmsb_delta, flags)
+static_assert(MMSB_DELTA_IN_HEAD == 64);
+static_assert(offsetof(struct mmsb_delta_desc, page_id) == 0);
+static_assert(offsetof(struct mmsb_delta_desc, expected_epoch) ==
+	      offsetof(struct mmsb_delta, expected_epoch));
+static_assert(offsetof(struct mmsb_delta_desc, offset) ==
+	      offsetof(struct mmsb_delta, offset));
+static_assert(offsetof(struct mmsb_delta_desc, len) ==
+	      offsetof(struct mmsb_delta, len));
+static_assert(offsetof(struct mmsb_delta_desc, payload) ==
+	      offsetof(struct mmsb_delta, payload));
+static_assert(offsetof(struct mmsb_delta_desc, payload_len) ==
+	      offsetof(struct mmsb_delta, payload_len));
+static_assert(offsetof(struct mmsb_delta_desc, mask) ==
+	      offsetof(struct mmsb_delta, mask));
+static_assert(offsetof(struct mmsb_delta_desc, encoding) ==
+	      offsetof(struct mmsb_delta, encoding));
+static_assert(offsetof(struct mmsb_delta_desc, flags) ==
+	      offsetof(struct mmsb_delta, flags));
+
+/*
+ * Read the input fields of the caller's delta, each exactly once: the
+ * first 64 bytes whole (usercopy.h), then @pad.  The outputs between
+ * @flags and @pad are not read.
+ */
+static __always_inline int mmsb_delta_read(const struct mmsb_delta __user *u,
+					   struct mmsb_delta_desc *d)
+{
+	if (!user_read_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	if (mmsb_get_user_32(d, u) ||
+	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
+		goto efault;
+	unsafe_get_user(d->pad, &u->pad, efault);
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
+/**
+ * mmsb_delta_add_array() - read a caller's deltas and add them, in order
+ * @b: the submission's builder
+ * @uptr: the caller's array of struct mmsb_delta
+ * @next: in: the index of the first delta to read; out: where it stopped
+ * @n: the number of deltas of @uptr
+ * @base_id: delta @i gets id @base_id + @i + 1
+ * @d: where each delta's input fields are read to (each field once)
+ *
+ * mmsb_delta_add() of each delta from *@next on, with the builder's
+ * @left set, in one loop that has mmsb_delta_add()'s body inline.
+ *
+ * Context: process context; reads user memory, may sleep.
+ * Return: 0 with *@next = @n once all went in.  Else what
+ * mmsb_delta_add() or the read (-EFAULT) returned for delta *@next,
+ * whose fields are in @d: %MMSB_DELTA_FULL (queue @b->cur, clear it and
+ * mmsb_delta_add() @d), or its errno.
+ */
+int mmsb_delta_add_array(struct mmsb_builder *b,
+			 const struct mmsb_delta __user *uptr, u32 *next,
+			 u32 n, u64 base_id, struct mmsb_delta_desc *d)
+{
+	u32 i;
+	int ret;
+
+	for (i = *next; i < n; i++) {
+		b->left = n - i;
+		ret = mmsb_delta_read(uptr + i, d);
+		if (!ret)
+			ret = __mmsb_delta_add(b, d, base_id + i + 1, i);
+		if (ret) {
+			*next = i;
+			return ret;
+		}
+	}
+	*next = n;
+	return 0;
+}
 
 /**
  * mmsb_delta_apply_slow() - mmsb_delta_apply() of a MASKED or large delta

@@ -196,6 +196,9 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 int mmsb_delta_check(const struct mmsb_delta_desc *d);
 int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		   u64 id, u32 index);
+int mmsb_delta_add_array(struct mmsb_builder *b,
+			 const struct mmsb_delta __user *uptr, u32 *next,
+			 u32 n, u64 base_id, struct mmsb_delta_desc *d);
 void mmsb_builder_close(struct mmsb_builder *b);
 void mmsb_builder_finish(struct mmsb_builder *b);
 void mmsb_builder_park(struct mmsb_builder *b);

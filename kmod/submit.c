@@ -24,52 +24,6 @@
 #include "submit.h"
 #include "tick.h"
 #include "trace.h"
-#include "usercopy.h"
-
-/*
- * The input fields of struct mmsb_delta up to @flags, in the same places
- * as in struct mmsb_delta_desc: read as two blocks of 32 bytes.
- */
-#define MMSB_DELTA_IN_HEAD	offsetofend(struct mmsb_delta, flags)
-static_assert(MMSB_DELTA_IN_HEAD == 64);
-static_assert(offsetof(struct mmsb_delta_desc, page_id) == 0);
-static_assert(offsetof(struct mmsb_delta_desc, expected_epoch) ==
-	      offsetof(struct mmsb_delta, expected_epoch));
-static_assert(offsetof(struct mmsb_delta_desc, offset) ==
-	      offsetof(struct mmsb_delta, offset));
-static_assert(offsetof(struct mmsb_delta_desc, len) ==
-	      offsetof(struct mmsb_delta, len));
-static_assert(offsetof(struct mmsb_delta_desc, payload) ==
-	      offsetof(struct mmsb_delta, payload));
-static_assert(offsetof(struct mmsb_delta_desc, payload_len) ==
-	      offsetof(struct mmsb_delta, payload_len));
-static_assert(offsetof(struct mmsb_delta_desc, mask) ==
-	      offsetof(struct mmsb_delta, mask));
-static_assert(offsetof(struct mmsb_delta_desc, encoding) ==
-	      offsetof(struct mmsb_delta, encoding));
-static_assert(offsetof(struct mmsb_delta_desc, flags) ==
-	      offsetof(struct mmsb_delta, flags));
-
-/*
- * Read the input fields of the caller's delta, each exactly once: the
- * first 64 bytes whole (usercopy.h), then @pad.  The outputs between
- * @flags and @pad are not read.
- */
-static int mmsb_submit_read(const struct mmsb_delta __user *u,
-			    struct mmsb_delta_desc *d)
-{
-	if (!user_read_access_begin(u, sizeof(*u)))
-		return -EFAULT;
-	if (mmsb_get_user_32(d, u) ||
-	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
-		goto efault;
-	unsafe_get_user(d->pad, &u->pad, efault);
-	user_read_access_end();
-	return 0;
-efault:
-	user_read_access_end();
-	return -EFAULT;
-}
 
 /*
  * Before anything is read or queued, write every delta's outputs with
@@ -250,16 +204,20 @@ static int mmsb_submit_queue(struct mmsb_submission *s)
 	int ret, stop;
 	u32 i;
 
-	for (; s->next < s->n; s->next++) {
-		i = s->next;
+	while (s->next < s->n) {
 		/* An atomic submission past one chunk: nothing more fits. */
-		ret = s->cancel == -E2BIG ? -E2BIG :
-		      mmsb_submit_read(s->uptr + i, &d);
-		s->b.left = s->n - i;
-		while (!ret) {
-			ret = mmsb_delta_add(&s->b, &d, s->base_id + i + 1, i);
-			if (ret != MMSB_DELTA_FULL)
+		if (s->cancel == -E2BIG) {
+			i = s->next;
+			ret = -E2BIG;
+		} else {
+			/* Up to the first that does not go in, or the end. */
+			ret = mmsb_delta_add_array(&s->b, s->uptr, &s->next,
+						   s->n, s->base_id, &d);
+			if (!ret)
 				break;
+			i = s->next;
+		}
+		while (ret == MMSB_DELTA_FULL) {
 			if (s->b.atomic) {
 				ret = -E2BIG;
 				break;
@@ -267,8 +225,10 @@ static int mmsb_submit_queue(struct mmsb_submission *s)
 			stop = mmsb_submit_push(s);
 			if (stop)
 				return stop;
-			ret = 0;
+			/* The fields read, not the caller's array again. */
+			ret = mmsb_delta_add(&s->b, &d, s->base_id + i + 1, i);
 		}
+		s->next = i + 1;
 		if (ret) {
 			/* Counted before the status goes out: see STATS. */
 			atomic64_inc(&s->deltas->rejected);
