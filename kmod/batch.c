@@ -160,29 +160,6 @@ u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx)
 }
 
 /**
- * mmsb_delta_ctx_idle() - a tick left nothing queued
- * @ctx: the state
- *
- * If the pool holds more than an idle bus keeps, it is trimmed once no
- * chunk was taken for MMSB_CHUNK_TRIM_DELAY_MS.  A look at five counters
- * when there is nothing to trim, the common case of a tick run by a SYNC
- * caller.
- *
- * Context: process context (the end of a tick).
- */
-void mmsb_delta_ctx_idle(struct mmsb_delta_ctx *ctx)
-{
-	unsigned long delay = msecs_to_jiffies(MMSB_CHUNK_TRIM_DELAY_MS);
-	int i;
-
-	for (i = 0; i < MMSB_CHUNK_CLASSES; i++)
-		if (READ_ONCE(ctx->pool_nr[i]) > mmsb_chunk_keep(i))
-			break;
-	if (i < MMSB_CHUNK_CLASSES && !delayed_work_pending(&ctx->trim_work))
-		queue_delayed_work(system_wq, &ctx->trim_work, delay);
-}
-
-/**
  * mmsb_delta_charge() - charge @bytes of delta memory to the limit
  * @ctx: submission state; @bytes count in its delta_bytes
  * @bytes: bytes about to be held (chunks, a mapped queue)
@@ -343,14 +320,24 @@ void mmsb_chunk_put(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c)
 	mmsb_delta_uncharge(ctx, size);
 	if (cls >= 0 && READ_ONCE(ctx->pool_nr[cls]) * size <
 	    MMSB_CHUNK_CACHE_BUSY_BYTES) {
+		unsigned int nr = 0;
+
 		spin_lock(&ctx->pool_lock);
 		if (ctx->pool_nr[cls] * size < MMSB_CHUNK_CACHE_BUSY_BYTES) {
 			c->next = ctx->pool[cls];
 			ctx->pool[cls] = c;
-			ctx->pool_nr[cls]++;
+			nr = ++ctx->pool_nr[cls];
 			c = NULL;
 		}
 		spin_unlock(&ctx->pool_lock);
+		/*
+		 * More than an idle bus keeps: the trim looks in a while
+		 * (a test of a bit when it is already on its way).
+		 */
+		if (nr > mmsb_chunk_keep(cls) &&
+		    !delayed_work_pending(&ctx->trim_work))
+			queue_delayed_work(system_wq, &ctx->trim_work,
+					   msecs_to_jiffies(MMSB_CHUNK_TRIM_DELAY_MS));
 	}
 	/* kvfree(NULL) is some 30 instructions: per call for small ones. */
 	if (c)

@@ -58,11 +58,12 @@ struct mmsb_page_table;
  * pool of 64 every such call zeroed a new chunk, 220 instructions a
  * delta.  Once no chunk was taken for MMSB_CHUNK_TRIM_DELAY_MS, the
  * pool goes back down to MMSB_CHUNK_CACHE_BYTES of each size, what an
- * idle bus keeps: 512, 256, 64, 32 and 16 chunks (mmsb_delta_ctx_idle()).
- * Not sooner: a producer whose calls the tick keeps up with leaves it
- * nothing queued at the end of many ticks, and trimming then would free
- * the chunks its next calls need, in bursts of page frees that would
- * land on some unrelated call.
+ * idle bus keeps: 512, 256, 64, 32 and 16 chunks (a delayed work that
+ * mmsb_chunk_put() queues when the pool holds more).  Not sooner: a
+ * producer whose calls the tick keeps up with leaves it nothing queued
+ * at the end of many ticks, and trimming then would free the chunks its
+ * next calls need, in bursts of page frees that would land on some
+ * unrelated call.
  */
 #define MMSB_CHUNK_CLASSES	5
 #define MMSB_CHUNK_LARGE	(64 * 1024)
@@ -184,7 +185,6 @@ void mmsb_delta_ctx_init(struct mmsb_delta_ctx *ctx,
 			 struct mmsb_page_table *pages);
 void mmsb_delta_ctx_destroy(struct mmsb_delta_ctx *ctx);
 u64 mmsb_delta_ctx_pool_bytes(struct mmsb_delta_ctx *ctx);
-void mmsb_delta_ctx_idle(struct mmsb_delta_ctx *ctx);
 int mmsb_delta_charge(struct mmsb_delta_ctx *ctx, size_t bytes);
 void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes);
 

@@ -423,9 +423,6 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	/* Records out before the batches complete: a SYNC caller finds them. */
 	if (unlikely(tc.st))
 		mmsb_stream_tick_end(t->stream, tc.deltas ? t->tick_no : 0);
-	/* Nothing queued behind this tick: the bus may be going idle. */
-	if (!mmsb_tick_has_work(t))
-		mmsb_delta_ctx_idle(t->deltas);
 	mmsb_tick_complete(t, &tc);
 	return mmsb_tick_next(t);
 }
