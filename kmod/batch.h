@@ -63,13 +63,15 @@ struct mmsb_page_table;
  * producer whose calls the tick keeps up with leaves it nothing queued
  * at the end of many ticks, and trimming then would free the chunks its
  * next calls need, in bursts of page frees that would land on some
- * unrelated call.
+ * unrelated call.  A second, not less: with 100 ms the pool was trimmed
+ * between two rows of make bench (a queue set up, a warm-up) and the
+ * next row zeroed its chunks again (14 instructions a delta).
  */
 #define MMSB_CHUNK_CLASSES	5
 #define MMSB_CHUNK_LARGE	(64 * 1024)
 #define MMSB_CHUNK_CACHE_BYTES	SZ_1M
 #define MMSB_CHUNK_CACHE_BUSY_BYTES	SZ_8M
-#define MMSB_CHUNK_TRIM_DELAY_MS	100
+#define MMSB_CHUNK_TRIM_DELAY_MS	1000
 
 struct mmsb_batch;
 struct mmsb_delta_ctx;

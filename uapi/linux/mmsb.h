@@ -791,7 +791,7 @@ struct mmsb_tick_metrics {
  * @gc_reclaimed_bytes: out: bytes reclaimed since load
  * @ring_bytes: out: bytes of the delta ring, the tick's buffer and the
  *	free chunks kept for reuse (up to 8 MiB of each size while the bus
- *	is busy, 1 MiB once no chunk was taken for 100 ms)
+ *	is busy, 1 MiB once no chunk was taken for 1 s)
  * @page_meta_bytes: out: kernel bookkeeping of the pages beyond
  *	@page_bytes (struct per page, vmalloc's own records), estimated
  * @gc_evicted: out: evictable pages GC evicted since load
