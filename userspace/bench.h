@@ -42,8 +42,9 @@ static inline __u64 rnd(void)
 
 /*
  * Marks the start and the end of a row's timed part for scripts/profile,
- * whose QEMU plugin counts the guest instructions run in between.  The
- * marker, xchg %bx,%bx, changes nothing: one instruction in the figures.
+ * whose QEMU plugin counts the guest instructions run in between
+ * (mmsb-bench -p; other runs never execute it).  The marker, xchg
+ * %bx,%bx, changes nothing: one instruction in the figures.
  */
 static inline void bench_profile_mark(void)
 {

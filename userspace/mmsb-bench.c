@@ -740,6 +740,9 @@ static const char *verify(const struct row *r, struct target *t)
 	return "MISMATCH";
 }
 
+/* -p: mark each row's timed part for scripts/profile (bench.h). */
+static bool profile_marks;
+
 static void measure(const struct row *r, const char *section, long n)
 {
 	struct bench_result res = {
@@ -759,11 +762,13 @@ static void measure(const struct row *r, const char *section, long n)
 		die(r->key, -ret);
 	bench_model_apply(t->model, &work, warm);
 
-	bench_profile_mark();
+	if (profile_marks)
+		bench_profile_mark();
 	t0 = now_ns();
 	ret = run(r, t, n);
 	res.ns = now_ns() - t0;
-	bench_profile_mark();
+	if (profile_marks)
+		bench_profile_mark();
 	if (ret)
 		die(r->key, -ret);
 	bench_model_apply(t->model, &work, n);
@@ -1180,11 +1185,13 @@ int main(int argc, char **argv)
 	unsigned int i, procs;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:k:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:k:p")) != -1) {
 		if (opt == 's')
 			s = optarg;
 		else if (opt == 'k')
 			only_key = optarg;
+		else if (opt == 'p')
+			profile_marks = true;
 		else
 			goto usage;
 	}
@@ -1221,6 +1228,6 @@ int main(int argc, char **argv)
 	return failed;
 usage:
 	fprintf(stderr, "usage: %s -s peers|mmsb|shape|guard|tick|"
-		"contention|latency|latency-self [-k KEY]\n", argv[0]);
+		"contention|latency|latency-self [-k KEY] [-p]\n", argv[0]);
 	return 2;
 }
