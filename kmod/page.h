@@ -83,6 +83,11 @@ struct mmsb_kdelta;
  * @gc: the monitor's (monitor.c): @gc.epoch is @epoch when it last
  *	looked, @gc.stamp the monitor run that first saw @gc.epoch (0 =
  *	never looked)
+ * @sq: the mapped queues' (sq.c), while a tick applies SQEs in place:
+ *	@sq.tick is the tick whose current round holds a reference on the
+ *	page, @sq.writing says that round opened the page's write section,
+ *	@sq.epoch is the page's epoch after the tick and @sq.last_id the id
+ *	of the last delta the round applied to it
  *
  * Everything before @tick is page.c's.  The tick owns the page's
  * contents: one thread at a time changes @data between
@@ -122,6 +127,12 @@ struct mmsb_page {
 		u64 epoch;
 		u64 stamp;
 	} gc;
+	struct {
+		u64 tick;
+		u64 epoch;
+		u64 last_id;
+		bool writing;
+	} sq;
 };
 
 /**

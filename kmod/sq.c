@@ -54,8 +54,10 @@
 #include "batch.h"
 #include "compat.h"
 #include "delta.h"
+#include "engine.h"
 #include "file.h"
 #include "main.h"
+#include "page.h"
 #include "sq.h"
 #include "tick.h"
 
@@ -154,6 +156,7 @@ void mmsb_sq_list_init(struct mmsb_sq_list *list)
 	mutex_init(&list->lock);
 	INIT_LIST_HEAD(&list->head);
 	list->nr = 0;
+	list->round = 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_list_init);
 
@@ -334,10 +337,13 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
  * Read the SQE @e of the shared ring, each field exactly once (user
  * space may rewrite it meanwhile), into the fields the builder takes:
  * arena offsets become kernel addresses once their ranges are inside
- * the arena.  Everything is checked on the copies.
+ * the arena.  Everything is checked on the copies.  Inline: each
+ * consumer keeps the fields in registers.
  */
-static int mmsb_sq_desc(const struct mmsb_sq *sq, const struct mmsb_sqe *e,
-			struct mmsb_delta_desc *d, u64 *user_data)
+static __always_inline int mmsb_sq_desc(const struct mmsb_sq *sq,
+					const struct mmsb_sqe *e,
+					struct mmsb_delta_desc *d,
+					u64 *user_data)
 {
 	u32 payload_off = READ_ONCE(e->payload_off);
 	u32 mask_off = READ_ONCE(e->mask_off);
@@ -353,7 +359,7 @@ static int mmsb_sq_desc(const struct mmsb_sq *sq, const struct mmsb_sqe *e,
 	d->flags = 0;
 	d->pad = 0;
 	d->mask = 0;
-	if (READ_ONCE(e->flags) || READ_ONCE(e->reserved[0]) ||
+	if (READ_ONCE(e->flags) | READ_ONCE(e->reserved[0]) |
 	    READ_ONCE(e->reserved[1]))
 		return -EINVAL;
 	if ((u64)payload_off + d->payload_len > sq->arena_bytes)
@@ -557,6 +563,282 @@ bool __mmsb_sq_tick(struct mmsb_sq_list *list)
 }
 
 /*
+ * The page @id for an SQE applied in place by round @round: from the
+ * queue's page cache (checked against the table's erase count at the
+ * start of the round, inside the RCU section that keeps its structs),
+ * else looked up, with the file's permission checked.  The round holds
+ * one reference on each page it uses, listed in @a->pages.
+ */
+static struct mmsb_page *mmsb_sq_page(struct mmsb_sq *sq,
+				      struct mmsb_sq_apply *a, u64 round,
+				      u32 *nr_pages, u64 id)
+{
+	struct mmsb_page_cache *pc = &sq->pages;
+	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
+	struct mmsb_page_cache_slot *e = &pc->slots[h];
+	struct mmsb_page *page;
+
+	if (likely(pc->valid & BIT_ULL(h)) && e->page->id == id) {
+		page = e->page;
+		if (likely(page->sq.tick == round))
+			return page;
+		/* Not if its last reference went since the round began. */
+		if (refcount_inc_not_zero(&page->ref))
+			goto hold;
+		pc->valid &= ~BIT_ULL(h);
+	}
+	page = mmsb_page_lookup(sq->bus.deltas->pages, id, sq->cred,
+				sq->admin, MMSB_MAY_WRITE);
+	if (IS_ERR(page))
+		return page;
+	pc->valid |= BIT_ULL(h);
+	e->page = page;
+	if (page->sq.tick == round) {
+		/* Held by the round already: never the last reference. */
+		mmsb_page_put(page);
+		return page;
+	}
+hold:
+	page->sq.tick = round;
+	page->sq.writing = false;
+	a->pages[(*nr_pages)++] = page;
+	return page;
+}
+
+/*
+ * Close the write sections a round opened (the epoch rule: the page's
+ * epoch rises once per tick) and add the round's counters @es to the
+ * tick's.
+ */
+static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
+			      struct mmsb_engine_stats *es)
+{
+	struct mmsb_engine_stats *to = a->stats;
+	struct mmsb_page *page;
+	u32 i;
+
+	for (i = 0; i < nr_pages; i++) {
+		page = a->pages[i];
+		if (page->sq.writing &&
+		    mmsb_page_write_commit(page, a->tick, page->sq.last_id))
+			es->pages_changed++;
+	}
+	to->processed += es->processed;
+	to->rejected += es->rejected;
+	to->conflicts += es->conflicts;
+	to->pages_changed += es->pages_changed;
+}
+
+/*
+ * One round applied in place, with @lock held, by a tick that took
+ * everything queued before (see __mmsb_sq_apply()): each SQE is read
+ * once into a local and checked there, as in mmsb_sq_round(), and a
+ * DENSE payload is copied once, from the arena straight into the page,
+ * inside the page's write section; the epoch and conflict rules are the
+ * engine's.  The CQEs are written as the SQEs are taken and published
+ * at the end of the round, after the write sections closed: nothing
+ * else posts CQEs meanwhile, since no round of the queue is in flight
+ * (@inflight) and its consumers take turns on @lock.
+ *
+ * The first SQE of another encoding, and every SQE when the tick cannot
+ * take them in place (a delta queued since the tick began, which must
+ * apply first; a round of the queue in flight; an edge), go through
+ * mmsb_sq_round() instead, into the tick's queue: the first SQE is read
+ * again there, and only that read counts.
+ *
+ * Returns the SQEs consumed, or mmsb_sq_round()'s -ENOMEM.
+ */
+static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
+{
+	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
+	const u64 max_size = ctx->pages->max_size;
+	struct mmsb_page_cache *pc = &sq->pages;
+	const struct mmsb_sqe *sqes = sq->sqes;
+	struct mmsb_cqe *cqes = sq->cqes;
+	const u32 sq_mask = sq->entries - 1, cq_mask = sq->cq_entries - 1;
+	struct mmsb_sq_ring *r = sq->ring;
+	u32 head = sq->sq_head, cq_tail = sq->cq_tail;
+	u32 n, i, k, room, nr_pages = 0, refused = 0;
+	struct mmsb_engine_stats es = { };
+	struct mmsb_delta_desc d;
+	struct mmsb_page *page;
+	u64 round, id, tick = a->tick;
+	unsigned long gen;
+	int ret;
+
+	if (sq->dead)
+		return 0;
+	/* As in mmsb_sq_round(). */
+	n = smp_load_acquire(&r->sq_tail) - head;
+	if (!n || n > sq->entries)
+		return 0;
+	/*
+	 * After the tail: a delta queued before user space published these
+	 * SQEs (and so accepted before them) is seen here.
+	 */
+	if (sq->inflight || mmsb_tick_queued(sq->bus.tick))
+		return mmsb_sq_round(sq);
+	room = mmsb_sq_cq_room(sq);
+	if (room < n) {
+		WRITE_ONCE(r->overflow, ++sq->overflow);
+		n = room;
+	}
+	n = min3(n, a->left, min(a->max_pages, MMSB_SQ_ROUND_MAX));
+	if (!n)
+		return 0;
+	round = ++sq->bus.list->round;
+	/* Delta i of the round gets id + i + 1, refused or not. */
+	id = atomic64_add_return(n, &ctx->next_id) - n;
+
+	rcu_read_lock();
+	gen = mmsb_page_table_erased(ctx->pages);
+	if (gen != pc->gen) {
+		pc->valid = 0;
+		pc->gen = gen;
+	}
+	for (i = 0; i < n; i++) {
+		struct mmsb_cqe *cqe = &cqes[(cq_tail + i) & cq_mask];
+		u64 user_data;
+		s32 status;
+
+		id++;
+		ret = mmsb_sq_desc(sq, &sqes[(head + i) & sq_mask], &d,
+				   &user_data);
+		if (!ret && d.encoding != MMSB_DELTA_DENSE)
+			break;
+		/* struct mmsb_delta's checks, in its order, for DENSE. */
+		if (!ret && !d.len)
+			ret = -EINVAL;
+		if (!ret && d.len > max_size)
+			ret = -ERANGE;
+		if (!ret) {
+			page = mmsb_sq_page(sq, a, round, &nr_pages, d.page_id);
+			if (IS_ERR(page))
+				ret = PTR_ERR(page);
+			else if (d.offset + d.len > page->size)
+				ret = -ERANGE;
+			else if (d.payload_len != d.len)
+				ret = -EMSGSIZE;
+		}
+		cqe->user_data = user_data;
+		cqe->pad = 0;
+		if (ret) {
+			cqe->delta_id = 0;
+			cqe->epoch = 0;
+			cqe->status = ret;
+			refused++;
+			continue;
+		}
+		if (unlikely(!tick)) {
+			tick = a->open(a);
+			a->tick = tick;
+			if (!tick)
+				break;
+		}
+		if (!READ_ONCE(page->live)) {
+			status = -EIDRM;
+			es.rejected++;
+		} else if (d.expected_epoch &&
+			   (page->sq.writing ||
+			    mmsb_page_changed_in(page, tick) ||
+			    d.expected_epoch != page->epoch)) {
+			status = -ESTALE;
+			es.conflicts++;
+		} else {
+			if (!page->sq.writing) {
+				mmsb_page_write_begin(page);
+				page->sq.writing = true;
+				page->sq.epoch = page->epoch +
+					!mmsb_page_changed_in(page, tick);
+			}
+			if (d.len <= MMSB_COPY_WORDS_MAX)
+				mmsb_copy_words(page->data + d.offset,
+						(const u8 *)(uintptr_t)d.payload,
+						d.len);
+			else
+				memcpy(page->data + d.offset,
+				       (const void *)(uintptr_t)d.payload, d.len);
+			page->sq.last_id = id;
+			status = 0;
+			es.processed++;
+		}
+		cqe->delta_id = id;
+		cqe->epoch = status ? 0 : page->sq.epoch;
+		cqe->status = status;
+	}
+	mmsb_sq_apply_end(a, nr_pages, &es);
+	rcu_read_unlock();
+	for (k = 0; k < nr_pages; k++)
+		mmsb_page_put(a->pages[k]);
+
+	/* STATS: counted before the tick publishes its totals. */
+	atomic64_add(i - refused, &ctx->submitted);
+	a->handled += i - refused;
+	a->left -= i - refused;
+	if (refused) {
+		atomic64_add(refused, &ctx->rejected);
+		/* Before the CQEs, as in mmsb_sq_round(). */
+		smp_mb__after_atomic();
+	}
+	sq->sq_head = head + i;
+	/* As in mmsb_sq_round(): every copy out of the SQEs is done. */
+	smp_store_release(&r->sq_head, sq->sq_head);
+	if (i) {
+		spin_lock(&sq->cq_lock);
+		sq->cq_tail += i;
+		mmsb_sq_publish(sq);
+		spin_unlock(&sq->cq_lock);
+		mmsb_sq_notify(sq);
+	}
+	if (i < n) {
+		ret = mmsb_sq_round(sq);
+		if (ret < 0 && !i)
+			return ret;
+		if (ret > 0)
+			i += ret;
+	}
+	return i;
+}
+
+/**
+ * __mmsb_sq_apply() - the tick applies the queues' SQEs in place
+ * @list: the bus's queues
+ * @a: the tick's state; @a->handled counts what it handled
+ *
+ * For a tick that started with nothing queued, no change stream open
+ * and no edge, after its drain: the SQEs come after every delta
+ * accepted before them, and the tick applies them itself, without a
+ * record per delta (mmsb_sq_apply_round()).  Rounds of each queue as in
+ * __mmsb_sq_tick(); a queue another consumer holds waits for the next
+ * tick.
+ *
+ * Context: the tick, with its run_lock, after the drain.
+ * Return: whether a queue is set up (see __mmsb_sq_tick()).
+ */
+bool __mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
+{
+	struct mmsb_sq *sq;
+	bool armed;
+	u32 taken;
+	int n;
+
+	mutex_lock(&list->lock);
+	list_for_each_entry(sq, &list->head, node) {
+		if (!mutex_trylock(&sq->lock))
+			continue;
+		for (taken = 0; taken < MMSB_SQ_TICK_MAX; taken += n) {
+			n = mmsb_sq_apply_round(sq, a);
+			if (n <= 0)
+				break;
+		}
+		mutex_unlock(&sq->lock);
+	}
+	armed = list->nr;
+	mutex_unlock(&list->lock);
+	return armed;
+}
+
+/*
  * SQEs published that a round would take now: a sane tail ahead of the
  * head, and room in the CQ.  A tail no sane writer stores, or a CQ
  * user space does not reap, leaves the poller nothing to do: it sleeps
@@ -571,22 +853,28 @@ static bool mmsb_sq_pending(struct mmsb_sq *sq)
 }
 
 /*
- * The poller: consume while there is work; after @idle without any,
- * set NEED_WAKEUP and sleep until SQ_ENTER's WAKEUP.  Between looks it
- * sleeps a little rather than spin: the tick needs the CPU too.
+ * The poller: while SQEs wait, run a tick here, which consumes them (in
+ * place, or through the queue: see mmsb_tick_run()), unless one runs
+ * already; after @idle without any, set NEED_WAKEUP and sleep until
+ * SQ_ENTER's WAKEUP.  Between looks it sleeps a little rather than
+ * spin: the tick's own thread needs the CPU too.
  */
 static int mmsb_sq_poll_fn(void *arg)
 {
 	struct mmsb_sq *sq = arg;
 	struct mmsb_sq_ring *r = sq->ring;
 	unsigned long idle_end = jiffies + sq->idle;
+	u32 head;
 
 	while (!kthread_should_stop()) {
-		if (mmsb_sq_consume(sq, false) > 0) {
-			mmsb_tick_kick(sq->bus.tick);
-			idle_end = jiffies + sq->idle;
-			cond_resched();
-			continue;
+		head = READ_ONCE(sq->sq_head);
+		if (mmsb_sq_pending(sq)) {
+			mmsb_tick_run_here(sq->bus.tick);
+			if (READ_ONCE(sq->sq_head) != head) {
+				idle_end = jiffies + sq->idle;
+				cond_resched();
+				continue;
+			}
 		}
 		if (time_before(jiffies, idle_end)) {
 			usleep_range(20, 50);

@@ -19,7 +19,9 @@
 struct cred;
 struct file;
 struct mmsb_delta_ctx;
+struct mmsb_engine_stats;
 struct mmsb_file;
+struct mmsb_page;
 struct mmsb_sq;
 struct mmsb_tick;
 struct vm_area_struct;
@@ -29,11 +31,38 @@ struct vm_area_struct;
  * @lock: protects @head and @nr; taken by the tick inside its run_lock
  * @head: struct mmsb_sq, via ->node
  * @nr: queues on @head
+ * @round: the number of the last round that applied SQEs in place, under
+ *	the tick's run_lock (struct mmsb_page's @sq.tick)
  */
 struct mmsb_sq_list {
 	struct mutex lock;	/* @head, @nr */
 	struct list_head head;
 	unsigned int nr;
+	u64 round;
+};
+
+/**
+ * struct mmsb_sq_apply - what a tick lends the queues to apply their SQEs
+ *	in place (__mmsb_sq_apply())
+ * @open: called before the first SQE is applied if @tick is 0: opens the
+ *	tick's writes and returns its number, or returns 0 if this tick
+ *	cannot take SQEs in place (an edge appeared: propagation sees only
+ *	what the engine applied); the SQEs then go through the tick's queue
+ * @tick: the tick's number once its writes are open, else 0
+ * @left: deltas the tick may still take (its batch_max)
+ * @pages: room for @max_pages pages, free while the tick lends it
+ * @max_pages: entries of @pages; a round takes at most this many SQEs
+ * @stats: the tick's counters, added to
+ * @handled: out: SQEs the tick handled (applied, -ESTALE or -EIDRM)
+ */
+struct mmsb_sq_apply {
+	u64 (*open)(struct mmsb_sq_apply *a);
+	u64 tick;
+	u32 left;
+	struct mmsb_page **pages;
+	u32 max_pages;
+	struct mmsb_engine_stats *stats;
+	u32 handled;
 };
 
 /**
@@ -52,6 +81,13 @@ struct mmsb_sq_bus {
 
 void mmsb_sq_list_init(struct mmsb_sq_list *list);
 bool __mmsb_sq_tick(struct mmsb_sq_list *list);
+bool __mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a);
+
+/* Does the bus have a queue?  A load, for the tick's every run. */
+static inline bool mmsb_sq_any(struct mmsb_sq_list *list)
+{
+	return list && READ_ONCE(list->nr);
+}
 
 /**
  * mmsb_sq_tick() - the tick consumes every queue of its bus
@@ -64,7 +100,7 @@ bool __mmsb_sq_tick(struct mmsb_sq_list *list);
  */
 static inline bool mmsb_sq_tick(struct mmsb_sq_list *list)
 {
-	if (!list || !READ_ONCE(list->nr))
+	if (!mmsb_sq_any(list))
 		return false;
 	return __mmsb_sq_tick(list);
 }

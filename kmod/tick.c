@@ -191,6 +191,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  *	the tick started (stream.h)
  * @es: what the engine did
  * @m: the metrics it publishes
+ * @t: the tick
+ * @sq: what the mapped queues get to apply their SQEs in place
  */
 struct mmsb_tick_ctx {
 	u64 start;
@@ -200,6 +202,8 @@ struct mmsb_tick_ctx {
 	struct mmsb_stream_tick *st;
 	struct mmsb_engine_stats es;
 	struct mmsb_tick_metrics m;
+	struct mmsb_tick *t;
+	struct mmsb_sq_apply sq;
 };
 
 /*
@@ -254,6 +258,46 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 		}
 	}
 	tc->m.apply_ns = now - tc->start;
+}
+
+/*
+ * A mapped queue is about to apply SQEs in place: open the tick's writes,
+ * as the first chunk of mmsb_tick_apply() does, unless the graph has an
+ * edge now (propagation sees only what the engine applied: the SQEs go
+ * through the queue) or the drain opened the tick with one.
+ */
+static u64 mmsb_tick_sq_open(struct mmsb_sq_apply *a)
+{
+	struct mmsb_tick_ctx *tc = container_of(a, struct mmsb_tick_ctx, sq);
+	struct mmsb_tick *t = tc->t;
+
+	if (tc->deltas || mmsb_graph_has_edges(t->prop->graph))
+		return 0;
+	mmsb_bus_header_write_begin(t->bus);
+	return ++t->tick_no;
+}
+
+/*
+ * Phase 2b, for a tick that started with nothing queued, no change
+ * stream and no edge: the mapped queues' SQEs, which come after every
+ * delta accepted before, applied in place (sq.c) in this tick.
+ */
+static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
+	struct mmsb_sq_apply *a = &tc->sq;
+
+	a->open = mmsb_tick_sq_open;
+	a->tick = tc->deltas && !tc->dirty ? t->tick_no : 0;
+	a->left = t->batch_max - tc->deltas;
+	a->pages = t->pages;
+	a->max_pages = t->chunk;
+	a->stats = &tc->es;
+	a->handled = 0;
+	t->sq_armed = __mmsb_sq_apply(t->sqs, a);
+	if (a->handled) {
+		tc->deltas += a->handled;
+		tc->m.apply_ns = ktime_get_ns() - tc->start;
+	}
 }
 
 /*
@@ -407,11 +451,24 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		 * orders.
 		 */
 		.request = atomic64_read_acquire(&t->requested),
+		.t = t,
 	};
+	bool sq_in_place;
 
-	/* The mapped queues' SQEs join the queue before the drain. */
-	t->sq_armed = mmsb_sq_tick(t->sqs);
+	/*
+	 * The mapped queues' SQEs: applied in place after the drain when
+	 * nothing is queued, else queued now, before the drain, behind
+	 * what is (and recorded for streams and propagation like any
+	 * delta).
+	 */
+	sq_in_place = mmsb_sq_any(t->sqs) && !mmsb_tick_queued(t) &&
+		      !mmsb_stream_active(t->stream) &&
+		      !mmsb_graph_has_edges(t->prop->graph);
+	if (!sq_in_place)
+		t->sq_armed = mmsb_sq_tick(t->sqs);
 	mmsb_tick_apply(t, &tc);
+	if (sq_in_place)
+		mmsb_tick_sq_apply(t, &tc);
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
 		mmsb_bus_header_write_end(t->bus, t->tick_no);

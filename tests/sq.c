@@ -676,6 +676,106 @@ TEST_F(sq, order_with_ioctl)
 	EXPECT_EQ(c, got);
 }
 
+/* Publish a one-byte DENSE SQE at @off of @page, expecting @epoch. */
+static void put_byte(struct __test_metadata *_metadata,
+		     struct mmsb_sq_handle *q, __u64 page, __u32 off,
+		     unsigned char b, __u64 epoch, __u64 user_data)
+{
+	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
+
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mmsb_sq_prep_dense(q, s, page, off, &b, 1, user_data));
+	s->expected_epoch = epoch;
+}
+
+/*
+ * One round the tick takes as it is, with nothing else queued: it
+ * applies these SQEs in place, with the engine's rules.  Of two SQEs
+ * expecting the page's epoch in one tick the first wins, the second is
+ * -ESTALE (with its id); the page moves one epoch; refusals have no id.
+ */
+TEST_F(sq, in_place_epochs_and_refusals)
+{
+	unsigned char got[4], one = 1;
+	struct mmsb_cqe cqe[6];
+	__u64 epoch;
+	int i;
+
+	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
+	put_byte(_metadata, &self->q, self->page, 3, one, 0, 100);
+	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+	ASSERT_EQ(0, reap_spin(&self->q, &cqe[0]));
+	ASSERT_EQ(0, cqe[0].status);
+	ASSERT_EQ(1, cqe[0].epoch);
+
+	put_byte(_metadata, &self->q, self->page, 0, 0x11, 1, 0);
+	put_byte(_metadata, &self->q, self->page, 1, 0x22, 1, 1);
+	put_byte(_metadata, &self->q, self->page, 2, 0x33, 0, 2);
+	put_byte(_metadata, &self->q, 1ULL << 40, 0, 0x44, 0, 3);
+	put_byte(_metadata, &self->q, self->page, PSIZE, 0x55, 0, 4);
+	put_byte(_metadata, &self->q, self->page, 3, 0x66, 2, 5);
+	ASSERT_EQ(6, mmsb_sq_submit(&self->q));
+	for (i = 0; i < 6; i++) {
+		ASSERT_EQ(0, reap_spin(&self->q, &cqe[i]));
+		EXPECT_EQ(i, cqe[i].user_data);
+	}
+	EXPECT_EQ(0, cqe[0].status);
+	EXPECT_EQ(2, cqe[0].epoch);
+	EXPECT_EQ(-ESTALE, cqe[1].status);
+	EXPECT_EQ(0, cqe[1].epoch);
+	EXPECT_EQ(cqe[0].delta_id + 1, cqe[1].delta_id);
+	EXPECT_EQ(0, cqe[2].status);
+	EXPECT_EQ(2, cqe[2].epoch);
+	EXPECT_EQ(cqe[0].delta_id + 2, cqe[2].delta_id);
+	EXPECT_EQ(-ENOENT, cqe[3].status);
+	EXPECT_EQ(0, cqe[3].delta_id);
+	EXPECT_EQ(-ERANGE, cqe[4].status);
+	EXPECT_EQ(0, cqe[4].delta_id);
+	/* Expects 2, which the page reaches only in this very tick. */
+	EXPECT_EQ(-ESTALE, cqe[5].status);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 4, &epoch));
+	EXPECT_EQ(2, epoch);
+	EXPECT_EQ(0x11, got[0]);
+	EXPECT_EQ(0, got[1]);
+	EXPECT_EQ(0x33, got[2]);
+	EXPECT_EQ(one, got[3]);
+	EXPECT_EQ(cqe[2].delta_id, self->hdr->last_delta_id);
+}
+
+/*
+ * With an edge the queue's deltas are the tick's like any other: the
+ * dependent page has the bytes when the CQE comes (propagation before
+ * completion).
+ */
+TEST_F(sq, edge_propagates)
+{
+	const struct mmsb_page_header *hq;
+	unsigned char b[64], got[64];
+	struct mmsb_page_create pc;
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	int i, round;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0666, 0, &pc));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->page, pc.id,
+				   MMSB_EDGE_PASSTHROUGH));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &hq));
+	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < 64; i++)
+			b[i] = round * 64 + i + 1;
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page,
+						100 * round, b, 64, round));
+		ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+		ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+		ASSERT_EQ(0, cqe.status);
+		ASSERT_EQ(0, mmsb_page_read(hq, 100 * round, got, 64, NULL));
+		EXPECT_EQ(0, memcmp(b, got, 64)) TH_LOG("round %d", round);
+	}
+	mmsb_page_unmap(hq);
+}
+
 /* Published and never entered: the tick consumes it. */
 TEST_F(sq, tick_consumes)
 {
