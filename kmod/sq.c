@@ -704,30 +704,27 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 		id++;
 		ret = mmsb_sq_desc(sq, &sqes[(head + i) & sq_mask], &d,
 				   &user_data);
-		if (!ret && d.encoding != MMSB_DELTA_DENSE)
+		if (unlikely(ret))
+			goto refuse;
+		if (unlikely(d.encoding != MMSB_DELTA_DENSE))
 			break;
 		/* struct mmsb_delta's checks, in its order, for DENSE. */
-		if (!ret && !d.len)
-			ret = -EINVAL;
-		if (!ret && d.len > max_size)
-			ret = -ERANGE;
-		if (!ret) {
-			page = mmsb_sq_page(sq, a, round, &nr_pages, d.page_id);
-			if (IS_ERR(page))
-				ret = PTR_ERR(page);
-			else if (d.offset + d.len > page->size)
-				ret = -ERANGE;
-			else if (d.payload_len != d.len)
-				ret = -EMSGSIZE;
+		if (unlikely(d.len - 1 >= max_size)) {
+			ret = d.len ? -ERANGE : -EINVAL;
+			goto refuse;
 		}
-		cqe->user_data = user_data;
-		cqe->pad = 0;
-		if (ret) {
-			cqe->delta_id = 0;
-			cqe->epoch = 0;
-			cqe->status = ret;
-			refused++;
-			continue;
+		page = mmsb_sq_page(sq, a, round, &nr_pages, d.page_id);
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			goto refuse;
+		}
+		if (unlikely(d.offset + d.len > page->size)) {
+			ret = -ERANGE;
+			goto refuse;
+		}
+		if (unlikely(d.payload_len != d.len)) {
+			ret = -EMSGSIZE;
+			goto refuse;
 		}
 		if (unlikely(!tick)) {
 			tick = a->open(a);
@@ -735,7 +732,7 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 			if (!tick)
 				break;
 		}
-		if (!READ_ONCE(page->live)) {
+		if (unlikely(!READ_ONCE(page->live))) {
 			status = -EIDRM;
 			es.rejected++;
 		} else if (d.expected_epoch &&
@@ -751,7 +748,7 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 				page->sq.epoch = page->epoch +
 					!mmsb_page_changed_in(page, tick);
 			}
-			if (d.len <= MMSB_COPY_WORDS_MAX)
+			if (likely(d.len <= MMSB_COPY_WORDS_MAX))
 				mmsb_copy_words(page->data + d.offset,
 						(const u8 *)(uintptr_t)d.payload,
 						d.len);
@@ -762,9 +759,19 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 			status = 0;
 			es.processed++;
 		}
+		cqe->user_data = user_data;
 		cqe->delta_id = id;
 		cqe->epoch = status ? 0 : page->sq.epoch;
 		cqe->status = status;
+		cqe->pad = 0;
+		continue;
+refuse:
+		cqe->user_data = user_data;
+		cqe->delta_id = 0;
+		cqe->epoch = 0;
+		cqe->status = ret;
+		cqe->pad = 0;
+		refused++;
 	}
 	mmsb_sq_apply_end(a, nr_pages, &es);
 	rcu_read_unlock();

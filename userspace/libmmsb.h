@@ -558,8 +558,11 @@ static inline int mmsb_sq_prep_dense(struct mmsb_sq_handle *q,
 	__u32 aoff;
 	void *dst = mmsb_sq_arena(q, sqe, &aoff);
 
-	if (!ret)
-		memcpy(dst, data, len);
+	/*
+	 * The fields first: next to mmsb_sq_get_sqe()'s zeroing, with no
+	 * memcpy() between that may write the SQE, the compiler keeps one
+	 * store per byte.
+	 */
 	sqe->page_id = page;
 	sqe->expected_epoch = 0;
 	sqe->user_data = user_data;
@@ -572,6 +575,8 @@ static inline int mmsb_sq_prep_dense(struct mmsb_sq_handle *q,
 	sqe->flags = 0;
 	sqe->reserved[0] = 0;
 	sqe->reserved[1] = 0;
+	if (!ret)
+		memcpy(dst, data, len);
 	return ret;
 }
 
