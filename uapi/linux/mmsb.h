@@ -987,7 +987,10 @@ struct mmsb_uring_wait {
  * Copy-once: the kernel copies each SQE out of the ring once, into
  * kernel memory, then checks that copy; it copies each delta's mask and
  * payload out of the arena once, into the queued delta, and checks the
- * copy.  A process changing the ring or the arena at any moment can only
+ * copy, or, for a DENSE delta the tick applies in place (no delta
+ * queued before it, no edge, no change stream), copies the payload once
+ * straight into the page.  A process changing the ring or the arena at
+ * any moment can only
  * change which (checked) values the kernel took, never get an unchecked
  * one applied.  A tail more than @entries ahead of the kernel's head is
  * ignored (nothing is consumed) until it is sane again; the header's
@@ -1006,11 +1009,12 @@ struct mmsb_uring_wait {
  * when its CQE has room (the kernel counts the deltas in flight): the
  * CQ never overflows and no completion is ever lost; while the CQ is
  * full the SQEs wait, and @overflow counts the times that happened.
- * Deltas from the queue take their place in the tick's queue in SQ
- * order (per page: the order the kernel consumed them, also against
- * ioctl and io_uring submissions) and complete at the end of the tick
- * that handled them, after propagation, like a SYNC submission: then
- * the CQE carries their id, status and the page's epoch.  A refused
+ * Deltas from the queue apply in SQ order (per page: the order the
+ * kernel consumed them, also against ioctl and io_uring submissions,
+ * whether the tick applies them in place or through its queue) and
+ * complete in the tick that handled them, after propagation, like a
+ * SYNC submission: then the CQE carries their id, status and the
+ * page's epoch after that tick.  A refused
  * SQE (the errnos of struct mmsb_delta, -EINVAL for a reserved field
  * or an arena range past @arena_bytes, -ENOMEM for the memory limit)
  * gets its CQE at once, with delta_id 0.  Deltas from the queue, and
