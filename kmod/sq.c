@@ -563,26 +563,23 @@ bool __mmsb_sq_tick(struct mmsb_sq_list *list)
 }
 
 /*
- * The page @id for an SQE applied in place by round @round: from the
- * queue's page cache (checked against the table's erase count at the
- * start of the round, inside the RCU section that keeps its structs),
- * else looked up, with the file's permission checked.  The round holds
- * one reference on each page it uses, listed in @a->pages.
+ * The page @id for an SQE applied in place by round @round, when the
+ * queue's page cache does not say the round holds it (mmsb_sq_page()):
+ * the cached page if its last reference did not go since the round
+ * began, else looked up, with the file's permission checked.  The round
+ * takes one reference on each page it uses, listed in @a->pages.
  */
-static struct mmsb_page *mmsb_sq_page(struct mmsb_sq *sq,
-				      struct mmsb_sq_apply *a, u64 round,
-				      u32 *nr_pages, u64 id)
+static noinline struct mmsb_page *
+mmsb_sq_page_slow(struct mmsb_sq *sq, struct mmsb_sq_apply *a, u64 round,
+		  u32 *nr_pages, u64 id)
 {
 	struct mmsb_page_cache *pc = &sq->pages;
 	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
 	struct mmsb_page_cache_slot *e = &pc->slots[h];
 	struct mmsb_page *page;
 
-	if (likely(pc->valid & BIT_ULL(h)) && e->page->id == id) {
+	if ((pc->valid & BIT_ULL(h)) && e->page->id == id) {
 		page = e->page;
-		if (likely(page->sq.tick == round))
-			return page;
-		/* Not if its last reference went since the round began. */
 		if (refcount_inc_not_zero(&page->ref))
 			goto hold;
 		pc->valid &= ~BIT_ULL(h);
@@ -603,6 +600,64 @@ hold:
 	page->sq.writing = false;
 	a->pages[(*nr_pages)++] = page;
 	return page;
+}
+
+/*
+ * The page @id for an SQE applied in place by round @round: the queue's
+ * page cache, checked against the table's erase count at the start of
+ * the round inside the RCU section that keeps its structs, says which
+ * pages the round holds already; the others go the slow way.
+ */
+static __always_inline struct mmsb_page *
+mmsb_sq_page(struct mmsb_sq *sq, struct mmsb_sq_apply *a, u64 round,
+	     u32 *nr_pages, u64 id)
+{
+	struct mmsb_page_cache *pc = &sq->pages;
+	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
+	struct mmsb_page *page = pc->slots[h].page;
+
+	if (likely(pc->valid & BIT_ULL(h)) && page->id == id &&
+	    likely(page->sq.tick == round))
+		return page;
+	return mmsb_sq_page_slow(sq, a, round, nr_pages, id);
+}
+
+/*
+ * Apply the checked DENSE delta @d (id @id) to @page in place, in tick
+ * @tick, with the engine's rules (engine.c): the page's write section
+ * opens at its first change in the round; of the deltas expecting its
+ * epoch, only the first of the tick can apply.  Returns its status.
+ */
+static __always_inline s32 mmsb_sq_write(struct mmsb_page *page,
+					 const struct mmsb_delta_desc *d,
+					 u64 id, u64 tick,
+					 struct mmsb_engine_stats *es)
+{
+	const u8 *src = (const u8 *)(uintptr_t)d->payload;
+	u8 *dst = page->data + d->offset;
+
+	if (unlikely(!READ_ONCE(page->live))) {
+		es->rejected++;
+		return -EIDRM;
+	}
+	if (d->expected_epoch &&
+	    (page->sq.writing || mmsb_page_changed_in(page, tick) ||
+	     d->expected_epoch != page->epoch)) {
+		es->conflicts++;
+		return -ESTALE;
+	}
+	if (!page->sq.writing) {
+		mmsb_page_write_begin(page);
+		page->sq.writing = true;
+		page->sq.epoch = page->epoch + !mmsb_page_changed_in(page, tick);
+	}
+	if (likely(d->len <= MMSB_COPY_WORDS_MAX))
+		mmsb_copy_words(dst, src, d->len);
+	else
+		memcpy(dst, src, d->len);
+	page->sq.last_id = id;
+	es->processed++;
+	return 0;
 }
 
 /*
@@ -696,83 +751,64 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 		pc->valid = 0;
 		pc->gen = gen;
 	}
-	for (i = 0; i < n; i++) {
+	/* In runs where neither ring wraps: an SQE and a CQE pointer each. */
+	for (i = 0; i < n; ) {
+		const struct mmsb_sqe *e = &sqes[(head + i) & sq_mask];
 		struct mmsb_cqe *cqe = &cqes[(cq_tail + i) & cq_mask];
-		u64 user_data;
-		s32 status;
+		u32 end = i + min3(n - i, sq_mask + 1 - ((head + i) & sq_mask),
+				   cq_mask + 1 - ((cq_tail + i) & cq_mask));
 
-		id++;
-		ret = mmsb_sq_desc(sq, &sqes[(head + i) & sq_mask], &d,
-				   &user_data);
-		if (unlikely(ret))
-			goto refuse;
-		if (unlikely(d.encoding != MMSB_DELTA_DENSE))
-			break;
-		/* struct mmsb_delta's checks, in its order, for DENSE. */
-		if (unlikely(d.len - 1 >= max_size)) {
-			ret = d.len ? -ERANGE : -EINVAL;
-			goto refuse;
-		}
-		page = mmsb_sq_page(sq, a, round, &nr_pages, d.page_id);
-		if (IS_ERR(page)) {
-			ret = PTR_ERR(page);
-			goto refuse;
-		}
-		if (unlikely(d.offset + d.len > page->size)) {
-			ret = -ERANGE;
-			goto refuse;
-		}
-		if (unlikely(d.payload_len != d.len)) {
-			ret = -EMSGSIZE;
-			goto refuse;
-		}
-		if (unlikely(!tick)) {
-			tick = a->open(a);
-			a->tick = tick;
-			if (!tick)
-				break;
-		}
-		if (unlikely(!READ_ONCE(page->live))) {
-			status = -EIDRM;
-			es.rejected++;
-		} else if (d.expected_epoch &&
-			   (page->sq.writing ||
-			    mmsb_page_changed_in(page, tick) ||
-			    d.expected_epoch != page->epoch)) {
-			status = -ESTALE;
-			es.conflicts++;
-		} else {
-			if (!page->sq.writing) {
-				mmsb_page_write_begin(page);
-				page->sq.writing = true;
-				page->sq.epoch = page->epoch +
-					!mmsb_page_changed_in(page, tick);
+		for (; i < end; i++, e++, cqe++) {
+			u64 user_data;
+			s32 status;
+
+			id++;
+			ret = mmsb_sq_desc(sq, e, &d, &user_data);
+			if (unlikely(ret))
+				goto refuse;
+			if (unlikely(d.encoding != MMSB_DELTA_DENSE))
+				goto stop;
+			/* struct mmsb_delta's checks, in its order. */
+			if (unlikely(d.len - 1 >= max_size)) {
+				ret = d.len ? -ERANGE : -EINVAL;
+				goto refuse;
 			}
-			if (likely(d.len <= MMSB_COPY_WORDS_MAX))
-				mmsb_copy_words(page->data + d.offset,
-						(const u8 *)(uintptr_t)d.payload,
-						d.len);
-			else
-				memcpy(page->data + d.offset,
-				       (const void *)(uintptr_t)d.payload, d.len);
-			page->sq.last_id = id;
-			status = 0;
-			es.processed++;
-		}
-		cqe->user_data = user_data;
-		cqe->delta_id = id;
-		cqe->epoch = status ? 0 : page->sq.epoch;
-		cqe->status = status;
-		cqe->pad = 0;
-		continue;
+			page = mmsb_sq_page(sq, a, round, &nr_pages, d.page_id);
+			if (IS_ERR(page)) {
+				ret = PTR_ERR(page);
+				goto refuse;
+			}
+			if (unlikely(d.offset + d.len > page->size)) {
+				ret = -ERANGE;
+				goto refuse;
+			}
+			if (unlikely(d.payload_len != d.len)) {
+				ret = -EMSGSIZE;
+				goto refuse;
+			}
+			if (unlikely(!tick)) {
+				tick = a->open(a);
+				a->tick = tick;
+				if (!tick)
+					goto stop;
+			}
+			status = mmsb_sq_write(page, &d, id, tick, &es);
+			cqe->user_data = user_data;
+			cqe->delta_id = id;
+			cqe->epoch = status ? 0 : page->sq.epoch;
+			cqe->status = status;
+			cqe->pad = 0;
+			continue;
 refuse:
-		cqe->user_data = user_data;
-		cqe->delta_id = 0;
-		cqe->epoch = 0;
-		cqe->status = ret;
-		cqe->pad = 0;
-		refused++;
+			cqe->user_data = user_data;
+			cqe->delta_id = 0;
+			cqe->epoch = 0;
+			cqe->status = ret;
+			cqe->pad = 0;
+			refused++;
+		}
 	}
+stop:
 	mmsb_sq_apply_end(a, nr_pages, &es);
 	rcu_read_unlock();
 	for (k = 0; k < nr_pages; k++)
@@ -1226,8 +1262,17 @@ long mmsb_ioctl_sq_enter(struct file *file, void __user *uarg)
 		if (n)
 			mmsb_tick_run_here(mf->tick);
 	}
-	if (getevents)
+	if (getevents) {
+		/*
+		 * Waiting for SQEs nobody took yet, without a poller: take
+		 * them in a tick run here if none runs (else one is kicked),
+		 * rather than sleep until the next period.
+		 */
+		if (!sq->poller && mmsb_sq_ready(sq) < e.min_complete &&
+		    mmsb_sq_pending(sq))
+			mmsb_tick_run_here(mf->tick);
 		ret = mmsb_sq_wait(sq, e.min_complete, e.timeout_ns);
+	}
 	e.ready = mmsb_sq_ready(sq);
 	if (put_user(e.submitted, &u->submitted) || put_user(e.ready, &u->ready))
 		return -EFAULT;
