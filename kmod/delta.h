@@ -210,37 +210,54 @@ void mmsb_delta_apply_slow(const struct mmsb_kdelta *kd, u8 *data);
 /* Payloads up to this many bytes are copied with word moves. */
 #define MMSB_COPY_WORDS_MAX	256
 
+/* Copy the word at @src + @off to @dst + @off, neither aligned. */
+static __always_inline void mmsb_copy_word(u8 *dst, const u8 *src,
+					   size_t off)
+{
+	memcpy(dst + off, src + off, sizeof(u64));
+}
+
+/* Copy the 32 bytes at @src + @off to @dst + @off. */
+static __always_inline void mmsb_copy_block(u8 *dst, const u8 *src,
+					    size_t off)
+{
+	mmsb_copy_word(dst, src, off);
+	mmsb_copy_word(dst, src, off + 8);
+	mmsb_copy_word(dst, src, off + 16);
+	mmsb_copy_word(dst, src, off + 24);
+}
+
 /*
  * Copy @len bytes, at most MMSB_COPY_WORDS_MAX, between kernel buffers
  * that do not overlap, with word moves: for the small payloads of most
  * deltas a memcpy() call costs more than these (without FSRM it is a
- * loop that aligns first).  A tail shorter than a word is copied as the
- * buffer's last word, which rewrites a few bytes and never touches a
- * byte outside [@dst, @dst + @len).  Those bytes are read twice: from
- * memory another thread may write (the mapped queue's arena), the copy
- * may hold either value of a byte, and it is the copy that is checked.
+ * loop that aligns first).  32 bytes a turn, and the last 32 (or, under
+ * 32 bytes, the last word) copied as one block ending at @len, which
+ * rewrites bytes the turns copied and never touches a byte outside
+ * [@dst, @dst + @len): 64 bytes take two blocks and no tail.  Those
+ * bytes are read twice: from memory another thread may write (the
+ * mapped queue's arena), the copy may hold either value of a byte, and
+ * it is the copy that counts.
  */
 static __always_inline void mmsb_copy_words(u8 *dst, const u8 *src,
 					    size_t len)
 {
-	size_t i = 0;
+	size_t i;
 
 	if (len < sizeof(u64)) {
-		for (; i < len; i++)
+		for (i = 0; i < len; i++)
 			dst[i] = src[i];
 		return;
 	}
-	for (; i + 4 * sizeof(u64) <= len; i += 4 * sizeof(u64)) {
-		memcpy(dst + i, src + i, sizeof(u64));
-		memcpy(dst + i + 8, src + i + 8, sizeof(u64));
-		memcpy(dst + i + 16, src + i + 16, sizeof(u64));
-		memcpy(dst + i + 24, src + i + 24, sizeof(u64));
+	if (len < 4 * sizeof(u64)) {
+		for (i = 0; i + sizeof(u64) < len; i += sizeof(u64))
+			mmsb_copy_word(dst, src, i);
+		mmsb_copy_word(dst, src, len - sizeof(u64));
+		return;
 	}
-	for (; i + sizeof(u64) <= len; i += sizeof(u64))
-		memcpy(dst + i, src + i, sizeof(u64));
-	if (i < len)
-		memcpy(dst + len - sizeof(u64), src + len - sizeof(u64),
-		       sizeof(u64));
+	for (i = 0; i + 4 * sizeof(u64) < len; i += 4 * sizeof(u64))
+		mmsb_copy_block(dst, src, i);
+	mmsb_copy_block(dst, src, len - 4 * sizeof(u64));
 }
 
 /**
