@@ -19,12 +19,18 @@
  * each encoding, and masks with stray bits, each with its status.
  * sq.order_with_ioctl: deltas of the queue and of SUBMIT on one page
  * apply in the order the kernel took them.
+ * sq.in_place_epochs_and_refusals: SQEs the tick applies in place keep
+ * the engine's epoch and conflict rules; refusals have no id.
+ * sq.edge_propagates: with an edge the queue's deltas propagate before
+ * their CQEs.
  * sq.tick_consumes / sq.poller_consumes_and_sleeps: no system call
  * between publishing and the completions; the poller's NEED_WAKEUP.
  * sq.poller_sleeps_on_stuck_queue: SQEs the poller cannot take (a
  * tail past the SQ, a full CQ) leave it asleep, not looking for ever.
  * sq_notick.poller_woken_by_getevents: with tick_us=0, GETEVENTS wakes the
  * poller for the SQEs it left behind a CQ reaped since.
+ * sq_notick.getevents_takes_published: with tick_us=0 and no poller,
+ * GETEVENTS has the SQEs it waits for taken by a tick.
  * sq.cq_full: a full CQ holds SQEs back, counted in overflow.
  * sq.scribbler: a writer scribbling over its whole queue while the
  * kernel consumes it; a page it may not write stays untouched and the
@@ -908,6 +914,43 @@ FIXTURE_TEARDOWN(sq_notick)
 	if (self->fd >= 0)
 		close(self->fd);
 	EXPECT_EQ(0, module_reload(""));
+}
+
+/*
+ * With tick_us=0 and no poller nothing takes published SQEs on its
+ * own: GETEVENTS, about to wait for them, has a tick run, which does.
+ */
+TEST_F(sq_notick, getevents_takes_published)
+{
+	struct mmsb_sq_handle *q = &self->q;
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	unsigned char b[8] = "getevts", got[8];
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0666, 0, &pc));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &hdr));
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 8, 8 * 256, 0, 0, q));
+	self->mapped = true;
+	for (i = 0; i < 3; i++) {
+		s = mmsb_sq_get_sqe(q);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(q, s, pc.id, 8 * i, b, 8, i));
+	}
+	ASSERT_EQ(3, mmsb_sq_submit(q));
+	ASSERT_EQ(0, mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 3,
+				   2ULL * 1000000000));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, reap(q, &cqe));
+		EXPECT_EQ(i, cqe.user_data);
+		EXPECT_EQ(0, cqe.status);
+		EXPECT_EQ(1, cqe.epoch);
+		ASSERT_EQ(0, mmsb_page_read(hdr, 8 * i, got, 8, NULL));
+		EXPECT_EQ(0, memcmp(b, got, 8));
+	}
+	mmsb_page_unmap(hdr);
 }
 
 TEST_F(sq_notick, poller_woken_by_getevents)

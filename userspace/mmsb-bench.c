@@ -596,9 +596,9 @@ static void sq_close(void)
  * and posts the CQEs once applied and visible.  The writer refills what
  * the kernel consumed and reaps the CQEs, those ready at once with one
  * store of cq_head; only when it can neither publish nor reap does it
- * sleep, in one MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT: it never
- * consumes), counted in sq_calls: about one per tick, never one per
- * batch.
+ * sleep, in one MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT; without a
+ * poller it has a tick run, which takes what the writer published),
+ * counted in sq_calls: about one per tick, never one per batch.
  */
 static int run_sq(struct target *t, struct mmsb_sq_handle *q, long n,
 		  unsigned int batch)
