@@ -231,10 +231,11 @@ static __always_inline void mmsb_copy_block(u8 *dst, const u8 *src,
  * Copy @len bytes, at most MMSB_COPY_WORDS_MAX, between kernel buffers
  * that do not overlap, with word moves: for the small payloads of most
  * deltas a memcpy() call costs more than these (without FSRM it is a
- * loop that aligns first).  32 bytes a turn, and the last 32 (or, under
- * 32 bytes, the last word) copied as one block ending at @len, which
- * rewrites bytes the turns copied and never touches a byte outside
- * [@dst, @dst + @len): 64 bytes take two blocks and no tail.  Those
+ * loop that aligns first).  32 bytes a turn until 33 to 64 are left,
+ * then two blocks of 32, the last ending at @len (under 32 bytes: words,
+ * the last ending at @len), which rewrites bytes copied already and
+ * never touches a byte outside [@dst, @dst + @len): up to 64 bytes take
+ * two blocks, no loop and no tail.  Those
  * bytes are read twice: from memory another thread may write (the
  * mapped queue's arena), the copy may hold either value of a byte, and
  * it is the copy that counts.
@@ -255,8 +256,10 @@ static __always_inline void mmsb_copy_words(u8 *dst, const u8 *src,
 		mmsb_copy_word(dst, src, len - sizeof(u64));
 		return;
 	}
-	for (i = 0; i + 4 * sizeof(u64) < len; i += 4 * sizeof(u64))
+	/* Down to the last 33 to 64 bytes: two blocks, which may overlap. */
+	for (i = 0; len - i > 8 * sizeof(u64); i += 4 * sizeof(u64))
 		mmsb_copy_block(dst, src, i);
+	mmsb_copy_block(dst, src, i);
 	mmsb_copy_block(dst, src, len - 4 * sizeof(u64));
 }
 

@@ -336,11 +336,11 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
 /*
  * Read the SQE @e of the shared ring, each field exactly once (user
  * space may rewrite it meanwhile), into the fields the builder takes:
- * arena offsets become kernel addresses once their ranges are inside
- * the arena.  Everything is checked on the copies.  Inline: each
- * consumer keeps the fields in registers.
+ * offsets in the queue's @arena (@arena_bytes) become kernel addresses
+ * once their ranges are inside it.  Everything is checked on the copies.
+ * Inline: each consumer keeps the fields in registers.
  */
-static __always_inline int mmsb_sq_desc(const struct mmsb_sq *sq,
+static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
 					const struct mmsb_sqe *e,
 					struct mmsb_delta_desc *d,
 					u64 *user_data)
@@ -362,15 +362,15 @@ static __always_inline int mmsb_sq_desc(const struct mmsb_sq *sq,
 	if (READ_ONCE(e->flags) | READ_ONCE(e->reserved[0]) |
 	    READ_ONCE(e->reserved[1]))
 		return -EINVAL;
-	if ((u64)payload_off + d->payload_len > sq->arena_bytes)
+	if ((u64)payload_off + d->payload_len > arena_bytes)
 		return -EINVAL;
-	d->payload = (uintptr_t)(sq->arena + payload_off);
+	d->payload = (uintptr_t)(arena + payload_off);
 	if (d->encoding == MMSB_DELTA_DENSE)
 		return mask_off ? -EINVAL : 0;
 	mask_len = BITS_TO_BYTES(d->len);
-	if ((u64)mask_off + mask_len > sq->arena_bytes)
+	if ((u64)mask_off + mask_len > arena_bytes)
 		return -EINVAL;
-	d->mask = (uintptr_t)(sq->arena + mask_off);
+	d->mask = (uintptr_t)(arena + mask_off);
 	return 0;
 }
 
@@ -457,7 +457,8 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 		int ret;
 
 		/* The one read of the SQE: all below uses the copy. */
-		ret = mmsb_sq_desc(sq, &sq->sqes[(head + i) & (sq->entries - 1)],
+		ret = mmsb_sq_desc(sq->arena, sq->arena_bytes,
+				   &sq->sqes[(head + i) & (sq->entries - 1)],
 				   &d, &user_data);
 		round->user_data[i] = user_data;
 		b.left = n - i;
@@ -710,6 +711,8 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 	struct mmsb_page_cache *pc = &sq->pages;
 	const struct mmsb_sqe *sqes = sq->sqes;
 	struct mmsb_cqe *cqes = sq->cqes;
+	u8 *arena = sq->arena;
+	const u64 arena_bytes = sq->arena_bytes;
 	const u32 sq_mask = sq->entries - 1, cq_mask = sq->cq_entries - 1;
 	struct mmsb_sq_ring *r = sq->ring;
 	u32 head = sq->sq_head, cq_tail = sq->cq_tail;
@@ -763,7 +766,8 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 			s32 status;
 
 			id++;
-			ret = mmsb_sq_desc(sq, e, &d, &user_data);
+			ret = mmsb_sq_desc(arena, arena_bytes, e, &d,
+					   &user_data);
 			if (unlikely(ret))
 				goto refuse;
 			if (unlikely(d.encoding != MMSB_DELTA_DENSE))

@@ -559,22 +559,19 @@ static inline int mmsb_sq_prep_dense(struct mmsb_sq_handle *q,
 	void *dst = mmsb_sq_arena(q, sqe, &aoff);
 
 	/*
-	 * The fields first: next to mmsb_sq_get_sqe()'s zeroing, with no
-	 * memcpy() between that may write the SQE, the compiler keeps one
-	 * store per byte.
+	 * The whole SQE in one assignment, before the memcpy() (which may
+	 * write it, for all the compiler knows): mmsb_sq_get_sqe()'s
+	 * zeroing is then dead, and dropped.
 	 */
-	sqe->page_id = page;
-	sqe->expected_epoch = 0;
-	sqe->user_data = user_data;
-	sqe->offset = off;
-	sqe->len = len;
-	sqe->payload_off = aoff;
-	sqe->payload_len = ret ? 0 : len;
-	sqe->mask_off = 0;
-	sqe->encoding = MMSB_DELTA_DENSE;
-	sqe->flags = 0;
-	sqe->reserved[0] = 0;
-	sqe->reserved[1] = 0;
+	*sqe = (struct mmsb_sqe){
+		.page_id = page,
+		.user_data = user_data,
+		.offset = off,
+		.len = len,
+		.payload_off = aoff,
+		.payload_len = ret ? 0 : len,
+		.encoding = MMSB_DELTA_DENSE,
+	};
 	if (!ret)
 		memcpy(dst, data, len);
 	return ret;
