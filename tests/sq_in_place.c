@@ -102,9 +102,9 @@ static int sq_open(int fd, __u32 entries, __u32 flags,
 }
 
 /*
- * A queue that keeps the ticks busy applying in place: 64-byte DENSE
- * SQEs on its own page, as many as the SQ takes, reaped as they come;
- * a CQE other than 0 is counted in @bad.
+ * A queue that keeps the ticks busy applying in place: DENSE SQEs on
+ * its own page, as many as the SQ takes, reaped as they come; a CQE
+ * other than 0 is counted in @bad.
  */
 struct noise {
 	int fd;
@@ -114,22 +114,24 @@ struct noise {
 	volatile int stop;
 	__u64 done, bad;
 	int last_bad;
+	__u32 len;
 };
 
 static void *noise_fn(void *arg)
 {
 	struct noise *n = arg;
-	unsigned char b[64];
 	struct mmsb_cqe cqe;
 	struct mmsb_sqe *s;
 	__u32 k = 0;
 
 	while (!n->stop) {
 		while ((s = mmsb_sq_get_sqe(&n->q))) {
-			memset(b, k, sizeof(b));
-			mmsb_sq_prep_dense(&n->q, s, n->page, (k * 64) % PSIZE,
-					   b, 64, k);
-			k++;
+			/* All from the arena's start, which holds 0x77s. */
+			s->page_id = n->page;
+			s->offset = n->len < PSIZE ? (k * n->len) % PSIZE : 0;
+			s->len = n->len;
+			s->payload_len = n->len;
+			s->user_data = k++;
 		}
 		mmsb_sq_submit(&n->q);
 		while (!reap(&n->q, &cqe)) {
@@ -144,22 +146,32 @@ static void *noise_fn(void *arg)
 	return NULL;
 }
 
-static int noise_start(struct noise *n, __u32 flags, __u32 entries)
+/*
+ * @entries SQEs of @len bytes each (a power of two): with large ones a
+ * tick spends long applying them in place.
+ */
+static int noise_start(struct noise *n, __u32 flags, __u32 entries,
+		       __u32 len)
 {
 	struct mmsb_page_create pc;
+	__u64 arena = entries * 256ULL;
 	int ret;
 
 	memset(n, 0, sizeof(*n));
+	n->len = len;
 	n->fd = mmsb_open();
 	if (n->fd < 0)
 		return -errno;
-	ret = mmsb_page_create(n->fd, PSIZE, 0600, 0, &pc);
+	ret = mmsb_page_create(n->fd, len < PSIZE ? PSIZE : len, 0600, 0,
+			       &pc);
 	if (ret)
 		return ret;
 	n->page = pc.id;
-	ret = sq_open(n->fd, entries, flags, &n->q);
+	ret = mmsb_sq_setup(n->fd, entries, arena < len ? len : arena, flags,
+			    flags & MMSB_SQ_POLL ? 1000 : 0, &n->q);
 	if (ret)
 		return ret;
+	memset(n->q.arena, 0x77, len);
 	return -pthread_create(&n->thread, NULL, noise_fn, n);
 }
 
@@ -235,9 +247,10 @@ TEST_F(sq_in_place, edge_then_sqe_propagates)
 	struct mmsb_cqe cqe;
 	struct mmsb_sqe *s;
 	struct noise n;
+	__u32 seed = 99;
 	int i;
 
-	ASSERT_EQ(0, noise_start(&n, variant->flags, 4096));
+	ASSERT_EQ(0, noise_start(&n, variant->flags, 256, 16384));
 	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0600, 0, &pc));
 	a = pc.id;
 	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0600, 0, &pc));
@@ -252,6 +265,8 @@ TEST_F(sq_in_place, edge_then_sqe_propagates)
 		iters++;
 		for (i = 0; i < 64; i++)
 			b[i] = iters * 7 + i;
+		/* Anywhere in the noise's ticks, not just after one. */
+		usleep(rnd(&seed) % 1500);
 		ASSERT_EQ(0, mmsb_edge_add(self->fd, a, dep,
 					   MMSB_EDGE_PASSTHROUGH));
 		s = mmsb_sq_get_sqe(&self->q);
@@ -493,8 +508,14 @@ TEST_F(sq_in_place, two_queues_one_epoch)
 		ASSERT_EQ(0, mmsb_page_read(hdr, 0, got, 8, &now));
 		ASSERT_TRUE((!c1.status && c2.status == -ESTALE) ||
 			    (!c2.status && c1.status == -ESTALE))
-			TH_LOG("iteration %d: statuses %d and %d", iter,
-			       c1.status, c2.status);
+			TH_LOG("iteration %d: expected epoch %llu, now %llu; statuses %d and %d, ids %llu and %llu, epochs %llu and %llu, last id %llu",
+			       iter, (unsigned long long)epoch,
+			       (unsigned long long)now, c1.status, c2.status,
+			       (unsigned long long)c1.delta_id,
+			       (unsigned long long)c2.delta_id,
+			       (unsigned long long)c1.epoch,
+			       (unsigned long long)c2.epoch,
+			       (unsigned long long)hdr->last_delta_id);
 		ASSERT_EQ(epoch + 1, now) TH_LOG("iteration %d", iter);
 		if (!c1.status) {
 			firsts++;
@@ -636,7 +657,7 @@ TEST_F(sq_in_place, stream_sees_every_delta)
 	ssize_t r;
 	int sfd, i, k, found;
 
-	ASSERT_EQ(0, noise_start(&n, variant->flags, 64));
+	ASSERT_EQ(0, noise_start(&n, variant->flags, 64, 64));
 	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0600, 0, &pc));
 	ASSERT_EQ(0, sq_open(self->fd, 8, 0, &self->q));
 	self->mapped = true;
@@ -710,6 +731,173 @@ TEST_F(sq_in_place, stream_sees_every_delta)
 	TH_LOG("%llu streams, %llu noise SQEs", (unsigned long long)iters,
 	       (unsigned long long)n.done);
 	EXPECT_EQ(0, n.bad) TH_LOG("noise status %d", n.last_bad);
+}
+
+/*
+ * One queue's SQEs are each a whole 1 MiB page, all from one arena
+ * range: the tick copies them in place, page after page.  Another
+ * file's SYNC submissions meanwhile must not wait for all of them (the
+ * ioctl path's ticks stop after their budget, and what a tick holds is
+ * bounded by the memory limit).  BIG_SQES of them are 4 GiB to copy.
+ */
+#define BIG		(1U << 20)
+#define BIG_SQES	4096
+
+struct prober {
+	int fd;
+	__u64 page;
+	volatile int stop;
+	__u64 max_ms, n;
+	int err;
+};
+
+static void *prober_fn(void *arg)
+{
+	struct prober *p = arg;
+	struct mmsb_delta d;
+	unsigned char b = 1;
+	__u64 t0, dt;
+	int ret;
+
+	while (!p->stop) {
+		mmsb_delta_dense(&d, p->page, 0, &b, 1);
+		t0 = now_ms();
+		ret = mmsb_submit(p->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+		dt = now_ms() - t0;
+		if (ret && !p->err)
+			p->err = ret;
+		if (dt > p->max_ms)
+			p->max_ms = dt;
+		p->n++;
+		b++;
+		usleep(10000);
+	}
+	return NULL;
+}
+
+static void big_copies(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(sq_in_place) *self, __u32 flags)
+{
+	struct mmsb_page_create pc;
+	struct prober p = { 0 };
+	struct mmsb_cqe cqe;
+	struct mmsb_sqe *s;
+	__u64 t0, all_ms, big;
+	pthread_t th;
+	void *a;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, BIG, 0600, 0, &pc));
+	big = pc.id;
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, BIG_SQES, BIG, flags,
+				   flags & MMSB_SQ_POLL ? 1000 : 0,
+				   &self->q));
+	self->mapped = true;
+	p.fd = mmsb_open();
+	ASSERT_LE(0, p.fd);
+	ASSERT_EQ(0, mmsb_page_create(p.fd, 64, 0600, 0, &pc));
+	p.page = pc.id;
+	a = self->q.arena;
+	memset(a, 0x5a, BIG);
+	ASSERT_EQ(0, pthread_create(&th, NULL, prober_fn, &p));
+	usleep(50000);
+	for (i = 0; i < BIG_SQES; i++) {
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_NE(NULL, s);
+		s->page_id = big;
+		s->len = BIG;
+		s->payload_len = BIG;
+		s->user_data = i;
+	}
+	t0 = now_ms();
+	ASSERT_EQ(BIG_SQES, mmsb_sq_submit(&self->q));
+	for (i = 0; i < BIG_SQES; i++) {
+		ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+		ASSERT_EQ(0, cqe.status);
+	}
+	all_ms = now_ms() - t0;
+	usleep(50000);
+	p.stop = 1;
+	pthread_join(th, NULL);
+	TH_LOG("%d SQEs of 1 MiB in %llu ms; %llu SYNC submissions, the longest %llu ms",
+	       BIG_SQES, (unsigned long long)all_ms,
+	       (unsigned long long)p.n, (unsigned long long)p.max_ms);
+	EXPECT_EQ(0, p.err);
+	EXPECT_GT(all_ms / 4, p.max_ms);
+	free_all(p.fd);
+	close(p.fd);
+}
+
+TEST_F_TIMEOUT(sq_in_place, big_copies_do_not_hold_the_tick, 120)
+{
+	big_copies(_metadata, self, variant->flags);
+}
+
+/*
+ * Compare and swap after a completion: the CQE of a write to the page
+ * came, the page's header shows the epoch the CQE reported, nothing else
+ * writes the page; an SQE expecting that epoch, published now on another
+ * queue, must apply.  A third queue between the two in the bus's list
+ * keeps the tick that applied the write busy for a while.
+ */
+TEST_F(sq_in_place, cas_after_cqe)
+{
+	const struct mmsb_page_header *hdr;
+	struct mmsb_sq_handle q2;
+	struct mmsb_page_create pc;
+	unsigned char b[8], got[8];
+	__u64 epoch, stale = 0, end, iters = 0;
+	struct mmsb_cqe c1, c2;
+	struct mmsb_sqe *s;
+	struct noise n;
+	int fd2;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, PSIZE, 0666, 0, &pc));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, pc.id, &hdr));
+	ASSERT_EQ(0, sq_open(self->fd, 8, variant->flags, &self->q));
+	self->mapped = true;
+	ASSERT_EQ(0, noise_start(&n, variant->flags, 256, 16384));
+	fd2 = mmsb_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, sq_open(fd2, 8, variant->flags, &q2));
+
+	end = now_ms() + 3000;
+	while (now_ms() < end) {
+		iters++;
+		memset(b, iters, sizeof(b));
+		s = mmsb_sq_get_sqe(&self->q);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, pc.id, 0, b, 8,
+						1));
+		ASSERT_EQ(1, mmsb_sq_submit(&self->q));
+		ASSERT_EQ(0, reap_spin(&self->q, &c1));
+		ASSERT_EQ(0, c1.status);
+		ASSERT_EQ(0, mmsb_page_read(hdr, 0, got, 8, &epoch));
+		ASSERT_EQ(c1.epoch, epoch);
+		memset(b, iters + 0x80, sizeof(b));
+		s = mmsb_sq_get_sqe(&q2);
+		ASSERT_EQ(0, mmsb_sq_prep_dense(&q2, s, pc.id, 0, b, 8, 2));
+		s->expected_epoch = epoch;
+		ASSERT_EQ(1, mmsb_sq_submit(&q2));
+		ASSERT_EQ(0, reap_spin(&q2, &c2));
+		if (c2.status) {
+			if (!stale)
+				TH_LOG("iteration %llu: status %d expecting epoch %llu (the write's CQE: id %llu, epoch %llu; the refusal's id %llu)",
+				       (unsigned long long)iters, c2.status,
+				       (unsigned long long)epoch,
+				       (unsigned long long)c1.delta_id,
+				       (unsigned long long)c1.epoch,
+				       (unsigned long long)c2.delta_id);
+			stale++;
+		}
+	}
+	noise_stop(&n);
+	EXPECT_EQ(0, stale) TH_LOG("%llu of %llu refused",
+				    (unsigned long long)stale,
+				    (unsigned long long)iters);
+	EXPECT_EQ(0, n.bad);
+	mmsb_sq_unmap(&q2);
+	close(fd2);
+	mmsb_page_unmap(hdr);
 }
 
 TEST_HARNESS_MAIN
