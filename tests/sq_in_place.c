@@ -17,6 +17,10 @@
  * sq_in_place.stream_sees_every_delta: a change stream opened and
  * closed while SQEs flow: each SQE applied while it was open is a DELTA
  * record with its bytes.
+ * sq_in_place.big_copies_do_not_hold_the_tick: 4096 SQEs of 1 MiB on
+ * one queue must not hold back another queue's SQE for all of them.
+ * sq_in_place.cas_after_cqe: an SQE expecting the epoch a CQE just
+ * reported (and the header shows) applies, with nothing else writing.
  */
 #include <poll.h>
 #include <pthread.h>
