@@ -5,25 +5,32 @@
  * One queue per open file: a ring header, the SQE array, the CQE array
  * and the payload arena in one accounted vmalloc area, mapped writable
  * into the process that set it up.  User space publishes SQEs with a
- * release store of sq_tail; the kernel consumes them here, in three
- * places that take turns on the queue's @lock:
+ * release store of sq_tail; the kernel consumes them here, in the tick
+ * and in MMSB_IOC_SQ_ENTER with MMSB_SQ_ENTER_SUBMIT, which take turns
+ * on the queue's @lock (the tick only tries it: a queue another
+ * consumer holds waits for the next tick).  Ticks run where the work
+ * is: in the tick's thread, in SQ_ENTER (SUBMIT, or GETEVENTS waiting
+ * for SQEs nobody took), and with MMSB_SQ_POLL in the queue's poller
+ * kthread, while SQEs wait, until it found none for sq_idle_ms (then
+ * MMSB_SQ_NEED_WAKEUP).
  *
- *   - the tick, before it drains (mmsb_sq_tick(): a trylock, so a queue
- *     another consumer holds waits for the next tick);
- *   - MMSB_IOC_SQ_ENTER with MMSB_SQ_ENTER_SUBMIT;
- *   - with MMSB_SQ_POLL, the queue's poller kthread, between ticks,
- *     until it found nothing for sq_idle_ms (then MMSB_SQ_NEED_WAKEUP).
+ * In place: a tick that begins with nothing queued, no change stream
+ * and no edge applies the SQEs published when it began itself, after
+ * its drain, each DENSE payload copied once from the arena into the
+ * page, each CQE written as its SQE is taken (mmsb_sq_snapshot(),
+ * mmsb_sq_apply(), mmsb_sq_apply_round()).
  *
- * Consuming is a submission like the ioctl's, through the same builder
- * (delta.c, with kernel-memory sources): each SQE is copied once into a
- * local, checked there, its arena ranges bounded, and its mask and
- * payload copied once from the arena into the delta's record, where
- * they are checked.  The records go through the tick's queue in SQ
- * order, as one awaited batch per round; the batch's ->done, at the end
- * of the tick that handled its last delta (after propagation), writes
- * the CQEs.  A refused SQE gets its CQE at once.  An SQE is consumed
- * only when its CQE has room: @inflight counts the CQEs owed, so the
- * CQ never overflows.
+ * Through the queue (any other tick, before its drain, SQ_ENTER's
+ * SUBMIT, and SQEs of other encodings): consuming is a submission like
+ * the ioctl's, through the same builder (delta.c, with kernel-memory
+ * sources): each SQE is copied once into a local, checked there, its
+ * arena ranges bounded, and its mask and payload copied once from the
+ * arena into the delta's record, where they are checked.  The records
+ * go through the tick's queue in SQ order, as one awaited batch per
+ * round; the batch's ->done, at the end of the tick that handled its
+ * last delta (after propagation), writes the CQEs.  A refused SQE gets
+ * its CQE at once.  An SQE is consumed only when its CQE has room:
+ * @inflight counts the CQEs owed, so the CQ never overflows.
  *
  * Lifetime: the file's reference, plus one per round in flight (the
  * batch's ->done drops it), so a queue whose file was released goes
@@ -44,6 +51,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -67,6 +75,14 @@
 /* SQEs the tick takes from one queue at most, per tick. */
 #define MMSB_SQ_TICK_MAX	(4 * MMSB_SQ_ROUND_MAX)
 
+/*
+ * Bytes of payloads over MMSB_COPY_WORDS_MAX a round applied in place
+ * copies at most (the SQE that crosses it is the round's last): with
+ * the round's small ones, at most some 2 MiB inside one RCU read-side
+ * section, and the tick looks at its budget between rounds.
+ */
+#define MMSB_SQ_ROUND_BYTES	SZ_1M
+
 /* The SQE array starts after the ring header. */
 #define MMSB_SQ_SQES_OFF	sizeof(struct mmsb_sq_ring)
 
@@ -80,6 +96,8 @@
  * @lock: serialises the consumers and @sq_head, @dead
  * @dead: release began: nothing is consumed any more
  * @sq_head: the kernel's own head; published to the ring after each round
+ * @tick_tail: sq_tail as the running tick read it when it began, past
+ *	which it applies nothing in place (mmsb_sq_snapshot())
  * @mem: the mapping's memory (ring, SQEs, CQEs, arena)
  * @map_size: bytes of @mem, charged to the bus's limit
  * @ring: the ring header at @mem
@@ -113,6 +131,7 @@ struct mmsb_sq {
 	struct mutex lock;	/* consumers, @sq_head, @dead */
 	bool dead;
 	u32 sq_head;
+	u32 tick_tail;
 	void *mem;
 	size_t map_size;
 	struct mmsb_sq_ring *ring;
@@ -532,7 +551,7 @@ int mmsb_sq_consume(struct mmsb_sq *sq, bool in_tick)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_consume);
 
 /**
- * __mmsb_sq_tick() - the tick consumes every queue of its bus
+ * mmsb_sq_tick() - the tick consumes every queue of its bus
  * @list: the bus's queues
  *
  * Rounds of each queue until it is empty, its CQ or the tick's queue is
@@ -544,7 +563,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_consume);
  * Return: whether a queue is set up: the tick then keeps its timer
  * running, so that published SQEs are consumed without a system call.
  */
-bool __mmsb_sq_tick(struct mmsb_sq_list *list)
+bool mmsb_sq_tick(struct mmsb_sq_list *list)
 {
 	struct mmsb_sq *sq;
 	bool armed;
@@ -687,7 +706,7 @@ static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
 
 /*
  * One round applied in place, with @lock held, by a tick that took
- * everything queued before (see __mmsb_sq_apply()): each SQE is read
+ * everything queued before (see mmsb_sq_apply()): each SQE is read
  * once into a local and checked there, as in mmsb_sq_round(), and a
  * DENSE payload is copied once, from the arena straight into the page,
  * inside the page's write section; the epoch and conflict rules are the
@@ -720,21 +739,21 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 	struct mmsb_engine_stats es = { };
 	struct mmsb_delta_desc d;
 	struct mmsb_page *page;
-	u64 round, id, tick = a->tick;
+	u64 round, id, tick = a->tick, big = 0;
 	unsigned long gen;
 	int ret;
 
 	if (sq->dead)
 		return 0;
-	/* As in mmsb_sq_round(). */
-	n = smp_load_acquire(&r->sq_tail) - head;
+	/*
+	 * Up to the tail as the tick began (mmsb_sq_snapshot()): an SQE
+	 * published since, perhaps by a process that saw the CQEs of this
+	 * tick or added an edge, goes to the next tick.
+	 */
+	n = sq->tick_tail - head;
 	if (!n || n > sq->entries)
 		return 0;
-	/*
-	 * After the tail: a delta queued before user space published these
-	 * SQEs (and so accepted before them) is seen here.
-	 */
-	if (sq->inflight || mmsb_tick_queued(sq->bus.tick))
+	if (sq->inflight)
 		return mmsb_sq_round(sq);
 	room = mmsb_sq_cq_room(sq);
 	if (room < n) {
@@ -796,6 +815,13 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 				if (!tick)
 					goto stop;
 			}
+			if (unlikely(d.len > MMSB_COPY_WORDS_MAX)) {
+				big += d.len;
+				if (big > MMSB_SQ_ROUND_BYTES) {
+					end = i + 1;
+					n = end;
+				}
+			}
 			status = mmsb_sq_write(page, &d, id, tick, &es);
 			cqe->user_data = user_data;
 			cqe->delta_id = id;
@@ -848,38 +874,74 @@ stop:
 }
 
 /**
- * __mmsb_sq_apply() - the tick applies the queues' SQEs in place
+ * mmsb_sq_snapshot() - a tick begins: note each queue's published SQEs
+ * @list: the bus's queues
+ *
+ * Each queue's sq_tail, read with acquire: whatever user space did
+ * before it published those SQEs (an edge added, a delta queued) is
+ * seen by the tick's looks after this.  mmsb_sq_apply() applies
+ * nothing past it in this tick.
+ *
+ * Context: the tick, with its run_lock, before it decides how it takes
+ * the SQEs.
+ * Return: whether a queue has SQEs published and not yet consumed.
+ */
+bool mmsb_sq_snapshot(struct mmsb_sq_list *list)
+{
+	struct mmsb_sq *sq;
+	bool any = false;
+
+	mutex_lock(&list->lock);
+	list_for_each_entry(sq, &list->head, node) {
+		/* Pairs with user space's release store of sq_tail. */
+		sq->tick_tail = smp_load_acquire(&sq->ring->sq_tail);
+		any |= sq->tick_tail != READ_ONCE(sq->sq_head);
+	}
+	mutex_unlock(&list->lock);
+	return any;
+}
+
+/**
+ * mmsb_sq_apply() - the tick applies the queues' SQEs in place
  * @list: the bus's queues
  * @a: the tick's state; @a->handled counts what it handled
  *
  * For a tick that started with nothing queued, no change stream open
- * and no edge, after its drain: the SQEs come after every delta
- * accepted before them, and the tick applies them itself, without a
- * record per delta (mmsb_sq_apply_round()).  Rounds of each queue as in
- * __mmsb_sq_tick(); a queue another consumer holds waits for the next
- * tick.
+ * and no edge, after its drain: the SQEs published when it began
+ * (mmsb_sq_snapshot()) come after every delta accepted before them, and
+ * the tick applies them itself, without a record per delta
+ * (mmsb_sq_apply_round()).  One round of each queue in turn, again
+ * while rounds take SQEs, until @a->deadline (then @a->overrun); the
+ * list turns by one each tick, so no queue always goes first.  A queue
+ * another consumer holds waits for the next tick.
  *
  * Context: the tick, with its run_lock, after the drain.
- * Return: whether a queue is set up (see __mmsb_sq_tick()).
+ * Return: whether a queue is set up (see mmsb_sq_tick()).
  */
-bool __mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
+bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
 {
 	struct mmsb_sq *sq;
-	bool armed;
-	u32 taken;
+	bool armed, more;
 	int n;
 
 	mutex_lock(&list->lock);
-	list_for_each_entry(sq, &list->head, node) {
-		if (!mutex_trylock(&sq->lock))
-			continue;
-		for (taken = 0; taken < MMSB_SQ_TICK_MAX; taken += n) {
+	do {
+		more = false;
+		list_for_each_entry(sq, &list->head, node) {
+			if (!mutex_trylock(&sq->lock))
+				continue;
 			n = mmsb_sq_apply_round(sq, a);
-			if (n <= 0)
+			mutex_unlock(&sq->lock);
+			more |= n > 0;
+			if (n > 0 && ktime_get_ns() > a->deadline) {
+				a->overrun = true;
+				more = false;
 				break;
+			}
 		}
-		mutex_unlock(&sq->lock);
-	}
+	} while (more && a->left);
+	if (!list_empty(&list->head))
+		list_rotate_left(&list->head);
 	armed = list->nr;
 	mutex_unlock(&list->lock);
 	return armed;

@@ -4,7 +4,8 @@
  * memory, mapped writable into its process (uapi: "Mapped submission
  * queue").  sq.c owns them: setup, the mapping, consumption (by the
  * tick, by SQ_ENTER, by the queue's poller), the completions and the
- * release.  The tick sees only struct mmsb_sq_list and mmsb_sq_tick().
+ * release.  The tick sees only struct mmsb_sq_list, struct mmsb_sq_apply
+ * and mmsb_sq_snapshot(), mmsb_sq_tick() and mmsb_sq_apply().
  */
 #ifndef _MMSB_SQ_H
 #define _MMSB_SQ_H
@@ -43,7 +44,7 @@ struct mmsb_sq_list {
 
 /**
  * struct mmsb_sq_apply - what a tick lends the queues to apply their SQEs
- *	in place (__mmsb_sq_apply())
+ *	in place (mmsb_sq_apply())
  * @open: called before the first SQE is applied if @tick is 0: opens the
  *	tick's writes and returns its number, or returns 0 if this tick
  *	cannot take SQEs in place (an edge appeared: propagation sees only
@@ -53,7 +54,9 @@ struct mmsb_sq_list {
  * @pages: room for @max_pages pages, free while the tick lends it
  * @max_pages: entries of @pages; a round takes at most this many SQEs
  * @stats: the tick's counters, added to
+ * @deadline: ktime_get_ns() past which no round starts (the budget)
  * @handled: out: SQEs the tick handled (applied, -ESTALE or -EIDRM)
+ * @overrun: out: rounds stopped at @deadline
  */
 struct mmsb_sq_apply {
 	u64 (*open)(struct mmsb_sq_apply *a);
@@ -62,7 +65,9 @@ struct mmsb_sq_apply {
 	struct mmsb_page **pages;
 	u32 max_pages;
 	struct mmsb_engine_stats *stats;
+	u64 deadline;
 	u32 handled;
+	bool overrun;
 };
 
 /**
@@ -80,29 +85,14 @@ struct mmsb_sq_bus {
 };
 
 void mmsb_sq_list_init(struct mmsb_sq_list *list);
-bool __mmsb_sq_tick(struct mmsb_sq_list *list);
-bool __mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a);
+bool mmsb_sq_tick(struct mmsb_sq_list *list);
+bool mmsb_sq_snapshot(struct mmsb_sq_list *list);
+bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a);
 
 /* Does the bus have a queue?  A load, for the tick's every run. */
 static inline bool mmsb_sq_any(struct mmsb_sq_list *list)
 {
 	return list && READ_ONCE(list->nr);
-}
-
-/**
- * mmsb_sq_tick() - the tick consumes every queue of its bus
- * @list: the bus's queues, or NULL
- *
- * Inline, so that a bus without a queue pays a load per tick, not a
- * call.  See __mmsb_sq_tick().
- *
- * Return: whether a queue is set up.
- */
-static inline bool mmsb_sq_tick(struct mmsb_sq_list *list)
-{
-	if (!mmsb_sq_any(list))
-		return false;
-	return __mmsb_sq_tick(list);
 }
 
 struct mmsb_sq *mmsb_sq_create(const struct mmsb_sq_bus *bus,

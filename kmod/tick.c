@@ -292,11 +292,14 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	a->pages = t->pages;
 	a->max_pages = t->chunk;
 	a->stats = &tc->es;
+	a->deadline = tc->start + t->budget_ns;
 	a->handled = 0;
-	t->sq_armed = __mmsb_sq_apply(t->sqs, a);
+	a->overrun = false;
+	t->sq_armed = mmsb_sq_apply(t->sqs, a);
 	if (a->handled) {
 		tc->deltas += a->handled;
 		tc->m.apply_ns = ktime_get_ns() - tc->start;
+		tc->m.overrun |= a->overrun;
 	}
 }
 
@@ -459,13 +462,18 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	 * The mapped queues' SQEs: applied in place after the drain when
 	 * nothing is queued, else queued now, before the drain, behind
 	 * what is (and recorded for streams and propagation like any
-	 * delta).
+	 * delta).  The looks after the snapshot of the queues see what was
+	 * done before their SQEs were published.
 	 */
-	sq_in_place = mmsb_sq_any(t->sqs) && !mmsb_tick_queued(t) &&
-		      !mmsb_stream_active(t->stream) &&
-		      !mmsb_graph_has_edges(t->prop->graph);
-	if (!sq_in_place)
-		t->sq_armed = mmsb_sq_tick(t->sqs);
+	sq_in_place = false;
+	t->sq_armed = mmsb_sq_any(t->sqs);
+	if (t->sq_armed && mmsb_sq_snapshot(t->sqs)) {
+		sq_in_place = !mmsb_tick_queued(t) &&
+			      !mmsb_stream_active(t->stream) &&
+			      !mmsb_graph_has_edges(t->prop->graph);
+		if (!sq_in_place)
+			t->sq_armed = mmsb_sq_tick(t->sqs);
+	}
 	mmsb_tick_apply(t, &tc);
 	if (sq_in_place)
 		mmsb_tick_sq_apply(t, &tc);
