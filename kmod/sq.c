@@ -584,7 +584,7 @@ bool mmsb_sq_tick(struct mmsb_sq_list *list)
 
 /*
  * The page @id for an SQE applied in place by round @round, when the
- * queue's page cache does not say the round holds it (mmsb_sq_page()):
+ * queue's page cache does not say the round holds it (mmsb_sq_page_held()):
  * the cached page if its last reference did not go since the round
  * began, else looked up, with the file's permission checked.  The round
  * takes one reference on each page it uses, listed in @a->pages.
@@ -623,14 +623,13 @@ hold:
 }
 
 /*
- * The page @id for an SQE applied in place by round @round: the queue's
- * page cache, checked against the table's erase count at the start of
- * the round inside the RCU section that keeps its structs, says which
- * pages the round holds already; the others go the slow way.
+ * The page @id for an SQE applied in place by round @round if the round
+ * holds it already, else NULL (mmsb_sq_page_slow()).  The queue's page
+ * cache, checked against the table's erase count at the start of the
+ * round inside the RCU section that keeps its structs, says which.
  */
 static __always_inline struct mmsb_page *
-mmsb_sq_page(struct mmsb_sq *sq, struct mmsb_sq_apply *a, u64 round,
-	     u32 *nr_pages, u64 id)
+mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id)
 {
 	struct mmsb_page_cache *pc = &sq->pages;
 	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
@@ -639,7 +638,7 @@ mmsb_sq_page(struct mmsb_sq *sq, struct mmsb_sq_apply *a, u64 round,
 	if (likely(pc->valid & BIT_ULL(h)) && page->id == id &&
 	    likely(page->sq.tick == round))
 		return page;
-	return mmsb_sq_page_slow(sq, a, round, nr_pages, id);
+	return NULL;
 }
 
 /*
@@ -773,14 +772,18 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 		pc->valid = 0;
 		pc->gen = gen;
 	}
-	/* In runs where neither ring wraps: an SQE and a CQE pointer each. */
+	/*
+	 * In runs where neither ring wraps, an SQE and a CQE pointer each;
+	 * a run left early leaves the rest to mmsb_sq_round().
+	 */
 	for (i = 0; i < n; ) {
 		const struct mmsb_sqe *e = &sqes[(head + i) & sq_mask];
+		const struct mmsb_sqe *first = e, *last;
 		struct mmsb_cqe *cqe = &cqes[(cq_tail + i) & cq_mask];
-		u32 end = i + min3(n - i, sq_mask + 1 - ((head + i) & sq_mask),
-				   cq_mask + 1 - ((cq_tail + i) & cq_mask));
 
-		for (; i < end; i++, e++, cqe++) {
+		last = e + min3(n - i, sq_mask + 1 - ((head + i) & sq_mask),
+				cq_mask + 1 - ((cq_tail + i) & cq_mask));
+		for (; e < last; e++, cqe++) {
 			u64 user_data;
 			s32 status;
 
@@ -790,16 +793,20 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 			if (unlikely(ret))
 				goto refuse;
 			if (unlikely(d.encoding != MMSB_DELTA_DENSE))
-				goto stop;
+				break;
 			/* struct mmsb_delta's checks, in its order. */
 			if (unlikely(d.len - 1 >= max_size)) {
 				ret = d.len ? -ERANGE : -EINVAL;
 				goto refuse;
 			}
-			page = mmsb_sq_page(sq, a, round, &nr_pages, d.page_id);
-			if (IS_ERR(page)) {
-				ret = PTR_ERR(page);
-				goto refuse;
+			page = mmsb_sq_page_held(sq, round, d.page_id);
+			if (unlikely(!page)) {
+				page = mmsb_sq_page_slow(sq, a, round, &nr_pages,
+							 d.page_id);
+				if (IS_ERR(page)) {
+					ret = PTR_ERR(page);
+					goto refuse;
+				}
 			}
 			if (unlikely(d.offset + d.len > page->size)) {
 				ret = -ERANGE;
@@ -813,13 +820,14 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 				tick = a->open(a);
 				a->tick = tick;
 				if (!tick)
-					goto stop;
+					break;
 			}
 			if (unlikely(d.len > MMSB_COPY_WORDS_MAX)) {
 				big += d.len;
+				/* This SQE is the round's last. */
 				if (big > MMSB_SQ_ROUND_BYTES) {
-					end = i + 1;
-					n = end;
+					n = i + (e - first) + 1;
+					last = e + 1;
 				}
 			}
 			status = mmsb_sq_write(page, &d, id, tick, &es);
@@ -837,8 +845,10 @@ refuse:
 			cqe->pad = 0;
 			refused++;
 		}
+		i += e - first;
+		if (e < last)
+			break;
 	}
-stop:
 	mmsb_sq_apply_end(a, nr_pages, &es);
 	rcu_read_unlock();
 	for (k = 0; k < nr_pages; k++)
