@@ -3,8 +3,11 @@
  * KUnit: the mapped submission queue (sq.c) on a bus without a device
  * (bus_test.h), ticks on demand.  The test plays user space on the
  * queue's memory: it writes SQEs and arena bytes, publishes the tail
- * with a release store, consumes (mmsb_sq_consume()), flushes a tick
- * and reads the CQEs.
+ * with a release store, has them consumed, and reads the CQEs.  Each
+ * case runs twice: "queue" consumes with mmsb_sq_consume() (records
+ * through the tick's queue), then flushes a tick; "in place" has the
+ * tick see the queue and only flushes, so the tick applies the SQEs
+ * itself (mmsb_sq_apply()).
  *
  * wraparound: rounds of SQEs around a 4-entry SQ and 8-entry CQ; every
  * CQE in order with its user_data, id and epoch; bytes as written.
@@ -25,6 +28,7 @@
 #include "sq.h"
 
 struct sqt {
+	bool in_place;
 	struct tb *tb;
 	struct mmsb_sq_list list;
 	struct mmsb_sq *sq;
@@ -60,6 +64,10 @@ static struct sqt *sqt_start(struct kunit *test, u32 entries, u64 arena)
 	s->cqes = (struct mmsb_cqe *)(mem + s->p.cqes_off);
 	s->arena = mem + s->p.arena_off;
 	KUNIT_EXPECT_EQ(test, atomic64_read(&s->tb->ctx.bytes), s->p.map_size);
+	/* The tick runs only when flushed: nothing reads the field yet. */
+	s->in_place = *(const bool *)test->param_value;
+	if (s->in_place)
+		WRITE_ONCE(s->tb->tick.sqs, &s->list);
 	return s;
 }
 
@@ -91,12 +99,19 @@ static struct mmsb_sqe *sqt_dense(struct sqt *s, struct mmsb_page *page,
 }
 
 /* Publish, consume once, run a tick: returns the SQEs consumed. */
+/* Publish the SQEs, have them consumed; returns how many were. */
 static int sqt_run(struct sqt *s)
 {
+	u32 head = READ_ONCE(s->r->sq_head);
 	int n;
 
 	/* Pairs with the kernel's acquire load of sq_tail. */
 	smp_store_release(&s->r->sq_tail, s->tail);
+	if (s->in_place) {
+		mmsb_tick_flush(&s->tb->tick);
+		/* Pairs with the kernel's release store of sq_head. */
+		return smp_load_acquire(&s->r->sq_head) - head;
+	}
 	n = mmsb_sq_consume(s->sq, false);
 	mmsb_tick_flush(&s->tb->tick);
 	return n;
@@ -320,11 +335,21 @@ static void mmsb_sq_test_exit(struct kunit *test)
 	tb_stop(test);
 }
 
+static const bool mmsb_sq_ways[] = { false, true };
+
+static void mmsb_sq_way_desc(const bool *in_place, char *desc)
+{
+	strscpy(desc, *in_place ? "in place" : "queue", KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mmsb_sq_way, mmsb_sq_ways, mmsb_sq_way_desc);
+
 static struct kunit_case mmsb_sq_cases[] = {
-	KUNIT_CASE(mmsb_sq_test_wraparound),
-	KUNIT_CASE(mmsb_sq_test_cq_full),
-	KUNIT_CASE(mmsb_sq_test_bad_ranges),
-	KUNIT_CASE_SLOW(mmsb_sq_test_copy_once),
+	KUNIT_CASE_PARAM(mmsb_sq_test_wraparound, mmsb_sq_way_gen_params),
+	KUNIT_CASE_PARAM(mmsb_sq_test_cq_full, mmsb_sq_way_gen_params),
+	KUNIT_CASE_PARAM(mmsb_sq_test_bad_ranges, mmsb_sq_way_gen_params),
+	KUNIT_CASE_PARAM_ATTR(mmsb_sq_test_copy_once, mmsb_sq_way_gen_params,
+			      { .speed = KUNIT_SPEED_SLOW }),
 	{}
 };
 
