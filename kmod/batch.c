@@ -565,14 +565,24 @@ int mmsb_chunk_put_results(struct mmsb_chunk *c,
 				     (size_t)(c->last_index + 1 - kd->index) *
 				     sizeof(*uptr)))
 		goto one_by_one;
-	for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
-		struct mmsb_delta __user *u = uptr + kd->index;
-		s32 status = ended ? kd->status : 0;
+	/* Two loops, so that neither tests @ended per delta. */
+	if (ended) {
+		for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+			struct mmsb_delta __user *u = uptr + kd->index;
 
-		unsafe_put_user(kd->id, &u->delta_id, efault);
-		unsafe_put_user(status, &u->status, efault);
-		unsafe_put_user(ended ? kd->epoch : 0, &u->epoch, efault);
-		n += ended && !status;
+			unsafe_put_user(kd->id, &u->delta_id, efault);
+			unsafe_put_user(kd->status, &u->status, efault);
+			unsafe_put_user(kd->epoch, &u->epoch, efault);
+			n += !kd->status;
+		}
+	} else {
+		for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+			struct mmsb_delta __user *u = uptr + kd->index;
+
+			unsafe_put_user(kd->id, &u->delta_id, efault);
+			unsafe_put_user(0, &u->status, efault);
+			unsafe_put_user(0, &u->epoch, efault);
+		}
 	}
 	user_write_access_end();
 	if (applied)
