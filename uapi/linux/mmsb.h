@@ -1015,7 +1015,9 @@ struct mmsb_uring_wait {
  * whether the tick applies them in place or through its queue) and
  * complete in the tick that handled them, after propagation, like a
  * SYNC submission: then the CQE carries their id, status and the
- * page's epoch after that tick.  A refused
+ * page's epoch after that tick.  SQEs published together may take
+ * more than one tick (the queue has no ATOMIC), as the deltas of an
+ * ioctl submission without MMSB_SUBMIT_ATOMIC may.  A refused
  * SQE (the errnos of struct mmsb_delta, -EINVAL for a reserved field
  * or an arena range past @arena_bytes, -ENOMEM for the memory limit)
  * gets its CQE at once, with delta_id 0.  Deltas from the queue, and
