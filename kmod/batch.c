@@ -25,11 +25,15 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 #include <kunit/visibility.h>
 
 #include "batch.h"
 #include "delta.h"
 #include "page.h"
+
+/* A chunk's memory: charged to the cgroup, -ENOMEM rather than its OOM. */
+#define MMSB_CHUNK_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
 /* Sizes of the pooled chunks, ascending; the last is MMSB_CHUNK_LARGE. */
 static const u32 mmsb_chunk_class_size[MMSB_CHUNK_CLASSES] = {
@@ -195,8 +199,10 @@ void mmsb_delta_uncharge(struct mmsb_delta_ctx *ctx, size_t bytes)
  * @want: bytes the submission's records are expected to take, for the
  *	choice of size: the smallest pooled chunk they fit
  *
- * A pooled chunk when @need fits one, else one of its own.  Only the
- * header fields are set: the records are written before they are read.
+ * A pooled chunk when @need fits one, else one of its own: whole pages
+ * (vmalloc()), charged as allocated, so the limit bounds the memory
+ * really held.  Only the header fields are set: the records are written
+ * before they are read.
  *
  * Context: process context, may sleep.
  * Return: the chunk, or NULL (-ENOMEM: memory limit or allocation).
@@ -218,7 +224,12 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 	if (cls < MMSB_CHUNK_CLASSES) {
 		size = mmsb_chunk_class_size[cls];
 	} else {
-		size = size_add(sizeof(*c), need);
+		/*
+		 * Whole pages, all charged and all usable: what vmalloc()
+		 * holds for it.  @need is bounded by the largest page
+		 * (max_page_size), so neither this nor @c->size wraps.
+		 */
+		size = PAGE_ALIGN(sizeof(*c) + need);
 		cls = -1;
 	}
 	if (mmsb_delta_charge(ctx, size))
@@ -238,9 +249,18 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 		/*
 		 * Past its cgroup's memory.max, the delta gets -ENOMEM,
 		 * quietly, and the cgroup's OOM killer stays asleep.
+		 *
+		 * A pooled chunk is a power of two, which kmalloc() holds
+		 * exactly.  A chunk of its own is not, and kvmalloc()
+		 * would try kmalloc() first, which holds the next power
+		 * of two pages: up to twice what was charged (a record of
+		 * 1 MiB held 2 MiB, so the limit let deltas hold twice
+		 * mem_limit_mb).  vmalloc() holds the pages charged.
 		 */
-		c = kvmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
-			     __GFP_RETRY_MAYFAIL);
+		if (cls >= 0)
+			c = kvmalloc(size, MMSB_CHUNK_GFP);
+		else
+			c = __vmalloc(size, MMSB_CHUNK_GFP);
 		if (!c) {
 			mmsb_delta_uncharge(ctx, size);
 			return NULL;

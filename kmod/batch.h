@@ -9,7 +9,8 @@
  * taken from a per-device pool and given back to it after the tick: no
  * allocation (and, with init_on_alloc, no zeroing) per call once the
  * pool is warm.  A record too big for a pooled chunk gets a chunk of its
- * own, freed after its tick.  A chunk is one entry of the delta ring.
+ * own, whole pages from vmalloc() (kmalloc() would hold up to twice
+ * its size past what is charged), freed after its tick.  A chunk is one entry of the delta ring.
  * Each chunk holds one reference on every distinct page its records
  * address (@pages), taken with the first record of that page, so a
  * delta costs no reference count of its own.  A chunk's bytes are
