@@ -257,23 +257,46 @@ u32 mmsb_sq_ready(struct mmsb_sq *sq)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_sq_ready);
 
 /*
+ * Bytes a round's memory holds: kvmalloc() gets it from kmalloc(),
+ * which rounds 32 KiB and a pointer up to 64 KiB.
+ */
+static size_t mmsb_sq_round_bytes(void)
+{
+	return kmalloc_size_roundup(sizeof(struct mmsb_sq_round));
+}
+
+/*
  * A round's memory: the one the last round left, or a new one.  Rounds
  * are serialised (@lock) but end later, in the tick: usually the last
  * one ended before the next starts, so a queue allocates (and, with
- * init_on_alloc, zeroes) its 32 KiB once, not per round.
+ * init_on_alloc, zeroes) its round once, not per round.  A round in
+ * flight is charged to the limit, as its chunks are: a queue whose
+ * rounds each take one SQE (the CQ allows 65536 in flight) must not
+ * hold their memory uncharged.  The one kept for the next round is
+ * not, as the chunk pool's are not.  ERR_PTR(-ENOSPC): the limit;
+ * ERR_PTR(-ENOMEM): no memory.
  */
 static struct mmsb_sq_round *mmsb_sq_round_alloc(struct mmsb_sq *sq)
 {
-	struct mmsb_sq_round *round = xchg(&sq->spare_round, NULL);
+	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
+	struct mmsb_sq_round *round;
 
+	if (mmsb_delta_charge(ctx, mmsb_sq_round_bytes()))
+		return ERR_PTR(-ENOSPC);
+	round = xchg(&sq->spare_round, NULL);
+	if (!round)
+		round = kvmalloc(sizeof(*round),
+				 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (round)
 		return round;
-	return kvmalloc(sizeof(*round), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	mmsb_delta_uncharge(ctx, mmsb_sq_round_bytes());
+	return ERR_PTR(-ENOMEM);
 }
 
 /* Keep @round for the next round, unless one is kept already. */
 static void mmsb_sq_round_free(struct mmsb_sq *sq, struct mmsb_sq_round *round)
 {
+	mmsb_delta_uncharge(sq->bus.deltas, mmsb_sq_round_bytes());
 	if (cmpxchg(&sq->spare_round, NULL, round))
 		kvfree(round);
 }
@@ -393,6 +416,31 @@ static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
 	return 0;
 }
 
+/*
+ * Refuse the @n SQEs from @head with -ENOMEM, counted in @inflight, and
+ * consume them: the round that would have queued them was over the
+ * memory limit.
+ */
+static void mmsb_sq_refuse_all(struct mmsb_sq *sq, u32 head, u32 n)
+{
+	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		const struct mmsb_sqe *e =
+			&sq->sqes[(head + i) & (sq->entries - 1)];
+
+		atomic64_inc(&ctx->rejected);
+		/* The count before the CQE, as in mmsb_sq_round(). */
+		smp_mb__after_atomic();
+		mmsb_sq_refuse(sq, READ_ONCE(e->user_data), -ENOMEM);
+	}
+	sq->sq_head = head + n;
+	/* Pairs with user space's acquire load of sq_head. */
+	smp_store_release(&sq->ring->sq_head, sq->sq_head);
+	mmsb_sq_notify(sq);
+}
+
 /* Queue the builder's open chunk, whose records have room reserved. */
 static u32 mmsb_sq_push(struct mmsb_sq *sq, struct mmsb_builder *b)
 {
@@ -456,14 +504,20 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 		return 0;
 	n = got;
 	round = mmsb_sq_round_alloc(sq);
-	if (!round) {
+	if (round == ERR_PTR(-ENOMEM)) {
 		mmsb_tick_unreserve(t, n);
 		return -ENOMEM;
 	}
-	round->sq = sq;
 	spin_lock(&sq->cq_lock);
 	sq->inflight += n;
 	spin_unlock(&sq->cq_lock);
+	if (IS_ERR(round)) {
+		/* The limit: each SQE is refused, as its chunk would be. */
+		mmsb_sq_refuse_all(sq, head, n);
+		mmsb_tick_unreserve(t, n);
+		return n;
+	}
+	round->sq = sq;
 
 	mmsb_builder_init(&b, ctx, mmsb_page_cache_acquire(&sq->pages,
 							   &sq->spare),

@@ -16,6 +16,8 @@
  * bad_ranges: arena ranges past the arena (also ones that wrap a
  * 32-bit sum), reserved fields, a DENSE mask: each -EINVAL in its CQE,
  * nothing applied.
+ * rounds_charged: rounds in flight count against the limit, two at once
+ * twice; a round over it refuses its SQEs with -ENOMEM.
  * copy_once: a second kthread rewrites the SQEs and the arena while
  * they are consumed, between a valid delta and invalid ones; only
  * valid values are ever applied.
@@ -65,7 +67,9 @@ static struct sqt *sqt_start(struct kunit *test, u32 entries, u64 arena)
 	s->arena = mem + s->p.arena_off;
 	KUNIT_EXPECT_EQ(test, atomic64_read(&s->tb->ctx.bytes), s->p.map_size);
 	/* The tick runs only when flushed: nothing reads the field yet. */
-	s->in_place = *(const bool *)test->param_value;
+	/* Cases without the parameter go through the queue. */
+	s->in_place = test->param_value &&
+		      *(const bool *)test->param_value;
 	if (s->in_place)
 		WRITE_ONCE(s->tb->tick.sqs, &s->list);
 	return s;
@@ -330,6 +334,62 @@ static void mmsb_sq_test_copy_once(struct kunit *test)
 	sqt_stop(test, s);
 }
 
+/*
+ * A round in flight is charged to the limit, its user_data array (32 KiB
+ * and more) as its chunks; all of it comes back when the round ends.  A
+ * round whose array is over the limit refuses its SQEs with -ENOMEM, at
+ * once, and consumes them.
+ */
+static void mmsb_sq_test_rounds_charged(struct kunit *test)
+{
+	struct sqt *s = sqt_start(test, 4, 4 * 64);
+	struct mmsb_page *page = tb_page(test, s->tb, 64);
+	struct mmsb_page_table *t = &s->tb->table;
+	atomic64_t *bytes = &s->tb->ctx.bytes;
+	s64 base = atomic64_read(bytes), one;
+	struct mmsb_cqe cqe;
+	u64 room;
+
+	sqt_dense(s, page, 0, 1, 1, 0);
+	/* Pairs with the kernel's acquire load of sq_tail. */
+	smp_store_release(&s->r->sq_tail, s->tail);
+	KUNIT_ASSERT_EQ(test, mmsb_sq_consume(s->sq, false), 1);
+	one = atomic64_read(bytes) - base;
+	/* The array of 4096 user_data and a chunk of 2 KiB at least. */
+	KUNIT_EXPECT_GE(test, one, 32768 + 2048);
+	/* A second round while the first is in flight: charged too. */
+	sqt_dense(s, page, 1, 2, 1, 1);
+	/* As above. */
+	smp_store_release(&s->r->sq_tail, s->tail);
+	KUNIT_ASSERT_EQ(test, mmsb_sq_consume(s->sq, false), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(bytes) - base, 2 * one);
+	mmsb_tick_flush(&s->tb->tick);
+	KUNIT_ASSERT_TRUE(test, sqt_reap(s, &cqe));
+	KUNIT_EXPECT_EQ(test, cqe.status, 0);
+	KUNIT_ASSERT_TRUE(test, sqt_reap(s, &cqe));
+	KUNIT_EXPECT_EQ(test, cqe.status, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(bytes), base);
+
+	/* Room for a chunk of 2 KiB, not for a round's array. */
+	room = t->limit - atomic64_read(&t->charged) - 16384;
+	KUNIT_ASSERT_EQ(test, mmsb_page_table_charge(t, room), 0);
+	sqt_dense(s, page, 2, 3, 1, 2);
+	sqt_dense(s, page, 3, 4, 1, 3);
+	KUNIT_EXPECT_EQ(test, sqt_run(s), 2);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->r->sq_head), s->tail);
+	KUNIT_ASSERT_TRUE(test, sqt_reap(s, &cqe));
+	KUNIT_EXPECT_EQ(test, cqe.user_data, 2);
+	KUNIT_EXPECT_EQ(test, cqe.status, -ENOMEM);
+	KUNIT_EXPECT_EQ(test, cqe.delta_id, 0);
+	KUNIT_ASSERT_TRUE(test, sqt_reap(s, &cqe));
+	KUNIT_EXPECT_EQ(test, cqe.user_data, 3);
+	KUNIT_EXPECT_EQ(test, cqe.status, -ENOMEM);
+	KUNIT_EXPECT_FALSE(test, sqt_reap(s, &cqe));
+	KUNIT_EXPECT_EQ(test, atomic64_read(bytes), base);
+	mmsb_page_table_uncharge(t, room);
+	sqt_stop(test, s);
+}
+
 static void mmsb_sq_test_exit(struct kunit *test)
 {
 	tb_stop(test);
@@ -348,6 +408,7 @@ static struct kunit_case mmsb_sq_cases[] = {
 	KUNIT_CASE_PARAM(mmsb_sq_test_wraparound, mmsb_sq_way_gen_params),
 	KUNIT_CASE_PARAM(mmsb_sq_test_cq_full, mmsb_sq_way_gen_params),
 	KUNIT_CASE_PARAM(mmsb_sq_test_bad_ranges, mmsb_sq_way_gen_params),
+	KUNIT_CASE(mmsb_sq_test_rounds_charged),
 	KUNIT_CASE_PARAM_ATTR(mmsb_sq_test_copy_once, mmsb_sq_way_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),
 	{}
