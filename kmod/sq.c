@@ -48,9 +48,11 @@
 #include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/log2.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -91,6 +93,8 @@
  * @ref: the file's reference and one per round in flight
  * @bus: the bus's queue list, submission state and tick
  * @cred: the setter's credentials (the file's), for page permission
+ * @memcg: the setter's memory cgroup, charged for what the queue's rounds
+ *	allocate, whoever runs them (a tick may run in another process)
  * @admin: the setter bypasses page modes
  * @node: on @bus.list
  * @lock: serialises the consumers and @sq_head, @dead
@@ -126,6 +130,7 @@ struct mmsb_sq {
 	struct kref ref;
 	struct mmsb_sq_bus bus;
 	const struct cred *cred;
+	struct mem_cgroup *memcg;
 	bool admin;
 	struct list_head node;
 	struct mutex lock;	/* consumers, @sq_head, @dead */
@@ -189,6 +194,7 @@ static void mmsb_sq_free(struct kref *ref)
 	vfree(sq->mem);
 	mmsb_delta_uncharge(sq->bus.deltas, sq->map_size);
 	put_cred(sq->cred);
+	mem_cgroup_put(sq->memcg);
 	kfree(sq);
 }
 
@@ -467,7 +473,7 @@ static u32 mmsb_sq_push(struct mmsb_sq *sq, struct mmsb_builder *b)
  * queue the good ones as one batch, post the refused ones' CQEs.
  * Returns the SQEs consumed, or -ENOMEM (nothing consumed).
  */
-static int mmsb_sq_round(struct mmsb_sq *sq)
+static int __mmsb_sq_round(struct mmsb_sq *sq)
 {
 	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
 	struct mmsb_tick *t = sq->bus.tick;
@@ -575,6 +581,21 @@ static int mmsb_sq_round(struct mmsb_sq *sq)
 	mmsb_batch_arm(b.batch);
 	if (queued < n)
 		mmsb_sq_notify(sq);
+	return n;
+}
+
+/*
+ * One round, its memory (the round's, its chunks') charged to the
+ * setter's memory cgroup wherever it runs: in SQ_ENTER, in the poller
+ * or the tick's kthread, or in a tick that another process runs (a
+ * SYNC submission, SQ_ENTER on its own queue).
+ */
+static int mmsb_sq_round(struct mmsb_sq *sq)
+{
+	struct mem_cgroup *old = set_active_memcg(sq->memcg);
+	int n = __mmsb_sq_round(sq);
+
+	set_active_memcg(old);
 	return n;
 }
 
@@ -975,8 +996,9 @@ bool mmsb_sq_snapshot(struct mmsb_sq_list *list)
  * (mmsb_sq_snapshot()) come after every delta accepted before them, and
  * the tick applies them itself, without a record per delta
  * (mmsb_sq_apply_round()).  One round of each queue in turn, again
- * while rounds take SQEs, until @a->deadline (then @a->overrun); the
- * list turns by one each tick, so no queue always goes first.  A queue
+ * while rounds take SQEs, until @a->deadline (then @a->overrun) or
+ * @a->left is 0 (then @a->more: the tick should be followed by another);
+ * the list turns by one each tick, so no queue always goes first.  A queue
  * another consumer holds waits for the next tick.
  *
  * Context: the tick, with its run_lock, after the drain.
@@ -1004,6 +1026,8 @@ bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
 			}
 		}
 	} while (more && a->left);
+	/* Stopped by the budget or batch_max: there may be more to take. */
+	a->more = a->overrun || !a->left;
 	if (!list_empty(&list->head))
 		list_rotate_left(&list->head);
 	armed = list->nr;
@@ -1152,6 +1176,7 @@ struct mmsb_sq *mmsb_sq_create(const struct mmsb_sq_bus *bus,
 		goto err_uncharge;
 	kref_init(&sq->ref);
 	sq->cred = get_cred(cred);
+	sq->memcg = get_mem_cgroup_from_mm(current->mm);
 	sq->admin = admin;
 	mutex_init(&sq->lock);
 	spin_lock_init(&sq->cq_lock);

@@ -57,6 +57,8 @@ struct mmsb_sq_list {
  * @deadline: ktime_get_ns() past which no round starts (the budget)
  * @handled: out: SQEs the tick handled (applied, -ESTALE or -EIDRM)
  * @overrun: out: rounds stopped at @deadline
+ * @more: out: rounds stopped before the SQEs published when the tick
+ *	began were all taken (@deadline, or @left reached 0)
  */
 struct mmsb_sq_apply {
 	u64 (*open)(struct mmsb_sq_apply *a);
@@ -68,6 +70,7 @@ struct mmsb_sq_apply {
 	u64 deadline;
 	u32 handled;
 	bool overrun;
+	bool more;
 };
 
 /**

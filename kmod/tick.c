@@ -295,6 +295,7 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	a->deadline = tc->start + t->budget_ns;
 	a->handled = 0;
 	a->overrun = false;
+	a->more = false;
 	t->sq_armed = mmsb_sq_apply(t->sqs, a);
 	if (a->handled) {
 		tc->deltas += a->handled;
@@ -413,10 +414,14 @@ static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
  * side (see the top of the file).  Returns true when another tick
  * should follow at once: ticks on demand and work left.
  */
-static bool mmsb_tick_next(struct mmsb_tick *t)
+static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more)
 {
-	/* A chunk partly taken is work the ring no longer shows. */
-	if (!mmsb_tick_has_work(t)) {
+	/*
+	 * A chunk partly taken is work the ring no longer shows; SQEs a
+	 * tick left in the mapped queues (its budget, batch_max) are work
+	 * too.
+	 */
+	if (!mmsb_tick_has_work(t) && !sq_more) {
 		/* A mapped queue is consumed at every tick: keep them coming. */
 		if (t->sq_armed && t->period && !READ_ONCE(t->stopping)) {
 			mmsb_tick_wake_timer(t);
@@ -489,7 +494,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	if (unlikely(tc.st))
 		mmsb_stream_tick_end(t->stream, tc.deltas ? t->tick_no : 0);
 	mmsb_tick_complete(t, &tc);
-	return mmsb_tick_next(t);
+	return mmsb_tick_next(t, sq_in_place && tc.sq.more);
 }
 
 /**
