@@ -26,19 +26,6 @@
 #define CG_MAX_MIB	32	/* memory.max of the test's cgroup */
 #define PAGES_MAX	64	/* what the child tries: twice the limit */
 
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoll(buf) : -EIO;
-}
-
 FIXTURE(memcg) {
 	char dir[64];
 	char current[96];

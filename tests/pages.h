@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -331,6 +332,75 @@ static inline void delta_model_apply(unsigned char *model,
 }
 
 #define RUN_PARAMS_PATH	"/mmsb/params"	/* qemu-run's MMSB_PARAMS */
+
+/* A number read from a file (a cgroup's memory.current), or -errno. */
+static inline long long read_ll(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoll(buf) : -EIO;
+}
+
+/* The bus's delta_bytes (MMSB_IOC_STATS), or ~0 if STATS failed. */
+static inline __u64 delta_bytes(int fd)
+{
+	struct mmsb_stats s;
+
+	if (mmsb_stats(fd, &s))
+		return ~0ULL;
+	return s.delta_bytes;
+}
+
+/* Flush until delta_bytes is @want, for up to 10 s; the last value seen. */
+static inline __u64 delta_bytes_settle(int fd, __u64 want)
+{
+	__u64 b = 0;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		b = delta_bytes(fd);
+		if (b == want)
+			break;
+		ioctl(fd, MMSB_IOC_FLUSH);
+		usleep(10000);
+	}
+	return b;
+}
+
+/* Take the next CQE of mapped queue @q into *@out; -EAGAIN if none. */
+static inline int sq_reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
+{
+	struct mmsb_cqe *c = mmsb_sq_peek_cqe(q);
+
+	if (!c)
+		return -EAGAIN;
+	*out = *c;
+	mmsb_sq_cqe_seen(q);
+	return 0;
+}
+
+/*
+ * Wait up to 10 s, looking every 100 us, without system calls into
+ * mmsb, for a CQE of @q; -ETIMEDOUT if none came.
+ */
+static inline int sq_reap_spin(struct mmsb_sq_handle *q,
+			       struct mmsb_cqe *out)
+{
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (!sq_reap(q, out))
+			return 0;
+		usleep(100);
+	}
+	return -ETIMEDOUT;
+}
 
 /*
  * Load mmsb with the run's parameters (MMSB_PARAMS, as the guest's first

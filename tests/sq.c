@@ -54,31 +54,6 @@
 #define PSIZE	4096
 #define NOBODY	65534
 
-static __u64 delta_bytes(int fd)
-{
-	struct mmsb_stats s;
-
-	if (mmsb_stats(fd, &s))
-		return ~0ULL;
-	return s.delta_bytes;
-}
-
-/* Wait up to 10 s for delta_bytes to be @want (ticks give chunks back). */
-static __u64 delta_bytes_settle(int fd, __u64 want)
-{
-	__u64 b = 0;
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		b = delta_bytes(fd);
-		if (b == want)
-			break;
-		ioctl(fd, MMSB_IOC_FLUSH);
-		usleep(10000);
-	}
-	return b;
-}
-
 static int setup_raw(int fd, struct mmsb_sq_setup *p)
 {
 	return ioctl_err(fd, MMSB_IOC_SQ_SETUP, p);
@@ -96,31 +71,6 @@ static int submit_wait(struct mmsb_sq_handle *q, __u32 n)
 	return ret < 0 ? ret : 0;
 }
 
-/* Take the next CQE into *@out. */
-static int reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
-{
-	struct mmsb_cqe *c = mmsb_sq_peek_cqe(q);
-
-	if (!c)
-		return -EAGAIN;
-	*out = *c;
-	mmsb_sq_cqe_seen(q);
-	return 0;
-}
-
-/* Wait up to 10 s, without system calls into mmsb, for a CQE. */
-static int reap_spin(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
-{
-	int i;
-
-	for (i = 0; i < 10000; i++) {
-		if (!reap(q, out))
-			return 0;
-		usleep(1000);
-	}
-	return -ETIMEDOUT;
-}
-
 /*
  * Six SQEs, user_data 0 to 5, of which a full CQ held the last two
  * back: read CQEs 0 and 1, which makes room, then wait up to @wait_ns
@@ -133,12 +83,12 @@ static void reap_two_then_four(struct __test_metadata *_metadata,
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, reap(q, &cqe));
+		ASSERT_EQ(0, sq_reap(q, &cqe));
 		EXPECT_EQ(i, cqe.user_data);
 	}
 	ASSERT_EQ(0, mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 4, wait_ns));
 	for (i = 2; i < 6; i++) {
-		ASSERT_EQ(0, reap(q, &cqe));
+		ASSERT_EQ(0, sq_reap(q, &cqe));
 		EXPECT_EQ(i, cqe.user_data);
 		EXPECT_EQ(0, cqe.status);
 	}
@@ -348,7 +298,7 @@ TEST_F(sq, encodings_against_model)
 		}
 		ASSERT_EQ(0, submit_wait(&self->q, 3));
 		for (i = 0; i < 3; i++) {
-			ASSERT_EQ(0, reap(&self->q, &cqe[i]));
+			ASSERT_EQ(0, sq_reap(&self->q, &cqe[i]));
 			EXPECT_EQ(1000 * round + i, cqe[i].user_data);
 			EXPECT_EQ(0, cqe[i].status);
 			EXPECT_LT(last_id, cqe[i].delta_id);
@@ -363,7 +313,7 @@ TEST_F(sq, encodings_against_model)
 			EXPECT_LE(i ? cqe[i - 1].epoch : 0, cqe[i].epoch);
 			EXPECT_EQ(0, cqe[i].pad);
 		}
-		EXPECT_EQ(-EAGAIN, reap(&self->q, &cqe[0]));
+		EXPECT_EQ(-EAGAIN, sq_reap(&self->q, &cqe[0]));
 		ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, data, PSIZE, NULL));
 		EXPECT_EQ(0, memcmp(model, data, PSIZE)) TH_LOG("round %d", round);
 		epoch = cqe[2].epoch;
@@ -525,7 +475,7 @@ TEST_F(sq, refusals)
 	}
 	ASSERT_EQ(0, submit_wait(&self->q, n));
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, reap(&self->q, &cqe));
+		ASSERT_EQ(0, sq_reap(&self->q, &cqe));
 		/* Refusals at once come first; -ESTALE and 0 at the tick. */
 		ASSERT_GT(n, (int)cqe.user_data);
 		EXPECT_EQ(i < n - 2 ? (__u64)i : cqe.user_data, cqe.user_data);
@@ -602,7 +552,7 @@ TEST_F(sq, refusals_at_u32_edges)
 	}
 	ASSERT_EQ(0, submit_wait(&self->q, n));
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, reap(&self->q, &cqe));
+		ASSERT_EQ(0, sq_reap(&self->q, &cqe));
 		ASSERT_GT(n, (int)cqe.user_data);
 		status[cqe.user_data] = cqe.status;
 		EXPECT_EQ(cqe.status ? 0 : 1, cqe.epoch);
@@ -638,7 +588,7 @@ TEST_F(sq, refuses_unwritable_page)
 			_exit(3);
 		s = mmsb_sq_get_sqe(&q);
 		mmsb_sq_prep_dense(&q, s, self->ro, 0, b, 8, 5);
-		if (submit_wait(&q, 1) || reap(&q, &cqe))
+		if (submit_wait(&q, 1) || sq_reap(&q, &cqe))
 			_exit(4);
 		_exit(cqe.status == -EACCES && cqe.user_data == 5 &&
 		      !cqe.delta_id ? 0 : 5);
@@ -663,7 +613,7 @@ TEST_F(sq, order_with_ioctl)
 	s = mmsb_sq_get_sqe(&self->q);
 	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 0, &b, 1, 1));
 	ASSERT_EQ(0, submit_wait(&self->q, 1));
-	ASSERT_EQ(0, reap(&self->q, &cqe));
+	ASSERT_EQ(0, sq_reap(&self->q, &cqe));
 	EXPECT_EQ(0, cqe.status);
 	EXPECT_LT(d.delta_id, cqe.delta_id);
 	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, &got, 1, NULL));
@@ -683,7 +633,7 @@ TEST_F(sq, order_with_ioctl)
 		  __atomic_load_n(&self->q.ring->sq_head, __ATOMIC_ACQUIRE));
 	mmsb_delta_dense(&d, self->page, 0, &c, 1);
 	ASSERT_EQ(0, mmsb_submit(self->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL));
-	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 	EXPECT_EQ(0, cqe.status);
 	EXPECT_LT(cqe.delta_id, d.delta_id);
 	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, &got, 1, NULL));
@@ -718,7 +668,7 @@ TEST_F(sq, in_place_epochs_and_refusals)
 	ASSERT_EQ(0, sq_up(self, 8, 0, 0));
 	put_byte(_metadata, &self->q, self->page, 3, one, 0, 100);
 	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-	ASSERT_EQ(0, reap_spin(&self->q, &cqe[0]));
+	ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe[0]));
 	ASSERT_EQ(0, cqe[0].status);
 	ASSERT_EQ(1, cqe[0].epoch);
 
@@ -730,7 +680,7 @@ TEST_F(sq, in_place_epochs_and_refusals)
 	put_byte(_metadata, &self->q, self->page, 3, 0x66, 2, 5);
 	ASSERT_EQ(6, mmsb_sq_submit(&self->q));
 	for (i = 0; i < 6; i++) {
-		ASSERT_EQ(0, reap_spin(&self->q, &cqe[i]));
+		ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe[i]));
 		EXPECT_EQ(i, cqe[i].user_data);
 	}
 	EXPECT_EQ(0, cqe[0].status);
@@ -782,7 +732,7 @@ TEST_F(sq, edge_propagates)
 		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page,
 						100 * round, b, 64, round));
 		ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-		ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+		ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 		ASSERT_EQ(0, cqe.status);
 		ASSERT_EQ(0, mmsb_page_read(hq, 100 * round, got, 64, NULL));
 		EXPECT_EQ(0, memcmp(b, got, 64)) TH_LOG("round %d", round);
@@ -804,7 +754,7 @@ TEST_F(sq, tick_consumes)
 	s = mmsb_sq_get_sqe(&self->q);
 	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 64, b, 64, 9));
 	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 	EXPECT_EQ(9, cqe.user_data);
 	EXPECT_EQ(0, cqe.status);
 	EXPECT_EQ(1, cqe.epoch);
@@ -823,7 +773,7 @@ TEST_F(sq, poller_consumes_and_sleeps)
 	s = mmsb_sq_get_sqe(&self->q);
 	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 5, &b, 1, 1));
 	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 	EXPECT_EQ(0, cqe.status);
 	/* After 20 ms of nothing, the poller sleeps and says so. */
 	for (i = 0; i < 5000 && !(__atomic_load_n(&self->q.ring->flags,
@@ -835,7 +785,7 @@ TEST_F(sq, poller_consumes_and_sleeps)
 	s = mmsb_sq_get_sqe(&self->q);
 	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, self->page, 5, &b, 1, 2));
 	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-	ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+	ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 	EXPECT_EQ(2, cqe.user_data);
 	ASSERT_EQ(0, mmsb_page_read(self->hdr, 5, &got, 1, NULL));
 	EXPECT_EQ(0x43, got);
@@ -951,7 +901,7 @@ TEST_F(sq_notick, getevents_takes_published)
 	ASSERT_EQ(0, mmsb_sq_enter(q, MMSB_SQ_ENTER_GETEVENTS, 3,
 				   2ULL * 1000000000));
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, reap(q, &cqe));
+		ASSERT_EQ(0, sq_reap(q, &cqe));
 		EXPECT_EQ(i, cqe.user_data);
 		EXPECT_EQ(0, cqe.status);
 		EXPECT_EQ(1, cqe.epoch);
@@ -1273,7 +1223,7 @@ TEST_F(sq, eventfd)
 	for (i = 0; i < 4; i++) {
 		if (!mmsb_sq_peek_cqe(&self->q))
 			ASSERT_LT(0, eventfd_wait(efd));
-		ASSERT_EQ(0, reap(&self->q, &cqe));
+		ASSERT_EQ(0, sq_reap(&self->q, &cqe));
 		EXPECT_EQ(i, cqe.user_data);
 		EXPECT_EQ(0, cqe.status);
 	}
@@ -1288,7 +1238,7 @@ TEST_F(sq, eventfd)
 					7));
 	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
 	ASSERT_LT(0, eventfd_wait(efd));
-	ASSERT_EQ(0, reap(&self->q, &cqe));
+	ASSERT_EQ(0, sq_reap(&self->q, &cqe));
 	EXPECT_EQ(7, cqe.user_data);
 	EXPECT_EQ(-ENOENT, cqe.status);
 	EXPECT_EQ(0, cqe.delta_id);

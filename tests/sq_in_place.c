@@ -48,56 +48,6 @@ static __u32 rnd(__u32 *s)
 	return *s;
 }
 
-static __u64 delta_bytes(int fd)
-{
-	struct mmsb_stats s;
-
-	if (mmsb_stats(fd, &s))
-		return ~0ULL;
-	return s.delta_bytes;
-}
-
-/* Wait up to 10 s for delta_bytes to be @want. */
-static __u64 delta_bytes_settle(int fd, __u64 want)
-{
-	__u64 b = 0;
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		b = delta_bytes(fd);
-		if (b == want)
-			break;
-		ioctl(fd, MMSB_IOC_FLUSH);
-		usleep(10000);
-	}
-	return b;
-}
-
-/* Take the next CQE into *@out. */
-static int reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
-{
-	struct mmsb_cqe *c = mmsb_sq_peek_cqe(q);
-
-	if (!c)
-		return -EAGAIN;
-	*out = *c;
-	mmsb_sq_cqe_seen(q);
-	return 0;
-}
-
-/* Wait up to 10 s, without system calls into mmsb, for a CQE. */
-static int reap_spin(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
-{
-	int i;
-
-	for (i = 0; i < 100000; i++) {
-		if (!reap(q, out))
-			return 0;
-		usleep(100);
-	}
-	return -ETIMEDOUT;
-}
-
 static int sq_open(int fd, __u32 entries, __u32 flags,
 		   struct mmsb_sq_handle *q)
 {
@@ -138,7 +88,7 @@ static void *noise_fn(void *arg)
 			s->user_data = k++;
 		}
 		mmsb_sq_submit(&n->q);
-		while (!reap(&n->q, &cqe)) {
+		while (!sq_reap(&n->q, &cqe)) {
 			n->done++;
 			if (cqe.status) {
 				n->bad++;
@@ -189,7 +139,7 @@ static void noise_stop(struct noise *n)
 	/* What is left in flight comes back within 10 s. */
 	for (i = 0; i < 10000 && n->q.ring->cq_tail != n->q.tail; i++)
 		usleep(1000);
-	while (!reap(&n->q, &cqe)) {
+	while (!sq_reap(&n->q, &cqe)) {
 		n->done++;
 		if (cqe.status) {
 			n->bad++;
@@ -278,7 +228,7 @@ TEST_F(sq_in_place, edge_then_sqe_propagates)
 		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, a, 128, b, 64,
 						iters));
 		ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-		ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+		ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 		ASSERT_EQ(iters, cqe.user_data);
 		ASSERT_EQ(0, cqe.status);
 		ASSERT_EQ(0, mmsb_page_read(hb, 128, got, 64, NULL));
@@ -402,7 +352,7 @@ TEST_F(sq_in_place, churn)
 					   b, 64, sent++);
 		}
 		mmsb_sq_submit(&self->q);
-		while (!reap(&self->q, &cqe)) {
+		while (!sq_reap(&self->q, &cqe)) {
 			got_cqes++;
 			if (!cqe.status)
 				applied++;
@@ -420,7 +370,7 @@ TEST_F(sq_in_place, churn)
 	c.stop = 1;
 	pthread_join(th, NULL);
 	for (i = 0; i < 10000 && got_cqes < sent; i++) {
-		if (reap(&self->q, &cqe)) {
+		if (sq_reap(&self->q, &cqe)) {
 			usleep(1000);
 			continue;
 		}
@@ -484,7 +434,7 @@ TEST_F(sq_in_place, two_queues_one_epoch)
 	s = mmsb_sq_get_sqe(&self->q);
 	ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, pc.id, 0, b1, 8, 0));
 	ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-	ASSERT_EQ(0, reap_spin(&self->q, &c1));
+	ASSERT_EQ(0, sq_reap_spin(&self->q, &c1));
 	ASSERT_EQ(0, c1.status);
 
 	for (iter = 0; iter < 300; iter++) {
@@ -505,8 +455,8 @@ TEST_F(sq_in_place, two_queues_one_epoch)
 			ASSERT_EQ(1, mmsb_sq_submit(&self->q));
 			ASSERT_EQ(1, mmsb_sq_submit(&q2));
 		}
-		ASSERT_EQ(0, reap_spin(&self->q, &c1));
-		ASSERT_EQ(0, reap_spin(&q2, &c2));
+		ASSERT_EQ(0, sq_reap_spin(&self->q, &c1));
+		ASSERT_EQ(0, sq_reap_spin(&q2, &c2));
 		ASSERT_EQ(1, c1.user_data);
 		ASSERT_EQ(2, c2.user_data);
 		ASSERT_EQ(0, mmsb_page_read(hdr, 0, got, 8, &now));
@@ -614,7 +564,7 @@ TEST_F(sq_in_place, mixed_with_ioctl)
 		}
 		ASSERT_EQ(nsq, mmsb_sq_submit(&self->q));
 		for (i = 0; i < nsq; i++) {
-			ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+			ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 			ASSERT_EQ(round * 100 + i, cqe.user_data);
 			ASSERT_EQ(0, cqe.status) TH_LOG("round %d", round);
 		}
@@ -682,7 +632,7 @@ TEST_F(sq_in_place, stream_sees_every_delta)
 		}
 		ASSERT_EQ(8, mmsb_sq_submit(&self->q));
 		for (i = 0; i < 8; i++) {
-			ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+			ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 			ASSERT_EQ(i, cqe.user_data);
 			ASSERT_EQ(0, cqe.status);
 			ids[i] = cqe.delta_id;
@@ -727,7 +677,7 @@ TEST_F(sq_in_place, stream_sees_every_delta)
 		}
 		ASSERT_EQ(4, mmsb_sq_submit(&self->q));
 		for (i = 0; i < 4; i++) {
-			ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+			ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 			ASSERT_EQ(0, cqe.status);
 		}
 	}
@@ -776,7 +726,7 @@ static void *prober_fn(void *arg)
 		mmsb_sq_prep_dense(&p->q, s, p->page, 0, &b, 1, b);
 		t0 = now_ms();
 		mmsb_sq_submit(&p->q);
-		ret = reap_spin(&p->q, &cqe);
+		ret = sq_reap_spin(&p->q, &cqe);
 		dt = now_ms() - t0;
 		if ((ret || cqe.status) && !p->err)
 			p->err = ret ? ret : cqe.status;
@@ -828,7 +778,7 @@ static void big_copies(struct __test_metadata *_metadata,
 	t0 = now_ms();
 	ASSERT_EQ(BIG_SQES, mmsb_sq_submit(&self->q));
 	for (i = 0; i < BIG_SQES; i++) {
-		ASSERT_EQ(0, reap_spin(&self->q, &cqe));
+		ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 		ASSERT_EQ(0, cqe.status);
 	}
 	all_ms = now_ms() - t0;
@@ -886,7 +836,7 @@ TEST_F(sq_in_place, cas_after_cqe)
 		ASSERT_EQ(0, mmsb_sq_prep_dense(&self->q, s, pc.id, 0, b, 8,
 						1));
 		ASSERT_EQ(1, mmsb_sq_submit(&self->q));
-		ASSERT_EQ(0, reap_spin(&self->q, &c1));
+		ASSERT_EQ(0, sq_reap_spin(&self->q, &c1));
 		ASSERT_EQ(0, c1.status);
 		ASSERT_EQ(0, mmsb_page_read(hdr, 0, got, 8, &epoch));
 		ASSERT_EQ(c1.epoch, epoch);
@@ -895,7 +845,7 @@ TEST_F(sq_in_place, cas_after_cqe)
 		ASSERT_EQ(0, mmsb_sq_prep_dense(&q2, s, pc.id, 0, b, 8, 2));
 		s->expected_epoch = epoch;
 		ASSERT_EQ(1, mmsb_sq_submit(&q2));
-		ASSERT_EQ(0, reap_spin(&q2, &c2));
+		ASSERT_EQ(0, sq_reap_spin(&q2, &c2));
 		if (c2.status) {
 			if (!stale)
 				TH_LOG("iteration %llu: status %d expecting epoch %llu (the write's CQE: id %llu, epoch %llu; the refusal's id %llu)",

@@ -38,19 +38,6 @@
 /* Slack over the limit for the cgroup's peak: a round's array, slab. */
 #define SLACK		(4 * MIB)
 
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoll(buf) : -EIO;
-}
-
 FIXTURE(sq_limit) {
 	char dir[64];
 	char current[96];
@@ -161,23 +148,6 @@ static int round_of(struct mmsb_sq_handle *q, __u64 page, __u64 len,
 	}
 	mmsb_sq_cq_advance(q, n);
 	return bad;
-}
-
-/* Wait up to 10 s for delta_bytes to be @want; the last figure. */
-static __u64 delta_bytes_settle(int fd, __u64 want)
-{
-	struct mmsb_stats s = { 0 };
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		if (mmsb_stats(fd, &s))
-			return ~0ULL;
-		if (s.delta_bytes == want)
-			break;
-		ioctl(fd, MMSB_IOC_FLUSH);
-		usleep(10000);
-	}
-	return s.delta_bytes;
 }
 
 TEST_F_TIMEOUT(sq_limit, big_dense_records, 240)

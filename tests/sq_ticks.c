@@ -39,18 +39,6 @@
 #define PSIZE	4096
 #define SEC	1000000000ULL
 
-/* Take the next CQE into *@out. */
-static int reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
-{
-	struct mmsb_cqe *c = mmsb_sq_peek_cqe(q);
-
-	if (!c)
-		return -EAGAIN;
-	*out = *c;
-	mmsb_sq_cqe_seen(q);
-	return 0;
-}
-
 /*
  * Publish @n DENSE SQEs of @len bytes (@len a divisor of the page's
  * @size) on page @page, SQE i at offset (i * len) % size with byte
@@ -130,7 +118,7 @@ TEST_F_TIMEOUT(sq_ticks_notick, getevents_past_batch_max, 30)
 		       n, ret, mmsb_sq_cq_ready(&self->q),
 		       self->q.ring->sq_head);
 	for (i = 0; i < n; i++) {
-		if (reap(&self->q, &cqe))
+		if (sq_reap(&self->q, &cqe))
 			break;
 		EXPECT_EQ(i, cqe.user_data);
 		EXPECT_EQ(0, cqe.status);
@@ -169,7 +157,7 @@ TEST_F_TIMEOUT(sq_ticks_notick, getevents_past_budget, 30)
 		       self->q.ring->sq_head, (unsigned long long)st.ticks,
 		       (unsigned long long)st.overruns);
 	for (i = 0; i < n; i++) {
-		if (reap(&self->q, &cqe))
+		if (sq_reap(&self->q, &cqe))
 			break;
 		EXPECT_EQ(i, cqe.user_data);
 		EXPECT_EQ(0, cqe.status);
@@ -265,7 +253,7 @@ TEST_F_TIMEOUT(sq_ticks_budget, stats_match_cqes, 60)
 		ret = mmsb_sq_enter(&self->q, MMSB_SQ_ENTER_GETEVENTS, 1,
 				    5 * SEC);
 		ASSERT_EQ(0, ret) TH_LOG("got %u of %u", got, n);
-		while (!reap(&self->q, &cqe)) {
+		while (!sq_reap(&self->q, &cqe)) {
 			ASSERT_GT(n, cqe.user_data);
 			switch (cqe.user_data % 8) {
 			case 5:
@@ -306,19 +294,6 @@ TEST_F_TIMEOUT(sq_ticks_budget, stats_match_cqes, 60)
 
 #define CG_ROOT		"/sys/fs/cgroup"
 #define OTHERS		64
-
-static long long read_ll(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoll(buf) : -EIO;
-}
 
 FIXTURE(sq_ticks_memcg) {
 	char dir[64];
@@ -438,7 +413,7 @@ static void others_then_child(struct __test_metadata *_metadata,
 			_exit(13);
 		if (mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 1, 5 * SEC))
 			_exit(14);
-		if (reap(&q, &cqe) || cqe.status)
+		if (sq_reap(&q, &cqe) || cqe.status)
 			_exit(15);
 		mmsb_sq_unmap(&q);
 		close(fd);
@@ -450,7 +425,7 @@ static void others_then_child(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, mmsb_sq_enter(&self->q[i],
 					   MMSB_SQ_ENTER_GETEVENTS, 1,
 					   5 * SEC));
-		ASSERT_EQ(0, reap(&self->q[i], &cqe));
+		ASSERT_EQ(0, sq_reap(&self->q[i], &cqe));
 		EXPECT_EQ(0, cqe.status);
 	}
 	usleep(100000);
@@ -545,7 +520,7 @@ TEST_F_TIMEOUT(sq_ticks, getevents_signals, 30)
 			if (mmsb_sq_cq_ready(&q) != 2)
 				_exit(13);
 			for (i = 0; i < 2; i++)
-				if (reap(&q, &cqe) || cqe.status ||
+				if (sq_reap(&q, &cqe) || cqe.status ||
 				    cqe.user_data != (__u64)i)
 					_exit(14);
 			if (fill(&q, pc.id, PSIZE, 4, 8, k) != 4)
@@ -567,7 +542,7 @@ TEST_F_TIMEOUT(sq_ticks, getevents_signals, 30)
 	ASSERT_EQ(8, fill(&q, pc.id, PSIZE, 8, 8, 9));
 	ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 8, 5 * SEC));
 	for (i = 0; i < 8; i++) {
-		ASSERT_EQ(0, reap(&q, &cqe));
+		ASSERT_EQ(0, sq_reap(&q, &cqe));
 		EXPECT_EQ(0, cqe.status);
 	}
 	mmsb_sq_unmap(&q);
@@ -648,7 +623,7 @@ static void *flow_fn(void *arg)
 			continue;
 		}
 		spins = 0;
-		while (!reap(&f->q, &cqe)) {
+		while (!sq_reap(&f->q, &cqe)) {
 			if (cqe.status)
 				f->bad++;
 			if (cqe.user_data != f->done)
