@@ -809,4 +809,155 @@ TEST(free_recreate_mapped)
 	munmap(sh, sizeof(*sh));
 }
 
+/* ---------------------------------------------------------------- */
+
+#define EC_ENTRIES	512
+#define EC_ITERS	20
+
+struct ec_reader {
+	struct mmsb_sq_handle *q;
+	const struct mmsb_page_header *p;
+	__u64 first_epoch;		/* CQE 0's */
+	__u64 seen_epoch;		/* P read at CQE 0 */
+	unsigned char seen_byte;
+	__u64 last_epoch;		/* the last CQE's */
+	int err;
+};
+
+/*
+ * Reap the EC_ENTRIES CQEs of one iteration, spinning; at the first,
+ * read page P at once.
+ */
+static void *ec_reader_fn(void *arg)
+{
+	struct ec_reader *r = arg;
+	unsigned char b[64];
+	struct mmsb_cqe cqe;
+	__u64 t0 = now_ms();
+	int n = 0;
+
+	while (n < EC_ENTRIES) {
+		if (sq_reap(r->q, &cqe)) {
+			if (now_ms() - t0 > 5000) {
+				r->err = 1;
+				return NULL;
+			}
+			continue;
+		}
+		if (cqe.status || cqe.user_data != (__u64)n) {
+			r->err = 2;
+			return NULL;
+		}
+		if (n == 0) {
+			r->first_epoch = cqe.epoch;
+			if (mmsb_page_read(r->p, 0, b, 64, &r->seen_epoch)) {
+				r->err = 3;
+				return NULL;
+			}
+			r->seen_byte = b[0];
+			if (memcmp(b, b + 1, 63)) {
+				r->err = 4;
+				return NULL;
+			}
+		}
+		r->last_epoch = cqe.epoch;
+		n++;
+	}
+	return NULL;
+}
+
+/*
+ * SQE 0 writes 'A'-ish to page P, SQEs 1 .. EC_ENTRIES - 2 fill page Q
+ * with 4096 bytes each (over 1 MiB: more than one round), the last
+ * writes another byte to P, all published at once.  A reader reading P
+ * as soon as CQE 0 is there must not get bytes P never has again at
+ * the same epoch: one epoch, one content (mmsb_page_read(): the epoch
+ * the copy belongs to).  Also through the tick's queue (a stream open).
+ */
+TEST(one_epoch_one_content)
+{
+	static unsigned char big[4096];
+	const struct mmsb_page_header *hp;
+	struct mmsb_page_create pc;
+	struct mmsb_sq_handle q;
+	struct ec_reader r;
+	unsigned char a[64], b[64], fin[64];
+	__u64 P, Q, e, same_tick[2] = { 0 }, seen_mid[2] = { 0 };
+	int fd, it, i, mode, sfd = -1;
+	pthread_t th;
+
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_page_create(fd, 64, 0600, 0, &pc));
+	P = pc.id;
+	ASSERT_EQ(0, mmsb_page_map(fd, P, &hp));
+	ASSERT_EQ(0, mmsb_page_create(fd, 4096, 0600, 0, &pc));
+	Q = pc.id;
+	ASSERT_EQ(0, mmsb_sq_setup(fd, EC_ENTRIES, EC_ENTRIES * 4096ULL, 0, 0,
+				   &q));
+	for (mode = 0; mode < 2; mode++) {
+		if (mode) {
+			sfd = mmsb_stream_open(fd, MMSB_STREAM_ALL, NULL, 0,
+					       64 << 20, NULL);
+			ASSERT_LE(0, sfd);
+		}
+		for (it = 0; it < EC_ITERS; it++) {
+			memset(a, 2 * it + 1, sizeof(a));
+			memset(b, 2 * it + 2, sizeof(b));
+			memset(big, it, sizeof(big));
+			ASSERT_EQ(0, put_dense(&q, P, 0, a, 64, 0));
+			for (i = 1; i < EC_ENTRIES - 1; i++)
+				ASSERT_EQ(0, put_dense(&q, Q, 0, big, 4096, i));
+			ASSERT_EQ(0, put_dense(&q, P, 0, b, 64, i));
+			memset(&r, 0, sizeof(r));
+			r.q = &q;
+			r.p = hp;
+			ASSERT_EQ(0, pthread_create(&th, NULL, ec_reader_fn, &r));
+			ASSERT_EQ(EC_ENTRIES, mmsb_sq_submit(&q));
+			pthread_join(th, NULL);
+			ASSERT_EQ(0, r.err) TH_LOG("mode %d iteration %d", mode, it);
+			ASSERT_EQ(0, mmsb_page_read(hp, 0, fin, 64, &e));
+			ASSERT_EQ(0, memcmp(fin, b, 64));
+			ASSERT_EQ(r.last_epoch, e);
+			if (r.first_epoch == r.last_epoch)
+				same_tick[mode]++;
+			if (r.seen_epoch == e && r.seen_byte != b[0])
+				seen_mid[mode]++;
+			/* One epoch, one content. */
+			EXPECT_FALSE(r.seen_epoch == e && r.seen_byte != b[0])
+				TH_LOG("mode %d iteration %d: at CQE 0 the page "
+				       "read %#x at epoch %llu, after the tick "
+				       "%#x at epoch %llu (CQE 0 epoch %llu)",
+				       mode, it, r.seen_byte,
+				       (unsigned long long)r.seen_epoch, b[0],
+				       (unsigned long long)e,
+				       (unsigned long long)r.first_epoch);
+			if (mode) {
+				static char sbuf[256 << 10];
+
+				while (read(sfd, sbuf, sizeof(sbuf)) > 0 &&
+				       fcntl(sfd, F_SETFL, O_NONBLOCK) == 0)
+					;
+			}
+		}
+		if (mode)
+			close(sfd);
+	}
+	TH_LOG("in place: %llu of %d iterations in one tick, %llu read "
+	       "another content; queue: %llu, %llu",
+	       (unsigned long long)same_tick[0], EC_ITERS,
+	       (unsigned long long)seen_mid[0],
+	       (unsigned long long)same_tick[1],
+	       (unsigned long long)seen_mid[1]);
+	mmsb_sq_unmap(&q);
+	mmsb_page_unmap(hp);
+	free_all(fd);
+	close(fd);
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	EXPECT_HELD(fd, 0, 0);
+	EXPECT_EQ(0, delta_bytes_settle(fd, 0));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
