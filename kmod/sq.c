@@ -17,8 +17,9 @@
  * In place: a tick that begins with nothing queued, no change stream
  * and no edge applies the SQEs published when it began itself, after
  * its drain, each DENSE payload copied once from the arena into the
- * page, each CQE written as its SQE is taken (mmsb_sq_snapshot(),
- * mmsb_sq_apply(), mmsb_sq_apply_round()).
+ * page, each CQE written as its SQE is taken and published at the end
+ * of the tick (mmsb_sq_snapshot(), mmsb_sq_apply(),
+ * mmsb_sq_apply_round(), mmsb_sq_tick_end()).
  *
  * Through the queue (any other tick, before its drain, SQ_ENTER's
  * SUBMIT, and SQEs of other encodings): consuming is a submission like
@@ -112,7 +113,12 @@
  * @entries: SQ entries (a power of two)
  * @cq_entries: CQ entries, 2 * @entries
  * @cq_lock: protects @cq_tail, @inflight and the CQE slots
- * @cq_tail: the kernel's own CQ tail
+ * @cq_tail: the kernel's own CQ tail: the CQEs written
+ * @cq_pub: the CQ tail last published to the ring
+ * @cq_held: CQEs of SQEs applied in place wait for the end of their tick
+ *	(mmsb_sq_tick_end()); until then no CQE is published
+ * @held_next: the next queue of the tick's held ones (struct
+ *	mmsb_sq_apply's @held)
  * @inflight: SQEs consumed whose CQE is not posted yet
  * @overflow: times SQEs waited for CQ room (mirrored in the ring)
  * @cq_wq: SQ_ENTER's GETEVENTS and release wait here for CQEs
@@ -146,8 +152,11 @@ struct mmsb_sq {
 	u64 arena_bytes;
 	u32 entries;
 	u32 cq_entries;
-	spinlock_t cq_lock;	/* @cq_tail, @inflight, CQE slots */
+	spinlock_t cq_lock;	/* @cq_tail, @cq_pub, @cq_held, @inflight, CQEs */
 	u32 cq_tail;
+	u32 cq_pub;
+	bool cq_held;
+	struct mmsb_sq *held_next;
 	u32 inflight;
 	u32 overflow;
 	wait_queue_head_t cq_wq;
@@ -249,14 +258,17 @@ static u32 mmsb_sq_cq_room(struct mmsb_sq *sq)
  * mmsb_sq_ready() - CQEs ready for user space
  * @sq: the queue
  *
- * Return: cq_tail - cq_head as the kernel sees them (at most the CQ).
+ * Return: cq_tail - cq_head as the kernel published them (at most the
+ * CQ).
  */
 u32 mmsb_sq_ready(struct mmsb_sq *sq)
 {
 	u32 n;
 
 	spin_lock(&sq->cq_lock);
-	n = mmsb_sq_cq_used(sq);
+	/* As in mmsb_sq_cq_used(), from the tail published. */
+	n = min(sq->cq_pub - smp_load_acquire(&sq->ring->cq_head),
+		sq->cq_entries);
 	spin_unlock(&sq->cq_lock);
 	return n;
 }
@@ -322,9 +334,16 @@ static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
 	sq->inflight--;
 }
 
-/* Publish the CQEs written so far, with @cq_lock held. */
+/*
+ * Publish the CQEs written so far, with @cq_lock held; not while CQEs
+ * of SQEs applied in place wait for the end of their tick, which come
+ * first in the ring (mmsb_sq_tick_end() publishes these too).
+ */
 static void mmsb_sq_publish(struct mmsb_sq *sq)
 {
+	if (sq->cq_held)
+		return;
+	sq->cq_pub = sq->cq_tail;
 	/*
 	 * The CQEs before the tail.  Pairs with user space's acquire load
 	 * of cq_tail, before it reads them.
@@ -784,10 +803,10 @@ static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
  * once into a local and checked there, as in mmsb_sq_round(), and a
  * DENSE payload is copied once, from the arena straight into the page,
  * inside the page's write section; the epoch and conflict rules are the
- * engine's.  The CQEs are written as the SQEs are taken and published
- * at the end of the round, after the write sections closed: nothing
- * else posts CQEs meanwhile, since no round of the queue is in flight
- * (@inflight) and its consumers take turns on @lock.
+ * engine's.  The CQEs are written as the SQEs are taken (nothing else
+ * posts CQEs meanwhile: no round of the queue is in flight, @inflight,
+ * and its consumers take turns on @lock) and published at the end of
+ * the tick (mmsb_sq_tick_end()).
  *
  * The first SQE of another encoding, and every SQE when the tick cannot
  * take them in place (a delta queued since the tick began, which must
@@ -942,11 +961,22 @@ refuse:
 	/* As in mmsb_sq_round(): every copy out of the SQEs is done. */
 	smp_store_release(&r->sq_head, sq->sq_head);
 	if (i) {
+		/*
+		 * Written, published at the end of the tick, when everything
+		 * it changes is: as a batch's, whose CQEs come at the end of
+		 * its tick.  Before, a reader that saw them could find a
+		 * page at the epoch they name that a later round of the tick
+		 * still changes.
+		 */
 		spin_lock(&sq->cq_lock);
 		sq->cq_tail += i;
-		mmsb_sq_publish(sq);
+		if (!sq->cq_held) {
+			sq->cq_held = true;
+			kref_get(&sq->ref);
+			sq->held_next = a->held;
+			a->held = sq;
+		}
 		spin_unlock(&sq->cq_lock);
-		mmsb_sq_notify(sq);
 	}
 	if (i < n) {
 		ret = mmsb_sq_round(sq);
@@ -1033,6 +1063,33 @@ bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
 	armed = list->nr;
 	mutex_unlock(&list->lock);
 	return armed;
+}
+
+/**
+ * mmsb_sq_tick_end() - publish the CQEs of the SQEs a tick applied in place
+ * @a: the tick's state, whose @held lists the queues with CQEs waiting
+ *
+ * At the end of the tick, after its propagation, when all it changed is
+ * visible: the CQEs of every queue mmsb_sq_apply() took SQEs from (and
+ * any other CQE posted behind them meanwhile), as a batch's come at the
+ * end of its tick.
+ *
+ * Context: the tick, with its run_lock, once its batches completed.
+ */
+void mmsb_sq_tick_end(struct mmsb_sq_apply *a)
+{
+	struct mmsb_sq *sq, *next;
+
+	for (sq = a->held; sq; sq = next) {
+		next = sq->held_next;
+		spin_lock(&sq->cq_lock);
+		sq->cq_held = false;
+		mmsb_sq_publish(sq);
+		spin_unlock(&sq->cq_lock);
+		mmsb_sq_notify(sq);
+		mmsb_sq_put(sq);
+	}
+	a->held = NULL;
 }
 
 /*

@@ -59,6 +59,8 @@ struct mmsb_sq_list {
  * @overrun: out: rounds stopped at @deadline
  * @more: out: rounds stopped before the SQEs published when the tick
  *	began were all taken (@deadline, or @left reached 0)
+ * @held: out: the queues whose CQEs wait for mmsb_sq_tick_end(), each
+ *	held by a reference; NULL at first
  */
 struct mmsb_sq_apply {
 	u64 (*open)(struct mmsb_sq_apply *a);
@@ -71,6 +73,7 @@ struct mmsb_sq_apply {
 	u32 handled;
 	bool overrun;
 	bool more;
+	struct mmsb_sq *held;
 };
 
 /**
@@ -91,6 +94,7 @@ void mmsb_sq_list_init(struct mmsb_sq_list *list);
 bool mmsb_sq_tick(struct mmsb_sq_list *list);
 bool mmsb_sq_snapshot(struct mmsb_sq_list *list);
 bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a);
+void mmsb_sq_tick_end(struct mmsb_sq_apply *a);
 
 /* Does the bus have a queue?  A load, for the tick's every run. */
 static inline bool mmsb_sq_any(struct mmsb_sq_list *list)

@@ -296,6 +296,7 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	a->handled = 0;
 	a->overrun = false;
 	a->more = false;
+	a->held = NULL;
 	t->sq_armed = mmsb_sq_apply(t->sqs, a);
 	if (a->handled) {
 		tc->deltas += a->handled;
@@ -379,6 +380,8 @@ static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 static void mmsb_tick_complete(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	mmsb_batch_end_all(t->deltas);
+	/* The SQEs applied in place end with the tick too. */
+	mmsb_sq_tick_end(&tc->sq);
 	/* Pairs with smp_load_acquire() in mmsb_tick_served(). */
 	smp_store_release(&t->completed, tc->request);
 	/*

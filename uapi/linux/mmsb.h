@@ -1020,10 +1020,11 @@ struct mmsb_uring_wait {
  * ioctl submission without MMSB_SUBMIT_ATOMIC may.  A refused
  * SQE (the errnos of struct mmsb_delta, -EINVAL for a reserved field
  * or an arena range past @arena_bytes, -ENOMEM for the memory limit)
- * gets its CQE at once, with delta_id 0.  Deltas from the queue, and
- * the queue's own memory, count in MMSB_IOC_STATS's delta_bytes and
- * against mem_limit_mb; the queue's memory also to the memory cgroup of
- * the process that set it up.
+ * gets its CQE at once (behind the CQEs of a tick still running, if
+ * they come first: at its end), with delta_id 0.  Deltas from the
+ * queue, and the queue's own memory, count in MMSB_IOC_STATS's
+ * delta_bytes and against mem_limit_mb; the queue's memory also to the
+ * memory cgroup of the process that set it up.
  */
 
 /* struct mmsb_sq_setup.flags */
