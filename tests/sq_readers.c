@@ -697,6 +697,35 @@ static void *fr_reader_fn(void *arg)
 	return NULL;
 }
 
+/*
+ * One page read after its free, for certain: its mapping keeps the last
+ * bytes the tick applied, at their epoch.
+ */
+static void read_after_free(struct __test_metadata *_metadata, int fd,
+			    struct mmsb_sq_handle *q)
+{
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	__u64 w[FR_WORDS], got[FR_WORDS], ep;
+	struct mmsb_cqe cqe;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_create(fd, 4096, 0666, 0, &pc));
+	for (i = 0; i < FR_WORDS; i++)
+		w[i] = pc.id;
+	ASSERT_EQ(0, put_dense(q, pc.id, 0, w, sizeof(w), pc.id));
+	ASSERT_EQ(1, mmsb_sq_submit(q));
+	ASSERT_EQ(0, sq_reap_spin(q, &cqe));
+	ASSERT_EQ(0, cqe.status);
+	ASSERT_EQ(0, mmsb_page_map(fd, pc.id, &hdr));
+	ASSERT_EQ(0, mmsb_page_free(fd, pc.id));
+	ASSERT_EQ(0, mmsb_page_read(hdr, 0, got, sizeof(got), &ep));
+	for (i = 0; i < FR_WORDS; i++)
+		ASSERT_EQ(pc.id, got[i]) TH_LOG("word %d", i);
+	EXPECT_EQ(cqe.epoch, ep);
+	mmsb_page_unmap(hdr);
+}
+
 TEST(free_recreate_mapped)
 {
 	struct fr_shared *sh;
@@ -796,7 +825,11 @@ TEST(free_recreate_mapped)
 	EXPECT_LT(50, sh->created);
 	EXPECT_LT(50, n_ok);
 	EXPECT_LT(20, r.maps);
-	EXPECT_LT(0, r.freed_reads);
+	/*
+	 * Whether the reader read a page after its free above depends on
+	 * timing (on a loaded debug kernel: not once in 600 pages).
+	 */
+	read_after_free(_metadata, fd, &q);
 
 	mmsb_sq_unmap(&q);
 	free_all(fd);
