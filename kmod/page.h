@@ -84,8 +84,9 @@ struct mmsb_kdelta;
  *	looked, @gc.stamp the monitor run that first saw @gc.epoch (0 =
  *	never looked)
  * @sq: the mapped queues' (sq.c), while a tick applies SQEs in place:
- *	@sq.tick is the tick whose current round holds a reference on the
- *	page, @sq.writing says that round opened the page's write section,
+ *	@sq.round is the number of the last round that took a reference on
+ *	the page (struct mmsb_sq_list's @round), @sq.writing says that
+ *	round opened the page's write section,
  *	@sq.epoch is the page's epoch after the tick and @sq.last_id the id
  *	of the last delta the round applied to it
  *
@@ -128,7 +129,7 @@ struct mmsb_page {
 		u64 stamp;
 	} gc;
 	struct {
-		u64 tick;
+		u64 round;
 		u64 epoch;
 		u64 last_id;
 		bool writing;

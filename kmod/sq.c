@@ -704,13 +704,13 @@ mmsb_sq_page_slow(struct mmsb_sq *sq, struct mmsb_sq_apply *a, u64 round,
 		return page;
 	pc->valid |= BIT_ULL(h);
 	e->page = page;
-	if (page->sq.tick == round) {
+	if (page->sq.round == round) {
 		/* Held by the round already: never the last reference. */
 		mmsb_page_put(page);
 		return page;
 	}
 hold:
-	page->sq.tick = round;
+	page->sq.round = round;
 	page->sq.writing = false;
 	a->pages[(*nr_pages)++] = page;
 	return page;
@@ -730,7 +730,7 @@ mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id)
 	struct mmsb_page *page = pc->slots[h].page;
 
 	if (likely(pc->valid & BIT_ULL(h)) && page->id == id &&
-	    likely(page->sq.tick == round))
+	    likely(page->sq.round == round))
 		return page;
 	return NULL;
 }

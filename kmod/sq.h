@@ -33,7 +33,7 @@ struct vm_area_struct;
  * @head: struct mmsb_sq, via ->node
  * @nr: queues on @head
  * @round: the number of the last round that applied SQEs in place, under
- *	the tick's run_lock (struct mmsb_page's @sq.tick)
+ *	the tick's run_lock (struct mmsb_page's @sq.round)
  */
 struct mmsb_sq_list {
 	struct mutex lock;	/* @head, @nr */

@@ -476,7 +476,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	sq_in_place = false;
 	t->sq_armed = mmsb_sq_any(t->sqs);
 	if (t->sq_armed && mmsb_sq_snapshot(t->sqs)) {
-		sq_in_place = !mmsb_tick_queued(t) &&
+		sq_in_place = !mmsb_queue_reserved(&t->queue) &&
 			      !mmsb_stream_active(t->stream) &&
 			      !mmsb_graph_has_edges(t->prop->graph);
 		if (!sq_in_place)

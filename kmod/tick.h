@@ -156,12 +156,6 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 		   struct mmsb_engine *engine, struct mmsb_delta_ctx *deltas);
 void mmsb_tick_destroy(struct mmsb_tick *t);
 
-/* Deltas queued (reserved) and not yet taken by a tick. */
-static inline u64 mmsb_tick_queued(struct mmsb_tick *t)
-{
-	return mmsb_queue_reserved(&t->queue);
-}
-
 long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock);
 void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited);
 u32 mmsb_tick_capacity(struct mmsb_tick *t);
