@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libmmsb.h"
@@ -332,6 +333,24 @@ static inline void delta_model_apply(unsigned char *model,
 }
 
 #define RUN_PARAMS_PATH	"/mmsb/params"	/* qemu-run's MMSB_PARAMS */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline __u64 mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* The next of a xorshift32 sequence in *@s (never 0): cheap, repeatable. */
+static inline __u32 xorshift32(__u32 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
 
 /* A number read from a file (a cgroup's memory.current), or -errno. */
 static inline long long read_ll(const char *path)

@@ -32,22 +32,6 @@
 
 #define PSIZE	4096
 
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
-static __u32 rnd(__u32 *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
 static int sq_open(int fd, __u32 entries, __u32 flags,
 		   struct mmsb_sq_handle *q)
 {
@@ -214,13 +198,13 @@ TEST_F(sq_in_place, edge_then_sqe_propagates)
 	ASSERT_EQ(0, sq_open(self->fd, 8, 0, &self->q));
 	self->mapped = true;
 
-	end = now_ms() + 3000;
-	while (now_ms() < end) {
+	end = mono_ms() + 3000;
+	while (mono_ms() < end) {
 		iters++;
 		for (i = 0; i < 64; i++)
 			b[i] = iters * 7 + i;
 		/* Anywhere in the noise's ticks, not just after one. */
-		usleep(rnd(&seed) % 1500);
+		usleep(xorshift32(&seed) % 1500);
 		ASSERT_EQ(0, mmsb_edge_add(self->fd, a, dep,
 					   MMSB_EDGE_PASSTHROUGH));
 		s = mmsb_sq_get_sqe(&self->q);
@@ -329,12 +313,12 @@ TEST_F(sq_in_place, churn)
 	while (!c.last)
 		usleep(100);
 
-	end = now_ms() + 3000;
-	while (now_ms() < end) {
+	end = mono_ms() + 3000;
+	while (mono_ms() < end) {
 		for (i = 0; i < 64 && (s = mmsb_sq_get_sqe(&self->q)); i++) {
 			__u64 id;
 
-			r = rnd(&seed);
+			r = xorshift32(&seed);
 			switch (r % 4) {
 			case 0:
 				id = c.last + 1 + (r >> 8) % 2;
@@ -509,9 +493,9 @@ TEST_F(sq_in_place, mixed_with_ioctl)
 	memset(model, 0, sizeof(model));
 
 	for (round = 0; round < 300; round++) {
-		nio = rnd(&seed) % 4;
+		nio = xorshift32(&seed) % 4;
 		for (i = 0; i < nio; i++) {
-			r = rnd(&seed);
+			r = xorshift32(&seed);
 			for (k = 0; k < 64; k++)
 				ipay[i][k] = r + k;
 			mmsb_delta_dense(&id[i], pc.id, r % 512, ipay[i], 64);
@@ -521,14 +505,14 @@ TEST_F(sq_in_place, mixed_with_ioctl)
 			ASSERT_EQ(0, mmsb_submit(self->fd, id, nio,
 						 round % 3 ? 0 : MMSB_SUBMIT_SYNC,
 						 NULL));
-		nsq = 1 + rnd(&seed) % 16;
+		nsq = 1 + xorshift32(&seed) % 16;
 		for (i = 0; i < nsq; i++) {
 			struct mmsb_sqe *s = mmsb_sq_get_sqe(&self->q);
 			unsigned char *a;
 			__u32 enc;
 
 			ASSERT_NE(NULL, s);
-			r = rnd(&seed);
+			r = xorshift32(&seed);
 			/* DENSE half the time: the in-place path's. */
 			enc = r % 4 < 2 ? MMSB_DELTA_DENSE : r % 4 - 1;
 			a = mmsb_sq_arena(&self->q, s, &off);
@@ -582,21 +566,6 @@ TEST_F(sq_in_place, mixed_with_ioctl)
  * its id, window and bytes, in a tick after the one the open reported,
  * before the stream is closed.
  */
-static int stream_open(int fd, __u64 page, __u64 *tick)
-{
-	struct mmsb_stream_open so = {
-		.count = 1,
-		.page_ids = (__u64)(uintptr_t)&page,
-		.buffer_bytes = 1 << 20,
-	};
-	int s = ioctl(fd, MMSB_IOC_STREAM_OPEN, &so);
-
-	if (s < 0)
-		return -errno;
-	*tick = so.tick;
-	return s;
-}
-
 TEST_F(sq_in_place, stream_sees_every_delta)
 {
 	static unsigned char buf[1 << 20];
@@ -616,10 +585,10 @@ TEST_F(sq_in_place, stream_sees_every_delta)
 	ASSERT_EQ(0, sq_open(self->fd, 8, 0, &self->q));
 	self->mapped = true;
 
-	end = now_ms() + 3000;
-	while (now_ms() < end) {
+	end = mono_ms() + 3000;
+	while (mono_ms() < end) {
 		iters++;
-		sfd = stream_open(self->fd, pc.id, &tick);
+		sfd = mmsb_stream_open(self->fd, 0, &pc.id, 1, 1 << 20, &tick);
 		ASSERT_LE(0, sfd);
 		for (i = 0; i < 8; i++) {
 			for (k = 0; k < 48; k++)
@@ -724,10 +693,10 @@ static void *prober_fn(void *arg)
 			break;
 		}
 		mmsb_sq_prep_dense(&p->q, s, p->page, 0, &b, 1, b);
-		t0 = now_ms();
+		t0 = mono_ms();
 		mmsb_sq_submit(&p->q);
 		ret = sq_reap_spin(&p->q, &cqe);
-		dt = now_ms() - t0;
+		dt = mono_ms() - t0;
 		if ((ret || cqe.status) && !p->err)
 			p->err = ret ? ret : cqe.status;
 		if (dt > p->max_ms)
@@ -775,13 +744,13 @@ static void big_copies(struct __test_metadata *_metadata,
 		s->payload_len = BIG;
 		s->user_data = i;
 	}
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(BIG_SQES, mmsb_sq_submit(&self->q));
 	for (i = 0; i < BIG_SQES; i++) {
 		ASSERT_EQ(0, sq_reap_spin(&self->q, &cqe));
 		ASSERT_EQ(0, cqe.status);
 	}
-	all_ms = now_ms() - t0;
+	all_ms = mono_ms() - t0;
 	usleep(50000);
 	p.stop = 1;
 	pthread_join(th, NULL);
@@ -828,8 +797,8 @@ TEST_F(sq_in_place, cas_after_cqe)
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, sq_open(fd2, 8, variant->flags, &q2));
 
-	end = now_ms() + 3000;
-	while (now_ms() < end) {
+	end = mono_ms() + 3000;
+	while (mono_ms() < end) {
 		iters++;
 		memset(b, iters, sizeof(b));
 		s = mmsb_sq_get_sqe(&self->q);

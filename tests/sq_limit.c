@@ -96,15 +96,6 @@ FIXTURE_TEARDOWN(sq_limit)
 	module_reload("");
 }
 
-/* A change stream of every page: the tick records, never in place. */
-static int open_stream(int fd)
-{
-	struct mmsb_stream_open so = { .flags = MMSB_STREAM_ALL };
-	int s = ioctl(fd, MMSB_IOC_STREAM_OPEN, &so);
-
-	return s < 0 ? -errno : s;
-}
-
 /*
  * Publish @n DENSE SQEs of @len bytes from arena offset 0 onto @page,
  * consume them in one SQ_ENTER and wait for their CQEs; count those
@@ -159,7 +150,8 @@ TEST_F_TIMEOUT(sq_limit, big_dense_records, 240)
 	__u64 queue_bytes;
 
 	ASSERT_EQ(0, mmsb_page_create(self->fd, BIG, 0600, 0, &pc));
-	self->stream = open_stream(self->fd);
+	self->stream = mmsb_stream_open(self->fd, MMSB_STREAM_ALL, NULL, 0,
+					0, NULL);
 	ASSERT_LE(0, self->stream);
 	ASSERT_EQ(0, mmsb_sq_setup(self->fd, BIG_SQES, BIG, 0, 0, &self->q));
 	self->mapped = true;
@@ -207,7 +199,8 @@ TEST_F_TIMEOUT(sq_limit, page_sized_record, 120)
 	__u32 ok = 0, nomem = 0;
 
 	ASSERT_EQ(0, mmsb_page_create(self->fd, MAX_PAGE_SIZE, 0600, 0, &pc));
-	self->stream = open_stream(self->fd);
+	self->stream = mmsb_stream_open(self->fd, MMSB_STREAM_ALL, NULL, 0,
+					0, NULL);
 	ASSERT_LE(0, self->stream);
 	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 1, MAX_PAGE_SIZE, 0, 0,
 				   &self->q));

@@ -33,22 +33,6 @@
 #include "kselftest_harness.h"
 #include "pages.h"
 
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
-static __u32 rnd(__u32 *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
 /* Publish one DENSE SQE; 0 or -EAGAIN if the SQ is full. */
 static int put_dense(struct mmsb_sq_handle *q, __u64 page, __u32 off,
 		     const void *data, __u32 len, __u64 ud)
@@ -108,7 +92,7 @@ static void *tr_reader(void *arg)
 	int p, ret;
 
 	while (!c->sh->stop) {
-		p = rnd(&c->seed) % TR_PAGES;
+		p = xorshift32(&c->seed) % TR_PAGES;
 		ret = mmsb_page_read(c->hdr[p], 0, buf, c->size[p], &epoch);
 		if (ret) {
 			tr_fail(c->sh, 100 - ret, p, 0, 0);
@@ -214,8 +198,8 @@ TEST(torn_reads)
 	}
 	ASSERT_EQ(0, pthread_create(&th[2], NULL, tr_snapper, &ctx));
 
-	t0 = now_ms();
-	for (g = 1; now_ms() - t0 < TR_MS && !sh->bad; g++) {
+	t0 = mono_ms();
+	for (g = 1; mono_ms() - t0 < TR_MS && !sh->bad; g++) {
 		memset(pay, (unsigned char)g, sizeof(pay));
 		for (p = 0; p < TR_PAGES; p++)
 			ASSERT_EQ(0, put_dense(&q, ids[p], 0, pay, ctx.size[p],
@@ -756,7 +740,7 @@ TEST(free_recreate_mapped)
 				_exit(2);
 			sh->cur = pc.id;
 			sh->created++;
-			usleep(500 + rnd(&seed) % 3000);
+			usleep(500 + xorshift32(&seed) % 3000);
 			sh->cur = 0;
 			if (mmsb_page_free(cfd, pc.id))
 				_exit(3);
@@ -772,8 +756,8 @@ TEST(free_recreate_mapped)
 	r.sh = sh;
 	ASSERT_EQ(0, pthread_create(&th, NULL, fr_reader_fn, &r));
 
-	t0 = now_ms();
-	while (now_ms() - t0 < FR_MS && !r.bad) {
+	t0 = mono_ms();
+	while (mono_ms() - t0 < FR_MS && !r.bad) {
 		id = sh->cur;
 		if (id && inflight < 16) {
 			for (i = 0; i < FR_WORDS; i++)
@@ -866,12 +850,12 @@ static void *ec_reader_fn(void *arg)
 	struct ec_reader *r = arg;
 	unsigned char b[64];
 	struct mmsb_cqe cqe;
-	__u64 t0 = now_ms();
+	__u64 t0 = mono_ms();
 	int n = 0;
 
 	while (n < EC_ENTRIES) {
 		if (sq_reap(r->q, &cqe)) {
-			if (now_ms() - t0 > 5000) {
+			if (mono_ms() - t0 > 5000) {
 				r->err = 1;
 				return NULL;
 			}
