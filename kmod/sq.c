@@ -319,17 +319,23 @@ static void mmsb_sq_round_free(struct mmsb_sq *sq, struct mmsb_sq_round *round)
 		kvfree(round);
 }
 
-/* Write one CQE, with @cq_lock held; it was owed (@inflight). */
-static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
-			     u64 epoch, s32 status)
+/* Write every field of @cqe. */
+static __always_inline void mmsb_sq_cqe(struct mmsb_cqe *cqe, u64 user_data,
+					u64 id, u64 epoch, s32 status)
 {
-	struct mmsb_cqe *cqe = &sq->cqes[sq->cq_tail & (sq->cq_entries - 1)];
-
 	cqe->user_data = user_data;
 	cqe->delta_id = id;
 	cqe->epoch = epoch;
 	cqe->status = status;
 	cqe->pad = 0;
+}
+
+/* Write one CQE, with @cq_lock held; it was owed (@inflight). */
+static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
+			     u64 epoch, s32 status)
+{
+	mmsb_sq_cqe(&sq->cqes[sq->cq_tail & (sq->cq_entries - 1)], user_data,
+		    id, epoch, status);
 	sq->cq_tail++;
 	sq->inflight--;
 }
@@ -405,20 +411,21 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
  * space may rewrite it meanwhile), into the fields the builder takes:
  * offsets in the queue's @arena (@arena_bytes) become kernel addresses
  * once their ranges are inside it.  Everything is checked on the copies.
- * Inline: each consumer keeps the fields in registers.
+ * Not read here: @user_data and @expected_epoch, which are only copied,
+ * each read once by the caller where it uses it (@d->expected_epoch is
+ * left alone).  Inline: each consumer keeps the fields in registers.
  */
 static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
 					const struct mmsb_sqe *e,
-					struct mmsb_delta_desc *d,
-					u64 *user_data)
+					struct mmsb_delta_desc *d)
 {
 	u32 payload_off = READ_ONCE(e->payload_off);
 	u32 mask_off = READ_ONCE(e->mask_off);
+	u64 reserved = READ_ONCE(e->reserved[0]) | READ_ONCE(e->reserved[1]);
+	u16 flags = READ_ONCE(e->flags);
 	u64 mask_len;
 
-	*user_data = READ_ONCE(e->user_data);
 	d->page_id = READ_ONCE(e->page_id);
-	d->expected_epoch = READ_ONCE(e->expected_epoch);
 	d->offset = READ_ONCE(e->offset);
 	d->len = READ_ONCE(e->len);
 	d->payload_len = READ_ONCE(e->payload_len);
@@ -426,14 +433,18 @@ static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
 	d->flags = 0;
 	d->pad = 0;
 	d->mask = 0;
-	if (READ_ONCE(e->flags) | READ_ONCE(e->reserved[0]) |
-	    READ_ONCE(e->reserved[1]))
+	d->payload = (uintptr_t)(arena + payload_off);
+	/* The common case, a DENSE SQE with nothing else set, in one test. */
+	BUILD_BUG_ON(MMSB_DELTA_DENSE != 0);
+	if (likely(!((u64)d->encoding | (u64)flags | mask_off | reserved)))
+		return (u64)payload_off + d->payload_len > arena_bytes ?
+		       -EINVAL : 0;
+	if (flags | reserved)
 		return -EINVAL;
 	if ((u64)payload_off + d->payload_len > arena_bytes)
 		return -EINVAL;
-	d->payload = (uintptr_t)(arena + payload_off);
 	if (d->encoding == MMSB_DELTA_DENSE)
-		return mask_off ? -EINVAL : 0;
+		return -EINVAL;	/* a mask for a DENSE delta */
 	mask_len = BITS_TO_BYTES(d->len);
 	if ((u64)mask_off + mask_len > arena_bytes)
 		return -EINVAL;
@@ -499,6 +510,7 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 	struct mmsb_sq_ring *r = sq->ring;
 	struct mmsb_sq_round *round;
 	u32 head = sq->sq_head, n, room, i, queued = 0;
+	const struct mmsb_sqe *e;
 	struct mmsb_delta_desc d;
 	struct mmsb_builder b;
 	u64 user_data;
@@ -555,9 +567,10 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 		int ret;
 
 		/* The one read of the SQE: all below uses the copy. */
-		ret = mmsb_sq_desc(sq->arena, sq->arena_bytes,
-				   &sq->sqes[(head + i) & (sq->entries - 1)],
-				   &d, &user_data);
+		e = &sq->sqes[(head + i) & (sq->entries - 1)];
+		user_data = READ_ONCE(e->user_data);
+		d.expected_epoch = READ_ONCE(e->expected_epoch);
+		ret = mmsb_sq_desc(sq->arena, sq->arena_bytes, e, &d);
 		round->user_data[i] = user_data;
 		b.left = n - i;
 		while (!ret) {
@@ -717,45 +730,42 @@ hold:
 }
 
 /*
- * The page @id for an SQE applied in place by round @round if the round
- * holds it already, else NULL (mmsb_sq_page_slow()).  The queue's page
+ * Does round @round hold the page @id already?  Then *@page is it, else
+ * the caller looks it up with mmsb_sq_page_slow().  The queue's page
  * cache, checked against the table's erase count at the start of the
  * round inside the RCU section that keeps its structs, says which.
  */
-static __always_inline struct mmsb_page *
-mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id)
+static __always_inline bool
+mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id,
+		  struct mmsb_page **page)
 {
 	struct mmsb_page_cache *pc = &sq->pages;
 	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
-	struct mmsb_page *page = pc->slots[h].page;
+	struct mmsb_page *p = pc->slots[h].page;
 
-	if (likely(pc->valid & BIT_ULL(h)) && page->id == id &&
-	    likely(page->sq.round == round))
-		return page;
-	return NULL;
+	*page = p;
+	return likely(pc->valid & BIT_ULL(h)) && p->id == id &&
+	       likely(p->sq.round == round);
 }
 
 /*
- * Apply the checked DENSE delta @d (id @id) to @page in place, in tick
- * @tick, with the engine's rules (engine.c): the page's write section
- * opens at its first change in the round; of the deltas expecting its
- * epoch, only the first of the tick can apply.  Returns its status.
+ * Open @page for a checked DENSE delta expecting @expected_epoch (0: any)
+ * in tick @tick, with the engine's rules (engine.c): the page's write
+ * section opens at its first change in the round; of the deltas
+ * expecting its epoch, only the first of the tick can apply.  Returns 0
+ * when the caller may copy the payload in, else the delta's status.
  */
-static __always_inline s32 mmsb_sq_write(struct mmsb_page *page,
-					 const struct mmsb_delta_desc *d,
-					 u64 id, u64 tick,
-					 struct mmsb_engine_stats *es)
+static __always_inline s32 mmsb_sq_write_begin(struct mmsb_page *page,
+					       u64 expected_epoch, u64 tick,
+					       struct mmsb_engine_stats *es)
 {
-	const u8 *src = (const u8 *)(uintptr_t)d->payload;
-	u8 *dst = page->data + d->offset;
-
 	if (unlikely(!READ_ONCE(page->live))) {
 		es->rejected++;
 		return -EIDRM;
 	}
-	if (d->expected_epoch &&
+	if (expected_epoch &&
 	    (page->sq.writing || mmsb_page_changed_in(page, tick) ||
-	     d->expected_epoch != page->epoch)) {
+	     expected_epoch != page->epoch)) {
 		es->conflicts++;
 		return -ESTALE;
 	}
@@ -764,12 +774,6 @@ static __always_inline s32 mmsb_sq_write(struct mmsb_page *page,
 		page->sq.writing = true;
 		page->sq.epoch = page->epoch + !mmsb_page_changed_in(page, tick);
 	}
-	if (likely(d->len <= MMSB_COPY_WORDS_MAX))
-		mmsb_copy_words(dst, src, d->len);
-	else
-		memcpy(dst, src, d->len);
-	page->sq.last_id = id;
-	es->processed++;
 	return 0;
 }
 
@@ -799,8 +803,9 @@ static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
 
 /*
  * One round applied in place, with @lock held, by a tick that took
- * everything queued before (see mmsb_sq_apply()): each SQE is read
- * once into a local and checked there, as in mmsb_sq_round(), and a
+ * everything queued before (see mmsb_sq_apply()): each field of an SQE
+ * is read once into a local and checked there, as in mmsb_sq_round()
+ * (the expected epoch and user_data only where they are used), and a
  * DENSE payload is copied once, from the arena straight into the page,
  * inside the page's write section; the epoch and conflict rules are the
  * engine's.  The CQEs are written as the SQEs are taken (nothing else
@@ -878,23 +883,34 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 		last = e + min3(n - i, sq_mask + 1 - ((head + i) & sq_mask),
 				cq_mask + 1 - ((cq_tail + i) & cq_mask));
 		for (; e < last; e++, cqe++) {
-			u64 user_data;
+			const u8 *src;
 			s32 status;
+			u8 *dst;
 
 			id++;
-			ret = mmsb_sq_desc(arena, arena_bytes, e, &d,
-					   &user_data);
+			ret = mmsb_sq_desc(arena, arena_bytes, e, &d);
 			if (unlikely(ret))
 				goto refuse;
 			if (unlikely(d.encoding != MMSB_DELTA_DENSE))
 				break;
-			/* struct mmsb_delta's checks, in its order. */
-			if (unlikely(d.len - 1 >= max_size)) {
-				ret = d.len ? -ERANGE : -EINVAL;
-				goto refuse;
-			}
-			page = mmsb_sq_page_held(sq, round, d.page_id);
-			if (unlikely(!page)) {
+			/*
+			 * struct mmsb_delta's checks, in its order: a length
+			 * of 0 or over any page's size before the page's
+			 * errors.  On a page the round holds, only a length
+			 * of 0 needs its own test: one over its size fails
+			 * the window's with the same -ERANGE.
+			 */
+			if (likely(mmsb_sq_page_held(sq, round, d.page_id,
+						     &page))) {
+				if (unlikely(!d.len)) {
+					ret = -EINVAL;
+					goto refuse;
+				}
+			} else {
+				if (unlikely(d.len - 1 >= max_size)) {
+					ret = d.len ? -ERANGE : -EINVAL;
+					goto refuse;
+				}
 				page = mmsb_sq_page_slow(sq, a, round, &nr_pages,
 							 d.page_id);
 				if (IS_ERR(page)) {
@@ -916,7 +932,21 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 				if (!tick)
 					break;
 			}
-			if (unlikely(d.len > MMSB_COPY_WORDS_MAX)) {
+			/* Read where used: fewer registers live. */
+			status = mmsb_sq_write_begin(page,
+						     READ_ONCE(e->expected_epoch),
+						     tick, &es);
+			if (unlikely(status)) {
+				mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), id, 0,
+					    status);
+				continue;
+			}
+			dst = page->data + d.offset;
+			src = (const u8 *)(uintptr_t)d.payload;
+			if (likely(d.len <= MMSB_COPY_WORDS_MAX)) {
+				mmsb_copy_words(dst, src, d.len);
+			} else {
+				memcpy(dst, src, d.len);
 				big += d.len;
 				/* This SQE is the round's last. */
 				if (big > MMSB_SQ_ROUND_BYTES) {
@@ -924,25 +954,20 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 					last = e + 1;
 				}
 			}
-			status = mmsb_sq_write(page, &d, id, tick, &es);
-			cqe->user_data = user_data;
-			cqe->delta_id = id;
-			cqe->epoch = status ? 0 : page->sq.epoch;
-			cqe->status = status;
-			cqe->pad = 0;
+			page->sq.last_id = id;
+			mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), id,
+				    page->sq.epoch, 0);
 			continue;
 refuse:
-			cqe->user_data = user_data;
-			cqe->delta_id = 0;
-			cqe->epoch = 0;
-			cqe->status = ret;
-			cqe->pad = 0;
+			mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), 0, 0, ret);
 			refused++;
 		}
 		i += e - first;
 		if (e < last)
 			break;
 	}
+	/* Every SQE taken and not refused applied, unless it said why not. */
+	es.processed = i - refused - es.rejected - es.conflicts;
 	mmsb_sq_apply_end(a, nr_pages, &es);
 	rcu_read_unlock();
 	for (k = 0; k < nr_pages; k++)
