@@ -1501,12 +1501,11 @@ long mmsb_ioctl_sq_enter(struct file *file, void __user *uarg)
 	}
 	if (getevents) {
 		/*
-		 * Waiting for SQEs nobody took yet, without a poller: take
-		 * them in a tick run here if none runs (else one is kicked),
-		 * rather than sleep until the next period.
+		 * Waiting for SQEs nobody took yet: take them in a tick run
+		 * here if none runs (else one is kicked), rather than sleep
+		 * until the next period or the poller's next look.
 		 */
-		if (!sq->poller && mmsb_sq_ready(sq) < e.min_complete &&
-		    mmsb_sq_pending(sq))
+		if (mmsb_sq_ready(sq) < e.min_complete && mmsb_sq_pending(sq))
 			mmsb_tick_run_here(mf->tick);
 		ret = mmsb_sq_wait(sq, e.min_complete, e.timeout_ns);
 	}

@@ -596,8 +596,8 @@ static void sq_close(void)
  * and posts the CQEs once applied and visible.  The writer refills what
  * the kernel consumed and reaps the CQEs, those ready at once with one
  * store of cq_head; only when it can neither publish nor reap does it
- * sleep, in one MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT; without a
- * poller it has a tick run, which takes what the writer published),
+ * sleep, in one MMSB_IOC_SQ_ENTER (GETEVENTS, no SUBMIT; it has a tick
+ * run, which takes what the writer published and nobody took yet),
  * counted in sq_calls: about one per tick, never one per batch.
  */
 static int run_sq(struct target *t, struct mmsb_sq_handle *q, long n,
@@ -752,7 +752,9 @@ static void measure(const struct row *r, const char *section, long n)
 	};
 	struct target *t = row_target(r);
 	long unit = (long)r->batch, warm;
+	struct mmsb_stats st0, st1;
 	__u64 t0;
+	bool sq;
 	int ret;
 
 	/* A warm-up of an eighth (page faults, caches, first ticks). */
@@ -762,6 +764,10 @@ static void measure(const struct row *r, const char *section, long n)
 		die(r->key, -ret);
 	bench_model_apply(t->model, &work, warm);
 
+	sq = r->kind == K_SQ || r->kind == K_SQ_POLL;
+	ret = sq ? mmsb_stats(t->fd, &st0) : 0;
+	if (ret)
+		die(r->key, -ret);
 	if (profile_marks)
 		bench_profile_mark();
 	t0 = now_ns();
@@ -774,9 +780,13 @@ static void measure(const struct row *r, const char *section, long n)
 	bench_model_apply(t->model, &work, n);
 	res.check = verify(r, t);
 	bench_csv(&res);
-	if (r->kind == K_SQ || r->kind == K_SQ_POLL)
-		printf("# %s: %ld SQ_ENTER calls (GETEVENTS) for %ld deltas\n",
-		       r->key, sq_calls, n + warm);
+	ret = sq ? mmsb_stats(t->fd, &st1) : 0;
+	if (ret)
+		die(r->key, -ret);
+	if (sq)
+		printf("# %s: %ld SQ_ENTER calls (GETEVENTS) for %ld deltas; %llu ticks for the %ld timed\n",
+		       r->key, sq_calls, n + warm,
+		       (unsigned long long)(st1.ticks - st0.ticks), n);
 	sq_calls = 0;
 	sq_close();
 }

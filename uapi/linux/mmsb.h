@@ -1005,8 +1005,8 @@ struct mmsb_uring_wait {
  * MMSB_SQ_NEED_WAKEUP, and is woken by MMSB_SQ_ENTER_WAKEUP (or still
  * finds the SQEs consumed by the next tick); SQEs it cannot take (a
  * full CQ) are no work, and GETEVENTS wakes it when there are SQEs to
- * take; without a poller, GETEVENTS about to wait for SQEs nobody took
- * has a tick run (in the caller if none runs).  An SQE is consumed only
+ * take; GETEVENTS about to wait for SQEs nobody took has a tick run (in
+ * the caller if none runs), poller or not.  An SQE is consumed only
  * when its CQE has room (the kernel counts the deltas in flight): the
  * CQ never overflows and no completion is ever lost; while the CQ is
  * full the SQEs wait, and @overflow counts the times that happened.
@@ -1192,9 +1192,9 @@ struct mmsb_cqe {
  *
  * SUBMIT consumes what the SQ holds (as much as the CQ and the tick's
  * queue have room for) and has a tick run; GETEVENTS then waits, after
- * it had the SQEs it would wait for taken (it wakes the poller, or
- * without one has a tick run, which consumes them; @submitted counts
- * only SUBMIT's).
+ * it had the SQEs it would wait for taken (it has a tick run, which
+ * consumes them, and wakes an idle poller; @submitted counts only
+ * SUBMIT's).
  * Errors: -EINVAL (flags, a field out of range, @reserved not zero),
  * -ENXIO (the file has no queue), -ETIMEDOUT (GETEVENTS: fewer CQEs
  * than @min_complete when the timeout passed; @ready says how many),
