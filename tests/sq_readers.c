@@ -21,6 +21,9 @@
  * their very ends: offset + len == size applies, size + 1 is -ERANGE,
  * len 0 -EINVAL, the same in place and through the tick's queue (a
  * change stream open).
+ * sq_readers.held_page_errnos: SQEs a round takes after it holds their
+ * page (a valid one first, all published at once) get the errnos of a
+ * page looked up for them, in place and through the tick's queue.
  * sq_readers.free_recreate_mapped: another process creates and frees
  * pages while SQEs fill them with their own id and a reader maps and
  * reads them: a mapping shows only its page's id or zeros, freed or
@@ -581,6 +584,110 @@ TEST(page_ends)
 	ASSERT_LE(0, fd);
 	EXPECT_HELD(fd, 0, 0);
 	EXPECT_EQ(0, delta_bytes_settle(fd, 0));
+	close(fd);
+}
+
+/*
+ * SQEs published at once, so that one round takes them: after a valid
+ * one, the round holds the page, and the others' checks take the
+ * held-page path of the in-place loop.  Each gets the errno it gets on
+ * a page looked up for it, in place and through the tick's queue (a
+ * change stream open), and nothing refused changes the page.
+ */
+struct hp_case {
+	__u32 off, len, payload_len;
+	__u64 expected;		/* 1: the epoch before the tick, 2: stale */
+	int want;
+};
+
+static const struct hp_case hp_cases[] = {
+	{ 0, 64, 64, 0, 0 },			/* holds the page */
+	{ 0, 0, 0, 0, -EINVAL },		/* length 0 ... */
+	{ 4096, 0, 0, 0, -EINVAL },		/* ... at the end too */
+	{ 0, 0x7fffffff, 0, 0, -ERANGE },	/* over any page's size */
+	{ 4033, 64, 64, 0, -ERANGE },		/* one byte past the end */
+	{ 4096, 1, 1, 0, -ERANGE },
+	{ ~0U, 64, 64, 0, -ERANGE },
+	{ 128, 64, 32, 0, -EMSGSIZE },		/* payload shorter */
+	{ 192, 64, 64, 1, -ESTALE },		/* changed in this tick */
+	{ 192, 64, 64, 2, -ESTALE },		/* an epoch it never had */
+	{ 64, 64, 64, 0, 0 },
+};
+
+TEST(held_page_errnos)
+{
+	const int nc = sizeof(hp_cases) / sizeof(hp_cases[0]);
+	const struct mmsb_page_header *h;
+	struct mmsb_page_create pc;
+	struct mmsb_sq_handle q;
+	unsigned char pay[64], got[4096], want[4096];
+	struct mmsb_cqe cqe, cqes[16];
+	__u64 e0, e;
+	int fd, mode, i, sfd = -1;
+
+	ASSERT_GE(16, nc);
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 16, 16 * 4096, 0, 0, &q));
+	for (mode = 0; mode < 2; mode++) {
+		if (mode) {
+			sfd = mmsb_stream_open(fd, MMSB_STREAM_ALL, NULL, 0, 0,
+					       NULL);
+			ASSERT_LE(0, sfd);
+		}
+		ASSERT_EQ(0, mmsb_page_create(fd, 4096, 0600, 0, &pc));
+		ASSERT_EQ(0, mmsb_page_map(fd, pc.id, &h));
+		/* One change first: the page's epoch is not 0. */
+		memset(pay, 0x11, sizeof(pay));
+		ASSERT_EQ(0, one_sqe(&q, pc.id, 256, pay, 64, &e0));
+		memset(want, 0, sizeof(want));
+		memset(want + 256, 0x11, 64);
+		for (i = 0; i < nc; i++) {
+			const struct hp_case *c = &hp_cases[i];
+			struct mmsb_sqe *s = mmsb_sq_get_sqe(&q);
+
+			ASSERT_NE(NULL, s);
+			memset(pay, 0x20 + mode * 16 + i, sizeof(pay));
+			mmsb_sq_prep_dense(&q, s, pc.id, c->off, pay,
+					   c->len, i);
+			s->payload_len = c->payload_len;
+			s->expected_epoch = c->expected == 1 ? e0 :
+					    c->expected == 2 ? e0 + 100 : 0;
+			if (!c->want)
+				memcpy(want + c->off, pay, c->len);
+		}
+		/* One release store of the tail for all of them. */
+		ASSERT_EQ(nc, mmsb_sq_submit(&q));
+		/* Refusals may come first: by user_data. */
+		for (i = 0; i < nc; i++) {
+			ASSERT_EQ(0, sq_reap_spin(&q, &cqe));
+			ASSERT_GT(nc, cqe.user_data);
+			cqes[cqe.user_data] = cqe;
+		}
+		for (i = 0; i < nc; i++) {
+			const struct hp_case *c = &hp_cases[i];
+
+			cqe = cqes[i];
+			EXPECT_EQ(c->want, cqe.status)
+				TH_LOG("mode %d case %d", mode, i);
+			if (!c->want) {
+				/* One round, one tick, one epoch. */
+				EXPECT_EQ(e0 + 1, cqe.epoch);
+			} else {
+				EXPECT_EQ(0, cqe.epoch);
+				/* Refused: no id; a conflict was handled. */
+				EXPECT_EQ(c->want == -ESTALE, !!cqe.delta_id);
+			}
+		}
+		ASSERT_EQ(0, mmsb_page_read(h, 0, got, sizeof(got), &e));
+		EXPECT_EQ(e0 + 1, e);
+		EXPECT_EQ(0, memcmp(got, want, sizeof(got)));
+		mmsb_page_unmap(h);
+		ASSERT_EQ(0, mmsb_page_free(fd, pc.id));
+		if (mode)
+			close(sfd);
+	}
+	mmsb_sq_unmap(&q);
 	close(fd);
 }
 
