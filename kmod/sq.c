@@ -749,32 +749,51 @@ mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id,
 }
 
 /*
- * Open @page for a checked DENSE delta expecting @expected_epoch (0: any)
- * in tick @tick, with the engine's rules (engine.c): the page's write
- * section opens at its first change in the round; of the deltas
- * expecting its epoch, only the first of the tick can apply.  Returns 0
- * when the caller may copy the payload in, else the delta's status.
+ * Open @page for the checked DENSE SQE @e in the tick, with the engine's
+ * rules (engine.c): the page's write section opens at its first change
+ * in the round, after the tick's writes (@a->open() if *@tick is still
+ * 0); of the deltas expecting its epoch (@e's expected_epoch, read
+ * here), only the first of the tick can apply.  Returns 0 when the
+ * caller may copy the payload in, 1 when the tick cannot take SQEs in
+ * place (the caller stops), else the delta's status.
  */
 static __always_inline s32 mmsb_sq_write_begin(struct mmsb_page *page,
-					       u64 expected_epoch, u64 tick,
+					       const struct mmsb_sqe *e,
+					       struct mmsb_sq_apply *a,
+					       u64 *tick,
 					       struct mmsb_engine_stats *es)
 {
-	if (unlikely(!READ_ONCE(page->live))) {
-		es->rejected++;
-		return -EIDRM;
+	u64 expected = READ_ONCE(e->expected_epoch);
+
+	/* Open, so changed in this tick: as for any later delta. */
+	if (likely(page->sq.writing)) {
+		if (unlikely(!READ_ONCE(page->live)))
+			goto gone;
+		if (unlikely(expected))
+			goto stale;
+		return 0;
 	}
-	if (expected_epoch &&
-	    (page->sq.writing || mmsb_page_changed_in(page, tick) ||
-	     expected_epoch != page->epoch)) {
-		es->conflicts++;
-		return -ESTALE;
+	if (unlikely(!*tick)) {
+		*tick = a->open(a);
+		a->tick = *tick;
+		if (!*tick)
+			return 1;
 	}
-	if (!page->sq.writing) {
-		mmsb_page_write_begin(page);
-		page->sq.writing = true;
-		page->sq.epoch = page->epoch + !mmsb_page_changed_in(page, tick);
-	}
+	if (unlikely(!READ_ONCE(page->live)))
+		goto gone;
+	if (expected && (mmsb_page_changed_in(page, *tick) ||
+			 expected != page->epoch))
+		goto stale;
+	mmsb_page_write_begin(page);
+	page->sq.writing = true;
+	page->sq.epoch = page->epoch + !mmsb_page_changed_in(page, *tick);
 	return 0;
+gone:
+	es->rejected++;
+	return -EIDRM;
+stale:
+	es->conflicts++;
+	return -ESTALE;
 }
 
 /*
@@ -926,17 +945,11 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 				ret = -EMSGSIZE;
 				goto refuse;
 			}
-			if (unlikely(!tick)) {
-				tick = a->open(a);
-				a->tick = tick;
-				if (!tick)
-					break;
-			}
-			/* Read where used: fewer registers live. */
-			status = mmsb_sq_write_begin(page,
-						     READ_ONCE(e->expected_epoch),
-						     tick, &es);
+			status = mmsb_sq_write_begin(page, e, a, &tick, &es);
 			if (unlikely(status)) {
+				if (status > 0)
+					break;
+				/* Read where used: fewer registers live. */
 				mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), id, 0,
 					    status);
 				continue;
