@@ -232,20 +232,76 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
 
 /*
- * A reference on the page of entry @e, if it still is page @id of the
- * table (see struct mmsb_page_cache).
+ * A reference on the page of entry @e of @pc, if it still is page @id of
+ * @pages (see struct mmsb_page_cache).
  */
-static bool mmsb_builder_hold(struct mmsb_builder *b,
-			      struct mmsb_page_cache_slot *e, u64 id)
+static bool mmsb_page_cache_hold(struct mmsb_page_cache *pc,
+				 struct mmsb_page_table *pages,
+				 struct mmsb_page_cache_slot *e, u64 id)
 {
-	struct mmsb_page_cache *pc = b->cache;
 	bool held;
 
 	rcu_read_lock();
-	held = mmsb_page_table_erased(b->ctx->pages) == pc->gen &&
+	held = mmsb_page_table_erased(pages) == pc->gen &&
 	       e->page->id == id && refcount_inc_not_zero(&e->page->ref);
 	rcu_read_unlock();
 	return held;
+}
+
+/*
+ * Look page @id up for a write into entry @e of @pc (its slot), with the
+ * permission check; the reference taken is the caller's.
+ */
+static struct mmsb_page *mmsb_page_cache_fill(struct mmsb_page_cache *pc,
+					      struct mmsb_page_table *pages,
+					      struct mmsb_page_cache_slot *e,
+					      u64 id, const struct cred *cred,
+					      bool admin)
+{
+	u32 h = e - pc->slots;
+	struct mmsb_page *page;
+	unsigned long gen;
+
+	/* Read before the lookup: an erase after it makes the entry stale. */
+	gen = mmsb_page_table_erased(pages);
+	if (gen != pc->gen) {
+		pc->valid = 0;
+		pc->gen = gen;
+	}
+	page = mmsb_page_lookup(pages, id, cred, admin, MMSB_MAY_WRITE);
+	if (IS_ERR(page))
+		return page;
+	pc->valid |= BIT_ULL(h);
+	e->page = page;
+	return page;
+}
+
+/*
+ * A reference on page @id for a record of its own, through the file's
+ * cache @pc unless another submission of the file uses it.
+ */
+static struct mmsb_page *mmsb_page_cache_get(struct mmsb_page_cache *pc,
+					     struct mmsb_page_table *pages,
+					     u64 id, const struct cred *cred,
+					     bool admin)
+{
+	struct mmsb_page_cache_slot *e;
+	struct mmsb_page *page;
+	u32 h;
+
+	if (test_and_set_bit_lock(0, &pc->busy))
+		return mmsb_page_lookup(pages, id, cred, admin, MMSB_MAY_WRITE);
+	h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
+	e = &pc->slots[h];
+	if ((pc->valid & BIT_ULL(h)) && mmsb_page_cache_hold(pc, pages, e, id)) {
+		page = e->page;
+	} else {
+		page = mmsb_page_cache_fill(pc, pages, e, id, cred, admin);
+		/* No chunk holds it: chunk numbers are never 0. */
+		e->seq = 0;
+	}
+	mmsb_page_cache_release(pc);
+	return page;
 }
 
 /*
@@ -262,27 +318,18 @@ static __always_inline int mmsb_builder_page(struct mmsb_builder *b,
 	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
 	struct mmsb_page_cache_slot *e = &pc->slots[h];
 	struct mmsb_page *page;
-	unsigned long gen;
 
 	if (pc->valid & BIT_ULL(h)) {
 		/* @c holds the entry's page: no other check needed. */
 		if (e->seq == c->seq && e->page->id == id)
 			goto found;
-		if (mmsb_builder_hold(b, e, id))
+		if (mmsb_page_cache_hold(pc, b->ctx->pages, e, id))
 			goto hold;
 	}
-	/* Read before the lookup: an erase after it makes the entry stale. */
-	gen = mmsb_page_table_erased(b->ctx->pages);
-	if (gen != pc->gen) {
-		pc->valid = 0;
-		pc->gen = gen;
-	}
-	page = mmsb_page_lookup(b->ctx->pages, id, b->cred, b->admin,
-				MMSB_MAY_WRITE);
+	page = mmsb_page_cache_fill(pc, b->ctx->pages, e, id, b->cred,
+				    b->admin);
 	if (IS_ERR(page))
 		return PTR_ERR(page);
-	pc->valid |= BIT_ULL(h);
-	e->page = page;
 hold:
 	/* The reference taken is the chunk's. */
 	c->nr_pages++;
@@ -505,6 +552,36 @@ void mmsb_builder_resume(struct mmsb_builder *b, struct mmsb_page_cache *cache,
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_resume);
 
+/*
+ * The checks before the page is looked up: mmsb_delta_check(), and a
+ * length over the largest page's size (-ERANGE: its window cannot fit,
+ * and a record's size cannot overflow).
+ */
+static __always_inline int mmsb_delta_check_len(struct mmsb_page_table *pages,
+						const struct mmsb_delta_desc *d)
+{
+	int ret = mmsb_delta_check(d);
+
+	if (!ret && d->len > pages->max_size)
+		ret = -ERANGE;
+	return ret;
+}
+
+/* The checks against the delta's page, once it was looked up. */
+static __always_inline int mmsb_delta_check_page(const struct mmsb_delta_desc *d,
+						 const struct mmsb_page *page)
+{
+	u64 end;
+
+	if (check_add_overflow(d->offset, d->len, &end) || end > page->size)
+		return -ERANGE;
+	if (d->encoding != MMSB_DELTA_SPARSE && d->payload_len != d->len)
+		return -EMSGSIZE;
+	if (d->payload_len > d->len)
+		return -EMSGSIZE;
+	return 0;
+}
+
 /* mmsb_delta_add(), inline in it and in mmsb_delta_add_array(). */
 static __always_inline int __mmsb_delta_add(struct mmsb_builder *b,
 					    const struct mmsb_delta_desc *d,
@@ -514,18 +591,11 @@ static __always_inline int __mmsb_delta_add(struct mmsb_builder *b,
 	struct mmsb_page *page;
 	struct mmsb_kdelta *kd;
 	size_t need, mask_len;
-	u64 end;
 	int ret;
 
-	ret = mmsb_delta_check(d);
+	ret = mmsb_delta_check_len(b->ctx->pages, d);
 	if (ret)
 		return ret;
-	/*
-	 * Windows past the largest page fail the range check below; bound
-	 * len first so that the record size cannot overflow.
-	 */
-	if (d->len > b->ctx->pages->max_size)
-		return -ERANGE;
 	need = mmsb_delta_need(d->len, d->encoding);
 	ret = mmsb_builder_chunk(b, need, &c);
 	if (ret)
@@ -533,12 +603,9 @@ static __always_inline int __mmsb_delta_add(struct mmsb_builder *b,
 	ret = mmsb_builder_page(b, c, d->page_id, &page);
 	if (ret)
 		return ret;
-	if (check_add_overflow(d->offset, d->len, &end) || end > page->size)
-		return -ERANGE;
-	if (d->encoding != MMSB_DELTA_SPARSE && d->payload_len != d->len)
-		return -EMSGSIZE;
-	if (d->payload_len > d->len)
-		return -EMSGSIZE;
+	ret = mmsb_delta_check_page(d, page);
+	if (ret)
+		return ret;
 
 	kd = (struct mmsb_kdelta *)(c->mem + c->used);
 	kd->page = page;
@@ -686,6 +753,70 @@ int mmsb_delta_add_array(struct mmsb_builder *b,
 		}
 	}
 	*next = n;
+	return 0;
+}
+
+/**
+ * mmsb_delta_read_one() - read and check a delta for a record of its own
+ * @ctx: submission state (the page table)
+ * @pc: the file's page cache (struct mmsb_file's @pages)
+ * @u: the caller's delta
+ * @cred: the submitter's credentials
+ * @admin: the submitter bypasses page modes
+ * @id: the id it gets
+ * @kd: out: its record, outside any chunk, with room for
+ *	%MMSB_DELTA_ONE_MAX payload bytes after it; its page referenced
+ *
+ * For a SYNC submission of one small DENSE delta, which the tick takes
+ * straight from its submitter (submit.c, mmsb_tick_run_one()): the
+ * input fields read once each, mmsb_delta_add()'s checks in its order,
+ * the payload copied once, into the record.
+ *
+ * Context: process context; reads user memory, may sleep.
+ * Return: 0; %MMSB_DELTA_FULL for a delta of another encoding or with
+ * more than %MMSB_DELTA_ONE_MAX bytes, of which nothing was kept (it
+ * takes a chunk); or the errno it is refused with (the table at the top
+ * of this file).
+ */
+int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
+			struct mmsb_page_cache *pc,
+			const struct mmsb_delta __user *u,
+			const struct cred *cred, bool admin, u64 id,
+			struct mmsb_kdelta *kd)
+{
+	struct mmsb_delta_desc d;
+	struct mmsb_page *page;
+	int ret;
+
+	ret = mmsb_delta_read(u, &d);
+	if (ret)
+		return ret;
+	if (d.encoding != MMSB_DELTA_DENSE || d.len > MMSB_DELTA_ONE_MAX)
+		return MMSB_DELTA_FULL;
+	ret = mmsb_delta_check_len(ctx->pages, &d);
+	if (ret)
+		return ret;
+	page = mmsb_page_cache_get(pc, ctx->pages, d.page_id, cred, admin);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	ret = mmsb_delta_check_page(&d, page);
+	if (!ret)
+		ret = mmsb_delta_copy(kd->data, d.payload, d.len);
+	if (ret) {
+		mmsb_page_put(page);
+		return ret;
+	}
+	kd->page = page;
+	kd->tick_next = NULL;
+	kd->id = id;
+	kd->expected_epoch = d.expected_epoch;
+	kd->offset = d.offset;
+	kd->len = d.len;
+	kd->index = 0;
+	kd->status = 0;
+	kd->size = mmsb_delta_need(d.len, d.encoding);
+	kd->masked = false;
+	kd->atomic = false;
 	return 0;
 }
 

@@ -187,6 +187,9 @@ struct mmsb_builder {
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
 #define MMSB_DELTA_FULL		1
 
+/* Payload bytes at most of a delta read into a record of its own. */
+#define MMSB_DELTA_ONE_MAX	MMSB_COPY_WORDS_MAX
+
 struct mmsb_page_cache *mmsb_page_cache_acquire(struct mmsb_page_cache *shared,
 						struct mmsb_page_cache *local);
 void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
@@ -199,6 +202,11 @@ int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 int mmsb_delta_add_array(struct mmsb_builder *b,
 			 const struct mmsb_delta __user *uptr, u32 *next,
 			 u32 n, u64 base_id, struct mmsb_delta_desc *d);
+int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
+			struct mmsb_page_cache *pc,
+			const struct mmsb_delta __user *u,
+			const struct cred *cred, bool admin, u64 id,
+			struct mmsb_kdelta *kd);
 void mmsb_builder_close(struct mmsb_builder *b);
 void mmsb_builder_finish(struct mmsb_builder *b);
 void mmsb_builder_park(struct mmsb_builder *b);

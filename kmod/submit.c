@@ -431,6 +431,51 @@ efault:
 	return -EFAULT;
 }
 
+/*
+ * A SYNC submission of one small DENSE delta, not ATOMIC, whose outputs
+ * were claimed: read into a record on the stack (mmsb_delta_read_one())
+ * and, if no tick runs, handed to a tick run here (mmsb_tick_run_one()),
+ * with no chunk, no queue and no batch.  Returns %MMSB_DELTA_FULL when
+ * it cannot: another form of delta, a tick running, or deltas queued
+ * that the tick had to leave; nothing of the delta was kept or counted
+ * then, and the caller submits it as any other, reading it again.  Else
+ * returns mmsb_submit()'s answer, with @sub's counts set: a refused
+ * delta is refused as mmsb_submit_queue() refuses it.
+ */
+static noinline int mmsb_submit_one(struct mmsb_file *mf,
+				    struct mmsb_delta __user *uptr,
+				    struct mmsb_submit *sub)
+{
+	/* A record and its payload; not zeroed: every field is set. */
+	u8 rec[sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX]
+		__aligned(8) __uninitialized;
+	struct mmsb_kdelta *kd = (struct mmsb_kdelta *)rec;
+	struct mmsb_delta_ctx *ctx = mf->deltas;
+	u64 id = atomic64_inc_return(&ctx->next_id);
+	int ret;
+
+	ret = mmsb_delta_read_one(ctx, &mf->pages, uptr, mf->cred, mf->admin,
+				  id, kd);
+	if (ret == MMSB_DELTA_FULL)
+		return ret;
+	if (ret) {
+		atomic64_inc(&ctx->rejected);
+		/* The count before the status, as in mmsb_submit_queue(). */
+		smp_mb__after_atomic();
+		return mmsb_delta_put_result(uptr, 0, ret, 0) ? -EFAULT : 0;
+	}
+	if (!mmsb_tick_trylock(mf->tick) || !mmsb_tick_run_one(mf->tick, kd)) {
+		mmsb_page_put(kd->page);
+		return MMSB_DELTA_FULL;
+	}
+	mmsb_page_put(kd->page);
+	sub->accepted = 1;
+	sub->applied = !kd->status;
+	if (mmsb_delta_put_result(uptr, id, kd->status, kd->epoch))
+		return -ECOMM;
+	return 0;
+}
+
 /**
  * mmsb_submit() - MMSB_IOC_SUBMIT on a checked copy of its argument
  * @mf: the submitting file (credentials, parked submissions)
@@ -473,6 +518,12 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		if (mmsb_submit_put_counts(u, 0, 0) ||
 		    mmsb_submit_claim(uptr, sub->count))
 			return -EFAULT;
+		if (sync && sub->count == 1 &&
+		    !(sub->flags & MMSB_SUBMIT_ATOMIC)) {
+			ret = mmsb_submit_one(mf, uptr, sub);
+			if (ret != MMSB_DELTA_FULL)
+				return ret;
+		}
 		mmsb_submit_start(s, mf,
 				  mmsb_page_cache_acquire(&mf->pages, &local),
 				  uptr, sub->count, sync,

@@ -193,6 +193,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  * @m: the metrics it publishes
  * @t: the tick
  * @sq: what the mapped queues get to apply their SQEs in place
+ * @one: a delta its submitter hands the tick (mmsb_tick_run_one()), or
+ *	NULL; set to NULL once the tick took it
  */
 struct mmsb_tick_ctx {
 	u64 start;
@@ -204,7 +206,24 @@ struct mmsb_tick_ctx {
 	struct mmsb_tick_metrics m;
 	struct mmsb_tick *t;
 	struct mmsb_sq_apply sq;
+	struct mmsb_kdelta *one;
 };
+
+/*
+ * The tick's first delta opens its writes: its number, the bus header's
+ * odd sequence, and whether it records changes for propagation.
+ */
+static void mmsb_tick_open(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
+	mmsb_bus_header_write_begin(t->bus);
+	t->tick_no++;
+	/*
+	 * Without an edge there is nothing to propagate or validate.  An
+	 * edge added meanwhile takes effect from the next tick on.
+	 */
+	if (mmsb_graph_has_edges(t->prop->graph))
+		tc->dirty = mmsb_prop_begin(t->prop, t->tick_no);
+}
 
 /*
  * Phases 1 and 2, drain and apply: take queued deltas a chunk at a time,
@@ -212,8 +231,7 @@ struct mmsb_tick_ctx {
  * was queued when the tick started is taken (batch_max at most) or the
  * budget is spent.  Deltas arriving meanwhile wait for the next tick, so
  * a steady stream of producers cannot stretch one tick to its budget.
- * The first chunk opens the tick: its number, the bus header's odd
- * sequence, and whether it records changes for propagation.  Whether it
+ * The first chunk opens the tick (mmsb_tick_open()).  Whether it
  * captures for change streams is decided before anything is taken: one
  * branch while nobody streams.
  */
@@ -231,18 +249,8 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 				   t->tick_no + !tc->deltas, &nr_pages, &tc->es);
 		if (!n)
 			break;
-		if (!tc->deltas) {
-			mmsb_bus_header_write_begin(t->bus);
-			t->tick_no++;
-			/*
-			 * Without an edge there is nothing to propagate or
-			 * validate.  An edge added meanwhile takes effect
-			 * from the next tick on.
-			 */
-			if (mmsb_graph_has_edges(t->prop->graph))
-				tc->dirty = mmsb_prop_begin(t->prop,
-							    t->tick_no);
-		}
+		if (!tc->deltas)
+			mmsb_tick_open(t, tc);
 		tc->deltas += n;
 		mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
 				tc->dirty, tc->st, &tc->es);
@@ -303,6 +311,40 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 		tc->m.apply_ns = ktime_get_ns() - tc->start;
 		tc->m.overrun |= a->overrun;
 	}
+}
+
+/*
+ * Phase 2c: the delta a SYNC submitter hands the tick (its record on the
+ * submitter's stack, never queued), accepted now: after everything
+ * queued before, so only if the drain took all of it (else the
+ * submitter queues the delta as any other).  Applied, captured and
+ * collected for propagation exactly as a drained chunk of one delta.
+ */
+static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+{
+	struct mmsb_kdelta *kd = tc->one;
+
+	if (mmsb_tick_has_work(t))
+		return;
+	tc->one = NULL;
+	if (!tc->deltas)
+		mmsb_tick_open(t, tc);
+	if (unlikely(mmsb_stream_active(t->stream)) && !tc->st)
+		tc->st = mmsb_stream_tick_begin(t->stream);
+	/* Counted before it applies, as a push is (STATS in the uapi). */
+	atomic64_inc(&t->deltas->submitted);
+	kd->tick_next = NULL;
+	kd->page->tick.first = kd;
+	kd->page->tick.last = kd;
+	t->pages[0] = kd->page;
+	mmsb_engine_run(t->engine, t->pages, 1, 1, t->tick_no, tc->dirty,
+			tc->st, &tc->es);
+	if (unlikely(tc->st))
+		mmsb_stream_tick_collect(tc->st, 1);
+	if (tc->dirty)
+		mmsb_prop_collect(t->prop, t->pages, 1);
+	tc->deltas++;
+	tc->m.apply_ns = ktime_get_ns() - tc->start;
 }
 
 /*
@@ -451,7 +493,7 @@ static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more)
  * the monitor has work (counted by the monitor, not as a tick) and
  * publishes nothing.  Returns mmsb_tick_next().
  */
-static bool mmsb_tick_run(struct mmsb_tick *t)
+static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 {
 	struct mmsb_tick_ctx tc = {
 		.start = ktime_get_ns(),
@@ -463,6 +505,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 		 */
 		.request = atomic64_read_acquire(&t->requested),
 		.t = t,
+		.one = one ? *one : NULL,
 	};
 	bool sq_in_place;
 
@@ -485,6 +528,10 @@ static bool mmsb_tick_run(struct mmsb_tick *t)
 	mmsb_tick_apply(t, &tc);
 	if (sq_in_place)
 		mmsb_tick_sq_apply(t, &tc);
+	if (tc.one) {
+		mmsb_tick_apply_one(t, &tc);
+		*one = tc.one;
+	}
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
 		mmsb_bus_header_write_end(t->bus, t->tick_no);
@@ -560,11 +607,39 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
 	bool more;
 
 	do {
-		more = mmsb_tick_run(t);
+		more = mmsb_tick_run(t, NULL);
 	} while (!completion_done(done));
 	mutex_unlock(&t->run_lock);
 	if (more)
 		mmsb_tick_kick(t);
+}
+
+/**
+ * mmsb_tick_run_one() - run a tick that takes one delta from its submitter
+ * @t: the tick, with @t->run_lock held (mmsb_tick_trylock())
+ * @kd: the delta's record, outside any chunk (mmsb_delta_read_one()),
+ *	its page referenced by the caller
+ *
+ * For a SYNC submission of one delta that found no tick running: no
+ * chunk, no queue, no batch.  The same tick as the orchestrator's takes
+ * what is queued first, then @kd, accepted then, unless deltas are still
+ * queued (a full tick, producers outrunning it): those come first, and
+ * the caller queues @kd as any other.  Then @t->run_lock is dropped.
+ *
+ * Context: process context, sleeps.
+ * Return: whether the tick took @kd; then its @status and @epoch are
+ * the outcome, visible and propagated.
+ */
+bool mmsb_tick_run_one(struct mmsb_tick *t, struct mmsb_kdelta *kd)
+{
+	struct mmsb_kdelta *one = kd;
+	bool more;
+
+	more = mmsb_tick_run(t, &one);
+	mutex_unlock(&t->run_lock);
+	if (more)
+		mmsb_tick_kick(t);
+	return !one;
 }
 
 /**
@@ -583,7 +658,7 @@ void mmsb_tick_run_here(struct mmsb_tick *t)
 	bool more = true;
 
 	if (mutex_trylock(&t->run_lock)) {
-		more = mmsb_tick_run(t);
+		more = mmsb_tick_run(t, NULL);
 		mutex_unlock(&t->run_lock);
 	}
 	if (more || mmsb_queue_reserved(&t->queue))
@@ -595,7 +670,7 @@ static bool mmsb_tick_run_locked(struct mmsb_tick *t)
 	bool more;
 
 	mutex_lock(&t->run_lock);
-	more = mmsb_tick_run(t);
+	more = mmsb_tick_run(t, NULL);
 	mutex_unlock(&t->run_lock);
 	return more;
 }

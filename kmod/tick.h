@@ -19,6 +19,7 @@
 #include "queue.h"
 
 struct mmsb_chunk;
+struct mmsb_kdelta;
 struct mmsb_delta_ctx;
 struct mmsb_engine;
 struct mmsb_engine_stats;
@@ -170,6 +171,7 @@ int mmsb_tick_pause(struct mmsb_tick *t, u64 *last);
 void mmsb_tick_resume(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
 void mmsb_tick_run_here(struct mmsb_tick *t);
+bool mmsb_tick_run_one(struct mmsb_tick *t, struct mmsb_kdelta *kd);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);

@@ -12,7 +12,8 @@
  * backlog: one delta per tick, so a SYNC delta queued behind others is
  * applied many ticks after it asked for one.  It must still return (and
  * an io_uring command post its CQE) only after its tick propagated it
- * along edges.
+ * along edges; and a SYNC delta alone on the backlog's page, which its
+ * own tick could take straight from it, must come after the backlog.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -248,6 +249,37 @@ TEST_F(backlog, sync_returns_after_propagation)
 TEST_F(backlog, uring_cqe_after_propagation)
 {
 	sync_after_backlog(_metadata, self, true);
+}
+
+/*
+ * A SYNC delta alone, on the page the backlog writes, while the backlog
+ * waits: the tick its submitter runs takes one queued delta (batch_max
+ * 1), so the SYNC delta must not be applied in that tick but behind
+ * every queued one (acceptance order), and hold the last byte.
+ */
+TEST_F(backlog, sync_one_behind_queue)
+{
+	struct mmsb_delta d[BACKLOG], sd;
+	__u8 v[BACKLOG], mark = 0xee, got;
+	const struct mmsb_page_header *hc;
+	__u64 epoch;
+	int i;
+
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->c, &hc));
+	for (i = 0; i < BACKLOG; i++) {
+		v[i] = i + 1;
+		mmsb_delta_dense(&d[i], self->c, 0, &v[i], 1);
+	}
+	ASSERT_EQ(0, mmsb_submit(self->fd, d, BACKLOG, 0, NULL));
+	mmsb_delta_dense(&sd, self->c, 0, &mark, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &sd, 1, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, sd.status);
+	/* One tick a delta: the backlog's epochs, then its own. */
+	EXPECT_EQ((__u64)BACKLOG + 1, sd.epoch);
+	ASSERT_EQ(0, mmsb_page_read(hc, 0, &got, 1, &epoch));
+	EXPECT_EQ(mark, got);
+	EXPECT_EQ(sd.epoch, epoch);
+	mmsb_page_unmap(hc);
 }
 
 TEST_HARNESS_MAIN
