@@ -784,7 +784,8 @@ int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
 			const struct cred *cred, bool admin, u64 id,
 			struct mmsb_kdelta *kd)
 {
-	struct mmsb_delta_desc d;
+	/* Every field is read from the caller: not zeroed first. */
+	struct mmsb_delta_desc d __uninitialized;
 	struct mmsb_page *page;
 	int ret;
 

@@ -195,6 +195,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  * @sq: what the mapped queues get to apply their SQEs in place
  * @one: a delta its submitter hands the tick (mmsb_tick_run_one()), or
  *	NULL; set to NULL once the tick took it
+ * @took_one: the tick took @one, last of what it applied
  */
 struct mmsb_tick_ctx {
 	u64 start;
@@ -207,6 +208,7 @@ struct mmsb_tick_ctx {
 	struct mmsb_tick *t;
 	struct mmsb_sq_apply sq;
 	struct mmsb_kdelta *one;
+	bool took_one;
 };
 
 /*
@@ -344,7 +346,7 @@ static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	if (tc->dirty)
 		mmsb_prop_collect(t->prop, t->pages, 1);
 	tc->deltas++;
-	tc->m.apply_ns = ktime_get_ns() - tc->start;
+	tc->took_one = true;
 }
 
 /*
@@ -371,15 +373,13 @@ static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 
 /*
  * Phase 5, GC: what is left of the tick's budget; a monitor with nothing
- * to do is not run (its gc_ns is 0).  After the graph's lock is dropped,
- * since evicting a page takes it.
+ * to do is not run (the caller asks mmsb_monitor_idle(); gc_ns stays 0).
+ * After the graph's lock is dropped, since evicting a page takes it.
  */
 static void mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	struct mmsb_monitor_run run;
 
-	if (mmsb_monitor_idle(t->mon))
-		return;
 	tc->m.gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns, &run);
 	tc->m.gc_invoked = run.invoked;
 	tc->m.gc_reclaimed_pages = run.reclaimed_pages;
@@ -396,11 +396,19 @@ static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	m->rejected = tc->es.rejected;
 	m->conflicts = tc->es.conflicts;
 	m->pages_changed = tc->es.pages_changed;
+	m->total_ns = ktime_get_ns() - tc->start;
+	/*
+	 * A delta its submitter handed the tick was the last applied: the
+	 * apply phases took what the others (timed each) did not, without
+	 * a clock read of their own.
+	 */
+	if (tc->took_one)
+		m->apply_ns = m->total_ns - m->propagate_ns - m->graph_ns -
+			      m->gc_ns;
 	if (m->apply_ns)
 		m->throughput = div64_u64(tc->es.processed * NSEC_PER_SEC,
 					  m->apply_ns);
 	m->ring_depth = mmsb_queue_reserved(&t->queue);
-	m->total_ns = ktime_get_ns() - tc->start;
 
 	spin_lock(&t->lock);
 	t->last = *m;
@@ -495,19 +503,26 @@ static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more)
  */
 static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 {
-	struct mmsb_tick_ctx tc = {
-		.start = ktime_get_ns(),
-		/*
-		 * Acquire: what a flusher queued before its request (its
-		 * fully ordered increment) is seen by the look at the
-		 * queue below, also in a tick run inline, which no kick
-		 * orders.
-		 */
-		.request = atomic64_read_acquire(&t->requested),
-		.t = t,
-		.one = one ? *one : NULL,
-	};
+	/* Not zeroed whole (some 40 words): what each phase reads is set. */
+	struct mmsb_tick_ctx tc __uninitialized;
 	bool sq_in_place;
+
+	tc.start = ktime_get_ns();
+	/*
+	 * Acquire: what a flusher queued before its request (its fully
+	 * ordered increment) is seen by the look at the queue below, also
+	 * in a tick run inline, which no kick orders.
+	 */
+	tc.request = atomic64_read_acquire(&t->requested);
+	tc.deltas = 0;
+	tc.dirty = NULL;
+	tc.st = NULL;
+	memset(&tc.es, 0, sizeof(tc.es));
+	memset(&tc.m, 0, sizeof(tc.m));
+	tc.t = t;
+	tc.sq.held = NULL;
+	tc.one = one ? *one : NULL;
+	tc.took_one = false;
 
 	/*
 	 * The mapped queues' SQEs: applied in place after the drain when
@@ -535,7 +550,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
 		mmsb_bus_header_write_end(t->bus, t->tick_no);
-		mmsb_tick_gc(t, &tc);
+		if (!mmsb_monitor_idle(t->mon))
+			mmsb_tick_gc(t, &tc);
 		mmsb_tick_publish(t, &tc);
 	} else if (mmsb_monitor_has_work(t->mon)) {
 		mmsb_tick_gc(t, &tc);
