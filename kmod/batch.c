@@ -483,9 +483,13 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_abandon);
  */
 void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx)
 {
-	struct llist_node *list = llist_del_all(&ctx->ended);
+	struct llist_node *list;
 	struct mmsb_batch *batch, *next;
 
+	/* Most ticks end none: no atomic exchange for them. */
+	if (llist_empty(&ctx->ended))
+		return;
+	list = llist_del_all(&ctx->ended);
 	llist_for_each_entry_safe(batch, next, llist_reverse_order(list),
 				  end_node) {
 		if (batch->done)

@@ -431,7 +431,8 @@ static void mmsb_tick_complete(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	mmsb_batch_end_all(t->deltas);
 	/* The SQEs applied in place end with the tick too. */
-	mmsb_sq_tick_end(&tc->sq);
+	if (tc->sq.held)
+		mmsb_sq_tick_end(&tc->sq);
 	/* Pairs with smp_load_acquire() in mmsb_tick_served(). */
 	smp_store_release(&t->completed, tc->request);
 	/*
