@@ -83,7 +83,7 @@ struct mmsb_kdelta;
  * @gc: the monitor's (monitor.c): @gc.epoch is @epoch when it last
  *	looked, @gc.stamp the monitor run that first saw @gc.epoch (0 =
  *	never looked)
- * @sq: the mapped queues' (sq.c), while a tick applies SQEs in place:
+ * @sq: the mapped queues' (sq_apply.c), while a tick applies SQEs in place:
  *	@sq.round is the number of the last round that took a reference on
  *	the page (struct mmsb_sq_list's @round), @sq.writing says that
  *	round opened the page's write section,

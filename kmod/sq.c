@@ -16,10 +16,7 @@
  *
  * In place: a tick that begins with nothing queued, no change stream
  * and no edge applies the SQEs published when it began itself, after
- * its drain, each DENSE payload copied once from the arena into the
- * page, each CQE written as its SQE is taken and published at the end
- * of the tick (mmsb_sq_snapshot(), mmsb_sq_apply(),
- * mmsb_sq_apply_round(), mmsb_sq_tick_end()).
+ * its drain (sq_apply.c).
  *
  * Through the queue (any other tick, before its drain, SQ_ENTER's
  * SUBMIT, and SQEs of other encodings): consuming is a submission like
@@ -70,115 +67,14 @@
 #include "main.h"
 #include "page.h"
 #include "sq.h"
+#include "sq_internal.h"
 #include "tick.h"
-
-/* SQEs one round consumes at most: one batch, a few chunks. */
-#define MMSB_SQ_ROUND_MAX	4096U
 
 /* SQEs the tick takes from one queue at most, per tick. */
 #define MMSB_SQ_TICK_MAX	(4 * MMSB_SQ_ROUND_MAX)
 
-/*
- * Bytes of payloads over MMSB_COPY_WORDS_MAX a round applied in place
- * copies at most (the SQE that crosses it is the round's last): with
- * the round's small ones, at most some 2 MiB inside one RCU read-side
- * section, and the tick looks at its budget between rounds.
- */
-#define MMSB_SQ_ROUND_BYTES	SZ_1M
-
 /* The SQE array starts after the ring header. */
 #define MMSB_SQ_SQES_OFF	sizeof(struct mmsb_sq_ring)
-
-/**
- * struct mmsb_sq - a file's mapped queue
- * @ref: the file's reference and one per round in flight
- * @bus: the bus's queue list, submission state and tick
- * @cred: the setter's credentials (the file's), for page permission
- * @memcg: the setter's memory cgroup, charged for what the queue's rounds
- *	allocate, whoever runs them (a tick may run in another process)
- * @admin: the setter bypasses page modes
- * @node: on @bus.list
- * @lock: serialises the consumers and @sq_head, @dead
- * @dead: release began: nothing is consumed any more
- * @sq_head: the kernel's own head; published to the ring after each round
- * @tick_tail: sq_tail as the running tick read it when it began, past
- *	which it applies nothing in place (mmsb_sq_snapshot())
- * @mem: the mapping's memory (ring, SQEs, CQEs, arena)
- * @map_size: bytes of @mem, charged to the bus's limit
- * @ring: the ring header at @mem
- * @sqes: the SQE array
- * @cqes: the CQE array
- * @arena: the payload arena
- * @arena_bytes: its size
- * @entries: SQ entries (a power of two)
- * @cq_entries: CQ entries, 2 * @entries
- * @cq_lock: protects @cq_tail, @inflight and the CQE slots
- * @cq_tail: the kernel's own CQ tail: the CQEs written
- * @cq_pub: the CQ tail last published to the ring
- * @cq_held: CQEs of SQEs applied in place wait for the end of their tick
- *	(mmsb_sq_tick_end()); until then no CQE is published
- * @held_next: the next queue of the tick's held ones (struct
- *	mmsb_sq_apply's @held)
- * @inflight: SQEs consumed whose CQE is not posted yet
- * @overflow: times SQEs waited for CQ room (mirrored in the ring)
- * @cq_wq: SQ_ENTER's GETEVENTS and release wait here for CQEs
- * @eventfd: signalled when CQEs are posted (MMSB_SQ_EVENTFD), or NULL
- * @poller: the poller kthread (MMSB_SQ_POLL), or NULL
- * @poll_wq: the idle poller sleeps here
- * @wake: MMSB_SQ_ENTER_WAKEUP was asked for
- * @idle: the poller's quiet time, in jiffies
- * @pages: the pages the queue's rounds looked up
- * @spare: the page cache for a round that finds @pages busy (never,
- *	since rounds are serialised; mmsb_page_cache_acquire() wants one)
- * @spare_round: a round's memory kept for the next round, or NULL
- */
-struct mmsb_sq {
-	struct kref ref;
-	struct mmsb_sq_bus bus;
-	const struct cred *cred;
-	struct mem_cgroup *memcg;
-	bool admin;
-	struct list_head node;
-	struct mutex lock;	/* consumers, @sq_head, @dead */
-	bool dead;
-	u32 sq_head;
-	u32 tick_tail;
-	void *mem;
-	size_t map_size;
-	struct mmsb_sq_ring *ring;
-	struct mmsb_sqe *sqes;
-	struct mmsb_cqe *cqes;
-	u8 *arena;
-	u64 arena_bytes;
-	u32 entries;
-	u32 cq_entries;
-	spinlock_t cq_lock;	/* @cq_tail, @cq_pub, @cq_held, @inflight, CQEs */
-	u32 cq_tail;
-	u32 cq_pub;
-	bool cq_held;
-	struct mmsb_sq *held_next;
-	u32 inflight;
-	u32 overflow;
-	wait_queue_head_t cq_wq;
-	struct eventfd_ctx *eventfd;
-	struct task_struct *poller;
-	wait_queue_head_t poll_wq;
-	bool wake;
-	unsigned long idle;
-	struct mmsb_page_cache pages;
-	struct mmsb_page_cache spare;
-	struct mmsb_sq_round *spare_round;
-};
-
-/**
- * struct mmsb_sq_round - the SQEs one consumption queued, as one batch
- * @sq: the queue (a reference)
- * @user_data: user_data of each SQE of the round, by its index
- */
-struct mmsb_sq_round {
-	struct mmsb_sq *sq;
-	u64 user_data[MMSB_SQ_ROUND_MAX];
-};
 
 /**
  * mmsb_sq_list_init() - a bus's empty list of queues
@@ -207,7 +103,8 @@ static void mmsb_sq_free(struct kref *ref)
 	kfree(sq);
 }
 
-static void mmsb_sq_put(struct mmsb_sq *sq)
+/* Drop a reference, the file's or a round's: the last frees the queue. */
+void mmsb_sq_put(struct mmsb_sq *sq)
 {
 	kref_put(&sq->ref, mmsb_sq_free);
 }
@@ -244,7 +141,7 @@ static u32 mmsb_sq_cq_used(struct mmsb_sq *sq)
 }
 
 /* CQ slots neither posted and unread nor owed: what may be consumed. */
-static u32 mmsb_sq_cq_room(struct mmsb_sq *sq)
+u32 mmsb_sq_cq_room(struct mmsb_sq *sq)
 {
 	u32 used;
 
@@ -319,17 +216,6 @@ static void mmsb_sq_round_free(struct mmsb_sq *sq, struct mmsb_sq_round *round)
 		kvfree(round);
 }
 
-/* Write every field of @cqe. */
-static __always_inline void mmsb_sq_cqe(struct mmsb_cqe *cqe, u64 user_data,
-					u64 id, u64 epoch, s32 status)
-{
-	cqe->user_data = user_data;
-	cqe->delta_id = id;
-	cqe->epoch = epoch;
-	cqe->status = status;
-	cqe->pad = 0;
-}
-
 /* Write one CQE, with @cq_lock held; it was owed (@inflight). */
 static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
 			     u64 epoch, s32 status)
@@ -345,7 +231,7 @@ static void mmsb_sq_post_one(struct mmsb_sq *sq, u64 user_data, u64 id,
  * of SQEs applied in place wait for the end of their tick, which come
  * first in the ring (mmsb_sq_tick_end() publishes these too).
  */
-static void mmsb_sq_publish(struct mmsb_sq *sq)
+void mmsb_sq_publish(struct mmsb_sq *sq)
 {
 	if (sq->cq_held)
 		return;
@@ -361,7 +247,7 @@ static void mmsb_sq_publish(struct mmsb_sq *sq)
  * CQEs were published: wake SQ_ENTER's waiters and signal the eventfd.
  * Process context (the tick's thread, the poller, a consuming call).
  */
-static void mmsb_sq_notify(struct mmsb_sq *sq)
+void mmsb_sq_notify(struct mmsb_sq *sq)
 {
 	wake_up_all(&sq->cq_wq);
 	if (sq->eventfd)
@@ -404,52 +290,6 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
 	/* The owner's reference; the tick drops its own after us. */
 	mmsb_batch_put(batch);
 	mmsb_sq_put(sq);
-}
-
-/*
- * Read the SQE @e of the shared ring, each field exactly once (user
- * space may rewrite it meanwhile), into the fields the builder takes:
- * offsets in the queue's @arena (@arena_bytes) become kernel addresses
- * once their ranges are inside it.  Everything is checked on the copies.
- * Not read here: @user_data and @expected_epoch, which are only copied,
- * each read once by the caller where it uses it (@d->expected_epoch is
- * left alone).  Inline: each consumer keeps the fields in registers.
- */
-static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
-					const struct mmsb_sqe *e,
-					struct mmsb_delta_desc *d)
-{
-	u32 payload_off = READ_ONCE(e->payload_off);
-	u32 mask_off = READ_ONCE(e->mask_off);
-	u64 reserved = READ_ONCE(e->reserved[0]) | READ_ONCE(e->reserved[1]);
-	u16 flags = READ_ONCE(e->flags);
-	u64 mask_len;
-
-	d->page_id = READ_ONCE(e->page_id);
-	d->offset = READ_ONCE(e->offset);
-	d->len = READ_ONCE(e->len);
-	d->payload_len = READ_ONCE(e->payload_len);
-	d->encoding = READ_ONCE(e->encoding);
-	d->flags = 0;
-	d->pad = 0;
-	d->mask = 0;
-	d->payload = (uintptr_t)(arena + payload_off);
-	/* The common case, a DENSE SQE with nothing else set, in one test. */
-	BUILD_BUG_ON(MMSB_DELTA_DENSE != 0);
-	if (likely(!((u64)d->encoding | (u64)flags | mask_off | reserved)))
-		return (u64)payload_off + d->payload_len > arena_bytes ?
-		       -EINVAL : 0;
-	if (flags | reserved)
-		return -EINVAL;
-	if ((u64)payload_off + d->payload_len > arena_bytes)
-		return -EINVAL;
-	if (d->encoding == MMSB_DELTA_DENSE)
-		return -EINVAL;	/* a mask for a DENSE delta */
-	mask_len = BITS_TO_BYTES(d->len);
-	if ((u64)mask_off + mask_len > arena_bytes)
-		return -EINVAL;
-	d->mask = (uintptr_t)(arena + mask_off);
-	return 0;
 }
 
 /*
@@ -617,12 +457,13 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 }
 
 /*
- * One round, its memory (the round's, its chunks') charged to the
- * setter's memory cgroup wherever it runs: in SQ_ENTER, in the poller
- * or the tick's kthread, or in a tick that another process runs (a
- * SYNC submission, SQ_ENTER on its own queue).
+ * One round through the tick's queue, its memory (the round's, its
+ * chunks') charged to the setter's memory cgroup wherever it runs: in
+ * SQ_ENTER, in the poller or the tick's kthread, or in a tick that
+ * another process runs (a SYNC submission, SQ_ENTER on its own queue).
+ * With @lock held.  Returns the SQEs consumed, or -ENOMEM.
  */
-static int mmsb_sq_round(struct mmsb_sq *sq)
+int mmsb_sq_round(struct mmsb_sq *sq)
 {
 	struct mem_cgroup *old = set_active_memcg(sq->memcg);
 	int n = __mmsb_sq_round(sq);
@@ -687,447 +528,6 @@ bool mmsb_sq_tick(struct mmsb_sq_list *list)
 	armed = list->nr;
 	mutex_unlock(&list->lock);
 	return armed;
-}
-
-/*
- * The page @id for an SQE applied in place by round @round, when the
- * queue's page cache does not say the round holds it (mmsb_sq_page_held()):
- * the cached page if its last reference did not go since the round
- * began, else looked up, with the file's permission checked.  The round
- * takes one reference on each page it uses, listed in @a->pages.
- */
-static noinline struct mmsb_page *
-mmsb_sq_page_slow(struct mmsb_sq *sq, struct mmsb_sq_apply *a, u64 round,
-		  u32 *nr_pages, u64 id)
-{
-	struct mmsb_page_cache *pc = &sq->pages;
-	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
-	struct mmsb_page_cache_slot *e = &pc->slots[h];
-	struct mmsb_page *page;
-
-	if ((pc->valid & BIT_ULL(h)) && e->page->id == id) {
-		page = e->page;
-		if (refcount_inc_not_zero(&page->ref))
-			goto hold;
-		pc->valid &= ~BIT_ULL(h);
-	}
-	page = mmsb_page_lookup(sq->bus.deltas->pages, id, sq->cred,
-				sq->admin, MMSB_MAY_WRITE);
-	if (IS_ERR(page))
-		return page;
-	pc->valid |= BIT_ULL(h);
-	e->page = page;
-	if (page->sq.round == round) {
-		/* Held by the round already: never the last reference. */
-		mmsb_page_put(page);
-		return page;
-	}
-hold:
-	page->sq.round = round;
-	page->sq.writing = false;
-	a->pages[(*nr_pages)++] = page;
-	return page;
-}
-
-/*
- * Does round @round hold the page @id already?  Then *@page is it, else
- * the caller looks it up with mmsb_sq_page_slow().  The queue's page
- * cache, checked against the table's erase count at the start of the
- * round inside the RCU section that keeps its structs, says which.
- */
-static __always_inline bool
-mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id,
-		  struct mmsb_page **page)
-{
-	struct mmsb_page_cache *pc = &sq->pages;
-	u32 h = id & (BIT(MMSB_PAGE_CACHE_SHIFT) - 1);
-	struct mmsb_page *p = pc->slots[h].page;
-
-	*page = p;
-	return likely(pc->valid & BIT_ULL(h)) && p->id == id &&
-	       likely(p->sq.round == round);
-}
-
-/*
- * Open @page for the checked DENSE SQE @e in the tick, with the engine's
- * rules (engine.c): the page's write section opens at its first change
- * in the round, after the tick's writes (@a->open() if *@tick is still
- * 0); of the deltas expecting its epoch (@e's expected_epoch, read
- * here), only the first of the tick can apply.  Returns 0 when the
- * caller may copy the payload in, 1 when the tick cannot take SQEs in
- * place (the caller stops), else the delta's status.
- */
-static __always_inline s32 mmsb_sq_write_begin(struct mmsb_page *page,
-					       const struct mmsb_sqe *e,
-					       struct mmsb_sq_apply *a,
-					       u64 *tick,
-					       struct mmsb_engine_stats *es)
-{
-	u64 expected = READ_ONCE(e->expected_epoch);
-
-	/* Open, so changed in this tick: as for any later delta. */
-	if (likely(page->sq.writing)) {
-		if (unlikely(!READ_ONCE(page->live)))
-			goto gone;
-		if (unlikely(expected))
-			goto stale;
-		return 0;
-	}
-	if (unlikely(!*tick)) {
-		*tick = a->open(a);
-		a->tick = *tick;
-		if (!*tick)
-			return 1;
-	}
-	if (unlikely(!READ_ONCE(page->live)))
-		goto gone;
-	if (expected && (mmsb_page_changed_in(page, *tick) ||
-			 expected != page->epoch))
-		goto stale;
-	mmsb_page_write_begin(page);
-	page->sq.writing = true;
-	page->sq.epoch = page->epoch + !mmsb_page_changed_in(page, *tick);
-	return 0;
-gone:
-	es->rejected++;
-	return -EIDRM;
-stale:
-	es->conflicts++;
-	return -ESTALE;
-}
-
-/*
- * Close the write sections a round opened (the epoch rule: the page's
- * epoch rises once per tick) and add the round's counters @es to the
- * tick's.
- */
-static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
-			      struct mmsb_engine_stats *es)
-{
-	struct mmsb_engine_stats *to = a->stats;
-	struct mmsb_page *page;
-	u32 i;
-
-	for (i = 0; i < nr_pages; i++) {
-		page = a->pages[i];
-		if (page->sq.writing &&
-		    mmsb_page_write_commit(page, a->tick, page->sq.last_id))
-			es->pages_changed++;
-	}
-	to->processed += es->processed;
-	to->rejected += es->rejected;
-	to->conflicts += es->conflicts;
-	to->pages_changed += es->pages_changed;
-}
-
-/*
- * One round applied in place, with @lock held, by a tick that took
- * everything queued before (see mmsb_sq_apply()): each field of an SQE
- * is read once into a local and checked there, as in mmsb_sq_round()
- * (the expected epoch and user_data only where they are used), and a
- * DENSE payload is copied once, from the arena straight into the page,
- * inside the page's write section; the epoch and conflict rules are the
- * engine's.  The CQEs are written as the SQEs are taken (nothing else
- * posts CQEs meanwhile: no round of the queue is in flight, @inflight,
- * and its consumers take turns on @lock) and published at the end of
- * the tick (mmsb_sq_tick_end()).
- *
- * The first SQE of another encoding, and every SQE when the tick cannot
- * take them in place (a delta queued since the tick began, which must
- * apply first; a round of the queue in flight; an edge), go through
- * mmsb_sq_round() instead, into the tick's queue: the first SQE is read
- * again there, and only that read counts.
- *
- * Returns the SQEs consumed, or mmsb_sq_round()'s -ENOMEM.
- */
-static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
-{
-	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
-	const u64 max_size = ctx->pages->max_size;
-	struct mmsb_page_cache *pc = &sq->pages;
-	const struct mmsb_sqe *sqes = sq->sqes;
-	struct mmsb_cqe *cqes = sq->cqes;
-	u8 *arena = sq->arena;
-	const u64 arena_bytes = sq->arena_bytes;
-	const u32 sq_mask = sq->entries - 1, cq_mask = sq->cq_entries - 1;
-	struct mmsb_sq_ring *r = sq->ring;
-	u32 head = sq->sq_head, cq_tail = sq->cq_tail;
-	u32 n, i, k, room, nr_pages = 0, refused = 0;
-	struct mmsb_engine_stats es = { };
-	struct mmsb_delta_desc d;
-	struct mmsb_page *page;
-	u64 round, id, tick = a->tick, big = 0;
-	unsigned long gen;
-	int ret;
-
-	if (sq->dead)
-		return 0;
-	/*
-	 * Up to the tail as the tick began (mmsb_sq_snapshot()): an SQE
-	 * published since, perhaps by a process that saw the CQEs of this
-	 * tick or added an edge, goes to the next tick.
-	 */
-	n = sq->tick_tail - head;
-	if (!n || n > sq->entries)
-		return 0;
-	if (sq->inflight)
-		return mmsb_sq_round(sq);
-	room = mmsb_sq_cq_room(sq);
-	if (room < n) {
-		WRITE_ONCE(r->overflow, ++sq->overflow);
-		n = room;
-	}
-	n = min3(n, a->left, min(a->max_pages, MMSB_SQ_ROUND_MAX));
-	if (!n)
-		return 0;
-	round = ++sq->bus.list->round;
-	/* Delta i of the round gets id + i + 1, refused or not. */
-	id = atomic64_add_return(n, &ctx->next_id) - n;
-
-	rcu_read_lock();
-	gen = mmsb_page_table_erased(ctx->pages);
-	if (gen != pc->gen) {
-		pc->valid = 0;
-		pc->gen = gen;
-	}
-	/*
-	 * In runs where neither ring wraps, an SQE and a CQE pointer each;
-	 * a run left early leaves the rest to mmsb_sq_round().
-	 */
-	for (i = 0; i < n; ) {
-		const struct mmsb_sqe *e = &sqes[(head + i) & sq_mask];
-		const struct mmsb_sqe *first = e, *last;
-		struct mmsb_cqe *cqe = &cqes[(cq_tail + i) & cq_mask];
-
-		last = e + min3(n - i, sq_mask + 1 - ((head + i) & sq_mask),
-				cq_mask + 1 - ((cq_tail + i) & cq_mask));
-		for (; e < last; e++, cqe++) {
-			const u8 *src;
-			s32 status;
-			u8 *dst;
-
-			id++;
-			ret = mmsb_sq_desc(arena, arena_bytes, e, &d);
-			if (unlikely(ret))
-				goto refuse;
-			if (unlikely(d.encoding != MMSB_DELTA_DENSE))
-				break;
-			/*
-			 * struct mmsb_delta's checks, in its order: a length
-			 * of 0 or over any page's size before the page's
-			 * errors.  On a page the round holds, only a length
-			 * of 0 needs its own test: one over its size fails
-			 * the window's with the same -ERANGE.
-			 */
-			if (likely(mmsb_sq_page_held(sq, round, d.page_id,
-						     &page))) {
-				if (unlikely(!d.len)) {
-					ret = -EINVAL;
-					goto refuse;
-				}
-			} else {
-				if (unlikely(d.len - 1 >= max_size)) {
-					ret = d.len ? -ERANGE : -EINVAL;
-					goto refuse;
-				}
-				page = mmsb_sq_page_slow(sq, a, round, &nr_pages,
-							 d.page_id);
-				if (IS_ERR(page)) {
-					ret = PTR_ERR(page);
-					goto refuse;
-				}
-			}
-			if (unlikely(d.offset + d.len > page->size)) {
-				ret = -ERANGE;
-				goto refuse;
-			}
-			if (unlikely(d.payload_len != d.len)) {
-				ret = -EMSGSIZE;
-				goto refuse;
-			}
-			status = mmsb_sq_write_begin(page, e, a, &tick, &es);
-			if (unlikely(status)) {
-				if (status > 0)
-					break;
-				/* Read where used: fewer registers live. */
-				mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), id, 0,
-					    status);
-				continue;
-			}
-			dst = page->data + d.offset;
-			src = (const u8 *)(uintptr_t)d.payload;
-			if (likely(d.len <= MMSB_COPY_WORDS_MAX)) {
-				mmsb_copy_words(dst, src, d.len);
-			} else {
-				memcpy(dst, src, d.len);
-				big += d.len;
-				/* This SQE is the round's last. */
-				if (big > MMSB_SQ_ROUND_BYTES) {
-					n = i + (e - first) + 1;
-					last = e + 1;
-				}
-			}
-			page->sq.last_id = id;
-			mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), id,
-				    page->sq.epoch, 0);
-			continue;
-refuse:
-			mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), 0, 0, ret);
-			refused++;
-		}
-		i += e - first;
-		if (e < last)
-			break;
-	}
-	/* Every SQE taken and not refused applied, unless it said why not. */
-	es.processed = i - refused - es.rejected - es.conflicts;
-	mmsb_sq_apply_end(a, nr_pages, &es);
-	rcu_read_unlock();
-	for (k = 0; k < nr_pages; k++)
-		mmsb_page_put(a->pages[k]);
-
-	/* STATS: counted before the tick publishes its totals. */
-	atomic64_add(i - refused, &ctx->submitted);
-	a->handled += i - refused;
-	a->left -= i - refused;
-	if (refused) {
-		atomic64_add(refused, &ctx->rejected);
-		/* Before the CQEs, as in mmsb_sq_round(). */
-		smp_mb__after_atomic();
-	}
-	sq->sq_head = head + i;
-	/* As in mmsb_sq_round(): every copy out of the SQEs is done. */
-	smp_store_release(&r->sq_head, sq->sq_head);
-	if (i) {
-		/*
-		 * Written, published at the end of the tick, when everything
-		 * it changes is: as a batch's, whose CQEs come at the end of
-		 * its tick.  Before, a reader that saw them could find a
-		 * page at the epoch they name that a later round of the tick
-		 * still changes.
-		 */
-		spin_lock(&sq->cq_lock);
-		sq->cq_tail += i;
-		if (!sq->cq_held) {
-			sq->cq_held = true;
-			kref_get(&sq->ref);
-			sq->held_next = a->held;
-			a->held = sq;
-		}
-		spin_unlock(&sq->cq_lock);
-	}
-	if (i < n) {
-		ret = mmsb_sq_round(sq);
-		if (ret < 0 && !i)
-			return ret;
-		if (ret > 0)
-			i += ret;
-	}
-	return i;
-}
-
-/**
- * mmsb_sq_snapshot() - a tick begins: note each queue's published SQEs
- * @list: the bus's queues
- *
- * Each queue's sq_tail, read with acquire: whatever user space did
- * before it published those SQEs (an edge added, a delta queued) is
- * seen by the tick's looks after this.  mmsb_sq_apply() applies
- * nothing past it in this tick.
- *
- * Context: the tick, with its run_lock, before it decides how it takes
- * the SQEs.
- * Return: whether a queue has SQEs published and not yet consumed.
- */
-bool mmsb_sq_snapshot(struct mmsb_sq_list *list)
-{
-	struct mmsb_sq *sq;
-	bool any = false;
-
-	mutex_lock(&list->lock);
-	list_for_each_entry(sq, &list->head, node) {
-		/* Pairs with user space's release store of sq_tail. */
-		sq->tick_tail = smp_load_acquire(&sq->ring->sq_tail);
-		any |= sq->tick_tail != READ_ONCE(sq->sq_head);
-	}
-	mutex_unlock(&list->lock);
-	return any;
-}
-
-/**
- * mmsb_sq_apply() - the tick applies the queues' SQEs in place
- * @list: the bus's queues
- * @a: the tick's state; @a->handled counts what it handled
- *
- * For a tick that started with nothing queued, no change stream open
- * and no edge, after its drain: the SQEs published when it began
- * (mmsb_sq_snapshot()) come after every delta accepted before them, and
- * the tick applies them itself, without a record per delta
- * (mmsb_sq_apply_round()).  One round of each queue in turn, again
- * while rounds take SQEs, until @a->deadline (then @a->overrun) or
- * @a->left is 0 (then @a->more: the tick should be followed by another);
- * the list turns by one each tick, so no queue always goes first.  A queue
- * another consumer holds waits for the next tick.
- *
- * Context: the tick, with its run_lock, after the drain.
- * Return: whether a queue is set up (see mmsb_sq_tick()).
- */
-bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
-{
-	struct mmsb_sq *sq;
-	bool armed, more;
-	int n;
-
-	mutex_lock(&list->lock);
-	do {
-		more = false;
-		list_for_each_entry(sq, &list->head, node) {
-			if (!mutex_trylock(&sq->lock))
-				continue;
-			n = mmsb_sq_apply_round(sq, a);
-			mutex_unlock(&sq->lock);
-			more |= n > 0;
-			if (n > 0 && ktime_get_ns() > a->deadline) {
-				a->overrun = true;
-				more = false;
-				break;
-			}
-		}
-	} while (more && a->left);
-	/* Stopped by the budget or batch_max: there may be more to take. */
-	a->more = a->overrun || !a->left;
-	if (!list_empty(&list->head))
-		list_rotate_left(&list->head);
-	armed = list->nr;
-	mutex_unlock(&list->lock);
-	return armed;
-}
-
-/**
- * mmsb_sq_tick_end() - publish the CQEs of the SQEs a tick applied in place
- * @a: the tick's state, whose @held lists the queues with CQEs waiting
- *
- * At the end of the tick, after its propagation, when all it changed is
- * visible: the CQEs of every queue mmsb_sq_apply() took SQEs from (and
- * any other CQE posted behind them meanwhile), as a batch's come at the
- * end of its tick.
- *
- * Context: the tick, with its run_lock, once its batches completed.
- */
-void mmsb_sq_tick_end(struct mmsb_sq_apply *a)
-{
-	struct mmsb_sq *sq, *next;
-
-	for (sq = a->held; sq; sq = next) {
-		next = sq->held_next;
-		spin_lock(&sq->cq_lock);
-		sq->cq_held = false;
-		mmsb_sq_publish(sq);
-		spin_unlock(&sq->cq_lock);
-		mmsb_sq_notify(sq);
-		mmsb_sq_put(sq);
-	}
-	a->held = NULL;
 }
 
 /*

@@ -4,8 +4,10 @@
  * memory, mapped writable into its process (uapi: "Mapped submission
  * queue").  sq.c owns them: setup, the mapping, consumption (by the
  * tick, by SQ_ENTER, by the queue's poller), the completions and the
- * release.  The tick sees only struct mmsb_sq_list, struct mmsb_sq_apply
- * and mmsb_sq_snapshot(), mmsb_sq_tick() and mmsb_sq_apply().
+ * release; sq_apply.c, the tick's in-place apply of their SQEs.  The
+ * tick sees only struct mmsb_sq_list, struct mmsb_sq_apply and
+ * mmsb_sq_snapshot(), mmsb_sq_tick(), mmsb_sq_apply() and
+ * mmsb_sq_tick_end().
  */
 #ifndef _MMSB_SQ_H
 #define _MMSB_SQ_H

@@ -290,7 +290,7 @@ static u64 mmsb_tick_sq_open(struct mmsb_sq_apply *a)
 /*
  * Phase 2b, for a tick that started with nothing queued, no change
  * stream and no edge: the mapped queues' SQEs, which come after every
- * delta accepted before, applied in place (sq.c) in this tick.
+ * delta accepted before, applied in place (sq_apply.c) in this tick.
  */
 static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
