@@ -773,7 +773,7 @@ int mmsb_delta_add_array(struct mmsb_builder *b,
  * the payload copied once, into the record.
  *
  * Context: process context; reads user memory, may sleep.
- * Return: 0; %MMSB_DELTA_FULL for a delta of another encoding or with
+ * Return: 0; %MMSB_DELTA_CHUNK for a delta of another encoding or with
  * more than %MMSB_DELTA_ONE_MAX bytes, of which nothing was kept (it
  * takes a chunk); or the errno it is refused with (the table at the top
  * of this file).
@@ -793,7 +793,7 @@ int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
 	if (ret)
 		return ret;
 	if (d.encoding != MMSB_DELTA_DENSE || d.len > MMSB_DELTA_ONE_MAX)
-		return MMSB_DELTA_FULL;
+		return MMSB_DELTA_CHUNK;
 	ret = mmsb_delta_check_len(ctx->pages, &d);
 	if (ret)
 		return ret;

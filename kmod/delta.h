@@ -187,6 +187,9 @@ struct mmsb_builder {
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
 #define MMSB_DELTA_FULL		1
 
+/* mmsb_delta_read_one(): the delta needs a chunk; nothing was kept. */
+#define MMSB_DELTA_CHUNK	2
+
 /* Payload bytes at most of a delta read into a record of its own. */
 #define MMSB_DELTA_ONE_MAX	MMSB_COPY_WORDS_MAX
 

@@ -435,7 +435,7 @@ efault:
  * A SYNC submission of one small DENSE delta, not ATOMIC, whose outputs
  * were claimed: read into a record on the stack (mmsb_delta_read_one())
  * and, if no tick runs, handed to a tick run here (mmsb_tick_run_one()),
- * with no chunk, no queue and no batch.  Returns %MMSB_DELTA_FULL when
+ * with no chunk, no queue and no batch.  Returns %MMSB_DELTA_CHUNK when
  * it cannot: another form of delta, a tick running, or deltas queued
  * that the tick had to leave; nothing of the delta was kept or counted
  * then, and the caller submits it as any other, reading it again.  Else
@@ -456,7 +456,7 @@ static noinline int mmsb_submit_one(struct mmsb_file *mf,
 
 	ret = mmsb_delta_read_one(ctx, &mf->pages, uptr, mf->cred, mf->admin,
 				  id, kd);
-	if (ret == MMSB_DELTA_FULL)
+	if (ret == MMSB_DELTA_CHUNK)
 		return ret;
 	if (ret) {
 		atomic64_inc(&ctx->rejected);
@@ -466,7 +466,7 @@ static noinline int mmsb_submit_one(struct mmsb_file *mf,
 	}
 	if (!mmsb_tick_trylock(mf->tick) || !mmsb_tick_run_one(mf->tick, kd)) {
 		mmsb_page_put(kd->page);
-		return MMSB_DELTA_FULL;
+		return MMSB_DELTA_CHUNK;
 	}
 	mmsb_page_put(kd->page);
 	sub->accepted = 1;
@@ -521,7 +521,7 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 		if (sync && sub->count == 1 &&
 		    !(sub->flags & MMSB_SUBMIT_ATOMIC)) {
 			ret = mmsb_submit_one(mf, uptr, sub);
-			if (ret != MMSB_DELTA_FULL)
+			if (ret != MMSB_DELTA_CHUNK)
 				return ret;
 		}
 		mmsb_submit_start(s, mf,
