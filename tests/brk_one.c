@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A hostile user of the SYNC submission of one small DENSE delta
+ * (kmod/submit.c mmsb_submit_one(), kmod/tick.c mmsb_tick_run_one()):
+ * the record read onto the submitter's stack and handed to the tick it
+ * runs, or queued as any other when deltas stay queued.  Run with the
+ * default parameters and with ticks on demand, one delta a tick
+ * (tick_us=0 batch_max=1: backlogs the one-delta path must stay behind).
+ *
+ * brk_one.faults: unreadable payloads (NULL, straddling into PROT_NONE,
+ * PROT_NONE), a read-only array: the exact errno, nothing applied, the
+ * STATS counters; a payload ending at a mapping's end applies.
+ * brk_one.stale_race: threads racing SYNC one-delta writes with the same
+ * expected epoch: exactly one winner a round, the others -ESTALE; ids,
+ * epochs, bytes, the conflicts counter.
+ * brk_one.order_mixed: writers each own a slot of one page and write an
+ * increasing counter to it, by SYNC single deltas, non-SYNC single deltas
+ * and non-SYNC batches: a SYNC return shows its own value (nothing of
+ * the writer still queued overtakes it), a reader never sees a slot go
+ * back, and every slot ends at its last value.
+ * brk_one.free_race: pages freed and created while SYNC single deltas
+ * hit them: 0, -ENOENT or -EIDRM only; every byte given back.
+ * brk_one.stream_and_edge: a change stream and a passthrough edge: each
+ * applied SYNC single delta has its DELTA record (id, epoch, bytes), and
+ * its dependent page shows its bytes when the call returns.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
+
+#include "kselftest_harness.h"
+#include "pages.h"
+
+static int create(int fd, __u64 size, __u64 *id)
+{
+	struct mmsb_page_create pc;
+	int ret = mmsb_page_create(fd, size, 0644, 0, &pc);
+
+	*id = pc.id;
+	return ret;
+}
+
+static int stats(int fd, struct mmsb_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	return mmsb_stats(fd, s);
+}
+
+/* One SYNC delta through the raw ioctl: the call's errno, the counts. */
+static int submit1(int fd, struct mmsb_delta *d, __u32 flags,
+		   struct mmsb_submit *out)
+{
+	struct mmsb_submit s = {
+		.deltas = (uintptr_t)d,
+		.count = 1,
+		.flags = flags,
+	};
+	int ret = ioctl(fd, MMSB_IOC_SUBMIT, &s) ? -errno : 0;
+
+	if (out)
+		*out = s;
+	return ret;
+}
+
+FIXTURE(brk_one) {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+};
+
+FIXTURE_VARIANT(brk_one) {
+	const char *params;
+};
+
+FIXTURE_VARIANT_ADD(brk_one, periodic) { "" };
+FIXTURE_VARIANT_ADD(brk_one, batch1) { "tick_us=0 batch_max=1" };
+
+FIXTURE_SETUP(brk_one)
+{
+	ASSERT_EQ(0, module_reload(variant->params));
+	self->fd = mmsb_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, create(self->fd, 64, &self->page));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, self->page, &self->hdr));
+}
+
+FIXTURE_TEARDOWN(brk_one)
+{
+	if (self->hdr)
+		mmsb_page_unmap(self->hdr);
+	free_all(self->fd);
+	EXPECT_HELD(self->fd, 0, 0);
+	close(self->fd);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+/* ------------------------------------------------------------------ */
+
+static void expect_refused(struct __test_metadata *_metadata, int fd,
+			   struct mmsb_delta *d, int err)
+{
+	struct mmsb_stats s0, s1;
+	struct mmsb_submit sub;
+
+	ASSERT_EQ(0, stats(fd, &s0));
+	EXPECT_EQ(0, submit1(fd, d, MMSB_SUBMIT_SYNC, &sub));
+	EXPECT_EQ(err, d->status);
+	EXPECT_EQ(0, d->delta_id);
+	EXPECT_EQ(0, d->epoch);
+	EXPECT_EQ(0, sub.accepted);
+	EXPECT_EQ(0, sub.applied);
+	ASSERT_EQ(0, stats(fd, &s1));
+	EXPECT_EQ(s0.rejected + 1, s1.rejected);
+	EXPECT_EQ(s0.submitted, s1.submitted);
+	EXPECT_EQ(s0.processed, s1.processed);
+}
+
+TEST_F(brk_one, faults)
+{
+	long ps = page_size();
+	unsigned char *buf, model[64] = { 0 }, got[64];
+	struct mmsb_delta d, *ro;
+	struct mmsb_submit sub;
+	struct mmsb_stats s0, s1;
+	__u64 epoch;
+
+	buf = mmap(NULL, 3 * ps, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, mprotect(buf + ps, ps, PROT_NONE));
+	ASSERT_EQ(0, munmap(buf + 2 * ps, ps));
+	memset(buf, 0x5a, ps);
+
+	/* NULL payload. */
+	mmsb_delta_dense(&d, self->page, 0, NULL, 8);
+	expect_refused(_metadata, self->fd, &d, -EFAULT);
+	/* Straddling into PROT_NONE: 4 readable, 4 not; 255 too. */
+	mmsb_delta_dense(&d, self->page, 0, buf + ps - 4, 8);
+	expect_refused(_metadata, self->fd, &d, -EFAULT);
+	mmsb_delta_dense(&d, self->page, 0, buf + ps - 1, 2);
+	expect_refused(_metadata, self->fd, &d, -EFAULT);
+	/* All of it PROT_NONE, or unmapped. */
+	mmsb_delta_dense(&d, self->page, 0, buf + ps, 16);
+	expect_refused(_metadata, self->fd, &d, -EFAULT);
+	mmsb_delta_dense(&d, self->page, 8, buf + 2 * ps + 8, 1);
+	expect_refused(_metadata, self->fd, &d, -EFAULT);
+	/* The window's error comes before the payload's. */
+	mmsb_delta_dense(&d, self->page, 60, NULL, 8);
+	expect_refused(_metadata, self->fd, &d, -ERANGE);
+	mmsb_delta_dense(&d, self->page, 0, NULL, 8);
+	d.page_id = 1ULL << 40;
+	expect_refused(_metadata, self->fd, &d, -ENOENT);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 64, &epoch));
+	EXPECT_EQ(0, memcmp(model, got, 64));
+	EXPECT_EQ(0, epoch);
+
+	/* A payload that ends where the mapping ends: applies. */
+	mmsb_delta_dense(&d, self->page, 61, buf + ps - 3, 3);
+	ASSERT_EQ(0, stats(self->fd, &s0));
+	EXPECT_EQ(0, submit1(self->fd, &d, MMSB_SUBMIT_SYNC, &sub));
+	EXPECT_EQ(0, d.status);
+	EXPECT_NE(0, d.delta_id);
+	EXPECT_EQ(1, d.epoch);
+	EXPECT_EQ(1, sub.accepted);
+	EXPECT_EQ(1, sub.applied);
+	delta_model_apply(model, &d);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 64, &epoch));
+	EXPECT_EQ(0, memcmp(model, got, 64));
+	EXPECT_EQ(1, epoch);
+	ASSERT_EQ(0, stats(self->fd, &s1));
+	EXPECT_EQ(s0.submitted + 1, s1.submitted);
+	EXPECT_EQ(s0.processed + 1, s1.processed);
+	EXPECT_EQ(s0.rejected, s1.rejected);
+
+	/* The array read-only: -EFAULT, nothing applied. */
+	ro = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	mmsb_delta_dense(ro, self->page, 0, buf, 8);
+	ASSERT_EQ(0, mprotect(ro, ps, PROT_READ));
+	ASSERT_EQ(0, stats(self->fd, &s0));
+	EXPECT_EQ(-EFAULT, submit1(self->fd, ro, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, stats(self->fd, &s1));
+	EXPECT_EQ(s0.submitted, s1.submitted);
+	EXPECT_EQ(s0.rejected, s1.rejected);
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 64, &epoch));
+	EXPECT_EQ(0, memcmp(model, got, 64));
+	EXPECT_EQ(1, epoch);
+	munmap(ro, ps);
+	munmap(buf, 2 * ps);
+}
+
+/* ------------------------------------------------------------------ */
+
+#define SR_THREADS	4
+#define SR_ROUNDS	200
+
+struct sr_ctx {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	pthread_barrier_t *bar;
+	int tid;
+	/* Per round: status, id, epoch, expected, accepted, applied. */
+	int status[SR_ROUNDS];
+	__u64 id[SR_ROUNDS], epoch[SR_ROUNDS], expected[SR_ROUNDS];
+	__u32 acc[SR_ROUNDS], app[SR_ROUNDS];
+	int err;
+};
+
+static void *sr_thread(void *arg)
+{
+	struct sr_ctx *c = arg;
+	struct mmsb_page_info info;
+	struct mmsb_submit sub;
+	struct mmsb_delta d;
+	unsigned char v = c->tid + 1;
+	int r, ret;
+
+	for (r = 0; r < SR_ROUNDS; r++) {
+		pthread_barrier_wait(c->bar);
+		ret = mmsb_page_info(c->fd, c->page, &info);
+		if (ret) {
+			c->err = 1000 - ret;
+			break;
+		}
+		/* Everyone agrees on the epoch: the last round returned. */
+		pthread_barrier_wait(c->bar);
+		mmsb_delta_dense(&d, c->page, r % 64, &v, 1);
+		d.expected_epoch = info.epoch;
+		c->expected[r] = info.epoch;
+		ret = submit1(c->fd, &d, MMSB_SUBMIT_SYNC, &sub);
+		if (ret) {
+			c->err = 2000 - ret;
+			break;
+		}
+		c->status[r] = d.status;
+		c->id[r] = d.delta_id;
+		c->epoch[r] = d.epoch;
+		c->acc[r] = sub.accepted;
+		c->app[r] = sub.applied;
+	}
+	return NULL;
+}
+
+TEST_F(brk_one, stale_race)
+{
+	struct sr_ctx c[SR_THREADS];
+	pthread_barrier_t bar;
+	pthread_t th[SR_THREADS];
+	struct mmsb_stats s0, s1;
+	unsigned char got[64], model[64] = { 0 };
+	__u64 epoch, e0 = 1;
+	int i, r, winner, losers = 0;
+	struct mmsb_delta d0;
+	unsigned char z = 0;
+
+	/* Epoch 1: an expected epoch of 0 would mean "any". */
+	mmsb_delta_dense(&d0, self->page, 0, &z, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &d0, 1, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, d0.status);
+	ASSERT_EQ(1, d0.epoch);
+	ASSERT_EQ(0, pthread_barrier_init(&bar, NULL, SR_THREADS));
+	ASSERT_EQ(0, stats(self->fd, &s0));
+	for (i = 0; i < SR_THREADS; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].fd = self->fd;
+		c[i].page = self->page;
+		c[i].bar = &bar;
+		c[i].tid = i;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, sr_thread, &c[i]));
+	}
+	for (i = 0; i < SR_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < SR_THREADS; i++)
+		ASSERT_EQ(0, c[i].err);
+	for (r = 0; r < SR_ROUNDS; r++) {
+		winner = -1;
+		for (i = 0; i < SR_THREADS; i++) {
+			EXPECT_EQ(e0, c[i].expected[r]);
+			EXPECT_EQ(1, c[i].acc[r]);
+			EXPECT_NE(0, c[i].id[r]);
+			if (!c[i].status[r]) {
+				if (winner >= 0)
+					TH_LOG("round %d: %d and %d both won",
+					       r, winner, i);
+				EXPECT_GT(0, winner);
+				winner = i;
+				EXPECT_EQ(1, c[i].app[r]);
+				EXPECT_EQ(e0 + 1, c[i].epoch[r]);
+			} else {
+				EXPECT_EQ(-ESTALE, c[i].status[r]);
+				EXPECT_EQ(0, c[i].app[r]);
+				/* The page's epoch after that tick. */
+				EXPECT_LE(e0, c[i].epoch[r]);
+				losers++;
+			}
+		}
+		EXPECT_LE(0, winner) {
+			TH_LOG("round %d: nobody won", r);
+		}
+		if (winner < 0)
+			break;
+		model[r % 64] = winner + 1;
+		e0++;
+	}
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 64, &epoch));
+	EXPECT_EQ(e0, epoch);
+	EXPECT_EQ(0, memcmp(model, got, 64));
+	ASSERT_EQ(0, stats(self->fd, &s1));
+	EXPECT_EQ(s0.conflicts + losers, s1.conflicts);
+	EXPECT_EQ(s0.processed + SR_ROUNDS, s1.processed);
+	EXPECT_EQ(s0.submitted + SR_ROUNDS * SR_THREADS, s1.submitted);
+	EXPECT_EQ(s0.rejected, s1.rejected);
+	pthread_barrier_destroy(&bar);
+}
+
+/* ------------------------------------------------------------------ */
+
+#define OM_WRITERS	4
+#define OM_COUNT	1500
+
+struct om_shared {
+	int fd;
+	__u64 page;
+	const struct mmsb_page_header *hdr;
+	volatile int stop;
+	volatile int bad;
+	volatile __u64 bad_info[4];
+};
+
+struct om_ctx {
+	struct om_shared *sh;
+	int w;
+	__u32 seed;
+	__u64 last;	/* the last value written */
+};
+
+static void om_fail(struct om_shared *sh, int code, __u64 a, __u64 b,
+		    __u64 c)
+{
+	if (__sync_bool_compare_and_swap(&sh->bad, 0, code)) {
+		sh->bad_info[0] = a;
+		sh->bad_info[1] = b;
+		sh->bad_info[2] = c;
+	}
+}
+
+static void *om_writer(void *arg)
+{
+	struct om_ctx *c = arg;
+	struct om_shared *sh = c->sh;
+	__u64 vals[3], got, epoch, k = 0;
+	struct mmsb_delta d[3];
+	int i, n, ret, kind;
+
+	while (k < OM_COUNT && !sh->bad) {
+		kind = xorshift32(&c->seed) % 4;
+		if (kind == 0 || kind == 1) {
+			/* SYNC, one delta: the path under test. */
+			vals[0] = ++k;
+			mmsb_delta_dense(&d[0], sh->page, 8 * c->w, &vals[0], 8);
+			ret = mmsb_submit(sh->fd, d, 1, MMSB_SUBMIT_SYNC, NULL);
+			if (ret || d[0].status) {
+				om_fail(sh, 1, c->w, ret, d[0].status);
+				break;
+			}
+			ret = mmsb_page_read(sh->hdr, 8 * c->w, &got, 8,
+					     &epoch);
+			if (ret) {
+				om_fail(sh, 2, c->w, ret, 0);
+				break;
+			}
+			/* Nothing of ours is queued: exactly our value. */
+			if (got != k)
+				om_fail(sh, 3, c->w, k, got);
+			if (epoch < d[0].epoch)
+				om_fail(sh, 4, c->w, d[0].epoch, epoch);
+			continue;
+		}
+		/* Not SYNC: one delta or three, queued. */
+		n = kind == 2 ? 1 : 3;
+		for (i = 0; i < n; i++) {
+			vals[i] = ++k;
+			mmsb_delta_dense(&d[i], sh->page, 8 * c->w, &vals[i],
+					 8);
+		}
+		ret = mmsb_submit(sh->fd, d, n, 0, NULL);
+		for (i = 0; i < n && !ret; i++)
+			if (d[i].status)
+				ret = d[i].status;
+		if (ret) {
+			om_fail(sh, 5, c->w, ret, 0);
+			break;
+		}
+	}
+	c->last = k;
+	return NULL;
+}
+
+static void *om_reader(void *arg)
+{
+	struct om_shared *sh = arg;
+	__u64 last[OM_WRITERS] = { 0 }, buf[8], epoch, last_epoch = 0;
+	int w, ret;
+
+	while (!sh->stop) {
+		ret = mmsb_page_read(sh->hdr, 0, buf, 64, &epoch);
+		if (ret) {
+			om_fail(sh, 10, ret, 0, 0);
+			break;
+		}
+		if (epoch < last_epoch)
+			om_fail(sh, 11, last_epoch, epoch, 0);
+		last_epoch = epoch;
+		for (w = 0; w < OM_WRITERS; w++) {
+			if (buf[w] < last[w])
+				om_fail(sh, 12, w, last[w], buf[w]);
+			last[w] = buf[w];
+		}
+	}
+	return NULL;
+}
+
+TEST_F(brk_one, order_mixed)
+{
+	struct om_shared sh = {
+		.fd = self->fd, .page = self->page, .hdr = self->hdr,
+	};
+	struct om_ctx c[OM_WRITERS];
+	pthread_t th[OM_WRITERS], rd;
+	__u64 buf[8], epoch;
+	int w;
+
+	ASSERT_EQ(0, pthread_create(&rd, NULL, om_reader, &sh));
+	for (w = 0; w < OM_WRITERS; w++) {
+		c[w] = (struct om_ctx){ .sh = &sh, .w = w, .seed = 77 + w };
+		ASSERT_EQ(0, pthread_create(&th[w], NULL, om_writer, &c[w]));
+	}
+	for (w = 0; w < OM_WRITERS; w++)
+		pthread_join(th[w], NULL);
+	sh.stop = 1;
+	pthread_join(rd, NULL);
+	EXPECT_EQ(0, sh.bad) {
+		TH_LOG("failure %d: %llu %llu %llu", sh.bad,
+		       (unsigned long long)sh.bad_info[0],
+		       (unsigned long long)sh.bad_info[1],
+		       (unsigned long long)sh.bad_info[2]);
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, buf, 64, &epoch));
+	for (w = 0; w < OM_WRITERS; w++)
+		EXPECT_EQ(c[w].last, buf[w]);
+}
+
+/* ------------------------------------------------------------------ */
+
+#define FR_WRITERS	3
+#define FR_MS		2000
+
+struct fr_shared {
+	int fd;
+	volatile __u64 cur;
+	volatile int stop;
+	volatile int bad;
+	volatile __u64 ok, enoent, eidrm;
+	volatile __u64 bad_info[3];
+};
+
+static void *fr_writer(void *arg)
+{
+	struct fr_shared *sh = arg;
+	struct mmsb_delta d;
+	__u64 v = 0x0102030405060708ULL;
+	int ret;
+
+	while (!sh->stop) {
+		mmsb_delta_dense(&d, sh->cur, 8, &v, 8);
+		ret = mmsb_submit(sh->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+		if (ret) {
+			__sync_bool_compare_and_swap(&sh->bad, 0, 1);
+			sh->bad_info[0] = ret;
+			break;
+		}
+		if (!d.status) {
+			__sync_fetch_and_add(&sh->ok, 1);
+			if (!d.epoch || !d.delta_id) {
+				__sync_bool_compare_and_swap(&sh->bad, 0, 2);
+				sh->bad_info[1] = d.epoch;
+			}
+		} else if (d.status == -ENOENT) {
+			__sync_fetch_and_add(&sh->enoent, 1);
+		} else if (d.status == -EIDRM) {
+			__sync_fetch_and_add(&sh->eidrm, 1);
+		} else {
+			__sync_bool_compare_and_swap(&sh->bad, 0, 3);
+			sh->bad_info[2] = d.status;
+		}
+	}
+	return NULL;
+}
+
+TEST_F(brk_one, free_race)
+{
+	struct fr_shared sh = { .fd = self->fd, .cur = self->page };
+	pthread_t th[FR_WRITERS];
+	__u64 id, end = mono_ms() + FR_MS;
+	int i;
+
+	for (i = 0; i < FR_WRITERS; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, fr_writer, &sh));
+	while (mono_ms() < end) {
+		ASSERT_EQ(0, create(self->fd, 64 << (i++ % 4), &id));
+		sh.cur = id;
+		usleep(i % 3 ? 200 : 0);
+		ASSERT_EQ(0, mmsb_page_free(self->fd, id));
+	}
+	sh.stop = 1;
+	for (i = 0; i < FR_WRITERS; i++)
+		pthread_join(th[i], NULL);
+	EXPECT_EQ(0, sh.bad) {
+		TH_LOG("bad %d: ret %lld epoch %llu status %lld", sh.bad,
+		       (long long)sh.bad_info[0],
+		       (unsigned long long)sh.bad_info[1],
+		       (long long)sh.bad_info[2]);
+	}
+	TH_LOG("ok %llu enoent %llu eidrm %llu", (unsigned long long)sh.ok,
+	       (unsigned long long)sh.enoent, (unsigned long long)sh.eidrm);
+	EXPECT_LT(0, sh.ok);
+	mmsb_page_unmap(self->hdr);
+	self->hdr = NULL;
+	ASSERT_EQ(0, mmsb_page_free(self->fd, self->page));
+	EXPECT_HELD(self->fd, 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+
+#define SE_N		300
+
+TEST_F(brk_one, stream_and_edge)
+{
+	static unsigned char rbuf[1 << 20];
+	struct mmsb_delta d[SE_N], q;
+	const struct mmsb_stream_record *rec;
+	const struct mmsb_page_header *hb;
+	unsigned char v[SE_N], got[64], qv = 0x77;
+	__u64 b, epoch, bepoch = 0, e;
+	size_t off = 0;
+	ssize_t n;
+	int s, i, found = 0, ret;
+
+	ASSERT_EQ(0, create(self->fd, 64, &b));
+	ASSERT_EQ(0, mmsb_page_map(self->fd, b, &hb));
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, self->page, b,
+				   MMSB_EDGE_PASSTHROUGH));
+	s = mmsb_stream_open(self->fd, MMSB_STREAM_ALL, NULL, 0,
+			     MMSB_STREAM_BUFFER_MAX, NULL);
+	ASSERT_LE(0, s);
+	for (i = 0; i < SE_N; i++) {
+		v[i] = i + 1;
+		/* A queued one now and then: the SYNC one goes behind. */
+		if (i % 7 == 3) {
+			mmsb_delta_dense(&q, self->page, 63, &qv, 1);
+			ASSERT_EQ(0, mmsb_submit(self->fd, &q, 1, 0, NULL));
+			ASSERT_EQ(0, q.status);
+		}
+		mmsb_delta_dense(&d[i], self->page, i % 60, &v[i], 1);
+		ASSERT_EQ(0, mmsb_submit(self->fd, &d[i], 1,
+					 MMSB_SUBMIT_SYNC, NULL));
+		ASSERT_EQ(0, d[i].status);
+		/* Propagated before the return: b shows the byte. */
+		ASSERT_EQ(0, mmsb_page_read(hb, 0, got, 64, &e));
+		EXPECT_EQ(v[i], got[i % 60]);
+		EXPECT_LT(bepoch, e);
+		bepoch = e;
+		ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 64, &epoch));
+		EXPECT_EQ(v[i], got[i % 60]);
+		EXPECT_EQ(d[i].epoch, epoch);
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	n = 0;
+	fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		ssize_t r = read(s, rbuf + n, sizeof(rbuf) - n);
+
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	ASSERT_LT(0, n);
+	/* Every SYNC delta's DELTA record, in order, with id and epoch. */
+	i = 0;
+	while ((ret = mmsb_stream_next(rbuf, n, &off, &rec)) == 1) {
+		const unsigned char *data = (const void *)(rec + 1);
+
+		ASSERT_NE(MMSB_REC_OVERFLOW, rec->type);
+		if (rec->type != MMSB_REC_DELTA || rec->page_id != self->page ||
+		    rec->offset == 63)
+			continue;
+		ASSERT_GT(SE_N, i);
+		EXPECT_EQ(d[i].delta_id, rec->delta_id);
+		EXPECT_EQ(d[i].epoch, rec->epoch);
+		EXPECT_EQ(i % 60, rec->offset);
+		EXPECT_EQ(1, rec->len);
+		EXPECT_EQ(v[i], data[0]);
+		i++;
+		found++;
+	}
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(SE_N, found);
+	close(s);
+	mmsb_page_unmap(hb);
+}
+
+TEST_HARNESS_MAIN
