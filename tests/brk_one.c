@@ -612,4 +612,362 @@ TEST_F(brk_one, stream_and_edge)
 	mmsb_page_unmap(hb);
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * Writers as in order_mixed, SYNC single deltas only and some batches of
+ * two, under a storm of SIGALRM whose handler runs without SA_RESTART:
+ * each call returns 0 or -EINTR; after 0 the slot shows exactly the
+ * value; after -EINTR a delta is queued (id, status 0, epoch 0) or kept
+ * out (-EINTR, id 0); a reader never sees a slot go back; each slot ends
+ * at the last value queued.
+ */
+#define SG_MS		2000
+
+static void sg_handler(int sig)
+{
+	(void)sig;
+}
+
+struct sg_ctx {
+	struct om_shared *sh;
+	int w;
+	__u64 last, intr;
+	volatile int stop;
+};
+
+static void *sg_writer(void *arg)
+{
+	struct sg_ctx *c = arg;
+	struct om_shared *sh = c->sh;
+	__u64 vbuf[2][2], *vals, got, epoch, k = 0;
+	struct mmsb_delta dbuf[2][2], *d;
+	__u32 acc, app, turn = 0;
+	sigset_t set;
+	int i, n, ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	while (!c->stop && !sh->bad) {
+		/*
+		 * Each call a new array: the same array again right after
+		 * -EINTR would be the same call, resumed (the uapi).
+		 */
+		d = dbuf[turn & 1];
+		vals = vbuf[turn++ & 1];
+		n = (k % 5 == 4) ? 2 : 1;
+		for (i = 0; i < n; i++) {
+			vals[i] = ++k;
+			mmsb_delta_dense(&d[i], sh->page, 8 * c->w, &vals[i],
+					 8);
+		}
+		acc = app = ~0U;
+		ret = mmsb_submit_counts(sh->fd, d, n, MMSB_SUBMIT_SYNC, &acc,
+					 &app);
+		if (ret == 0) {
+			for (i = 0; i < n; i++)
+				if (d[i].status || !d[i].delta_id ||
+				    !d[i].epoch)
+					om_fail(sh, 20, c->w, i, d[i].status);
+			if (acc != (__u32)n || app != (__u32)n)
+				om_fail(sh, 21, c->w, acc, app);
+			c->last = k;
+			ret = mmsb_page_read(sh->hdr, 8 * c->w, &got, 8,
+					     &epoch);
+			if (ret || got != k)
+				om_fail(sh, 22, c->w, k, got);
+			if (epoch < d[n - 1].epoch)
+				om_fail(sh, 23, c->w, d[n - 1].epoch, epoch);
+			continue;
+		}
+		if (ret != -EINTR) {
+			om_fail(sh, 24, c->w, ret, 0);
+			break;
+		}
+		c->intr++;
+		/* Queued ones are a prefix, with ids and no epoch. */
+		for (i = 0; i < n; i++) {
+			if (d[i].status == 0) {
+				if (!d[i].delta_id || d[i].epoch || i >= (int)acc)
+					om_fail(sh, 25, c->w, i, d[i].epoch);
+				c->last = vals[i];
+			} else if (d[i].status == -EINTR) {
+				if (d[i].delta_id || i < (int)acc)
+					om_fail(sh, 26, c->w, i, acc);
+			} else {
+				om_fail(sh, 27, c->w, i, d[i].status);
+			}
+		}
+		/* What was kept out is written again, with larger values. */
+	}
+	return NULL;
+}
+
+/* A backlog of queued deltas on the page's last slot: SYNC calls wait. */
+static void *sg_spammer(void *arg)
+{
+	struct sg_ctx *c = arg;
+	struct om_shared *sh = c->sh;
+	static __u64 vals[64];
+	struct mmsb_delta d[64];
+	__u64 k = 0;
+	int i;
+
+	while (!c->stop) {
+		for (i = 0; i < 64; i++) {
+			vals[i] = ++k;
+			mmsb_delta_dense(&d[i], sh->page, 56, &vals[i], 8);
+		}
+		if (mmsb_submit(sh->fd, d, 64, 0, NULL))
+			break;
+	}
+	return NULL;
+}
+
+TEST_F(brk_one, signals)
+{
+	struct om_shared sh = {
+		.fd = self->fd, .page = self->page, .hdr = self->hdr,
+	};
+	struct sigaction sa = { .sa_handler = sg_handler };
+	struct itimerval it = {
+		.it_interval = { .tv_usec = 200 },
+		.it_value = { .tv_usec = 200 },
+	};
+	struct itimerval off = { };
+	struct sg_ctx c[OM_WRITERS];
+	pthread_t th[OM_WRITERS], rd, sp;
+	struct sg_ctx spc = { .sh = &sh };
+	__u64 buf[8], epoch, intr = 0, end;
+	sigset_t set;
+	int w;
+
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	/* Only the writers take the signal. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &set, NULL));
+	ASSERT_EQ(0, pthread_create(&rd, NULL, om_reader, &sh));
+	ASSERT_EQ(0, pthread_create(&sp, NULL, sg_spammer, &spc));
+	for (w = 0; w < OM_WRITERS; w++) {
+		c[w] = (struct sg_ctx){ .sh = &sh, .w = w };
+		ASSERT_EQ(0, pthread_create(&th[w], NULL, sg_writer, &c[w]));
+	}
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	end = mono_ms() + SG_MS;
+	while (mono_ms() < end)
+		usleep(10000);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+	for (w = 0; w < OM_WRITERS; w++)
+		c[w].stop = 1;
+	spc.stop = 1;
+	for (w = 0; w < OM_WRITERS; w++)
+		pthread_join(th[w], NULL);
+	pthread_join(sp, NULL);
+	sh.stop = 1;
+	pthread_join(rd, NULL);
+	signal(SIGALRM, SIG_IGN);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	EXPECT_EQ(0, sh.bad) {
+		TH_LOG("failure %d: %llu %llu %llu", sh.bad,
+		       (unsigned long long)sh.bad_info[0],
+		       (unsigned long long)sh.bad_info[1],
+		       (unsigned long long)sh.bad_info[2]);
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, buf, 64, &epoch));
+	for (w = 0; w < OM_WRITERS; w++) {
+		EXPECT_EQ(c[w].last, buf[w]);
+		intr += c[w].intr;
+	}
+	TH_LOG("%llu calls interrupted", (unsigned long long)intr);
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * A mapped queue whose SQEs another thread rewrites while the kernel
+ * takes them (fields valid and not), a poller or none, GETEVENTS calls
+ * while SYNC single deltas hit the same page: no crash, CQE user_data
+ * only values written, statuses only the documented errnos, page bytes
+ * only bytes the arena ever held, one CQE per SQE.
+ */
+#define HQ_ENTRIES	32
+#define HQ_MS		2000
+#define HQ_UD_A		0xa5a5000000000000ULL
+#define HQ_UD_B		0x5a5a000000000000ULL
+
+struct hq_shared {
+	struct mmsb_sq_handle *q;
+	__u64 pages[2];
+	volatile int stop;
+};
+
+static void *hq_mutator(void *arg)
+{
+	struct hq_shared *sh = arg;
+	struct mmsb_sq_handle *q = sh->q;
+	static const __u32 offs[] = { 0, 8, 60, 63, 64, 0xffffffffU };
+	static const __u32 lens[] = { 0, 1, 8, 64, 65, 0xffffffffU };
+	__u32 seed = 12345, r;
+	int i;
+
+	while (!sh->stop) {
+		i = xorshift32(&seed) % HQ_ENTRIES;
+		struct mmsb_sqe *e = &q->sqes[i];
+
+		r = xorshift32(&seed);
+		switch (r % 8) {
+		case 0:
+			__atomic_store_n(&e->user_data,
+					 (r & 1 ? HQ_UD_A : HQ_UD_B) | r,
+					 __ATOMIC_RELAXED);
+			break;
+		case 1:
+			e->offset = offs[(r >> 3) % 6];
+			break;
+		case 2:
+			e->len = lens[(r >> 3) % 6];
+			break;
+		case 3:
+			e->payload_len = lens[(r >> 3) % 6];
+			break;
+		case 4:
+			__atomic_store_n(&e->expected_epoch, (r >> 3) % 4,
+					 __ATOMIC_RELAXED);
+			break;
+		case 5:
+			e->page_id = (r >> 3) % 3 == 2 ? (1ULL << 40) :
+				     sh->pages[(r >> 3) % 3];
+			break;
+		case 6:
+			e->encoding = (r >> 3) % 4 == 3 ? 1 : 0;
+			e->mask_off = (r >> 5) % 2 ? 0 : 64 * i + 8;
+			break;
+		default:
+			e->payload_off = (r >> 3) % 2 ? 64 * i :
+					 (__u32)q->arena_bytes - 4;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *hq_sync(void *arg)
+{
+	struct hq_shared *sh = arg;
+	unsigned char v[8];
+	struct mmsb_delta d;
+	int ret;
+
+	memset(v, 0xab, sizeof(v));
+	while (!sh->stop) {
+		mmsb_delta_dense(&d, sh->pages[0], 16, v, 8);
+		ret = mmsb_submit(sh->q->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+		if (ret || d.status)
+			break;
+	}
+	return NULL;
+}
+
+static int hq_ok_status(int s)
+{
+	return s == 0 || s == -EINVAL || s == -ERANGE || s == -EMSGSIZE ||
+	       s == -ESTALE || s == -ENOENT;
+}
+
+static void hq_run(struct __test_metadata *_metadata, int fd, __u64 page,
+		   __u32 flags)
+{
+	struct hq_shared sh = { 0 };
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe cqe;
+	pthread_t mt, st;
+	unsigned char v[64], got[64];
+	__u64 q2, published = 0, reaped = 0, end, epoch;
+	__u32 seed = 99;
+	int i, j, bad = 0;
+	struct mmsb_sqe *e;
+
+	ASSERT_EQ(0, create(fd, 64, &q2));
+	ASSERT_EQ(0, mmsb_sq_setup(fd, HQ_ENTRIES, HQ_ENTRIES * 64, flags, 0,
+				   &q));
+	/* The arena holds 0xab and 0xcd only, masks included. */
+	for (i = 0; i < (int)q.arena_bytes; i++)
+		q.arena[i] = i & 8 ? 0xab : 0xcd;
+	sh.q = &q;
+	sh.pages[0] = page;
+	sh.pages[1] = q2;
+	ASSERT_EQ(0, pthread_create(&mt, NULL, hq_mutator, &sh));
+	ASSERT_EQ(0, pthread_create(&st, NULL, hq_sync, &sh));
+	end = mono_ms() + HQ_MS;
+	while (mono_ms() < end) {
+		for (j = 0; j < 8; j++) {
+			e = mmsb_sq_get_sqe(&q);
+			if (!e)
+				break;
+			memset(v, xorshift32(&seed) & 1 ? 0xab : 0xcd, 64);
+			/* The arena keeps its two bytes: v is one of them. */
+			mmsb_sq_prep_dense(&q, e, sh.pages[j & 1], j * 4, v,
+					   8, HQ_UD_A | published);
+			published++;
+		}
+		mmsb_sq_submit(&q);
+		if (xorshift32(&seed) % 2)
+			mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 1, 1000000);
+		while (!sq_reap(&q, &cqe)) {
+			reaped++;
+			if (!hq_ok_status(cqe.status) && !bad++)
+				TH_LOG("status %d", cqe.status);
+			if ((cqe.user_data >> 48) != (HQ_UD_A >> 48) &&
+			    (cqe.user_data >> 48) != (HQ_UD_B >> 48) &&
+			    !bad++)
+				TH_LOG("user_data %#llx",
+				       (unsigned long long)cqe.user_data);
+			if (cqe.status && (cqe.delta_id ? cqe.status != -ESTALE :
+					   0) && !bad++)
+				TH_LOG("status %d with id %llu", cqe.status,
+				       (unsigned long long)cqe.delta_id);
+		}
+	}
+	sh.stop = 1;
+	pthread_join(mt, NULL);
+	pthread_join(st, NULL);
+	/* The rest of the CQEs, for up to 10 s. */
+	while (reaped < published) {
+		if (sq_reap_spin(&q, &cqe))
+			break;
+		reaped++;
+		if (!hq_ok_status(cqe.status) && !bad++)
+			TH_LOG("status %d", cqe.status);
+	}
+	EXPECT_EQ(published, reaped);
+	EXPECT_EQ(0, bad);
+	for (i = 0; i < 2; i++) {
+		const struct mmsb_page_header *h;
+
+		ASSERT_EQ(0, mmsb_page_map(fd, sh.pages[i], &h));
+		ASSERT_EQ(0, mmsb_page_read(h, 0, got, 64, &epoch));
+		for (j = 0; j < 64; j++)
+			if (got[j] && got[j] != 0xab && got[j] != 0xcd &&
+			    !bad++)
+				TH_LOG("page %d byte %d: %#x", i, j, got[j]);
+		mmsb_page_unmap(h);
+	}
+	EXPECT_EQ(0, bad);
+	TH_LOG("%llu SQEs", (unsigned long long)published);
+	EXPECT_EQ(0, mmsb_sq_unmap(&q));
+}
+
+TEST_F(brk_one, sq_hostile)
+{
+	hq_run(_metadata, self->fd, self->page, 0);
+}
+
+TEST_F(brk_one, sq_hostile_poll)
+{
+	hq_run(_metadata, self->fd, self->page, MMSB_SQ_POLL);
+}
+
 TEST_HARNESS_MAIN
