@@ -970,4 +970,114 @@ TEST_F(brk_one, sq_hostile_poll)
 	hq_run(_metadata, self->fd, self->page, MMSB_SQ_POLL);
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * The array made read-only and writable again by another thread while
+ * SYNC calls of one delta (and of two, the chunk path) run on it: each
+ * call gives 0 (applied, outputs written), -EFAULT (nothing applied) or
+ * -ECOMM (applied, an output not written); the page and STATS follow
+ * exactly.  The array is a shared memfd mapped twice: the writer fills
+ * it through a view that stays writable, the kernel gets the other.
+ */
+#define EC_CALLS	20000
+
+struct ec_shared {
+	void *view;
+	long ps;
+	volatile int stop;
+};
+
+static void *ec_toggler(void *arg)
+{
+	struct ec_shared *sh = arg;
+	__u32 seed = 5;
+
+	while (!sh->stop) {
+		mprotect(sh->view, sh->ps, PROT_READ);
+		if (xorshift32(&seed) % 2)
+			sched_yield();
+		mprotect(sh->view, sh->ps, PROT_READ | PROT_WRITE);
+		if (xorshift32(&seed) % 2)
+			sched_yield();
+	}
+	return NULL;
+}
+
+TEST_F(brk_one, ecomm_race)
+{
+	struct ec_shared sh = { .ps = page_size() };
+	struct mmsb_delta *rw, *ro;
+	struct mmsb_submit sub;
+	struct mmsb_stats s0, s1;
+	__u64 vals[2], got[2], epoch, k = 0, cur[2] = { 0, 0 };
+	__u64 applied = 0, nok = 0, nfault = 0, ncomm = 0;
+	pthread_t th;
+	int mfd, i, n, ret;
+
+	mfd = memfd_create("brk_one", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, sh.ps));
+	rw = mmap(NULL, sh.ps, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, rw);
+	ro = mmap(NULL, sh.ps, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	sh.view = ro;
+	ASSERT_EQ(0, stats(self->fd, &s0));
+	ASSERT_EQ(0, pthread_create(&th, NULL, ec_toggler, &sh));
+	for (i = 0; i < EC_CALLS; i++) {
+		n = i % 4 == 3 ? 2 : 1;
+		vals[0] = ++k;
+		vals[1] = ++k;
+		mmsb_delta_dense(&rw[0], self->page, 0, &vals[0], 8);
+		mmsb_delta_dense(&rw[1], self->page, 8, &vals[1], 8);
+		memset(&sub, 0, sizeof(sub));
+		sub.deltas = (uintptr_t)ro;
+		sub.count = n;
+		sub.flags = MMSB_SUBMIT_SYNC;
+		ret = ioctl(self->fd, MMSB_IOC_SUBMIT, &sub) ? -errno : 0;
+		ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 16, &epoch));
+		if (ret == -EFAULT) {
+			nfault++;
+			EXPECT_EQ(cur[0], got[0]);
+			EXPECT_EQ(cur[1], got[1]);
+			EXPECT_EQ(0, sub.accepted);
+			continue;
+		}
+		if (ret == 0) {
+			nok++;
+			EXPECT_EQ(0, rw[0].status);
+			EXPECT_NE(0, rw[0].epoch);
+			EXPECT_EQ(epoch, rw[n - 1].epoch);
+			EXPECT_EQ(n, sub.applied);
+		} else {
+			ASSERT_EQ(-ECOMM, ret);
+			ncomm++;
+		}
+		EXPECT_EQ(n, sub.accepted);
+		cur[0] = vals[0];
+		if (n == 2)
+			cur[1] = vals[1];
+		applied += n;
+		EXPECT_EQ(cur[0], got[0]);
+		EXPECT_EQ(cur[1], got[1]);
+		if (cur[0] != got[0] || cur[1] != got[1]) {
+			TH_LOG("call %d (%d deltas): %d", i, n, ret);
+			break;
+		}
+	}
+	sh.stop = 1;
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, stats(self->fd, &s1));
+	EXPECT_EQ(s0.processed + applied, s1.processed);
+	EXPECT_EQ(s0.submitted + applied, s1.submitted);
+	EXPECT_EQ(s0.rejected, s1.rejected);
+	TH_LOG("0: %llu, -EFAULT: %llu, -ECOMM: %llu",
+	       (unsigned long long)nok, (unsigned long long)nfault,
+	       (unsigned long long)ncomm);
+	munmap(rw, sh.ps);
+	munmap(ro, sh.ps);
+	close(mfd);
+}
+
 TEST_HARNESS_MAIN
