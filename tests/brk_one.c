@@ -122,6 +122,7 @@ TEST_F(brk_one, faults)
 	struct mmsb_delta d, *ro;
 	struct mmsb_submit sub;
 	struct mmsb_stats s0, s1;
+	struct mmsb_page_info info;
 	__u64 epoch;
 
 	buf = mmap(NULL, 3 * ps, PROT_READ | PROT_WRITE,
@@ -171,6 +172,9 @@ TEST_F(brk_one, faults)
 	EXPECT_EQ(s0.submitted + 1, s1.submitted);
 	EXPECT_EQ(s0.processed + 1, s1.processed);
 	EXPECT_EQ(s0.rejected, s1.rejected);
+	ASSERT_EQ(0, mmsb_page_info(self->fd, self->page, &info));
+	EXPECT_EQ(d.delta_id, info.last_delta_id);
+	EXPECT_EQ(1, info.epoch);
 
 	/* The array read-only: -EFAULT, nothing applied. */
 	ro = mmap(NULL, ps, PROT_READ | PROT_WRITE,
@@ -530,6 +534,16 @@ TEST_F(brk_one, free_race)
 	mmsb_page_unmap(self->hdr);
 	self->hdr = NULL;
 	ASSERT_EQ(0, mmsb_page_free(self->fd, self->page));
+	/* Given back without a FLUSH: the last put asks for the GC. */
+	for (i = 0; i < 5000; i++) {
+		__u64 p, b;
+
+		ASSERT_EQ(0, held(self->fd, &p, &b));
+		if (!p && !b)
+			break;
+		usleep(1000);
+	}
+	EXPECT_GT(5000, i);
 	EXPECT_HELD(self->fd, 0, 0);
 }
 
