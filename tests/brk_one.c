@@ -1094,4 +1094,118 @@ TEST_F(brk_one, ecomm_race)
 	close(mfd);
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each refusal of a single delta, SYNC (the one-delta path) and not
+ * (the chunk path), and SYNC with a valid delta after it (the chunk
+ * path again): the same errno, in mmsb_delta_add()'s order; nothing
+ * applied.  In a child without CAP_SYS_ADMIN and another uid: -EACCES
+ * on a page it may only read, the same three ways.
+ */
+static void parity(struct __test_metadata *_metadata, int fd, __u64 page,
+		   const struct mmsb_delta *bad, int err, const char *what)
+{
+	static unsigned char good = 9;
+	struct mmsb_delta d[2];
+	__u32 flags[3] = { MMSB_SUBMIT_SYNC, 0, MMSB_SUBMIT_SYNC };
+	int n[3] = { 1, 1, 2 }, i;
+
+	for (i = 0; i < 3; i++) {
+		d[0] = *bad;
+		mmsb_delta_dense(&d[1], page, 0, &good, 1);
+		EXPECT_EQ(0, mmsb_submit(fd, d, n[i], flags[i], NULL));
+		EXPECT_EQ(err, d[0].status) {
+			TH_LOG("%s, way %d", what, i);
+		}
+		EXPECT_EQ(0, d[0].delta_id);
+		EXPECT_EQ(0, d[0].epoch);
+		if (n[i] == 2) {
+			EXPECT_EQ(0, d[1].status);
+		}
+	}
+}
+
+TEST_F(brk_one, errno_parity)
+{
+	static unsigned char pl[64];
+	struct mmsb_delta d, base;
+	unsigned char got[64];
+	__u64 ro_page, epoch;
+	int i;
+	pid_t pid;
+
+	for (i = 0; i < 64; i++)
+		pl[i] = 0xc0 | i;
+	mmsb_delta_dense(&base, self->page, 0, pl, 8);
+#define P(field, value, err) do {					\
+	d = base;							\
+	d.field = value;						\
+	parity(_metadata, self->fd, self->page, &d, err,		\
+	       #field " = " #value);					\
+} while (0)
+	P(encoding, 3, -EINVAL);
+	P(flags, 1, -EINVAL);
+	P(pad, 1, -EINVAL);
+	P(len, 0, -EINVAL);
+	P(mask, (uintptr_t)pl, -EINVAL);
+	P(page_id, 1ULL << 40, -ENOENT);
+	P(page_id, 0, -ENOENT);
+	P(offset, 57, -ERANGE);
+	P(offset, UINT64_MAX, -ERANGE);
+	P(offset, UINT64_MAX - 6, -ERANGE);
+	P(len, 65, -ERANGE);
+	P(payload_len, 7, -EMSGSIZE);
+	P(payload_len, 9, -EMSGSIZE);
+	P(payload, 0, -EFAULT);
+	P(payload, 8, -EFAULT);
+	/* Order: the window's errno before the size's and the payload's. */
+	d = base;
+	d.offset = 60;
+	d.payload_len = 3;
+	d.payload = 0;
+	parity(_metadata, self->fd, self->page, &d, -ERANGE, "window first");
+	d = base;
+	d.payload_len = 3;
+	d.payload = 0;
+	parity(_metadata, self->fd, self->page, &d, -EMSGSIZE, "size first");
+	d = base;
+	d.len = 0;
+	d.page_id = 1ULL << 40;
+	parity(_metadata, self->fd, self->page, &d, -EINVAL, "len 0 first");
+	d = base;
+	d.page_id = 1ULL << 40;
+	d.offset = 100;
+	parity(_metadata, self->fd, self->page, &d, -ENOENT, "page first");
+#undef P
+
+	/* Only the valid deltas of the three ways applied: byte 0 is 9. */
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, got, 64, &epoch));
+	EXPECT_EQ(9, got[0]);
+	EXPECT_TRUE(all_zero(got + 1, 63));
+
+	/* -EACCES: a page this uid may only read, from another uid. */
+	ASSERT_EQ(0, create(self->fd, 64, &ro_page));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd2;
+		__u64 own;
+
+		if (drop_cap_sys_admin() || setresgid(4242, 4242, 4242) ||
+		    setresuid(4242, 4242, 4242))
+			_exit(2);
+		fd2 = mmsb_open();
+		if (fd2 < 0)
+			_exit(3);
+		if (create(fd2, 64, &own))
+			_exit(5);
+		d = base;
+		d.page_id = ro_page;
+		parity(_metadata, fd2, own, &d, -EACCES, "read-only page");
+		_exit(_metadata->exit_code ? 4 : 0);
+	}
+	EXPECT_EQ(0, wait_child(pid));
+}
+
 TEST_HARNESS_MAIN
