@@ -1030,6 +1030,12 @@ TEST_F(brk_one, ecomm_race)
 	int mfd, i, n, ret;
 
 	mfd = memfd_create("brk_one", 0);
+	if (mfd < 0) {
+		/* No memfd (the debug kernel): a file of the root fs. */
+		mfd = open("/tmp/brk_one.map", O_RDWR | O_CREAT | O_TRUNC,
+			   0600);
+		unlink("/tmp/brk_one.map");
+	}
 	ASSERT_LE(0, mfd);
 	ASSERT_EQ(0, ftruncate(mfd, sh.ps));
 	rw = mmap(NULL, sh.ps, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
@@ -1206,6 +1212,161 @@ TEST_F(brk_one, errno_parity)
 		_exit(_metadata->exit_code ? 4 : 0);
 	}
 	EXPECT_EQ(0, wait_child(pid));
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * A change stream opened while writers make SYNC single-delta calls:
+ * every delta whose call began after the open returned has its DELTA
+ * record (its id, epoch and bytes), none whose call ended before the
+ * open began has one, and no record names a delta nobody made.
+ */
+#define SO_WRITERS	3
+#define SO_MAX		150000
+#define SO_MS		1200
+
+struct so_log {
+	__u64 id, epoch, val;
+	unsigned char p0, p1;	/* the phase at the call's start and end */
+};
+
+struct so_shared {
+	int fd;
+	__u64 page;
+	volatile int phase;	/* 0 before the open, 1 during, 2 after */
+	volatile int stop;
+};
+
+struct so_ctx {
+	struct so_shared *sh;
+	int w;
+	struct so_log *log;
+	int n, err;
+};
+
+static void *so_writer(void *arg)
+{
+	struct so_ctx *c = arg;
+	struct mmsb_delta d;
+	__u64 v;
+	int ret;
+
+	while (!c->sh->stop && c->n < SO_MAX) {
+		struct so_log *l = &c->log[c->n];
+
+		v = ((__u64)c->w << 56) | (c->n + 1);
+		mmsb_delta_dense(&d, c->sh->page, 8 * c->w, &v, 8);
+		l->p0 = c->sh->phase;
+		__sync_synchronize();
+		ret = mmsb_submit(c->sh->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+		__sync_synchronize();
+		l->p1 = c->sh->phase;
+		if (ret || d.status) {
+			c->err = ret ? ret : d.status;
+			break;
+		}
+		l->id = d.delta_id;
+		l->epoch = d.epoch;
+		l->val = v;
+		c->n++;
+	}
+	return NULL;
+}
+
+static int so_cmp(const void *a, const void *b)
+{
+	const struct so_log *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+TEST_F(brk_one, stream_open_race)
+{
+	struct so_shared sh = { .fd = self->fd, .page = self->page };
+	struct so_ctx c[SO_WRITERS];
+	pthread_t th[SO_WRITERS];
+	struct so_log *all, key, *hit;
+	const struct mmsb_stream_record *rec;
+	unsigned char *rbuf;
+	size_t rsize = MMSB_STREAM_BUFFER_MAX, off = 0;
+	ssize_t n = 0, r;
+	int s, w, i, total = 0, recs = 0, bad = 0, must = 0, ret;
+	__u64 start_tick;
+
+	rbuf = malloc(rsize);
+	all = calloc(SO_WRITERS * SO_MAX, sizeof(*all));
+	ASSERT_NE(NULL, rbuf);
+	ASSERT_NE(NULL, all);
+	for (w = 0; w < SO_WRITERS; w++) {
+		c[w] = (struct so_ctx){ .sh = &sh, .w = w };
+		c[w].log = all + w * SO_MAX;
+		ASSERT_EQ(0, pthread_create(&th[w], NULL, so_writer, &c[w]));
+	}
+	usleep(SO_MS * 1000 / 4);
+	sh.phase = 1;
+	__sync_synchronize();
+	s = mmsb_stream_open(self->fd, MMSB_STREAM_ALL, NULL, 0, rsize,
+			     &start_tick);
+	__sync_synchronize();
+	sh.phase = 2;
+	usleep(SO_MS * 1000 / 2);
+	sh.stop = 1;
+	for (w = 0; w < SO_WRITERS; w++)
+		pthread_join(th[w], NULL);
+	ASSERT_LE(0, s);
+	for (w = 0; w < SO_WRITERS; w++) {
+		EXPECT_EQ(0, c[w].err);
+		/* Compact the logs into one array, sorted by id. */
+		memmove(all + total, c[w].log, c[w].n * sizeof(*all));
+		total += c[w].n;
+	}
+	qsort(all, total, sizeof(*all), so_cmp);
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+	while ((r = read(s, rbuf + n, rsize - n)) > 0)
+		n += r;
+	while ((ret = mmsb_stream_next(rbuf, n, &off, &rec)) == 1) {
+		ASSERT_NE(MMSB_REC_OVERFLOW, rec->type);
+		if (rec->type != MMSB_REC_DELTA)
+			continue;
+		EXPECT_LT(start_tick, rec->tick);
+		key.id = rec->delta_id;
+		hit = bsearch(&key, all, total, sizeof(*all), so_cmp);
+		if (!hit) {
+			if (!bad++)
+				TH_LOG("record of unknown delta %llu",
+				       (unsigned long long)rec->delta_id);
+			continue;
+		}
+		recs++;
+		if (hit->p1 == 0 && !bad++)
+			TH_LOG("delta %llu ended before the open has a record",
+			       (unsigned long long)hit->id);
+		if ((hit->epoch != rec->epoch || rec->len != 8 ||
+		     memcmp(rec + 1, &hit->val, 8)) && !bad++)
+			TH_LOG("delta %llu: epoch %llu, record %llu",
+			       (unsigned long long)hit->id,
+			       (unsigned long long)hit->epoch,
+			       (unsigned long long)rec->epoch);
+		hit->p0 |= 0x80;	/* seen */
+	}
+	EXPECT_EQ(0, ret);
+	for (i = 0; i < total; i++) {
+		if ((all[i].p0 & 0x7f) != 2)
+			continue;
+		must++;
+		if (!(all[i].p0 & 0x80) && !bad++)
+			TH_LOG("delta %llu (epoch %llu) after the open: no record",
+			       (unsigned long long)all[i].id,
+			       (unsigned long long)all[i].epoch);
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, must);
+	TH_LOG("%d deltas, %d after the open, %d records", total, must, recs);
+	close(s);
+	free(all);
+	free(rbuf);
 }
 
 TEST_HARNESS_MAIN
