@@ -1369,4 +1369,107 @@ TEST_F(brk_one, stream_open_race)
 	free(rbuf);
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * Passthrough edges out of page A added one by one while writers (each
+ * with a file of its own) make SYNC single-delta calls on A: when a call
+ * returns, every dependent whose edge was added before the call began
+ * shows the call's bytes (propagated before the return), and its epoch
+ * moved; the edge's own tick may differ.
+ */
+#define ER_WRITERS	2
+#define ER_EDGES	24
+
+struct er_shared {
+	__u64 a, b[ER_EDGES];
+	const struct mmsb_page_header *hb[ER_EDGES];
+	volatile int added;	/* edges whose add returned */
+	volatile int stop;
+	volatile int bad;
+	volatile __u64 bad_info[4];
+};
+
+struct er_ctx {
+	struct er_shared *sh;
+	int w;
+};
+
+static void *er_writer(void *arg)
+{
+	struct er_ctx *c = arg;
+	struct er_shared *sh = c->sh;
+	struct mmsb_delta d;
+	__u64 v, got, e, k = 0;
+	int fd = mmsb_open(), p, j, ret;
+
+	if (fd < 0) {
+		sh->bad = 1;
+		return NULL;
+	}
+	while (!sh->stop && !sh->bad) {
+		v = ((__u64)(c->w + 1) << 56) | ++k;
+		mmsb_delta_dense(&d, sh->a, 8 * c->w, &v, 8);
+		p = sh->added;
+		__sync_synchronize();
+		ret = mmsb_submit(fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+		if (ret || d.status) {
+			sh->bad = 2;
+			sh->bad_info[0] = ret ? ret : d.status;
+			break;
+		}
+		/* Only this writer writes its 8 bytes: they are v. */
+		for (j = 0; j < p; j++) {
+			if (mmsb_page_read(sh->hb[j], 8 * c->w, &got, 8, &e))
+				continue;
+			if (got != v &&
+			    __sync_bool_compare_and_swap(&sh->bad, 0, 3)) {
+				sh->bad_info[0] = j;
+				sh->bad_info[1] = v;
+				sh->bad_info[2] = got;
+				sh->bad_info[3] = p;
+			}
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+TEST_F(brk_one, edge_race)
+{
+	struct er_shared sh = { .a = self->page };
+	struct er_ctx c[ER_WRITERS];
+	pthread_t th[ER_WRITERS];
+	int w, j;
+
+	for (j = 0; j < ER_EDGES; j++) {
+		ASSERT_EQ(0, create(self->fd, 64, &sh.b[j]));
+		ASSERT_EQ(0, mmsb_page_map(self->fd, sh.b[j], &sh.hb[j]));
+	}
+	for (w = 0; w < ER_WRITERS; w++) {
+		c[w] = (struct er_ctx){ .sh = &sh, .w = w };
+		ASSERT_EQ(0, pthread_create(&th[w], NULL, er_writer, &c[w]));
+	}
+	for (j = 0; j < ER_EDGES && !sh.bad; j++) {
+		usleep(20000);
+		ASSERT_EQ(0, mmsb_edge_add(self->fd, sh.a, sh.b[j],
+					   MMSB_EDGE_PASSTHROUGH));
+		__sync_synchronize();
+		sh.added = j + 1;
+	}
+	usleep(50000);
+	sh.stop = 1;
+	for (w = 0; w < ER_WRITERS; w++)
+		pthread_join(th[w], NULL);
+	EXPECT_EQ(0, sh.bad) {
+		TH_LOG("bad %d: edge %llu wanted %#llx got %#llx (%llu added)",
+		       sh.bad, (unsigned long long)sh.bad_info[0],
+		       (unsigned long long)sh.bad_info[1],
+		       (unsigned long long)sh.bad_info[2],
+		       (unsigned long long)sh.bad_info[3]);
+	}
+	for (j = 0; j < ER_EDGES; j++)
+		mmsb_page_unmap(sh.hb[j]);
+}
+
 TEST_HARNESS_MAIN
