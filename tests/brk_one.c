@@ -1472,4 +1472,130 @@ TEST_F(brk_one, edge_race)
 		mmsb_page_unmap(sh.hb[j]);
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * One page written three ways at once: SQEs of a mapped queue (with a
+ * poller or not) write an increasing counter to slot 0, in SQ order; a
+ * thread's SYNC single deltas another to slot 1; a third thread calls
+ * GETEVENTS meanwhile.  A reader never sees a slot go back; a CQE's
+ * epoch and counter are visible when it is reaped; a SYNC return shows
+ * its own counter; both slots end at their last values.
+ */
+#define MQ_MS		1500
+
+struct mq_shared {
+	struct mmsb_sq_handle *q;
+	struct om_shared *om;
+	volatile int stop;
+};
+
+static void *mq_sync(void *arg)
+{
+	struct mq_shared *sh = arg;
+	struct om_shared *om = sh->om;
+	struct mmsb_delta d;
+	__u64 k = 0, got, e;
+	int ret;
+
+	while (!sh->stop && !om->bad) {
+		++k;
+		mmsb_delta_dense(&d, om->page, 8, &k, 8);
+		ret = mmsb_submit(om->fd, &d, 1, MMSB_SUBMIT_SYNC, NULL);
+		if (ret || d.status) {
+			om_fail(om, 30, ret, d.status, 0);
+			break;
+		}
+		if (mmsb_page_read(om->hdr, 8, &got, 8, &e) || got != k ||
+		    e < d.epoch)
+			om_fail(om, 31, k, got, e);
+	}
+	om->bad_info[3] = k;
+	return NULL;
+}
+
+static void *mq_getevents(void *arg)
+{
+	struct mq_shared *sh = arg;
+
+	while (!sh->stop)
+		mmsb_sq_enter(sh->q, MMSB_SQ_ENTER_GETEVENTS, 1, 200000);
+	return NULL;
+}
+
+static void mq_run(struct __test_metadata *_metadata, int fd, __u64 page,
+		   const struct mmsb_page_header *hdr, __u32 flags)
+{
+	struct om_shared om = { .fd = fd, .page = page, .hdr = hdr };
+	struct mq_shared sh = { .om = &om };
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe cqe;
+	pthread_t rd, sy, ge;
+	__u64 k = 0, reaped = 0, want = 1, buf[8], e, end;
+	int j;
+
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 64, 64 * 64, flags, 0, &q));
+	sh.q = &q;
+	ASSERT_EQ(0, pthread_create(&rd, NULL, om_reader, &om));
+	ASSERT_EQ(0, pthread_create(&sy, NULL, mq_sync, &sh));
+	ASSERT_EQ(0, pthread_create(&ge, NULL, mq_getevents, &sh));
+	end = mono_ms() + MQ_MS;
+	while (mono_ms() < end && !om.bad) {
+		for (j = 0; j < 16; j++) {
+			struct mmsb_sqe *s = mmsb_sq_get_sqe(&q);
+
+			if (!s)
+				break;
+			++k;
+			mmsb_sq_prep_dense(&q, s, page, 0, &k, 8, k);
+		}
+		mmsb_sq_submit(&q);
+		while (!sq_reap(&q, &cqe)) {
+			reaped++;
+			/* SQ order: the CQEs come in it, all applied. */
+			if (cqe.status || cqe.user_data != want++)
+				om_fail(&om, 40, cqe.user_data, cqe.status,
+					want - 1);
+			if (mmsb_page_read(hdr, 0, buf, 8, &e) ||
+			    buf[0] < cqe.user_data || e < cqe.epoch)
+				om_fail(&om, 41, cqe.user_data, buf[0], e);
+		}
+	}
+	while (reaped < k && !om.bad) {
+		if (sq_reap_spin(&q, &cqe))
+			break;
+		reaped++;
+		if (cqe.status || cqe.user_data != want++)
+			om_fail(&om, 42, cqe.user_data, cqe.status, 0);
+	}
+	sh.stop = 1;
+	pthread_join(sy, NULL);
+	pthread_join(ge, NULL);
+	om.stop = 1;
+	pthread_join(rd, NULL);
+	EXPECT_EQ(0, om.bad) {
+		TH_LOG("failure %d: %llu %llu %llu", om.bad,
+		       (unsigned long long)om.bad_info[0],
+		       (unsigned long long)om.bad_info[1],
+		       (unsigned long long)om.bad_info[2]);
+	}
+	EXPECT_EQ(k, reaped);
+	ASSERT_EQ(0, mmsb_page_read(hdr, 0, buf, 16, &e));
+	EXPECT_EQ(k, buf[0]);
+	EXPECT_EQ(om.bad_info[3], buf[1]);
+	TH_LOG("%llu SQEs, %llu SYNC calls", (unsigned long long)k,
+	       (unsigned long long)om.bad_info[3]);
+	EXPECT_EQ(0, mmsb_sq_unmap(&q));
+}
+
+TEST_F(brk_one, sq_and_sync)
+{
+	mq_run(_metadata, self->fd, self->page, self->hdr, 0);
+}
+
+TEST_F(brk_one, sq_and_sync_poll)
+{
+	mq_run(_metadata, self->fd, self->page, self->hdr, MMSB_SQ_POLL);
+}
+
 TEST_HARNESS_MAIN
