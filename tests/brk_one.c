@@ -19,10 +19,22 @@
  * the writer still queued overtakes it), a reader never sees a slot go
  * back, and every slot ends at its last value.
  * brk_one.free_race: pages freed and created while SYNC single deltas
- * hit them: 0, -ENOENT or -EIDRM only; every byte given back.
+ * hit them: 0, -ENOENT or -EIDRM only, STATS exactly so; every byte
+ * given back, without a FLUSH too.
  * brk_one.stream_and_edge: a change stream and a passthrough edge: each
  * applied SYNC single delta has its DELTA record (id, epoch, bytes), and
  * its dependent page shows its bytes when the call returns.
+ * brk_one.signals: SIGALRM storm (no SA_RESTART) on SYNC writers behind
+ * a backlog: 0 or -EINTR with the documented outputs, order kept.
+ * brk_one.sq_hostile(_poll): SQEs rewritten while the kernel takes them.
+ * brk_one.ecomm_race: the array made read-only meanwhile: 0, -EFAULT
+ * (nothing applied) or -ECOMM (applied).
+ * brk_one.errno_parity: every refusal the same on the one-delta path as
+ * on the chunk path, -EACCES included.
+ * brk_one.stream_open_race, brk_one.edge_race: a stream opened, edges
+ * added while SYNC single deltas run.
+ * brk_one.sq_and_sync(_poll): SQEs, SYNC single deltas and GETEVENTS on
+ * one page.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -509,8 +521,10 @@ TEST_F(brk_one, free_race)
 	struct fr_shared sh = { .fd = self->fd, .cur = self->page };
 	pthread_t th[FR_WRITERS];
 	__u64 id, end = mono_ms() + FR_MS;
+	struct mmsb_stats s0, s1;
 	int i;
 
+	ASSERT_EQ(0, stats(self->fd, &s0));
 	for (i = 0; i < FR_WRITERS; i++)
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, fr_writer, &sh));
 	while (mono_ms() < end) {
@@ -531,6 +545,13 @@ TEST_F(brk_one, free_race)
 	TH_LOG("ok %llu enoent %llu eidrm %llu", (unsigned long long)sh.ok,
 	       (unsigned long long)sh.enoent, (unsigned long long)sh.eidrm);
 	EXPECT_LT(0, sh.ok);
+	/* Accepted: applied or -EIDRM; refused: -ENOENT. */
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, stats(self->fd, &s1));
+	EXPECT_EQ(s0.submitted + sh.ok + sh.eidrm, s1.submitted);
+	EXPECT_EQ(s0.processed + sh.ok, s1.processed);
+	EXPECT_EQ(s0.rejected + sh.enoent + sh.eidrm, s1.rejected);
+	EXPECT_EQ(s0.conflicts, s1.conflicts);
 	mmsb_page_unmap(self->hdr);
 	self->hdr = NULL;
 	ASSERT_EQ(0, mmsb_page_free(self->fd, self->page));
