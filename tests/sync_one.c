@@ -7,33 +7,33 @@
  * default parameters and with ticks on demand, one delta a tick
  * (tick_us=0 batch_max=1: backlogs the one-delta path must stay behind).
  *
- * brk_one.faults: unreadable payloads (NULL, straddling into PROT_NONE,
+ * sync_one.faults: unreadable payloads (NULL, straddling into PROT_NONE,
  * PROT_NONE), a read-only array: the exact errno, nothing applied, the
  * STATS counters; a payload ending at a mapping's end applies.
- * brk_one.stale_race: threads racing SYNC one-delta writes with the same
+ * sync_one.stale_race: threads racing SYNC one-delta writes with the same
  * expected epoch: exactly one winner a round, the others -ESTALE; ids,
  * epochs, bytes, the conflicts counter.
- * brk_one.order_mixed: writers each own a slot of one page and write an
+ * sync_one.order_mixed: writers each own a slot of one page and write an
  * increasing counter to it, by SYNC single deltas, non-SYNC single deltas
  * and non-SYNC batches: a SYNC return shows its own value (nothing of
  * the writer still queued overtakes it), a reader never sees a slot go
  * back, and every slot ends at its last value.
- * brk_one.free_race: pages freed and created while SYNC single deltas
+ * sync_one.free_race: pages freed and created while SYNC single deltas
  * hit them: 0, -ENOENT or -EIDRM only, STATS exactly so; every byte
  * given back, without a FLUSH too.
- * brk_one.stream_and_edge: a change stream and a passthrough edge: each
+ * sync_one.stream_and_edge: a change stream and a passthrough edge: each
  * applied SYNC single delta has its DELTA record (id, epoch, bytes), and
  * its dependent page shows its bytes when the call returns.
- * brk_one.signals: SIGALRM storm (no SA_RESTART) on SYNC writers behind
+ * sync_one.signals: SIGALRM storm (no SA_RESTART) on SYNC writers behind
  * a backlog: 0 or -EINTR with the documented outputs, order kept.
- * brk_one.sq_hostile(_poll): SQEs rewritten while the kernel takes them.
- * brk_one.ecomm_race: the array made read-only meanwhile: 0, -EFAULT
+ * sync_one.sq_hostile(_poll): SQEs rewritten while the kernel takes them.
+ * sync_one.ecomm_race: the array made read-only meanwhile: 0, -EFAULT
  * (nothing applied) or -ECOMM (applied).
- * brk_one.errno_parity: every refusal the same on the one-delta path as
+ * sync_one.errno_parity: every refusal the same on the one-delta path as
  * on the chunk path, -EACCES included.
- * brk_one.stream_open_race, brk_one.edge_race: a stream opened, edges
+ * sync_one.stream_open_race, sync_one.edge_race: a stream opened, edges
  * added while SYNC single deltas run.
- * brk_one.sq_and_sync(_poll): SQEs, SYNC single deltas and GETEVENTS on
+ * sync_one.sq_and_sync(_poll): SQEs, SYNC single deltas and GETEVENTS on
  * one page.
  */
 #include <pthread.h>
@@ -74,20 +74,20 @@ static int submit1(int fd, struct mmsb_delta *d, __u32 flags,
 	return ret;
 }
 
-FIXTURE(brk_one) {
+FIXTURE(sync_one) {
 	int fd;
 	__u64 page;
 	const struct mmsb_page_header *hdr;
 };
 
-FIXTURE_VARIANT(brk_one) {
+FIXTURE_VARIANT(sync_one) {
 	const char *params;
 };
 
-FIXTURE_VARIANT_ADD(brk_one, periodic) { "" };
-FIXTURE_VARIANT_ADD(brk_one, batch1) { "tick_us=0 batch_max=1" };
+FIXTURE_VARIANT_ADD(sync_one, periodic) { "" };
+FIXTURE_VARIANT_ADD(sync_one, batch1) { "tick_us=0 batch_max=1" };
 
-FIXTURE_SETUP(brk_one)
+FIXTURE_SETUP(sync_one)
 {
 	ASSERT_EQ(0, module_reload(variant->params));
 	self->fd = mmsb_open();
@@ -96,7 +96,7 @@ FIXTURE_SETUP(brk_one)
 	ASSERT_EQ(0, mmsb_page_map(self->fd, self->page, &self->hdr));
 }
 
-FIXTURE_TEARDOWN(brk_one)
+FIXTURE_TEARDOWN(sync_one)
 {
 	if (self->hdr)
 		mmsb_page_unmap(self->hdr);
@@ -127,7 +127,7 @@ static void expect_refused(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(s0.processed, s1.processed);
 }
 
-TEST_F(brk_one, faults)
+TEST_F(sync_one, faults)
 {
 	long ps = page_size();
 	unsigned char *buf, model[64] = { 0 }, got[64];
@@ -259,7 +259,7 @@ static void *sr_thread(void *arg)
 	return NULL;
 }
 
-TEST_F(brk_one, stale_race)
+TEST_F(sync_one, stale_race)
 {
 	struct sr_ctx c[SR_THREADS];
 	pthread_barrier_t bar;
@@ -438,7 +438,7 @@ static void *om_reader(void *arg)
 	return NULL;
 }
 
-TEST_F(brk_one, order_mixed)
+TEST_F(sync_one, order_mixed)
 {
 	struct om_shared sh = {
 		.fd = self->fd, .page = self->page, .hdr = self->hdr,
@@ -516,7 +516,7 @@ static void *fr_writer(void *arg)
 	return NULL;
 }
 
-TEST_F(brk_one, free_race)
+TEST_F(sync_one, free_race)
 {
 	struct fr_shared sh = { .fd = self->fd, .cur = self->page };
 	pthread_t th[FR_WRITERS];
@@ -572,7 +572,7 @@ TEST_F(brk_one, free_race)
 
 #define SE_N		300
 
-TEST_F(brk_one, stream_and_edge)
+TEST_F(sync_one, stream_and_edge)
 {
 	static unsigned char rbuf[1 << 20];
 	struct mmsb_delta d[SE_N], q;
@@ -760,7 +760,7 @@ static void *sg_spammer(void *arg)
 	return NULL;
 }
 
-TEST_F(brk_one, signals)
+TEST_F(sync_one, signals)
 {
 	struct om_shared sh = {
 		.fd = self->fd, .page = self->page, .hdr = self->hdr,
@@ -995,12 +995,12 @@ static void hq_run(struct __test_metadata *_metadata, int fd, __u64 page,
 	EXPECT_EQ(0, mmsb_sq_unmap(&q));
 }
 
-TEST_F(brk_one, sq_hostile)
+TEST_F(sync_one, sq_hostile)
 {
 	hq_run(_metadata, self->fd, self->page, 0);
 }
 
-TEST_F(brk_one, sq_hostile_poll)
+TEST_F(sync_one, sq_hostile_poll)
 {
 	hq_run(_metadata, self->fd, self->page, MMSB_SQ_POLL);
 }
@@ -1039,7 +1039,7 @@ static void *ec_toggler(void *arg)
 	return NULL;
 }
 
-TEST_F(brk_one, ecomm_race)
+TEST_F(sync_one, ecomm_race)
 {
 	struct ec_shared sh = { .ps = page_size() };
 	struct mmsb_delta *rw, *ro;
@@ -1050,12 +1050,12 @@ TEST_F(brk_one, ecomm_race)
 	pthread_t th;
 	int mfd, i, n, ret;
 
-	mfd = memfd_create("brk_one", 0);
+	mfd = memfd_create("sync_one", 0);
 	if (mfd < 0) {
 		/* No memfd (the debug kernel): a file of the root fs. */
-		mfd = open("/tmp/brk_one.map", O_RDWR | O_CREAT | O_TRUNC,
+		mfd = open("/tmp/sync_one.map", O_RDWR | O_CREAT | O_TRUNC,
 			   0600);
-		unlink("/tmp/brk_one.map");
+		unlink("/tmp/sync_one.map");
 	}
 	ASSERT_LE(0, mfd);
 	ASSERT_EQ(0, ftruncate(mfd, sh.ps));
@@ -1153,7 +1153,7 @@ static void parity(struct __test_metadata *_metadata, int fd, __u64 page,
 	}
 }
 
-TEST_F(brk_one, errno_parity)
+TEST_F(sync_one, errno_parity)
 {
 	static unsigned char pl[64];
 	struct mmsb_delta d, base;
@@ -1302,7 +1302,7 @@ static int so_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-TEST_F(brk_one, stream_open_race)
+TEST_F(sync_one, stream_open_race)
 {
 	struct so_shared sh = { .fd = self->fd, .page = self->page };
 	struct so_ctx c[SO_WRITERS];
@@ -1456,7 +1456,7 @@ static void *er_writer(void *arg)
 	return NULL;
 }
 
-TEST_F(brk_one, edge_race)
+TEST_F(sync_one, edge_race)
 {
 	struct er_shared sh = { .a = self->page };
 	struct er_ctx c[ER_WRITERS];
@@ -1609,12 +1609,12 @@ static void mq_run(struct __test_metadata *_metadata, int fd, __u64 page,
 	EXPECT_EQ(0, mmsb_sq_unmap(&q));
 }
 
-TEST_F(brk_one, sq_and_sync)
+TEST_F(sync_one, sq_and_sync)
 {
 	mq_run(_metadata, self->fd, self->page, self->hdr, 0);
 }
 
-TEST_F(brk_one, sq_and_sync_poll)
+TEST_F(sync_one, sq_and_sync_poll)
 {
 	mq_run(_metadata, self->fd, self->page, self->hdr, MMSB_SQ_POLL);
 }
