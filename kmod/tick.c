@@ -318,15 +318,16 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 /*
  * Phase 2c: the delta a SYNC submitter hands the tick (its record on the
  * submitter's stack, never queued), accepted now: after everything
- * queued before, so only if the drain took all of it (else the
- * submitter queues the delta as any other).  Applied, captured and
- * collected for propagation exactly as a drained chunk of one delta.
+ * queued before, so only if the drain took all of it and the tick has
+ * room under batch_max (else the submitter queues the delta as any
+ * other).  Applied, captured and collected for propagation exactly as a
+ * drained chunk of one delta.
  */
 static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	struct mmsb_kdelta *kd = tc->one;
 
-	if (mmsb_tick_has_work(t))
+	if (tc->deltas >= t->batch_max || mmsb_tick_has_work(t))
 		return;
 	tc->one = NULL;
 	if (!tc->deltas)

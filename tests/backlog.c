@@ -13,7 +13,8 @@
  * applied many ticks after it asked for one.  It must still return (and
  * an io_uring command post its CQE) only after its tick propagated it
  * along edges; and a SYNC delta alone on the backlog's page, which its
- * own tick could take straight from it, must come after the backlog.
+ * own tick could take straight from it, must come after the backlog,
+ * and in a tick of its own when the tick took batch_max deltas already.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -280,6 +281,29 @@ TEST_F(backlog, sync_one_behind_queue)
 	EXPECT_EQ(mark, got);
 	EXPECT_EQ(sd.epoch, epoch);
 	mmsb_page_unmap(hc);
+}
+
+/*
+ * batch_max bounds a tick that takes a SYNC submitter's delta from it
+ * too: with one delta queued and batch_max 1, the SYNC delta goes to a
+ * tick of its own.
+ */
+TEST_F(backlog, sync_one_within_batch_max)
+{
+	struct mmsb_delta q, sd;
+	struct mmsb_stats s0, s1;
+	__u8 one = 1, two = 2;
+
+	mmsb_delta_dense(&q, self->c, 0, &one, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &q, 1, 0, NULL));
+	ASSERT_EQ(0, mmsb_stats(self->fd, &s0));
+	mmsb_delta_dense(&sd, self->a, 0, &two, 1);
+	ASSERT_EQ(0, mmsb_submit(self->fd, &sd, 1, MMSB_SUBMIT_SYNC, NULL));
+	ASSERT_EQ(0, sd.status);
+	ASSERT_EQ(0, mmsb_stats(self->fd, &s1));
+	EXPECT_EQ(s0.ticks + 2, s1.ticks);
+	EXPECT_EQ(1, s1.last.processed);
+	EXPECT_EQ(s0.processed + 2, s1.processed);
 }
 
 TEST_HARNESS_MAIN
