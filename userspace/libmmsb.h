@@ -158,7 +158,11 @@ void mmsb_delta_dense(struct mmsb_delta *d, __u64 page, __u64 off,
  * NULL) gets how many were queued, also when the call fails with
  * -EAGAIN (O_NONBLOCK, ring full) or -EINTR.  @flags: MMSB_SUBMIT_SYNC
  * waits until they are applied and visible.  Errors of the call:
- * -EINVAL (count, flags), -EAGAIN, -EINTR, -EFAULT.
+ * -EINVAL (count, flags), -EAGAIN, -EINTR, -EFAULT.  After -EINTR, the
+ * same call again (same thread, @fd, @deltas, @count, @flags) resumes
+ * the interrupted submission (<linux/mmsb.h>, struct mmsb_submit): the
+ * array is not read again, so deltas written into it meanwhile are not
+ * submitted; submit new ones from another array.
  */
 int mmsb_submit(int fd, struct mmsb_delta *deltas, __u32 count, __u32 flags,
 		__u32 *accepted);
