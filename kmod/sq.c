@@ -293,11 +293,13 @@ static void mmsb_sq_done(struct mmsb_batch *batch)
 }
 
 /*
- * Refuse the @n SQEs from @head with -ENOMEM, counted in @inflight, and
+ * Refuse the @n SQEs from @head with @status, counted in @inflight, and
  * consume them: the round that would have queued them was over the
- * memory limit.
+ * memory limit (-ENOMEM), or they belong to a chain too long to take
+ * (-E2BIG).
  */
-static void mmsb_sq_refuse_all(struct mmsb_sq *sq, u32 head, u32 n)
+static void mmsb_sq_refuse_all(struct mmsb_sq *sq, u32 head, u32 n,
+			       int status)
 {
 	struct mmsb_delta_ctx *ctx = sq->bus.deltas;
 	u32 i;
@@ -309,7 +311,7 @@ static void mmsb_sq_refuse_all(struct mmsb_sq *sq, u32 head, u32 n)
 		atomic64_inc(&ctx->rejected);
 		/* The count before the CQE, as in mmsb_sq_round(). */
 		smp_mb__after_atomic();
-		mmsb_sq_refuse(sq, READ_ONCE(e->user_data), -ENOMEM);
+		mmsb_sq_refuse(sq, READ_ONCE(e->user_data), status);
 	}
 	sq->sq_head = head + n;
 	/* Pairs with user space's acquire load of sq_head. */
@@ -338,9 +340,90 @@ static u32 mmsb_sq_push(struct mmsb_sq *sq, struct mmsb_builder *b)
 }
 
 /*
+ * The SQEs from @head a round takes, of the @n published: up to the
+ * first that starts an atomic chain (MMSB_SQE_ATOMIC) or, when @head
+ * starts one (*@chain), the chain, up to its first SQE without the flag.
+ * 0 while the chain's last SQE is not among the @n (or beyond what one
+ * round takes).  Only the flags are looked at, to find where the round
+ * ends; the round reads every field it uses again, once.
+ */
+static u32 mmsb_sq_span(struct mmsb_sq *sq, u32 head, u32 n, bool *chain)
+{
+	const u32 mask = sq->entries - 1;
+	u32 i;
+
+	n = min(n, MMSB_SQ_ROUND_MAX);
+	for (i = 0; i < n; i++)
+		if (READ_ONCE(sq->sqes[(head + i) & mask].flags) &
+		    MMSB_SQE_ATOMIC)
+			break;
+	*chain = !i;
+	if (i)
+		return i;
+	for (; i < n; i++)
+		if (!(READ_ONCE(sq->sqes[(head + i) & mask].flags) &
+		      MMSB_SQE_ATOMIC))
+			return i + 1;
+	return 0;
+}
+
+/*
+ * Refuse with -E2BIG, as far as the CQ has room, the SQEs from @head of
+ * a chain too long to take (@chain_e2big), up to its last one.  Returns
+ * the SQEs consumed.
+ */
+static u32 mmsb_sq_chain_refuse(struct mmsb_sq *sq, u32 head, u32 n)
+{
+	const u32 mask = sq->entries - 1;
+	u32 i;
+
+	n = min(n, mmsb_sq_cq_room(sq));
+	for (i = 0; i < n && sq->chain_e2big; i++)
+		if (!(READ_ONCE(sq->sqes[(head + i) & mask].flags) &
+		      MMSB_SQE_ATOMIC))
+			sq->chain_e2big = false;
+	if (!i)
+		return 0;
+	spin_lock(&sq->cq_lock);
+	sq->inflight += i;
+	spin_unlock(&sq->cq_lock);
+	mmsb_sq_refuse_all(sq, head, i, -E2BIG);
+	return i;
+}
+
+/*
+ * A chain that cannot go in: its valid SQEs, in the open chunk, are
+ * refused with @status (-ECANCELED, or -E2BIG) and dropped, as
+ * submit.c's mmsb_submit_cancel() does for an atomic submission.
+ */
+static void mmsb_sq_chain_cancel(struct mmsb_sq *sq, struct mmsb_builder *b,
+				 const struct mmsb_sq_round *round, int status)
+{
+	struct mmsb_chunk *c = b->cur;
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	if (!c)
+		return;
+	atomic64_add(c->nr, &sq->bus.deltas->rejected);
+	/* The count before the CQEs, as in mmsb_sq_round(). */
+	smp_mb__after_atomic();
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd))
+		mmsb_sq_refuse(sq, round->user_data[kd->index], status);
+	mmsb_chunk_truncate(c, 0);
+	mmsb_builder_close(b);
+}
+
+/*
  * One round, with @lock held: copy the published SQEs (as many as the
  * CQ and the tick's queue have room for) out of the ring, check them,
- * queue the good ones as one batch, post the refused ones' CQEs.
+ * queue the good ones as one batch, post the refused ones' CQEs.  An
+ * atomic chain goes alone, in a round of its own: once its last SQE is
+ * published and the CQ and the tick's queue have room for all of it, as
+ * one atomic chunk, all or nothing (the refusal rules of an atomic
+ * submission, submit.c); a chain longer than a round can take, or than
+ * the SQ, is refused with -E2BIG up to its last SQE.
  * Returns the SQEs consumed, or -ENOMEM (nothing consumed).
  */
 static int __mmsb_sq_round(struct mmsb_sq *sq)
@@ -349,12 +432,14 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 	struct mmsb_tick *t = sq->bus.tick;
 	struct mmsb_sq_ring *r = sq->ring;
 	struct mmsb_sq_round *round;
-	u32 head = sq->sq_head, n, room, i, queued = 0;
+	u32 head = sq->sq_head, n, span, room, i, queued = 0;
 	const struct mmsb_sqe *e;
 	struct mmsb_delta_desc d;
 	struct mmsb_builder b;
+	int cancel = 0;
 	u64 user_data;
 	u64 base_id;
+	bool chain;
 	long got;
 
 	if (sq->dead)
@@ -367,18 +452,35 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 	/* Nothing, or a tail no sane writer stores: wait until it is. */
 	if (!n || n > sq->entries)
 		return 0;
+	if (unlikely(sq->chain_e2big))
+		return mmsb_sq_chain_refuse(sq, head, n);
+	span = mmsb_sq_span(sq, head, n, &chain);
+	if (!span) {
+		/* A chain's last SQE yet to come: it waits, if it can come. */
+		if (n < min(sq->entries, MMSB_SQ_ROUND_MAX))
+			return 0;
+		sq->chain_e2big = true;
+		return mmsb_sq_chain_refuse(sq, head, n);
+	}
+	n = span;
 	room = mmsb_sq_cq_room(sq);
 	if (room < n) {
 		WRITE_ONCE(r->overflow, ++sq->overflow);
+		/* A chain goes whole. */
+		if (chain)
+			return 0;
 		n = room;
 		if (!n)
 			return 0;
 	}
-	n = min(n, MMSB_SQ_ROUND_MAX);
 	/* Never waits: a full queue kicks a tick and the SQEs wait. */
 	got = mmsb_tick_reserve(t, n, true);
 	if (got <= 0)
 		return 0;
+	if (chain && got < n) {
+		mmsb_tick_unreserve(t, got);
+		return 0;
+	}
 	n = got;
 	round = mmsb_sq_round_alloc(sq);
 	if (round == ERR_PTR(-ENOMEM)) {
@@ -390,7 +492,7 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 	spin_unlock(&sq->cq_lock);
 	if (IS_ERR(round)) {
 		/* The limit: each SQE is refused, as its chunk would be. */
-		mmsb_sq_refuse_all(sq, head, n);
+		mmsb_sq_refuse_all(sq, head, n, -ENOMEM);
 		mmsb_tick_unreserve(t, n);
 		return n;
 	}
@@ -398,8 +500,9 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 
 	mmsb_builder_init(&b, ctx, mmsb_page_cache_acquire(&sq->pages,
 							   &sq->spare),
-			  sq->cred, sq->admin, true, false,
-			  mmsb_tick_capacity(t));
+			  sq->cred, sq->admin, true, chain,
+			  chain ? mmsb_tick_atomic_max(t) :
+				  mmsb_tick_capacity(t));
 	b.ksrc = true;
 	base_id = atomic64_add_return(n, &ctx->next_id) - n;
 	/* @d out here: a kernel that zeroes locals does it once. */
@@ -413,10 +516,23 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 		ret = mmsb_sq_desc(sq->arena, sq->arena_bytes, e, &d);
 		round->user_data[i] = user_data;
 		b.left = n - i;
+		/*
+		 * The chain's bounds are mmsb_sq_span()'s: an SQE outside a
+		 * chain whose flag came since is refused.  Past one chunk,
+		 * nothing of a chain fits.
+		 */
+		if (ret == MMSB_SQ_DESC_CHAIN)
+			ret = chain ? 0 : -EINVAL;
+		if (cancel == -E2BIG)
+			ret = -E2BIG;
 		while (!ret) {
 			ret = mmsb_delta_add(&b, &d, base_id + i + 1, i);
 			if (ret != MMSB_DELTA_FULL)
 				break;
+			if (chain) {
+				ret = -E2BIG;
+				break;
+			}
 			queued += mmsb_sq_push(sq, &b);
 			ret = 0;
 		}
@@ -428,8 +544,12 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 			 */
 			smp_mb__after_atomic();
 			mmsb_sq_refuse(sq, user_data, ret);
+			if (chain && cancel != -E2BIG)
+				cancel = ret == -E2BIG ? -E2BIG : -ECANCELED;
 		}
 	}
+	if (cancel)
+		mmsb_sq_chain_cancel(sq, &b, round, cancel);
 	queued += mmsb_sq_push(sq, &b);
 	mmsb_builder_finish(&b);
 	sq->sq_head = head + n;

@@ -168,11 +168,11 @@ static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
  * and its consumers take turns on @lock) and published at the end of
  * the tick (mmsb_sq_tick_end()).
  *
- * The first SQE of another encoding, and every SQE when the tick cannot
- * take them in place (a delta queued since the tick began, which must
- * apply first; a round of the queue in flight; an edge), go through
- * mmsb_sq_round() instead, into the tick's queue: the first SQE is read
- * again there, and only that read counts.
+ * The first SQE of another encoding or of an atomic chain, and every
+ * SQE when the tick cannot take them in place (a delta queued since the
+ * tick began, which must apply first; a round of the queue in flight;
+ * an edge), go through mmsb_sq_round() instead, into the tick's queue:
+ * the first SQE is read again there, and only that read counts.
  *
  * Returns the SQEs consumed, or mmsb_sq_round()'s -ENOMEM.
  */
@@ -244,8 +244,12 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 
 			id++;
 			ret = mmsb_sq_desc(arena, arena_bytes, e, &d);
-			if (unlikely(ret))
+			if (unlikely(ret)) {
+				/* An atomic chain: through the tick's queue. */
+				if (ret == MMSB_SQ_DESC_CHAIN)
+					break;
 				goto refuse;
+			}
 			if (unlikely(d.encoding != MMSB_DELTA_DENSE))
 				break;
 			/*

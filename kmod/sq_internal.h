@@ -66,6 +66,8 @@ struct task_struct;
  *	mmsb_sq_apply's @held)
  * @inflight: SQEs consumed whose CQE is not posted yet
  * @overflow: times SQEs waited for CQ room (mirrored in the ring)
+ * @chain_e2big: the rest of a chain too long to take is refused, up to
+ *	its last SQE (under @lock)
  * @cq_wq: SQ_ENTER's GETEVENTS and release wait here for CQEs
  * @eventfd: signalled when CQEs are posted (MMSB_SQ_EVENTFD), or NULL
  * @poller: the poller kthread (MMSB_SQ_POLL), or NULL
@@ -104,6 +106,7 @@ struct mmsb_sq {
 	struct mmsb_sq *held_next;
 	u32 inflight;
 	u32 overflow;
+	bool chain_e2big;
 	wait_queue_head_t cq_wq;
 	struct eventfd_ctx *eventfd;
 	struct task_struct *poller;
@@ -136,6 +139,14 @@ static __always_inline void mmsb_sq_cqe(struct mmsb_cqe *cqe, u64 user_data,
 	cqe->pad = 0;
 }
 
+/* mmsb_sq_desc(): a valid SQE that links the next one (MMSB_SQE_ATOMIC). */
+#define MMSB_SQ_DESC_CHAIN	1
+
+static __always_inline int mmsb_sq_desc_flags(u16 flags)
+{
+	return flags & MMSB_SQE_ATOMIC ? MMSB_SQ_DESC_CHAIN : 0;
+}
+
 /*
  * Read the SQE @e of the shared ring, each field exactly once (user
  * space may rewrite it meanwhile), into the fields the builder takes:
@@ -144,6 +155,8 @@ static __always_inline void mmsb_sq_cqe(struct mmsb_cqe *cqe, u64 user_data,
  * Not read here: @user_data and @expected_epoch, which are only copied,
  * each read once by the caller where it uses it (@d->expected_epoch is
  * left alone).  Inline: each consumer keeps the fields in registers.
+ * Returns 0, %MMSB_SQ_DESC_CHAIN for an SQE that links the next, or the
+ * errno the SQE is refused with.
  */
 static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
 					const struct mmsb_sqe *e,
@@ -169,17 +182,18 @@ static __always_inline int mmsb_sq_desc(u8 *arena, u64 arena_bytes,
 	if (likely(!((u64)d->encoding | (u64)flags | mask_off | reserved)))
 		return (u64)payload_off + d->payload_len > arena_bytes ?
 		       -EINVAL : 0;
-	if (flags | reserved)
+	if ((flags & ~MMSB_SQE_FLAGS_ALL) | reserved)
 		return -EINVAL;
 	if ((u64)payload_off + d->payload_len > arena_bytes)
 		return -EINVAL;
+	/* A mask for a DENSE delta is an error. */
 	if (d->encoding == MMSB_DELTA_DENSE)
-		return -EINVAL;	/* a mask for a DENSE delta */
+		return mask_off ? -EINVAL : mmsb_sq_desc_flags(flags);
 	mask_len = BITS_TO_BYTES(d->len);
 	if ((u64)mask_off + mask_len > arena_bytes)
 		return -EINVAL;
 	d->mask = (uintptr_t)(arena + mask_off);
-	return 0;
+	return mmsb_sq_desc_flags(flags);
 }
 
 void mmsb_sq_put(struct mmsb_sq *sq);

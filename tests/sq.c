@@ -462,7 +462,7 @@ TEST_F(sq, refusals)
 		switch (i) {
 		case 0: s->payload_off = 16 * 256 - 4; break;	/* past arena */
 		case 1: s->reserved[0] = 1; break;
-		case 2: s->flags = 1; break;
+		case 2: s->flags = 2; break;			/* no such flag */
 		case 3: s->encoding = MMSB_DELTA_MASKED;
 			s->mask_off = 16 * 256; break;		/* mask past */
 		case 4: s->mask_off = off; break;		/* DENSE mask */

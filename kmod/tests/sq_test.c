@@ -230,7 +230,7 @@ static void mmsb_sq_test_bad_ranges(struct kunit *test)
 	e = sqt_dense(s, page, 0, 1, 8, 4);
 	e->reserved[1] = 1;
 	e = sqt_dense(s, page, 0, 1, 8, 5);
-	e->flags = 1;
+	e->flags = 2;					/* no such flag */
 	KUNIT_ASSERT_EQ(test, sqt_run(s), 6);
 	for (i = 0; i < 6; i++) {
 		KUNIT_ASSERT_TRUE(test, sqt_reap(s, &cqe));

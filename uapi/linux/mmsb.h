@@ -1016,8 +1016,8 @@ struct mmsb_uring_wait {
  * complete in the tick that handled them, after propagation, like a
  * SYNC submission: then the CQE carries their id, status and the
  * page's epoch after that tick.  SQEs published together may take
- * more than one tick (the queue has no ATOMIC), as the deltas of an
- * ioctl submission without MMSB_SUBMIT_ATOMIC may.  A refused
+ * more than one tick (unless they form an atomic chain: MMSB_SQE_ATOMIC),
+ * as the deltas of an ioctl submission without MMSB_SUBMIT_ATOMIC may.  A refused
  * SQE (the errnos of struct mmsb_delta, -EINVAL for a reserved field
  * or an arena range past @arena_bytes, -ENOMEM for the memory limit)
  * gets its CQE at once (behind the CQEs of a tick still running, if
@@ -1129,14 +1129,26 @@ struct mmsb_sq_ring {
  * @mask_off: offset in the arena of the (len + 7) / 8 mask bytes;
  *	MASKED and SPARSE only (0 for DENSE)
  * @encoding: MMSB_DELTA_*
- * @flags: zero (no flags defined yet)
+ * @flags: MMSB_SQE_* (MMSB_SQE_ATOMIC)
  * @reserved: zero
  *
  * What struct mmsb_delta carries, with arena offsets for pointers.  The
  * ranges [payload_off, payload_off + payload_len) and, for MASKED and
  * SPARSE, [mask_off, mask_off + (len + 7) / 8) must lie in the arena
  * (-EINVAL).  Other checks and errnos: struct mmsb_delta.
+ *
+ * MMSB_SQE_ATOMIC links the SQE to the next: SQEs with it, and the first
+ * after them without it, form a chain, applied in one tick in full or
+ * not at all, as an MMSB_SUBMIT_ATOMIC submission's deltas (the same
+ * errnos: the SQE at fault its own, the others -ECANCELED; -E2BIG for
+ * every SQE of a chain over one chunk, batch_max or 4,096 SQEs).  The
+ * kernel takes a chain once its last SQE is published and the CQ has
+ * room for all of its CQEs; until then the chain and what follows wait.
  */
+/* struct mmsb_sqe.flags */
+#define MMSB_SQE_ATOMIC		_BITUL(0)	/* one chain with the next SQE */
+#define MMSB_SQE_FLAGS_ALL	MMSB_SQE_ATOMIC
+
 struct mmsb_sqe {
 	__u64 page_id;
 	__u64 expected_epoch;
