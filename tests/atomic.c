@@ -212,6 +212,40 @@ TEST_F(atomic, uring)
 	io_uring_queue_exit(&ring);
 }
 
+/* ---- The mapped queue: chains of SQEs linked by MMSB_SQE_ATOMIC ---- */
+
+/*
+ * Write one DENSE SQE: @len bytes of @p at @off of page @page, expecting
+ * @exp, linked to the next if @link; user_data @ud.
+ */
+static int sq_put(struct mmsb_sq_handle *q, __u64 page, __u32 off,
+		  const void *p, __u32 len, __u64 exp, __u64 ud, int link)
+{
+	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
+	int ret;
+
+	if (!s)
+		return -EAGAIN;
+	ret = mmsb_sq_prep_dense(q, s, page, off, p, len, ud);
+	s->expected_epoch = exp;
+	s->flags = link ? MMSB_SQE_ATOMIC : 0;
+	return ret;
+}
+
+/* Reap @n CQEs of @q into @c, by user_data (0 to @n - 1). */
+static int sq_reap_n(struct mmsb_sq_handle *q, struct mmsb_cqe *c, int n)
+{
+	struct mmsb_cqe cqe;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (sq_reap_spin(q, &cqe) || cqe.user_data >= (__u64)n)
+			return -1;
+		c[cqe.user_data] = cqe;
+	}
+	return 0;
+}
+
 /*
  * Transfers between 8 accounts (pages): each writer moves one unit from
  * one page to another in an ATOMIC submission whose two deltas expect
@@ -220,15 +254,23 @@ TEST_F(atomic, uring)
  * Readers snapshot the 8 pages and check that the total never changes,
  * and so does the parent at the end.  Without ATOMIC, one delta of a
  * pair applies while its twin is stale, and the total is off for good.
+ * Through the ioctl, or (@sq) as a chain of two SQEs in a queue of the
+ * writer's own file.
  */
 #define TOTAL		8000
 #define TRANSFERS	2000
 
-static int writer(FIXTURE_DATA(atomic) *self, unsigned int seed)
+static int writer(FIXTURE_DATA(atomic) *self, unsigned int seed, int sq)
 {
 	struct mmsb_snapshot_item it[NR];
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c[2];
 	__u64 bal[NR];
 	int k, done = 0, fresh = 0, refused = 0;
+
+	if (sq && (mmsb_sq_setup(mmsb_open(), 4, 4 * 64, 0, 0, &q) ||
+		   !q.map))
+		return 6;
 
 	for (k = 0; k < NR; k++)
 		it[k] = (struct mmsb_snapshot_item){ .page = self->hdr[k],
@@ -248,9 +290,21 @@ static int writer(FIXTURE_DATA(atomic) *self, unsigned int seed)
 		d[0].expected_epoch = it[from].epoch;
 		mmsb_delta_dense(&d[1], self->ids[to], 0, &nt, 8);
 		d[1].expected_epoch = it[to].epoch;
-		if (mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC |
-				MMSB_SUBMIT_ATOMIC, NULL))
+		if (sq) {
+			if (sq_put(&q, self->ids[from], 0, &nf, 8,
+				   it[from].epoch, 0, 1) ||
+			    sq_put(&q, self->ids[to], 0, &nt, 8, it[to].epoch,
+				   1, 0) ||
+			    mmsb_sq_submit(&q) != 2 || sq_reap_n(&q, c, 2))
+				return 3;
+			for (k = 0; k < 2; k++) {
+				d[k].status = c[k].status;
+				d[k].epoch = c[k].epoch;
+			}
+		} else if (mmsb_submit(self->fd, d, 2, MMSB_SUBMIT_SYNC |
+				       MMSB_SUBMIT_ATOMIC, NULL)) {
 			return 3;
+		}
 		if (!d[0].status && !d[1].status) {
 			/* What this process wrote is what it knows now. */
 			bal[from] = nf;
@@ -270,7 +324,8 @@ static int writer(FIXTURE_DATA(atomic) *self, unsigned int seed)
 	return 0;
 }
 
-TEST_F_TIMEOUT(atomic, transfers_keep_the_total, 180)
+static void transfers(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(atomic) *self, int sq)
 {
 	__u64 v[NR];
 	struct mmsb_delta d[NR];
@@ -325,7 +380,7 @@ TEST_F_TIMEOUT(atomic, transfers_keep_the_total, 180)
 			/* Both writers start together: end of file on @go. */
 			if (read(go[0], &c, 1))
 				_exit(5);
-			_exit(writer(self, i));
+			_exit(writer(self, i, sq));
 		}
 	}
 	close(stop[0]);
@@ -353,6 +408,184 @@ TEST_F_TIMEOUT(atomic, transfers_keep_the_total, 180)
 		}
 		EXPECT_EQ(TOTAL, sum);
 	}
+}
+
+TEST_F_TIMEOUT(atomic, transfers_keep_the_total, 180)
+{
+	transfers(_metadata, self, 0);
+}
+
+/* The same through the mapped queue: each transfer a chain of two. */
+TEST_F_TIMEOUT(atomic, sq_transfers_keep_the_total, 180)
+{
+	transfers(_metadata, self, 1);
+}
+
+/* ---- The mapped queue: chains of SQEs linked by MMSB_SQE_ATOMIC ---- */
+
+/* A chain of the 8 pages' @v, page i expecting @exp[i] (NULL: any). */
+static void sq_chain(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(atomic) *self, struct mmsb_sq_handle *q,
+		     const __u64 *v, const __u64 *exp)
+{
+	int i;
+
+	for (i = 0; i < NR; i++)
+		ASSERT_EQ(0, sq_put(q, self->ids[i], 0, &v[i], 8,
+				    exp ? exp[i] : 0, i, i < NR - 1));
+}
+
+/*
+ * A chain applies in one tick, in full; one invalid SQE refuses it all
+ * (its own errno, the others -ECANCELED, no id); one stale expected
+ * epoch refuses it all at the tick (-ESTALE, the others -ECANCELED).
+ */
+TEST_F(atomic, sq_chain_all_or_nothing)
+{
+	__u64 v[NR] = { 1, 2, 3, 4, 5, 6, 7, 8 }, w[NR], exp[NR] = { 0 };
+	struct mmsb_cqe c[NR];
+	struct mmsb_sq_handle q;
+	__u32 seq;
+	__u64 got;
+	int i;
+
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 16, 16 * 64, 0, 0, &q));
+	seq = self->bus->tick_seq;
+	sq_chain(_metadata, self, &q, v, NULL);
+	ASSERT_EQ(NR, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, sq_reap_n(&q, c, NR));
+	for (i = 0; i < NR; i++) {
+		EXPECT_EQ(0, c[i].status);
+		EXPECT_EQ(1, c[i].epoch);
+		EXPECT_NE(0, c[i].delta_id);
+		EXPECT_EQ(0, mmsb_page_read(self->hdr[i], 0, &got, 8, NULL));
+		EXPECT_EQ(v[i], got);
+	}
+	/* One tick wrote them all: the bus header moved once. */
+	EXPECT_EQ(seq + 2, self->bus->tick_seq);
+
+	/* An SQE out of its page: -ERANGE; the chain's others cancelled. */
+	for (i = 0; i < NR; i++)
+		w[i] = 100 + i;
+	for (i = 0; i < NR; i++)
+		ASSERT_EQ(0, sq_put(&q, self->ids[i], i == 5 ? 60 : 0, &w[i],
+				    8, 0, i, i < NR - 1));
+	ASSERT_EQ(NR, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, sq_reap_n(&q, c, NR));
+	for (i = 0; i < NR; i++) {
+		EXPECT_EQ(i == 5 ? -ERANGE : -ECANCELED, c[i].status);
+		EXPECT_EQ(0, c[i].delta_id);
+		EXPECT_EQ(0, c[i].epoch);
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	EXPECT_TRUE(epochs_are(self, 1));
+
+	/* Page 6 expected at 3 (it is at 1): all refused at the tick. */
+	exp[6] = 3;
+	sq_chain(_metadata, self, &q, w, exp);
+	ASSERT_EQ(NR, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, sq_reap_n(&q, c, NR));
+	for (i = 0; i < NR; i++) {
+		EXPECT_EQ(i == 6 ? -ESTALE : -ECANCELED, c[i].status);
+		EXPECT_NE(0, c[i].delta_id);
+		EXPECT_EQ(0, mmsb_page_read(self->hdr[i], 0, &got, 8, NULL));
+		EXPECT_EQ(v[i], got);
+	}
+	EXPECT_TRUE(epochs_are(self, 1));
+	mmsb_sq_unmap(&q);
+}
+
+/*
+ * A chain whose last SQE is not published yet waits, with what follows
+ * it; published whole, it applies in one tick.
+ */
+TEST_F(atomic, sq_chain_waits_for_its_last)
+{
+	__u64 v[NR] = { 11, 12, 13, 14, 15, 16, 17, 18 }, got;
+	struct mmsb_cqe c[NR];
+	struct mmsb_sq_handle q;
+	int i;
+
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 16, 16 * 64, 0, 0, &q));
+	for (i = 0; i < NR / 2; i++)
+		ASSERT_EQ(0, sq_put(&q, self->ids[i], 0, &v[i], 8, 0, i, 1));
+	ASSERT_EQ(NR / 2, mmsb_sq_submit(&q));
+	/* Ticks run (FLUSH, a consuming call): nothing is taken. */
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_SUBMIT, 0, 0));
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	EXPECT_EQ(0, mmsb_sq_cq_ready(&q));
+	EXPECT_TRUE(epochs_are(self, 0));
+	for (; i < NR; i++)
+		ASSERT_EQ(0, sq_put(&q, self->ids[i], 0, &v[i], 8, 0, i,
+				    i < NR - 1));
+	ASSERT_EQ(NR / 2, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, sq_reap_n(&q, c, NR));
+	for (i = 0; i < NR; i++) {
+		EXPECT_EQ(0, c[i].status);
+		EXPECT_EQ(1, c[i].epoch);
+		EXPECT_EQ(0, mmsb_page_read(self->hdr[i], 0, &got, 8, NULL));
+		EXPECT_EQ(v[i], got);
+	}
+	mmsb_sq_unmap(&q);
+}
+
+/*
+ * Chains over one chunk, and over what the SQ holds: every SQE -E2BIG,
+ * nothing applied; an SQE after them applies.
+ */
+TEST_F(atomic, sq_chain_too_big)
+{
+	const int n = 600;	/* 600 x (64 + 64 + 8) bytes > 64 KiB */
+	static const char buf[64];
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe cqe;
+	int i, fd, big = 0, ok = 0;
+
+	ASSERT_EQ(0, mmsb_sq_setup(self->fd, 1024, 1024 * 64, 0, 0, &q));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, sq_put(&q, self->ids[i % NR], 0, buf, 64, 0, i,
+				    i < n - 1));
+	ASSERT_EQ(0, sq_put(&q, self->ids[0], 8, buf, 8, 0, n, 0));
+	ASSERT_EQ(n + 1, mmsb_sq_submit(&q));
+	for (i = 0; i <= n; i++) {
+		ASSERT_EQ(0, sq_reap_spin(&q, &cqe));
+		if (cqe.user_data == (__u64)n)
+			ok += !cqe.status;
+		else
+			big += cqe.status == -E2BIG;
+	}
+	EXPECT_EQ(n, big);
+	EXPECT_EQ(1, ok);
+	mmsb_sq_unmap(&q);
+
+	/* A chain that fills the SQ and goes on: refused to its last. */
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 8, 8 * 64, 0, 0, &q));
+	big = 0;
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, sq_put(&q, self->ids[i], 0, buf, 8, 0, i, 1));
+	ASSERT_EQ(8, mmsb_sq_submit(&q));
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, sq_reap_spin(&q, &cqe));
+		big += cqe.status == -E2BIG;
+	}
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, sq_put(&q, self->ids[i], 0, buf, 8, 0, 8 + i,
+				    i < 1));
+	ASSERT_EQ(3, mmsb_sq_submit(&q));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, sq_reap_spin(&q, &cqe));
+		/* The chain's rest (8, 9) refused; 10 is new and applies. */
+		ok += cqe.user_data == 10 && !cqe.status;
+		big += cqe.user_data != 10 && cqe.status == -E2BIG;
+	}
+	EXPECT_EQ(10, big);
+	EXPECT_EQ(2, ok);
+	EXPECT_EQ(1, self->hdr[2]->epoch);
+	mmsb_sq_unmap(&q);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
