@@ -548,7 +548,9 @@ static inline void *mmsb_sq_arena(struct mmsb_sq_handle *q,
 /*
  * Fill every field of @sqe as a DENSE delta writing @len bytes of @data
  * at @off of page @page, the bytes copied into the SQE's arena slot,
- * expecting any epoch; @user_data comes back in its CQE.  Returns 0,
+ * expecting any epoch, its flags 0 (set MMSB_SQE_ATOMIC afterwards to
+ * link it to the next SQE: an atomic chain, <linux/mmsb.h>); @user_data
+ * comes back in its CQE.  Returns 0,
  * or -EMSGSIZE when @len is over @q->slot_bytes: nothing is copied and
  * the SQE, got all the same, asks for @len bytes with a payload of 0,
  * which the kernel refuses (its CQE's status says why).
