@@ -171,7 +171,8 @@ static void mmsb_sq_apply_end(struct mmsb_sq_apply *a, u32 nr_pages,
  * The first SQE of another encoding or of an atomic chain, and every
  * SQE when the tick cannot take them in place (a delta queued since the
  * tick began, which must apply first; a round of the queue in flight;
- * an edge), go through mmsb_sq_round() instead, into the tick's queue:
+ * the rest of a chain too long to take; an edge), go through
+ * mmsb_sq_round() instead, into the tick's queue:
  * the first SQE is read again there, and only that read counts.
  *
  * Returns the SQEs consumed, or mmsb_sq_round()'s -ENOMEM.
@@ -206,7 +207,11 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 	n = sq->tick_tail - head;
 	if (!n || n > sq->entries)
 		return 0;
-	if (sq->inflight)
+	/*
+	 * A round in flight, or the rest of a chain too long to take (its
+	 * last SQE may look like any other): through the tick's queue.
+	 */
+	if (sq->inflight || sq->chain_e2big)
 		return mmsb_sq_round(sq);
 	room = mmsb_sq_cq_room(sq);
 	if (room < n) {

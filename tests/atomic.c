@@ -559,31 +559,41 @@ TEST_F(atomic, sq_chain_too_big)
 	EXPECT_EQ(1, ok);
 	mmsb_sq_unmap(&q);
 
-	/* A chain that fills the SQ and goes on: refused to its last. */
+	/*
+	 * A chain that fills the SQ and goes on: refused to its last, also
+	 * when the CQ filled meanwhile (its last SQE then waits for room,
+	 * and a tick that applies SQEs in place must not take it).
+	 */
 	fd = mmsb_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mmsb_sq_setup(fd, 8, 8 * 64, 0, 0, &q));
 	big = 0;
-	for (i = 0; i < 8; i++)
-		ASSERT_EQ(0, sq_put(&q, self->ids[i], 0, buf, 8, 0, i, 1));
-	ASSERT_EQ(8, mmsb_sq_submit(&q));
-	for (i = 0; i < 8; i++) {
-		ASSERT_EQ(0, sq_reap_spin(&q, &cqe));
-		big += cqe.status == -E2BIG;
+	for (i = 0; i < 16; i++) {
+		ASSERT_EQ(0, sq_put(&q, self->ids[i % NR], 0, buf, 8, 0, i, 1));
+		if (i == 7 || i == 15) {
+			ASSERT_EQ(8, mmsb_sq_submit(&q));
+			/* Refused, and the SQ free again (head moves last). */
+			while (mmsb_sq_cq_ready(&q) < (__u32)i + 1 ||
+			       __atomic_load_n(&q.ring->sq_head,
+					       __ATOMIC_ACQUIRE) != q.tail)
+				usleep(1000);
+		}
 	}
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, sq_put(&q, self->ids[i], 0, buf, 8, 0, 8 + i,
-				    i < 1));
-	ASSERT_EQ(3, mmsb_sq_submit(&q));
-	for (i = 0; i < 3; i++) {
+	/* The CQ is full: the chain's last and a new SQE wait. */
+	ASSERT_EQ(0, sq_put(&q, self->ids[2], 0, buf, 8, 0, 16, 0));
+	ASSERT_EQ(0, sq_put(&q, self->ids[3], 0, buf, 8, 0, 17, 0));
+	ASSERT_EQ(2, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, mmsb_flush(fd));
+	for (i = 0; i < 18; i++) {
 		ASSERT_EQ(0, sq_reap_spin(&q, &cqe));
-		/* The chain's rest (8, 9) refused; 10 is new and applies. */
-		ok += cqe.user_data == 10 && !cqe.status;
-		big += cqe.user_data != 10 && cqe.status == -E2BIG;
+		/* The chain's SQEs (0 to 16) refused; 17 is new: applies. */
+		ok += cqe.user_data == 17 && !cqe.status;
+		big += cqe.user_data != 17 && cqe.status == -E2BIG;
 	}
-	EXPECT_EQ(10, big);
+	EXPECT_EQ(17, big);
 	EXPECT_EQ(2, ok);
-	EXPECT_EQ(1, self->hdr[2]->epoch);
+	EXPECT_EQ(0, self->hdr[2]->epoch);
+	EXPECT_EQ(1, self->hdr[3]->epoch);
 	mmsb_sq_unmap(&q);
 	close(fd);
 }
