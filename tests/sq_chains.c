@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Atomic chains in the mapped queue (MMSB_SQE_ATOMIC), from a hostile
+ * user space: chains against a model (wrap-around, other encodings,
+ * faults inside), lengths around the limits, a CQ without room, a tick
+ * queue smaller than a chain, chains that never end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libmmsb.h"
+#include "pages.h"
+
+#define NP	8	/* pages */
+#define PS	64	/* their size */
+
+struct env {
+	int fd;
+	__u64 ids[NP];
+	const struct mmsb_page_header *hdr[NP];
+};
+
+static int env_open(struct env *v)
+{
+	struct mmsb_page_create pc;
+	int i;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = mmsb_open();
+	if (v->fd < 0)
+		return -1;
+	for (i = 0; i < NP; i++) {
+		if (mmsb_page_create(v->fd, PS, 0644, 0, &pc))
+			return -1;
+		v->ids[i] = pc.id;
+		if (mmsb_page_map(v->fd, pc.id, &v->hdr[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static void env_close(struct env *v)
+{
+	int i;
+
+	for (i = 0; i < NP; i++)
+		if (v->hdr[i])
+			mmsb_page_unmap(v->hdr[i]);
+	free_all(v->fd);
+	close(v->fd);
+}
+
+/* One DENSE SQE of @len bytes of @p at @off of @page; linked if @link. */
+static int put(struct mmsb_sq_handle *q, __u64 page, __u32 off,
+	       const void *p, __u32 len, __u64 exp, __u64 ud, int link)
+{
+	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
+	int ret;
+
+	if (!s)
+		return -EAGAIN;
+	ret = mmsb_sq_prep_dense(q, s, page, off, p, len, ud);
+	s->expected_epoch = exp;
+	s->flags = link ? MMSB_SQE_ATOMIC : 0;
+	return ret;
+}
+
+/* Wait up to @ms for a CQE; -ETIMEDOUT if none. */
+static int reap_ms(struct mmsb_sq_handle *q, struct mmsb_cqe *out, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms * 10; i++) {
+		if (!sq_reap(q, out))
+			return 0;
+		usleep(100);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * A chain of @n 8-byte SQEs (user_data @base + i) in an SQ of 8192, then
+ * one plain SQE: each of the chain's CQEs says @want (0: all applied),
+ * and the plain SQE after it applies.
+ */
+static void chain_len(struct __test_metadata *_metadata, struct env *v,
+		      struct mmsb_sq_handle *q, int n, int want)
+{
+	__u64 val = n, e0 = v->hdr[1]->epoch, e1 = v->hdr[2]->epoch;
+	int i, bad = 0, ok = 0, tail_ok = 0;
+	struct mmsb_cqe c;
+
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, put(q, v->ids[1], 0, &val, 8, 0, i, i < n - 1));
+	ASSERT_EQ(0, put(q, v->ids[2], 8, &val, 8, 0, 1000000, 0));
+	ASSERT_EQ(n + 1, mmsb_sq_submit(q));
+	for (i = 0; i <= n; i++) {
+		ASSERT_EQ(0, reap_ms(q, &c, 5000)) {
+			TH_LOG("chain of %d: %d CQEs of %d", n, i, n + 1);
+		}
+		if (c.user_data == 1000000) {
+			tail_ok += !c.status;
+			continue;
+		}
+		if (c.status == want)
+			ok++;
+		else if (bad++ < 3)
+			TH_LOG("chain of %d: SQE %llu status %d", n,
+			       (unsigned long long)c.user_data, c.status);
+	}
+	EXPECT_EQ(n, ok);
+	EXPECT_EQ(1, tail_ok);
+	EXPECT_EQ(0, mmsb_sq_cq_ready(q));
+	ASSERT_EQ(0, mmsb_flush(v->fd));
+	EXPECT_EQ(e0 + !want, v->hdr[1]->epoch);
+	EXPECT_EQ(e1 + 1, v->hdr[2]->epoch);
+}
+
+/* Chains of 2, 480, 4095, 4096, 4097 SQEs, and one filling a small SQ. */
+TEST(lengths)
+{
+	struct mmsb_sq_handle q;
+	struct env v;
+	__u64 val = 7, got;
+	struct mmsb_cqe c;
+	int i;
+
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 8192, 8192 * 8, 0, 0, &q));
+	chain_len(_metadata, &v, &q, 2, 0);
+	chain_len(_metadata, &v, &q, 4095, -E2BIG);
+	chain_len(_metadata, &v, &q, 4096, -E2BIG);
+	chain_len(_metadata, &v, &q, 4097, -E2BIG);
+	chain_len(_metadata, &v, &q, 8000, -E2BIG);
+	chain_len(_metadata, &v, &q, 3, 0);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+
+	/* A chain exactly as long as the SQ: one tick, whole. */
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 8, 8 * 8, 0, 0, &q));
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, put(&q, v.ids[i], 0, &val, 8, 0, i, i < 7));
+	ASSERT_EQ(8, mmsb_sq_submit(&q));
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
+		EXPECT_EQ(0, c.status);
+		EXPECT_EQ(1, c.epoch);
+	}
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(0, mmsb_page_read(v.hdr[i], 0, &got, 8, NULL));
+		EXPECT_EQ(val, got);
+	}
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
+/*
+ * A chain that waits for CQ room: with one slot short it is not taken,
+ * not even in part; with room it goes whole.
+ */
+TEST(cq_room)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c;
+	struct env v;
+	__u64 val = 3;
+	int i;
+
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 8, 8 * 8, 0, 0, &q));
+	/* 12 CQEs left unread: room for 4. */
+	for (i = 0; i < 12; i++) {
+		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, 100 + i, 0));
+		if (i == 7 || i == 11) {
+			ASSERT_EQ(i == 7 ? 8 : 4, mmsb_sq_submit(&q));
+			ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS,
+						   i + 1, 5000000000ULL));
+		}
+	}
+	/* A chain of 5 over 5 pages. */
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, put(&q, v.ids[1 + i], 0, &val, 8, 0, i, i < 4));
+	ASSERT_EQ(5, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, mmsb_flush(v.fd));
+	ASSERT_EQ(-ETIMEDOUT, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 13,
+					    20000000ULL));
+	ASSERT_EQ(0, mmsb_flush(v.fd));
+	EXPECT_EQ(12, mmsb_sq_cq_ready(&q));
+	for (i = 1; i <= 5; i++)
+		EXPECT_EQ(0, v.hdr[i]->epoch);
+	/* One read: room for 5. */
+	ASSERT_EQ(0, sq_reap(&q, &c));
+	ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 16,
+				   5000000000ULL));
+	for (i = 0; i < 16; i++) {
+		ASSERT_EQ(0, sq_reap(&q, &c));
+		EXPECT_EQ(0, c.status);
+	}
+	for (i = 1; i <= 5; i++)
+		EXPECT_EQ(1, v.hdr[i]->epoch);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
+/*
+ * Two SQEs of a chain on one page, both expecting its epoch: the second
+ * is stale (the first changes the page first), the first cancelled.
+ * The second expecting any epoch: both apply, the epoch rises once.
+ */
+TEST(same_page)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c[2], t;
+	__u64 a = 0x1111, b = 0x2222, got;
+	struct env v;
+	int i;
+
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 8, 0, 0, &q));
+	ASSERT_EQ(0, put(&q, v.ids[0], 0, &a, 8, 0, 9, 0));
+	ASSERT_EQ(1, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, reap_ms(&q, &t, 5000));
+	ASSERT_EQ(1, v.hdr[0]->epoch);
+
+	ASSERT_EQ(0, put(&q, v.ids[0], 8, &b, 8, 1, 0, 1));
+	ASSERT_EQ(0, put(&q, v.ids[0], 16, &b, 8, 1, 1, 0));
+	ASSERT_EQ(2, mmsb_sq_submit(&q));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap_ms(&q, &t, 5000));
+		ASSERT_GT(2, t.user_data);
+		c[t.user_data] = t;
+	}
+	EXPECT_EQ(-ECANCELED, c[0].status);
+	EXPECT_EQ(-ESTALE, c[1].status);
+	EXPECT_EQ(0, c[0].epoch);
+	EXPECT_EQ(0, c[1].epoch);
+	ASSERT_EQ(0, mmsb_flush(v.fd));
+	EXPECT_EQ(1, v.hdr[0]->epoch);
+	EXPECT_EQ(0, mmsb_page_read(v.hdr[0], 8, &got, 8, NULL));
+	EXPECT_EQ(0, got);
+
+	ASSERT_EQ(0, put(&q, v.ids[0], 8, &b, 8, 1, 0, 1));
+	ASSERT_EQ(0, put(&q, v.ids[0], 16, &b, 8, 0, 1, 0));
+	ASSERT_EQ(2, mmsb_sq_submit(&q));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap_ms(&q, &t, 5000));
+		ASSERT_GT(2, t.user_data);
+		c[t.user_data] = t;
+	}
+	EXPECT_EQ(0, c[0].status);
+	EXPECT_EQ(0, c[1].status);
+	EXPECT_EQ(2, c[0].epoch);
+	EXPECT_EQ(2, c[1].epoch);
+	EXPECT_EQ(2, v.hdr[0]->epoch);
+	EXPECT_EQ(0, mmsb_page_read(v.hdr[0], 16, &got, 8, NULL));
+	EXPECT_EQ(b, got);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
+/*
+ * Random groups (a chain of 1 to 12 SQEs, across the wrap of an SQ of
+ * 16) of DENSE, MASKED and SPARSE SQEs, some out of their page: a group
+ * with a faulty SQE is refused whole (its own errno, the others
+ * -ECANCELED, no id, no epoch), else applies whole in one tick; pages
+ * and epochs follow the model.
+ */
+TEST(model)
+{
+	unsigned char model[NP][PS], buf[PS];
+	__u64 epoch[NP] = { 0 };
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c[16], t;
+	int pg[16], badsqe[16];
+	__u32 seed = 12345;
+	struct env v;
+	int g, i, k;
+
+	ASSERT_EQ(0, env_open(&v));
+	memset(model, 0, sizeof(model));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 32, 0, 0, &q));
+	for (g = 0; g < 400; g++) {
+		int n = 1 + xorshift32(&seed) % 12, bad = 0;
+		struct mmsb_delta d[16];
+		unsigned char pay[16][16], msk[16];
+
+		for (i = 0; i < n; i++) {
+			struct mmsb_sqe *s = mmsb_sq_get_sqe(&q);
+			__u32 aoff, len = 1 + xorshift32(&seed) % 8, off;
+			unsigned char *a;
+			int enc = xorshift32(&seed) % 3, j, bits = 0;
+
+			ASSERT_NE(NULL, s);
+			a = mmsb_sq_arena(&q, s, &aoff);
+			pg[i] = xorshift32(&seed) % NP;
+			off = xorshift32(&seed) % (PS - len + 1);
+			badsqe[i] = xorshift32(&seed) % 16 == 0;
+			if (badsqe[i]) {
+				off = PS - len + 1;
+				bad = 1;
+			}
+			/* Bit 0 set, none past the window. */
+			msk[i] = (xorshift32(&seed) | 1) & ((1u << len) - 1);
+			for (j = 0; j < (int)len; j++) {
+				pay[i][j] = xorshift32(&seed);
+				bits += !!(msk[i] & (1 << j));
+			}
+			memset(&d[i], 0, sizeof(d[i]));
+			d[i].offset = off;
+			d[i].len = len;
+			d[i].encoding = enc;
+			d[i].payload = (uintptr_t)pay[i];
+			d[i].mask = (uintptr_t)&msk[i];
+			memcpy(a, pay[i], len);
+			a[16] = msk[i];
+			*s = (struct mmsb_sqe){
+				.page_id = v.ids[pg[i]],
+				.user_data = i,
+				.offset = off,
+				.len = len,
+				.payload_off = aoff,
+				.payload_len = enc == MMSB_DELTA_SPARSE ? bits : len,
+				.mask_off = enc ? aoff + 16 : 0,
+				.encoding = enc,
+				.flags = i < n - 1 ? MMSB_SQE_ATOMIC : 0,
+			};
+			if (enc == MMSB_DELTA_SPARSE) {
+				/* The packed payload of the set bits. */
+				for (j = 0, k = 0; j < (int)len; j++)
+					if (msk[i] & (1 << j))
+						a[k++] = pay[i][j];
+				memset(pay[i], 0, sizeof(pay[i]));
+				memcpy(pay[i], a, k);
+			}
+		}
+		ASSERT_EQ(n, mmsb_sq_submit(&q));
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(0, reap_ms(&q, &t, 5000)) {
+				TH_LOG("group %d: %d CQEs of %d", g, i, n);
+			}
+			ASSERT_GT((__u64)n, t.user_data);
+			c[t.user_data] = t;
+		}
+		if (bad) {
+			for (i = 0; i < n; i++) {
+				EXPECT_EQ(badsqe[i] ? -ERANGE : -ECANCELED,
+					  c[i].status) {
+					TH_LOG("group %d (%d SQEs) SQE %d", g, n, i);
+				}
+				EXPECT_EQ(0, c[i].delta_id);
+				EXPECT_EQ(0, c[i].epoch);
+			}
+		} else {
+			int touched[NP] = { 0 };
+
+			for (i = 0; i < n; i++) {
+				touched[pg[i]] = 1;
+				delta_model_apply(model[pg[i]], &d[i]);
+			}
+			for (k = 0; k < NP; k++)
+				epoch[k] += touched[k];
+			for (i = 0; i < n; i++) {
+				EXPECT_EQ(0, c[i].status) {
+					TH_LOG("group %d (%d SQEs) SQE %d", g, n, i);
+				}
+				EXPECT_EQ(epoch[pg[i]], c[i].epoch);
+				EXPECT_NE(0, c[i].delta_id);
+			}
+		}
+		for (k = 0; k < NP; k++) {
+			EXPECT_EQ(epoch[k], v.hdr[k]->epoch);
+			EXPECT_EQ(0, mmsb_page_read(v.hdr[k], 0, buf, PS, NULL));
+			EXPECT_EQ(0, memcmp(buf, model[k], PS)) {
+				TH_LOG("group %d: page %d differs", g, k);
+			}
+		}
+		if (_metadata->exit_code)
+			break;
+	}
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
+/*
+ * Chains whose last SQE never comes: the file closed, the process
+ * killed; the queue's memory goes (delta_bytes back where it was).
+ */
+TEST(never_ends)
+{
+	struct mmsb_sq_handle q;
+	__u64 base, val = 1;
+	struct env v;
+	pid_t pid;
+	int fd, i, st;
+
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_flush(v.fd));
+	base = delta_bytes_settle(v.fd, delta_bytes(v.fd));
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 64, 64 * 8, MMSB_SQ_POLL, 10, &q));
+	for (i = 0; i < 40; i++)
+		ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1));
+	ASSERT_EQ(40, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, mmsb_flush(fd));
+	ASSERT_EQ(-ETIMEDOUT, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 1,
+					    20000000ULL));
+	mmsb_sq_unmap(&q);
+	close(fd);
+	EXPECT_EQ(base, delta_bytes_settle(v.fd, base));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = mmsb_open();
+		if (fd < 0 || mmsb_sq_setup(fd, 4096, 4096 * 8, 0, 0, &q))
+			_exit(1);
+		for (i = 0; i < 4096; i++)
+			put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1);
+		mmsb_sq_submit(&q);
+		/* The rest of a chain over the SQ: refused as it comes. */
+		for (;;) {
+			struct mmsb_sqe *s = mmsb_sq_get_sqe(&q);
+
+			if (s) {
+				mmsb_sq_prep_dense(&q, s, v.ids[0], 0, &val,
+						   8, 0);
+				s->flags = MMSB_SQE_ATOMIC;
+				mmsb_sq_submit(&q);
+			}
+			mmsb_sq_cq_advance(&q, mmsb_sq_cq_ready(&q));
+		}
+	}
+	usleep(300000);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(base, delta_bytes_settle(v.fd, base));
+	for (i = 0; i < NP; i++)
+		EXPECT_EQ(0, v.hdr[i]->epoch);
+	env_close(&v);
+}
+
+/*
+ * A chain longer than the tick's queue (ring_size=16), but within a
+ * chunk, batch_max and 4,096: as an MMSB_SUBMIT_ATOMIC submission of
+ * that many deltas is, it is refused with -E2BIG (mmsb_tick_atomic_max()
+ * counts the ring), rather than wait for room the queue never has
+ * while every SQE after it waits too.
+ */
+TEST(chain_over_tick_queue)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_delta d[32];
+	struct mmsb_submit sub;
+	struct mmsb_cqe c;
+	__u64 val = 5;
+	struct env v;
+	int i, big = 0, ok = 0, got = 0;
+
+	ASSERT_EQ(0, module_reload("ring_size=16"));
+	ASSERT_EQ(0, env_open(&v));
+	/* The ioctl's rule, for reference. */
+	for (i = 0; i < 32; i++)
+		mmsb_delta_dense(&d[i], v.ids[i % NP], 0, &val, 8);
+	memset(&sub, 0, sizeof(sub));
+	sub.deltas = (uintptr_t)d;
+	sub.count = 32;
+	sub.flags = MMSB_SUBMIT_ATOMIC;
+	ioctl(v.fd, MMSB_IOC_SUBMIT, &sub);
+	EXPECT_EQ(-E2BIG, d[0].status);
+	EXPECT_EQ(-E2BIG, d[31].status);
+
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 64, 64 * 8, 0, 0, &q));
+	for (i = 0; i < 32; i++)
+		ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, &val, 8, 0, i, i < 31));
+	ASSERT_EQ(0, put(&q, v.ids[0], 8, &val, 8, 0, 99, 0));
+	ASSERT_EQ(33, mmsb_sq_submit(&q));
+	for (i = 0; i < 33; i++) {
+		if (reap_ms(&q, &c, 3000))
+			break;
+		got++;
+		if (c.user_data == 99)
+			ok += !c.status;
+		else
+			big += c.status == -E2BIG;
+	}
+	EXPECT_EQ(33, got);
+	EXPECT_EQ(32, big);
+	EXPECT_EQ(1, ok);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+TEST_HARNESS_MAIN
