@@ -500,4 +500,142 @@ TEST(chain_over_tick_queue)
 	EXPECT_EQ(0, module_reload(""));
 }
 
+/* An SQ of one entry: any chain is longer than the SQ, -E2BIG to its last. */
+TEST(sq_of_one)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c;
+	struct env v;
+	__u64 val = 9, base;
+	int i, fd;
+
+	ASSERT_EQ(0, env_open(&v));
+	base = delta_bytes(v.fd);
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 1, 8, 0, 0, &q));
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, i, i < 3));
+		ASSERT_EQ(1, mmsb_sq_submit(&q));
+		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
+		EXPECT_EQ((__u64)i, c.user_data);
+		/* 0 to 3: the chain, refused; 4 applies. */
+		EXPECT_EQ(i < 4 ? -E2BIG : 0, c.status);
+		while (__atomic_load_n(&q.ring->sq_head, __ATOMIC_ACQUIRE) !=
+		       q.tail)
+			usleep(100);
+	}
+	EXPECT_EQ(1, v.hdr[0]->epoch);
+	mmsb_sq_unmap(&q);
+	close(fd);
+	EXPECT_EQ(base, delta_bytes_settle(v.fd, base));
+	env_close(&v);
+}
+
+/*
+ * batch_max=4, tick_us=0: a chain of 4 SQEs on one page, behind 3
+ * deltas queued by the ioctl, still applies in one tick (the page's
+ * epoch rises once, every CQE names it); a chain of 5 is -E2BIG.
+ */
+TEST(batch_max_chain)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_delta d[3];
+	struct mmsb_submit sub;
+	struct mmsb_cqe c;
+	__u64 val = 4;
+	struct env v;
+	int i, r;
+
+	ASSERT_EQ(0, module_reload("batch_max=4 tick_us=0"));
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 8, 0, 0, &q));
+	for (r = 0; r < 20; r++) {
+		__u64 e = v.hdr[1]->epoch;
+
+		for (i = 0; i < 3; i++)
+			mmsb_delta_dense(&d[i], v.ids[0], 8 * i, &val, 8);
+		memset(&sub, 0, sizeof(sub));
+		sub.deltas = (uintptr_t)d;
+		sub.count = 3;
+		ASSERT_EQ(0, ioctl(v.fd, MMSB_IOC_SUBMIT, &sub));
+		for (i = 0; i < 4; i++)
+			ASSERT_EQ(0, put(&q, v.ids[1], 8 * i, &val, 8, 0, i,
+					 i < 3));
+		ASSERT_EQ(4, mmsb_sq_submit(&q));
+		ASSERT_EQ(4, mmsb_sq_enter(&q, MMSB_SQ_ENTER_SUBMIT |
+					   MMSB_SQ_ENTER_GETEVENTS, 4,
+					   5000000000ULL));
+		for (i = 0; i < 4; i++) {
+			ASSERT_EQ(0, sq_reap(&q, &c));
+			EXPECT_EQ(0, c.status);
+			EXPECT_EQ(e + 1, c.epoch);
+		}
+		EXPECT_EQ(e + 1, v.hdr[1]->epoch);
+	}
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, put(&q, v.ids[2], 8 * i, &val, 8, 0, i, i < 4));
+	ASSERT_EQ(5, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 5,
+				   5000000000ULL));
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, sq_reap(&q, &c));
+		EXPECT_EQ(-E2BIG, c.status);
+	}
+	EXPECT_EQ(0, v.hdr[2]->epoch);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+/*
+ * Chains of two pages while another thread frees the first: each chain
+ * applies whole, or the freed page's SQE says -ENOENT (freed before it
+ * was consumed) or -EIDRM (before its tick) and the other -ECANCELED.
+ */
+TEST(freed_page_race)
+{
+	struct mmsb_page_create pc;
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c[2], t;
+	struct env v;
+	__u64 val = 1;
+	int r, i, whole = 0, none = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 8, MMSB_SQ_POLL, 0, &q));
+	for (r = 0; r < 200; r++) {
+		ASSERT_EQ(0, mmsb_page_create(v.fd, PS, 0644, 0, &pc));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			usleep(r % 50);
+			_exit(mmsb_page_free(v.fd, pc.id) ? 1 : 0);
+		}
+		ASSERT_EQ(0, put(&q, pc.id, 0, &val, 8, 0, 0, 1));
+		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, 1, 0));
+		ASSERT_EQ(2, mmsb_sq_submit(&q));
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(0, reap_ms(&q, &t, 5000));
+			ASSERT_GT(2, t.user_data);
+			c[t.user_data] = t;
+		}
+		ASSERT_EQ(0, wait_child(pid));
+		if (!c[0].status && !c[1].status) {
+			whole++;
+			continue;
+		}
+		none++;
+		EXPECT_TRUE(c[0].status == -ENOENT || c[0].status == -EIDRM) {
+			TH_LOG("round %d: %d %d", r, c[0].status, c[1].status);
+		}
+		EXPECT_EQ(-ECANCELED, c[1].status);
+	}
+	EXPECT_EQ(whole, v.hdr[0]->epoch);
+	TH_LOG("%d whole, %d refused", whole, none);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
 TEST_HARNESS_MAIN
