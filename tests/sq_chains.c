@@ -6,6 +6,7 @@
  * queue smaller than a chain, chains that never end.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -635,6 +636,163 @@ TEST(freed_page_race)
 	EXPECT_EQ(whole, v.hdr[0]->epoch);
 	TH_LOG("%d whole, %d refused", whole, none);
 	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
+/*
+ * Flags flipped on published SQEs by another thread while the kernel
+ * consumes them.  Each group is U (plain, its flag flipped), then the
+ * stable chain A B C (value r into pages 1 to 3), then W (plain,
+ * flipped).  U and W may join chains or be refused (-EINVAL: a flag
+ * that came after the kernel saw where its round ends) but A B C, whose
+ * flags never change, apply whole in one tick: every CQE once, pages 1
+ * to 3 always equal in a snapshot of the bus.
+ */
+struct flip {
+	struct mmsb_sq_handle *q;
+	const struct mmsb_bus_header *bus;
+	const struct mmsb_page_header **hdr;
+	pthread_mutex_t lock;	/* the writer's SQE writes vs the flips */
+	volatile int stop;
+	int torn;
+};
+
+static void *flipper(void *arg)
+{
+	struct flip *f = arg;
+	__u32 seed = 7;
+
+	while (!f->stop) {
+		__u32 mask = f->q->entries - 1, k;
+		struct mmsb_sqe *s;
+
+		pthread_mutex_lock(&f->lock);
+		/* Published SQEs only (a consumed one is never rewritten here). */
+		for (k = 0; k < 64; k++) {
+			s = &f->q->sqes[xorshift32(&seed) & mask];
+			/* Only U and W: odd user_data. */
+			if (__atomic_load_n(&s->user_data, __ATOMIC_RELAXED) & 1)
+				__atomic_fetch_xor(&s->flags, MMSB_SQE_ATOMIC,
+						   __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	return NULL;
+}
+
+static void *snapper(void *arg)
+{
+	struct flip *f = arg;
+	struct mmsb_snapshot_item it[3];
+	__u64 v[3];
+	int k;
+
+	while (!f->stop) {
+		for (k = 0; k < 3; k++)
+			it[k] = (struct mmsb_snapshot_item){
+				.page = f->hdr[1 + k], .off = 0, .len = 8,
+				.buf = &v[k] };
+		if (mmsb_snapshot(f->bus, it, 3))
+			continue;
+		if (v[0] != v[1] || v[1] != v[2])
+			f->torn++;
+	}
+	return NULL;
+}
+
+TEST(flags_flipped)
+{
+	const struct mmsb_bus_header *bus;
+	static int seen[4 * 3000 + 8];
+	struct mmsb_sq_handle q;
+	pthread_t th[2];
+	struct flip f;
+	struct mmsb_cqe c;
+	struct env v;
+	int r, i, got = 0, bad = 0, uw_bad = 0, abc_ok = 0, b_ok = 0;
+	const int R = 3000;
+
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_bus_map(v.fd, &bus));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 32, 32 * 8, MMSB_SQ_POLL, 0, &q));
+	memset(&f, 0, sizeof(f));
+	f.q = &q;
+	f.bus = bus;
+	f.hdr = v.hdr;
+	pthread_mutex_init(&f.lock, NULL);
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, flipper, &f));
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, snapper, &f));
+	for (r = 0; r < R; r++) {
+		__u64 val = r + 1, ud = 4 * r;
+
+		/* Room for a group of 5 SQEs (U A B C W). */
+		while (q.tail - __atomic_load_n(&q.ring->sq_head,
+						__ATOMIC_ACQUIRE) > q.entries - 5 ||
+		       mmsb_sq_cq_ready(&q)) {
+			while (!sq_reap(&q, &c)) {
+				got++;
+				if (c.user_data >= 4ULL * R + 8 ||
+				    (c.user_data < 4ULL * R &&
+				     seen[c.user_data]++)) {
+					bad++;
+					continue;
+				}
+				if (c.user_data == 4ULL * R + 4) {
+					b_ok += !c.status;
+				} else if (c.user_data % 4 == 1 ||
+					   c.user_data % 4 == 3) {
+					/* U (4r + 1) or W (4r + 3). */
+					uw_bad += c.status && c.status != -EINVAL;
+				} else {
+					abc_ok += !c.status;
+					if (c.status && bad++ < 5)
+						TH_LOG("stable SQE %llu: %d",
+						       (unsigned long long)c.user_data,
+						       c.status);
+				}
+			}
+			usleep(50);
+		}
+		pthread_mutex_lock(&f.lock);
+		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, 4 * r + 1, 0));
+		/* A B C share user_data 4r, 4r + 2 (C's is kept apart). */
+		ASSERT_EQ(0, put(&q, v.ids[1], 0, &val, 8, 0, ud, 1));
+		ASSERT_EQ(0, put(&q, v.ids[2], 0, &val, 8, 0, 4ULL * R + 4, 1));
+		ASSERT_EQ(0, put(&q, v.ids[3], 0, &val, 8, 0, ud + 2, 0));
+		ASSERT_EQ(0, put(&q, v.ids[4], 0, &val, 8, 0, 4 * r + 3, 0));
+		ASSERT_EQ(5, mmsb_sq_submit(&q));
+		pthread_mutex_unlock(&f.lock);
+	}
+	f.stop = 1;
+	pthread_join(th[0], NULL);
+	pthread_join(th[1], NULL);
+	/* W of the last group may link to nothing: end it with a plain SQE. */
+	ASSERT_EQ(0, put(&q, v.ids[5], 0, &r, 4, 0, 4ULL * R + 2, 0));
+	ASSERT_EQ(1, mmsb_sq_submit(&q));
+	for (i = 0; i < 100000 && got < 5 * R + 1; i++) {
+		if (sq_reap(&q, &c)) {
+			mmsb_sq_enter(&q, MMSB_SQ_ENTER_SUBMIT, 0, 0);
+			usleep(100);
+			continue;
+		}
+		got++;
+		b_ok += c.user_data == 4ULL * R + 4 && !c.status;
+		if (c.user_data < 4ULL * R) {
+			if (c.user_data % 4 == 1 || c.user_data % 4 == 3)
+				uw_bad += c.status && c.status != -EINVAL;
+			else
+				abc_ok += !c.status;
+		}
+	}
+	EXPECT_EQ(5 * R + 1, got);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, uw_bad);
+	/* A and C of each group (B's user_data is shared). */
+	EXPECT_EQ(2 * R, abc_ok);
+	EXPECT_EQ(R, b_ok);
+	EXPECT_EQ(0, f.torn);
+	mmsb_sq_unmap(&q);
+	mmsb_bus_unmap(bus);
 	env_close(&v);
 }
 
