@@ -796,4 +796,123 @@ TEST(flags_flipped)
 	env_close(&v);
 }
 
+/*
+ * mem_limit_mb=2, the limit's room swept from 0 to 256 KiB by a page
+ * that takes the rest: a chain of 400 SQEs of 64 bytes (about 50 KiB
+ * of records) applies whole, or is refused whole (-ENOMEM where the
+ * limit hit, -ECANCELED for the rest); pages follow; nothing stays
+ * charged once the queue's file is closed.
+ */
+TEST(mem_limit)
+{
+	const int n = 400;
+	unsigned char pat[PS], buf[PS], cur[NP][PS];
+	struct mmsb_page_create pc;
+	struct mmsb_sq_handle q;
+	struct mmsb_stats st;
+	struct mmsb_cqe c;
+	struct env v;
+	int fd, r, i, k, applied = 0, refused = 0;
+	__u64 base;
+
+	ASSERT_EQ(0, module_reload("mem_limit_mb=2"));
+	ASSERT_EQ(0, env_open(&v));
+	memset(cur, 0, sizeof(cur));
+	base = delta_bytes(v.fd);
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 512, 512 * 64, 0, 0, &q));
+	for (r = 0; r < 64; r++) {
+		__u64 room = 4096ULL * r, used, size;
+		int ok = 0, nomem = 0, canc = 0, other = 0;
+
+		ASSERT_EQ(0, mmsb_flush(v.fd));
+		ASSERT_EQ(0, mmsb_stats(v.fd, &st));
+		used = st.page_bytes + st.delta_bytes;
+		size = st.mem_limit > used + room + 4096 ?
+		       st.mem_limit - used - room : 4096;
+		if (mmsb_page_create(v.fd, size, 0644, 0, &pc))
+			pc.id = 0;
+		memset(pat, r + 1, sizeof(pat));
+		for (i = 0; i < n; i++)
+			ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, pat, PS, 0, i,
+					 i < n - 1));
+		ASSERT_EQ(n, mmsb_sq_submit(&q));
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(0, reap_ms(&q, &c, 5000));
+			ok += !c.status;
+			nomem += c.status == -ENOMEM;
+			canc += c.status == -ECANCELED;
+			other += c.status && c.status != -ENOMEM &&
+				 c.status != -ECANCELED;
+		}
+		if (pc.id)
+			ASSERT_EQ(0, mmsb_page_free(v.fd, pc.id));
+		EXPECT_EQ(0, other);
+		EXPECT_TRUE(ok == n || (!ok && nomem >= 1)) {
+			TH_LOG("room %llu: %d applied, %d -ENOMEM, %d -ECANCELED",
+			       (unsigned long long)room, ok, nomem, canc);
+		}
+		if (ok == n) {
+			applied++;
+			for (k = 0; k < NP; k++)
+				memcpy(cur[k], pat, PS);
+		} else {
+			refused++;
+		}
+		for (k = 0; k < NP; k++) {
+			EXPECT_EQ(0, mmsb_page_read(v.hdr[k], 0, buf, PS, NULL));
+			EXPECT_EQ(0, memcmp(buf, cur[k], PS));
+		}
+		if (_metadata->exit_code)
+			break;
+	}
+	TH_LOG("%d chains applied, %d refused", applied, refused);
+	mmsb_sq_unmap(&q);
+	close(fd);
+	EXPECT_EQ(base, delta_bytes_settle(v.fd, base));
+	env_close(&v);
+	EXPECT_EQ(0, module_reload(""));
+}
+
+/* A chain never ended, its file closed or its process killed: mmsb unloads. */
+TEST(unload_after_unfinished_chain)
+{
+	struct mmsb_sq_handle q;
+	struct env v;
+	__u64 val = 1;
+	pid_t pid;
+	int fd, i;
+
+	ASSERT_EQ(0, env_open(&v));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = mmsb_open();
+		if (fd < 0 || mmsb_sq_setup(fd, 64, 64 * 8, MMSB_SQ_POLL, 0,
+					    &q))
+			_exit(1);
+		for (i = 0; i < 10; i++)
+			put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1);
+		mmsb_sq_submit(&q);
+		pause();
+	}
+	fd = mmsb_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mmsb_sq_setup(fd, 64, 64 * 8, 0, 0, &q));
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1));
+	ASSERT_EQ(10, mmsb_sq_submit(&q));
+	ASSERT_EQ(0, mmsb_flush(fd));
+	usleep(100000);
+	kill(pid, SIGKILL);
+	EXPECT_EQ(256 + SIGKILL, wait_child(pid));
+	mmsb_sq_unmap(&q);
+	close(fd);
+	for (i = 0; i < NP; i++)
+		EXPECT_EQ(0, v.hdr[i]->epoch);
+	env_close(&v);
+	EXPECT_EQ(0, module_reload(""));
+}
+
 TEST_HARNESS_MAIN
