@@ -915,4 +915,53 @@ TEST(unload_after_unfinished_chain)
 	EXPECT_EQ(0, module_reload(""));
 }
 
+/*
+ * A chain over one chunk with a faulty SQE in it: the uapi says -E2BIG
+ * for every SQE of such a chain (and of such an MMSB_SUBMIT_ATOMIC
+ * submission); the ioctl's outcome is logged for reference.
+ */
+TEST(e2big_with_fault)
+{
+	const int n = 600;
+	static char buf[64];
+	static struct mmsb_delta d[600];
+	struct mmsb_sq_handle q;
+	struct mmsb_submit sub;
+	struct mmsb_cqe c;
+	struct env v;
+	int i, big = 0, ioc_big = 0;
+
+	ASSERT_EQ(0, env_open(&v));
+	for (i = 0; i < n; i++)
+		mmsb_delta_dense(&d[i], v.ids[i % NP], i == 3 ? 60 : 0, buf,
+				 i == 3 ? 8 : 64);
+	memset(&sub, 0, sizeof(sub));
+	sub.deltas = (uintptr_t)d;
+	sub.count = n;
+	sub.flags = MMSB_SUBMIT_ATOMIC;
+	ioctl(v.fd, MMSB_IOC_SUBMIT, &sub);
+	for (i = 0; i < n; i++)
+		ioc_big += d[i].status == -E2BIG;
+	TH_LOG("ioctl: %d of %d -E2BIG, delta 3: %d", ioc_big, n, d[3].status);
+
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 1024, 1024 * 64, 0, 0, &q));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, put(&q, v.ids[i % NP], i == 3 ? 60 : 0, buf,
+				 i == 3 ? 8 : 64, 0, i, i < n - 1));
+	ASSERT_EQ(n, mmsb_sq_submit(&q));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
+		if (c.status == -E2BIG)
+			big++;
+		else
+			TH_LOG("SQE %llu: %d", (unsigned long long)c.user_data,
+			       c.status);
+	}
+	EXPECT_EQ(n, big);
+	for (i = 0; i < NP; i++)
+		EXPECT_EQ(0, v.hdr[i]->epoch);
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+}
+
 TEST_HARNESS_MAIN
