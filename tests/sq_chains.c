@@ -5,7 +5,9 @@
  * faults inside), lengths around the limits, a CQ without room, a tick
  * queue smaller than a chain, chains that never end.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -962,6 +964,105 @@ TEST(e2big_with_fault)
 		EXPECT_EQ(0, v.hdr[i]->epoch);
 	mmsb_sq_unmap(&q);
 	env_close(&v);
+}
+
+/* CPU time (clock ticks) of the kthread named *-sqpoll, or -1. */
+static long poller_cpu(void)
+{
+	char path[300], buf[512], *p;
+	unsigned long ut, st;
+	struct dirent *de;
+	long ret = -1;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	while (d && (de = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && strstr(buf, "-sqpoll)")) {
+			p = strrchr(buf, ')');
+			if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+					&ut, &st) == 2)
+				ret = ut + st;
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
+/* STATS ticks, and how often in @ms the ring's flags lacked NEED_WAKEUP. */
+static __u64 poller_look(int fd, struct mmsb_sq_handle *q, int ms,
+			 int *awake)
+{
+	struct mmsb_stats a, b;
+	int i;
+
+	*awake = 0;
+	mmsb_stats(fd, &a);
+	for (i = 0; i < ms * 10; i++) {
+		*awake += !(__atomic_load_n(&q->ring->flags, __ATOMIC_RELAXED) &
+			    MMSB_SQ_NEED_WAKEUP);
+		usleep(100);
+	}
+	mmsb_stats(fd, &b);
+	return b.ticks - a.ticks;
+}
+
+/*
+ * tick_us=0, MMSB_SQ_POLL with sq_idle_ms=10: a chain whose last SQE
+ * is not published is no work the poller can do (as SQEs behind a full
+ * CQ are not): it goes idle (MMSB_SQ_NEED_WAKEUP) and stops running
+ * ticks, as it does with an empty SQ; published, the last SQE wakes it
+ * and the chain applies.
+ */
+TEST(poller_idles_on_unfinished_chain)
+{
+	struct mmsb_sq_handle q;
+	struct mmsb_cqe c;
+	struct env v;
+	__u64 val = 2, ticks;
+	int i, awake;
+	long cpu;
+
+	ASSERT_EQ(0, module_reload("tick_us=0"));
+	ASSERT_EQ(0, env_open(&v));
+	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 8, MMSB_SQ_POLL, 10, &q));
+	usleep(100000);
+	cpu = poller_cpu();
+	ticks = poller_look(v.fd, &q, 300, &awake);
+	cpu = poller_cpu() - cpu;
+	TH_LOG("empty SQ: %llu ticks, awake %d of 3000 looks, poller %ld clock ticks of CPU",
+	       (unsigned long long)ticks, awake, cpu);
+	EXPECT_GE(2, ticks);
+	EXPECT_GE(10, awake);
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, put(&q, v.ids[i], 0, &val, 8, 0, i, 1));
+	ASSERT_EQ(3, mmsb_sq_submit(&q));
+	usleep(100000);
+	cpu = poller_cpu();
+	ticks = poller_look(v.fd, &q, 300, &awake);
+	cpu = poller_cpu() - cpu;
+	TH_LOG("unfinished chain: %llu ticks, awake %d of 3000 looks, poller %ld clock ticks of CPU in 300 ms",
+	       (unsigned long long)ticks, awake, cpu);
+	EXPECT_GE(2, ticks);
+	EXPECT_GE(10, awake);
+	EXPECT_GE(2, cpu);
+
+	ASSERT_EQ(0, put(&q, v.ids[3], 0, &val, 8, 0, 3, 0));
+	ASSERT_EQ(1, mmsb_sq_submit(&q));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
+		EXPECT_EQ(0, c.status);
+		EXPECT_EQ(1, c.epoch);
+	}
+	mmsb_sq_unmap(&q);
+	env_close(&v);
+	EXPECT_EQ(0, module_reload(""));
 }
 
 TEST_HARNESS_MAIN
