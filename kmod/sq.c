@@ -343,11 +343,13 @@ static u32 mmsb_sq_push(struct mmsb_sq *sq, struct mmsb_builder *b)
  * The SQEs from @head a round takes, of the @n published: up to the
  * first that starts an atomic chain (MMSB_SQE_ATOMIC) or, when @head
  * starts one (*@chain), the chain, up to its first SQE without the flag.
- * 0 while the chain's last SQE is not among the @n (or beyond what one
- * round takes).  Only the flags are looked at, to find where the round
- * ends; the round reads every field it uses again, once.
+ * 0 while the chain's last SQE is not among the @n, or not among the
+ * first @max (the longest chain the tick can take whole).  Only the
+ * flags are looked at, to find where the round ends; the round reads
+ * every field it uses again, once.
  */
-static u32 mmsb_sq_span(struct mmsb_sq *sq, u32 head, u32 n, bool *chain)
+static u32 mmsb_sq_span(struct mmsb_sq *sq, u32 head, u32 n, u32 max,
+			bool *chain)
 {
 	const u32 mask = sq->entries - 1;
 	u32 i;
@@ -360,7 +362,7 @@ static u32 mmsb_sq_span(struct mmsb_sq *sq, u32 head, u32 n, bool *chain)
 	*chain = !i;
 	if (i)
 		return i;
-	for (; i < n; i++)
+	for (n = min(n, max); i < n; i++)
 		if (!(READ_ONCE(sq->sqes[(head + i) & mask].flags) &
 		      MMSB_SQE_ATOMIC))
 			return i + 1;
@@ -432,7 +434,7 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 	struct mmsb_tick *t = sq->bus.tick;
 	struct mmsb_sq_ring *r = sq->ring;
 	struct mmsb_sq_round *round;
-	u32 head = sq->sq_head, n, span, room, i, queued = 0;
+	u32 head = sq->sq_head, n, max, span, room, i, queued = 0;
 	const struct mmsb_sqe *e;
 	struct mmsb_delta_desc d;
 	struct mmsb_builder b;
@@ -454,10 +456,12 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 		return 0;
 	if (unlikely(sq->chain_e2big))
 		return mmsb_sq_chain_refuse(sq, head, n);
-	span = mmsb_sq_span(sq, head, n, &chain);
+	/* A chain goes to the tick whole: in one round, one tick's worth. */
+	max = min(MMSB_SQ_ROUND_MAX, mmsb_tick_atomic_max(t));
+	span = mmsb_sq_span(sq, head, n, max, &chain);
 	if (!span) {
 		/* A chain's last SQE yet to come: it waits, if it can come. */
-		if (n < min(sq->entries, MMSB_SQ_ROUND_MAX))
+		if (n < min(sq->entries, max))
 			return 0;
 		sq->chain_e2big = true;
 		return mmsb_sq_chain_refuse(sq, head, n);
@@ -652,16 +656,32 @@ bool mmsb_sq_tick(struct mmsb_sq_list *list)
 
 /*
  * SQEs published that a round would take now: a sane tail ahead of the
- * head, and room in the CQ.  A tail no sane writer stores, or a CQ
- * user space does not reap, leaves the poller nothing to do: it sleeps
- * rather than look again every few microseconds for ever, and the tick,
- * which consumes every queue, takes the SQEs once they can go.
+ * head, room in the CQ, and at the head no atomic chain that waits (for
+ * its last SQE, or for room for all of it: mmsb_sq_span(), without
+ * @lock: a look, as the round's own).  A tail no sane writer stores, a
+ * CQ user space does not reap, or a chain it does not finish, leaves the
+ * poller nothing to do: it sleeps rather than look again every few
+ * microseconds for ever, and the tick, which consumes every queue, takes
+ * the SQEs once they can go.
  */
 static bool mmsb_sq_pending(struct mmsb_sq *sq)
 {
-	u32 n = READ_ONCE(sq->ring->sq_tail) - READ_ONCE(sq->sq_head);
+	u32 head = READ_ONCE(sq->sq_head);
+	u32 n = READ_ONCE(sq->ring->sq_tail) - head;
+	u32 room, max, span;
+	bool chain;
 
-	return n && n <= sq->entries && mmsb_sq_cq_room(sq);
+	if (!n || n > sq->entries)
+		return false;
+	room = mmsb_sq_cq_room(sq);
+	if (!room || READ_ONCE(sq->chain_e2big))
+		return room;
+	/* A chain waits for its last SQE and for room for all of it. */
+	max = min(MMSB_SQ_ROUND_MAX, mmsb_tick_atomic_max(sq->bus.tick));
+	span = mmsb_sq_span(sq, head, n, max, &chain);
+	if (!span)
+		return n >= min(sq->entries, max);
+	return !chain || room >= span;
 }
 
 /*
