@@ -354,7 +354,9 @@ struct mmsb_delta {
  * then says -ECANCELED, and none is accepted.  The records must fit one
  * chunk of 64 KiB (a delta takes 64 bytes, its payload and for MASKED
  * and SPARSE its mask, 8-aligned: about 480 deltas of 64 bytes) and at
- * most batch_max deltas: beyond, every delta gets -E2BIG.  Readers of
+ * most batch_max deltas: beyond, every delta gets -E2BIG (but one
+ * refused for a fault of its own before that point, which keeps its
+ * errno).  Readers of
  * struct mmsb_bus_header see such a submission whole or not at all.
  */
 #define MMSB_SUBMIT_SYNC	_BITUL(0)	/* return once applied and visible */
@@ -1141,9 +1143,10 @@ struct mmsb_sq_ring {
  * after them without it, form a chain, applied in one tick in full or
  * not at all, as an MMSB_SUBMIT_ATOMIC submission's deltas (the same
  * errnos: the SQE at fault its own, the others -ECANCELED; -E2BIG for
- * every SQE of a chain over one chunk, batch_max or 4,096 SQEs).  The
- * kernel takes a chain once its last SQE is published and the CQ has
- * room for all of its CQEs; until then the chain and what follows wait.
+ * every SQE of a chain over one chunk, batch_max, the tick's queue or
+ * 4,096 SQEs, as for such a submission).  The kernel takes a chain once
+ * its last SQE is published and the CQ has room for all of its CQEs;
+ * until then the chain and what follows wait (a poller goes idle).
  */
 /* struct mmsb_sqe.flags */
 #define MMSB_SQE_ATOMIC		_BITUL(0)	/* one chain with the next SQE */
