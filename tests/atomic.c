@@ -214,24 +214,6 @@ TEST_F(atomic, uring)
 
 /* ---- The mapped queue: chains of SQEs linked by MMSB_SQE_ATOMIC ---- */
 
-/*
- * Write one DENSE SQE: @len bytes of @p at @off of page @page, expecting
- * @exp, linked to the next if @link; user_data @ud.
- */
-static int sq_put(struct mmsb_sq_handle *q, __u64 page, __u32 off,
-		  const void *p, __u32 len, __u64 exp, __u64 ud, int link)
-{
-	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
-	int ret;
-
-	if (!s)
-		return -EAGAIN;
-	ret = mmsb_sq_prep_dense(q, s, page, off, p, len, ud);
-	s->expected_epoch = exp;
-	s->flags = link ? MMSB_SQE_ATOMIC : 0;
-	return ret;
-}
-
 /* Reap @n CQEs of @q into @c, by user_data (0 to @n - 1). */
 static int sq_reap_n(struct mmsb_sq_handle *q, struct mmsb_cqe *c, int n)
 {

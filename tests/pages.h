@@ -405,6 +405,27 @@ static inline int sq_reap(struct mmsb_sq_handle *q, struct mmsb_cqe *out)
 }
 
 /*
+ * Write one DENSE SQE of @q: @len bytes of @p at @off of page @page,
+ * expecting @exp, linked to the next (MMSB_SQE_ATOMIC) if @link,
+ * user_data @ud.  -EAGAIN while the SQ is full; -EMSGSIZE as
+ * mmsb_sq_prep_dense().
+ */
+static inline int sq_put(struct mmsb_sq_handle *q, __u64 page, __u32 off,
+			 const void *p, __u32 len, __u64 exp, __u64 ud,
+			 int link)
+{
+	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
+	int ret;
+
+	if (!s)
+		return -EAGAIN;
+	ret = mmsb_sq_prep_dense(q, s, page, off, p, len, ud);
+	s->expected_epoch = exp;
+	s->flags = link ? MMSB_SQE_ATOMIC : 0;
+	return ret;
+}
+
+/*
  * Wait up to 10 s, looking every 100 us, without system calls into
  * mmsb, for a CQE of @q; -ETIMEDOUT if none came.
  */

@@ -59,21 +59,6 @@ static void env_close(struct env *v)
 	close(v->fd);
 }
 
-/* One DENSE SQE of @len bytes of @p at @off of @page; linked if @link. */
-static int put(struct mmsb_sq_handle *q, __u64 page, __u32 off,
-	       const void *p, __u32 len, __u64 exp, __u64 ud, int link)
-{
-	struct mmsb_sqe *s = mmsb_sq_get_sqe(q);
-	int ret;
-
-	if (!s)
-		return -EAGAIN;
-	ret = mmsb_sq_prep_dense(q, s, page, off, p, len, ud);
-	s->expected_epoch = exp;
-	s->flags = link ? MMSB_SQE_ATOMIC : 0;
-	return ret;
-}
-
 /* Wait up to @ms for a CQE; -ETIMEDOUT if none. */
 static int reap_ms(struct mmsb_sq_handle *q, struct mmsb_cqe *out, int ms)
 {
@@ -100,8 +85,8 @@ static void chain_len(struct __test_metadata *_metadata, struct env *v,
 	struct mmsb_cqe c;
 
 	for (i = 0; i < n; i++)
-		ASSERT_EQ(0, put(q, v->ids[1], 0, &val, 8, 0, i, i < n - 1));
-	ASSERT_EQ(0, put(q, v->ids[2], 8, &val, 8, 0, 1000000, 0));
+		ASSERT_EQ(0, sq_put(q, v->ids[1], 0, &val, 8, 0, i, i < n - 1));
+	ASSERT_EQ(0, sq_put(q, v->ids[2], 8, &val, 8, 0, 1000000, 0));
 	ASSERT_EQ(n + 1, mmsb_sq_submit(q));
 	for (i = 0; i <= n; i++) {
 		ASSERT_EQ(0, reap_ms(q, &c, 5000)) {
@@ -149,7 +134,7 @@ TEST(lengths)
 	ASSERT_EQ(0, env_open(&v));
 	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 8, 8 * 8, 0, 0, &q));
 	for (i = 0; i < 8; i++)
-		ASSERT_EQ(0, put(&q, v.ids[i], 0, &val, 8, 0, i, i < 7));
+		ASSERT_EQ(0, sq_put(&q, v.ids[i], 0, &val, 8, 0, i, i < 7));
 	ASSERT_EQ(8, mmsb_sq_submit(&q));
 	for (i = 0; i < 8; i++) {
 		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
@@ -180,7 +165,7 @@ TEST(cq_room)
 	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 8, 8 * 8, 0, 0, &q));
 	/* 12 CQEs left unread: room for 4. */
 	for (i = 0; i < 12; i++) {
-		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, 100 + i, 0));
+		ASSERT_EQ(0, sq_put(&q, v.ids[0], 0, &val, 8, 0, 100 + i, 0));
 		if (i == 7 || i == 11) {
 			ASSERT_EQ(i == 7 ? 8 : 4, mmsb_sq_submit(&q));
 			ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS,
@@ -189,7 +174,7 @@ TEST(cq_room)
 	}
 	/* A chain of 5 over 5 pages. */
 	for (i = 0; i < 5; i++)
-		ASSERT_EQ(0, put(&q, v.ids[1 + i], 0, &val, 8, 0, i, i < 4));
+		ASSERT_EQ(0, sq_put(&q, v.ids[1 + i], 0, &val, 8, 0, i, i < 4));
 	ASSERT_EQ(5, mmsb_sq_submit(&q));
 	ASSERT_EQ(0, mmsb_flush(v.fd));
 	ASSERT_EQ(-ETIMEDOUT, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 13,
@@ -227,13 +212,13 @@ TEST(same_page)
 
 	ASSERT_EQ(0, env_open(&v));
 	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 8, 0, 0, &q));
-	ASSERT_EQ(0, put(&q, v.ids[0], 0, &a, 8, 0, 9, 0));
+	ASSERT_EQ(0, sq_put(&q, v.ids[0], 0, &a, 8, 0, 9, 0));
 	ASSERT_EQ(1, mmsb_sq_submit(&q));
 	ASSERT_EQ(0, reap_ms(&q, &t, 5000));
 	ASSERT_EQ(1, v.hdr[0]->epoch);
 
-	ASSERT_EQ(0, put(&q, v.ids[0], 8, &b, 8, 1, 0, 1));
-	ASSERT_EQ(0, put(&q, v.ids[0], 16, &b, 8, 1, 1, 0));
+	ASSERT_EQ(0, sq_put(&q, v.ids[0], 8, &b, 8, 1, 0, 1));
+	ASSERT_EQ(0, sq_put(&q, v.ids[0], 16, &b, 8, 1, 1, 0));
 	ASSERT_EQ(2, mmsb_sq_submit(&q));
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, reap_ms(&q, &t, 5000));
@@ -249,8 +234,8 @@ TEST(same_page)
 	EXPECT_EQ(0, mmsb_page_read(v.hdr[0], 8, &got, 8, NULL));
 	EXPECT_EQ(0, got);
 
-	ASSERT_EQ(0, put(&q, v.ids[0], 8, &b, 8, 1, 0, 1));
-	ASSERT_EQ(0, put(&q, v.ids[0], 16, &b, 8, 0, 1, 0));
+	ASSERT_EQ(0, sq_put(&q, v.ids[0], 8, &b, 8, 1, 0, 1));
+	ASSERT_EQ(0, sq_put(&q, v.ids[0], 16, &b, 8, 0, 1, 0));
 	ASSERT_EQ(2, mmsb_sq_submit(&q));
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, reap_ms(&q, &t, 5000));
@@ -410,7 +395,7 @@ TEST(never_ends)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mmsb_sq_setup(fd, 64, 64 * 8, MMSB_SQ_POLL, 10, &q));
 	for (i = 0; i < 40; i++)
-		ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1));
+		ASSERT_EQ(0, sq_put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1));
 	ASSERT_EQ(40, mmsb_sq_submit(&q));
 	ASSERT_EQ(0, mmsb_flush(fd));
 	ASSERT_EQ(-ETIMEDOUT, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 1,
@@ -426,7 +411,7 @@ TEST(never_ends)
 		if (fd < 0 || mmsb_sq_setup(fd, 4096, 4096 * 8, 0, 0, &q))
 			_exit(1);
 		for (i = 0; i < 4096; i++)
-			put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1);
+			sq_put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1);
 		mmsb_sq_submit(&q);
 		/* The rest of a chain over the SQ: refused as it comes. */
 		for (;;) {
@@ -483,8 +468,8 @@ TEST(chain_over_tick_queue)
 
 	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 64, 64 * 8, 0, 0, &q));
 	for (i = 0; i < 32; i++)
-		ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, &val, 8, 0, i, i < 31));
-	ASSERT_EQ(0, put(&q, v.ids[0], 8, &val, 8, 0, 99, 0));
+		ASSERT_EQ(0, sq_put(&q, v.ids[i % NP], 0, &val, 8, 0, i, i < 31));
+	ASSERT_EQ(0, sq_put(&q, v.ids[0], 8, &val, 8, 0, 99, 0));
 	ASSERT_EQ(33, mmsb_sq_submit(&q));
 	for (i = 0; i < 33; i++) {
 		if (reap_ms(&q, &c, 3000))
@@ -518,7 +503,7 @@ TEST(sq_of_one)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mmsb_sq_setup(fd, 1, 8, 0, 0, &q));
 	for (i = 0; i < 5; i++) {
-		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, i, i < 3));
+		ASSERT_EQ(0, sq_put(&q, v.ids[0], 0, &val, 8, 0, i, i < 3));
 		ASSERT_EQ(1, mmsb_sq_submit(&q));
 		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
 		EXPECT_EQ((__u64)i, c.user_data);
@@ -563,7 +548,7 @@ TEST(batch_max_chain)
 		sub.count = 3;
 		ASSERT_EQ(0, ioctl(v.fd, MMSB_IOC_SUBMIT, &sub));
 		for (i = 0; i < 4; i++)
-			ASSERT_EQ(0, put(&q, v.ids[1], 8 * i, &val, 8, 0, i,
+			ASSERT_EQ(0, sq_put(&q, v.ids[1], 8 * i, &val, 8, 0, i,
 					 i < 3));
 		ASSERT_EQ(4, mmsb_sq_submit(&q));
 		ASSERT_EQ(4, mmsb_sq_enter(&q, MMSB_SQ_ENTER_SUBMIT |
@@ -577,7 +562,7 @@ TEST(batch_max_chain)
 		EXPECT_EQ(e + 1, v.hdr[1]->epoch);
 	}
 	for (i = 0; i < 5; i++)
-		ASSERT_EQ(0, put(&q, v.ids[2], 8 * i, &val, 8, 0, i, i < 4));
+		ASSERT_EQ(0, sq_put(&q, v.ids[2], 8 * i, &val, 8, 0, i, i < 4));
 	ASSERT_EQ(5, mmsb_sq_submit(&q));
 	ASSERT_EQ(0, mmsb_sq_enter(&q, MMSB_SQ_ENTER_GETEVENTS, 5,
 				   5000000000ULL));
@@ -616,8 +601,8 @@ TEST(freed_page_race)
 			usleep(r % 50);
 			_exit(mmsb_page_free(v.fd, pc.id) ? 1 : 0);
 		}
-		ASSERT_EQ(0, put(&q, pc.id, 0, &val, 8, 0, 0, 1));
-		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, 1, 0));
+		ASSERT_EQ(0, sq_put(&q, pc.id, 0, &val, 8, 0, 0, 1));
+		ASSERT_EQ(0, sq_put(&q, v.ids[0], 0, &val, 8, 0, 1, 0));
 		ASSERT_EQ(2, mmsb_sq_submit(&q));
 		for (i = 0; i < 2; i++) {
 			ASSERT_EQ(0, reap_ms(&q, &t, 5000));
@@ -756,12 +741,12 @@ TEST(flags_flipped)
 			usleep(50);
 		}
 		pthread_mutex_lock(&f.lock);
-		ASSERT_EQ(0, put(&q, v.ids[0], 0, &val, 8, 0, 4 * r + 1, 0));
+		ASSERT_EQ(0, sq_put(&q, v.ids[0], 0, &val, 8, 0, 4 * r + 1, 0));
 		/* A B C share user_data 4r, 4r + 2 (C's is kept apart). */
-		ASSERT_EQ(0, put(&q, v.ids[1], 0, &val, 8, 0, ud, 1));
-		ASSERT_EQ(0, put(&q, v.ids[2], 0, &val, 8, 0, 4ULL * R + 4, 1));
-		ASSERT_EQ(0, put(&q, v.ids[3], 0, &val, 8, 0, ud + 2, 0));
-		ASSERT_EQ(0, put(&q, v.ids[4], 0, &val, 8, 0, 4 * r + 3, 0));
+		ASSERT_EQ(0, sq_put(&q, v.ids[1], 0, &val, 8, 0, ud, 1));
+		ASSERT_EQ(0, sq_put(&q, v.ids[2], 0, &val, 8, 0, 4ULL * R + 4, 1));
+		ASSERT_EQ(0, sq_put(&q, v.ids[3], 0, &val, 8, 0, ud + 2, 0));
+		ASSERT_EQ(0, sq_put(&q, v.ids[4], 0, &val, 8, 0, 4 * r + 3, 0));
 		ASSERT_EQ(5, mmsb_sq_submit(&q));
 		pthread_mutex_unlock(&f.lock);
 	}
@@ -769,7 +754,7 @@ TEST(flags_flipped)
 	pthread_join(th[0], NULL);
 	pthread_join(th[1], NULL);
 	/* W of the last group may link to nothing: end it with a plain SQE. */
-	ASSERT_EQ(0, put(&q, v.ids[5], 0, &r, 4, 0, 4ULL * R + 2, 0));
+	ASSERT_EQ(0, sq_put(&q, v.ids[5], 0, &r, 4, 0, 4ULL * R + 2, 0));
 	ASSERT_EQ(1, mmsb_sq_submit(&q));
 	for (i = 0; i < 100000 && got < 5 * R + 1; i++) {
 		if (sq_reap(&q, &c)) {
@@ -837,7 +822,7 @@ TEST(mem_limit)
 			pc.id = 0;
 		memset(pat, r + 1, sizeof(pat));
 		for (i = 0; i < n; i++)
-			ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, pat, PS, 0, i,
+			ASSERT_EQ(0, sq_put(&q, v.ids[i % NP], 0, pat, PS, 0, i,
 					 i < n - 1));
 		ASSERT_EQ(n, mmsb_sq_submit(&q));
 		for (i = 0; i < n; i++) {
@@ -895,7 +880,7 @@ TEST(unload_after_unfinished_chain)
 					    &q))
 			_exit(1);
 		for (i = 0; i < 10; i++)
-			put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1);
+			sq_put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1);
 		mmsb_sq_submit(&q);
 		pause();
 	}
@@ -903,7 +888,7 @@ TEST(unload_after_unfinished_chain)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mmsb_sq_setup(fd, 64, 64 * 8, 0, 0, &q));
 	for (i = 0; i < 10; i++)
-		ASSERT_EQ(0, put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1));
+		ASSERT_EQ(0, sq_put(&q, v.ids[i % NP], 0, &val, 8, 0, i, 1));
 	ASSERT_EQ(10, mmsb_sq_submit(&q));
 	ASSERT_EQ(0, mmsb_flush(fd));
 	usleep(100000);
@@ -949,7 +934,7 @@ TEST(e2big_with_fault)
 
 	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 1024, 1024 * 64, 0, 0, &q));
 	for (i = 0; i < n; i++)
-		ASSERT_EQ(0, put(&q, v.ids[i % NP], i == 3 ? 60 : 0, buf,
+		ASSERT_EQ(0, sq_put(&q, v.ids[i % NP], i == 3 ? 60 : 0, buf,
 				 i == 3 ? 8 : 64, 0, i, i < n - 1));
 	ASSERT_EQ(n, mmsb_sq_submit(&q));
 	for (i = 0; i < n; i++) {
@@ -1039,7 +1024,7 @@ TEST(poller_idles_on_unfinished_chain)
 	EXPECT_GE(10, awake);
 
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, put(&q, v.ids[i], 0, &val, 8, 0, i, 1));
+		ASSERT_EQ(0, sq_put(&q, v.ids[i], 0, &val, 8, 0, i, 1));
 	ASSERT_EQ(3, mmsb_sq_submit(&q));
 	usleep(100000);
 	cpu = poller_cpu();
@@ -1051,7 +1036,7 @@ TEST(poller_idles_on_unfinished_chain)
 	EXPECT_GE(10, awake);
 	EXPECT_GE(2, cpu);
 
-	ASSERT_EQ(0, put(&q, v.ids[3], 0, &val, 8, 0, 3, 0));
+	ASSERT_EQ(0, sq_put(&q, v.ids[3], 0, &val, 8, 0, 3, 0));
 	ASSERT_EQ(1, mmsb_sq_submit(&q));
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, reap_ms(&q, &c, 5000));
