@@ -676,6 +676,10 @@ static bool mmsb_sq_pending(struct mmsb_sq *sq)
 	room = mmsb_sq_cq_room(sq);
 	if (!room || READ_ONCE(sq->chain_e2big))
 		return room;
+	/* No chain at the head (one load): work. */
+	if (!(READ_ONCE(sq->sqes[head & (sq->entries - 1)].flags) &
+	      MMSB_SQE_ATOMIC))
+		return true;
 	/* A chain waits for its last SQE and for room for all of it. */
 	max = min(MMSB_SQ_ROUND_MAX, mmsb_tick_atomic_max(sq->bus.tick));
 	span = mmsb_sq_span(sq, head, n, max, &chain);
