@@ -369,6 +369,12 @@ static u32 mmsb_sq_span(struct mmsb_sq *sq, u32 head, u32 n, u32 max,
 	return 0;
 }
 
+/* The longest chain the tick takes whole: in one round, one tick's worth. */
+static u32 mmsb_sq_chain_max(struct mmsb_sq *sq)
+{
+	return min(MMSB_SQ_ROUND_MAX, mmsb_tick_atomic_max(sq->bus.tick));
+}
+
 /*
  * Refuse with -E2BIG, as far as the CQ has room, the SQEs from @head of
  * a chain too long to take (@chain_e2big), up to its last one.  Returns
@@ -456,8 +462,7 @@ static int __mmsb_sq_round(struct mmsb_sq *sq)
 		return 0;
 	if (unlikely(sq->chain_e2big))
 		return mmsb_sq_chain_refuse(sq, head, n);
-	/* A chain goes to the tick whole: in one round, one tick's worth. */
-	max = min(MMSB_SQ_ROUND_MAX, mmsb_tick_atomic_max(t));
+	max = mmsb_sq_chain_max(sq);
 	span = mmsb_sq_span(sq, head, n, max, &chain);
 	if (!span) {
 		/* A chain's last SQE yet to come: it waits, if it can come. */
@@ -681,7 +686,7 @@ static bool mmsb_sq_pending(struct mmsb_sq *sq)
 	      MMSB_SQE_ATOMIC))
 		return true;
 	/* A chain waits for its last SQE and for room for all of it. */
-	max = min(MMSB_SQ_ROUND_MAX, mmsb_tick_atomic_max(sq->bus.tick));
+	max = mmsb_sq_chain_max(sq);
 	span = mmsb_sq_span(sq, head, n, max, &chain);
 	if (!span)
 		return n >= min(sq->entries, max);
