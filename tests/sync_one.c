@@ -438,6 +438,24 @@ static void *om_reader(void *arg)
 	return NULL;
 }
 
+/*
+ * After the threads of an om_shared run: no failure seen (else which),
+ * and the page's first 8 slots, after a flush, in @buf.
+ */
+static void om_end(struct __test_metadata *_metadata,
+		   FIXTURE_DATA(sync_one) *self, const struct om_shared *sh,
+		   __u64 *buf)
+{
+	EXPECT_EQ(0, sh->bad) {
+		TH_LOG("failure %d: %llu %llu %llu", sh->bad,
+		       (unsigned long long)sh->bad_info[0],
+		       (unsigned long long)sh->bad_info[1],
+		       (unsigned long long)sh->bad_info[2]);
+	}
+	ASSERT_EQ(0, mmsb_flush(self->fd));
+	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, buf, 64, NULL));
+}
+
 TEST_F(sync_one, order_mixed)
 {
 	struct om_shared sh = {
@@ -445,7 +463,7 @@ TEST_F(sync_one, order_mixed)
 	};
 	struct om_ctx c[OM_WRITERS];
 	pthread_t th[OM_WRITERS], rd;
-	__u64 buf[8], epoch;
+	__u64 buf[8];
 	int w;
 
 	ASSERT_EQ(0, pthread_create(&rd, NULL, om_reader, &sh));
@@ -457,14 +475,7 @@ TEST_F(sync_one, order_mixed)
 		pthread_join(th[w], NULL);
 	sh.stop = 1;
 	pthread_join(rd, NULL);
-	EXPECT_EQ(0, sh.bad) {
-		TH_LOG("failure %d: %llu %llu %llu", sh.bad,
-		       (unsigned long long)sh.bad_info[0],
-		       (unsigned long long)sh.bad_info[1],
-		       (unsigned long long)sh.bad_info[2]);
-	}
-	ASSERT_EQ(0, mmsb_flush(self->fd));
-	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, buf, 64, &epoch));
+	om_end(_metadata, self, &sh, buf);
 	for (w = 0; w < OM_WRITERS; w++)
 		EXPECT_EQ(c[w].last, buf[w]);
 }
@@ -774,7 +785,7 @@ TEST_F(sync_one, signals)
 	struct sg_ctx c[OM_WRITERS];
 	pthread_t th[OM_WRITERS], rd, sp;
 	struct sg_ctx spc = { .sh = &sh };
-	__u64 buf[8], epoch, intr = 0, end;
+	__u64 buf[8], intr = 0, end;
 	sigset_t set;
 	int w;
 
@@ -804,14 +815,7 @@ TEST_F(sync_one, signals)
 	pthread_join(rd, NULL);
 	signal(SIGALRM, SIG_IGN);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	EXPECT_EQ(0, sh.bad) {
-		TH_LOG("failure %d: %llu %llu %llu", sh.bad,
-		       (unsigned long long)sh.bad_info[0],
-		       (unsigned long long)sh.bad_info[1],
-		       (unsigned long long)sh.bad_info[2]);
-	}
-	ASSERT_EQ(0, mmsb_flush(self->fd));
-	ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, buf, 64, &epoch));
+	om_end(_metadata, self, &sh, buf);
 	for (w = 0; w < OM_WRITERS; w++) {
 		EXPECT_EQ(c[w].last, buf[w]);
 		intr += c[w].intr;
