@@ -191,6 +191,9 @@ def check_tests(rep, output, expected):
     plan = None
     results = bad = 0
     ran = set()
+    # The diagnostics of the test running now ("#  RUN" to its result),
+    # printed when it fails: the assertion and its TH_LOG lines.
+    diag = []
     if not expected:
         rep.add(False, "tests", "no test program expected")
     for line in output:
@@ -218,6 +221,15 @@ def check_tests(rep, output, expected):
         if m:
             plan = int(m.group(1))
             continue
+        if line.startswith("#"):
+            if "RUN " in line:
+                diag = []
+            diag.append(line)
+            if "FAIL" in line:
+                for d in diag[-40:]:
+                    print(f"# {rep.kernel}: {d}")
+                diag = []
+            continue
         m = TAP.match(line.strip())
         if m:
             status, desc, directive, why = m.groups()
@@ -234,8 +246,6 @@ def check_tests(rep, output, expected):
             else:
                 bad += 1
                 rep.add(False, desc)
-        elif line.startswith("#") and "FAIL" in line:
-            print(f"# {rep.kernel}: {line}")
     if running:
         rep.add(False, f"{running}.exit", "did not finish")
     for name in expected:
