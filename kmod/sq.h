@@ -61,6 +61,9 @@ struct mmsb_sq_list {
  * @overrun: out: rounds stopped at @deadline
  * @more: out: rounds stopped before the SQEs published when the tick
  *	began were all taken (@deadline, or @left reached 0)
+ * @again: out: a round stopped at a page an earlier round (or the
+ *	drain) of the tick changed: a tick shows each page once, so the
+ *	SQE waits for the next tick, which should follow at once
  * @held: out: the queues whose CQEs wait for mmsb_sq_tick_end(), each
  *	held by a reference; NULL at first
  */
@@ -75,6 +78,7 @@ struct mmsb_sq_apply {
 	u32 handled;
 	bool overrun;
 	bool more;
+	bool again;
 	struct mmsb_sq *held;
 };
 

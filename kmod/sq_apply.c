@@ -84,14 +84,21 @@ mmsb_sq_page_held(struct mmsb_sq *sq, u64 round, u64 id,
 	       likely(p->sq.round == round);
 }
 
+/* Why mmsb_sq_write_begin() stops a round: see there. */
+#define MMSB_SQ_QUEUE		1
+#define MMSB_SQ_NEXT_TICK	2
+
 /*
  * Open @page for the checked DENSE SQE @e in the tick, with the engine's
  * rules (engine.c): the page's write section opens at its first change
  * in the round, after the tick's writes (@a->open() if *@tick is still
  * 0); of the deltas expecting its epoch (@e's expected_epoch, read
  * here), only the first of the tick can apply.  Returns 0 when the
- * caller may copy the payload in, 1 when the tick cannot take SQEs in
- * place (the caller stops), else the delta's status.
+ * caller may copy the payload in, else the delta's status, or why the
+ * round stops: MMSB_SQ_QUEUE when the tick cannot take SQEs in place
+ * (the rest goes through the tick's queue), MMSB_SQ_NEXT_TICK at a page
+ * that an earlier round or the drain of this tick changed (a tick shows
+ * each page once: the rest waits for the next tick).
  */
 static __always_inline s32 mmsb_sq_write_begin(struct mmsb_page *page,
 					       const struct mmsb_sqe *e,
@@ -113,16 +120,17 @@ static __always_inline s32 mmsb_sq_write_begin(struct mmsb_page *page,
 		*tick = a->open(a);
 		a->tick = *tick;
 		if (!*tick)
-			return 1;
+			return MMSB_SQ_QUEUE;
 	}
 	if (unlikely(!READ_ONCE(page->live)))
 		goto gone;
-	if (expected && (mmsb_page_changed_in(page, *tick) ||
-			 expected != page->epoch))
+	if (unlikely(mmsb_page_changed_in(page, *tick)))
+		return MMSB_SQ_NEXT_TICK;
+	if (expected && expected != page->epoch)
 		goto stale;
 	mmsb_page_write_begin(page);
 	page->sq.writing = true;
-	page->sq.epoch = page->epoch + !mmsb_page_changed_in(page, *tick);
+	page->sq.epoch = page->epoch + 1;
 	return 0;
 gone:
 	es->rejected++;
@@ -190,6 +198,7 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 	struct mmsb_sq_ring *r = sq->ring;
 	u32 head = sq->sq_head, cq_tail = sq->cq_tail;
 	u32 n, i, k, room, nr_pages = 0, refused = 0;
+	s32 stop = 0;
 	struct mmsb_engine_stats es = { };
 	struct mmsb_delta_desc d;
 	struct mmsb_page *page;
@@ -292,8 +301,10 @@ static int mmsb_sq_apply_round(struct mmsb_sq *sq, struct mmsb_sq_apply *a)
 			}
 			status = mmsb_sq_write_begin(page, e, a, &tick, &es);
 			if (unlikely(status)) {
-				if (status > 0)
+				if (status > 0) {
+					stop = status;
 					break;
+				}
 				/* Read where used: fewer registers live. */
 				mmsb_sq_cqe(cqe, READ_ONCE(e->user_data), id, 0,
 					    status);
@@ -361,7 +372,9 @@ refuse:
 		}
 		spin_unlock(&sq->cq_lock);
 	}
-	if (i < n) {
+	if (stop == MMSB_SQ_NEXT_TICK) {
+		a->again = true;
+	} else if (i < n) {
 		ret = mmsb_sq_round(sq);
 		if (ret < 0 && !i)
 			return ret;
@@ -409,9 +422,10 @@ bool mmsb_sq_snapshot(struct mmsb_sq_list *list)
  * (mmsb_sq_snapshot()) come after every delta accepted before them, and
  * the tick applies them itself, without a record per delta
  * (mmsb_sq_apply_round()).  One round of each queue in turn, again
- * while rounds take SQEs, until @a->deadline (then @a->overrun) or
- * @a->left is 0 (then @a->more: the tick should be followed by another);
- * the list turns by one each tick, so no queue always goes first.  A queue
+ * while rounds take SQEs, until @a->deadline (then @a->overrun),
+ * @a->left is 0 (then @a->more: the tick should be followed by another)
+ * or a round stops at a page the tick changed already (@a->again); the
+ * list turns by one each tick, so no queue always goes first.  A queue
  * another consumer holds waits for the next tick.
  *
  * Context: the tick, with its run_lock, after the drain.
@@ -431,7 +445,7 @@ bool mmsb_sq_apply(struct mmsb_sq_list *list, struct mmsb_sq_apply *a)
 				continue;
 			n = mmsb_sq_apply_round(sq, a);
 			mutex_unlock(&sq->lock);
-			more |= n > 0;
+			more |= n > 0 && !a->again;
 			if (n > 0 && ktime_get_ns() > a->deadline) {
 				a->overrun = true;
 				more = false;

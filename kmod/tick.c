@@ -5,8 +5,10 @@
  * The hrtimer does no work in hard irq context: it sets @kick and wakes
  * the orchestrator, which runs the tick in process context:
  *
- *   drain up to @chunk deltas -> partition by page -> engine (workers)
- *   ... repeated until batch_max deltas or the budget is spent
+ *   drain deltas on up to @chunk pages -> partition by page -> engine
+ *   (workers) ... repeated until batch_max deltas or the budget is
+ *   spent, or a take meets a page an earlier take changed: a tick
+ *   shows each page once, the next tick follows at once
  *   -> graph validation -> propagation -> GC (hooks) -> metrics
  *   -> complete the batches whose deltas were handled -> wake flushers
  *
@@ -196,6 +198,10 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  * @one: a delta its submitter hands the tick (mmsb_tick_run_one()), or
  *	NULL; set to NULL once the tick took it
  * @took_one: the tick took @one, last of what it applied
+ * @again: the tick took less than was queued when it started, short of
+ *	its budget and of batch_max: a take stopped at a page an earlier
+ *	take changed (or deltas reserved then were pushed only since), or
+ *	a round of a mapped queue did; the next tick follows at once
  */
 struct mmsb_tick_ctx {
 	u64 start;
@@ -209,6 +215,7 @@ struct mmsb_tick_ctx {
 	struct mmsb_sq_apply sq;
 	struct mmsb_kdelta *one;
 	bool took_one;
+	bool again;
 };
 
 /*
@@ -233,9 +240,10 @@ static void mmsb_tick_open(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
  * was queued when the tick started is taken (batch_max at most) or the
  * budget is spent.  Deltas arriving meanwhile wait for the next tick, so
  * a steady stream of producers cannot stretch one tick to its budget.
- * The first chunk opens the tick (mmsb_tick_open()).  Whether it
- * captures for change streams is decided before anything is taken: one
- * branch while nobody streams.
+ * A take stops at a page an earlier take changed (mmsb_tick_take()):
+ * the rest goes to the next tick, at once.  The first chunk opens the
+ * tick (mmsb_tick_open()).  Whether it captures for change streams is
+ * decided before anything is taken: one branch while nobody streams.
  */
 static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
@@ -247,8 +255,9 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	if (unlikely(mmsb_stream_active(t->stream)) && limit)
 		tc->st = mmsb_stream_tick_begin(t->stream);
 	while (tc->deltas < limit) {
-		n = mmsb_tick_take(t, min(t->chunk, limit - tc->deltas),
-				   t->tick_no + !tc->deltas, &nr_pages, &tc->es);
+		n = mmsb_tick_take(t, limit - tc->deltas,
+				   t->tick_no + !tc->deltas, tc->deltas,
+				   &nr_pages, &tc->es);
 		if (!n)
 			break;
 		if (!tc->deltas)
@@ -268,6 +277,8 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 		}
 	}
 	tc->m.apply_ns = now - tc->start;
+	tc->again = tc->deltas < limit && !tc->m.overrun &&
+		    mmsb_tick_has_work(t);
 }
 
 /*
@@ -307,7 +318,9 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	a->overrun = false;
 	a->more = false;
 	a->held = NULL;
+	a->again = false;
 	t->sq_armed = mmsb_sq_apply(t->sqs, a);
+	tc->again |= a->again;
 	if (a->handled) {
 		tc->deltas += a->handled;
 		tc->m.apply_ns = ktime_get_ns() - tc->start;
@@ -318,9 +331,10 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 /*
  * Phase 2c: the delta a SYNC submitter hands the tick (its record on the
  * submitter's stack, never queued), accepted now: after everything
- * queued before, so only if the drain took all of it and the tick has
- * room under batch_max (else the submitter queues the delta as any
- * other).  Applied, captured and collected for propagation exactly as a
+ * queued before, so only if the drain took all of it, the tick has room
+ * under batch_max and did not change the delta's page already (a tick
+ * shows each page once); else the submitter queues the delta as any
+ * other.  Applied, captured and collected for propagation exactly as a
  * drained chunk of one delta.
  */
 static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
@@ -328,6 +342,8 @@ static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	struct mmsb_kdelta *kd = tc->one;
 
 	if (tc->deltas >= t->batch_max || mmsb_tick_has_work(t))
+		return;
+	if (tc->deltas && mmsb_page_changed_in(kd->page, t->tick_no))
 		return;
 	tc->one = NULL;
 	if (!tc->deltas)
@@ -467,10 +483,13 @@ static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
 /*
  * After a tick: is there work?  The work-pending protocol's consumer
  * side (see the top of the file).  Returns true when another tick
- * should follow at once: ticks on demand and work left.
+ * should follow at once: ticks on demand and work left, or a tick that
+ * stopped at a page it changed already (@again), whatever the period.
  */
-static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more)
+static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more, bool again)
 {
+	if (again)
+		return true;
 	/*
 	 * A chunk partly taken is work the ring no longer shows; SQEs a
 	 * tick left in the mapped queues (its budget, batch_max) are work
@@ -525,6 +544,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	tc.sq.held = NULL;
 	tc.one = one ? *one : NULL;
 	tc.took_one = false;
+	tc.again = false;
 
 	/*
 	 * The mapped queues' SQEs: applied in place after the drain when
@@ -562,7 +582,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	if (unlikely(tc.st))
 		mmsb_stream_tick_end(t->stream, tc.deltas ? t->tick_no : 0);
 	mmsb_tick_complete(t, &tc);
-	return mmsb_tick_next(t, sq_in_place && tc.sq.more);
+	return mmsb_tick_next(t, sq_in_place && tc.sq.more, tc.again);
 }
 
 /**

@@ -178,9 +178,11 @@ void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 
 unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 				 struct mmsb_page **pages,
-				 unsigned int *nr_pages);
+				 unsigned int *nr_pages, unsigned int max_pages,
+				 u64 changed);
 unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
-			    unsigned int *nr_pages, struct mmsb_engine_stats *es);
+			    bool later, unsigned int *nr_pages,
+			    struct mmsb_engine_stats *es);
 void mmsb_tick_retire(struct mmsb_tick *t);
 
 #endif /* _MMSB_TICK_H */

@@ -150,6 +150,10 @@ u32 mmsb_tick_room(struct mmsb_tick *t)
  * @max: records to take at most
  * @pages: each page with deltas once, in order of first appearance
  * @nr_pages: in/out: entries of @pages used
+ * @max_pages: entries of @pages: the take stops before a delta on a page
+ *	that would need one more
+ * @changed: 0, or the tick whose earlier takes changed pages: the take
+ *	stops before a delta on one of them (mmsb_tick_take())
  *
  * O(n): each page's list, in ring order, hangs off the page
  * (->tick.first/tick.last), fields that only the tick and then the
@@ -159,7 +163,8 @@ u32 mmsb_tick_room(struct mmsb_tick *t)
  */
 unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 				 struct mmsb_page **pages,
-				 unsigned int *nr_pages)
+				 unsigned int *nr_pages, unsigned int max_pages,
+				 u64 changed)
 {
 	unsigned int n;
 
@@ -167,15 +172,20 @@ unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + c->pos);
 		struct mmsb_page *page = kd->page;
 
-		c->pos += kd->size;
-		kd->tick_next = NULL;
 		if (!page->tick.first) {
+			if (*nr_pages == max_pages)
+				break;
+			if (unlikely(changed) &&
+			    mmsb_page_changed_in(page, changed))
+				break;
 			page->tick.first = kd;
 			pages[(*nr_pages)++] = page;
 		} else {
 			page->tick.last->tick_next = kd;
 		}
 		page->tick.last = kd;
+		kd->tick_next = NULL;
+		c->pos += kd->size;
 	}
 	return n;
 }
@@ -234,7 +244,8 @@ static unsigned int mmsb_tick_take_atomic(struct mmsb_tick *t,
 	u32 i;
 
 	if (!mmsb_tick_atomic_check(t, c, tick))
-		return mmsb_tick_partition(c, c->nr, t->pages, nr_pages);
+		return mmsb_tick_partition(c, c->nr, t->pages, nr_pages,
+					   t->chunk, 0);
 	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
 	     i++, kd = mmsb_kdelta_next(kd)) {
 		if (!kd->status)
@@ -250,27 +261,48 @@ static unsigned int mmsb_tick_take_atomic(struct mmsb_tick *t,
 	return c->nr;
 }
 
+/* Does atomic submission @c change a page that tick @tick changed? */
+static bool mmsb_tick_atomic_changed(struct mmsb_chunk *c, u64 tick)
+{
+	struct mmsb_kdelta *kd;
+	u32 i;
+
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd))
+		if (mmsb_page_changed_in(kd->page, tick))
+			return true;
+	return false;
+}
+
 /**
  * mmsb_tick_take() - take up to @max queued deltas, linking them per page
  * @t: the tick, with @t->run_lock held
- * @max: deltas at most, <= @t->chunk
+ * @max: deltas at most
  * @tick: the number of the tick they are taken for
+ * @later: an earlier take of this tick was applied
  * @nr_pages: out: pages stored in @t->pages, each with its deltas
  *	linked from ->tick.first in ring order, in order of first delta
  * @es: counts the deltas of atomic submissions refused here
  *
- * Chunks are popped whole and their records taken in order; a chunk
- * with records left stays at the end of @t->taken for the next call.
- * An atomic submission's chunk is taken whole, beyond @max when it
- * comes first, else by the next call; its records are linked only if
- * all may apply (mmsb_tick_atomic_check()).  The queue's room for the
- * deltas taken is released at once.
+ * Chunks are popped whole and their records taken in order, on
+ * @t->chunk pages at most; a chunk with records left stays at the end
+ * of @t->taken for the next call.  An atomic submission's chunk is taken
+ * whole, beyond @max when it comes first, else by the next call; its
+ * records are linked only if all may apply (mmsb_tick_atomic_check()).
+ * The queue's room for the deltas taken is released at once.
+ *
+ * A tick shows each page once: the engine applies a take's deltas on a
+ * page in one write section, so a @later take of the same tick stops
+ * before the first delta, or atomic submission, on a page an earlier
+ * take changed, and leaves it to the next tick.
  *
  * Return: deltas taken.
  */
 unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
-			    unsigned int *nr_pages, struct mmsb_engine_stats *es)
+			    bool later, unsigned int *nr_pages,
+			    struct mmsb_engine_stats *es)
 {
+	const u64 changed = later ? tick : 0;
 	struct mmsb_chunk *c = t->taken_last;
 	unsigned int n = 0, np = 0;
 
@@ -289,15 +321,21 @@ unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
 			t->taken_last = c;
 		}
 		if (c->atomic) {
-			if (n && c->nr > max - n)
+			if (n && (c->nr > max - n ||
+				  c->nr_pages > t->chunk - np))
+				break;
+			if (later && mmsb_tick_atomic_changed(c, tick))
 				break;
 			n += mmsb_tick_take_atomic(t, c, tick, &np, es);
 			c = NULL;
 			continue;
 		}
-		n += mmsb_tick_partition(c, max - n, t->pages, &np);
-		if (c->taken == c->nr)
-			c = NULL;
+		n += mmsb_tick_partition(c, max - n, t->pages, &np, t->chunk,
+					 changed);
+		/* @max or @t->chunk pages reached, or a page changed already. */
+		if (c->taken < c->nr)
+			break;
+		c = NULL;
 	}
 	if (n)
 		mmsb_queue_release(&t->queue, n);

@@ -1315,10 +1315,12 @@ TEST_F(tick, ring_depth_and_bytes)
 
 /*
  * tick_budget_us=100 (the least): a tick checks its budget after each
- * chunk of 4096 deltas, and applying 4096 deltas takes longer than
- * that.  So with 4196 queued the first tick stops after one chunk,
- * counts an overrun, leaves 100 in the ring, and has no time left for
- * GC (gc_ns 0, not invoked); the next tick takes the rest.
+ * take, of deltas on 4096 pages at most, and applying 4096 deltas takes
+ * longer than that.  So with 4196 deltas queued on as many pages (the
+ * first and the last on the fixture's page, the others one each on new
+ * pages) the first tick stops after one take, counts an overrun, leaves
+ * 100 in the ring, and has no time left for GC (gc_ns 0, not invoked);
+ * the next tick takes the rest.
  */
 TEST_F_TIMEOUT(tick, overrun, 120)
 {
@@ -1327,12 +1329,16 @@ TEST_F_TIMEOUT(tick, overrun, 120)
 	static __u8 buf[64];
 	struct mmsb_stats st;
 	unsigned int i;
+	__u64 id;
 
 	ASSERT_NE(NULL, d);
 	tick_open(_metadata, self, "tick_us=1000000 tick_budget_us=100");
-	for (i = 0; i < n; i++)
-		mmsb_delta_dense(&d[i], self->page, (i * 64) % PAGE_BYTES, buf,
-				 sizeof(buf));
+	for (i = 0; i < n; i++) {
+		id = self->page;
+		if (i && i < n - 1)
+			ASSERT_EQ(0, create(self->fd, sizeof(buf), 0, &id));
+		mmsb_delta_dense(&d[i], id, 0, buf, sizeof(buf));
+	}
 	ASSERT_EQ(0, mmsb_submit(self->fd, d, MMSB_SUBMIT_MAX, 0, NULL));
 	ASSERT_EQ(0, mmsb_submit(self->fd, d + MMSB_SUBMIT_MAX,
 				 n - MMSB_SUBMIT_MAX, 0, NULL));
@@ -1340,6 +1346,7 @@ TEST_F_TIMEOUT(tick, overrun, 120)
 	EXPECT_EQ(1, st.last.overrun);
 	EXPECT_EQ(1, st.overruns);
 	EXPECT_EQ(chunk, st.last.processed);
+	EXPECT_EQ(chunk, st.last.pages_changed);
 	EXPECT_EQ(n - chunk, st.last.ring_depth);
 	EXPECT_EQ(n - chunk, st.ring_depth);
 	EXPECT_EQ(0, st.last.gc_invoked);

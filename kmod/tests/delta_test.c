@@ -28,6 +28,7 @@
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 
 #define PG_SIZE		256
+#define DT_PAGES	4
 
 struct dt {
 	struct mmsb_page_table table;
@@ -35,7 +36,7 @@ struct dt {
 	struct mmsb_builder b;
 	struct mmsb_page_cache cache;
 	struct mmsb_engine eng;
-	struct mmsb_page *page[4];
+	struct mmsb_page *page[DT_PAGES];
 	u8 payload[PG_SIZE];
 	u8 mask[PG_SIZE / 8];
 	/* User copies of @payload and @mask, what deltas point at. */
@@ -101,6 +102,14 @@ static void dt_run(struct kunit *test, struct dt *t, struct mmsb_page **pages,
 		KUNIT_EXPECT_NULL(test, pages[i]->tick.first);
 }
 
+/* All of @c's records on the test's pages, but none on a page @changed. */
+static unsigned int dt_partition(struct mmsb_chunk *c,
+				 struct mmsb_page **pages, unsigned int *np,
+				 u64 changed)
+{
+	return mmsb_tick_partition(c, c->nr, pages, np, DT_PAGES, changed);
+}
+
 /* The tick's part: partition, apply every page, retire the chunk. */
 static void dt_apply_chunk(struct kunit *test, struct dt *t,
 			   struct mmsb_chunk *c, u64 tick,
@@ -109,8 +118,7 @@ static void dt_apply_chunk(struct kunit *test, struct dt *t,
 	struct mmsb_page *pages[ARRAY_SIZE(t->page)];
 	unsigned int np = 0;
 
-	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, c->nr, pages, &np),
-			c->nr);
+	KUNIT_EXPECT_EQ(test, dt_partition(c, pages, &np, 0), c->nr);
 	dt_run(test, t, pages, np, c->nr, tick, st);
 	mmsb_chunk_retire(&t->ctx, c);
 }
@@ -341,9 +349,14 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->nr_pages, 3);
 	/* The table's, the test's and the chunk's: the builder holds none. */
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 3);
-	/* Two calls: a chunk is taken in pieces when a tick says so. */
-	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np), 4);
-	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np), 2);
+	/*
+	 * A chunk is taken in pieces when a tick says so: two deltas at
+	 * most, then two pages at most (the third, C, waits), then the rest.
+	 */
+	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 2, pages, &np, 3, 0), 2);
+	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np, 2, 0), 1);
+	KUNIT_EXPECT_EQ(test, np, 2);
+	KUNIT_EXPECT_EQ(test, mmsb_tick_partition(c, 4, pages, &np, 3, 0), 3);
 	KUNIT_ASSERT_EQ(test, np, 3);
 	KUNIT_EXPECT_PTR_EQ(test, pages[0], t->page[0]);
 	KUNIT_EXPECT_PTR_EQ(test, pages[1], t->page[1]);
@@ -360,6 +373,51 @@ static void mmsb_delta_test_partition(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.processed, ARRAY_SIZE(pg));
 	mmsb_chunk_retire(&t->ctx, c);
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
+}
+
+/*
+ * A later take of a tick stops before the first delta on a page an
+ * earlier take changed, whatever comes after it: pages A B in tick 1,
+ * then C C A B taken for the same tick gives C C; the next tick takes
+ * the rest.
+ */
+static void mmsb_delta_test_partition_changed(struct kunit *test)
+{
+	static const int pg[] = { 2, 2, 0, 1 };
+	struct dt *t = test->priv;
+	struct mmsb_page *pages[ARRAY_SIZE(t->page)];
+	struct mmsb_engine_stats st = { 0 };
+	struct mmsb_delta_desc d;
+	struct mmsb_chunk *c;
+	unsigned int i, np = 0;
+
+	for (i = 0; i < 2; i++) {
+		d = dt_dense(t, i, 0, 1);
+		dt_add(test, &d, i + 1);
+	}
+	dt_apply_chunk(test, t, dt_take_chunk(test, t), 1, &st);
+	KUNIT_ASSERT_TRUE(test, mmsb_page_changed_in(t->page[0], 1));
+	KUNIT_ASSERT_TRUE(test, mmsb_page_changed_in(t->page[1], 1));
+
+	for (i = 0; i < ARRAY_SIZE(pg); i++) {
+		d = dt_dense(t, pg[i], i, 1);
+		dt_add(test, &d, 3 + i);
+	}
+	c = dt_take_chunk(test, t);
+	KUNIT_EXPECT_EQ(test, dt_partition(c, pages, &np, 1), 2);
+	KUNIT_EXPECT_EQ(test, dt_partition(c, pages, &np, 1), 0);
+	KUNIT_EXPECT_EQ(test, c->taken, 2);
+	KUNIT_ASSERT_EQ(test, np, 1);
+	KUNIT_EXPECT_PTR_EQ(test, pages[0], t->page[2]);
+	dt_run(test, t, pages, np, 2, 1, &st);
+	np = 0;
+	KUNIT_EXPECT_EQ(test, dt_partition(c, pages, &np, 0), 2);
+	KUNIT_EXPECT_EQ(test, np, 2);
+	dt_run(test, t, pages, np, 2, 2, &st);
+	KUNIT_EXPECT_EQ(test, st.processed, 6);
+	KUNIT_EXPECT_EQ(test, t->page[0]->epoch, 2);
+	KUNIT_EXPECT_EQ(test, t->page[2]->epoch, 1);
+	mmsb_chunk_retire(&t->ctx, c);
 }
 
 /*
@@ -643,6 +701,7 @@ static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE(mmsb_delta_test_permission),
 	KUNIT_CASE(mmsb_delta_test_masked_sparse),
 	KUNIT_CASE(mmsb_delta_test_partition),
+	KUNIT_CASE(mmsb_delta_test_partition_changed),
 	KUNIT_CASE(mmsb_delta_test_merge_equals_sequential),
 	KUNIT_CASE(mmsb_delta_test_epochs),
 	KUNIT_CASE(mmsb_delta_test_freed_page),
