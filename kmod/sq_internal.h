@@ -201,5 +201,7 @@ u32 mmsb_sq_cq_room(struct mmsb_sq *sq);
 void mmsb_sq_publish(struct mmsb_sq *sq);
 void mmsb_sq_notify(struct mmsb_sq *sq);
 int mmsb_sq_round(struct mmsb_sq *sq);
+u32 mmsb_sq_span(struct mmsb_sq *sq, u32 head, u32 n, u32 max, bool *chain);
+u32 mmsb_sq_chain_max(struct mmsb_sq *sq);
 
 #endif /* _MMSB_SQ_INTERNAL_H */
