@@ -14,7 +14,8 @@
  *  - the epoch rises by one in the first tick chunk that changes the
  *    page, and not again in that tick (@page->changed_tick); a tick
  *    gives the engine no other chunk with that page (mmsb_tick_take()),
- *    so readers see the page's whole tick or none of it;
+ *    so readers see the page's whole tick or none of it (but
+ *    propagation, after the engine, writes an edge's target again);
  *  - a delta with expected_epoch E != 0 applies only if the page is at
  *    E and no earlier delta of this tick changed it, else -ESTALE: of
  *    several writers racing with the same E exactly one wins;

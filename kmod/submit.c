@@ -436,8 +436,9 @@ efault:
  * were claimed: read into a record on the stack (mmsb_delta_read_one())
  * and, if no tick runs, handed to a tick run here (mmsb_tick_run_one()),
  * with no chunk, no queue and no batch.  Returns %MMSB_DELTA_CHUNK when
- * it cannot: another form of delta, a tick running, or deltas queued
- * that the tick had to leave; nothing of the delta was kept or counted
+ * it cannot: another form of delta, a tick running, deltas queued that
+ * the tick had to leave, or its page changed by them in that tick;
+ * nothing of the delta was kept or counted
  * then, and the caller submits it as any other, reading it again.  Else
  * returns mmsb_submit()'s answer, with @sub's counts set: a refused
  * delta is refused as mmsb_submit_queue() refuses it.

@@ -320,7 +320,9 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	a->held = NULL;
 	a->again = false;
 	t->sq_armed = mmsb_sq_apply(t->sqs, a);
-	tc->again |= a->again;
+	/* An overrun leaves the rest to the period, as the drain's does. */
+	if (a->again && !a->overrun && !tc->m.overrun)
+		tc->again = true;
 	if (a->handled) {
 		tc->deltas += a->handled;
 		tc->m.apply_ns = ktime_get_ns() - tc->start;
@@ -661,8 +663,9 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
  * For a SYNC submission of one delta that found no tick running: no
  * chunk, no queue, no batch.  The same tick as the orchestrator's takes
  * what is queued first, then @kd, accepted then, unless deltas are still
- * queued (a full tick, producers outrunning it): those come first, and
- * the caller queues @kd as any other.  Then @t->run_lock is dropped.
+ * queued (a full tick, producers outrunning it; those come first) or the
+ * drain changed @kd's page (a tick shows each page once): the caller
+ * then queues @kd as any other.  Then @t->run_lock is dropped.
  *
  * Context: process context, sleeps.
  * Return: whether the tick took @kd; then its @status and @epoch are
@@ -685,9 +688,10 @@ bool mmsb_tick_run_one(struct mmsb_tick *t, struct mmsb_kdelta *kd)
  * @t: the tick
  *
  * For work queued without waiting for it (a batch of io_uring commands
- * one task issued): one tick takes it all, up to batch_max.  If a tick
- * runs already, or work is left, the orchestrator is kicked instead: a
- * running tick may have taken its deltas before ours were queued.
+ * one task issued): one tick takes it, up to batch_max and unless it
+ * changes a page twice.  If a tick runs already, or work is left, the
+ * orchestrator is kicked instead: a running tick may have taken its
+ * deltas before ours were queued.
  *
  * Context: process context, sleeps.
  */

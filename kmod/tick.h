@@ -29,7 +29,10 @@ struct mmsb_prop;
 struct mmsb_stream_bus;
 struct mmsb_sq_list;
 
-/* Deltas drained and applied at once; the budget is checked between. */
+/*
+ * Pages whose deltas one take drains and applies at once (and deltas an
+ * atomic submission carries at most); the budget is checked between.
+ */
 #define MMSB_TICK_CHUNK		4096U
 
 /**

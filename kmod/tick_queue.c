@@ -86,7 +86,8 @@ void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n)
  * mmsb_tick_atomic_max() - deltas one atomic submission may carry
  * @t: the tick
  *
- * Return: what one tick takes at once, and the ring holds.
+ * Return: the pages one take holds at most (so the deltas, on distinct
+ * pages at worst), and what the ring holds.
  */
 u32 mmsb_tick_atomic_max(struct mmsb_tick *t)
 {

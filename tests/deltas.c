@@ -1271,7 +1271,7 @@ TEST_F(tick, metrics_of_one_tick)
  * batch_max=4: a tick takes four deltas and leaves the rest in the
  * ring (ring_depth), for the next tick.  ring_size=1000 makes a ring of
  * 1024 slots; ring_bytes is its slots (a sequence number and a pointer
- * each), the tick's buffer of one pointer per delta it takes at once
+ * each), the tick's buffer of one pointer per page it takes at once
  * (here batch_max) and the free chunks the pool keeps: none at load,
  * then the one 2 KiB chunk the ten deltas came in, once the last tick
  * gave it back.

@@ -180,15 +180,17 @@ TEST_F(tick_whole, sq_in_place)
 	tw_check(_metadata, &self->r);
 }
 
+#define TW_ONE		2000
+
 TEST_F(tick_whole, one_after_drain)
 {
 	static struct mmsb_delta d[64];
 	static __u64 vals[64];
 	struct mmsb_delta one;
 	__u64 k = 0, v, e0;
-	int round, i;
+	int round, i, own = 0;
 
-	for (round = 0; round < 2000; round++) {
+	for (round = 0; round < TW_ONE; round++) {
 		e0 = self->hdr->epoch;
 		for (i = 0; i < 64; i++) {
 			vals[i] = ++k;
@@ -200,9 +202,15 @@ TEST_F(tick_whole, one_after_drain)
 		ASSERT_EQ(0, mmsb_submit(self->fd, &one, 1, MMSB_SUBMIT_SYNC,
 					 NULL));
 		ASSERT_EQ(0, one.status);
-		/* The drain's tick, then one of its own. */
-		ASSERT_EQ(e0 + 2, one.epoch);
+		ASSERT_LE(e0 + 1, one.epoch);
+		/*
+		 * The drain's tick, then one of its own; or, when the
+		 * timer's tick held the tick as the call came, one tick
+		 * that took all 65 in one take (rare: once a second).
+		 */
+		own += one.epoch == e0 + 2;
 	}
+	EXPECT_LE(TW_ONE * 9 / 10, own);
 	tw_check(_metadata, &self->r);
 }
 
