@@ -86,8 +86,9 @@ void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n)
  * mmsb_tick_atomic_max() - deltas one atomic submission may carry
  * @t: the tick
  *
- * Return: the pages one take holds at most (so the deltas, on distinct
- * pages at worst), and what the ring holds.
+ * Return: the smaller of the pages one take holds (@t->chunk: the
+ * submission's deltas may all be on distinct pages) and what the ring
+ * holds.
  */
 u32 mmsb_tick_atomic_max(struct mmsb_tick *t)
 {
