@@ -977,22 +977,34 @@ static long poller_cpu(void)
 	return ret;
 }
 
-/* STATS ticks, and how often in @ms the ring's flags lacked NEED_WAKEUP. */
-static __u64 poller_look(int fd, struct mmsb_sq_handle *q, int ms,
-			 int *awake)
+/*
+ * After 100 ms, look at the poller of @q for 300 ms: STATS ticks, how
+ * often the ring's flags lacked NEED_WAKEUP (of 3,000 looks) and its
+ * CPU time; an idle poller runs at most 2 ticks and is seen awake at
+ * most 10 times.  Returns the CPU time, in clock ticks.
+ */
+static long poller_idle(struct __test_metadata *_metadata, int fd,
+			struct mmsb_sq_handle *q, const char *what)
 {
 	struct mmsb_stats a, b;
-	int i;
+	int i, awake = 0;
+	long cpu;
 
-	*awake = 0;
+	usleep(100000);
+	cpu = poller_cpu();
 	mmsb_stats(fd, &a);
-	for (i = 0; i < ms * 10; i++) {
-		*awake += !(__atomic_load_n(&q->ring->flags, __ATOMIC_RELAXED) &
-			    MMSB_SQ_NEED_WAKEUP);
+	for (i = 0; i < 3000; i++) {
+		awake += !(__atomic_load_n(&q->ring->flags, __ATOMIC_RELAXED) &
+			   MMSB_SQ_NEED_WAKEUP);
 		usleep(100);
 	}
 	mmsb_stats(fd, &b);
-	return b.ticks - a.ticks;
+	cpu = poller_cpu() - cpu;
+	TH_LOG("%s: %llu ticks, awake %d of 3000 looks, poller %ld clock ticks of CPU in 300 ms",
+	       what, (unsigned long long)(b.ticks - a.ticks), awake, cpu);
+	EXPECT_GE(2, b.ticks - a.ticks);
+	EXPECT_GE(10, awake);
+	return cpu;
 }
 
 /*
@@ -1007,34 +1019,18 @@ TEST(poller_idles_on_unfinished_chain)
 	struct mmsb_sq_handle q;
 	struct mmsb_cqe c;
 	struct env v;
-	__u64 val = 2, ticks;
-	int i, awake;
-	long cpu;
+	__u64 val = 2;
+	int i;
 
 	ASSERT_EQ(0, module_reload("tick_us=0"));
 	ASSERT_EQ(0, env_open(&v));
 	ASSERT_EQ(0, mmsb_sq_setup(v.fd, 16, 16 * 8, MMSB_SQ_POLL, 10, &q));
-	usleep(100000);
-	cpu = poller_cpu();
-	ticks = poller_look(v.fd, &q, 300, &awake);
-	cpu = poller_cpu() - cpu;
-	TH_LOG("empty SQ: %llu ticks, awake %d of 3000 looks, poller %ld clock ticks of CPU",
-	       (unsigned long long)ticks, awake, cpu);
-	EXPECT_GE(2, ticks);
-	EXPECT_GE(10, awake);
+	poller_idle(_metadata, v.fd, &q, "empty SQ");
 
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, sq_put(&q, v.ids[i], 0, &val, 8, 0, i, 1));
 	ASSERT_EQ(3, mmsb_sq_submit(&q));
-	usleep(100000);
-	cpu = poller_cpu();
-	ticks = poller_look(v.fd, &q, 300, &awake);
-	cpu = poller_cpu() - cpu;
-	TH_LOG("unfinished chain: %llu ticks, awake %d of 3000 looks, poller %ld clock ticks of CPU in 300 ms",
-	       (unsigned long long)ticks, awake, cpu);
-	EXPECT_GE(2, ticks);
-	EXPECT_GE(10, awake);
-	EXPECT_GE(2, cpu);
+	EXPECT_GE(2, poller_idle(_metadata, v.fd, &q, "unfinished chain"));
 
 	ASSERT_EQ(0, sq_put(&q, v.ids[3], 0, &val, 8, 0, 3, 0));
 	ASSERT_EQ(1, mmsb_sq_submit(&q));

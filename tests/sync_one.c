@@ -927,12 +927,13 @@ static int hq_ok_status(int s)
 }
 
 /*
- * @flags: the queue's setup flags; @timer: the module's tick_us is not
- * 0, so that the ticks consume without a system call.
+ * @flags: the queue's setup flags; @params: the module's, whose tick_us
+ * says whether ticks consume without a system call.
  */
 static void hq_run(struct __test_metadata *_metadata, int fd, __u64 page,
-		   __u32 flags, bool timer)
+		   __u32 flags, const char *params)
 {
+	bool timer = !strstr(params, "tick_us=0");
 	struct hq_shared sh = { 0 };
 	struct mmsb_sq_handle q;
 	struct mmsb_cqe cqe;
@@ -1022,14 +1023,13 @@ static void hq_run(struct __test_metadata *_metadata, int fd, __u64 page,
 
 TEST_F(sync_one, sq_hostile)
 {
-	hq_run(_metadata, self->fd, self->page, 0,
-	       !strstr(variant->params, "tick_us=0"));
+	hq_run(_metadata, self->fd, self->page, 0, variant->params);
 }
 
 TEST_F(sync_one, sq_hostile_poll)
 {
 	hq_run(_metadata, self->fd, self->page, MMSB_SQ_POLL,
-	       !strstr(variant->params, "tick_us=0"));
+	       variant->params);
 }
 
 /* ------------------------------------------------------------------ */
