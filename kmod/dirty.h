@@ -2,7 +2,7 @@
 /*
  * mmsb changed-byte ranges: what a tick changed in a page, as the engine
  * records it and propagation carries it along edges (propagate.c has
- * mmsb_dirty_add()).
+ * mmsb_dirty_merge()).
  */
 #ifndef _MMSB_DIRTY_H
 #define _MMSB_DIRTY_H
@@ -39,6 +39,32 @@ struct mmsb_dirty {
 	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES];
 };
 
-void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end);
+void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end);
+
+/**
+ * mmsb_dirty_add() - add bytes [@start, @end) to a page's changed ranges
+ * @d: the ranges
+ * @start: first byte
+ * @end: one past the last byte, > @start, at most U32_MAX
+ *
+ * Inline for its common case, bytes inside a range already (the engine
+ * calls it per delta, and a busy page's ranges soon merge): the first
+ * range that ends at or after @end is the only one that can hold them.
+ * Otherwise mmsb_dirty_merge() (propagate.c) merges them in.
+ *
+ * Context: the caller owns @d (the engine's thread for the page, or
+ * propagation).
+ */
+static inline void mmsb_dirty_add(struct mmsb_dirty *d, size_t start,
+				  size_t end)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr && d->r[i].end < end; i++)
+		;
+	if (i < d->nr && d->r[i].start <= start)
+		return;
+	mmsb_dirty_merge(d, start, end);
+}
 
 #endif /* _MMSB_DIRTY_H */

@@ -89,6 +89,7 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 	bool writing = false;
 	u64 epoch = page->epoch;
 	u64 last_id = page->last_delta_id;
+	unsigned long processed = 0;
 
 	page->tick.first = NULL;
 	page->tick.last = NULL;
@@ -128,8 +129,9 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);
 		last_id = kd->id;
 		kd->status = 0;
-		stats->processed++;
+		processed++;
 	}
+	stats->processed += processed;
 
 	if (writing) {
 		if (mmsb_page_write_commit(page, tick, last_id))

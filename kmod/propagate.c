@@ -70,7 +70,7 @@ struct mmsb_prop_work {
 };
 
 /**
- * mmsb_dirty_add() - add bytes [@start, @end) to a page's changed ranges
+ * mmsb_dirty_merge() - mmsb_dirty_add() past its fast path
  * @d: the ranges
  * @start: first byte
  * @end: one past the last byte, > @start, at most U32_MAX
@@ -80,7 +80,7 @@ struct mmsb_prop_work {
  * the new one are merged (of equal gaps, the lowest), so the fewest
  * unchanged bytes travel.  O(MMSB_DIRTY_RANGES).
  */
-void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
+void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
 {
 	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES + 1];
 	u32 s = start, e = end;
@@ -88,9 +88,6 @@ void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 
 	for (i = 0; i < d->nr && d->r[i].end < s; i++)
 		;
-	/* Inside a range already: the common case once ranges merged. */
-	if (i < d->nr && d->r[i].start <= s && e <= d->r[i].end)
-		return;
 	for (j = i; j < d->nr && d->r[j].start <= e; j++) {
 		s = min(s, d->r[j].start);
 		e = max(e, d->r[j].end);
@@ -126,7 +123,7 @@ void mmsb_dirty_add(struct mmsb_dirty *d, size_t start, size_t end)
 	d->r[i].end = e;
 	d->nr++;
 }
-EXPORT_SYMBOL_IF_KUNIT(mmsb_dirty_add);
+EXPORT_SYMBOL_IF_KUNIT(mmsb_dirty_merge);
 
 /**
  * mmsb_prop_init() - set up propagation

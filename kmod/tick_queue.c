@@ -168,27 +168,32 @@ unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 				 unsigned int *nr_pages, unsigned int max_pages,
 				 u64 changed)
 {
-	unsigned int n;
+	/* In locals: the stores below could alias @c for the compiler. */
+	unsigned int n, nr = *nr_pages, pos = c->pos;
 
-	for (n = 0; n < max && c->taken < c->nr; n++, c->taken++) {
-		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + c->pos);
+	max = min(max, c->nr - c->taken);
+	for (n = 0; n < max; n++) {
+		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + pos);
 		struct mmsb_page *page = kd->page;
 
 		if (!page->tick.first) {
-			if (*nr_pages == max_pages)
+			if (nr == max_pages)
 				break;
 			if (unlikely(changed) &&
 			    mmsb_page_changed_in(page, changed))
 				break;
 			page->tick.first = kd;
-			pages[(*nr_pages)++] = page;
+			pages[nr++] = page;
 		} else {
 			page->tick.last->tick_next = kd;
 		}
 		page->tick.last = kd;
 		kd->tick_next = NULL;
-		c->pos += kd->size;
+		pos += kd->size;
 	}
+	c->pos = pos;
+	c->taken += n;
+	*nr_pages = nr;
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);

@@ -29,7 +29,8 @@ def read_log(path):
     for line in open(path, errors='replace'):
         if line.startswith('MMSB-CSV,'):
             r = next(csv.reader([line[len('MMSB-CSV,'):]]))
-            if r[0] != 'key' and r[1] not in UNMARKED:
+            if r[0] != 'key' and (r[1] not in UNMARKED or
+                                  r[0] == 'seed_tick_flush'):
                 rows.append({'key': r[0], 'section': r[1],
                              'deltas': int(r[8]), 'ns': int(r[9])})
         elif line.startswith('KSYM '):
