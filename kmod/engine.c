@@ -67,7 +67,8 @@ static struct mmsb_stream_seg *mmsb_engine_seg(struct mmsb_stream_tick *cap,
 /*
  * Apply the deltas linked on @page from ->tick.first (tick @tick, never
  * 0), storing each delta's status and the page's new epoch in the
- * delta; notes the changed ranges in @dirty if set.  The caller is the
+ * delta; notes the changed ranges in @dirty if set, and then leaves the
+ * page's write section open for propagation to close.  The caller is the
  * only thread touching @page's tick fields and data in this tick.
  *
  * @capture is a constant of each caller: the loop is compiled twice,
@@ -134,7 +135,13 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 	stats->processed += processed;
 
 	if (writing) {
-		if (mmsb_page_write_commit(page, tick, last_id))
+		/*
+		 * A tick that propagates may write the page again: its
+		 * section stays open until propagation has run, so readers
+		 * see one content per epoch (mmsb_prop_run() closes it).
+		 */
+		if (dirty ? mmsb_page_write_hold(page, tick, last_id) :
+			    mmsb_page_write_commit(page, tick, last_id))
 			stats->pages_changed++;
 		epoch = page->epoch;
 	}
@@ -224,7 +231,9 @@ static void mmsb_engine_add(struct mmsb_engine_stats *to,
  * @nr_deltas: deltas linked on them, to decide whether to wake workers
  * @tick: tick number, the same for every chunk of one tick
  * @dirty: NULL, or @nr_pages records: record i gets the id of pages[i]
- *	and the byte ranges its deltas changed (none if no delta applied)
+ *	and the byte ranges its deltas changed (none if no delta applied);
+ *	then a page that changed is left in its write section, which the
+ *	caller closes (mmsb_prop_collect() and mmsb_prop_run() do)
  * @cap: NULL, or the tick's capture state: @cap->slots[i] gets the
  *	staged records of pages[i] (NULL if none could be staged); its
  *	@nr_slots is at least @nr_pages

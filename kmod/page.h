@@ -332,6 +332,9 @@ static inline struct mmsb_page *mmsb_page_hold(struct mmsb_page *page)
 void mmsb_page_write_begin(struct mmsb_page *page);
 void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 			 u64 last_delta_id);
+bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
+			  u64 last_delta_id);
+void mmsb_page_write_release(struct mmsb_page *page);
 bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 			    u64 last_delta_id);
 

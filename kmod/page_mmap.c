@@ -153,6 +153,23 @@ void mmsb_page_write_begin(struct mmsb_page *page)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_begin);
 
+/* The header from the page's fields, then the even sequence. */
+static void mmsb_page_publish(struct mmsb_page *page)
+{
+	struct mmsb_page_header *hdr = page->hdr;
+	u32 seq = READ_ONCE(hdr->seq);
+
+	WARN_ON_ONCE(!(seq & 1));
+	WRITE_ONCE(hdr->epoch, page->epoch);
+	WRITE_ONCE(hdr->last_delta_id, page->last_delta_id);
+	/*
+	 * Data and header before the even seq.  Pairs with the acquire
+	 * load in mmsb_read_begin() (uapi): a reader that sees this seq
+	 * sees everything written in the section.
+	 */
+	smp_store_release(&hdr->seq, seq + 1);
+}
+
 /**
  * mmsb_page_write_end() - close a page's write section
  * @page: the page, held by the caller
@@ -166,23 +183,62 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_begin);
 void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 			 u64 last_delta_id)
 {
-	struct mmsb_page_header *hdr = page->hdr;
-	u32 seq = READ_ONCE(hdr->seq);
-
-	WARN_ON_ONCE(!(seq & 1));
 	WARN_ON_ONCE(epoch < page->epoch);
 	WRITE_ONCE(page->epoch, epoch);
 	WRITE_ONCE(page->last_delta_id, last_delta_id);
-	WRITE_ONCE(hdr->epoch, epoch);
-	WRITE_ONCE(hdr->last_delta_id, last_delta_id);
-	/*
-	 * Data and header before the even seq.  Pairs with the acquire
-	 * load in mmsb_read_begin() (uapi): a reader that sees this seq
-	 * sees everything written in the section.
-	 */
-	smp_store_release(&hdr->seq, seq + 1);
+	mmsb_page_publish(page);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
+
+/**
+ * mmsb_page_write_hold() - end a tick's writes on a page, section open
+ * @page: the page, held by the caller, in its write section
+ * @tick: the number of the tick writing it (never 0)
+ * @last_delta_id: id of the last delta applied
+ *
+ * The epoch rule, in one place: a page's epoch rises once per tick that
+ * changes it, however many deltas and edges change it in that tick.
+ * The page gets its new epoch and @last_delta_id; its header, readers
+ * and waiters do not yet: the section stays open, for propagation to
+ * write the page too in the same tick, until mmsb_page_write_release().
+ *
+ * Context: the tick (one writer per page at a time).
+ * Return: true if this was the page's first change in @tick.
+ */
+bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
+			  u64 last_delta_id)
+{
+	bool first = !mmsb_page_changed_in(page, tick);
+
+	if (first)
+		page->changed_tick = tick;
+	WRITE_ONCE(page->epoch, page->epoch + first);
+	WRITE_ONCE(page->last_delta_id, last_delta_id);
+	return first;
+}
+
+/**
+ * mmsb_page_write_release() - close a write section mmsb_page_write_hold()
+ *	left open
+ * @page: the page, held by the caller
+ *
+ * Publishes the page's epoch and last delta id in its header, makes the
+ * sequence counter even and wakes the page's waiters.
+ *
+ * Context: the tick.
+ */
+void mmsb_page_write_release(struct mmsb_page *page)
+{
+	mmsb_page_publish(page);
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
+	 * before the look at the queue; pairs with the barrier in
+	 * set_current_state() of the waiters, who check the epoch after
+	 * queueing.
+	 */
+	if (wq_has_sleeper(&page->waitq))
+		wake_up_all(&page->waitq);
+}
 
 /**
  * mmsb_page_write_commit() - close a tick's write section on a page
@@ -190,10 +246,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
  * @tick: the number of the tick writing it (never 0)
  * @last_delta_id: id of the last delta applied
  *
- * The epoch rule, in one place: a page's epoch rises once per tick that
- * changes it, however many deltas and edges change it in that tick.
- * Then the epoch is published (mmsb_page_write_end()) and the page's
- * waiters are woken.
+ * mmsb_page_write_hold(), then mmsb_page_write_release().
  *
  * Context: the tick (one writer per page at a time).
  * Return: true if this was the page's first change in @tick.
@@ -201,19 +254,9 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
 bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 			    u64 last_delta_id)
 {
-	bool first = !mmsb_page_changed_in(page, tick);
+	bool first = mmsb_page_write_hold(page, tick, last_delta_id);
 
-	if (first)
-		page->changed_tick = tick;
-	mmsb_page_write_end(page, page->epoch + first, last_delta_id);
-	/*
-	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
-	 * in mmsb_page_write_end() before the look at the queue; pairs
-	 * with the barrier in set_current_state() of the waiters, who
-	 * check the epoch after queueing.
-	 */
-	if (wq_has_sleeper(&page->waitq))
-		wake_up_all(&page->waitq);
+	mmsb_page_write_release(page);
 	return first;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_commit);

@@ -413,8 +413,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_collect);
 /*
  * Under g->lock, at the start of the walk: the topological order, and
  * the tick's changed pages that have dependents filed under their
- * indexes.  Every page on @changed is put.  Returns false when there is
- * nothing to walk.
+ * indexes.  The pages stay on @changed (mmsb_prop_release()).  Returns
+ * false when there is nothing to walk.
  */
 static bool mmsb_prop_file_changed(struct mmsb_prop *p)
 {
@@ -436,9 +436,8 @@ static bool mmsb_prop_file_changed(struct mmsb_prop *p)
 		p->nr = n;
 		bitmap_zero(p->touched, n);
 	}
-	while ((page = p->changed)) {
-		p->changed = page->prop.next;
-		node = order ? mmsb_graph_lookup(p->graph, page->id) : NULL;
+	for (page = order ? p->changed : NULL; page; page = page->prop.next) {
+		node = mmsb_graph_lookup(p->graph, page->id);
 		if (node && !list_empty(&node->out)) {
 			pn = mmsb_prop_touch(p, node->topo_index);
 			pn->changed = true;
@@ -447,9 +446,24 @@ static bool mmsb_prop_file_changed(struct mmsb_prop *p)
 					       page->prop.dirty.r[r].start,
 					       page->prop.dirty.r[r].end);
 		}
-		mmsb_page_put(page);
 	}
 	return order;
+}
+
+/*
+ * The end of the walk: close the write sections the engine left open on
+ * the pages it changed (mmsb_engine_run()), so each shows its deltas and
+ * what the edges brought it at once, and put the pages.
+ */
+static void mmsb_prop_release(struct mmsb_prop *p)
+{
+	struct mmsb_page *page;
+
+	while ((page = p->changed)) {
+		p->changed = page->prop.next;
+		mmsb_page_write_release(page);
+		mmsb_page_put(page);
+	}
 }
 
 /* The page at index @i, looked up once per tick; NULL if freed. */
@@ -540,7 +554,9 @@ static void mmsb_prop_capture(struct mmsb_prop *p, size_t i,
 /*
  * Apply every edge that reached index @i in this tick, in one write
  * section: copy the PASSTHROUGH ranges, raise the epoch once per tick,
- * wake the waiters.
+ * wake the waiters.  A page the engine changed in this tick is in its
+ * write section still, its epoch raised already: mmsb_prop_release()
+ * closes it.
  */
 static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 			    struct mmsb_stream_tick *cap,
@@ -550,7 +566,7 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 	const struct mmsb_prop_node *sn;
 	const struct mmsb_graph_edge *e;
 	struct mmsb_page *dst, *src;
-	bool change = false;
+	bool change = false, held;
 	unsigned int w, r;
 	size_t start, end;
 
@@ -565,7 +581,9 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 	if (!change)
 		return;
 
-	mmsb_page_write_begin(dst);
+	held = dst->prop.tick == tick;
+	if (!held)
+		mmsb_page_write_begin(dst);
 	for (w = pn->work; w != MMSB_PROP_NONE; w = p->work[w].next) {
 		e = p->work[w].edge;
 		if (e->kind != MMSB_GRAPH_PASSTHROUGH)
@@ -585,7 +603,7 @@ static void mmsb_prop_apply(struct mmsb_prop *p, size_t i, u64 tick,
 			mmsb_dirty_add(&pn->dirty, start, end);
 		}
 	}
-	if (mmsb_page_write_commit(dst, tick, dst->last_delta_id))
+	if (!held && mmsb_page_write_commit(dst, tick, dst->last_delta_id))
 		ps->pages_changed++;
 	/* After the commit: its bytes are final for the tick, and its epoch. */
 	if (unlikely(cap))
@@ -640,17 +658,18 @@ u64 mmsb_prop_run(struct mmsb_prop *p, u64 tick, struct mmsb_stream_tick *cap,
 	size_t i;
 
 	mutex_lock(&p->graph->lock);
-	if (!mmsb_prop_file_changed(p))
-		return ktime_get_ns() - start;
-	/* for_each_set_bit() rereads the bitmap: bits set ahead are seen. */
-	for_each_set_bit(i, p->touched, p->nr) {
-		if (p->nodes[i].work != MMSB_PROP_NONE)
-			mmsb_prop_apply(p, i, tick, cap, ps);
-		if (p->nodes[i].changed)
-			mmsb_prop_push(p, i);
+	if (mmsb_prop_file_changed(p)) {
+		/* for_each_set_bit() rereads the bitmap: bits set ahead are seen. */
+		for_each_set_bit(i, p->touched, p->nr) {
+			if (p->nodes[i].work != MMSB_PROP_NONE)
+				mmsb_prop_apply(p, i, tick, cap, ps);
+			if (p->nodes[i].changed)
+				mmsb_prop_push(p, i);
+		}
+		for_each_set_bit(i, p->touched, p->nr)
+			mmsb_page_put(p->nodes[i].page);
 	}
-	for_each_set_bit(i, p->touched, p->nr)
-		mmsb_page_put(p->nodes[i].page);
+	mmsb_prop_release(p);
 	return ktime_get_ns() - start;
 }
 

@@ -20,6 +20,9 @@
  * 4,096 SQEs.
  * tick_whole.one_after_drain: 64 deltas queued without SYNC, then one
  * SYNC delta, which the tick it runs takes after its drain.
+ * tick_whole.propagated: the page is the target of a PASSTHROUGH edge
+ * and takes a delta of its own in the tick that changes its source:
+ * the engine writes it, then propagation, one tick and one epoch.
  */
 #include <pthread.h>
 
@@ -211,6 +214,51 @@ TEST_F(tick_whole, one_after_drain)
 		own += one.epoch == e0 + 2;
 	}
 	EXPECT_LE(TW_ONE * 9 / 10, own);
+	tw_check(_metadata, &self->r);
+}
+
+#define TW_PROP_ROUNDS	200
+#define TW_PROP_OTHERS	1000	/* applied between the page and its source */
+
+TEST_F(tick_whole, propagated)
+{
+	static struct mmsb_delta d[TW_PROP_OTHERS + 2];
+	static __u64 ids[TW_PROP_OTHERS];
+	static const __u64 one = 1;
+	struct mmsb_page_create pc;
+	__u64 k = 0, own, src_val, got, epoch, e0, src;
+	int round, i;
+
+	ASSERT_EQ(0, mmsb_page_create(self->fd, 64, 0644, 0, &pc));
+	src = pc.id;
+	ASSERT_EQ(0, mmsb_edge_add(self->fd, src, self->page,
+				   MMSB_EDGE_PASSTHROUGH));
+	for (i = 0; i < TW_PROP_OTHERS; i++) {
+		ASSERT_EQ(0, mmsb_page_create(self->fd, 8, 0644, 0, &pc));
+		ids[i] = pc.id;
+	}
+	for (round = 0; round < TW_PROP_ROUNDS; round++) {
+		e0 = self->hdr->epoch;
+		own = ++k;
+		src_val = ++k;
+		/*
+		 * The page's own delta first, its source's last: the engine
+		 * applies the page, then the others, then the source, and
+		 * propagation copies the source's bytes over the page's.
+		 */
+		mmsb_delta_dense(&d[0], self->page, 0, &own, 8);
+		for (i = 0; i < TW_PROP_OTHERS; i++)
+			mmsb_delta_dense(&d[1 + i], ids[i], 0, &one, 8);
+		mmsb_delta_dense(&d[TW_PROP_OTHERS + 1], src, 0, &src_val, 8);
+		ASSERT_EQ(0, mmsb_submit(self->fd, d, TW_PROP_OTHERS + 2,
+					 MMSB_SUBMIT_SYNC, NULL));
+		ASSERT_EQ(0, d[0].status);
+		ASSERT_EQ(0, mmsb_page_read(self->hdr, 0, &got, 8, &epoch));
+		ASSERT_EQ(src_val, got);
+		/* One tick: one epoch, which its delta reports. */
+		ASSERT_EQ(e0 + 1, epoch);
+		ASSERT_EQ(epoch, d[0].epoch);
+	}
 	tw_check(_metadata, &self->r);
 }
 
