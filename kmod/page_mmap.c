@@ -190,6 +190,18 @@ void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
 
+static __always_inline bool __mmsb_page_write_hold(struct mmsb_page *page,
+						   u64 tick, u64 last_delta_id)
+{
+	bool first = !mmsb_page_changed_in(page, tick);
+
+	if (first)
+		page->changed_tick = tick;
+	WRITE_ONCE(page->epoch, page->epoch + first);
+	WRITE_ONCE(page->last_delta_id, last_delta_id);
+	return first;
+}
+
 /**
  * mmsb_page_write_hold() - end a tick's writes on a page, section open
  * @page: the page, held by the caller, in its write section
@@ -208,13 +220,20 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
 bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
 			  u64 last_delta_id)
 {
-	bool first = !mmsb_page_changed_in(page, tick);
+	return __mmsb_page_write_hold(page, tick, last_delta_id);
+}
 
-	if (first)
-		page->changed_tick = tick;
-	WRITE_ONCE(page->epoch, page->epoch + first);
-	WRITE_ONCE(page->last_delta_id, last_delta_id);
-	return first;
+static __always_inline void __mmsb_page_write_release(struct mmsb_page *page)
+{
+	mmsb_page_publish(page);
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
+	 * before the look at the queue; pairs with the barrier in
+	 * set_current_state() of the waiters, who check the epoch after
+	 * queueing.
+	 */
+	if (wq_has_sleeper(&page->waitq))
+		wake_up_all(&page->waitq);
 }
 
 /**
@@ -229,15 +248,7 @@ bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
  */
 void mmsb_page_write_release(struct mmsb_page *page)
 {
-	mmsb_page_publish(page);
-	/*
-	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
-	 * before the look at the queue; pairs with the barrier in
-	 * set_current_state() of the waiters, who check the epoch after
-	 * queueing.
-	 */
-	if (wq_has_sleeper(&page->waitq))
-		wake_up_all(&page->waitq);
+	__mmsb_page_write_release(page);
 }
 
 /**
@@ -254,9 +265,9 @@ void mmsb_page_write_release(struct mmsb_page *page)
 bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
 			    u64 last_delta_id)
 {
-	bool first = mmsb_page_write_hold(page, tick, last_delta_id);
+	bool first = __mmsb_page_write_hold(page, tick, last_delta_id);
 
-	mmsb_page_write_release(page);
+	__mmsb_page_write_release(page);
 	return first;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_commit);

@@ -89,8 +89,6 @@ struct mmsb_park *mmsb_park_take(struct mmsb_file *mf, void __user *uarg,
 {
 	struct mmsb_park *p, *found = NULL;
 
-	if (list_empty_careful(&mf->parks))
-		return NULL;
 	spin_lock(&mf->park_lock);
 	list_for_each_entry(p, &mf->parks, node) {
 		if (p->pid == task_pid(current)) {

@@ -151,27 +151,3 @@ void mmsb_queue_release(struct mmsb_queue *q, unsigned long n)
 	mmsb_queue_wake_producers(q);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_release);
-
-/**
- * mmsb_queue_reserved() - units reserved now, a snapshot
- * @q: the queue
- *
- * Return: units pushed or about to be, and not yet taken out.
- */
-unsigned long mmsb_queue_reserved(const struct mmsb_queue *q)
-{
-	return atomic_long_read(&q->reserved);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_reserved);
-
-/**
- * mmsb_queue_len() - number of queued items, a snapshot
- * @q: the queue
- *
- * Return: see mmsb_ring_len().
- */
-unsigned long mmsb_queue_len(const struct mmsb_queue *q)
-{
-	return mmsb_ring_len(&q->ring);
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_queue_len);

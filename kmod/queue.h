@@ -40,8 +40,27 @@ long mmsb_queue_reserve(struct mmsb_queue *q, unsigned long n, bool partial);
 void mmsb_queue_push_reserved(struct mmsb_queue *q, void *item);
 void *mmsb_queue_take(struct mmsb_queue *q);
 void mmsb_queue_release(struct mmsb_queue *q, unsigned long n);
-unsigned long mmsb_queue_reserved(const struct mmsb_queue *q);
 
-unsigned long mmsb_queue_len(const struct mmsb_queue *q);
+/**
+ * mmsb_queue_reserved() - units reserved now, a snapshot
+ * @q: the queue
+ *
+ * Return: units pushed or about to be, and not yet taken out.
+ */
+static inline unsigned long mmsb_queue_reserved(const struct mmsb_queue *q)
+{
+	return atomic_long_read(&q->reserved);
+}
+
+/**
+ * mmsb_queue_len() - number of queued items, a snapshot
+ * @q: the queue
+ *
+ * Return: see mmsb_ring_len().
+ */
+static inline unsigned long mmsb_queue_len(const struct mmsb_queue *q)
+{
+	return mmsb_ring_len(&q->ring);
+}
 
 #endif /* _MMSB_QUEUE_H */

@@ -14,6 +14,7 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/cache.h>
+#include <linux/minmax.h>
 #include <linux/types.h>
 
 /*
@@ -80,8 +81,56 @@ unsigned int mmsb_ring_push_batch(struct mmsb_ring *r, void * const *items,
 unsigned int mmsb_ring_pop_batch(struct mmsb_ring *r, void **items,
 				 unsigned int max);
 
-unsigned long mmsb_ring_len(const struct mmsb_ring *r);
-unsigned long mmsb_ring_capacity(const struct mmsb_ring *r);
-bool mmsb_ring_is_empty(const struct mmsb_ring *r);
+/**
+ * mmsb_ring_len() - number of queued items, a snapshot
+ * @r: the ring
+ *
+ * Counts positions claimed by producers and not yet claimed by
+ * consumers, so an item being written counts and one being read does
+ * not.  Exact when nobody pushes or pops concurrently; otherwise a value
+ * the ring held at some moment during the call, clamped to 0..capacity.
+ *
+ * Return: the number of items.
+ */
+static inline unsigned long mmsb_ring_len(const struct mmsb_ring *r)
+{
+	/*
+	 * No barrier: the two counters are read at slightly different
+	 * times whatever we do, and the clamp below turns any interleaving
+	 * into a value in range (head is read first so that racing pops
+	 * rarely drive the raw difference below zero).
+	 */
+	unsigned long head = atomic_long_read(&r->head);
+	unsigned long tail = atomic_long_read(&r->tail);
+	long len = (long)(tail - head);
+
+	if (len <= 0)
+		return 0;
+	return min_t(unsigned long, len, r->mask + 1);
+}
+
+/**
+ * mmsb_ring_capacity() - number of slots
+ * @r: the ring
+ *
+ * Return: the capacity, a power of two, as rounded by mmsb_ring_init().
+ */
+static inline unsigned long mmsb_ring_capacity(const struct mmsb_ring *r)
+{
+	return r->mask + 1;
+}
+
+/**
+ * mmsb_ring_is_empty() - whether the ring holds no item, a snapshot
+ * @r: the ring
+ *
+ * Same caveats as mmsb_ring_len().
+ *
+ * Return: true when empty.
+ */
+static inline bool mmsb_ring_is_empty(const struct mmsb_ring *r)
+{
+	return mmsb_ring_len(r) == 0;
+}
 
 #endif /* _MMSB_RING_H */

@@ -508,7 +508,9 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 	struct mmsb_batch *batch;
 	int ret;
 
-	p = mmsb_park_take(mf, uarg, sub);
+	/* A look before the call: a file rarely has a parked submission. */
+	p = list_empty_careful(&mf->parks) ? NULL :
+					     mmsb_park_take(mf, uarg, sub);
 	if (p) {
 		if (mmsb_park_resume(p, s, mf, &local)) {
 			batch = s->b.batch;

@@ -192,7 +192,8 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  * @st: the change stream's capture, NULL when no stream was open when
  *	the tick started (stream.h)
  * @es: what the engine did
- * @m: the metrics it publishes
+ * @m: the metrics it publishes: the entry of @t->metrics readers do not
+ *	read, which mmsb_tick_publish() makes theirs
  * @t: the tick
  * @sq: what the mapped queues get to apply their SQEs in place
  * @one: a delta its submitter hands the tick (mmsb_tick_run_one()), or
@@ -210,7 +211,7 @@ struct mmsb_tick_ctx {
 	struct mmsb_dirty *dirty;
 	struct mmsb_stream_tick *st;
 	struct mmsb_engine_stats es;
-	struct mmsb_tick_metrics m;
+	struct mmsb_tick_metrics *m;
 	struct mmsb_tick *t;
 	struct mmsb_sq_apply sq;
 	struct mmsb_kdelta *one;
@@ -248,7 +249,7 @@ static void mmsb_tick_open(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	unsigned int limit, n, nr_pages;
-	u64 now = tc->start;
+	u64 elapsed = 0;
 
 	limit = min_t(unsigned long, t->batch_max,
 		      mmsb_queue_reserved(&t->queue));
@@ -270,14 +271,14 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 		if (tc->dirty)
 			mmsb_prop_collect(t->prop, t->pages, nr_pages);
 		mmsb_tick_retire(t);
-		now = ktime_get_ns();
-		if (now - tc->start > t->budget_ns) {
-			tc->m.overrun = 1;
+		elapsed = ktime_get_ns() - tc->start;
+		if (elapsed > t->budget_ns) {
+			tc->m->overrun = 1;
 			break;
 		}
 	}
-	tc->m.apply_ns = now - tc->start;
-	tc->again = tc->deltas < limit && !tc->m.overrun &&
+	tc->m->apply_ns = elapsed;
+	tc->again = tc->deltas < limit && !tc->m->overrun &&
 		    mmsb_tick_has_work(t);
 }
 
@@ -321,12 +322,12 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	a->again = false;
 	t->sq_armed = mmsb_sq_apply(t->sqs, a);
 	/* An overrun leaves the rest to the period, as the drain's does. */
-	if (a->again && !a->overrun && !tc->m.overrun)
+	if (a->again && !a->overrun && !tc->m->overrun)
 		tc->again = true;
 	if (a->handled) {
 		tc->deltas += a->handled;
-		tc->m.apply_ns = ktime_get_ns() - tc->start;
-		tc->m.overrun |= a->overrun;
+		tc->m->apply_ns = ktime_get_ns() - tc->start;
+		tc->m->overrun |= a->overrun;
 	}
 }
 
@@ -375,7 +376,7 @@ static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
  */
 static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
-	struct mmsb_tick_metrics *m = &tc->m;
+	struct mmsb_tick_metrics *m = tc->m;
 	struct mmsb_prop_stats ps = { };
 	bool cycle;
 
@@ -399,16 +400,16 @@ static void mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
 	struct mmsb_monitor_run run;
 
-	tc->m.gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns, &run);
-	tc->m.gc_invoked = run.invoked;
-	tc->m.gc_reclaimed_pages = run.reclaimed_pages;
-	tc->m.gc_reclaimed_bytes = run.reclaimed_bytes;
+	tc->m->gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns, &run);
+	tc->m->gc_invoked = run.invoked;
+	tc->m->gc_reclaimed_pages = run.reclaimed_pages;
+	tc->m->gc_reclaimed_bytes = run.reclaimed_bytes;
 }
 
 /* Phase 6, publish: the tick's metrics and the totals since load. */
 static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 {
-	struct mmsb_tick_metrics *m = &tc->m;
+	struct mmsb_tick_metrics *m = tc->m;
 
 	m->tick = t->tick_no;
 	m->processed = tc->es.processed;
@@ -430,7 +431,7 @@ static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	m->ring_depth = mmsb_queue_reserved(&t->queue);
 
 	spin_lock(&t->lock);
-	t->last = *m;
+	t->last = !t->last;
 	t->totals.ticks++;
 	t->totals.processed += m->processed;
 	t->totals.rejected += m->rejected;
@@ -541,7 +542,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	tc.dirty = NULL;
 	tc.st = NULL;
 	memset(&tc.es, 0, sizeof(tc.es));
-	memset(&tc.m, 0, sizeof(tc.m));
+	tc.m = &t->metrics[!t->last];
+	memset(tc.m, 0, sizeof(*tc.m));
 	tc.t = t;
 	tc.sq.held = NULL;
 	tc.one = one ? *one : NULL;
@@ -781,7 +783,8 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->tick_no = 0;
 	t->atomic_no = 0;
 	spin_lock_init(&t->lock);
-	memset(&t->last, 0, sizeof(t->last));
+	memset(t->metrics, 0, sizeof(t->metrics));
+	t->last = 0;
 	memset(&t->totals, 0, sizeof(t->totals));
 	hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	t->timer.function = mmsb_tick_timer_fn;
@@ -848,9 +851,10 @@ void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  u64 *ring_depth, u64 *ring_capacity)
 {
 	spin_lock(&t->lock);
-	*last = t->last;
+	*last = t->metrics[t->last];
 	*totals = t->totals;
 	spin_unlock(&t->lock);
 	*ring_depth = mmsb_queue_reserved(&t->queue);
 	*ring_capacity = mmsb_ring_capacity(&t->queue.ring);
 }
+EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_read_stats);

@@ -115,7 +115,9 @@ struct mmsb_tick_totals {
  * @bus: the bus header (uapi), one zeroed vmalloc_user() page; its
  *	tick_seq is odd while a tick writes pages
  * @lock: protects @last and @totals against STATS readers
- * @last: metrics of the last tick that handled deltas
+ * @metrics: two sets of tick metrics: @metrics[@last] those of the last
+ *	tick that handled deltas, the other one the running tick's
+ * @last: which entry of @metrics readers read
  * @totals: counters since load
  */
 struct mmsb_tick {
@@ -152,7 +154,8 @@ struct mmsb_tick {
 	struct mmsb_bus_header *bus;
 
 	spinlock_t lock;	/* @last and @totals vs STATS readers */
-	struct mmsb_tick_metrics last;
+	struct mmsb_tick_metrics metrics[2];
+	unsigned int last;
 	struct mmsb_tick_totals totals;
 };
 

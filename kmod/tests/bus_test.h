@@ -221,10 +221,9 @@ static inline void tb_read(struct mmsb_page *page, u32 off, void *out,
 static inline void tb_stats(struct tb *tb, struct mmsb_tick_metrics *last,
 			    struct mmsb_tick_totals *tot)
 {
-	spin_lock(&tb->tick.lock);
-	*last = tb->tick.last;
-	*tot = tb->tick.totals;
-	spin_unlock(&tb->tick.lock);
+	u64 depth, capacity;
+
+	mmsb_tick_read_stats(&tb->tick, last, tot, &depth, &capacity);
 }
 
 #endif /* _MMSB_BUS_TEST_H */
