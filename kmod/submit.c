@@ -25,7 +25,11 @@
 #include "tick.h"
 #include "trace.h"
 
-/*
+/**
+ * mmsb_submit_claim() - write pending outputs into a submission's deltas
+ * @uptr: the caller's array of @n struct mmsb_delta
+ * @n: deltas
+ *
  * Before anything is read or queued, write every delta's outputs with
  * their pending values (id 0, status -EINPROGRESS, epoch 0): this proves
  * that the outcome can be written back, so a caller whose array is not
@@ -33,8 +37,11 @@
  * an -EFAULT.  Inputs are not read here: no double fetch.  A delta whose
  * outcome cannot be written later on (the array unmapped or made
  * read-only meanwhile) keeps these values where it is still readable.
+ *
+ * Context: process context with the caller's mm.
+ * Return: 0 or -EFAULT.
  */
-static int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
+int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
 {
 	struct mmsb_delta __user *u;
 	u32 i;
@@ -431,21 +438,33 @@ efault:
 	return -EFAULT;
 }
 
-/*
- * A SYNC submission of one small DENSE delta, not ATOMIC, whose outputs
- * were claimed: read into a record on the stack (mmsb_delta_read_one())
- * and, if no tick runs, handed to a tick run here (mmsb_tick_run_one()),
- * with no chunk, no queue and no batch.  Returns %MMSB_DELTA_CHUNK when
- * it cannot: another form of delta, a tick running, deltas queued that
- * the tick had to leave, or its page changed by them in that tick;
- * nothing of the delta was kept or counted
- * then, and the caller submits it as any other, reading it again.  Else
- * returns mmsb_submit()'s answer, with @sub's counts set: a refused
- * delta is refused as mmsb_submit_queue() refuses it.
+/**
+ * mmsb_submit_one() - an awaited submission of one delta, applied here
+ * @mf: the submitting file
+ * @uptr: the caller's struct mmsb_delta, its outputs claimed
+ *	(mmsb_submit_claim())
+ * @accepted: out: 1 if the tick handled the delta (applied, or refused
+ *	for a stale epoch or a freed page), 0 if it was refused before
+ * @applied: out: 1 if it was applied
+ *
+ * For MMSB_IOC_SUBMIT with SYNC and io_uring's SUBMIT of one delta, not
+ * ATOMIC: a small DENSE delta is read into a record on the stack
+ * (mmsb_delta_read_one()) and, if no tick runs, handed to a tick run
+ * here (mmsb_tick_run_one()), with no chunk, no queue and no batch.
+ *
+ * Context: process context with the caller's mm; the tick it runs may
+ * sleep (propagation takes the graph's lock).
+ * Return: %MMSB_DELTA_CHUNK when it cannot: another form of delta, a
+ * tick running, deltas queued that the tick had to leave, or its page
+ * changed by them in that tick; nothing of the delta was kept or
+ * counted then, and the caller submits it as any other, reading it
+ * again.  Else 0 (the delta's status says what became of it; a refused
+ * delta is refused as mmsb_submit_queue() refuses it), -EFAULT (refused,
+ * and its status could not be written) or -ECOMM (handled by the tick,
+ * and its outputs could not be written).
  */
-static noinline int mmsb_submit_one(struct mmsb_file *mf,
-				    struct mmsb_delta __user *uptr,
-				    struct mmsb_submit *sub)
+int mmsb_submit_one(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
+		    u32 *accepted, u32 *applied)
 {
 	/* A record and its payload; not zeroed: every field is set. */
 	u8 rec[sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX]
@@ -455,6 +474,8 @@ static noinline int mmsb_submit_one(struct mmsb_file *mf,
 	u64 id = atomic64_inc_return(&ctx->next_id);
 	int ret;
 
+	*accepted = 0;
+	*applied = 0;
 	ret = mmsb_delta_read_one(ctx, &mf->pages, uptr, mf->cred, mf->admin,
 				  id, kd);
 	if (ret == MMSB_DELTA_CHUNK)
@@ -470,8 +491,8 @@ static noinline int mmsb_submit_one(struct mmsb_file *mf,
 		return MMSB_DELTA_CHUNK;
 	}
 	mmsb_page_put(kd->page);
-	sub->accepted = 1;
-	sub->applied = !kd->status;
+	*accepted = 1;
+	*applied = !kd->status;
 	if (mmsb_delta_put_result(uptr, id, kd->status, kd->epoch))
 		return -ECOMM;
 	return 0;
@@ -523,7 +544,8 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 			return -EFAULT;
 		if (sync && sub->count == 1 &&
 		    !(sub->flags & MMSB_SUBMIT_ATOMIC)) {
-			ret = mmsb_submit_one(mf, uptr, sub);
+			ret = mmsb_submit_one(mf, uptr, &sub->accepted,
+					      &sub->applied);
 			if (ret != MMSB_DELTA_CHUNK)
 				return ret;
 		}

@@ -16,7 +16,10 @@
  * kworker, which writes them with the process's mm, or answers
  * -EOWNERDEAD once the process is gone (mmsb_uring_sub_end()).  A CQE
  * therefore means "applied, propagated and visible", as the return of
- * a SYNC ioctl does, never just "queued".
+ * a SYNC ioctl does, never just "queued".  A command of one delta, not
+ * ATOMIC, is applied as a SYNC ioctl of one delta is: by a tick run at
+ * its issue when no tick runs (issued inline: and nothing is queued),
+ * and then completes from its issue (mmsb_uring_submit_one()).
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
@@ -258,10 +261,42 @@ static bool mmsb_uring_defer_tick(struct mmsb_file *mf, struct file *file)
 }
 
 /*
+ * One delta, applied by a tick run here (mmsb_submit_one(), as a SYNC
+ * ioctl of one delta): the command completes from its issue, with no
+ * batch and no task work.  Issued inline, only while nothing is queued,
+ * so that the tick applies just this delta.  Returns MMSB_DELTA_CHUNK
+ * when the delta must go the queued way.
+ */
+static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
+				 struct mmsb_file *mf,
+				 struct mmsb_delta __user *uptr,
+				 unsigned int issue_flags)
+{
+	u32 accepted, applied;
+	int ret;
+
+	if ((issue_flags & IO_URING_F_NONBLOCK) && mmsb_tick_queued(mf->tick))
+		return MMSB_DELTA_CHUNK;
+	if (mmsb_submit_claim(uptr, 1))
+		return -EFAULT;
+	ret = mmsb_submit_one(mf, uptr, &accepted, &applied);
+	if (ret == MMSB_DELTA_CHUNK)
+		return ret;
+	trace_mmsb_submit(1, accepted, true, true, ret);
+	if (ret || !applied)
+		return ret;
+	/* Not a positive return: see mmsb_uring_submit(). */
+	mmsb_uring_cmd_done(ioucmd, applied, issue_flags);
+	return -EIOCBQUEUED;
+}
+
+/*
  * Validate and queue (mmsb_submit_deltas()).  Issued inline, leave the
  * tick to the task's task work (mmsb_uring_defer_tick()); else run it
  * here if none runs and complete at once; else complete from the tick
  * that ends the batch.  Completions from a tick go through task work.
+ * One delta, not ATOMIC, is applied here when it can be
+ * (mmsb_uring_submit_one()).
  */
 static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     struct mmsb_file *mf,
@@ -277,6 +312,13 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	/* Out of the header's range: -EINVAL, as for MMSB_IOC_SUBMIT. */
 	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
 		return -EINVAL;
+	if (n == 1 && !(d->flags & MMSB_SUBMIT_ATOMIC)) {
+		ret = mmsb_uring_submit_one(ioucmd, mf,
+					    u64_to_user_ptr(d->deltas),
+					    issue_flags);
+		if (ret != MMSB_DELTA_CHUNK)
+			return ret;
+	}
 	/*
 	 * Issued inline by io_uring_enter(), we must not sleep on a full
 	 * queue, and a command cut in two cannot be retried.  Without room

@@ -585,6 +585,89 @@ TEST_F(uring, submit_all_refused)
 	EXPECT_EQ(inflight_settles(1000), 0);
 }
 
+/*
+ * A command of one delta is applied by a tick run at its issue (as a
+ * SYNC ioctl of one delta): each outcome as for any command.
+ */
+TEST_F(uring, one_delta)
+{
+	struct mmsb_delta d, *ro;
+	char x[8] = "one", y[8] = "two";
+	struct io_uring_sqe *sqe;
+	int i;
+
+	/* Applied: res 1, the outputs, the bytes. */
+	mmsb_delta_dense(&d, self->page, 8, x, sizeof(x));
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d, 1,
+			       0);
+	ASSERT_EQ(one_cqe(&self->ring, NULL), 1);
+	EXPECT_EQ(d.status, 0);
+	EXPECT_NE(d.delta_id, 0);
+	EXPECT_EQ(d.epoch, 1);
+	EXPECT_EQ(memcmp(self->data + 8, x, sizeof(x)), 0);
+
+	/* A stale expected epoch: res 0, -ESTALE, the page's epoch. */
+	mmsb_delta_dense(&d, self->page, 8, y, sizeof(y));
+	d.expected_epoch = 5;
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d, 1,
+			       0);
+	ASSERT_EQ(one_cqe(&self->ring, NULL), 0);
+	EXPECT_EQ(d.status, -ESTALE);
+	EXPECT_EQ(d.epoch, 1);
+	EXPECT_EQ(memcmp(self->data + 8, x, sizeof(x)), 0);
+
+	/* Refused at its checks: res 0, the errno, no id. */
+	mmsb_delta_dense(&d, self->page + 1000000, 0, y, sizeof(y));
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, &d, 1,
+			       0);
+	ASSERT_EQ(one_cqe(&self->ring, NULL), 0);
+	EXPECT_EQ(d.status, -ENOENT);
+	EXPECT_EQ(d.delta_id, 0);
+
+	/* An array that cannot take the outputs: -EFAULT, nothing done. */
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(ro, MAP_FAILED);
+	mmsb_delta_dense(ro, self->page, 8, y, sizeof(y));
+	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
+	mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd, ro, 1,
+			       0);
+	EXPECT_EQ(one_cqe(&self->ring, NULL), -EFAULT);
+	EXPECT_EQ(page_epoch(self->fd, self->page), 1);
+	EXPECT_EQ(munmap(ro, 4096), 0);
+
+	/* From io-wq (IOSQE_ASYNC): the same. */
+	mmsb_delta_dense(&d, self->page, 16, y, sizeof(y));
+	sqe = io_uring_get_sqe(&self->ring);
+	mmsb_uring_prep_submit(sqe, self->fd, &d, 1, 0);
+	sqe->flags |= IOSQE_ASYNC;
+	ASSERT_EQ(one_cqe(&self->ring, NULL), 1);
+	EXPECT_EQ(d.status, 0);
+	EXPECT_EQ(d.epoch, 2);
+	EXPECT_EQ(memcmp(self->data + 16, y, sizeof(y)), 0);
+
+	/* Many in one io_uring_enter(), in order: the last bytes win. */
+	for (i = 0; i < 32; i++) {
+		static struct mmsb_delta many[32];
+		static __u64 v[32];
+
+		v[i] = i + 1;
+		mmsb_delta_dense(&many[i], self->page, 24, &v[i], 8);
+		mmsb_uring_prep_submit(io_uring_get_sqe(&self->ring), self->fd,
+				       &many[i], 1, 0);
+	}
+	ASSERT_EQ(io_uring_submit_and_wait(&self->ring, 32), 32);
+	for (i = 0; i < 32; i++) {
+		struct io_uring_cqe *cqe;
+
+		ASSERT_EQ(io_uring_wait_cqe(&self->ring, &cqe), 0);
+		EXPECT_EQ(cqe->res, 1);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	EXPECT_EQ(*(const __u64 *)(self->data + 24), 32);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
 /* Rings set up with IORING_SETUP_IOPOLL are refused: -EOPNOTSUPP. */
 TEST_F(uring, iopoll_refused)
 {
