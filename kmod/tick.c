@@ -251,6 +251,7 @@ static void mmsb_tick_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	unsigned int limit, n, nr_pages;
 	u64 elapsed = 0;
 
+	tc->m->overrun = 0;
 	limit = min_t(unsigned long, t->batch_max,
 		      mmsb_queue_reserved(&t->queue));
 	if (unlikely(mmsb_stream_active(t->stream)) && limit)
@@ -380,8 +381,13 @@ static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	struct mmsb_prop_stats ps = { };
 	bool cycle;
 
-	if (!tc->dirty)
+	if (!tc->dirty) {
+		m->propagate_ns = 0;
+		m->graph_ns = 0;
+		m->propagated = 0;
+		m->graph_has_cycle = 0;
 		return;
+	}
 	m->propagate_ns = mmsb_prop_run(t->prop, t->tick_no, tc->st, &ps);
 	trace_mmsb_propagate(t->tick_no, ps.propagated, m->propagate_ns);
 	m->graph_ns = mmsb_prop_validate(t->prop, &cycle);
@@ -392,18 +398,29 @@ static void mmsb_tick_propagate(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 }
 
 /*
- * Phase 5, GC: what is left of the tick's budget; a monitor with nothing
- * to do is not run (the caller asks mmsb_monitor_idle(); gc_ns stays 0).
+ * Phase 5, GC: what is left of the tick's budget, if @run_gc; a monitor
+ * with nothing to do is not run (the caller asks mmsb_monitor_idle()).
  * After the graph's lock is dropped, since evicting a page takes it.
  */
-static void mmsb_tick_gc(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+static __always_inline void mmsb_tick_gc(struct mmsb_tick *t,
+					 struct mmsb_tick_ctx *tc, bool run_gc)
 {
-	struct mmsb_monitor_run run;
+	struct mmsb_tick_metrics *m = tc->m;
 
-	tc->m->gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns, &run);
-	tc->m->gc_invoked = run.invoked;
-	tc->m->gc_reclaimed_pages = run.reclaimed_pages;
-	tc->m->gc_reclaimed_bytes = run.reclaimed_bytes;
+	if (run_gc) {
+		struct mmsb_monitor_run run;
+
+		m->gc_ns = mmsb_monitor_run(t->mon, tc->start + t->budget_ns,
+					    &run);
+		m->gc_invoked = run.invoked;
+		m->gc_reclaimed_pages = run.reclaimed_pages;
+		m->gc_reclaimed_bytes = run.reclaimed_bytes;
+	} else {
+		m->gc_ns = 0;
+		m->gc_invoked = 0;
+		m->gc_reclaimed_pages = 0;
+		m->gc_reclaimed_bytes = 0;
+	}
 }
 
 /* Phase 6, publish: the tick's metrics and the totals since load. */
@@ -425,19 +442,19 @@ static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	if (tc->took_one)
 		m->apply_ns = m->total_ns - m->propagate_ns - m->graph_ns -
 			      m->gc_ns;
-	if (m->apply_ns)
-		m->throughput = div64_u64(tc->es.processed * NSEC_PER_SEC,
-					  m->apply_ns);
+	m->throughput = m->apply_ns ?
+			div64_u64(tc->es.processed * NSEC_PER_SEC, m->apply_ns) :
+			0;
 	m->ring_depth = mmsb_queue_reserved(&t->queue);
 
-	spin_lock(&t->lock);
-	t->last = !t->last;
+	write_seqcount_begin(&t->stats_seq);
+	WRITE_ONCE(t->last, !t->last);
 	t->totals.ticks++;
 	t->totals.processed += m->processed;
 	t->totals.rejected += m->rejected;
 	t->totals.conflicts += m->conflicts;
 	t->totals.overruns += m->overrun;
-	spin_unlock(&t->lock);
+	write_seqcount_end(&t->stats_seq);
 	trace_mmsb_tick(m);
 }
 
@@ -488,8 +505,12 @@ static bool mmsb_tick_keep_gc(struct mmsb_tick *t)
  * side (see the top of the file).  Returns true when another tick
  * should follow at once: ticks on demand and work left, or a tick that
  * stopped at a page it changed already (@again), whatever the period.
+ * @gc_idle: the tick found the monitor idle (mmsb_monitor_idle()), so
+ * it has no work now but what a free since then brings, which wakes
+ * the tick itself (the reclaim hook).
  */
-static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more, bool again)
+static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more, bool again,
+			   bool gc_idle)
 {
 	if (again)
 		return true;
@@ -504,7 +525,7 @@ static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more, bool again)
 			mmsb_tick_wake_timer(t);
 			return false;
 		}
-		if (mmsb_monitor_has_work(t->mon))
+		if (!gc_idle && mmsb_monitor_has_work(t->mon))
 			return mmsb_tick_keep_gc(t);
 		mmsb_tick_maybe_idle(t);
 		return false;
@@ -529,7 +550,7 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 {
 	/* Not zeroed whole (some 40 words): what each phase reads is set. */
 	struct mmsb_tick_ctx tc __uninitialized;
-	bool sq_in_place;
+	bool sq_in_place, gc_idle = false;
 
 	tc.start = ktime_get_ns();
 	/*
@@ -542,8 +563,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	tc.dirty = NULL;
 	tc.st = NULL;
 	memset(&tc.es, 0, sizeof(tc.es));
+	/* Not zeroed either: each phase writes its figures, ran or not. */
 	tc.m = &t->metrics[!t->last];
-	memset(tc.m, 0, sizeof(*tc.m));
 	tc.t = t;
 	tc.sq.held = NULL;
 	tc.one = one ? *one : NULL;
@@ -576,32 +597,17 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
 		mmsb_bus_header_write_end(t->bus, t->tick_no);
-		if (!mmsb_monitor_idle(t->mon))
-			mmsb_tick_gc(t, &tc);
+		gc_idle = mmsb_monitor_idle(t->mon);
+		mmsb_tick_gc(t, &tc, !gc_idle);
 		mmsb_tick_publish(t, &tc);
 	} else if (mmsb_monitor_has_work(t->mon)) {
-		mmsb_tick_gc(t, &tc);
+		mmsb_tick_gc(t, &tc, true);
 	}
 	/* Records out before the batches complete: a SYNC caller finds them. */
 	if (unlikely(tc.st))
 		mmsb_stream_tick_end(t->stream, tc.deltas ? t->tick_no : 0);
 	mmsb_tick_complete(t, &tc);
-	return mmsb_tick_next(t, sq_in_place && tc.sq.more, tc.again);
-}
-
-/**
- * mmsb_tick_trylock() - take the right to run ticks, if nobody runs one
- * @t: the tick
- *
- * For a submitter that wants its deltas applied now: when it gets the
- * lock, it runs the ticks itself with mmsb_tick_run_until(), in its own
- * context, instead of waking the orchestrator and sleeping.
- *
- * Return: true with @t->run_lock held.
- */
-bool mmsb_tick_trylock(struct mmsb_tick *t)
-{
-	return mutex_trylock(&t->run_lock);
+	return mmsb_tick_next(t, sq_in_place && tc.sq.more, tc.again, gc_idle);
 }
 
 /**
@@ -782,7 +788,7 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 	t->completed = 0;
 	t->tick_no = 0;
 	t->atomic_no = 0;
-	spin_lock_init(&t->lock);
+	seqcount_mutex_init(&t->stats_seq, &t->run_lock);
 	memset(t->metrics, 0, sizeof(t->metrics));
 	t->last = 0;
 	memset(&t->totals, 0, sizeof(t->totals));
@@ -850,10 +856,13 @@ void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity)
 {
-	spin_lock(&t->lock);
-	*last = t->metrics[t->last];
-	*totals = t->totals;
-	spin_unlock(&t->lock);
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&t->stats_seq);
+		*last = t->metrics[READ_ONCE(t->last)];
+		*totals = t->totals;
+	} while (read_seqcount_retry(&t->stats_seq, seq));
 	*ring_depth = mmsb_queue_reserved(&t->queue);
 	*ring_capacity = mmsb_ring_capacity(&t->queue.ring);
 }

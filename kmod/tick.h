@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/hrtimer.h>
 #include <linux/mutex.h>
+#include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -114,7 +115,8 @@ struct mmsb_tick_totals {
  * @atomic_no: number of the last atomic submission checked
  * @bus: the bus header (uapi), one zeroed vmalloc_user() page; its
  *	tick_seq is odd while a tick writes pages
- * @lock: protects @last and @totals against STATS readers
+ * @stats_seq: @last and @totals change in its write sections, which
+ *	only the tick, holding @run_lock, opens; STATS readers retry
  * @metrics: two sets of tick metrics: @metrics[@last] those of the last
  *	tick that handled deltas, the other one the running tick's
  * @last: which entry of @metrics readers read
@@ -153,7 +155,7 @@ struct mmsb_tick {
 	u64 atomic_no;
 	struct mmsb_bus_header *bus;
 
-	spinlock_t lock;	/* @last and @totals vs STATS readers */
+	seqcount_mutex_t stats_seq;	/* @last and @totals vs STATS readers */
 	struct mmsb_tick_metrics metrics[2];
 	unsigned int last;
 	struct mmsb_tick_totals totals;
@@ -173,7 +175,6 @@ u32 mmsb_tick_room(struct mmsb_tick *t);
 void mmsb_tick_kick(struct mmsb_tick *t);
 void mmsb_tick_wake_timer(struct mmsb_tick *t);
 int mmsb_tick_flush(struct mmsb_tick *t);
-bool mmsb_tick_trylock(struct mmsb_tick *t);
 int mmsb_tick_pause(struct mmsb_tick *t, u64 *last);
 void mmsb_tick_resume(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
@@ -202,6 +203,21 @@ void mmsb_tick_retire(struct mmsb_tick *t);
 static inline unsigned long mmsb_tick_queued(struct mmsb_tick *t)
 {
 	return mmsb_queue_reserved(&t->queue);
+}
+
+/**
+ * mmsb_tick_trylock() - take the right to run ticks, if nobody runs one
+ * @t: the tick
+ *
+ * For a submitter that wants its deltas applied now: when it gets the
+ * lock, it runs the ticks itself with mmsb_tick_run_until(), in its own
+ * context, instead of waking the orchestrator and sleeping.
+ *
+ * Return: true with @t->run_lock held.
+ */
+static inline bool mmsb_tick_trylock(struct mmsb_tick *t)
+{
+	return mutex_trylock(&t->run_lock);
 }
 
 #endif /* _MMSB_TICK_H */
