@@ -501,33 +501,6 @@ void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx)
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_end_all);
 
-/**
- * mmsb_delta_put_result() - write a delta's outputs back to its caller
- * @u: the caller's struct mmsb_delta
- * @id: delta_id: the id, or 0 if the delta was not queued
- * @status: status: 0 or a negative errno
- * @epoch: epoch: the page's epoch after the tick (awaited deltas) or 0
- *
- * The only three fields mmsb writes; each is written once per call.
- *
- * Context: process context with the caller's mm.
- * Return: 0 or -EFAULT.
- */
-int mmsb_delta_put_result(struct mmsb_delta __user *u, u64 id, s32 status,
-			  u64 epoch)
-{
-	if (!user_write_access_begin(u, sizeof(*u)))
-		return -EFAULT;
-	unsafe_put_user(id, &u->delta_id, efault);
-	unsafe_put_user(status, &u->status, efault);
-	unsafe_put_user(epoch, &u->epoch, efault);
-	user_write_access_end();
-	return 0;
-efault:
-	user_write_access_end();
-	return -EFAULT;
-}
-
 /*
  * The outputs of @c's deltas, accepted and not yet handled, when their
  * indices are consecutive: so are their ids (a submission's delta @i

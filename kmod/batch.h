@@ -35,6 +35,7 @@
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
 #include <linux/mmsb.h>
@@ -204,8 +205,33 @@ void mmsb_batch_handled(struct mmsb_batch *batch, u32 n);
 void mmsb_batch_put(struct mmsb_batch *batch);
 void mmsb_batch_abandon(struct mmsb_batch *batch);
 void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx);
-int mmsb_delta_put_result(struct mmsb_delta __user *u, u64 id, s32 status,
-			  u64 epoch);
+/**
+ * mmsb_delta_put_result() - write a delta's outputs back to its caller
+ * @u: the caller's struct mmsb_delta
+ * @id: delta_id: the id, or 0 if the delta was not queued
+ * @status: status: 0 or a negative errno
+ * @epoch: epoch: the page's epoch after the tick (awaited deltas) or 0
+ *
+ * The only three fields mmsb writes; each is written once per call.
+ *
+ * Context: process context with the caller's mm.
+ * Return: 0 or -EFAULT.
+ */
+static inline int mmsb_delta_put_result(struct mmsb_delta __user *u, u64 id,
+					s32 status, u64 epoch)
+{
+	if (!user_write_access_begin(u, sizeof(*u)))
+		return -EFAULT;
+	unsafe_put_user(id, &u->delta_id, efault);
+	unsafe_put_user(status, &u->status, efault);
+	unsafe_put_user(epoch, &u->epoch, efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 int mmsb_chunk_put_results(struct mmsb_chunk *c,
 			   struct mmsb_delta __user *uptr, bool ended,
 			   u32 *applied);

@@ -235,9 +235,9 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
  * A reference on the page of entry @e of @pc, if it still is page @id of
  * @pages (see struct mmsb_page_cache).
  */
-static bool mmsb_page_cache_hold(struct mmsb_page_cache *pc,
-				 struct mmsb_page_table *pages,
-				 struct mmsb_page_cache_slot *e, u64 id)
+static __always_inline bool
+mmsb_page_cache_hold(struct mmsb_page_cache *pc, struct mmsb_page_table *pages,
+		     struct mmsb_page_cache_slot *e, u64 id)
 {
 	bool held;
 

@@ -584,23 +584,17 @@ struct mmsb_page *mmsb_page_next(struct mmsb_page_table *t,
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_next);
 
 /**
- * mmsb_page_put() - drop a reference; the last one releases the page
- * @page: the page, or NULL
+ * mmsb_page_put_last() - mmsb_page_put() of the last reference
+ * @page: the page, whose reference count just reached zero
  *
  * With a reclaim hook the page goes onto the reclaim list (any context,
  * never sleeps); without one it is freed at once, which may sleep
  * (vfree()) in process context.  See page.h.
  */
-void mmsb_page_put(struct mmsb_page *page)
+void mmsb_page_put_last(struct mmsb_page *page)
 {
-	struct mmsb_page_table *t;
+	struct mmsb_page_table *t = page->table;
 
-	if (!page)
-		return;
-	t = page->table;
-	might_sleep_if(!t->notify && !in_interrupt());
-	if (!refcount_dec_and_test(&page->ref))
-		return;
 	if (!t->notify) {
 		mmsb_page_release(t, page);
 		return;
@@ -614,7 +608,7 @@ void mmsb_page_put(struct mmsb_page *page)
 	if (llist_add(&page->reclaim, &t->reclaim))
 		t->notify(t->notify_arg);
 }
-EXPORT_SYMBOL_IF_KUNIT(mmsb_page_put);
+EXPORT_SYMBOL_IF_KUNIT(mmsb_page_put_last);
 
 /* Is @gid the fsgid or a supplementary group of @cred? */
 static bool mmsb_cred_in_group(const struct cred *cred, kgid_t gid)

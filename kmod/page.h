@@ -308,7 +308,26 @@ static inline unsigned long mmsb_page_table_erased(struct mmsb_page_table *t)
 	return smp_load_acquire(&t->erased);
 }
 
-void mmsb_page_put(struct mmsb_page *page);
+void mmsb_page_put_last(struct mmsb_page *page);
+
+/**
+ * mmsb_page_put() - drop a reference; the last one releases the page
+ * @page: the page, or NULL
+ *
+ * The last reference goes through mmsb_page_put_last(): with a reclaim
+ * hook the page goes onto the reclaim list (any context, never sleeps);
+ * without one it is freed at once, which may sleep (vfree()) in process
+ * context.  Inline: every SYNC call of one delta and every chunk puts
+ * pages.
+ */
+static inline void mmsb_page_put(struct mmsb_page *page)
+{
+	if (!page)
+		return;
+	might_sleep_if(!page->table->notify && !in_interrupt());
+	if (refcount_dec_and_test(&page->ref))
+		mmsb_page_put_last(page);
+}
 
 int mmsb_page_permission(const struct mmsb_page *page,
 			 const struct cred *cred, bool admin, int may);
@@ -329,25 +348,163 @@ static inline struct mmsb_page *mmsb_page_hold(struct mmsb_page *page)
 	return page;
 }
 
-void mmsb_page_write_begin(struct mmsb_page *page);
+/**
+ * mmsb_page_write_begin() - open a page's write section
+ * @page: the page, held by the caller
+ *
+ * Makes the header's sequence counter odd, so readers of the mapping
+ * retry until mmsb_page_write_end().  One writer at a time per page:
+ * the tick guarantees it (one page = one worker per tick).  Inline: the
+ * engine opens a section for every page it changes.
+ */
+static inline void mmsb_page_write_begin(struct mmsb_page *page)
+{
+	struct mmsb_page_header *hdr = page->hdr;
+	u32 seq = READ_ONCE(hdr->seq);
+
+	WARN_ON_ONCE(seq & 1);
+	WRITE_ONCE(hdr->seq, seq + 1);
+	/*
+	 * Odd seq before any data store.  Pairs with the acquire fence in
+	 * mmsb_read_retry() (uapi): a reader that saw a new data byte sees
+	 * seq changed on its second look.
+	 */
+	smp_wmb();
+}
+
 void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 			 u64 last_delta_id);
-bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
-			  u64 last_delta_id);
-void mmsb_page_write_release(struct mmsb_page *page);
-bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
-			    u64 last_delta_id);
 
 int mmsb_bus_header_mmap(struct mmsb_bus_header *bus,
 			 struct vm_area_struct *vma);
-void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus);
-void mmsb_bus_header_write_end(struct mmsb_bus_header *bus, u64 tick);
+/**
+ * mmsb_bus_header_write_begin() - a tick starts writing pages
+ * @bus: the bus header
+ *
+ * Makes tick_seq odd: readers of several mappings retry while it is
+ * (mmsb_bus_read_begin()/mmsb_bus_read_retry() in the uapi).
+ *
+ * Context: the tick.
+ */
+static inline void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus)
+{
+	WRITE_ONCE(bus->tick_seq, bus->tick_seq + 1);
+	/*
+	 * Odd before any page store.  Pairs with the acquire fence in
+	 * mmsb_bus_read_retry() (uapi).
+	 */
+	smp_wmb();
+}
+
+/**
+ * mmsb_bus_header_write_end() - the tick wrote its last page
+ * @bus: the bus header
+ * @tick: the tick's number, for the header's @tick
+ *
+ * Context: the tick.
+ */
+static inline void mmsb_bus_header_write_end(struct mmsb_bus_header *bus,
+					     u64 tick)
+{
+	WRITE_ONCE(bus->tick, tick);
+	/* Pairs with the acquire load in mmsb_bus_read_begin() (uapi). */
+	smp_store_release(&bus->tick_seq, bus->tick_seq + 1);
+}
 
 /* Did tick @tick move the page's epoch already? (The epoch rule.) */
 static inline bool mmsb_page_changed_in(const struct mmsb_page *page,
 					u64 tick)
 {
 	return page->changed_tick == tick;
+}
+
+/* The header from the page's fields, then the even sequence. */
+static inline void mmsb_page_publish(struct mmsb_page *page)
+{
+	struct mmsb_page_header *hdr = page->hdr;
+	u32 seq = READ_ONCE(hdr->seq);
+
+	WARN_ON_ONCE(!(seq & 1));
+	WRITE_ONCE(hdr->epoch, page->epoch);
+	WRITE_ONCE(hdr->last_delta_id, page->last_delta_id);
+	/*
+	 * Data and header before the even seq.  Pairs with the acquire
+	 * load in mmsb_read_begin() (uapi): a reader that sees this seq
+	 * sees everything written in the section.
+	 */
+	smp_store_release(&hdr->seq, seq + 1);
+}
+
+/**
+ * mmsb_page_write_hold() - end a tick's writes on a page, section open
+ * @page: the page, held by the caller, in its write section
+ * @tick: the number of the tick writing it (never 0)
+ * @last_delta_id: id of the last delta applied
+ *
+ * The epoch rule, in one place: a page's epoch rises once per tick that
+ * changes it, however many deltas and edges change it in that tick.
+ * The page gets its new epoch and @last_delta_id; its header, readers
+ * and waiters do not yet: the section stays open, for propagation to
+ * write the page too in the same tick, until mmsb_page_write_release().
+ *
+ * Context: the tick (one writer per page at a time).
+ * Return: true if this was the page's first change in @tick.
+ */
+static inline bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
+					u64 last_delta_id)
+{
+	bool first = !mmsb_page_changed_in(page, tick);
+
+	if (first)
+		page->changed_tick = tick;
+	WRITE_ONCE(page->epoch, page->epoch + first);
+	WRITE_ONCE(page->last_delta_id, last_delta_id);
+	return first;
+}
+
+/**
+ * mmsb_page_write_release() - close a write section mmsb_page_write_hold()
+ *	left open
+ * @page: the page, held by the caller
+ *
+ * Publishes the page's epoch and last delta id in its header, makes the
+ * sequence counter even and wakes the page's waiters.
+ *
+ * Context: the tick.
+ */
+static inline void mmsb_page_write_release(struct mmsb_page *page)
+{
+	mmsb_page_publish(page);
+	/*
+	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
+	 * before the look at the queue; pairs with the barrier in
+	 * set_current_state() of the waiters, who check the epoch after
+	 * queueing.
+	 */
+	if (wq_has_sleeper(&page->waitq))
+		wake_up_all(&page->waitq);
+}
+
+/**
+ * mmsb_page_write_commit() - close a tick's write section on a page
+ * @page: the page, held by the caller, in its write section
+ * @tick: the number of the tick writing it (never 0)
+ * @last_delta_id: id of the last delta applied
+ *
+ * mmsb_page_write_hold(), then mmsb_page_write_release().  Inline, as
+ * mmsb_page_write_begin(): the engine closes a section for every page
+ * it changes.
+ *
+ * Context: the tick (one writer per page at a time).
+ * Return: true if this was the page's first change in @tick.
+ */
+static inline bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
+					  u64 last_delta_id)
+{
+	bool first = mmsb_page_write_hold(page, tick, last_delta_id);
+
+	mmsb_page_write_release(page);
+	return first;
 }
 
 /* Live pages of @t. */

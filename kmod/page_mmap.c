@@ -130,47 +130,6 @@ err_put:
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_mmap);
 
 /**
- * mmsb_page_write_begin() - open a page's write section
- * @page: the page, held by the caller
- *
- * Makes the header's sequence counter odd, so readers of the mapping
- * retry until mmsb_page_write_end().  One writer at a time per page:
- * the tick guarantees it (one page = one worker per tick).
- */
-void mmsb_page_write_begin(struct mmsb_page *page)
-{
-	struct mmsb_page_header *hdr = page->hdr;
-	u32 seq = READ_ONCE(hdr->seq);
-
-	WARN_ON_ONCE(seq & 1);
-	WRITE_ONCE(hdr->seq, seq + 1);
-	/*
-	 * Odd seq before any data store.  Pairs with the acquire fence in
-	 * mmsb_read_retry() (uapi): a reader that saw a new data byte sees
-	 * seq changed on its second look.
-	 */
-	smp_wmb();
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_begin);
-
-/* The header from the page's fields, then the even sequence. */
-static void mmsb_page_publish(struct mmsb_page *page)
-{
-	struct mmsb_page_header *hdr = page->hdr;
-	u32 seq = READ_ONCE(hdr->seq);
-
-	WARN_ON_ONCE(!(seq & 1));
-	WRITE_ONCE(hdr->epoch, page->epoch);
-	WRITE_ONCE(hdr->last_delta_id, page->last_delta_id);
-	/*
-	 * Data and header before the even seq.  Pairs with the acquire
-	 * load in mmsb_read_begin() (uapi): a reader that sees this seq
-	 * sees everything written in the section.
-	 */
-	smp_store_release(&hdr->seq, seq + 1);
-}
-
-/**
  * mmsb_page_write_end() - close a page's write section
  * @page: the page, held by the caller
  * @epoch: the page's epoch from now on, never below the current one
@@ -189,88 +148,6 @@ void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 	mmsb_page_publish(page);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_end);
-
-static __always_inline bool __mmsb_page_write_hold(struct mmsb_page *page,
-						   u64 tick, u64 last_delta_id)
-{
-	bool first = !mmsb_page_changed_in(page, tick);
-
-	if (first)
-		page->changed_tick = tick;
-	WRITE_ONCE(page->epoch, page->epoch + first);
-	WRITE_ONCE(page->last_delta_id, last_delta_id);
-	return first;
-}
-
-/**
- * mmsb_page_write_hold() - end a tick's writes on a page, section open
- * @page: the page, held by the caller, in its write section
- * @tick: the number of the tick writing it (never 0)
- * @last_delta_id: id of the last delta applied
- *
- * The epoch rule, in one place: a page's epoch rises once per tick that
- * changes it, however many deltas and edges change it in that tick.
- * The page gets its new epoch and @last_delta_id; its header, readers
- * and waiters do not yet: the section stays open, for propagation to
- * write the page too in the same tick, until mmsb_page_write_release().
- *
- * Context: the tick (one writer per page at a time).
- * Return: true if this was the page's first change in @tick.
- */
-bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
-			  u64 last_delta_id)
-{
-	return __mmsb_page_write_hold(page, tick, last_delta_id);
-}
-
-static __always_inline void __mmsb_page_write_release(struct mmsb_page *page)
-{
-	mmsb_page_publish(page);
-	/*
-	 * wq_has_sleeper() starts with smp_mb(): orders the epoch store
-	 * before the look at the queue; pairs with the barrier in
-	 * set_current_state() of the waiters, who check the epoch after
-	 * queueing.
-	 */
-	if (wq_has_sleeper(&page->waitq))
-		wake_up_all(&page->waitq);
-}
-
-/**
- * mmsb_page_write_release() - close a write section mmsb_page_write_hold()
- *	left open
- * @page: the page, held by the caller
- *
- * Publishes the page's epoch and last delta id in its header, makes the
- * sequence counter even and wakes the page's waiters.
- *
- * Context: the tick.
- */
-void mmsb_page_write_release(struct mmsb_page *page)
-{
-	__mmsb_page_write_release(page);
-}
-
-/**
- * mmsb_page_write_commit() - close a tick's write section on a page
- * @page: the page, held by the caller, in its write section
- * @tick: the number of the tick writing it (never 0)
- * @last_delta_id: id of the last delta applied
- *
- * mmsb_page_write_hold(), then mmsb_page_write_release().
- *
- * Context: the tick (one writer per page at a time).
- * Return: true if this was the page's first change in @tick.
- */
-bool mmsb_page_write_commit(struct mmsb_page *page, u64 tick,
-			    u64 last_delta_id)
-{
-	bool first = __mmsb_page_write_hold(page, tick, last_delta_id);
-
-	__mmsb_page_write_release(page);
-	return first;
-}
-EXPORT_SYMBOL_IF_KUNIT(mmsb_page_write_commit);
 
 /**
  * mmsb_bus_header_mmap() - map a bus header read-only
@@ -294,37 +171,4 @@ int mmsb_bus_header_mmap(struct mmsb_bus_header *bus,
 	vm_flags_clear(vma, VM_MAYWRITE);
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	return remap_vmalloc_range(vma, bus, 0);
-}
-
-/**
- * mmsb_bus_header_write_begin() - a tick starts writing pages
- * @bus: the bus header
- *
- * Makes tick_seq odd: readers of several mappings retry while it is
- * (mmsb_bus_read_begin()/mmsb_bus_read_retry() in the uapi).
- *
- * Context: the tick.
- */
-void mmsb_bus_header_write_begin(struct mmsb_bus_header *bus)
-{
-	WRITE_ONCE(bus->tick_seq, bus->tick_seq + 1);
-	/*
-	 * Odd before any page store.  Pairs with the acquire fence in
-	 * mmsb_bus_read_retry() (uapi).
-	 */
-	smp_wmb();
-}
-
-/**
- * mmsb_bus_header_write_end() - the tick wrote its last page
- * @bus: the bus header
- * @tick: the tick's number, for the header's @tick
- *
- * Context: the tick.
- */
-void mmsb_bus_header_write_end(struct mmsb_bus_header *bus, u64 tick)
-{
-	WRITE_ONCE(bus->tick, tick);
-	/* Pairs with the acquire load in mmsb_bus_read_begin() (uapi). */
-	smp_store_release(&bus->tick_seq, bus->tick_seq + 1);
 }

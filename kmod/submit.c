@@ -25,6 +25,27 @@
 #include "tick.h"
 #include "trace.h"
 
+/* mmsb_submit_claim(), inline for the ioctl. */
+static __always_inline int
+__mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
+{
+	struct mmsb_delta __user *u;
+	u32 i;
+
+	if (!user_write_access_begin(uptr, (size_t)n * sizeof(*uptr)))
+		return -EFAULT;
+	for (i = 0, u = uptr; i < n; i++, u++) {
+		unsafe_put_user(0, &u->delta_id, efault);
+		unsafe_put_user(-EINPROGRESS, &u->status, efault);
+		unsafe_put_user(0, &u->epoch, efault);
+	}
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 /**
  * mmsb_submit_claim() - write pending outputs into a submission's deltas
  * @uptr: the caller's array of @n struct mmsb_delta
@@ -43,21 +64,7 @@
  */
 int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
 {
-	struct mmsb_delta __user *u;
-	u32 i;
-
-	if (!user_write_access_begin(uptr, (size_t)n * sizeof(*uptr)))
-		return -EFAULT;
-	for (i = 0, u = uptr; i < n; i++, u++) {
-		unsafe_put_user(0, &u->delta_id, efault);
-		unsafe_put_user(-EINPROGRESS, &u->status, efault);
-		unsafe_put_user(0, &u->epoch, efault);
-	}
-	user_write_access_end();
-	return 0;
-efault:
-	user_write_access_end();
-	return -EFAULT;
+	return __mmsb_submit_claim(uptr, n);
 }
 
 /*
@@ -424,8 +431,8 @@ efault:
 }
 
 /* Write the outputs of the caller's struct mmsb_submit, in one window. */
-static int mmsb_submit_put_counts(struct mmsb_submit __user *u, u32 accepted,
-				  u32 applied)
+static __always_inline int
+mmsb_submit_put_counts(struct mmsb_submit __user *u, u32 accepted, u32 applied)
 {
 	if (!user_write_access_begin(u, sizeof(*u)))
 		return -EFAULT;
@@ -516,8 +523,9 @@ int mmsb_submit_one(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
  * queued, or -ECOMM: an output could not be written back after
  * @sub->accepted deltas went in.
  */
-static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
-		       struct mmsb_submit *sub, bool nonblock)
+static __always_inline int mmsb_submit(struct mmsb_file *mf,
+				       void __user *uarg,
+				       struct mmsb_submit *sub, bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
 	struct mmsb_submit __user *u = uarg;
@@ -540,7 +548,7 @@ static int mmsb_submit(struct mmsb_file *mf, void __user *uarg,
 	} else {
 		/* Nothing is queued unless every output can be written. */
 		if (mmsb_submit_put_counts(u, 0, 0) ||
-		    mmsb_submit_claim(uptr, sub->count))
+		    __mmsb_submit_claim(uptr, sub->count))
 			return -EFAULT;
 		if (sync && sub->count == 1 &&
 		    !(sub->flags & MMSB_SUBMIT_ATOMIC)) {
