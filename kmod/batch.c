@@ -550,20 +550,31 @@ int mmsb_chunk_put_results(struct mmsb_chunk *c,
 {
 	struct mmsb_kdelta *kd = mmsb_chunk_first(c);
 	u32 i = 0, n = 0;
+	bool consecutive;
 	int ret = 0;
 
 	if (!c->nr)
 		return 0;
-	/* Accepted, no delta refused between them: the common case. */
-	if (!ended && c->last_index + 1 - kd->index == c->nr &&
+	/* No delta refused between the records: the common case. */
+	consecutive = c->last_index + 1 - kd->index == c->nr;
+	if (!ended && consecutive &&
 	    mmsb_chunk_put_accepted(c, uptr + kd->index))
 		return 0;
 	if (!user_write_access_begin(uptr + kd->index,
 				     (size_t)(c->last_index + 1 - kd->index) *
 				     sizeof(*uptr)))
 		goto one_by_one;
-	/* Two loops, so that neither tests @ended per delta. */
-	if (ended) {
+	/* Three loops, so that none tests @ended or the index per delta. */
+	if (ended && consecutive) {
+		struct mmsb_delta __user *u = uptr + kd->index;
+
+		for (; i < c->nr; i++, u++, kd = mmsb_kdelta_next(kd)) {
+			unsafe_put_user(kd->id, &u->delta_id, efault);
+			unsafe_put_user(kd->status, &u->status, efault);
+			unsafe_put_user(kd->epoch, &u->epoch, efault);
+			n += !kd->status;
+		}
+	} else if (ended) {
 		for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
 			struct mmsb_delta __user *u = uptr + kd->index;
 
