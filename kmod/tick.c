@@ -565,6 +565,13 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	memset(&tc.es, 0, sizeof(tc.es));
 	/* Not zeroed either: each phase writes its figures, ran or not. */
 	tc.m = &t->metrics[!t->last];
+	/*
+	 * The last publication's even sequence before our stores to this
+	 * set, which readers of the set before it may still be copying:
+	 * they see the sequence moved and retry (a latch's second barrier,
+	 * raw_write_seqcount_latch()).
+	 */
+	smp_wmb();
 	tc.t = t;
 	tc.sq.held = NULL;
 	tc.one = one ? *one : NULL;
@@ -608,6 +615,26 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 		mmsb_stream_tick_end(t->stream, tc.deltas ? t->tick_no : 0);
 	mmsb_tick_complete(t, &tc);
 	return mmsb_tick_next(t, sq_in_place && tc.sq.more, tc.again, gc_idle);
+}
+
+/**
+ * mmsb_tick_quiet() - would a tick run now take nothing but its handed delta?
+ * @t: the tick
+ *
+ * Nothing queued, no mapped queue set up and no edge to propagate along
+ * and validate: a tick run now applies what it is handed and is short,
+ * fit for a caller that must not hold others up for a whole tick (an
+ * io_uring command issued inline holds its ring's lock).  GC, which
+ * such a tick still runs when the monitor has work, stops at the
+ * tick's budget.  A snapshot: work queued meanwhile is still taken.
+ *
+ * Context: any.
+ * Return: true when the tick has nothing else to do.
+ */
+bool mmsb_tick_quiet(struct mmsb_tick *t)
+{
+	return !mmsb_queue_reserved(&t->queue) && !mmsb_sq_any(t->sqs) &&
+	       !mmsb_graph_has_edges(t->prop->graph);
 }
 
 /**

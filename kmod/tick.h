@@ -171,6 +171,7 @@ u32 mmsb_tick_capacity(struct mmsb_tick *t);
 void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n);
 u32 mmsb_tick_atomic_max(struct mmsb_tick *t);
 u32 mmsb_tick_room(struct mmsb_tick *t);
+bool mmsb_tick_quiet(struct mmsb_tick *t);
 
 void mmsb_tick_kick(struct mmsb_tick *t);
 void mmsb_tick_wake_timer(struct mmsb_tick *t);
@@ -192,18 +193,6 @@ unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
 			    bool later, unsigned int *nr_pages,
 			    struct mmsb_engine_stats *es);
 void mmsb_tick_retire(struct mmsb_tick *t);
-
-/**
- * mmsb_tick_queued() - deltas queued for the tick, a snapshot
- * @t: the tick
- *
- * Context: any.
- * Return: deltas reserved or queued and not yet taken by a tick.
- */
-static inline unsigned long mmsb_tick_queued(struct mmsb_tick *t)
-{
-	return mmsb_queue_reserved(&t->queue);
-}
 
 /**
  * mmsb_tick_trylock() - take the right to run ticks, if nobody runs one

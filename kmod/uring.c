@@ -263,9 +263,10 @@ static bool mmsb_uring_defer_tick(struct mmsb_file *mf, struct file *file)
 /*
  * One delta, applied by a tick run here (mmsb_submit_one(), as a SYNC
  * ioctl of one delta): the command completes from its issue, with no
- * batch and no task work.  Issued inline, only while nothing is queued,
- * so that the tick applies just this delta.  Returns MMSB_DELTA_CHUNK
- * when the delta must go the queued way.
+ * batch and no task work.  Issued inline, under the ring's lock, only
+ * while the tick has nothing else to do (mmsb_tick_quiet()), so that
+ * the tick applies just this delta.  Returns MMSB_DELTA_CHUNK when the
+ * delta must go the queued way.
  */
 static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 				 struct mmsb_file *mf,
@@ -275,10 +276,12 @@ static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 	u32 accepted, applied;
 	int ret;
 
-	if ((issue_flags & IO_URING_F_NONBLOCK) && mmsb_tick_queued(mf->tick))
+	if ((issue_flags & IO_URING_F_NONBLOCK) && !mmsb_tick_quiet(mf->tick))
 		return MMSB_DELTA_CHUNK;
-	if (mmsb_submit_claim(uptr, 1))
+	if (mmsb_submit_claim(uptr, 1)) {
+		trace_mmsb_submit(1, 0, true, true, -EFAULT);
 		return -EFAULT;
+	}
 	ret = mmsb_submit_one(mf, uptr, &accepted, &applied);
 	if (ret == MMSB_DELTA_CHUNK)
 		return ret;
