@@ -18,7 +18,7 @@
  * therefore means "applied, propagated and visible", as the return of
  * a SYNC ioctl does, never just "queued".  A command of one delta, not
  * ATOMIC, is applied as a SYNC ioctl of one delta is: by a tick run at
- * its issue when no tick runs (issued inline: and nothing is queued),
+ * its issue when no tick runs (issued inline: when the tick is quiet),
  * and then completes from its issue (mmsb_uring_submit_one()).
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
