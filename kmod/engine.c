@@ -14,8 +14,9 @@
  *  - the epoch rises by one in the first tick chunk that changes the
  *    page, and not again in that tick (@page->changed_tick); a tick
  *    gives the engine no other chunk with that page (mmsb_tick_take()),
- *    so readers see the page's whole tick or none of it (but
- *    propagation, after the engine, writes an edge's target again);
+ *    so readers see the page's whole tick or none of it (in a tick that
+ *    propagates the page's section stays open until propagation, which
+ *    may write an edge's target too, has run: mmsb_page_write_hold());
  *  - a delta with expected_epoch E != 0 applies only if the page is at
  *    E and no earlier delta of this tick changed it, else -ESTALE: of
  *    several writers racing with the same E exactly one wins;

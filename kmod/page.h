@@ -353,9 +353,10 @@ static inline struct mmsb_page *mmsb_page_hold(struct mmsb_page *page)
  * @page: the page, held by the caller
  *
  * Makes the header's sequence counter odd, so readers of the mapping
- * retry until mmsb_page_write_end().  One writer at a time per page:
- * the tick guarantees it (one page = one worker per tick).  Inline: the
- * engine opens a section for every page it changes.
+ * retry until the section closes (mmsb_page_write_commit(), or
+ * mmsb_page_write_release() after mmsb_page_write_hold()).  One writer
+ * at a time per page: the tick guarantees it (one page = one worker per
+ * tick).  Inline: the engine opens a section for every page it changes.
  */
 static inline void mmsb_page_write_begin(struct mmsb_page *page)
 {

@@ -137,7 +137,10 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_page_mmap);
  *
  * Publishes @epoch and @last_delta_id in the page and its header and
  * makes the sequence counter even again.  Waking waiters is the
- * caller's business (once per tick, not per write).
+ * caller's business (once per tick, not per write).  For KUnit, which
+ * sets epochs of its own: the tick closes sections with
+ * mmsb_page_write_commit() and mmsb_page_write_release(), which apply
+ * the epoch rule.
  */
 void mmsb_page_write_end(struct mmsb_page *page, u64 epoch,
 			 u64 last_delta_id)
