@@ -243,11 +243,12 @@ static __always_inline void mmsb_copy_block(u8 *dst, const u8 *src,
  * that do not overlap, with word moves: for the small payloads of most
  * deltas a memcpy() call costs more than these (without FSRM it is a
  * loop that aligns first).  From 32 bytes on (tested first: two tests
- * for up to 64 bytes), 32 bytes a turn until 33 to 64 are left, then two
- * blocks of 32, the last ending at @len (under 32 bytes: words, the last
- * ending at @len), which rewrites bytes copied already and never touches
- * a byte outside [@dst, @dst + @len): up to 64 bytes take two blocks, no
- * loop and no tail.  Those bytes are read twice: from memory another
+ * for up to 64 bytes), 64 bytes a turn until 33 to 96 are left, then 32
+ * more if over 64 are, then two blocks of 32, the last ending at @len
+ * (under 32 bytes: words, the last ending at @len), which rewrites
+ * bytes copied already and never touches a byte outside [@dst, @dst +
+ * @len): up to 64 bytes take two blocks, no loop and no tail; 128 one
+ * turn and two blocks.  Those bytes are read twice: from memory another
  * thread may write (the mapped queue's arena), the copy may hold either
  * value of a byte, and it is the copy that counts.
  */
@@ -257,13 +258,21 @@ static __always_inline void mmsb_copy_words(u8 *dst, const u8 *src,
 	size_t i;
 
 	if (len >= 4 * sizeof(u64)) {
-		/* Down to the last 33 to 64 bytes: two blocks, may overlap. */
-		while (len > 8 * sizeof(u64)) {
+		/* Down to the last 33 to 96 bytes, then to 33 to 64. */
+		while (len > 12 * sizeof(u64)) {
+			mmsb_copy_block(dst, src, 0);
+			mmsb_copy_block(dst, src, 4 * sizeof(u64));
+			dst += 8 * sizeof(u64);
+			src += 8 * sizeof(u64);
+			len -= 8 * sizeof(u64);
+		}
+		if (len > 8 * sizeof(u64)) {
 			mmsb_copy_block(dst, src, 0);
 			dst += 4 * sizeof(u64);
 			src += 4 * sizeof(u64);
 			len -= 4 * sizeof(u64);
 		}
+		/* Two blocks, which may overlap. */
 		mmsb_copy_block(dst, src, 0);
 		mmsb_copy_block(dst, src, len - 4 * sizeof(u64));
 		return;

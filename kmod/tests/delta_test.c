@@ -696,6 +696,44 @@ static void mmsb_delta_test_park(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, refcount_read(&t->page[0]->ref), 2);
 }
 
+/*
+ * mmsb_copy_words(), the apply path's copy of small payloads, at every
+ * length it takes and at each misalignment of either side: the window
+ * gets exactly the source's bytes, and no byte around it is touched.
+ */
+static void mmsb_delta_test_copy_words(struct kunit *test)
+{
+	enum { PAD = 16, BUF = MMSB_COPY_WORDS_MAX + 2 * PAD + 8 };
+	u8 *src = kunit_kmalloc(test, BUF, GFP_KERNEL);
+	u8 *dst = kunit_kmalloc(test, BUF, GFP_KERNEL);
+	size_t len, so, dof, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	for (i = 0; i < BUF; i++)
+		src[i] = i * 7 + 1;
+	for (len = 0; len <= MMSB_COPY_WORDS_MAX; len++)
+		for (so = 0; so < 8; so++)
+			for (dof = 0; dof < 8; dof++) {
+				memset(dst, 0xa5, BUF);
+				mmsb_copy_words(dst + PAD + dof, src + so, len);
+				for (i = 0; i < BUF; i++) {
+					bool in = i >= PAD + dof &&
+						  i < PAD + dof + len;
+					u8 want = in ? src[so + i - PAD - dof] :
+						       0xa5;
+
+					if (dst[i] != want) {
+						KUNIT_FAIL(test,
+							   "len %zu src+%zu dst+%zu: byte %zu is %#x, not %#x",
+							   len, so, dof, i,
+							   dst[i], want);
+						return;
+					}
+				}
+			}
+}
+
 static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE_PARAM(mmsb_delta_test_validation, bad_gen_params),
 	KUNIT_CASE(mmsb_delta_test_permission),
@@ -707,6 +745,7 @@ static struct kunit_case mmsb_delta_cases[] = {
 	KUNIT_CASE(mmsb_delta_test_freed_page),
 	KUNIT_CASE(mmsb_delta_test_page_cache),
 	KUNIT_CASE(mmsb_delta_test_park),
+	KUNIT_CASE(mmsb_delta_test_copy_words),
 	{}
 };
 
