@@ -11,9 +11,10 @@
 
 /*
  * Ranges kept per page and tick.  Past that many disjoint ranges the two
- * closest are merged, so the bytes between them travel too (they are
- * the source's current bytes, so a dependent that mirrors its source
- * stays equal to it).
+ * closest are merged, or all of them when they hold more bytes than
+ * their gaps, so the bytes between them travel too (they are the
+ * source's current bytes, so a dependent that mirrors its source stays
+ * equal to it).
  */
 #define MMSB_DIRTY_RANGES	4
 

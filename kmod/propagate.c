@@ -78,7 +78,11 @@ struct mmsb_prop_work {
  * Keeps @d sorted, merging overlapping and adjacent ranges; when all
  * MMSB_DIRTY_RANGES slots are used, the two closest of the ranges and
  * the new one are merged (of equal gaps, the lowest), so the fewest
- * unchanged bytes travel.  O(MMSB_DIRTY_RANGES).
+ * unchanged bytes travel; but if the gaps between them hold fewer bytes
+ * than they do, all become one range: a page that many deltas of a tick
+ * cover mostly is then one range, which the next deltas fall inside
+ * (mmsb_dirty_add()'s fast path), for at most as many unchanged bytes
+ * carried as changed ones.  O(MMSB_DIRTY_RANGES).
  */
 void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
 {
@@ -106,6 +110,20 @@ void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
 		 * smallest gap.  Plain loops over five entries: no memcpy()
 		 * calls on the engine's path.
 		 */
+		u32 covered = e - s;
+
+		for (j = 0; j < MMSB_DIRTY_RANGES; j++)
+			covered += d->r[j].end - d->r[j].start;
+		s = min(s, d->r[0].start);
+		e = max(e, d->r[MMSB_DIRTY_RANGES - 1].end);
+		if (e - s - covered < covered) {
+			d->r[0].start = s;
+			d->r[0].end = e;
+			d->nr = 1;
+			return;
+		}
+		s = start;
+		e = end;
 		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
 			r[j] = j == i ? (struct mmsb_dirty_range){ s, e } :
 					d->r[k++];

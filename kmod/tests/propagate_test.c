@@ -4,7 +4,8 @@
  *
  * mmsb_dirty: how the bytes a tick changed on a page are kept
  * (mmsb_dirty_add()): sorted, disjoint ranges, overlapping and adjacent
- * ones merged, and past MMSB_DIRTY_RANGES the two closest merged.
+ * ones merged, and past MMSB_DIRTY_RANGES the two closest merged, or
+ * all of them when they cover more bytes than their gaps.
  *
  * mmsb_propagate: ticks over small graphs on a bus without a device
  * (bus_test.h), deltas submitted from user memory and the tick run by
@@ -74,6 +75,17 @@ static const struct dirty_case dirty_cases[] = {
 	/* Equal gaps: the lowest pair goes */
 	{ "tie", 5, { { 0, 1 }, { 10, 11 }, { 20, 21 }, { 30, 31 }, { 40, 41 } },
 	  4, { { 0, 11 }, { 20, 21 }, { 30, 31 }, { 40, 41 } } },
+	/*
+	 *   [0,10) [12,20) [22,30) [32,40) + [42,50)
+	 *   42 bytes changed, 8 in the gaps between them: one range
+	 */
+	{ "fifth covers more than the gaps", 5,
+	  { { 0, 10 }, { 12, 20 }, { 22, 30 }, { 32, 40 }, { 42, 50 } },
+	  1, { { 0, 50 } } },
+	/* 10 bytes changed, 10 in the gaps: not fewer, the closest pair */
+	{ "fifth covers as much as the gaps", 5,
+	  { { 0, 2 }, { 3, 5 }, { 8, 10 }, { 13, 15 }, { 18, 20 } },
+	  4, { { 0, 5 }, { 8, 10 }, { 13, 15 }, { 18, 20 } } },
 	/* Eight ranges, four merges: every byte a range had stays covered */
 	{ "eight", 8,
 	  { { 0, 1 }, { 100, 101 }, { 3, 4 }, { 200, 201 }, { 104, 105 },
