@@ -154,6 +154,28 @@ static inline u32 mmsb_chunk_room(const struct mmsb_chunk *c)
 	return c->size - c->used - c->nr_pages * sizeof(struct mmsb_page *);
 }
 
+/**
+ * mmsb_chunk_init_handed() - set up a chunk of records handed to a tick
+ * @c: a chunk header with @size bytes of @mem after it, not the pool's
+ * @size: bytes of @mem
+ *
+ * For records their submitters hand the tick (mmsb_tick_run_handed())
+ * instead of queueing them: no batch, no page list (each record
+ * references its page: mmsb_delta_read_one()) and no charge.  Records
+ * are added at @used, taken by the tick from @pos.
+ */
+static inline void mmsb_chunk_init_handed(struct mmsb_chunk *c, u32 size)
+{
+	c->batch = NULL;
+	c->size = size;
+	c->used = 0;
+	c->nr = 0;
+	c->pos = 0;
+	c->taken = 0;
+	c->nr_pages = 0;
+	c->atomic = false;
+}
+
 /* Record bytes a pooled chunk of @size holds. */
 #define MMSB_CHUNK_MEM(size)	((size) - sizeof(struct mmsb_chunk))
 
@@ -205,6 +227,29 @@ void mmsb_batch_handled(struct mmsb_batch *batch, u32 n);
 void mmsb_batch_put(struct mmsb_batch *batch);
 void mmsb_batch_abandon(struct mmsb_batch *batch);
 void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx);
+/*
+ * unsafe_put_user() of a delta's three outputs, inside a user-access
+ * window for @u that allows writes.  Inlined, its fault exit becomes a
+ * jump to the caller's.  Returns 0 or -EFAULT.
+ */
+static __always_inline int mmsb_delta_unsafe_put(struct mmsb_delta __user *u,
+						 u64 id, s32 status, u64 epoch)
+{
+	unsafe_put_user(id, &u->delta_id, efault);
+	unsafe_put_user(status, &u->status, efault);
+	unsafe_put_user(epoch, &u->epoch, efault);
+	return 0;
+efault:
+	return -EFAULT;
+}
+
+/* The pending outputs a submission claims its deltas with. */
+static __always_inline int
+mmsb_delta_unsafe_put_pending(struct mmsb_delta __user *u)
+{
+	return mmsb_delta_unsafe_put(u, 0, -EINPROGRESS, 0);
+}
+
 /**
  * mmsb_delta_put_result() - write a delta's outputs back to its caller
  * @u: the caller's struct mmsb_delta
@@ -222,9 +267,8 @@ static inline int mmsb_delta_put_result(struct mmsb_delta __user *u, u64 id,
 {
 	if (!user_write_access_begin(u, sizeof(*u)))
 		return -EFAULT;
-	unsafe_put_user(id, &u->delta_id, efault);
-	unsafe_put_user(status, &u->status, efault);
-	unsafe_put_user(epoch, &u->epoch, efault);
+	if (mmsb_delta_unsafe_put(u, id, status, epoch))
+		goto efault;
 	user_write_access_end();
 	return 0;
 efault:

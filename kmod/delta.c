@@ -717,6 +717,29 @@ efault:
 	return -EFAULT;
 }
 
+/*
+ * mmsb_delta_read() of a delta whose outputs are not claimed yet: they
+ * get their pending values first (as mmsb_submit_claim() writes them),
+ * in the same window.  Returns 0 or %MMSB_DELTA_FAULT.
+ */
+static __always_inline int mmsb_delta_claim_read(struct mmsb_delta __user *u,
+						 struct mmsb_delta_desc *d)
+{
+	if (!user_access_begin(u, sizeof(*u)))
+		return MMSB_DELTA_FAULT;
+	if (mmsb_delta_unsafe_put_pending(u))
+		goto efault;
+	if (mmsb_get_user_32(d, u) ||
+	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
+		goto efault;
+	unsafe_get_user(d->pad, &u->pad, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return MMSB_DELTA_FAULT;
+}
+
 /**
  * mmsb_delta_add_array() - read a caller's deltas and add them, in order
  * @b: the submission's builder
@@ -764,23 +787,29 @@ int mmsb_delta_add_array(struct mmsb_builder *b,
  * @cred: the submitter's credentials
  * @admin: the submitter bypasses page modes
  * @id: the id it gets
- * @kd: out: its record, outside any chunk, with room for
- *	%MMSB_DELTA_ONE_MAX payload bytes after it; its page referenced
+ * @kd: out: its record, outside any queued chunk (in a chunk of handed
+ *	records, mmsb_chunk_init_handed()), with room for
+ *	%MMSB_DELTA_ONE_MAX payload bytes after it; its page referenced by
+ *	the record
  *
- * For a SYNC submission of one small DENSE delta, which the tick takes
- * straight from its submitter (submit.c, mmsb_tick_run_one()): the
- * input fields read once each, mmsb_delta_add()'s checks in its order,
- * the payload copied once, into the record.
+ * For a small DENSE delta its submitter hands the tick
+ * (mmsb_tick_run_handed(): a SYNC submission of one delta, a one-delta
+ * io_uring command): its outputs claimed with their pending values and
+ * its input fields read once each, in one user-access window (as
+ * mmsb_submit_claim() and mmsb_delta_add_array() do it for others in
+ * two), mmsb_delta_add()'s checks in its order, the payload copied once,
+ * into the record.
  *
- * Context: process context; reads user memory, may sleep.
- * Return: 0; %MMSB_DELTA_CHUNK for a delta of another encoding or with
- * more than %MMSB_DELTA_ONE_MAX bytes, of which nothing was kept (it
- * takes a chunk); or the errno it is refused with (the table at the top
- * of this file).
+ * Context: process context; reads and writes user memory, may sleep.
+ * Return: 0; %MMSB_DELTA_FAULT if the outputs could not be written
+ * (nothing else done: -EFAULT for the call); %MMSB_DELTA_CHUNK for a
+ * delta of another encoding or with more than %MMSB_DELTA_ONE_MAX bytes,
+ * of which nothing was kept (it takes a chunk; its outputs are claimed);
+ * or the errno it is refused with (the table at the top of this file).
  */
 int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
 			struct mmsb_page_cache *pc,
-			const struct mmsb_delta __user *u,
+			struct mmsb_delta __user *u,
 			const struct cred *cred, bool admin, u64 id,
 			struct mmsb_kdelta *kd)
 {
@@ -789,7 +818,7 @@ int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
 	struct mmsb_page *page;
 	int ret;
 
-	ret = mmsb_delta_read(u, &d);
+	ret = mmsb_delta_claim_read(u, &d);
 	if (ret)
 		return ret;
 	if (d.encoding != MMSB_DELTA_DENSE || d.len > MMSB_DELTA_ONE_MAX)

@@ -190,6 +190,12 @@ struct mmsb_builder {
 /* mmsb_delta_read_one(): the delta needs a chunk; nothing was kept. */
 #define MMSB_DELTA_CHUNK	2
 
+/* mmsb_submit_read_one(): the delta was refused, its status written. */
+#define MMSB_DELTA_REFUSED	3
+
+/* mmsb_delta_read_one(): the delta's outputs cannot be written; nothing done. */
+#define MMSB_DELTA_FAULT	4
+
 /* Payload bytes at most of a delta read into a record of its own. */
 #define MMSB_DELTA_ONE_MAX	MMSB_COPY_WORDS_MAX
 
@@ -207,7 +213,7 @@ int mmsb_delta_add_array(struct mmsb_builder *b,
 			 u32 n, u64 base_id, struct mmsb_delta_desc *d);
 int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
 			struct mmsb_page_cache *pc,
-			const struct mmsb_delta __user *u,
+			struct mmsb_delta __user *u,
 			const struct cred *cred, bool admin, u64 id,
 			struct mmsb_kdelta *kd);
 void mmsb_builder_close(struct mmsb_builder *b);

@@ -23,6 +23,7 @@ struct mmsb_dev;
 struct mmsb_page_table;
 struct mmsb_sq;
 struct mmsb_tick;
+struct mmsb_uring_handoff;
 
 /**
  * struct mmsb_file - per open file (file->private_data)
@@ -41,6 +42,8 @@ struct mmsb_tick;
  *	NULL; io_uring commands it issues rely on that tick
  * @tick_work: that task work; it holds a reference on @tick_file
  * @tick_file: the file (for the reference)
+ * @handoff: one-delta io_uring commands @tick_task issued inline, for
+ *	the tick of its task work (uring.c); NULL until the first
  * @pages: the pages its submissions looked up (delta.h)
  * @park_lock: protects @parks
  * @parks: SYNC submissions a signal interrupted, one per thread at most,
@@ -61,6 +64,7 @@ struct mmsb_file {
 	struct task_struct *tick_task;
 	struct callback_head tick_work;
 	struct file *tick_file;
+	struct mmsb_uring_handoff *handoff;
 	struct mmsb_page_cache pages;
 	spinlock_t park_lock;	/* @parks */
 	struct list_head parks;

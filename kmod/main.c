@@ -168,6 +168,7 @@ static int mmsb_release(struct inode *inode, struct file *file)
 	mmsb_submit_release(file->private_data);
 	/* The mapped queue's are waited for: their CQEs are its memory. */
 	mmsb_sq_release(file->private_data);
+	mmsb_uring_release(file->private_data);
 	mmsb_events_release(file->private_data);
 	kfree(file->private_data);
 	return 0;

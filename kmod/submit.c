@@ -34,11 +34,9 @@ __mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n)
 
 	if (!user_write_access_begin(uptr, (size_t)n * sizeof(*uptr)))
 		return -EFAULT;
-	for (i = 0, u = uptr; i < n; i++, u++) {
-		unsafe_put_user(0, &u->delta_id, efault);
-		unsafe_put_user(-EINPROGRESS, &u->status, efault);
-		unsafe_put_user(0, &u->epoch, efault);
-	}
+	for (i = 0, u = uptr; i < n; i++, u++)
+		if (mmsb_delta_unsafe_put_pending(u))
+			goto efault;
 	user_write_access_end();
 	return 0;
 efault:
@@ -403,30 +401,36 @@ bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
 }
 
 /*
- * Read the caller's struct mmsb_submit, each input field once, in one
+ * Read the caller's struct mmsb_submit, each input field once, check it
+ * (-EINVAL for unknown flags, reserved fields not zero, a count of 0 or
+ * over %MMSB_SUBMIT_MAX) and write its outputs 0, so that a struct that
+ * cannot take them fails the call before anything is queued: one
  * user-access window (no copy_from_user() call and its checks on the
- * path of every SUBMIT), and check it: -EINVAL for unknown flags,
- * reserved fields not zero, a count of 0 or over %MMSB_SUBMIT_MAX.
+ * path of every SUBMIT, and one window fewer than a read and a write).
  */
-static int mmsb_submit_get(const struct mmsb_submit __user *u,
+static int mmsb_submit_get(struct mmsb_submit __user *u,
 			   struct mmsb_submit *sub)
 {
+	int ret = -EINVAL;
 	u64 r0, r1;
 
-	if (!user_read_access_begin(u, sizeof(*u)))
+	if (!user_access_begin(u, sizeof(*u)))
 		return -EFAULT;
 	unsafe_get_user(sub->deltas, &u->deltas, efault);
 	unsafe_get_user(sub->count, &u->count, efault);
 	unsafe_get_user(sub->flags, &u->flags, efault);
 	unsafe_get_user(r0, &u->reserved[0], efault);
 	unsafe_get_user(r1, &u->reserved[1], efault);
-	user_read_access_end();
-	if ((sub->flags & ~MMSB_SUBMIT_FLAGS_ALL) || r0 || r1 ||
-	    !sub->count || sub->count > MMSB_SUBMIT_MAX)
-		return -EINVAL;
-	return 0;
+	if (!(sub->flags & ~MMSB_SUBMIT_FLAGS_ALL) && !r0 && !r1 &&
+	    sub->count && sub->count <= MMSB_SUBMIT_MAX) {
+		unsafe_put_user(0, &u->accepted, efault);
+		unsafe_put_user(0, &u->applied, efault);
+		ret = 0;
+	}
+	user_access_end();
+	return ret;
 efault:
-	user_read_access_end();
+	user_access_end();
 	return -EFAULT;
 }
 
@@ -445,19 +449,55 @@ efault:
 	return -EFAULT;
 }
 
+/* mmsb_submit_one(), inline for the ioctl. */
+static __always_inline int __mmsb_submit_one(struct mmsb_file *mf,
+					     struct mmsb_delta __user *uptr,
+					     u32 *accepted, u32 *applied)
+{
+	/* Room for one record and its payload; not zeroed: all is set. */
+	union {
+		struct mmsb_chunk c;
+		u8 room[sizeof(struct mmsb_chunk) + sizeof(struct mmsb_kdelta) +
+			MMSB_DELTA_ONE_MAX];
+	} h __uninitialized;
+	struct mmsb_kdelta *kd = mmsb_chunk_first(&h.c);
+	bool taken;
+	int ret;
+
+	*accepted = 0;
+	*applied = 0;
+	ret = mmsb_submit_read_one(mf, uptr, kd);
+	if (ret)
+		return ret == MMSB_DELTA_REFUSED ? 0 : ret;
+	mmsb_chunk_init_handed(&h.c, sizeof(h) - sizeof(h.c));
+	h.c.used = kd->size;
+	h.c.nr = 1;
+	taken = mmsb_tick_trylock(mf->tick) &&
+		mmsb_tick_run_handed(mf->tick, &h.c);
+	mmsb_page_put(kd->page);
+	if (!taken)
+		return MMSB_DELTA_CHUNK;
+	*accepted = 1;
+	*applied = !kd->status;
+	if (mmsb_delta_put_result(uptr, kd->id, kd->status, kd->epoch))
+		return -ECOMM;
+	return 0;
+}
+
 /**
  * mmsb_submit_one() - an awaited submission of one delta, applied here
  * @mf: the submitting file
- * @uptr: the caller's struct mmsb_delta, its outputs claimed
- *	(mmsb_submit_claim())
+ * @uptr: the caller's struct mmsb_delta, its outputs not claimed yet
+ *	(mmsb_submit_read_one() claims them)
  * @accepted: out: 1 if the tick handled the delta (applied, or refused
  *	for a stale epoch or a freed page), 0 if it was refused before
  * @applied: out: 1 if it was applied
  *
  * For MMSB_IOC_SUBMIT with SYNC and io_uring's SUBMIT of one delta, not
- * ATOMIC: a small DENSE delta is read into a record on the stack
- * (mmsb_delta_read_one()) and, if no tick runs, handed to a tick run
- * here (mmsb_tick_run_one()), with no chunk, no queue and no batch.
+ * ATOMIC, when it cannot be handed to its task's tick (uring.c): a small
+ * DENSE delta is read into a record on the stack
+ * (mmsb_submit_read_one()) and, if no tick runs, handed to a tick run
+ * here (mmsb_tick_run_handed()), with no queue and no batch.
  *
  * Context: process context with the caller's mm; the tick it runs may
  * sleep (propagation takes the graph's lock).
@@ -467,42 +507,14 @@ efault:
  * counted then, and the caller submits it as any other, reading it
  * again.  Else 0 (the delta's status says what became of it; a refused
  * delta is refused as mmsb_submit_queue() refuses it), -EFAULT (refused,
- * and its status could not be written) or -ECOMM (handled by the tick,
- * and its outputs could not be written).
+ * and its status could not be written, or its outputs could not be
+ * claimed: nothing queued) or -ECOMM (handled by the tick, and its
+ * outputs could not be written).
  */
 int mmsb_submit_one(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
 		    u32 *accepted, u32 *applied)
 {
-	/* A record and its payload; not zeroed: every field is set. */
-	u8 rec[sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX]
-		__aligned(8) __uninitialized;
-	struct mmsb_kdelta *kd = (struct mmsb_kdelta *)rec;
-	struct mmsb_delta_ctx *ctx = mf->deltas;
-	u64 id = atomic64_inc_return(&ctx->next_id);
-	int ret;
-
-	*accepted = 0;
-	*applied = 0;
-	ret = mmsb_delta_read_one(ctx, &mf->pages, uptr, mf->cred, mf->admin,
-				  id, kd);
-	if (ret == MMSB_DELTA_CHUNK)
-		return ret;
-	if (ret) {
-		atomic64_inc(&ctx->rejected);
-		/* The count before the status, as in mmsb_submit_queue(). */
-		smp_mb__after_atomic();
-		return mmsb_delta_put_result(uptr, 0, ret, 0) ? -EFAULT : 0;
-	}
-	if (!mmsb_tick_trylock(mf->tick) || !mmsb_tick_run_one(mf->tick, kd)) {
-		mmsb_page_put(kd->page);
-		return MMSB_DELTA_CHUNK;
-	}
-	mmsb_page_put(kd->page);
-	*accepted = 1;
-	*applied = !kd->status;
-	if (mmsb_delta_put_result(uptr, id, kd->status, kd->epoch))
-		return -ECOMM;
-	return 0;
+	return __mmsb_submit_one(mf, uptr, accepted, applied);
 }
 
 /**
@@ -516,6 +528,9 @@ int mmsb_submit_one(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
  * mmsb_park) and returns -ERESTARTSYS; the restarted call resumes it.
  * A new submission first writes every delta's pending outputs
  * (mmsb_submit_claim()), so that -EFAULT always means nothing queued.
+ * Out of line: its locals (a page cache of its own among them) and those
+ * of the one-delta path of mmsb_ioctl_submit() would make one frame too
+ * big for a KASAN kernel.
  *
  * Context: process context, sleeps.
  * Return: 0 (each delta has its own status), -EAGAIN once
@@ -523,12 +538,11 @@ int mmsb_submit_one(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
  * queued, or -ECOMM: an output could not be written back after
  * @sub->accepted deltas went in.
  */
-static __always_inline int mmsb_submit(struct mmsb_file *mf,
-				       void __user *uarg,
-				       struct mmsb_submit *sub, bool nonblock)
+static noinline_for_stack int
+mmsb_submit(struct mmsb_file *mf, void __user *uarg, struct mmsb_submit *sub,
+	    bool nonblock)
 {
 	struct mmsb_delta __user *uptr = u64_to_user_ptr(sub->deltas);
-	struct mmsb_submit __user *u = uarg;
 	bool sync = sub->flags & MMSB_SUBMIT_SYNC;
 	/* Both set before use: see mmsb_submit_deltas(). */
 	struct mmsb_submission stack __uninitialized, *s = &stack;
@@ -546,17 +560,12 @@ static __always_inline int mmsb_submit(struct mmsb_file *mf,
 			goto wait;
 		}
 	} else {
-		/* Nothing is queued unless every output can be written. */
-		if (mmsb_submit_put_counts(u, 0, 0) ||
-		    __mmsb_submit_claim(uptr, sub->count))
+		/*
+		 * Nothing is queued unless every output can be written:
+		 * the counts were (mmsb_submit_get()), the deltas' now.
+		 */
+		if (__mmsb_submit_claim(uptr, sub->count))
 			return -EFAULT;
-		if (sync && sub->count == 1 &&
-		    !(sub->flags & MMSB_SUBMIT_ATOMIC)) {
-			ret = mmsb_submit_one(mf, uptr, &sub->accepted,
-					      &sub->applied);
-			if (ret != MMSB_DELTA_CHUNK)
-				return ret;
-		}
 		mmsb_submit_start(s, mf,
 				  mmsb_page_cache_acquire(&mf->pages, &local),
 				  uptr, sub->count, sync,
@@ -613,7 +622,18 @@ long mmsb_ioctl_submit(struct file *file, void __user *uarg)
 	ret = mmsb_submit_get(u, &sub);
 	if (ret)
 		return ret;
-	ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
+	/*
+	 * One delta, SYNC, not ATOMIC: handed to a tick run here, if it
+	 * can be (a look first: a file rarely has a parked submission,
+	 * which mmsb_submit() resumes).
+	 */
+	ret = MMSB_DELTA_CHUNK;
+	if ((sub.flags & (MMSB_SUBMIT_SYNC | MMSB_SUBMIT_ATOMIC)) ==
+	    MMSB_SUBMIT_SYNC && sub.count == 1 && list_empty_careful(&mf->parks))
+		ret = __mmsb_submit_one(mf, u64_to_user_ptr(sub.deltas),
+					&sub.accepted, &sub.applied);
+	if (ret == MMSB_DELTA_CHUNK)
+		ret = mmsb_submit(mf, uarg, &sub, file->f_flags & O_NONBLOCK);
 	trace_mmsb_submit(sub.count, sub.accepted, sub.flags & MMSB_SUBMIT_SYNC,
 			  false, ret);
 	if (mmsb_submit_put_counts(u, sub.accepted, sub.applied))

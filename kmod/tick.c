@@ -63,6 +63,7 @@
 #include "stream.h"
 #include "sq.h"
 #include "tick.h"
+#include "tick_internal.h"
 #include "trace.h"
 
 /**
@@ -196,9 +197,9 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  *	read, which mmsb_tick_publish() makes theirs
  * @t: the tick
  * @sq: what the mapped queues get to apply their SQEs in place
- * @one: a delta its submitter hands the tick (mmsb_tick_run_one()), or
- *	NULL; set to NULL once the tick took it
- * @took_one: the tick took @one, last of what it applied
+ * @handed: records their submitters hand the tick, never queued
+ *	(mmsb_tick_run_handed()), or NULL
+ * @took_handed: the tick took records of @handed, last of what it applied
  * @again: the tick took less than was queued when it started, short of
  *	its budget and of batch_max: a take stopped at a page an earlier
  *	take changed (or deltas reserved then were pushed only since), or
@@ -214,8 +215,8 @@ struct mmsb_tick_ctx {
 	struct mmsb_tick_metrics *m;
 	struct mmsb_tick *t;
 	struct mmsb_sq_apply sq;
-	struct mmsb_kdelta *one;
-	bool took_one;
+	struct mmsb_chunk *handed;
+	bool took_handed;
 	bool again;
 };
 
@@ -333,41 +334,41 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 }
 
 /*
- * Phase 2c: the delta a SYNC submitter hands the tick (its record on the
- * submitter's stack, never queued), accepted now: after everything
- * queued before, so only if the drain took all of it, the tick has room
- * under batch_max and did not change the delta's page already (a tick
- * shows each page once); else the submitter queues the delta as any
- * other.  Applied, captured and collected for propagation exactly as a
- * drained chunk of one delta.
+ * Phase 2c: the deltas submitters hand the tick (records outside the
+ * ring: a SYNC submitter's one delta on its stack, the one-delta io_uring
+ * commands its task issued), accepted now: after everything queued
+ * before, so only if the drain took all of it; in their order, up to
+ * batch_max and @t->chunk pages, and stopping at the first whose page
+ * the drain changed already (a tick shows each page once).  What is
+ * left the submitters queue as any other delta.  Applied, captured and
+ * collected for propagation exactly as a drained chunk.
  */
-static void mmsb_tick_apply_one(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
+static void mmsb_tick_apply_handed(struct mmsb_tick *t,
+				   struct mmsb_tick_ctx *tc)
 {
-	struct mmsb_kdelta *kd = tc->one;
+	unsigned int n, nr_pages = 0;
 
 	if (tc->deltas >= t->batch_max || mmsb_tick_has_work(t))
 		return;
-	if (tc->deltas && mmsb_page_changed_in(kd->page, t->tick_no))
+	n = __mmsb_tick_partition(tc->handed, t->batch_max - tc->deltas,
+				  t->pages, &nr_pages, t->chunk,
+				  tc->deltas ? t->tick_no : 0);
+	if (!n)
 		return;
-	tc->one = NULL;
 	if (!tc->deltas)
 		mmsb_tick_open(t, tc);
 	if (unlikely(mmsb_stream_active(t->stream)) && !tc->st)
 		tc->st = mmsb_stream_tick_begin(t->stream);
-	/* Counted before it applies, as a push is (STATS in the uapi). */
-	atomic64_inc(&t->deltas->submitted);
-	kd->tick_next = NULL;
-	kd->page->tick.first = kd;
-	kd->page->tick.last = kd;
-	t->pages[0] = kd->page;
-	mmsb_engine_run(t->engine, t->pages, 1, 1, t->tick_no, tc->dirty,
-			tc->st, &tc->es);
+	/* Counted before they apply, as a push is (STATS in the uapi). */
+	atomic64_add(n, &t->deltas->submitted);
+	mmsb_engine_run(t->engine, t->pages, nr_pages, n, t->tick_no,
+			tc->dirty, tc->st, &tc->es);
 	if (unlikely(tc->st))
-		mmsb_stream_tick_collect(tc->st, 1);
+		mmsb_stream_tick_collect(tc->st, nr_pages);
 	if (tc->dirty)
-		mmsb_prop_collect(t->prop, t->pages, 1);
-	tc->deltas++;
-	tc->took_one = true;
+		mmsb_prop_collect(t->prop, t->pages, nr_pages);
+	tc->deltas += n;
+	tc->took_handed = true;
 }
 
 /*
@@ -435,11 +436,11 @@ static void mmsb_tick_publish(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 	m->pages_changed = tc->es.pages_changed;
 	m->total_ns = ktime_get_ns() - tc->start;
 	/*
-	 * A delta its submitter handed the tick was the last applied: the
-	 * apply phases took what the others (timed each) did not, without
-	 * a clock read of their own.
+	 * Deltas their submitters handed the tick were the last applied:
+	 * the apply phases took what the others (timed each) did not,
+	 * without a clock read of their own.
 	 */
-	if (tc->took_one)
+	if (tc->took_handed)
 		m->apply_ns = m->total_ns - m->propagate_ns - m->graph_ns -
 			      m->gc_ns;
 	m->throughput = m->apply_ns ?
@@ -546,7 +547,7 @@ static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more, bool again,
  * the monitor has work (counted by the monitor, not as a tick) and
  * publishes nothing.  Returns mmsb_tick_next().
  */
-static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
+static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_chunk *handed)
 {
 	/* Not zeroed whole (some 40 words): what each phase reads is set. */
 	struct mmsb_tick_ctx tc __uninitialized;
@@ -574,8 +575,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	smp_wmb();
 	tc.t = t;
 	tc.sq.held = NULL;
-	tc.one = one ? *one : NULL;
-	tc.took_one = false;
+	tc.handed = handed;
+	tc.took_handed = false;
 	tc.again = false;
 
 	/*
@@ -597,10 +598,8 @@ static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_kdelta **one)
 	mmsb_tick_apply(t, &tc);
 	if (sq_in_place)
 		mmsb_tick_sq_apply(t, &tc);
-	if (tc.one) {
-		mmsb_tick_apply_one(t, &tc);
-		*one = tc.one;
-	}
+	if (handed)
+		mmsb_tick_apply_handed(t, &tc);
 	if (tc.deltas) {
 		mmsb_tick_propagate(t, &tc);
 		mmsb_bus_header_write_end(t->bus, t->tick_no);
@@ -690,32 +689,36 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
 }
 
 /**
- * mmsb_tick_run_one() - run a tick that takes one delta from its submitter
- * @t: the tick, with @t->run_lock held (mmsb_tick_trylock())
- * @kd: the delta's record, outside any chunk (mmsb_delta_read_one()),
- *	its page referenced by the caller
+ * mmsb_tick_run_handed() - run a tick that takes deltas from their submitters
+ * @t: the tick, with @t->run_lock held (mmsb_tick_trylock(), or
+ *	mutex_lock() by a submitter that must see its records taken)
+ * @c: the records, outside any ring (mmsb_delta_read_one()), each of
+ *	whose pages the caller references; the tick takes them from
+ *	@c->pos on, in order
  *
- * For a SYNC submission of one delta that found no tick running: no
- * chunk, no queue, no batch.  The same tick as the orchestrator's takes
- * what is queued first, then @kd, accepted then, unless deltas are still
- * queued (a full tick, producers outrunning it; those come first) or the
- * drain changed @kd's page (a tick shows each page once): the caller
- * then queues @kd as any other.  Then @t->run_lock is dropped.
+ * For deltas whose submitters run the tick (a SYNC submission of one
+ * delta, one-delta io_uring commands): no queue, no batch.  The same
+ * tick as the orchestrator's takes what is queued first, then the
+ * records, accepted then, unless deltas are still queued (a full tick,
+ * producers outrunning it; those come first); it stops at batch_max,
+ * at the tick's page limit and before the first record whose page the
+ * drain changed (a tick shows each page once): the caller queues the
+ * rest as any other deltas.  Then @t->run_lock is dropped.
  *
  * Context: process context, sleeps.
- * Return: whether the tick took @kd; then its @status and @epoch are
- * the outcome, visible and propagated.
+ * Return: the records taken (@c->taken grew by as many); their @status
+ * and @epoch are the outcome, visible and propagated.
  */
-bool mmsb_tick_run_one(struct mmsb_tick *t, struct mmsb_kdelta *kd)
+unsigned int mmsb_tick_run_handed(struct mmsb_tick *t, struct mmsb_chunk *c)
 {
-	struct mmsb_kdelta *one = kd;
+	u32 taken = c->taken;
 	bool more;
 
-	more = mmsb_tick_run(t, &one);
+	more = mmsb_tick_run(t, c);
 	mutex_unlock(&t->run_lock);
 	if (more)
 		mmsb_tick_kick(t);
-	return !one;
+	return c->taken - taken;
 }
 
 /**

@@ -180,7 +180,7 @@ int mmsb_tick_pause(struct mmsb_tick *t, u64 *last);
 void mmsb_tick_resume(struct mmsb_tick *t);
 void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done);
 void mmsb_tick_run_here(struct mmsb_tick *t);
-bool mmsb_tick_run_one(struct mmsb_tick *t, struct mmsb_kdelta *kd);
+unsigned int mmsb_tick_run_handed(struct mmsb_tick *t, struct mmsb_chunk *c);
 void mmsb_tick_read_stats(struct mmsb_tick *t, struct mmsb_tick_metrics *last,
 			  struct mmsb_tick_totals *totals,
 			  u64 *ring_depth, u64 *ring_capacity);
@@ -207,6 +207,20 @@ void mmsb_tick_retire(struct mmsb_tick *t);
 static inline bool mmsb_tick_trylock(struct mmsb_tick *t)
 {
 	return mutex_trylock(&t->run_lock);
+}
+
+/**
+ * mmsb_tick_lock() - take the right to run ticks, waiting for it
+ * @t: the tick
+ *
+ * For a submitter whose records only a tick it runs itself can take
+ * (mmsb_tick_run_handed()): it waits for a running tick to end.
+ *
+ * Context: process context, sleeps.
+ */
+static inline void mmsb_tick_lock(struct mmsb_tick *t)
+{
+	mutex_lock(&t->run_lock);
 }
 
 #endif /* _MMSB_TICK_H */

@@ -3,7 +3,8 @@
  * mmsb tick queue: producers reserve room and push chunks of deltas;
  * the tick's drain phase takes them in ring order, links their deltas
  * onto their pages (the partition the engine applies), checks atomic
- * submissions whole, and retires chunks once applied.
+ * submissions whole, and retires chunks once applied.  Records their
+ * submitters hand the tick are linked the same way.
  *
  * The producer side runs in any submitter's context; the drain side
  * only in the thread that holds the tick's run_lock (the orchestrator,
@@ -19,6 +20,7 @@
 #include "engine.h"
 #include "page.h"
 #include "tick.h"
+#include "tick_internal.h"
 
 /* The condition a submitter waiting for room sleeps on. */
 static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
@@ -146,55 +148,14 @@ u32 mmsb_tick_room(struct mmsb_tick *t)
 	return mmsb_tick_capacity(t) - mmsb_queue_reserved(&t->queue);
 }
 
-/**
- * mmsb_tick_partition() - link a chunk's next deltas onto their pages
- * @c: the chunk; its records from @c->pos on are taken, in order
- * @max: records to take at most
- * @pages: each page with deltas once, in order of first appearance
- * @nr_pages: in/out: entries of @pages used
- * @max_pages: entries of @pages: the take stops before a delta on a page
- *	that would need one more
- * @changed: 0, or the tick whose earlier takes changed pages: the take
- *	stops before a delta on one of them (mmsb_tick_take())
- *
- * O(n): each page's list, in ring order, hangs off the page
- * (->tick.first/tick.last), fields that only the tick and then the
- * page's worker touch.
- *
- * Return: records taken.
- */
+/* The inline of tick_internal.h, for the KUnit suites. */
 unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 				 struct mmsb_page **pages,
 				 unsigned int *nr_pages, unsigned int max_pages,
 				 u64 changed)
 {
-	/* In locals: the stores below could alias @c for the compiler. */
-	unsigned int n, nr = *nr_pages, pos = c->pos;
-
-	max = min(max, c->nr - c->taken);
-	for (n = 0; n < max; n++) {
-		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + pos);
-		struct mmsb_page *page = kd->page;
-
-		if (!page->tick.first) {
-			if (nr == max_pages)
-				break;
-			if (unlikely(changed) &&
-			    mmsb_page_changed_in(page, changed))
-				break;
-			page->tick.first = kd;
-			pages[nr++] = page;
-		} else {
-			page->tick.last->tick_next = kd;
-		}
-		page->tick.last = kd;
-		kd->tick_next = NULL;
-		pos += kd->size;
-	}
-	c->pos = pos;
-	c->taken += n;
-	*nr_pages = nr;
-	return n;
+	return __mmsb_tick_partition(c, max, pages, nr_pages, max_pages,
+				     changed);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_partition);
 
@@ -251,8 +212,8 @@ static unsigned int mmsb_tick_take_atomic(struct mmsb_tick *t,
 	u32 i;
 
 	if (!mmsb_tick_atomic_check(t, c, tick))
-		return mmsb_tick_partition(c, c->nr, t->pages, nr_pages,
-					   t->chunk, 0);
+		return __mmsb_tick_partition(c, c->nr, t->pages, nr_pages,
+					     t->chunk, 0);
 	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
 	     i++, kd = mmsb_kdelta_next(kd)) {
 		if (!kd->status)
@@ -337,8 +298,8 @@ unsigned int mmsb_tick_take(struct mmsb_tick *t, unsigned int max, u64 tick,
 			c = NULL;
 			continue;
 		}
-		n += mmsb_tick_partition(c, max - n, t->pages, &np, t->chunk,
-					 changed);
+		n += __mmsb_tick_partition(c, max - n, t->pages, &np,
+					   t->chunk, changed);
 		/* @max or @t->chunk pages reached, or a page changed already. */
 		if (c->taken < c->nr)
 			break;

@@ -16,10 +16,16 @@
  * kworker, which writes them with the process's mm, or answers
  * -EOWNERDEAD once the process is gone (mmsb_uring_sub_end()).  A CQE
  * therefore means "applied, propagated and visible", as the return of
- * a SYNC ioctl does, never just "queued".  A command of one delta, not
- * ATOMIC, is applied as a SYNC ioctl of one delta is: by a tick run at
- * its issue when no tick runs (issued inline: when the tick is quiet),
- * and then completes from its issue (mmsb_uring_submit_one()).
+ * a SYNC ioctl does, never just "queued".  A command of one small
+ * delta, not ATOMIC, is not queued: issued inline, its delta is read
+ * into the file's handoff and the tick of the task work takes it there,
+ * after what is queued, and completes the command
+ * (mmsb_uring_handoff_run()); so the one-delta commands of one
+ * io_uring_enter() cost one tick and no batch.  Issued from io-wq, or
+ * while another task's task work holds the handoff, it is applied as a
+ * SYNC ioctl of one delta is: by a tick run at its issue when no tick
+ * runs (issued inline: when the tick is quiet), and then completes from
+ * its issue (mmsb_uring_submit_one()).
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
@@ -156,6 +162,27 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
 }
 
 /*
+ * One-delta commands a task issued inline, handed to the tick of its
+ * task work (mmsb_uring_tick_tw()): their records, read at issue, in a
+ * chunk of handed records (mmsb_chunk_init_handed()), record i for
+ * command @cmds[i].  Only the task that owns the file's pending task
+ * work (@tick_task) adds to it, and only that task work empties it, so
+ * it needs no lock.  Allocated at its first use and charged to the
+ * memory limit for the file's life, as a mapped queue is; a command
+ * that finds it full, or cannot have it, takes another way.
+ */
+#define MMSB_URING_HANDOFF_SIZE		SZ_32K
+#define MMSB_URING_HANDOFF_MAX		256
+
+struct mmsb_uring_handoff {
+	struct io_uring_cmd *cmds[MMSB_URING_HANDOFF_MAX];
+	struct mmsb_chunk c;	/* last: its @mem fills the allocation */
+};
+
+#define MMSB_URING_HANDOFF_MEM \
+	(MMSB_URING_HANDOFF_SIZE - sizeof(struct mmsb_uring_handoff))
+
+/*
  * Report each delta and drop the batch: the CQE's result.
  *
  * The results go to the submitter's address space, wherever the
@@ -216,37 +243,89 @@ static void mmsb_uring_batch_done(struct mmsb_batch *batch)
 	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
 }
 
-/* The tick task work: run the tick for the commands queued before it. */
-static void mmsb_uring_tick_tw(struct callback_head *cb)
-{
-	struct mmsb_file *mf = container_of(cb, struct mmsb_file, tick_work);
-	struct file *file = mf->tick_file;
+static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
+				    struct mmsb_file *mf,
+				    struct mmsb_delta __user *uptr, u32 n,
+				    u32 flags, unsigned int issue_flags);
 
-	/*
-	 * Fully ordered: a command of ours that saw @tick_task set was
-	 * queued before, so the tick below takes it; one that sees it
-	 * clear queues task work of its own.
-	 */
-	xchg(&mf->tick_task, NULL);
-	mmsb_tick_run_here(mf->tick);
-	fput(file);
+/*
+ * The handed commands' tick, in the task's task work: one tick takes
+ * the records after what is queued (mmsb_tick_run_handed()), and each
+ * command taken writes its delta's outcome and completes.  The others
+ * (the tick had to leave them: deltas still queued, batch_max, a page
+ * the drain changed) are submitted as any other command would be,
+ * reading their delta again: nothing of the first read took effect.
+ * A task that lost its address space (exiting) cannot have them read
+ * again: they complete with -ECANCELED, not applied.
+ */
+static void mmsb_uring_handoff_run(struct mmsb_file *mf,
+				   struct mmsb_uring_handoff *h)
+{
+	struct mmsb_chunk *c = &h->c;
+	struct mmsb_kdelta *kd;
+	int res;
+	u32 i;
+
+	mmsb_tick_lock(mf->tick);
+	mmsb_tick_run_handed(mf->tick, c);
+	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
+	     i++, kd = mmsb_kdelta_next(kd)) {
+		struct io_uring_cmd *ioucmd = h->cmds[i];
+		struct mmsb_delta __user *uptr = mmsb_uring_sub(ioucmd)->uptr;
+
+		mmsb_page_put(kd->page);
+		atomic_dec(&mmsb_uring_inflight);
+		if (i < c->taken) {
+			if (!current->mm)
+				res = -EOWNERDEAD;
+			else if (mmsb_delta_put_result(uptr, kd->id, kd->status,
+						       kd->epoch))
+				res = -ECOMM;
+			else
+				res = !kd->status;
+			trace_mmsb_submit(1, 1, true, true, min(res, 0));
+		} else if (!current->mm) {
+			res = -ECANCELED;
+		} else {
+			res = mmsb_uring_submit_queued(ioucmd, mf, uptr, 1, 0,
+						       0);
+			if (res == -EIOCBQUEUED)
+				continue;
+		}
+		mmsb_uring_cmd_done(ioucmd, res, 0);
+	}
 }
 
 /*
- * Issued inline by io_uring_enter(), a command does not run a tick of
- * its own: the task's next task work does, for every command the task
- * issued until then, so a submission of many commands costs one tick.
- * It runs before the task returns to user space or sleeps for a
- * completion.  True when the command may rely on such a tick: ours, or
- * one already pending in this task; not on one pending in another task,
- * which may not run for a long time.
+ * The tick task work: run the tick for the commands queued and handed
+ * before it.
  */
-static bool mmsb_uring_defer_tick(struct mmsb_file *mf, struct file *file)
+static void mmsb_uring_tick_tw(struct callback_head *cb)
 {
-	struct task_struct *owner = READ_ONCE(mf->tick_task);
+	struct mmsb_file *mf = container_of(cb, struct mmsb_file, tick_work);
+	struct mmsb_uring_handoff *h = mf->handoff;
+	struct file *file = mf->tick_file;
 
-	if (owner)
-		return owner == current;
+	if (h && h->c.nr)
+		mmsb_uring_handoff_run(mf, h);
+	else
+		mmsb_tick_run_here(mf->tick);
+	if (h)
+		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
+	/*
+	 * Only now may another task own the task work and the handoff:
+	 * no command of ours runs while this does, and a command of
+	 * another task that sees @tick_task still set takes a way that
+	 * needs no tick of ours.
+	 */
+	xchg(&mf->tick_task, NULL);
+	fput(file);
+}
+
+/* mmsb_uring_defer_tick() for the first command: the task work queued. */
+static noinline bool mmsb_uring_defer_tick_new(struct mmsb_file *mf,
+					       struct file *file)
+{
 	if (cmpxchg(&mf->tick_task, NULL, current))
 		return false;
 	/* The task work holds the file, and so @mf and the module. */
@@ -258,6 +337,26 @@ static bool mmsb_uring_defer_tick(struct mmsb_file *mf, struct file *file)
 	WRITE_ONCE(mf->tick_task, NULL);
 	fput(file);
 	return false;
+}
+
+/*
+ * Issued inline by io_uring_enter(), a command does not run a tick of
+ * its own: the task's next task work does, for every command the task
+ * issued until then, so a submission of many commands costs one tick.
+ * It runs before the task returns to user space or sleeps for a
+ * completion.  True when the command may rely on such a tick: ours, or
+ * one already pending in this task; not on one pending in another task,
+ * which may not run for a long time.  Inline: the commands after the
+ * first only look.
+ */
+static __always_inline bool mmsb_uring_defer_tick(struct mmsb_file *mf,
+						  struct file *file)
+{
+	struct task_struct *owner = READ_ONCE(mf->tick_task);
+
+	if (owner)
+		return owner == current;
+	return mmsb_uring_defer_tick_new(mf, file);
 }
 
 /*
@@ -278,10 +377,6 @@ static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 
 	if ((issue_flags & IO_URING_F_NONBLOCK) && !mmsb_tick_quiet(mf->tick))
 		return MMSB_DELTA_CHUNK;
-	if (mmsb_submit_claim(uptr, 1)) {
-		trace_mmsb_submit(1, 0, true, true, -EFAULT);
-		return -EFAULT;
-	}
 	ret = mmsb_submit_one(mf, uptr, &accepted, &applied);
 	if (ret == MMSB_DELTA_CHUNK)
 		return ret;
@@ -293,35 +388,81 @@ static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 	return -EIOCBQUEUED;
 }
 
+/* The file's handoff, allocated and charged at the first use. */
+static struct mmsb_uring_handoff *mmsb_uring_handoff(struct mmsb_file *mf)
+{
+	struct mmsb_uring_handoff *h = mf->handoff;
+
+	if (h)
+		return h;
+	if (mmsb_delta_charge(mf->deltas, MMSB_URING_HANDOFF_SIZE))
+		return NULL;
+	/* Issued inline: no sleeping in reclaim; without it, another way. */
+	h = kmalloc(MMSB_URING_HANDOFF_SIZE,
+		    GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
+	if (!h) {
+		mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
+		return NULL;
+	}
+	mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
+	mf->handoff = h;
+	return h;
+}
+
+/*
+ * One delta issued inline by the task that owns the file's pending task
+ * work (mmsb_uring_defer_tick()): read at issue into the file's handoff
+ * and left to the tick of that task work, which takes it after what is
+ * queued and completes the command (mmsb_uring_handoff_run()), so the
+ * one-delta commands of one io_uring_enter() share one tick.  Returns
+ * MMSB_DELTA_CHUNK when the delta must take another way (not a small
+ * DENSE one, the handoff full or not to be had).
+ */
+static int mmsb_uring_hand_one(struct io_uring_cmd *ioucmd,
+			       struct mmsb_file *mf,
+			       struct mmsb_delta __user *uptr)
+{
+	struct mmsb_uring_handoff *h = mmsb_uring_handoff(mf);
+	struct mmsb_kdelta *kd;
+	int ret;
+
+	if (!h || h->c.nr == MMSB_URING_HANDOFF_MAX ||
+	    mmsb_chunk_room(&h->c) < sizeof(*kd) + MMSB_DELTA_ONE_MAX)
+		return MMSB_DELTA_CHUNK;
+	kd = (struct mmsb_kdelta *)(h->c.mem + h->c.used);
+	ret = mmsb_submit_read_one(mf, uptr, kd);
+	if (ret) {
+		if (ret == MMSB_DELTA_CHUNK)
+			return ret;
+		trace_mmsb_submit(1, 0, true, true, min(ret, 0));
+		/* Refused: the CQE says 0 at once (-EFAULT: unwritable). */
+		return ret == MMSB_DELTA_REFUSED ? 0 : ret;
+	}
+	mmsb_uring_sub(ioucmd)->uptr = uptr;
+	kd->index = h->c.nr;
+	h->cmds[h->c.nr++] = ioucmd;
+	h->c.used += kd->size;
+	atomic_inc(&mmsb_uring_inflight);
+	return -EIOCBQUEUED;
+}
+
 /*
  * Validate and queue (mmsb_submit_deltas()).  Issued inline, leave the
  * tick to the task's task work (mmsb_uring_defer_tick()); else run it
  * here if none runs and complete at once; else complete from the tick
  * that ends the batch.  Completions from a tick go through task work.
- * One delta, not ATOMIC, is applied here when it can be
- * (mmsb_uring_submit_one()).
  */
-static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
-			     struct mmsb_file *mf,
-			     const struct mmsb_uring_submit *d,
-			     unsigned int issue_flags)
+static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
+				    struct mmsb_file *mf,
+				    struct mmsb_delta __user *uptr, u32 n,
+				    u32 flags, unsigned int issue_flags)
 {
 	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
 	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
 	struct file *file = ioucmd->file;
-	u32 n = d->count, accepted;
+	u32 accepted;
 	int ret;
 
-	/* Out of the header's range: -EINVAL, as for MMSB_IOC_SUBMIT. */
-	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
-		return -EINVAL;
-	if (n == 1 && !(d->flags & MMSB_SUBMIT_ATOMIC)) {
-		ret = mmsb_uring_submit_one(ioucmd, mf,
-					    u64_to_user_ptr(d->deltas),
-					    issue_flags);
-		if (ret != MMSB_DELTA_CHUNK)
-			return ret;
-	}
 	/*
 	 * Issued inline by io_uring_enter(), we must not sleep on a full
 	 * queue, and a command cut in two cannot be retried.  Without room
@@ -331,14 +472,14 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	if (nonblock && mmsb_tick_room(mf->tick) < n)
 		return -EAGAIN;
 
-	s->uptr = u64_to_user_ptr(d->deltas);
+	s->uptr = uptr;
 	/*
 	 * Inline, a racing submitter may still fill the queue after our
 	 * look: what does not fit is refused with -EAGAIN, per delta, as
 	 * for an O_NONBLOCK ioctl.
 	 */
 	ret = mmsb_submit_deltas(mf, s->uptr, n, true,
-				 d->flags & MMSB_SUBMIT_ATOMIC, nonblock,
+				 flags & MMSB_SUBMIT_ATOMIC, nonblock,
 				 &accepted, &s->batch);
 	trace_mmsb_submit(n, accepted, true, true, ret);
 	if (!s->batch) {
@@ -379,6 +520,50 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	}
 	fput(file);
 	return -EIOCBQUEUED;
+}
+
+/*
+ * One delta, not ATOMIC: issued inline by the task whose task work runs
+ * the tick, handed to that tick (mmsb_uring_hand_one()); else applied
+ * here when it can be (mmsb_uring_submit_one()); else, and any other
+ * command, queued (mmsb_uring_submit_queued()).
+ */
+static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
+			     struct mmsb_file *mf,
+			     const struct mmsb_uring_submit *d,
+			     unsigned int issue_flags)
+{
+	struct mmsb_delta __user *uptr = u64_to_user_ptr(d->deltas);
+	u32 n = d->count;
+	int ret;
+
+	/* Out of the header's range: -EINVAL, as for MMSB_IOC_SUBMIT. */
+	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
+		return -EINVAL;
+	if (n == 1 && !(d->flags & MMSB_SUBMIT_ATOMIC)) {
+		if ((issue_flags & IO_URING_F_NONBLOCK) &&
+		    mmsb_uring_defer_tick(mf, ioucmd->file))
+			ret = mmsb_uring_hand_one(ioucmd, mf, uptr);
+		else
+			ret = mmsb_uring_submit_one(ioucmd, mf, uptr,
+						    issue_flags);
+		if (ret != MMSB_DELTA_CHUNK)
+			return ret;
+	}
+	return mmsb_uring_submit_queued(ioucmd, mf, uptr, n, d->flags,
+					issue_flags);
+}
+
+/**
+ * mmsb_uring_release() - a closing file's io_uring state
+ * @mf: the file; no command of it is in flight (each holds the file)
+ */
+void mmsb_uring_release(struct mmsb_file *mf)
+{
+	if (!mf->handoff)
+		return;
+	kfree(mf->handoff);
+	mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
 }
 
 /**
@@ -611,7 +796,8 @@ put_page:
  * the extension area of the uapi, zero until a flag or feature gives it
  * a meaning.  Only looked at, never used: no copy needed.
  */
-static bool mmsb_uring_ext_zero(const u8 *area, unsigned int issue_flags)
+static __always_inline bool mmsb_uring_ext_zero(const u8 *area,
+						unsigned int issue_flags)
 {
 	return !(issue_flags & IO_URING_F_SQE128) ||
 	       !memchr_inv(area + MMSB_URING_CMD_BYTES, 0,

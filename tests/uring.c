@@ -668,6 +668,125 @@ TEST_F(uring, one_delta)
 	EXPECT_EQ(inflight_settles(1000), 0);
 }
 
+/*
+ * The one-delta commands of one io_uring_enter() share one tick, run by
+ * the submitter's task work: the page they change steps its epoch once,
+ * every delta of the tick reports that epoch, of two with the same
+ * expected epoch the first wins, a refused one completes on its own,
+ * and the bytes are those of applying the others in order.  Deltas 0-39
+ * write word i % 8; 0 and 1 expect the epoch before; 34's page is
+ * unknown.
+ */
+TEST_F(uring, one_delta_shared_tick)
+{
+	static struct mmsb_delta d[40];
+	static __u64 v[40];
+	struct mmsb_stats s0, s1;
+	__u64 e0, got;
+	int i, w, last;
+
+	/* Epoch 0 would be no expectation: one delta first. */
+	v[0] = 1;
+	mmsb_delta_dense(&d[0], self->page, 0, &v[0], 8);
+	ASSERT_EQ(mmsb_submit(self->fd, &d[0], 1, MMSB_SUBMIT_SYNC, NULL), 0);
+	e0 = page_epoch(self->fd, self->page);
+	ASSERT_EQ(e0, 1);
+	ASSERT_EQ(mmsb_stats(self->fd, &s0), 0);
+	for (i = 0; i < 40; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		v[i] = 0x1000 + i;
+		mmsb_delta_dense(&d[i], self->page + (i == 34) * 1000000,
+				 (i % 8) * 8, &v[i], 8);
+		if (i < 2)
+			d[i].expected_epoch = e0;
+		mmsb_uring_prep_submit(sqe, self->fd, &d[i], 1, 0);
+		io_uring_sqe_set_data64(sqe, i);
+	}
+	ASSERT_EQ(io_uring_submit_and_wait(&self->ring, 40), 40);
+	for (i = 0; i < 40; i++) {
+		struct io_uring_cqe *cqe;
+		__u64 k;
+
+		ASSERT_EQ(io_uring_wait_cqe(&self->ring, &cqe), 0);
+		k = cqe->user_data;
+		EXPECT_EQ(cqe->res, k == 1 || k == 34 ? 0 : 1)
+			TH_LOG("command %llu", (unsigned long long)k);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	ASSERT_EQ(mmsb_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s0.ticks + 1, s1.ticks);
+	EXPECT_EQ(page_epoch(self->fd, self->page), e0 + 1);
+	for (i = 0; i < 40; i++) {
+		if (i == 34) {
+			EXPECT_EQ(d[i].status, -ENOENT);
+			EXPECT_EQ(d[i].delta_id, 0);
+			continue;
+		}
+		EXPECT_EQ(d[i].status, i == 1 ? -ESTALE : 0) TH_LOG("delta %d", i);
+		EXPECT_EQ(d[i].epoch, e0 + 1) TH_LOG("delta %d", i);
+		EXPECT_NE(d[i].delta_id, 0);
+	}
+	/* Word w holds the last delta applied to it. */
+	for (w = 0; w < 8; w++) {
+		last = w == 2 ? 26 : 32 + w;
+		memcpy(&got, self->data + w * 8, 8);
+		EXPECT_EQ(got, v[last]) TH_LOG("word %d", w);
+	}
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+/*
+ * More one-delta commands in one io_uring_enter() than a tick takes
+ * (batch_max 8): the tick takes the first eight, the others are queued
+ * as any other command, read again, in their order.  Each applies and
+ * reports its page's epoch after its tick, which never falls in issue
+ * order, and each word ends with the last delta written to it.
+ */
+TEST_F(uring, one_delta_past_batch_max)
+{
+	static struct mmsb_delta d[40];
+	static __u64 v[40];
+	struct mmsb_stats s0, s1;
+	__u64 got;
+	int i, w;
+
+	ASSERT_EQ(uring_reload(self, "batch_max=8"), 0);
+	ASSERT_EQ(mmsb_stats(self->fd, &s0), 0);
+	for (i = 0; i < 40; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		v[i] = 0x2000 + i;
+		mmsb_delta_dense(&d[i], self->page, (i % 8) * 8, &v[i], 8);
+		mmsb_uring_prep_submit(sqe, self->fd, &d[i], 1, 0);
+		io_uring_sqe_set_data64(sqe, i);
+	}
+	ASSERT_EQ(io_uring_submit_and_wait(&self->ring, 40), 40);
+	for (i = 0; i < 40; i++) {
+		struct io_uring_cqe *cqe;
+
+		ASSERT_EQ(io_uring_wait_cqe(&self->ring, &cqe), 0);
+		EXPECT_EQ(cqe->res, 1) TH_LOG("command %llu",
+					      (unsigned long long)cqe->user_data);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	ASSERT_EQ(mmsb_stats(self->fd, &s1), 0);
+	EXPECT_LE(s0.ticks + 5, s1.ticks);
+	for (i = 0; i < 40; i++) {
+		EXPECT_EQ(d[i].status, 0) TH_LOG("delta %d", i);
+		EXPECT_NE(d[i].delta_id, 0);
+		EXPECT_LE(1, d[i].epoch);
+		if (i)
+			EXPECT_LE(d[i - 1].epoch, d[i].epoch) TH_LOG("%d", i);
+	}
+	EXPECT_EQ(d[39].epoch, page_epoch(self->fd, self->page));
+	for (w = 0; w < 8; w++) {
+		memcpy(&got, self->data + w * 8, 8);
+		EXPECT_EQ(got, v[32 + w]) TH_LOG("word %d", w);
+	}
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
 /* Rings set up with IORING_SETUP_IOPOLL are refused: -EOPNOTSUPP. */
 TEST_F(uring, iopoll_refused)
 {
