@@ -241,10 +241,17 @@ mmsb_page_cache_hold(struct mmsb_page_cache *pc, struct mmsb_page_table *pages,
 {
 	bool held;
 
-	rcu_read_lock();
+	/*
+	 * Pages are freed with kfree_rcu(), whose grace period also waits
+	 * for a section that only disables preemption (the RCU flavours
+	 * are one since 4.20): two inline instructions, where
+	 * rcu_read_lock() and rcu_read_unlock() are two calls in a kernel
+	 * with preemptible RCU (Debian's), some 20 instructions a lookup.
+	 */
+	rcu_read_lock_sched();
 	held = mmsb_page_table_erased(pages) == pc->gen &&
 	       e->page->id == id && refcount_inc_not_zero(&e->page->ref);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return held;
 }
 
