@@ -17,15 +17,16 @@
  * -EOWNERDEAD once the process is gone (mmsb_uring_sub_end()).  A CQE
  * therefore means "applied, propagated and visible", as the return of
  * a SYNC ioctl does, never just "queued".  A command of one small
- * delta, not ATOMIC, is not queued: issued inline, its delta is read
- * into the file's handoff and the tick of the task work takes it there,
- * after what is queued, and completes the command
- * (mmsb_uring_handoff_run()); so the one-delta commands of one
- * io_uring_enter() cost one tick and no batch.  Issued from io-wq, or
- * while another task's task work holds the handoff, it is applied as a
- * SYNC ioctl of one delta is: by a tick run at its issue when no tick
- * runs (issued inline: when the tick is quiet), and then completes from
- * its issue (mmsb_uring_submit_one()).
+ * delta, not ATOMIC, is not queued (mmsb_uring_one()).  The first its
+ * task issues inline is applied as a SYNC ioctl of one delta is, by a
+ * tick run at its issue when the tick is quiet, and completes there
+ * (mmsb_uring_submit_one()); it queues the task work all the same, and
+ * the commands after it in the same io_uring_enter() read their deltas
+ * into the file's handoff, where the tick of the task work takes them,
+ * after what is queued, and completes them (mmsb_uring_handoff_run()):
+ * one tick and no batch for all of them.  Issued from io-wq, or while
+ * another task's task work is pending, a tick of its own when no tick
+ * runs (issued inline: when the tick is quiet), else the queue.
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
@@ -306,9 +307,14 @@ static void mmsb_uring_tick_tw(struct callback_head *cb)
 	struct mmsb_uring_handoff *h = mf->handoff;
 	struct file *file = mf->tick_file;
 
+	/*
+	 * Nothing queued: our commands' deltas were taken by a tick that
+	 * ends their batches (or the task work only marked a lone
+	 * command's submission, mmsb_uring_one()).
+	 */
 	if (h && h->c.nr)
 		mmsb_uring_handoff_run(mf, h);
-	else
+	else if (mmsb_tick_queued(mf->tick))
 		mmsb_tick_run_here(mf->tick);
 	if (h)
 		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
@@ -523,10 +529,44 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
 }
 
 /*
- * One delta, not ATOMIC: issued inline by the task whose task work runs
- * the tick, handed to that tick (mmsb_uring_hand_one()); else applied
- * here when it can be (mmsb_uring_submit_one()); else, and any other
- * command, queued (mmsb_uring_submit_queued()).
+ * One delta, not ATOMIC.  Issued inline, the first command of its
+ * task's submission (no task work of the task pending on the file)
+ * applies it with a tick of its own when the tick is quiet, as before
+ * there were handoffs (mmsb_uring_submit_one()), and queues the task
+ * work all the same, so that the commands after it in the same
+ * io_uring_enter() are handed to one tick (mmsb_uring_hand_one()): a
+ * lone command costs no handoff, and many cost one tick more, not one
+ * each.  A first command that cannot have a tick of its own is handed
+ * too.  Issued from io-wq, or while another task's task work is
+ * pending, a tick of its own or nothing (mmsb_uring_submit_one()).
+ * MMSB_DELTA_CHUNK: the caller queues it (mmsb_uring_submit_queued()).
+ */
+static int mmsb_uring_one(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
+			  struct mmsb_delta __user *uptr,
+			  unsigned int issue_flags)
+{
+	struct task_struct *owner;
+	int ret;
+
+	if (!(issue_flags & IO_URING_F_NONBLOCK))
+		return mmsb_uring_submit_one(ioucmd, mf, uptr, issue_flags);
+	owner = READ_ONCE(mf->tick_task);
+	if (owner != current) {
+		ret = mmsb_uring_submit_one(ioucmd, mf, uptr, issue_flags);
+		if (owner)
+			return ret;
+		if (!mmsb_uring_defer_tick_new(mf, ioucmd->file) ||
+		    ret != MMSB_DELTA_CHUNK)
+			return ret;
+		/* Nothing of it took effect: read it again, to hand it. */
+	}
+	/* One call site: inline. */
+	return mmsb_uring_hand_one(ioucmd, mf, uptr);
+}
+
+/*
+ * Queue the command, unless it is of one delta that can be applied
+ * otherwise (mmsb_uring_one()).
  */
 static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     struct mmsb_file *mf,
@@ -541,12 +581,7 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
 		return -EINVAL;
 	if (n == 1 && !(d->flags & MMSB_SUBMIT_ATOMIC)) {
-		if ((issue_flags & IO_URING_F_NONBLOCK) &&
-		    mmsb_uring_defer_tick(mf, ioucmd->file))
-			ret = mmsb_uring_hand_one(ioucmd, mf, uptr);
-		else
-			ret = mmsb_uring_submit_one(ioucmd, mf, uptr,
-						    issue_flags);
+		ret = mmsb_uring_one(ioucmd, mf, uptr, issue_flags);
 		if (ret != MMSB_DELTA_CHUNK)
 			return ret;
 	}
