@@ -168,14 +168,17 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
  * chunk of handed records (mmsb_chunk_init_handed()), record i for
  * command @cmds[i].  Only the task that owns the file's pending task
  * work (@tick_task) adds to it, and only that task work empties it, so
- * it needs no lock.  Allocated at its first use and charged to the
- * memory limit for the file's life, as a mapped queue is; a command
- * that finds it full, or cannot have it, takes another way.
+ * it needs no lock.  Allocated at its first use and kept until the file
+ * is released; charged to the memory limit (and counted in delta_bytes)
+ * only while it holds deltas, from the first of a submission until the
+ * task work is done (@charged), as a pooled chunk is while in use.  A
+ * command that finds it full, or cannot have it, takes another way.
  */
 #define MMSB_URING_HANDOFF_SIZE		SZ_32K
 #define MMSB_URING_HANDOFF_MAX		256
 
 struct mmsb_uring_handoff {
+	bool charged;
 	struct io_uring_cmd *cmds[MMSB_URING_HANDOFF_MAX];
 	struct mmsb_chunk c;	/* last: its @mem fills the allocation */
 };
@@ -316,8 +319,11 @@ static void mmsb_uring_tick_tw(struct callback_head *cb)
 		mmsb_uring_handoff_run(mf, h);
 	else if (mmsb_tick_queued(mf->tick))
 		mmsb_tick_run_here(mf->tick);
-	if (h)
+	if (h && h->charged) {
 		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
+		mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
+		h->charged = false;
+	}
 	/*
 	 * Only now may another task own the task work and the handoff:
 	 * no command of ours runs while this does, and a command of
@@ -394,24 +400,29 @@ static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 	return -EIOCBQUEUED;
 }
 
-/* The file's handoff, allocated and charged at the first use. */
+/*
+ * The file's handoff, allocated at the first use and charged for the
+ * submission (until the task work is done), or NULL.
+ */
 static struct mmsb_uring_handoff *mmsb_uring_handoff(struct mmsb_file *mf)
 {
 	struct mmsb_uring_handoff *h = mf->handoff;
 
-	if (h)
-		return h;
-	if (mmsb_delta_charge(mf->deltas, MMSB_URING_HANDOFF_SIZE))
-		return NULL;
-	/* Issued inline: no sleeping in reclaim; without it, another way. */
-	h = kmalloc(MMSB_URING_HANDOFF_SIZE,
-		    GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
 	if (!h) {
-		mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
-		return NULL;
+		/* Issued inline: no sleeping in reclaim; else another way. */
+		h = kmalloc(MMSB_URING_HANDOFF_SIZE,
+			    GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
+		if (!h)
+			return NULL;
+		h->charged = false;
+		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
+		mf->handoff = h;
 	}
-	mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
-	mf->handoff = h;
+	if (!h->charged) {
+		if (mmsb_delta_charge(mf->deltas, MMSB_URING_HANDOFF_SIZE))
+			return NULL;
+		h->charged = true;
+	}
 	return h;
 }
 
@@ -597,8 +608,9 @@ void mmsb_uring_release(struct mmsb_file *mf)
 {
 	if (!mf->handoff)
 		return;
+	/* The task work that uncharges it ran: it held the file. */
+	WARN_ON_ONCE(mf->handoff->charged);
 	kfree(mf->handoff);
-	mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
 }
 
 /**
