@@ -44,6 +44,8 @@ struct mmsb_uring_handoff;
  * @tick_file: the file (for the reference)
  * @handoff: one-delta io_uring commands @tick_task issued inline, for
  *	the tick of its task work (uring.c); NULL until the first
+ * @tick_queued: a command of @tick_task queued deltas and relies on the
+ *	tick of its task work; written by that task and its task work only
  * @pages: the pages its submissions looked up (delta.h)
  * @park_lock: protects @parks
  * @parks: SYNC submissions a signal interrupted, one per thread at most,
@@ -65,6 +67,7 @@ struct mmsb_file {
 	struct callback_head tick_work;
 	struct file *tick_file;
 	struct mmsb_uring_handoff *handoff;
+	bool tick_queued;
 	struct mmsb_page_cache pages;
 	spinlock_t park_lock;	/* @parks */
 	struct list_head parks;

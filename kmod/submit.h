@@ -40,7 +40,8 @@ bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
  *
  * Inline: the one-delta paths of the ioctl and io_uring are short.
  *
- * Context: process context with the caller's mm; reads user memory.
+ * Context: process context with the caller's mm; reads and writes user
+ * memory.
  * Return: 0 (read), %MMSB_DELTA_CHUNK (another form of delta: nothing
  * kept or counted; the caller submits it as any other, reading it
  * again), %MMSB_DELTA_REFUSED (refused, its status written) or -EFAULT

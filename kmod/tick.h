@@ -210,20 +210,6 @@ static inline bool mmsb_tick_trylock(struct mmsb_tick *t)
 }
 
 /**
- * mmsb_tick_queued() - are deltas queued for the tick?
- * @t: the tick
- *
- * A snapshot of the queue alone (not the mapped queues' SQEs): false
- * once a tick took every delta reserved, which then ends their batches.
- *
- * Context: any.
- */
-static inline bool mmsb_tick_queued(struct mmsb_tick *t)
-{
-	return mmsb_queue_reserved(&t->queue);
-}
-
-/**
  * mmsb_tick_lock() - take the right to run ticks, waiting for it
  * @t: the tick
  *

@@ -43,8 +43,9 @@
  *
  * SUBMIT is never marked cancelable: its deltas are in the ring, and a
  * tick completes it within one tick period whatever happens to the ring
- * or the task.  A command holds a reference on the file, so the module
- * cannot go while one is in flight.
+ * or the task, or in the handoff, and its task's task work, which runs
+ * even if the task exits, completes it.  A command holds a reference on
+ * the file, so the module cannot go while one is in flight.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -257,8 +258,10 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
  * the records after what is queued (mmsb_tick_run_handed()), and each
  * command taken writes its delta's outcome and completes.  The others
  * (the tick had to leave them: deltas still queued, batch_max, a page
- * the drain changed) are submitted as any other command would be,
- * reading their delta again: nothing of the first read took effect.
+ * the drain changed) are submitted as a command issued from io-wq is,
+ * reading their delta again (nothing of the first read took effect):
+ * one may wait for room, and a signal pending then refuses its delta
+ * with -EINTR, as for any SUBMIT that waits for room.
  * A task that lost its address space (exiting) cannot have them read
  * again: they complete with -ECANCELED, not applied.
  */
@@ -311,14 +314,16 @@ static void mmsb_uring_tick_tw(struct callback_head *cb)
 	struct file *file = mf->tick_file;
 
 	/*
-	 * Nothing queued: our commands' deltas were taken by a tick that
-	 * ends their batches (or the task work only marked a lone
-	 * command's submission, mmsb_uring_one()).
+	 * A tick is owed to commands that queued (a batch armed after a
+	 * tick took all its deltas ends only at the end of a later one),
+	 * not to a task work that only marked a lone command's submission
+	 * (mmsb_uring_one()).
 	 */
 	if (h && h->c.nr)
 		mmsb_uring_handoff_run(mf, h);
-	else if (mmsb_tick_queued(mf->tick))
+	else if (mf->tick_queued)
 		mmsb_tick_run_here(mf->tick);
+	mf->tick_queued = false;
 	if (h && h->charged) {
 		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
 		mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
@@ -358,8 +363,8 @@ static noinline bool mmsb_uring_defer_tick_new(struct mmsb_file *mf,
  * It runs before the task returns to user space or sleeps for a
  * completion.  True when the command may rely on such a tick: ours, or
  * one already pending in this task; not on one pending in another task,
- * which may not run for a long time.  Inline: the commands after the
- * first only look.
+ * which may not run for a long time.  Inline: a command after the first
+ * only looks.
  */
 static __always_inline bool mmsb_uring_defer_tick(struct mmsb_file *mf,
 						  struct file *file)
@@ -374,7 +379,7 @@ static __always_inline bool mmsb_uring_defer_tick(struct mmsb_file *mf,
 /*
  * One delta, applied by a tick run here (mmsb_submit_one(), as a SYNC
  * ioctl of one delta): the command completes from its issue, with no
- * batch and no task work.  Issued inline, under the ring's lock, only
+ * batch and no task work of its own.  Issued inline, under the ring's lock, only
  * while the tick has nothing else to do (mmsb_tick_quiet()), so that
  * the tick applies just this delta.  Returns MMSB_DELTA_CHUNK when the
  * delta must go the queued way.
@@ -523,6 +528,7 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
 	 */
 	get_file(file);
 	if (nonblock && mmsb_uring_defer_tick(mf, file)) {
+		mf->tick_queued = true;
 		s->batch->done = mmsb_uring_batch_done;
 		s->batch->priv = ioucmd;
 		mmsb_batch_arm(s->batch);
