@@ -706,17 +706,31 @@ static_assert(offsetof(struct mmsb_delta_desc, flags) ==
 /*
  * Read the input fields of the caller's delta, each exactly once: the
  * first 64 bytes whole (usercopy.h), then @pad.  The outputs between
- * @flags and @pad are not read.
+ * @flags and @pad are not read.  Inside a user-access window for @u;
+ * inlined, its fault exit becomes a jump to the caller's.  Returns 0 or
+ * -EFAULT.
  */
+static __always_inline int
+mmsb_delta_unsafe_get(const struct mmsb_delta __user *u,
+		      struct mmsb_delta_desc *d)
+{
+	if (mmsb_get_user_32(d, u) ||
+	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
+		return -EFAULT;
+	unsafe_get_user(d->pad, &u->pad, efault);
+	return 0;
+efault:
+	return -EFAULT;
+}
+
+/* mmsb_delta_unsafe_get() in a window of its own. */
 static __always_inline int mmsb_delta_read(const struct mmsb_delta __user *u,
 					   struct mmsb_delta_desc *d)
 {
 	if (!user_read_access_begin(u, sizeof(*u)))
 		return -EFAULT;
-	if (mmsb_get_user_32(d, u) ||
-	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
+	if (mmsb_delta_unsafe_get(u, d))
 		goto efault;
-	unsafe_get_user(d->pad, &u->pad, efault);
 	user_read_access_end();
 	return 0;
 efault:
@@ -734,12 +748,8 @@ static __always_inline int mmsb_delta_claim_read(struct mmsb_delta __user *u,
 {
 	if (!user_access_begin(u, sizeof(*u)))
 		return MMSB_DELTA_FAULT;
-	if (mmsb_delta_unsafe_put_pending(u))
+	if (mmsb_delta_unsafe_put_pending(u) || mmsb_delta_unsafe_get(u, d))
 		goto efault;
-	if (mmsb_get_user_32(d, u) ||
-	    mmsb_get_user_32((u8 *)d + 32, (const u8 __user *)u + 32))
-		goto efault;
-	unsafe_get_user(d->pad, &u->pad, efault);
 	user_access_end();
 	return 0;
 efault:
@@ -794,10 +804,10 @@ int mmsb_delta_add_array(struct mmsb_builder *b,
  * @cred: the submitter's credentials
  * @admin: the submitter bypasses page modes
  * @id: the id it gets
- * @kd: out: its record, outside any queued chunk (in a chunk of handed
- *	records, mmsb_chunk_init_handed()), with room for
- *	%MMSB_DELTA_ONE_MAX payload bytes after it; its page referenced by
- *	the record
+ * @kd: out: its record, outside any queued chunk (where
+ *	mmsb_chunk_handed_slot() of a chunk of handed records says), with
+ *	room for %MMSB_DELTA_ONE_MAX payload bytes after it; its page
+ *	referenced by the record
  *
  * For a small DENSE delta its submitter hands the tick
  * (mmsb_tick_run_handed(): a SYNC submission of one delta, a one-delta

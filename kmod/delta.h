@@ -322,4 +322,24 @@ static inline struct mmsb_kdelta *mmsb_chunk_first(struct mmsb_chunk *c)
 	return (struct mmsb_kdelta *)c->mem;
 }
 
+/*
+ * Where the next record of a chunk of handed records
+ * (mmsb_chunk_init_handed()) is read to (mmsb_delta_read_one()), or NULL
+ * if the chunk has no room for one of %MMSB_DELTA_ONE_MAX payload bytes.
+ */
+static inline struct mmsb_kdelta *mmsb_chunk_handed_slot(struct mmsb_chunk *c)
+{
+	if (mmsb_chunk_room(c) < sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX)
+		return NULL;
+	return (struct mmsb_kdelta *)(c->mem + c->used);
+}
+
+/* Make @kd, read into mmsb_chunk_handed_slot(), @c's last record. */
+static inline void mmsb_chunk_handed_add(struct mmsb_chunk *c,
+					 struct mmsb_kdelta *kd)
+{
+	kd->index = c->nr++;
+	c->used += kd->size;
+}
+
 #endif /* _MMSB_DELTA_H */

@@ -460,18 +460,18 @@ static __always_inline int __mmsb_submit_one(struct mmsb_file *mf,
 		u8 room[sizeof(struct mmsb_chunk) + sizeof(struct mmsb_kdelta) +
 			MMSB_DELTA_ONE_MAX];
 	} h __uninitialized;
-	struct mmsb_kdelta *kd = mmsb_chunk_first(&h.c);
+	struct mmsb_kdelta *kd;
 	bool taken;
 	int ret;
 
 	*accepted = 0;
 	*applied = 0;
+	mmsb_chunk_init_handed(&h.c, sizeof(h) - sizeof(h.c));
+	kd = mmsb_chunk_handed_slot(&h.c);
 	ret = mmsb_submit_read_one(mf, uptr, kd);
 	if (ret)
 		return ret == MMSB_DELTA_REFUSED ? 0 : ret;
-	mmsb_chunk_init_handed(&h.c, sizeof(h) - sizeof(h.c));
-	h.c.used = kd->size;
-	h.c.nr = 1;
+	mmsb_chunk_handed_add(&h.c, kd);
 	taken = mmsb_tick_trylock(mf->tick) &&
 		mmsb_tick_run_handed(mf->tick, &h.c);
 	mmsb_page_put(kd->page);

@@ -29,8 +29,8 @@ bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,
  * mmsb_submit_read_one() - read a delta for a tick to take from its submitter
  * @mf: the submitting file
  * @uptr: the caller's struct mmsb_delta, its outputs not claimed yet
- * @kd: out: its record, with room for %MMSB_DELTA_ONE_MAX payload bytes
- *	after it, in a chunk of handed records (mmsb_chunk_init_handed())
+ * @kd: out: its record, where mmsb_chunk_handed_slot() of a chunk of
+ *	handed records says (mmsb_chunk_handed_add() then adds it)
  *
  * The delta's outputs are claimed (as mmsb_submit_claim() does) and a
  * small DENSE delta is read into @kd (mmsb_delta_read_one()) with a new

@@ -448,10 +448,11 @@ static int mmsb_uring_hand_one(struct io_uring_cmd *ioucmd,
 	struct mmsb_kdelta *kd;
 	int ret;
 
-	if (!h || h->c.nr == MMSB_URING_HANDOFF_MAX ||
-	    mmsb_chunk_room(&h->c) < sizeof(*kd) + MMSB_DELTA_ONE_MAX)
+	if (!h || h->c.nr == MMSB_URING_HANDOFF_MAX)
 		return MMSB_DELTA_CHUNK;
-	kd = (struct mmsb_kdelta *)(h->c.mem + h->c.used);
+	kd = mmsb_chunk_handed_slot(&h->c);
+	if (!kd)
+		return MMSB_DELTA_CHUNK;
 	ret = mmsb_submit_read_one(mf, uptr, kd);
 	if (ret) {
 		if (ret == MMSB_DELTA_CHUNK)
@@ -461,9 +462,8 @@ static int mmsb_uring_hand_one(struct io_uring_cmd *ioucmd,
 		return ret == MMSB_DELTA_REFUSED ? 0 : ret;
 	}
 	mmsb_uring_sub(ioucmd)->uptr = uptr;
-	kd->index = h->c.nr;
-	h->cmds[h->c.nr++] = ioucmd;
-	h->c.used += kd->size;
+	h->cmds[h->c.nr] = ioucmd;
+	mmsb_chunk_handed_add(&h->c, kd);
 	atomic_inc(&mmsb_uring_inflight);
 	return -EIOCBQUEUED;
 }
