@@ -33,7 +33,9 @@ struct mmsb_page_table;
  * @page: target page, held by the record's chunk
  * @tick_next: next delta of the same page in this tick, in ring order;
  *	written and read only by the tick and the one thread that applies
- *	the page
+ *	the page.  NULL from the record's making on (as after resuming a
+ *	park) until the tick links a later one to it: a record enters
+ *	one tick only, so the tick never clears it
  * @park_index: while its submission is parked (mmsb_builder_park()),
  *	the index of the record's page in its chunk's page list; a parked
  *	record is in no tick

@@ -59,12 +59,15 @@ void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end);
 static inline void mmsb_dirty_add(struct mmsb_dirty *d, size_t start,
 				  size_t end)
 {
-	unsigned int i;
+	const struct mmsb_dirty_range *r, *last = d->r + d->nr;
 
-	for (i = 0; i < d->nr && d->r[i].end < end; i++)
-		;
-	if (i < d->nr && d->r[i].start <= start)
-		return;
+	for (r = d->r; r < last; r++) {
+		if (r->end < end)
+			continue;
+		if (r->start <= start)
+			return;
+		break;
+	}
 	mmsb_dirty_merge(d, start, end);
 }
 

@@ -53,8 +53,8 @@ __mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 		} else {
 			page->tick.last->tick_next = kd;
 		}
+		/* Its ->tick_next is NULL: see struct mmsb_kdelta. */
 		page->tick.last = kd;
-		kd->tick_next = NULL;
 		pos += kd->size;
 	}
 	c->pos = pos;
