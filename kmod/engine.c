@@ -88,8 +88,9 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 	bool moved = mmsb_page_changed_in(page, tick);
 	bool live = READ_ONCE(page->live);
 	struct mmsb_stream_seg *seg = NULL;
-	bool writing = false;
+	bool writing = false, refused = false;
 	u64 epoch = page->epoch;
+	const u64 written = mmsb_page_epoch_written(page, tick);
 	u64 last_id = page->last_delta_id;
 	unsigned long processed = 0;
 
@@ -109,12 +110,14 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 		if (!live && !kd->atomic) {
 			kd->status = -EIDRM;
 			stats->rejected++;
+			refused = true;
 			continue;
 		}
 		if (kd->expected_epoch &&
 		    (moved || writing || kd->expected_epoch != epoch)) {
 			kd->status = -ESTALE;
 			stats->conflicts++;
+			refused = true;
 			continue;
 		}
 		if (!writing) {
@@ -131,6 +134,8 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);
 		last_id = kd->id;
 		kd->status = 0;
+		/* In place of @expected_epoch, read above. */
+		kd->epoch = written;
 		processed++;
 	}
 	stats->processed += processed;
@@ -149,9 +154,15 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 	if (capture && seg)
 		mmsb_stream_seg_stamp(seg, 0, epoch);
 
-	/* The records keep the outcome until their batch reports it. */
-	for (kd = first; kd; kd = kd->tick_next)
-		kd->epoch = epoch;
+	/*
+	 * The records keep the outcome until their batch reports it.  The
+	 * applied ones got the page's epoch after the tick as they went;
+	 * refused ones (rare) get it now: a delta after them may have
+	 * moved it.
+	 */
+	if (unlikely(refused))
+		for (kd = first; kd; kd = kd->tick_next)
+			kd->epoch = epoch;
 }
 
 /* Inline in both callers: a small tick's one call, not two. */

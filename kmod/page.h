@@ -419,6 +419,16 @@ static inline bool mmsb_page_changed_in(const struct mmsb_page *page,
 	return page->changed_tick == tick;
 }
 
+/*
+ * The epoch the page has after tick @tick once that tick wrote it (the
+ * epoch rule of mmsb_page_write_hold()).
+ */
+static inline u64 mmsb_page_epoch_written(const struct mmsb_page *page,
+					  u64 tick)
+{
+	return page->epoch + !mmsb_page_changed_in(page, tick);
+}
+
 /* The header from the page's fields, then the even sequence. */
 static inline void mmsb_page_publish(struct mmsb_page *page)
 {
@@ -456,9 +466,9 @@ static inline bool mmsb_page_write_hold(struct mmsb_page *page, u64 tick,
 {
 	bool first = !mmsb_page_changed_in(page, tick);
 
+	WRITE_ONCE(page->epoch, mmsb_page_epoch_written(page, tick));
 	if (first)
 		page->changed_tick = tick;
-	WRITE_ONCE(page->epoch, page->epoch + first);
 	WRITE_ONCE(page->last_delta_id, last_delta_id);
 	return first;
 }

@@ -130,7 +130,7 @@ static __always_inline s32 mmsb_sq_write_begin(struct mmsb_page *page,
 		goto stale;
 	mmsb_page_write_begin(page);
 	page->sq.writing = true;
-	page->sq.epoch = page->epoch + 1;
+	page->sq.epoch = mmsb_page_epoch_written(page, *tick);
 	return 0;
 gone:
 	es->rejected++;
