@@ -32,15 +32,27 @@ struct mmsb_dirty_range {
  * struct mmsb_dirty - the bytes of one page changed in one tick
  * @id: page id
  * @nr: ranges used in @r (0: nothing changed)
+ * @hint: the range of @r the last add landed in ({0, 0}: none); ranges
+ *	only grow until the next mmsb_dirty_reset(), so bytes inside it
+ *	need no look at @r
  * @r: disjoint, non-adjacent ranges, ascending
  */
 struct mmsb_dirty {
 	u64 id;
 	unsigned int nr;
+	struct mmsb_dirty_range hint;
 	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES];
 };
 
-void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end);
+/* No bytes changed: what every tick's ranges start from. */
+static inline void mmsb_dirty_reset(struct mmsb_dirty *d)
+{
+	d->nr = 0;
+	d->hint = (struct mmsb_dirty_range){ 0, 0 };
+}
+
+struct mmsb_dirty_range mmsb_dirty_merge(struct mmsb_dirty *d, u32 start,
+					 u32 end);
 
 /**
  * mmsb_dirty_add() - add bytes [@start, @end) to a page's changed ranges
@@ -49,26 +61,30 @@ void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end);
  * @end: one past the last byte, > @start, at most U32_MAX
  *
  * Inline for its common case, bytes inside a range already (the engine
- * calls it per delta, and a busy page's ranges soon merge): the first
- * range that ends at or after @end is the only one that can hold them.
+ * calls it per delta, and a busy page's ranges soon merge): first the
+ * range the last add landed in (@d->hint, two compares), then the first
+ * range that ends at or after @end, the only one that can hold them.
  * Otherwise mmsb_dirty_merge() (propagate.c) merges them in.
  *
  * Context: the caller owns @d (the engine's thread for the page, or
  * propagation).
  */
-static inline void mmsb_dirty_add(struct mmsb_dirty *d, size_t start,
-				  size_t end)
+static __always_inline void mmsb_dirty_add(struct mmsb_dirty *d, u32 start,
+					   u32 end)
 {
-	const struct mmsb_dirty_range *r, *last = d->r + d->nr;
+	const struct mmsb_dirty_range *r, *last;
 
-	for (r = d->r; r < last; r++) {
+	if (start >= d->hint.start && end <= d->hint.end)
+		return;
+	for (r = d->r, last = d->r + d->nr; r < last; r++) {
 		if (r->end < end)
 			continue;
-		if (r->start <= start)
-			return;
-		break;
+		if (r->start > start)
+			break;
+		d->hint = *r;
+		return;
 	}
-	mmsb_dirty_merge(d, start, end);
+	d->hint = mmsb_dirty_merge(d, start, end);
 }
 
 #endif /* _MMSB_DIRTY_H */

@@ -91,6 +91,8 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 	bool writing = false, refused = false;
 	u64 epoch = page->epoch;
 	const u64 written = mmsb_page_epoch_written(page, tick);
+	/* In a local: the stores to the records could alias @page. */
+	u8 *data = page->data;
 	u64 last_id = page->last_delta_id;
 	unsigned long processed = 0;
 
@@ -98,7 +100,7 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 	page->tick.last = NULL;
 	if (dirty) {
 		dirty->id = page->id;
-		dirty->nr = 0;
+		mmsb_dirty_reset(dirty);
 	}
 	if (capture) {
 		seg = mmsb_engine_seg(cap, page, first);
@@ -124,11 +126,11 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 			mmsb_page_write_begin(page);
 			writing = true;
 		}
-		mmsb_delta_apply(kd, page->data);
+		mmsb_delta_apply(kd, data);
 		if (capture && seg)
 			mmsb_stream_seg_put(seg, MMSB_REC_DELTA, tick, page->id,
 					    kd->id, kd->offset, kd->len,
-					    page->data + kd->offset);
+					    data + kd->offset);
 		/* A MASKED delta counts its whole window: coarse, cheap. */
 		if (dirty)
 			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);

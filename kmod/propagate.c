@@ -83,8 +83,11 @@ struct mmsb_prop_work {
  * cover mostly is then one range, which the next deltas fall inside
  * (mmsb_dirty_add()'s fast path), for at most as many unchanged bytes
  * carried as changed ones.  O(MMSB_DIRTY_RANGES).
+ *
+ * Return: the range of @d that now holds [@start, @end).
  */
-void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
+struct mmsb_dirty_range mmsb_dirty_merge(struct mmsb_dirty *d, u32 start,
+					 u32 end)
 {
 	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES + 1];
 	u32 s = start, e = end;
@@ -102,7 +105,7 @@ void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
 		d->r[i].end = e;
 		memmove(&d->r[i + 1], &d->r[j], (d->nr - j) * sizeof(d->r[0]));
 		d->nr -= j - i - 1;
-		return;
+		return d->r[i];
 	}
 	if (d->nr == MMSB_DIRTY_RANGES) {
 		/*
@@ -111,6 +114,7 @@ void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
 		 * calls on the engine's path.
 		 */
 		u32 covered = e - s;
+		unsigned int gap;
 
 		for (j = 0; j < MMSB_DIRTY_RANGES; j++)
 			covered += d->r[j].end - d->r[j].start;
@@ -120,26 +124,27 @@ void mmsb_dirty_merge(struct mmsb_dirty *d, u32 start, u32 end)
 			d->r[0].start = s;
 			d->r[0].end = e;
 			d->nr = 1;
-			return;
+			return d->r[0];
 		}
-		s = start;
-		e = end;
 		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
-			r[j] = j == i ? (struct mmsb_dirty_range){ s, e } :
+			r[j] = j == i ? (struct mmsb_dirty_range){ start, end } :
 					d->r[k++];
-		for (i = 0, j = 1; j < MMSB_DIRTY_RANGES; j++)
-			if (r[j + 1].start - r[j].end < r[i + 1].start - r[i].end)
-				i = j;
-		r[i].end = r[i + 1].end;
+		for (gap = 0, j = 1; j < MMSB_DIRTY_RANGES; j++)
+			if (r[j + 1].start - r[j].end <
+			    r[gap + 1].start - r[gap].end)
+				gap = j;
+		r[gap].end = r[gap + 1].end;
 		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
-			if (j != i + 1)
+			if (j != gap + 1)
 				d->r[k++] = r[j];
-		return;
+		/* The new range, or the one it was merged into. */
+		return d->r[i <= gap ? i : i - 1];
 	}
 	memmove(&d->r[i + 1], &d->r[i], (d->nr - i) * sizeof(d->r[0]));
 	d->r[i].start = s;
 	d->r[i].end = e;
 	d->nr++;
+	return d->r[i];
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_dirty_merge);
 
@@ -376,7 +381,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_prop_begin);
 
 static void mmsb_prop_node_init(struct mmsb_prop_node *pn)
 {
-	pn->dirty.nr = 0;
+	mmsb_dirty_reset(&pn->dirty);
 	pn->page = NULL;
 	pn->work = MMSB_PROP_NONE;
 	pn->changed = false;
@@ -417,7 +422,7 @@ void mmsb_prop_collect(struct mmsb_prop *p, struct mmsb_page **pages,
 		page = pages[k];
 		if (page->prop.tick != p->tick) {
 			page->prop.tick = p->tick;
-			page->prop.dirty.nr = 0;
+			mmsb_dirty_reset(&page->prop.dirty);
 			page->prop.next = p->changed;
 			p->changed = mmsb_page_hold(page);
 		}

@@ -68,6 +68,10 @@ static const struct dirty_case dirty_cases[] = {
 	{ "fifth joins its neighbour", 5,
 	  { { 0, 2 }, { 10, 12 }, { 20, 22 }, { 30, 32 }, { 33, 34 } },
 	  4, { { 0, 2 }, { 10, 12 }, { 20, 22 }, { 30, 34 } } },
+	/* Before the closest pair, [40,42) and [43,45): apart from it */
+	{ "fifth before the closest pair", 5,
+	  { { 10, 12 }, { 40, 42 }, { 43, 45 }, { 80, 82 }, { 0, 2 } },
+	  4, { { 0, 2 }, { 10, 12 }, { 40, 45 }, { 80, 82 } } },
 	/* Before all of them: [0,1) is closest to [3,5) */
 	{ "fifth first", 5,
 	  { { 3, 5 }, { 20, 22 }, { 40, 42 }, { 60, 62 }, { 0, 1 } },
@@ -110,10 +114,26 @@ static void mmsb_dirty_test_add(struct kunit *test)
 	unsigned int i, j;
 
 	for (i = 0; i < c->nr_adds; i++) {
+		struct mmsb_dirty_range got;
+		bool found = false;
+
 		mmsb_dirty_add(&d, c->add[i].start, c->add[i].end);
+		got = d.hint;
 		/* Invariant after every add: sorted, disjoint, not adjacent. */
 		KUNIT_ASSERT_GE(test, d.nr, 1);
 		KUNIT_ASSERT_LE(test, d.nr, MMSB_DIRTY_RANGES);
+		/* The hint is the range of @d that holds the bytes added. */
+		for (j = 0; j < d.nr; j++)
+			found |= d.r[j].start == got.start &&
+				 d.r[j].end == got.end;
+		KUNIT_EXPECT_TRUE_MSG(test, found,
+				      "add %u: hint [%u, %u), not a range",
+				      i, got.start, got.end);
+		KUNIT_EXPECT_TRUE_MSG(test, got.start <= c->add[i].start &&
+					    c->add[i].end <= got.end,
+				      "add %u: hint [%u, %u) misses [%u, %u)",
+				      i, got.start, got.end, c->add[i].start,
+				      c->add[i].end);
 		for (j = 0; j < d.nr; j++) {
 			KUNIT_EXPECT_LT(test, d.r[j].start, d.r[j].end);
 			if (j)
