@@ -35,11 +35,11 @@ __mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 		      unsigned int max_pages, u64 changed)
 {
 	/* In locals: the stores below could alias @c for the compiler. */
-	unsigned int n, nr = *nr_pages, pos = c->pos;
+	struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + c->pos);
+	unsigned int n, nr = *nr_pages;
 
 	max = min(max, c->nr - c->taken);
-	for (n = 0; n < max; n++) {
-		struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + pos);
+	for (n = 0; n < max; n++, kd = mmsb_kdelta_next(kd)) {
 		struct mmsb_page *page = kd->page;
 
 		if (!page->tick.first) {
@@ -55,9 +55,8 @@ __mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 		}
 		/* Its ->tick_next is NULL: see struct mmsb_kdelta. */
 		page->tick.last = kd;
-		pos += kd->size;
 	}
-	c->pos = pos;
+	c->pos = (u8 *)kd - c->mem;
 	c->taken += n;
 	*nr_pages = nr;
 	return n;
