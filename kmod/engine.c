@@ -66,31 +66,59 @@ static struct mmsb_stream_seg *mmsb_engine_seg(struct mmsb_stream_tick *cap,
 }
 
 /*
+ * Refuse @kd, storing its status: its page is @gone (but for an atomic
+ * delta, whose tick looked at the page already), or it expects an epoch
+ * and @match is not it (0: none matches, the page changes in this tick).
+ */
+static __always_inline bool mmsb_engine_refused(struct mmsb_kdelta *kd,
+						const bool gone, u64 match,
+						struct mmsb_engine_stats *stats)
+{
+	if (gone && !kd->atomic) {
+		kd->status = -EIDRM;
+		stats->rejected++;
+		return true;
+	}
+	if (kd->expected_epoch && kd->expected_epoch != match) {
+		kd->status = -ESTALE;
+		stats->conflicts++;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Apply the deltas linked on @page from ->tick.first (tick @tick, never
  * 0), storing each delta's status and the page's new epoch in the
  * delta; notes the changed ranges in @dirty if set, and then leaves the
  * page's write section open for propagation to close.  The caller is the
  * only thread touching @page's tick fields and data in this tick.
  *
- * @capture is a constant of each caller: the loop is compiled twice,
- * and the one that runs while nobody streams has no capture code at
- * all.  With it, each applied delta's window is staged in *@slot right
- * after the delta wrote it, and the records get the epoch the page has
- * after the tick once the write section committed.
+ * @capture and @gone are constants of each caller: the loop is compiled
+ * three times, and the one that runs for a live page while nobody
+ * streams has neither capture code nor a test of the page's life per
+ * delta.  With @capture, and @cap set, each applied delta's window is
+ * staged in *@slot right after the delta wrote it, and the records get
+ * the epoch the page has after the tick once the write section
+ * committed.  @gone: the page was freed (only atomic deltas apply).
+ *
+ * Until a delta writes the page, an expected epoch matches if the page
+ * is at it and the tick did not change the page before; from the first
+ * write on, none does: two loops, so neither tests which it is.
  */
 static __always_inline void
 mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 		       struct mmsb_dirty *dirty, struct mmsb_stream_tick *cap,
 		       struct mmsb_stream_seg **slot,
-		       struct mmsb_engine_stats *stats, const bool capture)
+		       struct mmsb_engine_stats *stats, const bool capture,
+		       const bool gone)
 {
 	struct mmsb_kdelta *kd, *first = page->tick.first;
-	bool moved = mmsb_page_changed_in(page, tick);
-	bool live = READ_ONCE(page->live);
-	struct mmsb_stream_seg *seg = NULL;
-	bool writing = false, refused = false;
 	u64 epoch = page->epoch;
+	const u64 match = mmsb_page_changed_in(page, tick) ? 0 : epoch;
 	const u64 written = mmsb_page_epoch_written(page, tick);
+	struct mmsb_stream_seg *seg = NULL;
+	bool refused = false;
 	/* In a local: the stores to the records could alias @page. */
 	u8 *data = page->data;
 	u64 last_id = page->last_delta_id;
@@ -102,30 +130,17 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 		dirty->id = page->id;
 		mmsb_dirty_reset(dirty);
 	}
-	if (capture) {
+	if (capture && cap) {
 		seg = mmsb_engine_seg(cap, page, first);
 		*slot = seg;
 	}
 
-	for (kd = first; kd; kd = kd->tick_next) {
-		/* An atomic delta's tick looked at the page already. */
-		if (!live && !kd->atomic) {
-			kd->status = -EIDRM;
-			stats->rejected++;
-			refused = true;
-			continue;
-		}
-		if (kd->expected_epoch &&
-		    (moved || writing || kd->expected_epoch != epoch)) {
-			kd->status = -ESTALE;
-			stats->conflicts++;
-			refused = true;
-			continue;
-		}
-		if (!writing) {
-			mmsb_page_write_begin(page);
-			writing = true;
-		}
+	for (kd = first; kd && mmsb_engine_refused(kd, gone, match, stats);
+	     kd = kd->tick_next)
+		refused = true;
+	if (kd)
+		mmsb_page_write_begin(page);
+	while (kd) {
 		mmsb_delta_apply(kd, data);
 		if (capture && seg)
 			mmsb_stream_seg_put(seg, MMSB_REC_DELTA, tick, page->id,
@@ -139,10 +154,14 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 		/* In place of @expected_epoch, read above. */
 		kd->epoch = written;
 		processed++;
+		for (kd = kd->tick_next;
+		     kd && unlikely(mmsb_engine_refused(kd, gone, 0, stats));
+		     kd = kd->tick_next)
+			refused = true;
 	}
 	stats->processed += processed;
 
-	if (writing) {
+	if (processed) {
 		/*
 		 * A tick that propagates may write the page again: its
 		 * section stays open until propagation has run, so readers
@@ -167,13 +186,28 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 			kd->epoch = epoch;
 }
 
+/* A freed page, rare: out of line, capturing if @cap is set. */
+static noinline void mmsb_engine_apply_gone(struct mmsb_page *page, u64 tick,
+					    struct mmsb_dirty *dirty,
+					    struct mmsb_stream_tick *cap,
+					    struct mmsb_stream_seg **slot,
+					    struct mmsb_engine_stats *stats)
+{
+	mmsb_engine_apply_page(page, tick, dirty, cap, slot, stats, true,
+			       true);
+}
+
 /* Inline in both callers: a small tick's one call, not two. */
 static __always_inline void mmsb_engine_apply(struct mmsb_page *page,
 					      u64 tick,
 					      struct mmsb_dirty *dirty,
 					      struct mmsb_engine_stats *stats)
 {
-	mmsb_engine_apply_page(page, tick, dirty, NULL, NULL, stats, false);
+	if (likely(READ_ONCE(page->live)))
+		mmsb_engine_apply_page(page, tick, dirty, NULL, NULL, stats,
+				       false, false);
+	else
+		mmsb_engine_apply_gone(page, tick, dirty, NULL, NULL, stats);
 }
 
 /* Out of line, so the path nobody streams on stays as it was. */
@@ -184,7 +218,11 @@ static noinline void mmsb_engine_apply_capture(struct mmsb_page *page,
 					       struct mmsb_stream_seg **slot,
 					       struct mmsb_engine_stats *stats)
 {
-	mmsb_engine_apply_page(page, tick, dirty, cap, slot, stats, true);
+	if (likely(READ_ONCE(page->live)))
+		mmsb_engine_apply_page(page, tick, dirty, cap, slot, stats,
+				       true, false);
+	else
+		mmsb_engine_apply_gone(page, tick, dirty, cap, slot, stats);
 }
 
 /* Claim pages of the current job until there are none left. */
