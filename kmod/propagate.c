@@ -69,6 +69,45 @@ struct mmsb_prop_work {
 	unsigned int next;
 };
 
+/*
+ * mmsb_dirty_merge() when all MMSB_DIRTY_RANGES ranges are used and
+ * [@start, @end), which goes at @i, touches none: one range if they
+ * and it cover more bytes than their gaps, else the closest pair
+ * merged.  Out of line: the array (and its stack canary) is only
+ * needed here.
+ */
+static noinline struct mmsb_dirty_range
+mmsb_dirty_merge_full(struct mmsb_dirty *d, unsigned int i, u32 start,
+		      u32 end)
+{
+	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES + 1] __uninitialized;
+	u32 s = min(start, d->r[0].start);
+	u32 e = max(end, d->r[MMSB_DIRTY_RANGES - 1].end);
+	u32 covered = end - start;
+	unsigned int gap, j, k;
+
+	for (j = 0; j < MMSB_DIRTY_RANGES; j++)
+		covered += d->r[j].end - d->r[j].start;
+	if (e - s - covered < covered) {
+		d->r[0].start = s;
+		d->r[0].end = e;
+		d->nr = 1;
+		return d->r[0];
+	}
+	for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
+		r[j] = j == i ? (struct mmsb_dirty_range){ start, end } :
+				d->r[k++];
+	for (gap = 0, j = 1; j < MMSB_DIRTY_RANGES; j++)
+		if (r[j + 1].start - r[j].end < r[gap + 1].start - r[gap].end)
+			gap = j;
+	r[gap].end = r[gap + 1].end;
+	for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
+		if (j != gap + 1)
+			d->r[k++] = r[j];
+	/* The new range, or the one it was merged into. */
+	return d->r[i <= gap ? i : i - 1];
+}
+
 /**
  * mmsb_dirty_merge() - mmsb_dirty_add() past its fast path
  * @d: the ranges
@@ -89,7 +128,6 @@ struct mmsb_prop_work {
 struct mmsb_dirty_range mmsb_dirty_merge(struct mmsb_dirty *d, u32 start,
 					 u32 end)
 {
-	struct mmsb_dirty_range r[MMSB_DIRTY_RANGES + 1];
 	u32 s = start, e = end;
 	unsigned int i, j, k;
 
@@ -99,48 +137,23 @@ struct mmsb_dirty_range mmsb_dirty_merge(struct mmsb_dirty *d, u32 start,
 		s = min(s, d->r[j].start);
 		e = max(e, d->r[j].end);
 	}
+	/*
+	 * Plain loops over at most five entries here and in
+	 * mmsb_dirty_merge_full(): no memmove() calls on the engine's path.
+	 */
 	if (j > i) {
 		/* Ranges i .. j - 1 touch the new one: one range now. */
 		d->r[i].start = s;
 		d->r[i].end = e;
-		memmove(&d->r[i + 1], &d->r[j], (d->nr - j) * sizeof(d->r[0]));
-		d->nr -= j - i - 1;
+		for (k = i + 1; j < d->nr; k++, j++)
+			d->r[k] = d->r[j];
+		d->nr = k;
 		return d->r[i];
 	}
-	if (d->nr == MMSB_DIRTY_RANGES) {
-		/*
-		 * Full: all of them and the new one (at @i), then close the
-		 * smallest gap.  Plain loops over five entries: no memcpy()
-		 * calls on the engine's path.
-		 */
-		u32 covered = e - s;
-		unsigned int gap;
-
-		for (j = 0; j < MMSB_DIRTY_RANGES; j++)
-			covered += d->r[j].end - d->r[j].start;
-		s = min(s, d->r[0].start);
-		e = max(e, d->r[MMSB_DIRTY_RANGES - 1].end);
-		if (e - s - covered < covered) {
-			d->r[0].start = s;
-			d->r[0].end = e;
-			d->nr = 1;
-			return d->r[0];
-		}
-		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
-			r[j] = j == i ? (struct mmsb_dirty_range){ start, end } :
-					d->r[k++];
-		for (gap = 0, j = 1; j < MMSB_DIRTY_RANGES; j++)
-			if (r[j + 1].start - r[j].end <
-			    r[gap + 1].start - r[gap].end)
-				gap = j;
-		r[gap].end = r[gap + 1].end;
-		for (j = 0, k = 0; j <= MMSB_DIRTY_RANGES; j++)
-			if (j != gap + 1)
-				d->r[k++] = r[j];
-		/* The new range, or the one it was merged into. */
-		return d->r[i <= gap ? i : i - 1];
-	}
-	memmove(&d->r[i + 1], &d->r[i], (d->nr - i) * sizeof(d->r[0]));
+	if (d->nr == MMSB_DIRTY_RANGES)
+		return mmsb_dirty_merge_full(d, i, start, end);
+	for (k = d->nr; k > i; k--)
+		d->r[k] = d->r[k - 1];
 	d->r[i].start = s;
 	d->r[i].end = e;
 	d->nr++;
