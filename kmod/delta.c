@@ -624,7 +624,7 @@ static __always_inline int __mmsb_delta_add(struct mmsb_builder *b,
 	kd->index = index;
 	kd->status = 0;
 	kd->size = need;
-	kd->masked = d->encoding != MMSB_DELTA_DENSE;
+	mmsb_kdelta_set_masked(kd, d->encoding != MMSB_DELTA_DENSE);
 	kd->atomic = c->atomic;
 
 	if (kd->masked) {
@@ -862,7 +862,7 @@ int mmsb_delta_read_one(struct mmsb_delta_ctx *ctx,
 	kd->index = 0;
 	kd->status = 0;
 	kd->size = mmsb_delta_need(d.len, d.encoding);
-	kd->masked = false;
+	mmsb_kdelta_set_masked(kd, false);
 	kd->atomic = false;
 	return 0;
 }

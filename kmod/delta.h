@@ -50,6 +50,9 @@ struct mmsb_page_table;
  * @size: bytes of the record, a multiple of 8
  * @masked: a bitmap of (@len + 7) / 8 bytes follows the payload (bit i
  *	of byte i / 8, LSB first; bits past @len are zero)
+ * @words: not @masked and @len at most %MMSB_COPY_WORDS_MAX: applied
+ *	with word moves, inline (mmsb_delta_apply()); both set by
+ *	mmsb_kdelta_set_masked()
  * @atomic: part of an MMSB_SUBMIT_ATOMIC submission, whose checks the
  *	tick made for all its deltas before applying any
  * @data: @len payload bytes at window positions (for MASKED only the
@@ -74,7 +77,8 @@ struct mmsb_kdelta {
 	u32 index;
 	s32 status;
 	u32 size;
-	u16 masked;
+	u8 masked;
+	u8 words;
 	u16 atomic;
 	u8 data[];
 };
@@ -312,10 +316,17 @@ static __always_inline void mmsb_copy_words(u8 *dst, const u8 *src,
 static __always_inline void mmsb_delta_apply(const struct mmsb_kdelta *kd,
 					     u8 *data)
 {
-	if (!kd->masked && kd->len <= MMSB_COPY_WORDS_MAX)
+	if (likely(kd->words))
 		mmsb_copy_words(data + kd->offset, kd->data, kd->len);
 	else
 		mmsb_delta_apply_slow(kd, data);
+}
+
+/* Make @kd (its @len set) MASKED or not: @masked and @words. */
+static inline void mmsb_kdelta_set_masked(struct mmsb_kdelta *kd, bool masked)
+{
+	kd->masked = masked;
+	kd->words = !masked && kd->len <= MMSB_COPY_WORDS_MAX;
 }
 
 /* The record after @kd in its chunk. */
