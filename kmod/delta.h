@@ -46,7 +46,9 @@ struct mmsb_page_table;
  * @offset: window start in the page data
  * @len: window length, >= 1; @offset + @len <= page size (<= 1 GiB)
  * @index: position in the submission
- * @status: out: 0 applied, -ESTALE conflict, -EIDRM page freed
+ * @status: out: 0 applied, -ESTALE conflict, -EIDRM page freed; 0 from
+ *	the record's making until the tick refuses it, so applying it
+ *	leaves it alone
  * @size: bytes of the record, a multiple of 8
  * @masked: a bitmap of (@len + 7) / 8 bytes follows the payload (bit i
  *	of byte i / 8, LSB first; bits past @len are zero)

@@ -149,8 +149,8 @@ mmsb_engine_apply_page(struct mmsb_page *page, u64 tick,
 		/* A MASKED delta counts its whole window: coarse, cheap. */
 		if (dirty)
 			mmsb_dirty_add(dirty, kd->offset, kd->offset + kd->len);
+		/* Its @status is 0 already (struct mmsb_kdelta). */
 		last_id = kd->id;
-		kd->status = 0;
 		/* In place of @expected_epoch, read above. */
 		kd->epoch = written;
 		processed++;

@@ -36,10 +36,11 @@ __mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 {
 	/* In locals: the stores below could alias @c for the compiler. */
 	struct mmsb_kdelta *kd = (struct mmsb_kdelta *)(c->mem + c->pos);
-	unsigned int n, nr = *nr_pages;
+	unsigned int n, left, nr = *nr_pages;
 
+	/* Counted down: one instruction a delta less than up to @max. */
 	max = min(max, c->nr - c->taken);
-	for (n = 0; n < max; n++, kd = mmsb_kdelta_next(kd)) {
+	for (left = max; left; left--, kd = mmsb_kdelta_next(kd)) {
 		struct mmsb_page *page = kd->page;
 
 		if (!page->tick.first) {
@@ -56,6 +57,7 @@ __mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 		/* Its ->tick_next is NULL: see struct mmsb_kdelta. */
 		page->tick.last = kd;
 	}
+	n = max - left;
 	c->pos = (u8 *)kd - c->mem;
 	c->taken += n;
 	*nr_pages = nr;
