@@ -89,18 +89,19 @@ static __always_inline bool mmsb_engine_refused(struct mmsb_kdelta *kd,
 
 /*
  * Apply the deltas linked on @page from ->tick.first (tick @tick, never
- * 0), storing each delta's status and the page's new epoch in the
- * delta; notes the changed ranges in @dirty if set, and then leaves the
- * page's write section open for propagation to close.  The caller is the
- * only thread touching @page's tick fields and data in this tick.
+ * 0), storing each refused delta's status (an applied one's is 0
+ * already) and in every delta the page's epoch after the tick; notes
+ * the changed ranges in @dirty if set, and then leaves the page's write
+ * section open for propagation to close.  The caller is the only thread
+ * touching @page's tick fields and data in this tick.
  *
  * @capture and @gone are constants of each caller: the loop is compiled
  * three times, and the one that runs for a live page while nobody
  * streams has neither capture code nor a test of the page's life per
  * delta.  With @capture, and @cap set, each applied delta's window is
- * staged in *@slot right after the delta wrote it, and the records get
- * the epoch the page has after the tick once the write section
- * committed.  @gone: the page was freed (only atomic deltas apply).
+ * staged in *@slot right after the delta wrote it, and the staged
+ * records get the page's epoch once the write section committed.
+ * @gone: the page was freed (only atomic deltas apply).
  *
  * Until a delta writes the page, an expected epoch matches if the page
  * is at it and the tick did not change the page before; from the first

@@ -138,8 +138,8 @@ struct mmsb_dirty_range mmsb_dirty_merge(struct mmsb_dirty *d, u32 start,
 		e = max(e, d->r[j].end);
 	}
 	/*
-	 * Plain loops over at most five entries here and in
-	 * mmsb_dirty_merge_full(): no memmove() calls on the engine's path.
+	 * Plain loops over at most four entries here (five in
+	 * mmsb_dirty_merge_full()): no memmove() calls on the engine's path.
 	 */
 	if (j > i) {
 		/* Ranges i .. j - 1 touch the new one: one range now. */
