@@ -115,7 +115,7 @@ static void mmsb_dirty_test_add(struct kunit *test)
 
 	for (i = 0; i < c->nr_adds; i++) {
 		struct mmsb_dirty_range got;
-		bool found = false;
+		bool found = false, holds;
 
 		mmsb_dirty_add(&d, c->add[i].start, c->add[i].end);
 		got = d.hint;
@@ -129,8 +129,8 @@ static void mmsb_dirty_test_add(struct kunit *test)
 		KUNIT_EXPECT_TRUE_MSG(test, found,
 				      "add %u: hint [%u, %u), not a range",
 				      i, got.start, got.end);
-		KUNIT_EXPECT_TRUE_MSG(test, got.start <= c->add[i].start &&
-					    c->add[i].end <= got.end,
+		holds = got.start <= c->add[i].start && c->add[i].end <= got.end;
+		KUNIT_EXPECT_TRUE_MSG(test, holds,
 				      "add %u: hint [%u, %u) misses [%u, %u)",
 				      i, got.start, got.end, c->add[i].start,
 				      c->add[i].end);
