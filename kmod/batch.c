@@ -313,16 +313,27 @@ void mmsb_chunk_truncate(struct mmsb_chunk *c, u32 nr)
  */
 void mmsb_chunk_retire(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c)
 {
+	mmsb_chunk_drop_pages(c);
+	if (!c->batch)
+		mmsb_chunk_put(ctx, c);
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_chunk_retire);
+
+/**
+ * mmsb_chunk_drop_pages() - drop the page references a chunk holds
+ * @c: the chunk; the tick is done with its records
+ *
+ * Context: process context.
+ */
+void mmsb_chunk_drop_pages(struct mmsb_chunk *c)
+{
 	struct mmsb_page **pages = mmsb_chunk_pages(c);
 	u32 i;
 
 	for (i = 0; i < c->nr_pages; i++)
 		mmsb_page_put(pages[i]);
 	c->nr_pages = 0;
-	if (!c->batch)
-		mmsb_chunk_put(ctx, c);
 }
-EXPORT_SYMBOL_IF_KUNIT(mmsb_chunk_retire);
 
 /**
  * mmsb_chunk_put() - give a retired chunk back
@@ -502,18 +513,18 @@ void mmsb_batch_end_all(struct mmsb_delta_ctx *ctx)
 EXPORT_SYMBOL_IF_KUNIT(mmsb_batch_end_all);
 
 /*
- * The outputs of @c's deltas, accepted and not yet handled, when their
- * indices are consecutive: so are their ids (a submission's delta @i
- * gets id base + @i + 1, submit.c), and the records need not be walked.
- * False if an output faulted (some may be written).
+ * The outputs of @nr records from @kd on, accepted and not yet handled,
+ * when their indices are consecutive: so are their ids (a submission's
+ * delta @i gets id base + @i + 1, submit.c), and the records need not
+ * be walked.  False if an output faulted (some may be written).
  */
-static bool mmsb_chunk_put_accepted(struct mmsb_chunk *c,
-				    struct mmsb_delta __user *u)
+static bool mmsb_put_accepted(struct mmsb_kdelta *kd, u32 nr,
+			      struct mmsb_delta __user *u)
 {
-	u64 id = mmsb_chunk_first(c)->id;
-	u64 end = id + c->nr;
+	u64 id = kd->id;
+	u64 end = id + nr;
 
-	if (!user_write_access_begin(u, (size_t)c->nr * sizeof(*u)))
+	if (!user_write_access_begin(u, (size_t)nr * sizeof(*u)))
 		return false;
 	for (; id < end; id++, u++) {
 		unsafe_put_user(id, &u->delta_id, efault);
@@ -527,55 +538,35 @@ efault:
 	return false;
 }
 
-/**
- * mmsb_chunk_put_results() - write the outputs of a chunk's records back
- * @c: the chunk
- * @uptr: the caller's delta array; a record's outputs go to
- *	@uptr[record's index]
- * @ended: the records were handled: report each one's status and epoch;
- *	else that each was accepted (status 0, epoch 0)
- * @applied: incremented for every record applied (@ended, status 0),
- *	or NULL
- *
- * One user-access window over the chunk's span of @uptr (records are in
- * index order).  If an output faults, the records from it on are
- * written one by one, so every output that can be written is.
- *
- * Context: process context with the caller's mm.
- * Return: 0, or -EFAULT if some output could not be written.
- */
-int mmsb_chunk_put_results(struct mmsb_chunk *c,
-			   struct mmsb_delta __user *uptr, bool ended,
-			   u32 *applied)
+/* mmsb_records_put_results(), inline in it and mmsb_chunk_put_results(). */
+static __always_inline int
+__mmsb_put_results(struct mmsb_kdelta *kd, u32 nr, u32 last_index,
+		   struct mmsb_delta __user *uptr, bool ended, u32 *applied)
 {
-	struct mmsb_kdelta *kd = mmsb_chunk_first(c);
 	u32 i = 0, n = 0;
 	bool consecutive;
 	int ret = 0;
 
-	if (!c->nr)
-		return 0;
 	/* No delta refused between the records: the common case. */
-	consecutive = c->last_index + 1 - kd->index == c->nr;
-	if (!ended && consecutive &&
-	    mmsb_chunk_put_accepted(c, uptr + kd->index))
+	consecutive = last_index + 1 - kd->index == nr;
+	if (!ended && consecutive && mmsb_put_accepted(kd, nr, uptr + kd->index))
 		return 0;
 	if (!user_write_access_begin(uptr + kd->index,
-				     (size_t)(c->last_index + 1 - kd->index) *
+				     (size_t)(last_index + 1 - kd->index) *
 				     sizeof(*uptr)))
 		goto one_by_one;
 	/* Three loops, so that none tests @ended or the index per delta. */
 	if (ended && consecutive) {
 		struct mmsb_delta __user *u = uptr + kd->index;
 
-		for (; i < c->nr; i++, u++, kd = mmsb_kdelta_next(kd)) {
+		for (; i < nr; i++, u++, kd = mmsb_kdelta_next(kd)) {
 			unsafe_put_user(kd->id, &u->delta_id, efault);
 			unsafe_put_user(kd->status, &u->status, efault);
 			unsafe_put_user(kd->epoch, &u->epoch, efault);
 			n += !kd->status;
 		}
 	} else if (ended) {
-		for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+		for (; i < nr; i++, kd = mmsb_kdelta_next(kd)) {
 			struct mmsb_delta __user *u = uptr + kd->index;
 
 			unsafe_put_user(kd->id, &u->delta_id, efault);
@@ -584,7 +575,7 @@ int mmsb_chunk_put_results(struct mmsb_chunk *c,
 			n += !kd->status;
 		}
 	} else {
-		for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+		for (; i < nr; i++, kd = mmsb_kdelta_next(kd)) {
 			struct mmsb_delta __user *u = uptr + kd->index;
 
 			unsafe_put_user(kd->id, &u->delta_id, efault);
@@ -600,7 +591,7 @@ int mmsb_chunk_put_results(struct mmsb_chunk *c,
 efault:
 	user_write_access_end();
 one_by_one:
-	for (; i < c->nr; i++, kd = mmsb_kdelta_next(kd)) {
+	for (; i < nr; i++, kd = mmsb_kdelta_next(kd)) {
 		s32 status = ended ? kd->status : 0;
 
 		if (mmsb_delta_put_result(uptr + kd->index, kd->id, status,
@@ -611,6 +602,54 @@ one_by_one:
 	if (applied)
 		*applied += n;
 	return ret;
+}
+
+/**
+ * mmsb_records_put_results() - write the outputs of records back
+ * @kd: the first record
+ * @nr: records, back to back from @kd, in index order; at least one
+ * @last_index: the index of the last of them
+ * @uptr: the caller's delta array; a record's outputs go to
+ *	@uptr[record's index]
+ * @ended: the records were handled: report each one's status and epoch;
+ *	else that each was accepted (status 0, epoch 0)
+ * @applied: incremented for every record applied (@ended, status 0),
+ *	or NULL
+ *
+ * One user-access window over the records' span of @uptr.  If an output
+ * faults, the records from it on are written one by one, so every
+ * output that can be written is.
+ *
+ * Context: process context with the caller's mm.
+ * Return: 0, or -EFAULT if some output could not be written.
+ */
+int mmsb_records_put_results(struct mmsb_kdelta *kd, u32 nr, u32 last_index,
+			     struct mmsb_delta __user *uptr, bool ended,
+			     u32 *applied)
+{
+	return __mmsb_put_results(kd, nr, last_index, uptr, ended, applied);
+}
+
+/**
+ * mmsb_chunk_put_results() - write the outputs of a chunk's records back
+ * @c: the chunk
+ * @uptr: the caller's delta array
+ * @ended: as for mmsb_records_put_results()
+ * @applied: as for mmsb_records_put_results()
+ *
+ * mmsb_records_put_results() of every record of @c.
+ *
+ * Context: process context with the caller's mm.
+ * Return: 0, or -EFAULT if some output could not be written.
+ */
+int mmsb_chunk_put_results(struct mmsb_chunk *c,
+			   struct mmsb_delta __user *uptr, bool ended,
+			   u32 *applied)
+{
+	if (!c->nr)
+		return 0;
+	return __mmsb_put_results(mmsb_chunk_first(c), c->nr, c->last_index,
+				  uptr, ended, applied);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_chunk_put_results);
 

@@ -40,6 +40,7 @@
 
 #include <linux/mmsb.h>
 
+struct mmsb_kdelta;
 struct mmsb_page;
 struct mmsb_page_table;
 
@@ -106,7 +107,8 @@ struct mmsb_batch {
 
 /**
  * struct mmsb_chunk - queued deltas, one ring entry
- * @next: the pool's free list, or the tick's list of drained chunks
+ * @next: the pool's free list, or the tick's list of drained chunks, or
+ *	the next chunk of records handed to a tick (mmsb_tick_run_handed())
  * @bnext: the next chunk of the same batch
  * @batch: the batch the records report to, or NULL
  * @size: bytes of @mem
@@ -162,10 +164,13 @@ static inline u32 mmsb_chunk_room(const struct mmsb_chunk *c)
  * For records their submitters hand the tick (mmsb_tick_run_handed())
  * instead of queueing them: no batch, no page list (each record
  * references its page: mmsb_delta_read_one()) and no charge.  Records
- * are added at @used, taken by the tick from @pos.
+ * are added at @used, taken by the tick from @pos.  A chunk from
+ * mmsb_chunk_get() is such a chunk as it comes, charged, its page list
+ * holding its records' pages (mmsb_submit_hand()).
  */
 static inline void mmsb_chunk_init_handed(struct mmsb_chunk *c, u32 size)
 {
+	c->next = NULL;
 	c->batch = NULL;
 	c->size = size;
 	c->used = 0;
@@ -218,6 +223,7 @@ struct mmsb_chunk *mmsb_chunk_get(struct mmsb_delta_ctx *ctx, size_t need,
 				  size_t want);
 void mmsb_chunk_truncate(struct mmsb_chunk *c, u32 nr);
 void mmsb_chunk_retire(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c);
+void mmsb_chunk_drop_pages(struct mmsb_chunk *c);
 void mmsb_chunk_put(struct mmsb_delta_ctx *ctx, struct mmsb_chunk *c);
 
 void mmsb_batch_init(struct mmsb_batch *batch, struct mmsb_delta_ctx *ctx);
@@ -276,6 +282,9 @@ efault:
 	return -EFAULT;
 }
 
+int mmsb_records_put_results(struct mmsb_kdelta *kd, u32 nr, u32 last_index,
+			     struct mmsb_delta __user *uptr, bool ended,
+			     u32 *applied);
 int mmsb_chunk_put_results(struct mmsb_chunk *c,
 			   struct mmsb_delta __user *uptr, bool ended,
 			   u32 *applied);

@@ -163,16 +163,19 @@ static bool mmsb_delta_mask_tail_clear(const u8 *mask, size_t len)
  * @shared: the file's cache
  * @local: the submission's own, for when another submission of the same
  *	file holds @shared; made empty here, so it may be uninitialised
- *	(a kernel that zeroes locals would zero its 1 KiB every call)
+ *	(a kernel that zeroes locals would zero its 1 KiB every call); or
+ *	NULL for a submission that can use @shared only
  *
- * Return: @shared or @local, for mmsb_builder_init(); mmsb_builder_finish()
- * gives it back.
+ * Return: @shared or @local (NULL: @shared is busy), for
+ * mmsb_builder_init(); mmsb_builder_finish() gives it back.
  */
 struct mmsb_page_cache *mmsb_page_cache_acquire(struct mmsb_page_cache *shared,
 						struct mmsb_page_cache *local)
 {
 	if (!test_and_set_bit_lock(0, &shared->busy))
 		return shared;
+	if (!local)
+		return NULL;
 	/* Its slots are read only once @valid says so. */
 	local->busy = 1;
 	local->gen = 0;
@@ -228,8 +231,31 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 	b->batch = NULL;
 	b->parked = 0;
 	b->ksrc = false;
+	b->fixed = false;
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_init);
+
+/**
+ * mmsb_builder_use() - add the records to a chunk the caller owns
+ * @b: a builder just made by mmsb_builder_init(), neither for an
+ *	awaited nor for an atomic submission, with the file's own page
+ *	cache (the chunk's number is that cache's)
+ * @c: a chunk of handed records (from the pool, never queued), whose
+ *	page list takes the references on its records' pages
+ *
+ * The builder never closes or replaces @c: when @c has no room for a
+ * delta, mmsb_delta_add() says %MMSB_DELTA_FULL, even if @c is empty.
+ * The caller clears @b->cur before mmsb_builder_finish().
+ */
+void mmsb_builder_use(struct mmsb_builder *b, struct mmsb_chunk *c)
+{
+	/* Holding no page, it may take a number no entry carries. */
+	if (!c->nr_pages)
+		c->seq = mmsb_page_cache_seq(b->cache);
+	b->cur = c;
+	b->fixed = true;
+}
+EXPORT_SYMBOL_IF_KUNIT(mmsb_builder_use);
 
 /*
  * A reference on the page of entry @e of @pc, if it still is page @id of
@@ -363,7 +389,7 @@ static __always_inline int mmsb_builder_chunk(struct mmsb_builder *b,
 		*out = c;
 		return 0;
 	}
-	if (c && c->nr)
+	if (c && (c->nr || b->fixed))
 		return MMSB_DELTA_FULL;
 	if (c)
 		mmsb_builder_close(b);

@@ -175,7 +175,9 @@ struct mmsb_page_cache {
  * @parked: while the submission is parked (mmsb_builder_park()), the
  *	number of page ids that @cur keeps instead of its references
  * @ksrc: payload and mask are kernel addresses (the mapped queue's
- *	arena, sq.c), copied with memcpy(); else user pointers
+ *	arena, sq.c; records queued again, submit.c), copied with
+ *	memcpy(); else user pointers
+ * @fixed: @cur is the caller's chunk (mmsb_builder_use())
  */
 struct mmsb_builder {
 	struct mmsb_delta_ctx *ctx;
@@ -190,6 +192,7 @@ struct mmsb_builder {
 	struct mmsb_page_cache *cache;
 	u32 parked;
 	bool ksrc;
+	bool fixed;
 };
 
 /* mmsb_delta_add(): the open chunk cannot take the delta; push it. */
@@ -213,6 +216,7 @@ void mmsb_builder_init(struct mmsb_builder *b, struct mmsb_delta_ctx *ctx,
 		       struct mmsb_page_cache *cache, const struct cred *cred,
 		       bool admin, bool want_batch, bool atomic,
 		       u32 max_records);
+void mmsb_builder_use(struct mmsb_builder *b, struct mmsb_chunk *c);
 int mmsb_delta_check(const struct mmsb_delta_desc *d);
 int mmsb_delta_add(struct mmsb_builder *b, const struct mmsb_delta_desc *d,
 		   u64 id, u32 index);
@@ -355,11 +359,15 @@ static inline struct mmsb_kdelta *mmsb_chunk_handed_slot(struct mmsb_chunk *c)
 	return (struct mmsb_kdelta *)(c->mem + c->used);
 }
 
-/* Make @kd, read into mmsb_chunk_handed_slot(), @c's last record. */
+/*
+ * Make @kd, read into mmsb_chunk_handed_slot(), @c's last record.  Its
+ * index stays its submission's (0: mmsb_delta_read_one()), where its
+ * outputs go.
+ */
 static inline void mmsb_chunk_handed_add(struct mmsb_chunk *c,
 					 struct mmsb_kdelta *kd)
 {
-	kd->index = c->nr++;
+	c->nr++;
 	c->used += kd->size;
 }
 

@@ -365,6 +365,153 @@ int mmsb_submit_deltas(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
 }
 
 /**
+ * mmsb_submit_hand() - read a submission into a chunk handed to a tick
+ * @mf: the submitting file
+ * @c: a chunk of handed records, the caller's (from the pool, never
+ *	queued), whose page list holds the pages of its records
+ * @uptr: the caller's array of @n struct mmsb_delta
+ * @n: deltas, 1 to %MMSB_SUBMIT_MAX
+ *
+ * For deltas that their submitter hands a tick it will run
+ * (mmsb_tick_run_handed(): the io_uring commands one task issues in one
+ * io_uring_enter()), all of them or none.  Every output is claimed
+ * (mmsb_submit_claim()), then each delta is read and checked, as
+ * mmsb_submit_deltas() does it, into a record of @c: the deltas become
+ * @c's last @n records, delta i with index i and id base + i + 1, each
+ * page referenced once by @c however many records and submissions
+ * address it.  Nothing is counted: the tick counts the records it takes.
+ * If a delta is refused, or @c has no room for them all, @c is left as
+ * it was (the pages looked up stay in its list) and the caller queues
+ * the submission (mmsb_submit_deltas()), which reads it again: nothing
+ * of this read took effect, and the refusal is made there.
+ *
+ * Context: process context with the caller's mm; does not sleep unless
+ * a user page faults.
+ * Return: 0, -EFAULT (an output could not be claimed: nothing done),
+ * %MMSB_DELTA_FULL (@c has no room for them), or %MMSB_DELTA_CHUNK (a
+ * delta refused, or the file's page cache in use by another submission).
+ */
+int mmsb_submit_hand(struct mmsb_file *mf, struct mmsb_chunk *c,
+		     struct mmsb_delta __user *uptr, u32 n)
+{
+	struct mmsb_delta_ctx *ctx = mf->deltas;
+	/* Each set before it is read: see mmsb_submit_deltas(). */
+	struct mmsb_delta_desc d __uninitialized;
+	struct mmsb_builder b __uninitialized;
+	struct mmsb_page_cache *cache;
+	u32 nr = c->nr, used = c->used, next = 0;
+	u64 base_id;
+	int ret;
+
+	if (mmsb_submit_claim(uptr, n))
+		return -EFAULT;
+	/* The chunk's number is the file's cache's: that one or none. */
+	cache = mmsb_page_cache_acquire(&mf->pages, NULL);
+	if (!cache)
+		return MMSB_DELTA_CHUNK;
+	mmsb_builder_init(&b, ctx, cache, mf->cred, mf->admin, false, false,
+			  U32_MAX);
+	mmsb_builder_use(&b, c);
+	base_id = atomic64_add_return(n, &ctx->next_id) - n;
+	ret = mmsb_delta_add_array(&b, uptr, &next, n, base_id, &d);
+	b.cur = NULL;
+	mmsb_builder_finish(&b);
+	if (!ret)
+		return 0;
+	c->nr = nr;
+	c->used = used;
+	return ret == MMSB_DELTA_FULL ? ret : MMSB_DELTA_CHUNK;
+}
+
+/* A record as the fields of a delta read from kernel memory (ksrc). */
+static void mmsb_submit_record_desc(struct mmsb_kdelta *kd,
+				    struct mmsb_delta_desc *d)
+{
+	const u8 *mask = mmsb_kdelta_mask(kd);
+
+	d->page_id = kd->page->id;
+	d->expected_epoch = kd->expected_epoch;
+	d->offset = kd->offset;
+	d->len = kd->len;
+	d->payload = (uintptr_t)kd->data;
+	/* A SPARSE delta's record is MASKED, its payload expanded. */
+	d->payload_len = kd->len;
+	d->mask = (uintptr_t)mask;
+	d->encoding = mask ? MMSB_DELTA_MASKED : MMSB_DELTA_DENSE;
+	d->flags = 0;
+	d->pad = 0;
+}
+
+/**
+ * mmsb_submit_records() - queue the records a tick was handed and left
+ * @mf: the submitting file
+ * @kd: the first record; @nr records follow it back to back, each read
+ *	and checked from the caller's delta of its index
+ *	(mmsb_submit_hand(), mmsb_delta_read_one()), each page held
+ * @nr: records, 1 or more
+ * @uptr: the caller's delta array, where the records' outputs go
+ * @accepted: out: deltas queued
+ * @batch: out: their batch, or NULL when none was queued
+ *
+ * What a tick could not take of the records it was handed (deltas still
+ * queued after its drain, batch_max, a page the drain changed, its page
+ * limit) is queued awaited, as mmsb_submit_deltas() queues deltas, with
+ * the record's id and index: copied from the record, not read from the
+ * caller again, and looked up again (a page freed since refuses its
+ * delta with -EIDRM, as a tick would).  Waiting for room in the queue,
+ * a signal refuses what is left with -EINTR.
+ *
+ * Context: process context, sleeps; with the caller's mm, or none (a
+ * task that exits): a refusal's status then cannot be written (-ECOMM).
+ * Return: as mmsb_submit_deltas().
+ */
+noinline_for_stack int mmsb_submit_records(struct mmsb_file *mf,
+					   struct mmsb_kdelta *kd, u32 nr,
+					   struct mmsb_delta __user *uptr,
+					   u32 *accepted,
+					   struct mmsb_batch **batch)
+{
+	/* Both set before use: see mmsb_submit_deltas(). */
+	struct mmsb_page_cache local __uninitialized;
+	struct mmsb_submission s __uninitialized;
+	struct mmsb_delta_desc d;
+	int ret, stop = 0;
+	u32 i;
+
+	mmsb_submit_start(&s, mf, mmsb_page_cache_acquire(&mf->pages, &local),
+			  uptr, nr, true, false, false, false);
+	s.b.ksrc = true;
+	for (i = 0; i < nr; i++, kd = mmsb_kdelta_next(kd)) {
+		mmsb_submit_record_desc(kd, &d);
+		s.b.left = nr - i;
+		ret = mmsb_delta_add(&s.b, &d, kd->id, kd->index);
+		while (ret == MMSB_DELTA_FULL) {
+			stop = mmsb_submit_push(&s);
+			if (stop)
+				goto refuse;
+			ret = mmsb_delta_add(&s.b, &d, kd->id, kd->index);
+		}
+		if (ret) {
+			atomic64_inc(&s.deltas->rejected);
+			/* The count before the status: mmsb_submit_queue(). */
+			smp_mb__after_atomic();
+			mmsb_submit_result(&s, kd->index, 0,
+					   ret == -ENOENT ? -EIDRM : ret);
+		}
+	}
+	stop = mmsb_submit_push(&s);
+	goto end;
+refuse:
+	/* The record that found no room, and those after it. */
+	for (; i < nr; i++, kd = mmsb_kdelta_next(kd))
+		mmsb_submit_result(&s, kd->index, 0, stop);
+end:
+	*batch = mmsb_submit_end(&s);
+	*accepted = s.queued;
+	return s.fault ? mmsb_submit_fault(&s) : stop;
+}
+
+/**
  * mmsb_submit_arm() - arm a submission's batch and see that it ends
  * @t: the bus's tick
  * @batch: the batch; at least one of its deltas was queued

@@ -20,6 +20,11 @@ int mmsb_submit_deltas(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
 		       u32 n, bool awaited, bool atomic, bool nonblock,
 		       u32 *accepted, struct mmsb_batch **batch);
 int mmsb_submit_claim(struct mmsb_delta __user *uptr, u32 n);
+int mmsb_submit_hand(struct mmsb_file *mf, struct mmsb_chunk *c,
+		     struct mmsb_delta __user *uptr, u32 n);
+int mmsb_submit_records(struct mmsb_file *mf, struct mmsb_kdelta *kd, u32 nr,
+			struct mmsb_delta __user *uptr, u32 *accepted,
+			struct mmsb_batch **batch);
 int mmsb_submit_one(struct mmsb_file *mf, struct mmsb_delta __user *uptr,
 		    u32 *accepted, u32 *applied);
 bool mmsb_submit_arm(struct mmsb_tick *t, struct mmsb_batch *batch,

@@ -198,7 +198,7 @@ EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_flush);
  * @t: the tick
  * @sq: what the mapped queues get to apply their SQEs in place
  * @handed: records their submitters hand the tick, never queued
- *	(mmsb_tick_run_handed()), or NULL
+ *	(mmsb_tick_run_handed()): the first of their chunks, or NULL
  * @took_handed: the tick took records of @handed, last of what it applied
  * @again: the tick took less than was queued when it started, short of
  *	its budget and of batch_max: a take stopped at a page an earlier
@@ -334,14 +334,34 @@ static void mmsb_tick_sq_apply(struct mmsb_tick *t, struct mmsb_tick_ctx *tc)
 }
 
 /*
+ * mmsb_tick_apply_handed() of the handed chunks after the first, which
+ * took @n records: on while each chunk was taken whole.  Returns the
+ * records taken in all.
+ */
+static noinline unsigned int mmsb_tick_partition_more(struct mmsb_tick *t,
+						      struct mmsb_tick_ctx *tc,
+						      unsigned int n,
+						      unsigned int *nr_pages)
+{
+	unsigned int max = t->batch_max - tc->deltas;
+	struct mmsb_chunk *c = tc->handed;
+
+	while (c->taken == c->nr && (c = c->next))
+		n += mmsb_tick_partition(c, max - n, t->pages, nr_pages,
+					 t->chunk, tc->deltas ? t->tick_no : 0);
+	return n;
+}
+
+/*
  * Phase 2c: the deltas submitters hand the tick (records outside the
- * ring: a SYNC submitter's one delta on its stack, the one-delta io_uring
- * commands its task issued), accepted now: after everything queued
- * before, so only if the drain took all of it; in their order, up to
- * batch_max and @t->chunk pages, and stopping at the first whose page
- * the drain changed already (a tick shows each page once).  What is
- * left the submitters queue as any other delta.  Applied, captured and
- * collected for propagation exactly as a drained chunk.
+ * ring: a SYNC submitter's one delta on its stack, the io_uring commands
+ * its task issued), accepted now: after everything queued before, so
+ * only if the drain took all of it; in their order, chunk after chunk,
+ * up to batch_max and @t->chunk pages, and stopping at the first whose
+ * page the drain changed already (a tick shows each page once).  What
+ * is left the submitters queue as any other delta.  Applied, captured
+ * and collected for propagation exactly as drained chunks, in one
+ * engine run.
  */
 static void mmsb_tick_apply_handed(struct mmsb_tick *t,
 				   struct mmsb_tick_ctx *tc)
@@ -353,6 +373,9 @@ static void mmsb_tick_apply_handed(struct mmsb_tick *t,
 	n = __mmsb_tick_partition(tc->handed, t->batch_max - tc->deltas,
 				  t->pages, &nr_pages, t->chunk,
 				  tc->deltas ? t->tick_no : 0);
+	/* Most hand one chunk: the others out of line. */
+	if (unlikely(tc->handed->next))
+		n = mmsb_tick_partition_more(t, tc, n, &nr_pages);
 	if (!n)
 		return;
 	if (!tc->deltas)
@@ -545,7 +568,8 @@ static bool mmsb_tick_next(struct mmsb_tick *t, bool sq_more, bool again,
 /*
  * One tick, in its phases.  A tick that takes no delta runs GC alone if
  * the monitor has work (counted by the monitor, not as a tick) and
- * publishes nothing.  Returns mmsb_tick_next().
+ * publishes nothing.  @handed: the chain of handed records, or NULL.
+ * Returns mmsb_tick_next().
  */
 static bool mmsb_tick_run(struct mmsb_tick *t, struct mmsb_chunk *handed)
 {
@@ -690,14 +714,15 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
 
 /**
  * mmsb_tick_run_handed() - run a tick that takes deltas from their submitters
- * @t: the tick, with @t->run_lock held (mmsb_tick_trylock(), or
- *	mutex_lock() by a submitter that must see its records taken)
- * @c: the records, outside any ring (mmsb_delta_read_one()), each of
- *	whose pages the caller references; the tick takes them from
- *	@c->pos on, in order
+ * @t: the tick, with @t->run_lock held (mmsb_tick_trylock())
+ * @c: the first chunk of the records, outside any ring
+ *	(mmsb_chunk_init_handed(), or a pooled chunk never queued), the
+ *	others following through ->next; their pages are referenced (by
+ *	the records or the chunks: mmsb_delta_read_one(),
+ *	mmsb_submit_hand()), none taken yet; the tick takes them in order
  *
  * For deltas whose submitters run the tick (a SYNC submission of one
- * delta, one-delta io_uring commands): no queue, no batch.  The same
+ * delta, the io_uring commands one task issued): no queue, no batch.  The same
  * tick as the orchestrator's takes what is queued first, then the
  * records, accepted then, unless deltas are still queued (a full tick,
  * producers outrunning it; those come first); it stops at batch_max,
@@ -706,19 +731,22 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
  * rest as any other deltas.  Then @t->run_lock is dropped.
  *
  * Context: process context, sleeps.
- * Return: the records taken (@c->taken grew by as many); their @status
- * and @epoch are the outcome, visible and propagated.
+ * Return: the records taken, the first ones of the chain (each chunk's
+ * @taken grew by its part); their @status and @epoch are the outcome,
+ * visible and propagated.
  */
 unsigned int mmsb_tick_run_handed(struct mmsb_tick *t, struct mmsb_chunk *c)
 {
-	u32 taken = c->taken;
+	unsigned int taken = 0;
 	bool more;
 
 	more = mmsb_tick_run(t, c);
 	mutex_unlock(&t->run_lock);
 	if (more)
 		mmsb_tick_kick(t);
-	return c->taken - taken;
+	for (; c; c = c->next)
+		taken += c->taken;
+	return taken;
 }
 
 /**

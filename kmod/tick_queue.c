@@ -148,7 +148,10 @@ u32 mmsb_tick_room(struct mmsb_tick *t)
 	return mmsb_tick_capacity(t) - mmsb_queue_reserved(&t->queue);
 }
 
-/* The inline of tick_internal.h, for the KUnit suites. */
+/*
+ * The inline of tick_internal.h out of line: for the KUnit suites and
+ * the handed chunks after the first (mmsb_tick_apply_handed()).
+ */
 unsigned int mmsb_tick_partition(struct mmsb_chunk *c, unsigned int max,
 				 struct mmsb_page **pages,
 				 unsigned int *nr_pages, unsigned int max_pages,
