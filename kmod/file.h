@@ -23,7 +23,24 @@ struct mmsb_dev;
 struct mmsb_page_table;
 struct mmsb_sq;
 struct mmsb_tick;
-struct mmsb_uring_handoff;
+struct io_uring_cmd;
+struct mm_struct;
+struct mmsb_chunk;
+
+/**
+ * struct mmsb_uring_handoff - io_uring commands handed to a tick (uring.c)
+ * @first: the first chunk of their records, from the pool; the others
+ *	follow through ->next
+ * @cur: the last chunk, which records are added to
+ * @cmds: the first command; the others follow through their pdus
+ * @last: the last command
+ */
+struct mmsb_uring_handoff {
+	struct mmsb_chunk *first;
+	struct mmsb_chunk *cur;
+	struct io_uring_cmd *cmds;
+	struct io_uring_cmd *last;
+};
 
 /**
  * struct mmsb_file - per open file (file->private_data)
@@ -42,8 +59,10 @@ struct mmsb_uring_handoff;
  *	NULL; io_uring commands it issues rely on that tick
  * @tick_work: that task work; it holds a reference on @tick_file
  * @tick_file: the file (for the reference)
- * @handoff: one-delta io_uring commands @tick_task issued inline, for
- *	the tick of its task work (uring.c); NULL until the first
+ * @tick_mm: the address space of @tick_task, grabbed (mmgrab()) for
+ *	the results of the commands its task work queues
+ * @handoff: io_uring commands @tick_task issued inline, read for the
+ *	tick of its task work (uring.c); empty (zeroed) at other times
  * @tick_queued: a command of @tick_task queued deltas and relies on the
  *	tick of its task work; written by that task and its task work only
  * @pages: the pages its submissions looked up (delta.h)
@@ -66,7 +85,8 @@ struct mmsb_file {
 	struct task_struct *tick_task;
 	struct callback_head tick_work;
 	struct file *tick_file;
-	struct mmsb_uring_handoff *handoff;
+	struct mm_struct *tick_mm;
+	struct mmsb_uring_handoff handoff;
 	bool tick_queued;
 	struct mmsb_page_cache pages;
 	spinlock_t park_lock;	/* @parks */

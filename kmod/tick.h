@@ -209,18 +209,4 @@ static inline bool mmsb_tick_trylock(struct mmsb_tick *t)
 	return mutex_trylock(&t->run_lock);
 }
 
-/**
- * mmsb_tick_lock() - take the right to run ticks, waiting for it
- * @t: the tick
- *
- * For a submitter whose records only a tick it runs itself can take
- * (mmsb_tick_run_handed()): it waits for a running tick to end.
- *
- * Context: process context, sleeps.
- */
-static inline void mmsb_tick_lock(struct mmsb_tick *t)
-{
-	mutex_lock(&t->run_lock);
-}
-
 #endif /* _MMSB_TICK_H */

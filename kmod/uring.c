@@ -2,31 +2,36 @@
 /*
  * mmsb io_uring passthrough (IORING_OP_URING_CMD on /dev/mmsb).
  *
- * MMSB_URING_SUBMIT validates and queues deltas like a SYNC
- * MMSB_IOC_SUBMIT (mmsb_submit_deltas()), but does not wait: the command
- * returns -EIOCBQUEUED and its struct mmsb_batch completes it.  Issued
- * inline by io_uring_enter(), it leaves the tick to task work of its
- * task, one tick for all the commands the task issued until then
- * (mmsb_uring_defer_tick()); issued from io-wq, it runs the tick itself
- * when none runs and completes from its issue.  Otherwise the tick that
- * ends the batch, after propagation, calls the batch's done(), which
- * only queues io_uring task work: the callback runs in the submitter, in
- * its mm, writes each delta's results back (mmsb_batch_report()) and
- * posts the CQE.  If the submitting thread exited, io_uring runs it in a
- * kworker, which writes them with the process's mm, or answers
- * -EOWNERDEAD once the process is gone (mmsb_uring_sub_end()).  A CQE
- * therefore means "applied, propagated and visible", as the return of
- * a SYNC ioctl does, never just "queued".  A command of one small
- * delta, not ATOMIC, is not queued (mmsb_uring_one()).  The first its
- * task issues inline is applied as a SYNC ioctl of one delta is, by a
- * tick run at its issue when the tick is quiet, and completes there
- * (mmsb_uring_submit_one()); it queues the task work all the same, and
- * the commands after it in the same io_uring_enter() read their deltas
- * into the file's handoff, where the tick of the task work takes them,
- * after what is queued, and completes them (mmsb_uring_handoff_run()):
- * one tick and no batch for all of them.  Issued from io-wq, or while
- * another task's task work is pending, a tick of its own when no tick
- * runs (issued inline: when the tick is quiet), else the queue.
+ * MMSB_URING_SUBMIT issued inline by io_uring_enter() leaves the tick to
+ * task work of its task, one tick for all the commands the task issued
+ * until then (mmsb_uring_defer_tick()), and does not queue its deltas:
+ * they are read at issue into the file's handoff, where that tick takes
+ * them, after what is queued, and each command writes its outcome and
+ * completes (mmsb_uring_handoff_run()): no ring slot and no batch, and
+ * each page referenced once for all the commands (mmsb_submit_hand(),
+ * mmsb_uring_hand_one()).  What the tick cannot take is queued then, as
+ * it was read (mmsb_uring_requeue()).  A command of one small delta that
+ * is the first its task issues inline is applied as a SYNC ioctl of one
+ * delta is, by a tick run at its issue when the tick is quiet, and
+ * completes there (mmsb_uring_submit_one()); it queues the task work all
+ * the same, for the commands after it.
+ *
+ * Other commands (ATOMIC ones, too large for the handoff, issued from
+ * io-wq or while another task's task work is pending) are validated and
+ * queued like a SYNC MMSB_IOC_SUBMIT (mmsb_submit_deltas()), without the
+ * wait: the command returns -EIOCBQUEUED and its struct mmsb_batch
+ * completes it.  Issued inline, it too leaves the tick to the task work;
+ * issued from io-wq, it runs the tick itself when none runs and
+ * completes from its issue (a command of one small delta without a batch
+ * either: mmsb_uring_submit_one()).  Otherwise the tick that ends the
+ * batch, after propagation, calls the batch's done(), which only queues
+ * io_uring task work: the callback runs in the submitter, in its mm,
+ * writes each delta's results back (mmsb_batch_report()) and posts the
+ * CQE.  If the submitting thread exited, io_uring runs it in a kworker,
+ * which writes them with the process's mm, or answers -EOWNERDEAD once
+ * the process is gone (mmsb_uring_sub_end()).  A CQE therefore means
+ * "applied, propagated and visible", as the return of a SYNC ioctl
+ * does, never just "queued".
  *
  * MMSB_URING_WAIT hangs an entry with its own wake function on the
  * page's waitqueue (the one MMSB_IOC_WAIT and poll sleep on), so the
@@ -44,8 +49,8 @@
  * SUBMIT is never marked cancelable: its deltas are in the ring, and a
  * tick completes it within one tick period whatever happens to the ring
  * or the task, or in the handoff, and its task's task work, which runs
- * even if the task exits, completes it.  A command holds a reference on
- * the file, so the module cannot go while one is in flight.
+ * even if the task exits, completes or queues it.  A command holds a
+ * reference on the file, so the module cannot go while one is in flight.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -142,17 +147,42 @@ static void *mmsb_uring_req(struct io_uring_cmd *ioucmd)
 
 /**
  * struct mmsb_uring_sub - an MMSB_URING_SUBMIT in flight, in the pdu
- * @batch: its batch, whose owner reference the command holds
  * @uptr: the user's delta array, written back at completion
+ * @batch: its batch, whose owner reference the command holds (queued)
  * @mm: the address space @uptr lives in, the issuer's; the command holds
  *	a reference on the struct (mmgrab()), not on the address space
- * @fault: an output could not be written at issue (a refused delta's):
- *	the CQE says -ECOMM, as when the completion's write-back fails
+ *	(queued)
+ * @next: the next command in the file's handoff (handed)
+ * @first: its first record, in a chunk of the handoff (handed)
+ * @applied: deltas of the command a tick took from the handoff and
+ *	applied before the rest was queued (mmsb_uring_requeue()), else 0
+ * @nr: its records in the handoff, one for each of its deltas, in order
+ *	(handed)
+ * @page_held: its one record references its page (mmsb_delta_read_one());
+ *	else its chunk does (mmsb_submit_hand()) (handed)
+ * @fault: an output could not be written before the batch was made (a
+ *	refused delta's, or one a tick took from the handoff): the CQE
+ *	says -ECOMM, as when the completion's write-back fails
+ *
+ * A command is handed or queued; one whose handed records a tick left
+ * is queued then, and the fields of the first kind give way to those of
+ * the second.
  */
 struct mmsb_uring_sub {
-	struct mmsb_batch *batch;
 	struct mmsb_delta __user *uptr;
-	struct mm_struct *mm;
+	union {
+		struct {
+			struct mmsb_batch *batch;
+			struct mm_struct *mm;
+		};
+		struct {
+			struct io_uring_cmd *next;
+			struct mmsb_kdelta *first;
+		};
+	};
+	u32 applied;
+	u16 nr;
+	bool page_held;
 	bool fault;
 };
 
@@ -163,29 +193,9 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
 	return (struct mmsb_uring_sub *)ioucmd->pdu;
 }
 
-/*
- * One-delta commands a task issued inline, handed to the tick of its
- * task work (mmsb_uring_tick_tw()): their records, read at issue, in a
- * chunk of handed records (mmsb_chunk_init_handed()), record i for
- * command @cmds[i].  Only the task that owns the file's pending task
- * work (@tick_task) adds to it, and only that task work empties it, so
- * it needs no lock.  Allocated at its first use and kept until the file
- * is released; charged to the memory limit (and counted in delta_bytes)
- * only while it holds deltas, from the first of a submission until the
- * task work is done (@charged), as a pooled chunk is while in use.  A
- * command that finds it full, or cannot have it, takes another way.
- */
-#define MMSB_URING_HANDOFF_SIZE		SZ_32K
-#define MMSB_URING_HANDOFF_MAX		256
-
-struct mmsb_uring_handoff {
-	bool charged;
-	struct io_uring_cmd *cmds[MMSB_URING_HANDOFF_MAX];
-	struct mmsb_chunk c;	/* last: its @mem fills the allocation */
-};
-
-#define MMSB_URING_HANDOFF_MEM \
-	(MMSB_URING_HANDOFF_SIZE - sizeof(struct mmsb_uring_handoff))
+/* Deltas a command may carry to be handed; larger ones are queued. */
+#define MMSB_URING_HAND_DELTAS		256
+static_assert(MMSB_URING_HAND_DELTAS <= U16_MAX);
 
 /*
  * Report each delta and drop the batch: the CQE's result.
@@ -226,7 +236,7 @@ static int mmsb_uring_sub_end(struct mmsb_uring_sub *s)
 	atomic_dec(&mmsb_uring_inflight);
 	if (ret == -EFAULT || (s->fault && ret != -EOWNERDEAD))
 		return -ECOMM;
-	return ret ? ret : applied;
+	return ret ? ret : s->applied + applied;
 }
 
 /*
@@ -248,59 +258,133 @@ static void mmsb_uring_batch_done(struct mmsb_batch *batch)
 	io_uring_cmd_complete_in_task(batch->priv, mmsb_uring_submit_tw);
 }
 
-static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
-				    struct mmsb_file *mf,
-				    struct mmsb_delta __user *uptr, u32 n,
-				    u32 flags, unsigned int issue_flags);
+static void mmsb_uring_arm(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
+			   struct mmsb_uring_sub *s, struct mm_struct *mm,
+			   bool defer, unsigned int issue_flags);
 
 /*
- * The handed commands' tick, in the task's task work: one tick takes
- * the records after what is queued (mmsb_tick_run_handed()), and each
- * command taken writes its delta's outcome and completes.  The others
- * (the tick had to leave them: deltas still queued, batch_max, a page
- * the drain changed) are submitted as a command issued from io-wq is,
- * reading their delta again (nothing of the first read took effect):
- * one may wait for room, and a signal pending then refuses its delta
- * with -EINTR, as for any SUBMIT that waits for room.
- * A task that lost its address space (exiting) cannot have them read
- * again: they complete with -ECANCELED, not applied.
+ * Queue the records of a handed command that its tick did not take, the
+ * @nr from @kd on (mmsb_submit_records(): as they were read, nothing is
+ * read again), for the tick the task work runs next (@mf->tick_queued),
+ * and complete the command when they are handled, as a queued one: its
+ * CQE counts the deltas applied before too (@s->applied).
  */
-static void mmsb_uring_handoff_run(struct mmsb_file *mf,
-				   struct mmsb_uring_handoff *h)
+static noinline void mmsb_uring_requeue(struct io_uring_cmd *ioucmd,
+					struct mmsb_file *mf,
+					struct mmsb_kdelta *kd, u32 nr)
 {
-	struct mmsb_chunk *c = &h->c;
-	struct mmsb_kdelta *kd;
-	int res;
-	u32 i;
+	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
+	u32 accepted;
+	int ret;
 
-	mmsb_tick_lock(mf->tick);
-	mmsb_tick_run_handed(mf->tick, c);
-	for (i = 0, kd = mmsb_chunk_first(c); i < c->nr;
-	     i++, kd = mmsb_kdelta_next(kd)) {
-		struct io_uring_cmd *ioucmd = h->cmds[i];
-		struct mmsb_delta __user *uptr = mmsb_uring_sub(ioucmd)->uptr;
-
-		mmsb_page_put(kd->page);
-		atomic_dec(&mmsb_uring_inflight);
-		if (i < c->taken) {
-			if (!current->mm)
-				res = -EOWNERDEAD;
-			else if (mmsb_delta_put_result(uptr, kd->id, kd->status,
-						       kd->epoch))
-				res = -ECOMM;
-			else
-				res = !kd->status;
-			trace_mmsb_submit(1, 1, true, true, min(res, 0));
-		} else if (!current->mm) {
-			res = -ECANCELED;
-		} else {
-			res = mmsb_uring_submit_queued(ioucmd, mf, uptr, 1, 0,
-						       0);
-			if (res == -EIOCBQUEUED)
-				continue;
-		}
-		mmsb_uring_cmd_done(ioucmd, res, 0);
+	ret = mmsb_submit_records(mf, kd, nr, s->uptr, &accepted, &s->batch);
+	trace_mmsb_submit(nr, accepted, true, true, ret);
+	/* A refusal not written: the claim at issue held, so -ECOMM. */
+	s->fault |= ret == -EFAULT || ret == -ECOMM;
+	if (s->batch) {
+		mmsb_uring_arm(ioucmd, mf, s, mf->tick_mm, true, 0);
+		return;
 	}
+	/* Each refused (a page freed, a signal): its status says so. */
+	mmsb_uring_cmd_done(ioucmd, s->fault ? -ECOMM : s->applied, 0);
+}
+
+/*
+ * A handed command of which its tick took only the first @taken records
+ * (maybe none; none of a command of one delta): write their outcome and
+ * queue the rest (mmsb_uring_requeue()).
+ */
+static noinline void mmsb_uring_handed_left(struct mmsb_file *mf,
+					    struct io_uring_cmd *ioucmd,
+					    u32 taken)
+{
+	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
+	struct mmsb_kdelta *kd = s->first;
+	u32 i, applied = 0;
+
+	s->fault = taken && mmsb_records_put_results(kd, taken, taken - 1,
+						     s->uptr, true, &applied);
+	s->applied = applied;
+	for (i = 0; i < taken; i++)
+		kd = mmsb_kdelta_next(kd);
+	mmsb_uring_requeue(ioucmd, mf, kd, s->nr - taken);
+}
+
+/* The CQE of a handed command of more deltas, all taken. */
+static noinline int mmsb_uring_handed_put_all(struct mmsb_uring_sub *s)
+{
+	u32 applied = 0;
+
+	if (mmsb_records_put_results(s->first, s->nr, s->nr - 1, s->uptr,
+				     true, &applied))
+		return -ECOMM;
+	return applied;
+}
+
+/*
+ * The handed commands' tick, in the task's task work: one tick takes the
+ * records after what is queued (mmsb_tick_run_handed()), in order, and
+ * each command writes the outcome of those taken; one all of whose
+ * records were taken completes.  The rest (the tick had to leave them:
+ * deltas still queued, batch_max, a page the drain changed, its page
+ * limit) are queued as they were read (mmsb_uring_requeue()), for one
+ * more tick (mmsb_uring_tick_tw()); one may wait for room, and a signal
+ * pending then refuses them with -EINTR, as for any SUBMIT that waits
+ * for room.  A tick running elsewhere is not waited for (it may be
+ * long): then all of them are queued, and so they are when the task
+ * lost its address space (exiting), as its commands of more deltas are.
+ */
+static void mmsb_uring_handoff_run(struct mmsb_file *mf)
+{
+	struct mmsb_uring_handoff *h = &mf->handoff;
+	struct io_uring_cmd *ioucmd, *next;
+	struct mmsb_chunk *c;
+	u32 left = 0;
+
+	/* Without the address space, no outcome could be written now. */
+	if (current->mm && mmsb_tick_trylock(mf->tick)) {
+		/* Its drain takes what commands queued at their issue. */
+		mf->tick_queued = false;
+		left = mmsb_tick_run_handed(mf->tick, h->first);
+	}
+	for (ioucmd = h->cmds; ioucmd; ioucmd = next) {
+		struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
+		struct mmsb_kdelta *kd = s->first;
+		/* Its page, if it holds it: put once the record is done. */
+		struct mmsb_page *held = s->page_held ? kd->page : NULL;
+		u32 nr = s->nr;
+		int res;
+
+		/* Gone from @s once the command is queued or completed. */
+		next = s->next;
+		atomic_dec(&mmsb_uring_inflight);
+		if (unlikely(left < nr)) {
+			mmsb_uring_handed_left(mf, ioucmd, left);
+			left = 0;
+		} else {
+			left -= nr;
+			if (held)
+				res = mmsb_delta_put_result(s->uptr, kd->id,
+							    kd->status,
+							    kd->epoch) ?
+				      -ECOMM : !kd->status;
+			else
+				res = mmsb_uring_handed_put_all(s);
+			trace_mmsb_submit(nr, nr, true, true, min(res, 0));
+			mmsb_uring_cmd_done(ioucmd, res, 0);
+		}
+		if (held)
+			mmsb_page_put(held);
+	}
+	h->cmds = NULL;
+	h->last = NULL;
+	/* The chunks go back, with the pages they hold. */
+	while ((c = h->first)) {
+		h->first = c->next;
+		mmsb_chunk_drop_pages(c);
+		mmsb_chunk_put(mf->deltas, c);
+	}
+	h->cur = NULL;
 }
 
 /*
@@ -310,31 +394,28 @@ static void mmsb_uring_handoff_run(struct mmsb_file *mf,
 static void mmsb_uring_tick_tw(struct callback_head *cb)
 {
 	struct mmsb_file *mf = container_of(cb, struct mmsb_file, tick_work);
-	struct mmsb_uring_handoff *h = mf->handoff;
 	struct file *file = mf->tick_file;
 
 	/*
 	 * A tick is owed to commands that queued (a batch armed after a
 	 * tick took all its deltas ends only at the end of a later one),
 	 * not to a task work that only marked a lone command's submission
-	 * (mmsb_uring_one()).
+	 * (mmsb_uring_one()).  A chunk a command took is given back even
+	 * if the command was queued after all.
 	 */
-	if (h && h->c.nr)
-		mmsb_uring_handoff_run(mf, h);
-	else if (mf->tick_queued)
+	if (mf->handoff.first)
+		mmsb_uring_handoff_run(mf);
+	/* What its tick left, queued since, has one more. */
+	if (mf->tick_queued)
 		mmsb_tick_run_here(mf->tick);
 	mf->tick_queued = false;
-	if (h && h->charged) {
-		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
-		mmsb_delta_uncharge(mf->deltas, MMSB_URING_HANDOFF_SIZE);
-		h->charged = false;
-	}
 	/*
 	 * Only now may another task own the task work and the handoff:
 	 * no command of ours runs while this does, and a command of
 	 * another task that sees @tick_task still set takes a way that
 	 * needs no tick of ours.
 	 */
+	mmdrop(mf->tick_mm);
 	xchg(&mf->tick_task, NULL);
 	fput(file);
 }
@@ -343,14 +424,18 @@ static void mmsb_uring_tick_tw(struct callback_head *cb)
 static noinline bool mmsb_uring_defer_tick_new(struct mmsb_file *mf,
 					       struct file *file)
 {
-	if (cmpxchg(&mf->tick_task, NULL, current))
+	if (!current->mm || cmpxchg(&mf->tick_task, NULL, current))
 		return false;
 	/* The task work holds the file, and so @mf and the module. */
 	mf->tick_file = get_file(file);
+	/* And the address space its commands' results go to. */
+	mf->tick_mm = current->mm;
+	mmgrab(mf->tick_mm);
 	init_task_work(&mf->tick_work, mmsb_uring_tick_tw);
 	if (!task_work_add(current, &mf->tick_work, TWA_RESUME))
 		return true;
 	/* The task is exiting: no task work runs any more. */
+	mmdrop(mf->tick_mm);
 	WRITE_ONCE(mf->tick_task, NULL);
 	fput(file);
 	return false;
@@ -406,53 +491,80 @@ static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 }
 
 /*
- * The file's handoff, allocated at the first use and charged for the
- * submission (until the task work is done), or NULL.
+ * The file's handoff has no chunk, or its last one has no room for
+ * records of @need bytes: a new one, from @mf->deltas' pool (charged
+ * while it holds them, given back by the task work), or NULL when none
+ * can be had (the memory limit) or the last one is empty (no chunk holds
+ * them: the command is queued).
  */
-static struct mmsb_uring_handoff *mmsb_uring_handoff(struct mmsb_file *mf)
+static noinline struct mmsb_chunk *mmsb_uring_handoff_open(struct mmsb_file *mf,
+							   size_t need)
 {
-	struct mmsb_uring_handoff *h = mf->handoff;
+	struct mmsb_uring_handoff *h = &mf->handoff;
+	struct mmsb_chunk *c = h->cur;
 
-	if (!h) {
-		/* Issued inline: no sleeping in reclaim; else another way. */
-		h = kmalloc(MMSB_URING_HANDOFF_SIZE,
-			    GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN);
-		if (!h)
-			return NULL;
-		h->charged = false;
-		mmsb_chunk_init_handed(&h->c, MMSB_URING_HANDOFF_MEM);
-		mf->handoff = h;
-	}
-	if (!h->charged) {
-		if (mmsb_delta_charge(mf->deltas, MMSB_URING_HANDOFF_SIZE))
-			return NULL;
-		h->charged = true;
-	}
-	return h;
+	if (c && !c->nr)
+		return NULL;
+	c = mmsb_chunk_get(mf->deltas, need, MMSB_CHUNK_LARGE);
+	if (!c)
+		return NULL;
+	if (h->cur)
+		h->cur->next = c;
+	else
+		h->first = c;
+	h->cur = c;
+	return c;
+}
+
+/*
+ * Command @ioucmd, of @nr records from @kd on in the open chunk, joins
+ * the handoff.
+ */
+static void mmsb_uring_hand_cmd(struct mmsb_uring_handoff *h,
+				struct io_uring_cmd *ioucmd,
+				struct mmsb_delta __user *uptr,
+				struct mmsb_kdelta *kd, u32 nr, bool page_held)
+{
+	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
+
+	s->uptr = uptr;
+	s->next = NULL;
+	s->first = kd;
+	s->nr = nr;
+	s->page_held = page_held;
+	if (h->last)
+		mmsb_uring_sub(h->last)->next = ioucmd;
+	else
+		h->cmds = ioucmd;
+	h->last = ioucmd;
+	atomic_inc(&mmsb_uring_inflight);
 }
 
 /*
  * One delta issued inline by the task that owns the file's pending task
  * work (mmsb_uring_defer_tick()): read at issue into the file's handoff
- * and left to the tick of that task work, which takes it after what is
+ * (mmsb_submit_read_one(): its outputs claimed in the same window) and
+ * left to the tick of that task work, which takes it after what is
  * queued and completes the command (mmsb_uring_handoff_run()), so the
- * one-delta commands of one io_uring_enter() share one tick.  Returns
+ * commands of one io_uring_enter() share one tick.  Returns
  * MMSB_DELTA_CHUNK when the delta must take another way (not a small
- * DENSE one, the handoff full or not to be had).
+ * DENSE one, no chunk to be had).
  */
 static int mmsb_uring_hand_one(struct io_uring_cmd *ioucmd,
 			       struct mmsb_file *mf,
 			       struct mmsb_delta __user *uptr)
 {
-	struct mmsb_uring_handoff *h = mmsb_uring_handoff(mf);
-	struct mmsb_kdelta *kd;
+	const size_t need = sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX;
+	struct mmsb_chunk *c = mf->handoff.cur;
+	struct mmsb_kdelta *kd = c ? mmsb_chunk_handed_slot(c) : NULL;
 	int ret;
 
-	if (!h || h->c.nr == MMSB_URING_HANDOFF_MAX)
-		return MMSB_DELTA_CHUNK;
-	kd = mmsb_chunk_handed_slot(&h->c);
-	if (!kd)
-		return MMSB_DELTA_CHUNK;
+	if (unlikely(!kd)) {
+		c = mmsb_uring_handoff_open(mf, need);
+		if (!c)
+			return MMSB_DELTA_CHUNK;
+		kd = mmsb_chunk_handed_slot(c);
+	}
 	ret = mmsb_submit_read_one(mf, uptr, kd);
 	if (ret) {
 		if (ret == MMSB_DELTA_CHUNK)
@@ -461,18 +573,51 @@ static int mmsb_uring_hand_one(struct io_uring_cmd *ioucmd,
 		/* Refused: the CQE says 0 at once (-EFAULT: unwritable). */
 		return ret == MMSB_DELTA_REFUSED ? 0 : ret;
 	}
-	mmsb_uring_sub(ioucmd)->uptr = uptr;
-	h->cmds[h->c.nr] = ioucmd;
-	mmsb_chunk_handed_add(&h->c, kd);
-	atomic_inc(&mmsb_uring_inflight);
+	mmsb_chunk_handed_add(c, kd);
+	mmsb_uring_hand_cmd(&mf->handoff, ioucmd, uptr, kd, 1, true);
 	return -EIOCBQUEUED;
 }
 
 /*
- * Validate and queue (mmsb_submit_deltas()).  Issued inline, leave the
- * tick to the task's task work (mmsb_uring_defer_tick()); else run it
- * here if none runs and complete at once; else complete from the tick
- * that ends the batch.  Completions from a tick go through task work.
+ * mmsb_uring_hand_one() for a command of any deltas, up to
+ * MMSB_URING_HAND_DELTAS, not ATOMIC: read at issue into the file's
+ * handoff (mmsb_submit_hand()), all or none, each page referenced once
+ * by a chunk for all the commands whose records it holds.  Returns
+ * MMSB_DELTA_CHUNK when the command must be queued (too many deltas,
+ * one of them refused, more than a chunk, no chunk to be had).
+ */
+static int mmsb_uring_hand_many(struct io_uring_cmd *ioucmd,
+				struct mmsb_file *mf,
+				struct mmsb_delta __user *uptr, u32 n)
+{
+	const size_t need = sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX;
+	struct mmsb_chunk *c = mf->handoff.cur;
+	u32 used;
+	int ret;
+
+	if (n > MMSB_URING_HAND_DELTAS)
+		return MMSB_DELTA_CHUNK;
+	if (!c)
+		c = mmsb_uring_handoff_open(mf, need);
+	for (;;) {
+		if (!c)
+			return MMSB_DELTA_CHUNK;
+		used = c->used;
+		ret = mmsb_submit_hand(mf, c, uptr, n);
+		if (ret != MMSB_DELTA_FULL)
+			break;
+		c = mmsb_uring_handoff_open(mf, need);
+	}
+	if (ret)
+		return ret;
+	mmsb_uring_hand_cmd(&mf->handoff, ioucmd, uptr,
+			    (struct mmsb_kdelta *)(c->mem + used), n, false);
+	return -EIOCBQUEUED;
+}
+
+/*
+ * Validate and queue (mmsb_submit_deltas()), and see that the batch
+ * completes (mmsb_uring_arm()).
  */
 static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
 				    struct mmsb_file *mf,
@@ -481,7 +626,6 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
 {
 	struct mmsb_uring_sub *s = mmsb_uring_sub(ioucmd);
 	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
-	struct file *file = ioucmd->file;
 	u32 accepted;
 	int ret;
 
@@ -516,18 +660,39 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
 	}
 	/* Queued, but a refusal could not be written: -ECOMM at the end. */
 	s->fault = ret == -ECOMM;
+	s->applied = 0;
+	mmsb_uring_arm(ioucmd, mf, s, current->mm,
+		       nonblock && mmsb_uring_defer_tick(mf, ioucmd->file),
+		       issue_flags);
+	return -EIOCBQUEUED;
+}
+
+/*
+ * A command's batch is made (@s->batch, @s->fault and @s->applied set):
+ * see that it completes, its results going to address space @mm (the
+ * issuer's).  @defer: leave the tick to the task work this task owns
+ * (issued inline: mmsb_uring_defer_tick(); or that task work itself).
+ * Else run it here if none runs and complete at once, else complete
+ * from the tick that ends the batch.  Completions from a tick go
+ * through task work.
+ */
+static void mmsb_uring_arm(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
+			   struct mmsb_uring_sub *s, struct mm_struct *mm,
+			   bool defer, unsigned int issue_flags)
+{
+	struct file *file = ioucmd->file;
 
 	atomic_inc(&mmsb_uring_inflight);
 	/* Where the results go, whoever completes (mmsb_uring_sub_end()). */
-	s->mm = current->mm;
-	mmgrab(s->mm);
+	s->mm = mm;
+	mmgrab(mm);
 	/*
 	 * From arming on, the batch may complete at any time and with it
 	 * the command, which holds the file and so the module: hold the
 	 * file ourselves while we still run here.
 	 */
 	get_file(file);
-	if (nonblock && mmsb_uring_defer_tick(mf, file)) {
+	if (defer) {
 		mf->tick_queued = true;
 		s->batch->done = mmsb_uring_batch_done;
 		s->batch->priv = ioucmd;
@@ -542,7 +707,6 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
 		mmsb_uring_cmd_done(ioucmd, mmsb_uring_sub_end(s), issue_flags);
 	}
 	fput(file);
-	return -EIOCBQUEUED;
 }
 
 /*
@@ -556,7 +720,8 @@ static int mmsb_uring_submit_queued(struct io_uring_cmd *ioucmd,
  * each.  A first command that cannot have a tick of its own is handed
  * too.  Issued from io-wq, or while another task's task work is
  * pending, a tick of its own or nothing (mmsb_uring_submit_one()).
- * MMSB_DELTA_CHUNK: the caller queues it (mmsb_uring_submit_queued()).
+ * MMSB_DELTA_CHUNK: the caller hands it as a command of any deltas, or
+ * queues it.
  */
 static int mmsb_uring_one(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 			  struct mmsb_delta __user *uptr,
@@ -582,8 +747,9 @@ static int mmsb_uring_one(struct io_uring_cmd *ioucmd, struct mmsb_file *mf,
 }
 
 /*
- * Queue the command, unless it is of one delta that can be applied
- * otherwise (mmsb_uring_one()).
+ * Hand the command to the task's tick when it is issued inline
+ * (mmsb_uring_hand_many(); of one delta: mmsb_uring_one()), else queue
+ * it (mmsb_uring_submit_queued()).
  */
 static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 			     struct mmsb_file *mf,
@@ -597,11 +763,21 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
 	/* Out of the header's range: -EINVAL, as for MMSB_IOC_SUBMIT. */
 	if ((d->flags & ~MMSB_SUBMIT_FLAGS_ALL) || !n || n > MMSB_SUBMIT_MAX)
 		return -EINVAL;
-	if (n == 1 && !(d->flags & MMSB_SUBMIT_ATOMIC)) {
+	if (d->flags & MMSB_SUBMIT_ATOMIC)
+		goto queue;
+	if (n == 1) {
 		ret = mmsb_uring_one(ioucmd, mf, uptr, issue_flags);
 		if (ret != MMSB_DELTA_CHUNK)
 			return ret;
 	}
+	/* Issued inline: handed to the tick of the task's task work. */
+	if ((issue_flags & IO_URING_F_NONBLOCK) &&
+	    mmsb_uring_defer_tick(mf, ioucmd->file)) {
+		ret = mmsb_uring_hand_many(ioucmd, mf, uptr, n);
+		if (ret != MMSB_DELTA_CHUNK)
+			return ret;
+	}
+queue:
 	return mmsb_uring_submit_queued(ioucmd, mf, uptr, n, d->flags,
 					issue_flags);
 }
@@ -612,11 +788,8 @@ static int mmsb_uring_submit(struct io_uring_cmd *ioucmd,
  */
 void mmsb_uring_release(struct mmsb_file *mf)
 {
-	if (!mf->handoff)
-		return;
-	/* The task work that uncharges it ran: it held the file. */
-	WARN_ON_ONCE(mf->handoff->charged);
-	kfree(mf->handoff);
+	/* The task work that empties the handoff ran: it held the file. */
+	WARN_ON_ONCE(mf->handoff.first);
 }
 
 /**

@@ -34,19 +34,6 @@
 
 static const int sweep[] = { 10, 30, 60, 100 };
 
-/*
- * Set both injectors to fail allocations of make-it-fail tasks with
- * probability @pct percent (0: never, the defaults back), quietly.
- */
-static int faults_set(int pct)
-{
-	int ret = fault_attr_set(FAILSLAB, pct);
-
-	ret = ret ?: fault_attr_set(FAILPAGE, pct);
-	ret = ret ?: write_file(FAILPAGE "ignore-gfp-highmem", pct ? "N" : "Y");
-	return ret ?: write_file(FAILPAGE "min-order", "0");
-}
-
 static int fail_fd = -1;
 
 /* make-it-fail for this task: on only around the call under test. */

@@ -312,6 +312,20 @@ static inline int fault_attr_set(const char *dir, int pct)
 }
 
 /*
+ * Set both injectors to fail allocations of make-it-fail tasks with
+ * probability @pct percent (0: never, the defaults back), quietly; page
+ * allocations of every order.
+ */
+static inline int faults_set(int pct)
+{
+	int ret = fault_attr_set(FAILSLAB, pct);
+
+	ret = ret ?: fault_attr_set(FAILPAGE, pct);
+	ret = ret ?: write_file(FAILPAGE "ignore-gfp-highmem", pct ? "N" : "Y");
+	return ret ?: write_file(FAILPAGE "min-order", "0");
+}
+
+/*
  * The model of a delta (status 0): the bytes it leaves in @model, a copy
  * of the page's data.  DENSE writes its window; MASKED the window's
  * bytes whose mask bit is set; SPARSE those too, from a packed payload.

@@ -7,7 +7,9 @@
  * failslab can force it), bad SQEs (exact errno, nothing applied), old
  * and unknown op codes (-ENOTTY), read-only parameters, a
  * ring torn down and a process killed with commands in flight (nothing
- * left in flight, then the harness unloads the module), and the
+ * left in flight, then the harness unloads the module), commands handed
+ * to the submitter's tick (one tick for an io_uring_enter(), what it
+ * leaves queued as read, more than a chunk of them), and the
  * concurrent model test: 4 processes x 100,000 deltas with up to 256
  * commands in flight each.
  */
@@ -740,7 +742,7 @@ TEST_F(uring, one_delta_shared_tick)
 /*
  * More one-delta commands in one io_uring_enter() than a tick takes
  * (batch_max 8): the tick takes the first eight, the others are queued
- * as any other command, read again, in their order.  Each applies and
+ * as they were read, in their order.  Each applies and
  * reports its page's epoch after its tick, which never falls in issue
  * order, and each word ends with the last delta written to it.
  */
@@ -788,6 +790,248 @@ TEST_F(uring, one_delta_past_batch_max)
 	EXPECT_EQ(inflight_settles(1000), 0);
 }
 
+/* Submit what is prepared and reap @n CQEs: @res[user_data] = res. */
+static int reap(struct io_uring *ring, unsigned int n, int *res)
+{
+	unsigned int i;
+	int ret;
+
+	ret = io_uring_submit_and_wait(ring, n);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct io_uring_cqe *cqe;
+
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret)
+			return ret;
+		res[cqe->user_data] = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	return 0;
+}
+
+/*
+ * Commands of several deltas issued in one io_uring_enter() are handed
+ * to one tick, that of the submitter's task work, as one-delta ones
+ * are: 32 commands of 8 deltas, each delta its own word; delta 0 of
+ * commands 0 and 1 expects the page's epoch before.  One tick: the page
+ * steps its epoch once, every delta reports that epoch, the first of
+ * the two expecting wins (command 1's is -ESTALE, its word untouched),
+ * ids are consecutive within a command, and the memory the handoff was
+ * charged is given back.
+ */
+TEST_F(uring, handed_commands)
+{
+	static struct mmsb_delta d[32][8];
+	static __u64 v[32][8];
+	struct mmsb_stats s0, s1;
+	int res[32], k, j;
+	__u64 e0, got;
+
+	v[0][0] = 1;
+	mmsb_delta_dense(&d[0][0], self->page, 4088, &v[0][0], 8);
+	ASSERT_EQ(mmsb_submit(self->fd, &d[0][0], 1, MMSB_SUBMIT_SYNC, NULL),
+		  0);
+	e0 = page_epoch(self->fd, self->page);
+	ASSERT_EQ(mmsb_stats(self->fd, &s0), 0);
+	for (k = 0; k < 32; k++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		for (j = 0; j < 8; j++) {
+			v[k][j] = 0x100 * (k + 1) + j;
+			mmsb_delta_dense(&d[k][j], self->page, (k * 8 + j) * 8,
+					 &v[k][j], 8);
+		}
+		if (k < 2)
+			d[k][0].expected_epoch = e0;
+		mmsb_uring_prep_submit(sqe, self->fd, d[k], 8, 0);
+		io_uring_sqe_set_data64(sqe, k);
+	}
+	ASSERT_EQ(reap(&self->ring, 32, res), 0);
+	ASSERT_EQ(mmsb_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s0.ticks + 1, s1.ticks);
+	EXPECT_EQ(s0.submitted + 256, s1.submitted);
+	EXPECT_EQ(s0.delta_bytes, s1.delta_bytes);
+	EXPECT_EQ(page_epoch(self->fd, self->page), e0 + 1);
+	for (k = 0; k < 32; k++) {
+		EXPECT_EQ(res[k], k == 1 ? 7 : 8) TH_LOG("command %d", k);
+		for (j = 0; j < 8; j++) {
+			bool stale = k == 1 && !j;
+
+			EXPECT_EQ(d[k][j].status, stale ? -ESTALE : 0)
+				TH_LOG("delta %d.%d", k, j);
+			EXPECT_EQ(d[k][j].epoch, e0 + 1);
+			EXPECT_EQ(d[k][j].delta_id, d[k][0].delta_id + j);
+			memcpy(&got, self->data + (k * 8 + j) * 8, 8);
+			EXPECT_EQ(got, stale ? 0 : v[k][j])
+				TH_LOG("word %d.%d", k, j);
+		}
+	}
+	EXPECT_NE(d[0][0].delta_id, 0);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+/*
+ * Handed commands a tick cannot take whole (batch_max 8, commands of 3
+ * deltas): it takes commands 0 and 1 and the first two deltas of 2; the
+ * rest is queued as it was read and applied by later ticks.  Each
+ * command's deltas apply in order (delta 2 rewrites the word of delta
+ * 0), each reports the epoch after its own tick, a command's count
+ * covers both parts, and the CQE comes once all of it is applied.
+ */
+TEST_F(uring, handed_commands_past_batch_max)
+{
+	static struct mmsb_delta d[10][3];
+	static __u64 v[10][3];
+	struct mmsb_stats s0, s1;
+	int res[10], k, j;
+	__u64 got;
+
+	ASSERT_EQ(uring_reload(self, "batch_max=8"), 0);
+	ASSERT_EQ(mmsb_stats(self->fd, &s0), 0);
+	for (k = 0; k < 10; k++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		for (j = 0; j < 3; j++) {
+			v[k][j] = 0x300 * (k + 1) + j;
+			mmsb_delta_dense(&d[k][j], self->page,
+					 (k * 2 + j % 2) * 8, &v[k][j], 8);
+		}
+		mmsb_uring_prep_submit(sqe, self->fd, d[k], 3, 0);
+		io_uring_sqe_set_data64(sqe, k);
+	}
+	ASSERT_EQ(reap(&self->ring, 10, res), 0);
+	ASSERT_EQ(mmsb_stats(self->fd, &s1), 0);
+	EXPECT_LE(s0.ticks + 4, s1.ticks);
+	EXPECT_EQ(s0.submitted + 30, s1.submitted);
+	for (k = 0; k < 10; k++) {
+		EXPECT_EQ(res[k], 3) TH_LOG("command %d", k);
+		for (j = 0; j < 3; j++) {
+			EXPECT_EQ(d[k][j].status, 0) TH_LOG("delta %d.%d", k, j);
+			EXPECT_LE(1, d[k][j].epoch);
+			if (j)
+				EXPECT_LE(d[k][j - 1].epoch, d[k][j].epoch);
+		}
+		/* Delta 2 came after delta 0, in the same tick or later. */
+		memcpy(&got, self->data + k * 16, 8);
+		EXPECT_EQ(got, v[k][2]) TH_LOG("command %d", k);
+		memcpy(&got, self->data + k * 16 + 8, 8);
+		EXPECT_EQ(got, v[k][1]) TH_LOG("command %d", k);
+	}
+	/* The tick took two deltas of command 2 and left the third. */
+	EXPECT_EQ(d[2][0].epoch, d[0][0].epoch);
+	EXPECT_EQ(d[2][1].epoch, d[0][0].epoch);
+	EXPECT_LT(d[2][1].epoch, d[2][2].epoch);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+/*
+ * A command with a refused delta is queued instead of handed, and
+ * reports the refusal as any queued command; its deltas queued first
+ * change the page, so the tick leaves the handed commands on that page
+ * to a later tick: they are queued as read.  Commands 0, 2 and 3 are
+ * handed; command 1's delta 2 names no page.  Each command writes its
+ * own words.
+ */
+TEST_F(uring, handed_commands_refused)
+{
+	static struct mmsb_delta d[4][4];
+	static __u64 v[4][4];
+	struct mmsb_stats s0, s1;
+	int res[4], k, j;
+	__u64 got;
+
+	ASSERT_EQ(mmsb_stats(self->fd, &s0), 0);
+	for (k = 0; k < 4; k++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		for (j = 0; j < 4; j++) {
+			v[k][j] = 0x500 * (k + 1) + j;
+			mmsb_delta_dense(&d[k][j],
+					 self->page + (k == 1 && j == 2) * 1000000,
+					 (k * 4 + j) * 8, &v[k][j], 8);
+		}
+		mmsb_uring_prep_submit(sqe, self->fd, d[k], 4, 0);
+		io_uring_sqe_set_data64(sqe, k);
+	}
+	ASSERT_EQ(reap(&self->ring, 4, res), 0);
+	ASSERT_EQ(mmsb_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s0.submitted + 15, s1.submitted);
+	EXPECT_EQ(s0.rejected + 1, s1.rejected);
+	EXPECT_EQ(s0.delta_bytes, s1.delta_bytes);
+	for (k = 0; k < 4; k++) {
+		EXPECT_EQ(res[k], k == 1 ? 3 : 4) TH_LOG("command %d", k);
+		for (j = 0; j < 4; j++) {
+			bool refused = k == 1 && j == 2;
+
+			EXPECT_EQ(d[k][j].status, refused ? -ENOENT : 0)
+				TH_LOG("delta %d.%d", k, j);
+			EXPECT_EQ(!d[k][j].delta_id, refused);
+			memcpy(&got, self->data + (k * 4 + j) * 8, 8);
+			EXPECT_EQ(got, refused ? 0 : v[k][j])
+				TH_LOG("word %d.%d", k, j);
+		}
+	}
+	/* Queued first, command 1 was applied in the first tick. */
+	EXPECT_LT(d[1][0].epoch, d[0][0].epoch);
+	for (k = 0; k < 4; k++)
+		EXPECT_EQ(d[k][0].epoch, d[k][3].epoch);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+/*
+ * The commands of one io_uring_enter() that need more than a chunk have
+ * their records in several, and still one tick: 128 commands of 16
+ * deltas of 8 bytes (128 KiB of records, 64 KiB chunks) over a page of
+ * 16 KiB, each delta its own word; twice, the second time writing new
+ * bytes everywhere, checked each time.
+ */
+TEST_F(uring, handoff_chunks)
+{
+	static struct mmsb_delta d[128][16];
+	static __u64 v[128][16];
+	const struct mmsb_page_header *hdr;
+	struct mmsb_page_create pc;
+	struct mmsb_stats s0, s1;
+	int res[128], k, j, round;
+	const __u8 *data;
+	__u64 got;
+
+	ASSERT_EQ(mmsb_page_create(self->fd, 16384, 0, 0, &pc), 0);
+	ASSERT_EQ(mmsb_page_map(self->fd, pc.id, &hdr), 0);
+	data = (const __u8 *)hdr + MMSB_PAGE_DATA_OFFSET;
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(mmsb_stats(self->fd, &s0), 0);
+		for (k = 0; k < 128; k++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+			for (j = 0; j < 16; j++) {
+				v[k][j] = (__u64)round << 32 | k << 8 | j;
+				mmsb_delta_dense(&d[k][j], pc.id, (k * 16 + j) * 8,
+						 &v[k][j], 8);
+			}
+			mmsb_uring_prep_submit(sqe, self->fd, d[k], 16, 0);
+			io_uring_sqe_set_data64(sqe, k);
+		}
+		ASSERT_EQ(reap(&self->ring, 128, res), 0);
+		ASSERT_EQ(mmsb_stats(self->fd, &s1), 0);
+		for (k = 0; k < 128; k++) {
+			ASSERT_EQ(res[k], 16) TH_LOG("round %d command %d",
+						     round, k);
+			for (j = 0; j < 16; j++) {
+				memcpy(&got, data + (k * 16 + j) * 8, 8);
+				ASSERT_EQ(got, v[k][j]) TH_LOG("round %d", round);
+			}
+		}
+		EXPECT_EQ(s0.submitted + 2048, s1.submitted);
+		EXPECT_EQ(s0.delta_bytes, s1.delta_bytes);
+		EXPECT_EQ(s0.ticks + 1, s1.ticks) TH_LOG("round %d", round);
+	}
+	EXPECT_EQ(mmsb_page_unmap(hdr), 0);
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
 /* Rings set up with IORING_SETUP_IOPOLL are refused: -EOPNOTSUPP. */
 TEST_F(uring, iopoll_refused)
 {
@@ -812,15 +1056,10 @@ TEST_F(uring, iopoll_refused)
 
 /*
  * -ENOMEM with nothing queued, for SUBMIT and WAIT, forced by failslab
- * (CONFIG_FAILSLAB, debug kernel) failing every slab allocation of this
+ * and fail_page_alloc (debug kernel) failing every allocation of this
  * task while it enters io_uring.  A first command of each kind warms
  * io_uring's own caches, so that only mmsb allocates on the way.
  */
-/* Fail all slab allocations of tasks with make-it-fail set, quietly. */
-static int failslab_arm(bool on)
-{
-	return fault_attr_set(FAILSLAB, on ? 100 : 0);
-}
 
 TEST_F(uring, enomem)
 {
@@ -831,8 +1070,9 @@ TEST_F(uring, enomem)
 	char x[4] = "mem";
 	int fail, i, res[2];
 
-	if (access(FAILSLAB "probability", W_OK))
-		SKIP(return, "no failslab (CONFIG_FAILSLAB): -ENOMEM cannot be forced");
+	if (access(FAILSLAB "probability", W_OK) ||
+	    access(FAILPAGE "probability", W_OK))
+		SKIP(return, "no failslab, fail_page_alloc: -ENOMEM cannot be forced");
 	/* A WAIT that went in after all ends soon, as a clear failure. */
 	ASSERT_EQ(uring_reload(self, "uring_wait_ms=1000"), 0);
 	fail = open("/proc/self/make-it-fail", O_WRONLY);
@@ -848,12 +1088,13 @@ TEST_F(uring, enomem)
 
 	/*
 	 * A SUBMIT allocates nothing per call: its delta goes into a chunk
-	 * from the pool.  This one needs a 4 KiB chunk, of which the pool
-	 * has none yet: the delta is refused with -ENOMEM, the command
-	 * completes with 0 applied.  A WAIT allocates its request.
+	 * from the pool, the handoff's (64 KiB) or a queued one (4 KiB for
+	 * this one), of which the pool has none yet: the delta is refused
+	 * with -ENOMEM, the command completes with 0 applied.  A WAIT
+	 * allocates its request.
 	 */
 	mmsb_delta_dense(&dbig, self->page, 0, big, sizeof(big));
-	ASSERT_EQ(failslab_arm(true), 0);
+	ASSERT_EQ(faults_set(100), 0);
 	for (i = 0; i < 2; i++) {
 		sqe = io_uring_get_sqe(&self->ring);
 		if (!i)
@@ -866,7 +1107,7 @@ TEST_F(uring, enomem)
 		if (res[i] == 1)
 			res[i] = one_cqe(&self->ring, NULL);
 	}
-	EXPECT_EQ(failslab_arm(false), 0);
+	EXPECT_EQ(faults_set(0), 0);
 	close(fail);
 	EXPECT_EQ(res[0], 0);
 	EXPECT_EQ(dbig.status, -ENOMEM);
