@@ -714,7 +714,9 @@ void mmsb_tick_run_until(struct mmsb_tick *t, struct completion *done)
 
 /**
  * mmsb_tick_run_handed() - run a tick that takes deltas from their submitters
- * @t: the tick, with @t->run_lock held (mmsb_tick_trylock())
+ * @t: the tick, with @t->run_lock held (mmsb_tick_trylock(), or
+ *	mmsb_tick_lock_killable() by a submitter that must see its records
+ *	taken)
  * @c: the first chunk of the records, outside any ring
  *	(mmsb_chunk_init_handed(), or a pooled chunk never queued), the
  *	others following through ->next; their pages are referenced (by

@@ -209,4 +209,21 @@ static inline bool mmsb_tick_trylock(struct mmsb_tick *t)
 	return mutex_trylock(&t->run_lock);
 }
 
+/**
+ * mmsb_tick_lock_killable() - take the right to run ticks, waiting for it
+ * @t: the tick
+ *
+ * For a submitter whose records only a tick it runs itself can take
+ * (mmsb_tick_run_handed()): it waits for a running tick to end, as a
+ * SYNC submitter waits for its batch's (a tick's drain stops at its
+ * budget, tick_budget_us).
+ *
+ * Context: process context, sleeps.
+ * Return: 0 with @t->run_lock held, or -EINTR (a fatal signal came).
+ */
+static inline int mmsb_tick_lock_killable(struct mmsb_tick *t)
+{
+	return mutex_lock_killable(&t->run_lock);
+}
+
 #endif /* _MMSB_TICK_H */

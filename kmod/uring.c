@@ -330,9 +330,10 @@ static noinline int mmsb_uring_handed_put_all(struct mmsb_uring_sub *s)
  * limit) are queued as they were read (mmsb_uring_requeue()), for one
  * more tick (mmsb_uring_tick_tw()); one may wait for room, and a signal
  * pending then refuses them with -EINTR, as for any SUBMIT that waits
- * for room.  A tick running elsewhere is not waited for (it may be
- * long): then all of them are queued, and so they are when the task
- * lost its address space (exiting), as its commands of more deltas are.
+ * for room.  A tick running elsewhere is waited for, as a SYNC submitter
+ * waits; a fatal signal ends the wait, and then all of them are queued,
+ * as they are when the task lost its address space (it was killed
+ * before it returned to user space).
  */
 static void mmsb_uring_handoff_run(struct mmsb_file *mf)
 {
@@ -342,7 +343,7 @@ static void mmsb_uring_handoff_run(struct mmsb_file *mf)
 	u32 left = 0;
 
 	/* Without the address space, no outcome could be written now. */
-	if (current->mm && mmsb_tick_trylock(mf->tick)) {
+	if (current->mm && !mmsb_tick_lock_killable(mf->tick)) {
 		/* Its drain takes what commands queued at their issue. */
 		mf->tick_queued = false;
 		left = mmsb_tick_run_handed(mf->tick, h->first);

@@ -98,13 +98,18 @@ FIXTURE_TEARDOWN(gone)
 	EXPECT_EQ(0, module_reload(""));
 }
 
-/* The helper thread: submit the N deltas, then exit at once. */
+/*
+ * The helper thread: submit the N deltas, then exit at once.  ATOMIC,
+ * so that the command is queued: one that is not is handed to the tick
+ * of the thread's task work, which waits for the long tick and
+ * completes it before the thread returns to user space.
+ */
 static void *submitter(void *arg)
 {
 	FIXTURE_DATA(gone) *self = arg;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
 
-	mmsb_uring_prep_submit(sqe, self->fd, self->d, N, 0);
+	mmsb_uring_prep_submit(sqe, self->fd, self->d, N, MMSB_SUBMIT_ATOMIC);
 	sqe->user_data = 7;
 	return (void *)(intptr_t)io_uring_submit(&self->ring);
 }
