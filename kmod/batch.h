@@ -118,8 +118,8 @@ struct mmsb_batch {
  * @taken: records the tick took so far (tick only)
  * @done: records whose outcome the tick reported (tick only)
  * @nr_pages: pages the chunk holds, listed at the end of @mem
- * @seq: the chunk's number in its submission (submitter only)
  * @last_index: the last record's index in its submission
+ * @seq: the chunk's number from its page cache (submitter only)
  * @atomic: the records are an MMSB_SUBMIT_ATOMIC submission: the tick
  *	takes them together, checked before any applies
  * @bspace: the batch, when this is the first chunk of a batch
@@ -137,8 +137,8 @@ struct mmsb_chunk {
 	u32 taken;
 	u32 done;
 	u32 nr_pages;
-	u32 seq;
 	u32 last_index;
+	u64 seq;
 	bool atomic;
 	struct mmsb_batch bspace;
 	u8 mem[] __aligned(8);

@@ -190,16 +190,10 @@ static void mmsb_page_cache_release(struct mmsb_page_cache *cache)
 	clear_bit_unlock(0, &cache->busy);
 }
 
-/* A chunk number unique for the cache's life: a wrap forgets all. */
-static u32 mmsb_page_cache_seq(struct mmsb_page_cache *cache)
+/* A chunk number unique for the cache's life (64 bits: no wrap). */
+static u64 mmsb_page_cache_seq(struct mmsb_page_cache *cache)
 {
-	u32 seq = ++cache->seq;
-
-	if (unlikely(!seq)) {
-		cache->valid = 0;
-		seq = ++cache->seq;
-	}
-	return seq;
+	return ++cache->seq;
 }
 
 /**

@@ -126,7 +126,7 @@ struct mmsb_delta_desc {
  */
 struct mmsb_page_cache_slot {
 	struct mmsb_page *page;
-	u32 seq;
+	u64 seq;
 };
 
 /**
@@ -134,7 +134,10 @@ struct mmsb_page_cache_slot {
  * @busy: bit 0 is set while a submission uses the cache
  * @gen: the page table's @erased count read before the lookups of the
  *	entries; an entry is trusted only while that count is unchanged
- * @seq: the number of the last chunk that took references from it
+ * @seq: the number of the last chunk that took references from it; 64
+ *	bits, never wrapping: a chunk may keep its number across
+ *	submissions (mmsb_builder_use()), and a number given again would
+ *	say it holds a page that it does not
  * @valid: bit h set: @slots[h] holds a page
  * @slots: the entries
  *
@@ -150,7 +153,7 @@ struct mmsb_page_cache_slot {
 struct mmsb_page_cache {
 	unsigned long busy;
 	unsigned long gen;
-	u32 seq;
+	u64 seq;
 	u64 valid;
 	struct mmsb_page_cache_slot slots[1 << MMSB_PAGE_CACHE_SHIFT];
 };
