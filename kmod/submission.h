@@ -25,6 +25,8 @@ struct mmsb_file;
  * @n: deltas in @uptr
  * @next: the index of the next delta to read
  * @nonblock: a full queue stops the submission instead of waiting
+ * @killable: only a fatal signal ends a wait for room (the submitter
+ *	cannot restart: mmsb_submit_records())
  * @park: an interrupted wait for room keeps the open chunk (the ioctl
  *	parks the submission, see struct mmsb_park) rather than refusing
  *	what is left with -EINTR (io_uring)
@@ -43,6 +45,7 @@ struct mmsb_submission {
 	u32 n;
 	u32 next;
 	bool nonblock;
+	bool killable;
 	bool park;
 	u32 queued;
 	int stop;

@@ -112,7 +112,8 @@ static int mmsb_submit_push(struct mmsb_submission *s)
 	 */
 	if (s->park && signal_pending(current))
 		return -ERESTARTSYS;
-	got = mmsb_tick_reserve(s->tick, c->nr, s->nonblock);
+	got = s->killable ? mmsb_tick_reserve_killable(s->tick, c->nr) :
+			    mmsb_tick_reserve(s->tick, c->nr, s->nonblock);
 	if (got == -ERESTARTSYS && s->park)
 		return got;
 	s->b.cur = NULL;
@@ -168,6 +169,7 @@ static void mmsb_submit_start(struct mmsb_submission *s, struct mmsb_file *mf,
 	s->n = n;
 	s->next = 0;
 	s->nonblock = nonblock;
+	s->killable = false;
 	s->park = park;
 	s->queued = 0;
 	s->stop = 0;
@@ -458,8 +460,9 @@ static void mmsb_submit_record_desc(struct mmsb_kdelta *kd,
  * limit) is queued awaited, as mmsb_submit_deltas() queues deltas, with
  * the record's id and index: copied from the record, not read from the
  * caller again, and looked up again (a page freed since refuses its
- * delta with -EIDRM, as a tick would).  Waiting for room in the queue,
- * a signal refuses what is left with -EINTR.
+ * delta with -EIDRM, as a tick would).  It waits for room in the queue
+ * until there is some (mmsb_tick_reserve_killable()): only a fatal
+ * signal refuses what is left, with -EINTR.
  *
  * Context: process context, sleeps; with the caller's mm, or none (a
  * task that exits): a refusal's status then cannot be written (-ECOMM).
@@ -480,6 +483,7 @@ noinline_for_stack int mmsb_submit_records(struct mmsb_file *mf,
 
 	mmsb_submit_start(&s, mf, mmsb_page_cache_acquire(&mf->pages, &local),
 			  uptr, nr, true, false, false, false);
+	s.killable = true;
 	s.b.ksrc = true;
 	for (i = 0; i < nr; i++, kd = mmsb_kdelta_next(kd)) {
 		mmsb_submit_record_desc(kd, &d);

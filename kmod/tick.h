@@ -166,6 +166,7 @@ int mmsb_tick_init(struct mmsb_tick *t, const struct mmsb_tick_config *cfg,
 void mmsb_tick_destroy(struct mmsb_tick *t);
 
 long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock);
+long mmsb_tick_reserve_killable(struct mmsb_tick *t, u32 n);
 void mmsb_tick_push(struct mmsb_tick *t, struct mmsb_chunk *c, bool awaited);
 u32 mmsb_tick_capacity(struct mmsb_tick *t);
 void mmsb_tick_unreserve(struct mmsb_tick *t, u32 n);

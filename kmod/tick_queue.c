@@ -31,6 +31,30 @@ static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
 	return false;
 }
 
+/* mmsb_tick_reserve(), whose wait for room sleeps in @state. */
+static __always_inline long __mmsb_tick_reserve(struct mmsb_tick *t, u32 n,
+						bool nonblock,
+						unsigned int state)
+{
+	long got = mmsb_queue_reserve(&t->queue, n, nonblock);
+
+	if (got)
+		return got;
+	mmsb_tick_kick(t);
+	if (nonblock)
+		return -EAGAIN;
+	/*
+	 * Every look that finds no room asks for a tick again, after this
+	 * task is on the waitqueue: the room may be held by deltas reserved
+	 * but not pushed yet when the last tick looked, whose pushers kick
+	 * only if they see us waiting (mmsb_tick_push()).
+	 */
+	if (wait_event_state(t->queue.space_wq,
+			     mmsb_tick_reserve_or_kick(t, n), state))
+		return -ERESTARTSYS;
+	return n;
+}
+
 /**
  * mmsb_tick_reserve() - room in the queue for @n deltas
  * @t: the tick
@@ -52,25 +76,28 @@ static bool mmsb_tick_reserve_or_kick(struct mmsb_tick *t, u32 n)
  */
 long mmsb_tick_reserve(struct mmsb_tick *t, u32 n, bool nonblock)
 {
-	long got = mmsb_queue_reserve(&t->queue, n, nonblock);
-
-	if (got)
-		return got;
-	mmsb_tick_kick(t);
-	if (nonblock)
-		return -EAGAIN;
-	/*
-	 * Every look that finds no room asks for a tick again, after this
-	 * task is on the waitqueue: the room may be held by deltas reserved
-	 * but not pushed yet when the last tick looked, whose pushers kick
-	 * only if they see us waiting (mmsb_tick_push()).
-	 */
-	if (wait_event_interruptible(t->queue.space_wq,
-				     mmsb_tick_reserve_or_kick(t, n)))
-		return -ERESTARTSYS;
-	return n;
+	return __mmsb_tick_reserve(t, n, nonblock, TASK_INTERRUPTIBLE);
 }
 EXPORT_SYMBOL_IF_KUNIT(mmsb_tick_reserve);
+
+/**
+ * mmsb_tick_reserve_killable() - mmsb_tick_reserve() that waits until
+ *	the room is there or a fatal signal came
+ * @t: the tick
+ * @n: deltas, 1 to mmsb_tick_capacity()
+ *
+ * For a submitter that cannot restart the wait (the task work that
+ * queues the records a tick was handed and left): neither a signal
+ * nor io_uring's task work (TIF_NOTIFY_SIGNAL, which the completions
+ * that task work posts set) ends it.
+ *
+ * Context: process context.
+ * Return: @n, or -ERESTARTSYS (a fatal signal: nothing reserved).
+ */
+long mmsb_tick_reserve_killable(struct mmsb_tick *t, u32 n)
+{
+	return __mmsb_tick_reserve(t, n, false, TASK_KILLABLE);
+}
 
 /**
  * mmsb_tick_unreserve() - give back room mmsb_tick_reserve() gave

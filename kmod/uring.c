@@ -328,9 +328,10 @@ static noinline int mmsb_uring_handed_put_all(struct mmsb_uring_sub *s)
  * records were taken completes.  The rest (the tick had to leave them:
  * deltas still queued, batch_max, a page the drain changed, its page
  * limit) are queued as they were read (mmsb_uring_requeue()), for one
- * more tick (mmsb_uring_tick_tw()); one may wait for room, and a signal
- * pending then refuses them with -EINTR, as for any SUBMIT that waits
- * for room.  A tick running elsewhere is waited for, as a SYNC submitter
+ * more tick (mmsb_uring_tick_tw()), waiting for room if need be: only a
+ * fatal signal ends that wait (refusing what is left with -EINTR), not
+ * the io_uring task work the completions before it queued, since
+ * nothing can restart it.  A tick running elsewhere is waited for, as a SYNC submitter
  * waits; a fatal signal ends the wait, and then all of them are queued,
  * as they are when the task lost its address space (it was killed
  * before it returned to user space).

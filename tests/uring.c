@@ -927,6 +927,46 @@ TEST_F(uring, handed_commands_past_batch_max)
 }
 
 /*
+ * What a tick leaves of the handed commands is queued by the task work
+ * that ran it, after the completions of the commands it took, which
+ * queue io_uring task work and so make the task look signalled: the
+ * wait for room must go on all the same.  A queue of 4 deltas, ticks of
+ * 4 (batch_max): the task work's tick takes command 0 and a delta of
+ * command 1, then queues the rest, command 2 waiting for command 1's
+ * deltas to leave the queue, and so on.  Every delta applies.
+ */
+TEST_F(uring, handed_commands_wait_for_room)
+{
+	static struct mmsb_delta d[10][3];
+	static __u64 v[10][3];
+	int res[10], k, j;
+	__u64 got;
+
+	ASSERT_EQ(uring_reload(self, "ring_size=4 batch_max=4"), 0);
+	for (k = 0; k < 10; k++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		for (j = 0; j < 3; j++) {
+			v[k][j] = 0x700 * (k + 1) + j;
+			mmsb_delta_dense(&d[k][j], self->page, (k * 3 + j) * 8,
+					 &v[k][j], 8);
+		}
+		mmsb_uring_prep_submit(sqe, self->fd, d[k], 3, 0);
+		io_uring_sqe_set_data64(sqe, k);
+	}
+	ASSERT_EQ(reap(&self->ring, 10, res), 0);
+	for (k = 0; k < 10; k++) {
+		EXPECT_EQ(res[k], 3) TH_LOG("command %d", k);
+		for (j = 0; j < 3; j++) {
+			EXPECT_EQ(d[k][j].status, 0) TH_LOG("delta %d.%d", k, j);
+			memcpy(&got, self->data + (k * 3 + j) * 8, 8);
+			EXPECT_EQ(got, v[k][j]) TH_LOG("word %d.%d", k, j);
+		}
+	}
+	EXPECT_EQ(inflight_settles(1000), 0);
+}
+
+/*
  * A command with a refused delta is queued instead of handed, and
  * reports the refusal as any queued command; its deltas queued first
  * change the page, so the tick leaves the handed commands on that page
