@@ -21,9 +21,10 @@
  * (the -EINTR report could not be written), each delta applied once.
  * room.late_ioctl_eintr: the same in the wait for room, before anything
  * was queued: -EFAULT, and nothing applied.
- * batch.late_uring_inline: an io_uring SUBMIT issued inline waits for
- * the long tick; the array goes read-only before its completion:
- * cqe->res is -ECOMM, each delta applied once.
+ * batch.late_uring_inline: an io_uring SUBMIT issued inline by a thread
+ * is handed to the tick of its task work, which waits for the long
+ * tick; the array goes read-only meanwhile (another thread): cqe->res
+ * is -ECOMM, each delta applied once.
  * room.late_uring_iowq: the same issued from io-wq (IOSQE_ASYNC), which
  * waits for room in the full ring: -ECOMM.
  */
@@ -397,19 +398,41 @@ TEST_F(room, late_ioctl_eintr)
 		.ret = -EFAULT });
 }
 
+/* batch.late_uring_inline's submitter: one SUBMIT through @ring. */
+struct uring_submitter {
+	struct wb *w;
+	struct io_uring *ring;
+};
+
+static void *uring_submitter(void *arg)
+{
+	struct uring_submitter *u = arg;
+
+	return (void *)(intptr_t)submit_uring(u->w, u->ring, 0, false);
+}
+
 /* io_uring, issued inline: read-only before the completion: -ECOMM. */
 TEST_F(batch, late_uring_inline)
 {
 	struct wb *w = &self->w;
 	struct io_uring_cqe *cqe;
 	struct io_uring ring;
+	struct uring_submitter u = { w, &ring };
+	pthread_t t;
+	void *ret;
 
 	ASSERT_EQ(0, mmsb_uring_init(w->fd, &ring, 4, 0));
 	ASSERT_EQ(0, long_tick(w, false));
-	ASSERT_EQ(0, submit_uring(w, &ring, 0, false));
-	/* Queued behind the long tick, not completed yet. */
+	ASSERT_EQ(0, pthread_create(&t, NULL, uring_submitter, &u));
+	/*
+	 * Handed to the tick of its thread's task work, which waits for
+	 * the long tick before that thread returns to user space.
+	 */
+	ASSERT_EQ(0, thread_blocked_in("mmsb_uring_tick_tw"));
 	ASSERT_EQ(-EAGAIN, io_uring_peek_cqe(&ring, &cqe));
 	ASSERT_EQ(0, mprotect(w->d, page_size(), PROT_READ));
+	ASSERT_EQ(0, pthread_join(t, &ret));
+	ASSERT_EQ(0, (intptr_t)ret);
 	ASSERT_EQ(0, io_uring_wait_cqe(&ring, &cqe));
 	EXPECT_EQ(-ECOMM, cqe->res);
 	io_uring_cqe_seen(&ring, cqe);
