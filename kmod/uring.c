@@ -331,10 +331,10 @@ static noinline int mmsb_uring_handed_put_all(struct mmsb_uring_sub *s)
  * more tick (mmsb_uring_tick_tw()), waiting for room if need be: only a
  * fatal signal ends that wait (refusing what is left with -EINTR), not
  * the io_uring task work the completions before it queued, since
- * nothing can restart it.  A tick running elsewhere is waited for, as a SYNC submitter
- * waits; a fatal signal ends the wait, and then all of them are queued,
- * as they are when the task lost its address space (it was killed
- * before it returned to user space).
+ * nothing can restart it.  A tick running elsewhere is waited for, as a
+ * SYNC submitter waits; a fatal signal ends the wait, and then all of
+ * them are queued, as they are when the task lost its address space
+ * (it was killed before it returned to user space).
  */
 static void mmsb_uring_handoff_run(struct mmsb_file *mf)
 {
