@@ -114,12 +114,7 @@ struct mmsb_park *mmsb_park_take(struct mmsb_file *mf, void __user *uarg,
  */
 static void mmsb_submit_gone(void *arg, u32 index, int status)
 {
-	struct mmsb_submission *s = arg;
-
-	atomic64_inc(&s->deltas->rejected);
-	/* The count before the status, as in mmsb_submit_queue(). */
-	smp_mb__after_atomic();
-	mmsb_submit_result(s, index, 0, status);
+	mmsb_submit_reject(arg, index, status);
 }
 
 /*

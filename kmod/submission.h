@@ -56,6 +56,7 @@ struct mmsb_submission {
 int mmsb_submit_fault(const struct mmsb_submission *s);
 void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 			s32 status);
+void mmsb_submit_reject(struct mmsb_submission *s, u32 index, int status);
 void mmsb_submit_refuse_rest(struct mmsb_submission *s, int stop);
 struct mmsb_batch *mmsb_submit_end(struct mmsb_submission *s);
 

@@ -83,6 +83,20 @@ void mmsb_submit_result(struct mmsb_submission *s, u32 index, u64 id,
 		s->fault = -EFAULT;
 }
 
+/* Refuse delta @index of the submission with @status, counted first. */
+void mmsb_submit_reject(struct mmsb_submission *s, u32 index, int status)
+{
+	/* Counted before the status goes out: see STATS. */
+	atomic64_inc(&s->deltas->rejected);
+	/*
+	 * Orders the count before the status store; pairs with the order
+	 * of a reader that loads the status, then the count (STATS): it
+	 * sees both or the count.
+	 */
+	smp_mb__after_atomic();
+	mmsb_submit_result(s, index, 0, status);
+}
+
 /*
  * Queue the open chunk.  What the queue has no room for (O_NONBLOCK) or
  * what a signal kept out is refused, each delta with that errno (-EINTR
@@ -244,15 +258,7 @@ static int mmsb_submit_queue(struct mmsb_submission *s)
 		}
 		s->next = i + 1;
 		if (ret) {
-			/* Counted before the status goes out: see STATS. */
-			atomic64_inc(&s->deltas->rejected);
-			/*
-			 * Orders the count before the status store; pairs
-			 * with the order of a reader that loads the status,
-			 * then the count (STATS): it sees both or the count.
-			 */
-			smp_mb__after_atomic();
-			mmsb_submit_result(s, i, 0, ret);
+			mmsb_submit_reject(s, i, ret);
 			if (s->b.atomic && s->cancel != -E2BIG)
 				s->cancel = ret == -E2BIG ? -E2BIG : -ECANCELED;
 		}
@@ -495,13 +501,9 @@ noinline_for_stack int mmsb_submit_records(struct mmsb_file *mf,
 				goto refuse;
 			ret = mmsb_delta_add(&s.b, &d, kd->id, kd->index);
 		}
-		if (ret) {
-			atomic64_inc(&s.deltas->rejected);
-			/* The count before the status: mmsb_submit_queue(). */
-			smp_mb__after_atomic();
-			mmsb_submit_result(&s, kd->index, 0,
+		if (ret)
+			mmsb_submit_reject(&s, kd->index,
 					   ret == -ENOENT ? -EIDRM : ret);
-		}
 	}
 	stop = mmsb_submit_push(&s);
 	goto end;

@@ -195,6 +195,9 @@ static struct mmsb_uring_sub *mmsb_uring_sub(struct io_uring_cmd *ioucmd)
 
 /* Deltas a command may carry to be handed; larger ones are queued. */
 #define MMSB_URING_HAND_DELTAS		256
+/* A new chunk of the handoff has room for a delta read alone at least. */
+#define MMSB_URING_HAND_NEED \
+	(sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX)
 static_assert(MMSB_URING_HAND_DELTAS <= U16_MAX);
 
 /*
@@ -493,21 +496,20 @@ static int mmsb_uring_submit_one(struct io_uring_cmd *ioucmd,
 }
 
 /*
- * The file's handoff has no chunk, or its last one has no room for
- * records of @need bytes: a new one, from @mf->deltas' pool (charged
- * while it holds them, given back by the task work), or NULL when none
- * can be had (the memory limit) or the last one is empty (no chunk holds
- * them: the command is queued).
+ * The file's handoff has no chunk, or its last one has no room for the
+ * records of a command: a new one, from @mf->deltas' pool (the largest
+ * size; charged while it holds them, given back by the task work), or
+ * NULL when none can be had (the memory limit) or the last one is empty
+ * (no chunk holds them: the command is queued).
  */
-static noinline struct mmsb_chunk *mmsb_uring_handoff_open(struct mmsb_file *mf,
-							   size_t need)
+static noinline struct mmsb_chunk *mmsb_uring_handoff_open(struct mmsb_file *mf)
 {
 	struct mmsb_uring_handoff *h = &mf->handoff;
 	struct mmsb_chunk *c = h->cur;
 
 	if (c && !c->nr)
 		return NULL;
-	c = mmsb_chunk_get(mf->deltas, need, MMSB_CHUNK_LARGE);
+	c = mmsb_chunk_get(mf->deltas, MMSB_URING_HAND_NEED, MMSB_CHUNK_LARGE);
 	if (!c)
 		return NULL;
 	if (h->cur)
@@ -556,13 +558,12 @@ static int mmsb_uring_hand_one(struct io_uring_cmd *ioucmd,
 			       struct mmsb_file *mf,
 			       struct mmsb_delta __user *uptr)
 {
-	const size_t need = sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX;
 	struct mmsb_chunk *c = mf->handoff.cur;
 	struct mmsb_kdelta *kd = c ? mmsb_chunk_handed_slot(c) : NULL;
 	int ret;
 
 	if (unlikely(!kd)) {
-		c = mmsb_uring_handoff_open(mf, need);
+		c = mmsb_uring_handoff_open(mf);
 		if (!c)
 			return MMSB_DELTA_CHUNK;
 		kd = mmsb_chunk_handed_slot(c);
@@ -592,7 +593,6 @@ static int mmsb_uring_hand_many(struct io_uring_cmd *ioucmd,
 				struct mmsb_file *mf,
 				struct mmsb_delta __user *uptr, u32 n)
 {
-	const size_t need = sizeof(struct mmsb_kdelta) + MMSB_DELTA_ONE_MAX;
 	struct mmsb_chunk *c = mf->handoff.cur;
 	u32 used;
 	int ret;
@@ -600,7 +600,7 @@ static int mmsb_uring_hand_many(struct io_uring_cmd *ioucmd,
 	if (n > MMSB_URING_HAND_DELTAS)
 		return MMSB_DELTA_CHUNK;
 	if (!c)
-		c = mmsb_uring_handoff_open(mf, need);
+		c = mmsb_uring_handoff_open(mf);
 	for (;;) {
 		if (!c)
 			return MMSB_DELTA_CHUNK;
@@ -608,7 +608,7 @@ static int mmsb_uring_hand_many(struct io_uring_cmd *ioucmd,
 		ret = mmsb_submit_hand(mf, c, uptr, n);
 		if (ret != MMSB_DELTA_FULL)
 			break;
-		c = mmsb_uring_handoff_open(mf, need);
+		c = mmsb_uring_handoff_open(mf);
 	}
 	if (ret)
 		return ret;
